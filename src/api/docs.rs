@@ -1,0 +1,63 @@
+//! The committed spec at `/openapi.json` and `/openapi.yaml`, and Swagger UI at `/docs` (vendored
+//! by utoipa-swagger-ui, so it works offline), with authorization persisted across reloads.
+
+use std::sync::{Arc, LazyLock};
+
+use poem::{
+    Response, handler,
+    http::{StatusCode, header},
+    web::Path,
+};
+use utoipa_swagger_ui::Config;
+
+static SPEC_JSON: LazyLock<String> = LazyLock::new(super::spec_json);
+static SPEC_YAML: LazyLock<String> = LazyLock::new(|| {
+    let value: serde_json::Value = serde_json::from_str(&SPEC_JSON).unwrap_or_default();
+    serde_yaml::to_string(&value).unwrap_or_default()
+});
+static SWAGGER: LazyLock<Arc<Config<'static>>> = LazyLock::new(|| {
+    Arc::new(
+        Config::new(["/openapi.json"])
+            .persist_authorization(true)
+            .display_operation_id(true)
+            .try_it_out_enabled(true),
+    )
+});
+
+#[handler]
+pub fn openapi_json() -> Response {
+    Response::builder()
+        .content_type("application/json")
+        .body(SPEC_JSON.as_str())
+}
+
+#[handler]
+pub fn openapi_yaml() -> Response {
+    Response::builder()
+        .content_type("application/yaml")
+        .body(SPEC_YAML.as_str())
+}
+
+#[handler]
+pub fn docs_index() -> Response {
+    Response::builder()
+        .status(StatusCode::PERMANENT_REDIRECT)
+        .header(header::LOCATION, "/docs/")
+        .finish()
+}
+
+#[handler]
+pub fn docs_file(Path(file): Path<String>) -> Response {
+    match utoipa_swagger_ui::serve(&file, SWAGGER.clone()) {
+        Ok(Some(file)) => Response::builder()
+            .content_type(file.content_type)
+            .body(file.bytes.into_owned()),
+        Ok(None) => Response::builder().status(StatusCode::NOT_FOUND).finish(),
+        Err(error) => {
+            tracing::error!(%error, "swagger ui");
+            Response::builder()
+                .status(StatusCode::INTERNAL_SERVER_ERROR)
+                .finish()
+        }
+    }
+}

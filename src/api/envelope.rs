@@ -1,0 +1,142 @@
+//! The one response envelope. Success: `{success: true, data, meta?}`; failure:
+//! `{success: false, error: {code, message, request_id, details, errors}}`. `ApiError` becomes an
+//! error body here and nowhere else; `error_responses!` declares, per operation, exactly the
+//! statuses it can return, so the spec and the server cannot disagree.
+
+use std::collections::BTreeMap;
+
+use poem_openapi::Object;
+
+use crate::error::ApiError;
+
+tokio::task_local! {
+    /// The request id of the request being handled (set by the middleware).
+    pub static REQUEST_ID: String;
+}
+
+pub fn current_request_id() -> String {
+    REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
+}
+
+/// Declares the success envelope of one payload type: `{"success": true, "data": <payload>}`.
+/// A named struct per payload (not a generic) so the spec and SDKs get readable type names.
+macro_rules! envelope {
+    ($name:ident, $data:ty) => {
+        #[doc = concat!("A successful response carrying a `", stringify!($data), "`.")]
+        #[derive(Debug, Clone, poem_openapi::Object)]
+        pub struct $name {
+            /// Always `true`.
+            pub success: bool,
+            pub data: $data,
+        }
+
+        impl From<$data> for $name {
+            fn from(data: $data) -> Self {
+                Self {
+                    success: true,
+                    data,
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use envelope;
+
+/// A failed response.
+#[derive(Debug, Clone, Object)]
+pub struct ErrorEnvelope {
+    /// Always `false`.
+    pub success: bool,
+    pub error: ErrorBody,
+}
+
+/// What went wrong.
+#[derive(Debug, Clone, Object)]
+pub struct ErrorBody {
+    /// Stable SCREAMING_SNAKE_CASE code to branch on, e.g. `UNAUTHORIZED`, `MALFORMED_REQUEST`,
+    /// `IMMUTABLE_FIELD`, `FIELD_NOT_WRITABLE`, `PRECONDITION_FAILED`, `VALIDATION_FAILED`,
+    /// `INVALID_TIMEZONE`. With exactly one invalid field it is that field's code; with several,
+    /// `VALIDATION_FAILED`. New codes may be added: treat unknown codes by their HTTP status.
+    pub code: String,
+    /// A human-readable sentence; wording may change, do not parse it.
+    pub message: String,
+    /// Equals the `X-Request-Id` response header; quote it when asking for support.
+    pub request_id: String,
+    /// Field name → reason, for every field at fault.
+    pub details: BTreeMap<String, String>,
+    /// Every field at fault, with its own code.
+    pub errors: Vec<FieldErrorBody>,
+}
+
+/// One field at fault.
+#[derive(Debug, Clone, Object)]
+pub struct FieldErrorBody {
+    pub field: String,
+    pub code: String,
+    pub message: String,
+}
+
+impl From<ApiError> for ErrorEnvelope {
+    fn from(error: ApiError) -> Self {
+        let details = error
+            .fields
+            .iter()
+            .map(|f| (f.field.clone(), f.message.clone()))
+            .collect();
+        let errors = error
+            .fields
+            .into_iter()
+            .map(|f| FieldErrorBody {
+                field: f.field,
+                code: f.code.to_owned(),
+                message: f.message,
+            })
+            .collect();
+        ErrorEnvelope {
+            success: false,
+            error: ErrorBody {
+                code: error.code.to_owned(),
+                message: error.message,
+                request_id: current_request_id(),
+                details,
+                errors,
+            },
+        }
+    }
+}
+
+/// Declares an operation's error responses: one variant per status, each documented, each with
+/// the error envelope. Every list must include `500 => Internal`, the fallback for a status the
+/// operation does not declare (which is logged as a bug).
+macro_rules! error_responses {
+    ($(#[$meta:meta])* $name:ident { $($status:literal => $variant:ident : $doc:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, poem_openapi::ApiResponse)]
+        pub enum $name {
+            $(
+                #[doc = $doc]
+                #[oai(status = $status)]
+                $variant(poem_openapi::payload::Json<$crate::api::envelope::ErrorEnvelope>),
+            )+
+        }
+
+        impl From<$crate::error::ApiError> for $name {
+            fn from(error: $crate::error::ApiError) -> Self {
+                let status = error.status.as_u16();
+                match status {
+                    $($status => Self::$variant(poem_openapi::payload::Json(error.into())),)+
+                    _ => {
+                        let bug = $crate::error::ApiError::internal(format!(
+                            "{} cannot answer undeclared status {status} ({})",
+                            stringify!($name), error.code
+                        ));
+                        Self::Internal(poem_openapi::payload::Json(bug.into()))
+                    }
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use error_responses;

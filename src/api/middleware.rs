@@ -1,0 +1,178 @@
+//! Wraps every request: assigns the request id (a ULID; a well-formed incoming `X-Request-Id` is
+//! kept), bounds the body (413, whether or not `Content-Length` is sent), turns every framework
+//! failure into the error envelope, echoes the id on the response and logs one line per request.
+//! Handlers never see an oversized body, and no response leaves here as plain text.
+
+use std::{sync::Arc, time::Instant};
+
+use futures_util::StreamExt;
+use poem::{
+    Body, Endpoint, IntoResponse, Request, Response,
+    http::{HeaderValue, StatusCode, header},
+};
+use poem_openapi::types::ToJSON;
+use tracing::Instrument;
+use ulid::Ulid;
+
+use super::{
+    envelope::{ErrorEnvelope, REQUEST_ID},
+    routes::RouteTable,
+};
+use crate::error::ApiError;
+
+/// Large enough for a 100 KB image as a base64 data URL plus the rest of a profile.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+pub async fn handle<E: Endpoint>(
+    next: Arc<E>,
+    mut req: Request,
+    routes: Arc<RouteTable>,
+) -> poem::Result<Response> {
+    let incoming = req
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok());
+    // Not `unwrap_or_default`: the default ULID is the nil one, and every id must be fresh.
+    let request_id = match incoming.and_then(|v| Ulid::from_string(v).ok()) {
+        Some(kept) => kept,
+        None => Ulid::new(),
+    }
+    .to_string();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let span = tracing::info_span!("request", request_id = %request_id, %method, %path);
+    let started = Instant::now();
+    let work = async move {
+        let mut response = match bound_body(&mut req).await {
+            Err(error) => error_response(error),
+            Ok(()) => match next.call(req).await {
+                Ok(response) => response.into_response(),
+                Err(error) => from_poem_error(error),
+            },
+        };
+        if response.status() == StatusCode::METHOD_NOT_ALLOWED
+            && let Some(allow) = routes.allowed(&path)
+            && let Ok(value) = HeaderValue::from_str(&allow)
+        {
+            response.headers_mut().insert(header::ALLOW, value);
+        }
+        if response.status().is_server_error() || response.status() == StatusCode::TOO_MANY_REQUESTS
+        {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        let response = ensure_envelope(response);
+        tracing::info!(
+            status = response.status().as_u16(),
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "request"
+        );
+        response
+    };
+    let mut response = REQUEST_ID
+        .scope(request_id.clone(), work)
+        .instrument(span)
+        .await;
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    Ok(response)
+}
+
+/// Reads a request body into memory, refusing more than `MAX_BODY_BYTES` from the declared
+/// length or, for chunked bodies, as soon as the limit is passed. Requests that declare no body
+/// (a GET) are left untouched.
+async fn bound_body(req: &mut Request) -> Result<(), ApiError> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
+    if declared.is_none() && !chunked {
+        return Ok(());
+    }
+    if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    let mut stream = req.take_body().into_bytes_stream();
+    let mut buffer = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::malformed(format!("cannot read body: {e}")))?;
+        if buffer.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(too_large());
+        }
+        buffer.extend_from_slice(&chunk);
+    }
+    req.set_body(Body::from(buffer));
+    Ok(())
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "PAYLOAD_TOO_LARGE",
+        format!("request body is larger than {MAX_BODY_BYTES} bytes"),
+    )
+}
+
+/// Maps the framework's own errors (routing, content type, body parsing, missing credentials,
+/// panics) to the envelope. Errors our handlers raised are already responses.
+fn from_poem_error(error: poem::Error) -> Response {
+    if error.is_from_response() {
+        return error.into_response();
+    }
+    let status = error.status();
+    let api = match status {
+        StatusCode::BAD_REQUEST => ApiError::malformed(error.to_string()),
+        StatusCode::UNAUTHORIZED => ApiError::unauthorized(),
+        StatusCode::NOT_FOUND => ApiError::new(status, "NOT_FOUND", "no such route"),
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
+            status,
+            "METHOD_NOT_ALLOWED",
+            "method not allowed on this route",
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(
+            status,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "send the body as application/json",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => too_large(),
+        s if s.is_server_error() => ApiError::internal(error),
+        s => ApiError::new(s, "MALFORMED_REQUEST", error.to_string()),
+    };
+    error_response(api)
+}
+
+pub fn error_response(error: ApiError) -> Response {
+    let status = error.status;
+    let body = ErrorEnvelope::from(error).to_json_string();
+    Response::builder()
+        .status(status)
+        .content_type("application/json; charset=utf-8")
+        .body(body)
+}
+
+/// Any error response that is not JSON (a panic caught by poem, a bare status) is replaced by the
+/// envelope for its status.
+fn ensure_envelope(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if (status.is_client_error() || status.is_server_error()) && !is_json {
+        let mut replaced = from_poem_error(poem::Error::from_status(status));
+        for name in [header::ALLOW, header::RETRY_AFTER] {
+            if let Some(value) = response.headers().get(&name) {
+                replaced.headers_mut().insert(name, value.clone());
+            }
+        }
+        return replaced;
+    }
+    response
+}

@@ -1,0 +1,129 @@
+//! The HTTP API. `api_service()` is the whole API description and needs no state or database,
+//! so the spec can be generated from it anywhere (`cargo xtask openapi generate`); `app()` wires
+//! it to state, the docs, and the middleware that keeps every response in the envelope.
+
+mod docs;
+pub mod envelope;
+mod me;
+mod middleware;
+mod ops;
+mod patch;
+mod routes;
+
+use std::sync::Arc;
+
+use poem::{Endpoint, EndpointExt, Route, get, middleware::CatchPanic};
+use poem_openapi::{OpenApiService, SecurityScheme, Tags, auth::Bearer};
+use serde_json::Value;
+
+use crate::{
+    auth::{self, Principal, Tokens},
+    db::Db,
+    error::ApiError,
+};
+pub use middleware::{MAX_BODY_BYTES, REQUEST_ID_HEADER};
+
+/// Shared by every handler (cheap to clone: pools and an `Arc`).
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub tokens: Arc<Tokens>,
+}
+
+impl AppState {
+    pub async fn authenticate(&self, auth: &BearerAuth) -> Result<Principal, ApiError> {
+        auth::authenticate(&self.db, &self.tokens, &auth.0.token).await
+    }
+}
+
+#[derive(Tags)]
+enum ApiTags {
+    /// The signed-in user's own profile (session tokens only).
+    Me,
+    /// Liveness, readiness and token verification keys.
+    Operations,
+}
+
+/// `Authorization: Bearer <credential>`: a session token (a JWT signed by users-api) or an API
+/// key (`uak_…`). API keys are not user-scoped: `/v1/me` refuses them with 403.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", bearer_format = "JWT or uak_ API key")]
+pub struct BearerAuth(Bearer);
+
+pub fn api_service() -> OpenApiService<(me::MeApi, ops::OpsApi), ()> {
+    OpenApiService::new(
+        (me::MeApi, ops::OpsApi),
+        "users-api",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .summary("The current user, user administration, sessions and API keys.")
+    .description(include_str!("description.md"))
+    .license(poem_openapi::LicenseObject::new("Apache-2.0"))
+    .server(
+        poem_openapi::ServerObject::new("http://127.0.0.1:8080")
+            .description("A local `cargo run` (the default address)"),
+    )
+}
+
+/// The spec as committed in `spec/openapi.json`: pretty JSON with a trailing newline.
+/// poem-openapi's output is normalised for the tools that read it: PATCH bodies are closed
+/// (`additionalProperties: false`, which poem-openapi cannot express), media types are the plain
+/// `application/json` (the charset parameter confuses generators), and header names keep their
+/// usual spelling (`ETag`, not `ETAG`).
+pub fn spec_json() -> String {
+    let text = api_service()
+        .spec()
+        .replace("application/json; charset=utf-8", "application/json");
+    let mut spec: Value = serde_json::from_str(&text).expect("poem-openapi emits valid JSON");
+    if let Some(schemas) = spec
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    {
+        for (name, schema) in schemas.iter_mut() {
+            if name.ends_with("Patch") {
+                schema["additionalProperties"] = Value::Bool(false);
+            }
+        }
+    }
+    for operation in spec["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|p| p.values_mut())
+    {
+        for op in operation
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|o| o.values_mut())
+        {
+            for response in op["responses"]
+                .as_object_mut()
+                .into_iter()
+                .flat_map(|r| r.values_mut())
+            {
+                if let Some(headers) = response.get_mut("headers").and_then(Value::as_object_mut)
+                    && let Some(etag) = headers.remove("ETAG")
+                {
+                    headers.insert("ETag".into(), etag);
+                }
+            }
+        }
+    }
+    let mut text = serde_json::to_string_pretty(&spec).expect("a JSON value serialises");
+    text.push('\n');
+    text
+}
+
+/// The whole service as one endpoint.
+pub fn app(state: AppState) -> impl Endpoint {
+    let spec: Value = serde_json::from_str(&spec_json()).expect("spec_json is JSON");
+    let routes = Arc::new(routes::RouteTable::from_spec(&spec));
+    Route::new()
+        .nest("/", api_service())
+        .at("/openapi.json", get(docs::openapi_json))
+        .at("/openapi.yaml", get(docs::openapi_yaml))
+        .at("/docs", get(docs::docs_index))
+        .at("/docs/*file", get(docs::docs_file))
+        .data(state)
+        .with(CatchPanic::new())
+        .around(move |next, req| middleware::handle(next, req, routes.clone()))
+}

@@ -1,0 +1,122 @@
+//! Operations: liveness, readiness and the public key set that verifies session tokens.
+
+use poem::web::Data;
+use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
+
+use super::{
+    ApiTags, AppState,
+    envelope::{ErrorEnvelope, envelope, error_responses},
+};
+use crate::error::ApiError;
+
+/// Service health.
+#[derive(Debug, Clone, Object)]
+pub struct Health {
+    /// `ok` when the check passed.
+    pub status: String,
+}
+
+envelope!(HealthEnvelope, Health);
+
+#[derive(Debug, ApiResponse)]
+pub enum HealthResponse {
+    /// The check passed.
+    #[oai(status = 200)]
+    Ok(Json<HealthEnvelope>),
+}
+
+error_responses!(HealthError {
+    500 => Internal: "Unexpected failure.",
+});
+
+error_responses!(ReadyError {
+    500 => Internal: "Unexpected failure.",
+    503 => Unavailable: "The database does not answer.",
+});
+
+/// One public key in JWK form (RFC 8037, OKP/Ed25519).
+#[derive(Debug, Clone, Object)]
+pub struct Jwk {
+    pub kty: String,
+    pub crv: String,
+    /// The public key, base64url.
+    pub x: String,
+    pub kid: String,
+    pub alg: String,
+    #[oai(rename = "use")]
+    pub key_use: String,
+}
+
+/// A JSON Web Key Set (RFC 7517). Not wrapped in the envelope: JWT libraries read this shape.
+#[derive(Debug, Clone, Object)]
+pub struct JwkSet {
+    pub keys: Vec<Jwk>,
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum JwksResponse {
+    /// The keys that verify session tokens.
+    #[oai(status = 200)]
+    Ok(Json<JwkSet>),
+    /// Unexpected failure.
+    #[oai(status = 500)]
+    Internal(Json<ErrorEnvelope>),
+}
+
+pub struct OpsApi;
+
+#[OpenApi(tag = "ApiTags::Operations")]
+impl OpsApi {
+    /// Liveness
+    ///
+    /// 200 while the process is up; touches nothing else.
+    #[oai(path = "/healthz", method = "get", operation_id = "healthz")]
+    async fn healthz(&self) -> Result<HealthResponse, HealthError> {
+        Ok(HealthResponse::Ok(Json(
+            Health {
+                status: "ok".into(),
+            }
+            .into(),
+        )))
+    }
+
+    /// Readiness
+    ///
+    /// 200 when the database answers, else 503: take the instance out of rotation.
+    #[oai(path = "/readyz", method = "get", operation_id = "readyz")]
+    async fn readyz(&self, state: Data<&AppState>) -> Result<HealthResponse, ReadyError> {
+        if state.db.ping().await {
+            Ok(HealthResponse::Ok(Json(
+                Health {
+                    status: "ok".into(),
+                }
+                .into(),
+            )))
+        } else {
+            Err(ApiError::service_unavailable().into())
+        }
+    }
+
+    /// Token signing keys
+    ///
+    /// The public keys that verify session tokens (EdDSA over Ed25519), so other services can
+    /// check a token offline. Checking the session is still live needs `GET /v1/me`.
+    #[oai(
+        path = "/.well-known/jwks.json",
+        method = "get",
+        operation_id = "getJwks"
+    )]
+    async fn jwks(&self, state: Data<&AppState>) -> JwksResponse {
+        let keys = state.tokens.keys();
+        JwksResponse::Ok(Json(JwkSet {
+            keys: vec![Jwk {
+                kty: "OKP".into(),
+                crv: "Ed25519".into(),
+                x: keys.public_x.clone(),
+                kid: keys.kid.clone(),
+                alg: "EdDSA".into(),
+                key_use: "sig".into(),
+            }],
+        }))
+    }
+}

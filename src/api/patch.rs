@@ -1,0 +1,227 @@
+//! Reading PATCH bodies by the rules of PRODUCT §4. The body arrives as a raw JSON object (its
+//! documented schema is `T`'s), because absent, `null` and a value must stay distinct and JSON
+//! types must be strict: `{"display_name": 5}` is a 400, never a stored `"5"`.
+//!
+//! Order of checks: unknown fields (400 `MALFORMED_REQUEST`), then immutable fields (400
+//! `IMMUTABLE_FIELD`), then fields this principal may not write (403 `FIELD_NOT_WRITABLE`), then
+//! JSON types (400), then values (422, every invalid field at once).
+
+use std::{borrow::Cow, marker::PhantomData};
+
+use poem_openapi::{
+    registry::{MetaSchemaRef, Registry},
+    types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type},
+};
+use serde_json::{Map, Value};
+
+use crate::{
+    domain::Invalid,
+    error::{ApiError, FieldError},
+};
+
+/// A PATCH body documented as `T` but kept as the JSON object that was sent.
+pub struct PatchBody<T> {
+    fields: Map<String, Value>,
+    schema: PhantomData<fn() -> T>,
+}
+
+impl<T: Type> Type for PatchBody<T> {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        T::name()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry)
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl<T: Type> ParseFromJSON for PatchBody<T> {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value {
+            Some(Value::Object(fields)) => Ok(Self {
+                fields,
+                schema: PhantomData,
+            }),
+            _ => Err(ParseError::custom("the body must be a JSON object")),
+        }
+    }
+}
+
+impl<T: Type> ToJSON for PatchBody<T> {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::Object(self.fields.clone()))
+    }
+}
+
+/// What a surface lets its principal do with each field name.
+pub struct FieldRules {
+    pub writable: &'static [&'static str],
+    /// Fields that exist but that this principal may not write.
+    pub not_writable: &'static [&'static str],
+    pub immutable: &'static [&'static str],
+}
+
+/// One field as sent: absent, `null`, or a value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Field<T> {
+    Absent,
+    Null,
+    Value(T),
+}
+
+impl<T> PatchBody<T> {
+    /// Checks field names against `rules`, then hands out a reader for the values.
+    pub fn reader(self, rules: &FieldRules) -> Result<Reader, ApiError> {
+        let named = |pick: &dyn Fn(&str) -> bool, code: &'static str, message: &str| {
+            let mut fields: Vec<FieldError> = self
+                .fields
+                .keys()
+                .filter(|k| pick(k))
+                .map(|k| FieldError::new(k.as_str(), code, message))
+                .collect();
+            fields.sort_by(|a, b| a.field.cmp(&b.field));
+            fields
+        };
+        let known = |k: &str| {
+            rules.writable.contains(&k)
+                || rules.not_writable.contains(&k)
+                || rules.immutable.contains(&k)
+        };
+        let unknown = named(&|k| !known(k), "MALFORMED_REQUEST", "unknown field");
+        if !unknown.is_empty() {
+            let names: Vec<&str> = unknown.iter().map(|f| f.field.as_str()).collect();
+            let message = format!("unknown fields: {}", names.join(", "));
+            return Err(ApiError::malformed_fields(&message, unknown));
+        }
+        let immutable = named(
+            &|k| rules.immutable.contains(&k),
+            "IMMUTABLE_FIELD",
+            "can never be changed",
+        );
+        if !immutable.is_empty() {
+            return Err(ApiError::immutable_fields(immutable));
+        }
+        let not_writable = named(
+            &|k| rules.not_writable.contains(&k),
+            "FIELD_NOT_WRITABLE",
+            "not writable by this principal",
+        );
+        if !not_writable.is_empty() {
+            return Err(ApiError::not_writable(not_writable));
+        }
+        Ok(Reader {
+            fields: self.fields,
+            wrong_types: Vec::new(),
+            invalid: Vec::new(),
+        })
+    }
+}
+
+/// Takes typed fields out of a PATCH body, collecting every wrong JSON type and every invalid value.
+pub struct Reader {
+    fields: Map<String, Value>,
+    wrong_types: Vec<FieldError>,
+    invalid: Vec<FieldError>,
+}
+
+impl Reader {
+    fn take<T>(
+        &mut self,
+        name: &str,
+        expected: &str,
+        cast: impl Fn(Value) -> Option<T>,
+    ) -> Field<T> {
+        match self.fields.remove(name) {
+            None => Field::Absent,
+            Some(Value::Null) => Field::Null,
+            Some(value) => cast(value).map(Field::Value).unwrap_or_else(|| {
+                let message = format!("must be {expected}");
+                self.wrong_types
+                    .push(FieldError::new(name, "MALFORMED_REQUEST", message));
+                Field::Absent
+            }),
+        }
+    }
+
+    pub fn string(&mut self, name: &str) -> Field<String> {
+        self.take(name, "a string or null", |v| match v {
+            Value::String(s) => Some(s),
+            _ => None,
+        })
+    }
+
+    pub fn object(&mut self, name: &str) -> Field<Value> {
+        self.take(name, "an object", |v| v.is_object().then_some(v))
+    }
+
+    /// A nullable string column: `null` clears it, a value must pass `parse`.
+    /// Returns the column change (`None`: leave alone; `Some(None)`: clear).
+    pub fn nullable<D>(
+        &mut self,
+        name: &str,
+        parse: impl Fn(&str) -> Result<D, Invalid>,
+        into: impl Fn(D) -> String,
+    ) -> Option<Option<String>> {
+        match self.string(name) {
+            Field::Absent => None,
+            Field::Null => Some(None),
+            Field::Value(raw) => match parse(&raw) {
+                Ok(value) => Some(Some(into(value))),
+                Err(invalid) => {
+                    self.invalid(name, invalid);
+                    None
+                }
+            },
+        }
+    }
+
+    /// An object field that may not be `null` (`code` is the field's 422 code).
+    pub fn non_null_object(&mut self, name: &str, code: &'static str) -> Option<Value> {
+        match self.object(name) {
+            Field::Absent => None,
+            Field::Value(value) => Some(value),
+            Field::Null => {
+                let message =
+                    "must be an object; send {} to change nothing or a key with null to delete it";
+                self.invalid.push(FieldError::new(name, code, message));
+                None
+            }
+        }
+    }
+
+    pub fn invalid(&mut self, name: &str, invalid: Invalid) {
+        self.invalid
+            .push(FieldError::new(name, invalid.code, invalid.reason));
+    }
+
+    /// Fails with 400 for wrong JSON types, else with 422 for invalid values.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if !self.wrong_types.is_empty() {
+            let names: Vec<&str> = self.wrong_types.iter().map(|f| f.field.as_str()).collect();
+            let message = format!("wrong JSON type for: {}", names.join(", "));
+            return Err(ApiError::malformed_fields(&message, self.wrong_types));
+        }
+        if !self.invalid.is_empty() {
+            return Err(ApiError::validation(self.invalid));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,61 @@
+//! Which methods each documented path accepts, read once from the spec, so a 405 can carry the
+//! `Allow` header that RFC 9110 requires.
+
+use serde_json::Value;
+
+pub struct RouteTable {
+    routes: Vec<(Vec<String>, Vec<String>)>,
+}
+
+impl RouteTable {
+    pub fn from_spec(spec: &Value) -> Self {
+        let routes = spec["paths"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(template, item)| {
+                let segments = template.split('/').map(str::to_owned).collect();
+                let methods = item
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(method, _)| method.to_uppercase())
+                    .collect();
+                (segments, methods)
+            })
+            .collect();
+        Self { routes }
+    }
+
+    /// The `Allow` value for `path`, or `None` when no documented path matches.
+    pub fn allowed(&self, path: &str) -> Option<String> {
+        let segments: Vec<&str> = path.split('/').collect();
+        self.routes
+            .iter()
+            .find(|(template, _)| {
+                template.len() == segments.len()
+                    && template
+                        .iter()
+                        .zip(&segments)
+                        .all(|(t, s)| t.starts_with('{') || t == s)
+            })
+            .map(|(_, methods)| methods.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allow_lists_the_methods_of_the_matching_template() {
+        let spec = serde_json::json!({"paths": {
+            "/v1/me": {"get": {}, "patch": {}},
+            "/v1/users/{id}": {"delete": {}}
+        }});
+        let table = RouteTable::from_spec(&spec);
+        assert_eq!(table.allowed("/v1/me").as_deref(), Some("GET, PATCH"));
+        assert_eq!(table.allowed("/v1/users/42").as_deref(), Some("DELETE"));
+        assert_eq!(table.allowed("/v1/nothing"), None);
+    }
+}

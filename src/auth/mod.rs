@@ -1,0 +1,176 @@
+//! Who is calling: session tokens (EdDSA JWTs that users-api signs, backed by a live session row)
+//! and API keys (opaque secrets stored only as SHA-256). `authenticate` turns a bearer credential
+//! into a `Principal` or a 401 that never says which check failed.
+
+pub mod keys;
+
+use std::time::Duration;
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{NaiveDateTime, Utc};
+use jsonwebtoken::{Algorithm, Header, Validation};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::{
+    db::{
+        Db,
+        models::{ApiKey, Session, User},
+        sessions,
+    },
+    error::ApiError,
+};
+pub use keys::SigningKeys;
+
+/// API key secrets start with this, so they are recognisable in logs, configs and secret scanners.
+pub const API_KEY_PREFIX: &str = "uak_";
+
+/// Every scope an API key can hold.
+pub const ALL_SCOPES: [&str; 4] = ["users:read", "users:write", "teams:read", "teams:write"];
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    pub iss: String,
+    pub aud: String,
+    /// User id.
+    pub sub: String,
+    /// Session id.
+    pub sid: String,
+    /// Organization id.
+    pub org: String,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+pub struct TokenSettings {
+    pub issuer: String,
+    pub audience: String,
+    pub lifetime: Duration,
+}
+
+/// Signs and verifies session tokens. The algorithm is pinned to EdDSA: a token with any other
+/// `alg`, `none` included, is refused before its claims are read.
+pub struct Tokens {
+    keys: SigningKeys,
+    settings: TokenSettings,
+    validation: Validation,
+}
+
+impl Tokens {
+    pub fn new(keys: SigningKeys, settings: TokenSettings) -> Self {
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[&settings.issuer]);
+        validation.set_audience(&[&settings.audience]);
+        validation.set_required_spec_claims(&["iss", "aud", "sub", "exp"]);
+        validation.leeway = 0;
+        Self {
+            keys,
+            settings,
+            validation,
+        }
+    }
+
+    pub fn lifetime(&self) -> Duration {
+        self.settings.lifetime
+    }
+
+    pub fn keys(&self) -> &SigningKeys {
+        &self.keys
+    }
+
+    pub fn issue(&self, session: &Session, org_id: &str) -> Result<String, ApiError> {
+        let claims = Claims {
+            iss: self.settings.issuer.clone(),
+            aud: self.settings.audience.clone(),
+            sub: session.user_id.clone(),
+            sid: session.id.clone(),
+            org: org_id.to_owned(),
+            iat: session.created_at.and_utc().timestamp(),
+            exp: session.expires_at.and_utc().timestamp(),
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.keys.kid.clone());
+        jsonwebtoken::encode(&header, &claims, &self.keys.encoding).map_err(ApiError::internal)
+    }
+
+    pub fn verify(&self, token: &str) -> Option<Claims> {
+        jsonwebtoken::decode::<Claims>(token, &self.keys.decoding, &self.validation)
+            .map(|data| data.claims)
+            .ok()
+    }
+}
+
+/// A new session row for `user_id`, live for the configured lifetime.
+pub fn new_session(user_id: &str, lifetime: Duration) -> Session {
+    let now = crate::db::now();
+    let lifetime = chrono::Duration::from_std(lifetime).unwrap_or(chrono::Duration::days(1));
+    Session {
+        id: uuid::Uuid::now_v7().to_string(),
+        user_id: user_id.to_owned(),
+        created_at: now,
+        expires_at: now + lifetime,
+        revoked_at: None,
+        last_active_at: now,
+    }
+}
+
+/// A new API key secret and its row. The secret is returned once and only its hash is stored.
+pub fn new_api_key(org_id: &str, name: &str, scopes: &[&str]) -> (String, ApiKey) {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let secret = format!("{API_KEY_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
+    let row = ApiKey {
+        id: uuid::Uuid::now_v7().to_string(),
+        org_id: org_id.to_owned(),
+        name: name.to_owned(),
+        secret_hash: hash_api_key(&secret),
+        scopes: scopes.join(" "),
+        created_at: crate::db::now(),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    (secret, row)
+}
+
+/// API key secrets carry 256 random bits, so a fast hash is enough (no salt or KDF needed).
+pub fn hash_api_key(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+#[derive(Debug, Clone)]
+pub enum Principal {
+    User { user: Box<User>, session: Session },
+    ApiKey(ApiKey),
+}
+
+impl Principal {
+    /// The user behind a session token; API keys are refused on user-scoped routes.
+    pub fn into_user(self) -> Result<(User, Session), ApiError> {
+        match self {
+            Principal::User { user, session } => Ok((*user, session)),
+            Principal::ApiKey(_) => Err(ApiError::forbidden("api keys are not user-scoped")),
+        }
+    }
+}
+
+pub async fn authenticate(db: &Db, tokens: &Tokens, bearer: &str) -> Result<Principal, ApiError> {
+    if bearer.starts_with(API_KEY_PREFIX) {
+        let key = sessions::find_api_key(db, &hash_api_key(bearer)).await?;
+        return key
+            .map(Principal::ApiKey)
+            .ok_or_else(ApiError::unauthorized);
+    }
+    let claims = tokens.verify(bearer).ok_or_else(ApiError::unauthorized)?;
+    let now: NaiveDateTime = Utc::now().naive_utc();
+    let (session, user) = sessions::find_live(db, &claims.sid, &claims.sub, now)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
+    if user.status != "active" || user.org_id != claims.org {
+        return Err(ApiError::unauthorized());
+    }
+    Ok(Principal::User {
+        user: Box::new(user),
+        session,
+    })
+}

@@ -1,0 +1,102 @@
+//! Creating an organization with its first admin, for `users-api admin create-org` and for the
+//! demo organization made on first start.
+
+use serde::Serialize;
+
+use crate::{
+    auth::{self, ALL_SCOPES, Tokens},
+    db::{
+        Db,
+        models::{Organization, User},
+        now,
+        orgs::{self, Bootstrap},
+    },
+    domain::EmailAddress,
+    error::{ApiError, FieldError},
+};
+
+/// How to act as the new admin. Printed once; only hashes are stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct Credentials {
+    pub org_id: String,
+    pub user_id: String,
+    pub admin_email: String,
+    pub session_token: String,
+    pub api_key: String,
+}
+
+pub async fn create_org(
+    db: &Db,
+    tokens: &Tokens,
+    name: &str,
+    admin_email: &str,
+) -> Result<Credentials, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        let field = FieldError::new("name", "VALIDATION_FAILED", "must be 1–100 characters");
+        return Err(ApiError::validation(vec![field]));
+    }
+    let email = EmailAddress::parse(admin_email).map_err(|invalid| {
+        ApiError::validation(vec![FieldError::new(
+            "admin_email",
+            invalid.code,
+            invalid.reason,
+        )])
+    })?;
+    let at = now();
+    let org = Organization {
+        id: uuid::Uuid::now_v7().to_string(),
+        name: name.to_owned(),
+        created_at: at,
+    };
+    let admin = User {
+        id: uuid::Uuid::now_v7().to_string(),
+        org_id: org.id.clone(),
+        status: "active".into(),
+        role: "admin".into(),
+        display_name: None,
+        first_name: None,
+        last_name: None,
+        bio: None,
+        profile_image_url: None,
+        phone_number: None,
+        phone_number_verified: false,
+        locale: None,
+        timezone: None,
+        primary_email_key: Some(email.key()),
+        primary_email: Some(email.into_inner()),
+        primary_email_verified: true,
+        primary_email_auth_enabled: true,
+        password_hash: None,
+        totp_secret: None,
+        selected_team_id: None,
+        client_metadata: "{}".into(),
+        client_read_only_metadata: "{}".into(),
+        server_metadata: "{}".into(),
+        version: 1,
+        created_at: at,
+        updated_at: at,
+        last_active_at: None,
+    };
+    let (api_key, key_row) = auth::new_api_key(&org.id, "bootstrap", &ALL_SCOPES);
+    let session = auth::new_session(&admin.id, tokens.lifetime());
+    let session_token = tokens.issue(&session, &org.id)?;
+    let credentials = Credentials {
+        org_id: org.id.clone(),
+        user_id: admin.id.clone(),
+        admin_email: admin.primary_email.clone().unwrap_or_default(),
+        session_token,
+        api_key,
+    };
+    orgs::create(
+        db,
+        &Bootstrap {
+            org,
+            admin,
+            api_key: key_row,
+            session,
+        },
+    )
+    .await?;
+    Ok(credentials)
+}

@@ -1,0 +1,165 @@
+//! All configuration, from flags with environment-variable twins (`users-api --help`). Loaded
+//! once in `main`; nothing else reads the environment.
+
+use std::{path::PathBuf, time::Duration};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "users-api",
+    version,
+    about = "The user-profile service: /v1/me, users, sessions and API keys."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "USERS_API_ADDR",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub addr: String,
+    /// `sqlite://PATH` (created if missing) or `postgres://USER@HOST/DB`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/users-api.db",
+        global = true
+    )]
+    pub database_url: String,
+    /// Ed25519 PKCS#8 PEM key that signs session tokens; generated here if missing. Every
+    /// instance behind one load balancer must share it.
+    #[arg(
+        long,
+        env = "USERS_API_SIGNING_KEY_FILE",
+        default_value = "data/signing-key.pem",
+        global = true
+    )]
+    pub signing_key_file: PathBuf,
+    /// `iss` of issued session tokens, and the only issuer accepted.
+    #[arg(
+        long,
+        env = "USERS_API_ISSUER",
+        default_value = "users-api",
+        global = true
+    )]
+    pub issuer: String,
+    /// `aud` of issued session tokens, and the only audience accepted.
+    #[arg(
+        long,
+        env = "USERS_API_AUDIENCE",
+        default_value = "users-api",
+        global = true
+    )]
+    pub audience: String,
+    /// Session lifetime: seconds, or a number with `s`, `m`, `h` or `d`.
+    #[arg(long, env = "USERS_API_TOKEN_TTL", default_value = "24h", value_parser = parse_duration, global = true)]
+    pub token_ttl: Duration,
+    /// Log line format.
+    #[arg(
+        long,
+        env = "USERS_API_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API (the default). On an empty database, creates a demo organization first.
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Administrative tasks for scripts.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an organization with its first admin user; print how to act as them.
+    CreateOrg {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        admin_email: String,
+        /// Print one JSON object (org_id, user_id, admin_email, session_token, api_key).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 3600 or 24h"))?;
+    let seconds = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("unknown unit in {text:?}: use s, m, h or d")),
+    };
+    if seconds == 0 {
+        return Err("the token lifetime must be positive".into());
+    }
+    Ok(Duration::from_secs(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_seconds_or_a_unit() {
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
+        assert_eq!(parse_duration("24h").unwrap(), Duration::from_secs(86_400));
+        assert!(parse_duration("0").is_err());
+        assert!(parse_duration("5y").is_err());
+        assert!(parse_duration("h").is_err());
+    }
+
+    #[test]
+    fn the_cli_parses_the_admin_command_with_global_flags() {
+        let cli = Cli::try_parse_from([
+            "users-api",
+            "admin",
+            "create-org",
+            "--name",
+            "Acme",
+            "--admin-email",
+            "a@acme.test",
+            "--json",
+            "--database-url",
+            "sqlite://x.db",
+        ])
+        .unwrap();
+        assert_eq!(cli.config.database_url, "sqlite://x.db");
+        assert!(matches!(
+            cli.command,
+            Some(Command::Admin(AdminCommand::CreateOrg { json: true, .. }))
+        ));
+    }
+}

@@ -1,0 +1,106 @@
+//! Rows as stored. Ids are UUID text and metadata is JSON text; conversion to API types happens in
+//! `api`, never here.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{api_keys, organizations, sessions, team_members, teams, users};
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = organizations)]
+pub struct Organization {
+    pub id: String,
+    pub name: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: String,
+    pub org_id: String,
+    pub status: String,
+    pub role: String,
+    pub display_name: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub bio: Option<String>,
+    pub profile_image_url: Option<String>,
+    pub phone_number: Option<String>,
+    pub phone_number_verified: bool,
+    pub locale: Option<String>,
+    pub timezone: Option<String>,
+    pub primary_email: Option<String>,
+    pub primary_email_key: Option<String>,
+    pub primary_email_verified: bool,
+    pub primary_email_auth_enabled: bool,
+    pub password_hash: Option<String>,
+    pub totp_secret: Option<String>,
+    pub selected_team_id: Option<String>,
+    pub client_metadata: String,
+    pub client_read_only_metadata: String,
+    pub server_metadata: String,
+    pub version: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub last_active_at: Option<NaiveDateTime>,
+}
+
+/// Columns a PATCH may change. `None` leaves a column alone; for nullable columns `Some(None)`
+/// writes NULL.
+#[derive(Debug, Clone, Default, PartialEq, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserChanges {
+    pub display_name: Option<Option<String>>,
+    pub first_name: Option<Option<String>>,
+    pub last_name: Option<Option<String>>,
+    pub bio: Option<Option<String>>,
+    pub profile_image_url: Option<Option<String>>,
+    pub phone_number: Option<Option<String>>,
+    pub phone_number_verified: Option<bool>,
+    pub locale: Option<Option<String>>,
+    pub timezone: Option<Option<String>>,
+    pub client_metadata: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = teams)]
+pub struct Team {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = team_members)]
+pub struct TeamMember {
+    pub team_id: String,
+    pub user_id: String,
+    pub role: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = sessions)]
+pub struct Session {
+    pub id: String,
+    pub user_id: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub revoked_at: Option<NaiveDateTime>,
+    pub last_active_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = api_keys)]
+pub struct ApiKey {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    pub secret_hash: String,
+    pub scopes: String,
+    pub created_at: NaiveDateTime,
+    pub last_used_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+}

@@ -1,0 +1,100 @@
+//! Diesel table definitions shared by both backends. The migrations under `migrations/sqlite` and
+//! `migrations/postgres` use the same portable column types, so one schema serves both.
+
+diesel::table! {
+    organizations (id) {
+        id -> Text,
+        name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        org_id -> Text,
+        status -> Text,
+        role -> Text,
+        display_name -> Nullable<Text>,
+        first_name -> Nullable<Text>,
+        last_name -> Nullable<Text>,
+        bio -> Nullable<Text>,
+        profile_image_url -> Nullable<Text>,
+        phone_number -> Nullable<Text>,
+        phone_number_verified -> Bool,
+        locale -> Nullable<Text>,
+        timezone -> Nullable<Text>,
+        primary_email -> Nullable<Text>,
+        primary_email_key -> Nullable<Text>,
+        primary_email_verified -> Bool,
+        primary_email_auth_enabled -> Bool,
+        password_hash -> Nullable<Text>,
+        totp_secret -> Nullable<Text>,
+        selected_team_id -> Nullable<Text>,
+        client_metadata -> Text,
+        client_read_only_metadata -> Text,
+        server_metadata -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        last_active_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    teams (id) {
+        id -> Text,
+        org_id -> Text,
+        name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    team_members (team_id, user_id) {
+        team_id -> Text,
+        user_id -> Text,
+        role -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        user_id -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        last_active_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Text,
+        org_id -> Text,
+        name -> Text,
+        secret_hash -> Text,
+        scopes -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(users -> organizations (org_id));
+diesel::joinable!(teams -> organizations (org_id));
+diesel::joinable!(team_members -> teams (team_id));
+diesel::joinable!(team_members -> users (user_id));
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(api_keys -> organizations (org_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    organizations,
+    users,
+    teams,
+    team_members,
+    sessions,
+    api_keys,
+);

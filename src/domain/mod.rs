@@ -1,0 +1,64 @@
+//! Domain values: each type parses raw input once, at the edge, into a value that is valid by
+//! construction (parse, don't validate). Past the API layer, an invalid profile value cannot
+//! exist. Every refusal carries the field's stable error code and a reason a person can act on.
+
+mod email;
+mod locale;
+mod metadata;
+mod names;
+mod phone_number;
+mod profile_image;
+mod timezone;
+
+pub use email::EmailAddress;
+pub use locale::Locale;
+pub use metadata::{Metadata, merge_patch};
+pub use names::{Bio, DisplayName, PersonName};
+pub use phone_number::PhoneNumber;
+pub use profile_image::ProfileImage;
+pub use timezone::Timezone;
+
+/// Why a value was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub code: &'static str,
+    pub reason: String,
+}
+
+impl Invalid {
+    pub fn new(code: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            code,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A string newtype: `as_str`, `into_inner`, `Display`, `AsRef<str>`.
+macro_rules! string_value {
+    ($name:ident) => {
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_inner(self) -> String {
+                self.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+pub(crate) use string_value;

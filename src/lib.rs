@@ -1,0 +1,13 @@
+//! users-api: the user-profile service. `api` is the HTTP surface (poem-openapi), `db` the
+//! persistence (diesel-async on SQLite or PostgreSQL), `domain` the validated values, `auth` the
+//! credentials; `server` starts it all and `config` is how it is configured.
+
+pub mod api;
+pub mod auth;
+pub mod bootstrap;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod server;
+pub mod telemetry;

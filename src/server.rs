@@ -1,0 +1,119 @@
+//! Start-up: connect and migrate, load the signing key, bind, serve until SIGTERM/Ctrl-C, then
+//! drain in-flight requests. The server keeps no state outside the database.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use poem::{
+    Endpoint, Server,
+    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
+};
+
+use crate::{
+    api::{self, AppState},
+    auth::{SigningKeys, TokenSettings, Tokens},
+    bootstrap,
+    config::Config,
+    db::{DatabaseUrl, Db, orgs},
+};
+
+/// Connects to the database (applying migrations) and loads or creates the signing key.
+pub async fn state(config: &Config) -> Result<AppState, String> {
+    let url = DatabaseUrl::parse(&config.database_url)?;
+    let db = Db::connect(&url).await.map_err(|e| e.to_string())?;
+    let keys = SigningKeys::load_or_create(&config.signing_key_file)?;
+    let settings = TokenSettings {
+        issuer: config.issuer.clone(),
+        audience: config.audience.clone(),
+        lifetime: config.token_ttl,
+    };
+    Ok(AppState {
+        db,
+        tokens: Arc::new(Tokens::new(keys, settings)),
+    })
+}
+
+pub async fn bind(addr: &str) -> Result<(TcpAcceptor, SocketAddr), String> {
+    let acceptor = TcpListener::bind(addr.to_owned())
+        .into_acceptor()
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let local = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .ok_or_else(|| format!("no local address for {addr}"))?;
+    Ok((acceptor, local))
+}
+
+/// Serves until `shutdown` resolves, then gives in-flight requests up to 30 s to finish.
+pub async fn serve(
+    acceptor: TcpAcceptor,
+    app: impl Endpoint + 'static,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(app, shutdown, Some(Duration::from_secs(30)))
+        .await
+}
+
+/// `users-api` / `users-api serve`.
+pub async fn run(config: &Config) -> Result<(), String> {
+    let state = state(config).await?;
+    let (acceptor, local) = bind(&config.addr).await?;
+    if orgs::count(&state.db).await.map_err(|e| e.message)? == 0 {
+        let demo = bootstrap::create_org(&state.db, &state.tokens, "Demo", "admin@demo.example")
+            .await
+            .map_err(|e| format!("cannot create the demo organization: {}", e.message))?;
+        print_demo_banner(local, &demo);
+    }
+    let shutdown = shutdown_signal();
+    tracing::info!(addr = %local, docs = %format!("http://{local}/docs/"), "listening");
+    serve(acceptor, api::app(state), shutdown)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+fn print_demo_banner(addr: SocketAddr, demo: &bootstrap::Credentials) {
+    println!(
+        "\nCreated the demo organization (shown once; only hashes are stored).\n\
+         \n  Swagger UI:    http://{addr}/docs/  → Authorize → paste a credential\
+         \n  admin e-mail:  {email}\
+         \n  session token: {token}\
+         \n  API key:       {key}\
+         \n\n  curl -H 'Authorization: Bearer {token}' http://{addr}/v1/me\n",
+        email = demo.admin_email,
+        token = demo.session_token,
+        key = demo.api_key,
+    );
+}
+
+/// Resolves on SIGTERM or Ctrl-C. The handlers are registered now, before the server says it
+/// listens, so a signal sent right after start-up is never lost to the default action.
+fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    #[cfg(unix)]
+    let mut interrupt =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+    async move {
+        #[cfg(unix)]
+        {
+            let recv = |signal: Option<tokio::signal::unix::Signal>| async move {
+                match signal {
+                    Some(mut signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = recv(terminate.take()) => {},
+                () = recv(interrupt.take()) => {},
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down: draining in-flight requests");
+    }
+}

@@ -1,0 +1,218 @@
+//! The `users-api` binary as scripts and newcomers use it: `migrate`, `admin create-org --json`,
+//! clear failures for bad configuration, and a first start that prints how to get in.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use serde_json::Value;
+use users_api::{
+    auth::{self, Principal, SigningKeys, TokenSettings, Tokens},
+    db::{DatabaseUrl, Db},
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_users-api");
+
+fn users_api(dir: &std::path::Path) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "warn");
+    command
+}
+
+#[test]
+fn migrate_applies_the_migrations_and_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = users_api(dir.path())
+        .args(["migrate", "--database-url", "sqlite://db/x.db"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(dir.path().join("db/x.db").exists());
+}
+
+#[tokio::test]
+async fn admin_create_org_prints_one_json_object_whose_credentials_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = users_api(dir.path())
+        .args([
+            "admin",
+            "create-org",
+            "--name",
+            "Initech",
+            "--admin-email",
+            "Boss@Initech.test",
+            "--json",
+        ])
+        .args(["--issuer", "cli-test", "--audience", "cli-test"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(
+        stdout.trim().lines().count(),
+        1,
+        "exactly one line: {stdout}"
+    );
+    let created: Value = serde_json::from_str(&stdout).unwrap();
+    for key in ["org_id", "user_id", "session_token", "api_key"] {
+        assert!(
+            created[key].as_str().is_some_and(|v| !v.is_empty()),
+            "{key}: {created}"
+        );
+    }
+
+    let url = DatabaseUrl::Sqlite(dir.path().join("data/users-api.db").display().to_string());
+    let db = Db::connect(&url).await.unwrap();
+    let keys = SigningKeys::load_or_create(&dir.path().join("data/signing-key.pem")).unwrap();
+    let settings = TokenSettings {
+        issuer: "cli-test".into(),
+        audience: "cli-test".into(),
+        lifetime: Duration::from_secs(60),
+    };
+    let tokens = Tokens::new(keys, settings);
+    let session =
+        auth::authenticate(&db, &tokens, created["session_token"].as_str().unwrap()).await;
+    match session.unwrap() {
+        Principal::User { user, .. } => {
+            assert_eq!(user.id, created["user_id"].as_str().unwrap());
+            assert_eq!(user.role, "admin");
+        }
+        other => panic!("expected a user, got {other:?}"),
+    }
+    let key = auth::authenticate(&db, &tokens, created["api_key"].as_str().unwrap()).await;
+    assert!(
+        matches!(key.unwrap(), Principal::ApiKey(k) if k.org_id == created["org_id"].as_str().unwrap())
+    );
+}
+
+#[test]
+fn a_bad_database_url_is_one_clear_line_and_a_non_zero_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    for url in [
+        "mysql://root@localhost/x",
+        "postgres://nobody@127.0.0.1:1/none",
+    ] {
+        let output = users_api(dir.path())
+            .args(["migrate", "--database-url", url])
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{url}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("panicked"), "{url}: {stderr}");
+        let line = stderr.lines().last().unwrap_or_default();
+        assert!(line.starts_with("users-api: "), "{url}: {stderr}");
+        assert!(
+            line.contains("database URL") || line.contains("cannot connect"),
+            "{url}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn the_first_start_prints_working_demo_credentials_once_and_sigterm_stops_it_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (banner, status) = start_and_stop(dir.path(), true);
+    assert!(banner.contains("API key:       uak_"), "{banner}");
+    assert!(banner.contains("/docs/"), "{banner}");
+    assert!(status.success(), "SIGTERM drains and exits 0: {status:?}");
+    assert!(dir.path().join("data/users-api.db").exists());
+    assert!(dir.path().join("data/signing-key.pem").exists());
+
+    let (again, status) = start_and_stop(dir.path(), false);
+    assert!(
+        !again.contains("session token:"),
+        "printed only on the first start: {again}"
+    );
+    assert!(status.success());
+}
+
+/// Starts the binary with no configuration but a free port. On the first start, reads the
+/// banner and uses its session token for `GET /v1/me`. Then sends SIGTERM and returns what it
+/// printed and how it exited.
+fn start_and_stop(dir: &std::path::Path, first_start: bool) -> (String, std::process::ExitStatus) {
+    let mut child = users_api(dir)
+        .env("RUST_LOG", "info")
+        .args(["--addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut banner = String::new();
+    if first_start {
+        while !banner.contains("curl") {
+            assert!(
+                stdout.read_line(&mut banner).unwrap() > 0,
+                "banner ended early: {banner}"
+            );
+        }
+    }
+    // Keep draining stderr after the address is found, as a supervisor would: a closed pipe
+    // would make the server's log writes fail.
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let (found, address) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            if line.contains("listening") && line.contains("docs") {
+                let addr = line
+                    .split("addr=")
+                    .nth(1)
+                    .and_then(|a| a.split_whitespace().next());
+                let _ = found.send(addr.unwrap_or_default().to_owned());
+            }
+        }
+    });
+    let address = address
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the server logs where it listens");
+    if first_start {
+        let token = banner
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("session token: "))
+            .expect("a session token line")
+            .trim()
+            .to_owned();
+        let response = get_me(&address, &token);
+        assert!(response.contains("admin@demo.example"), "{response}");
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    (banner + &rest, exit)
+}
+
+/// `GET /v1/me` with `token`; panics unless it answers 200.
+fn get_me(address: &str, token: &str) -> String {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let response = reqwest::Client::new()
+            .get(format!("http://{address}/v1/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    })
+}

@@ -1,0 +1,118 @@
+//! Swagger UI, the served spec, health, readiness and the JWKS.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use serde_json::Value;
+
+use crate::helpers::{AUDIENCE, ISSUER, spawn_app};
+
+#[tokio::test]
+async fn docs_serve_swagger_ui_offline_over_the_committed_spec_with_authorization_persisted() {
+    let app = spawn_app().await;
+    let http = app.http();
+    let redirect = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = redirect.get(app.url("/docs")).send().await.unwrap();
+    assert_eq!(response.status(), 308);
+    assert_eq!(response.headers()["location"], "/docs/");
+
+    let index = http.get(app.url("/docs/")).send().await.unwrap();
+    assert_eq!(index.status(), 200);
+    let html = index.text().await.unwrap();
+    assert!(html.contains("swagger-ui"), "{html}");
+    let initializer = http
+        .get(app.url("/docs/swagger-initializer.js"))
+        .send()
+        .await
+        .unwrap();
+    let script = initializer.text().await.unwrap();
+    assert!(script.contains("/openapi.json"), "{script}");
+    assert!(
+        script.contains("\"persistAuthorization\": true"),
+        "{script}"
+    );
+    let bundle = http
+        .get(app.url("/docs/swagger-ui-bundle.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bundle.status(), 200);
+    assert!(
+        bundle.bytes().await.unwrap().len() > 100_000,
+        "the bundle is vendored, not fetched"
+    );
+}
+
+#[tokio::test]
+async fn the_served_spec_is_the_committed_spec_as_json_and_yaml() {
+    let app = spawn_app().await;
+    let committed: Value = serde_json::from_str(include_str!("../../spec/openapi.json")).unwrap();
+    let json: Value = app
+        .http()
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(json, committed);
+    let yaml = app
+        .http()
+        .get(app.url("/openapi.yaml"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let yaml: Value = serde_yaml::from_str(&yaml).unwrap();
+    assert_eq!(yaml, committed);
+}
+
+#[tokio::test]
+async fn health_and_readiness_answer_ok_in_the_envelope() {
+    let app = spawn_app().await;
+    let health = app.anonymous().healthz().send().await.unwrap().into_inner();
+    assert!(health.success);
+    assert_eq!(health.data.status, "ok");
+    let ready = app.anonymous().readyz().send().await.unwrap().into_inner();
+    assert_eq!(ready.data.status, "ok");
+}
+
+#[tokio::test]
+async fn the_jwks_publishes_the_key_that_verifies_session_tokens() {
+    let app = spawn_app().await;
+    let jwks = app
+        .anonymous()
+        .get_jwks()
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(jwks.keys.len(), 1);
+    let key = &jwks.keys[0];
+    assert_eq!(
+        (key.kty.as_str(), key.crv.as_str(), key.alg.as_str()),
+        ("OKP", "Ed25519", "EdDSA")
+    );
+
+    let token = &app.admin.session_token;
+    let header = jsonwebtoken::decode_header(token).unwrap();
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::EdDSA);
+    assert_eq!(header.kid.as_deref(), Some(key.kid.as_str()));
+    let decoding = jsonwebtoken::DecodingKey::from_ed_components(&key.x).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
+    validation.set_issuer(&[ISSUER]);
+    validation.set_audience(&[AUDIENCE]);
+    let claims = jsonwebtoken::decode::<Value>(token, &decoding, &validation)
+        .unwrap()
+        .claims;
+    assert_eq!(claims["sub"], app.admin.user_id.as_str());
+    assert_eq!(claims["org"], app.admin.org_id.as_str());
+    for claim in ["sid", "iat", "exp"] {
+        assert!(claims.get(claim).is_some(), "{claim} missing");
+    }
+    assert_eq!(URL_SAFE_NO_PAD.decode(&key.x).unwrap().len(), 32);
+}

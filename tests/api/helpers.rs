@@ -1,0 +1,220 @@
+//! `spawn_app()`: a real server on `127.0.0.1:0` with its own fresh database — a SQLite file in
+//! a temporary directory, or, when `TEST_DATABASE_URL` names a PostgreSQL server, a database of
+//! its own created there and dropped afterwards. Every response the server sends during a test
+//! is checked against the committed spec; a response the spec does not describe fails the test.
+
+use std::sync::{Arc, LazyLock, Mutex};
+
+use poem::{Body, Endpoint, EndpointExt, IntoResponse, Request, Response, http::StatusCode};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use users_api::{
+    api::{self, AppState},
+    auth::{SigningKeys, TokenSettings, Tokens},
+    bootstrap::{self, Credentials},
+    db::{DatabaseUrl, Db},
+};
+use users_api_client::Client;
+
+use crate::contract::Contract;
+
+static CONTRACT: LazyLock<Contract> = LazyLock::new(|| {
+    Contract::from_json(include_str!("../../spec/openapi.json")).expect("spec/openapi.json parses")
+});
+
+pub const ISSUER: &str = "users-api-test";
+pub const AUDIENCE: &str = "users-api-test";
+
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`
+    pub address: String,
+    pub state: AppState,
+    /// The first organization and its admin.
+    pub admin: Credentials,
+    /// The PEM file of the key that signs this server's session tokens.
+    pub key_file: std::path::PathBuf,
+    violations: Arc<Mutex<Vec<String>>>,
+    shutdown: Option<oneshot::Sender<()>>,
+    postgres: Option<TestDatabase>,
+    _dir: TempDir,
+}
+
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (url, postgres) = match std::env::var("TEST_DATABASE_URL") {
+        Ok(server) if !server.is_empty() => {
+            let database = TestDatabase::create(&server).await;
+            (DatabaseUrl::Postgres(database.url.clone()), Some(database))
+        }
+        _ => (
+            DatabaseUrl::Sqlite(dir.path().join("test.db").display().to_string()),
+            None,
+        ),
+    };
+    let db = Db::connect(&url)
+        .await
+        .expect("database connects and migrates");
+    let key_file = dir.path().join("key.pem");
+    let keys = SigningKeys::load_or_create(&key_file).expect("signing key");
+    let settings = TokenSettings {
+        issuer: ISSUER.into(),
+        audience: AUDIENCE.into(),
+        lifetime: std::time::Duration::from_secs(3600),
+    };
+    let state = AppState {
+        db,
+        tokens: Arc::new(Tokens::new(keys, settings)),
+    };
+    let admin = bootstrap::create_org(&state.db, &state.tokens, "Acme", "admin@acme.test")
+        .await
+        .expect("bootstrap org");
+
+    let violations = Arc::new(Mutex::new(Vec::new()));
+    let recorded = violations.clone();
+    let app = api::app(state.clone())
+        .around(move |next, req| check_contract(next, req, recorded.clone()));
+    let (acceptor, local) = users_api::server::bind("127.0.0.1:0").await.expect("bind");
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    tokio::spawn(users_api::server::serve(acceptor, app, async move {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        address: format!("http://{local}"),
+        state,
+        admin,
+        key_file,
+        violations,
+        shutdown: Some(shutdown),
+        postgres,
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    /// A generated client acting with `token` (a session token or an API key).
+    pub fn client_with(&self, token: &str) -> Client {
+        users_api_client::with_bearer_token(&self.address, token).expect("client")
+    }
+
+    /// The generated client acting as the first organization's admin (session token).
+    pub fn client(&self) -> Client {
+        self.client_with(&self.admin.session_token)
+    }
+
+    /// A generated client that sends no credentials.
+    pub fn anonymous(&self) -> Client {
+        Client::new(&self.address)
+    }
+
+    /// A plain HTTP client, for requests the generated client cannot make (bad JSON, wrong
+    /// types, wrong content types). Responses are still checked against the spec.
+    pub fn http(&self) -> reqwest::Client {
+        reqwest::Client::new()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// Another organization with its own admin, in the same database.
+    pub async fn create_org(&self, name: &str, admin_email: &str) -> Credentials {
+        bootstrap::create_org(&self.state.db, &self.state.tokens, name, admin_email)
+            .await
+            .expect("create org")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(database) = self.postgres.take() {
+            database.drop_blocking();
+        }
+        let violations = self
+            .violations
+            .lock()
+            .map(|v| v.clone())
+            .unwrap_or_default();
+        if !violations.is_empty() && !std::thread::panicking() {
+            panic!(
+                "responses that the spec does not describe:\n{}",
+                violations.join("\n")
+            );
+        }
+    }
+}
+
+/// Checks the final response (after the envelope middleware) against the spec.
+async fn check_contract<E: Endpoint>(
+    next: Arc<E>,
+    req: Request,
+    violations: Arc<Mutex<Vec<String>>>,
+) -> poem::Result<Response> {
+    let method = req.method().to_string();
+    let path = req.uri().path().to_owned();
+    let response = next.call(req).await?.into_response();
+    let (parts, body) = response.into_parts();
+    let bytes = body.into_vec().await.unwrap_or_default();
+    let status = parts.status;
+    let content_type = parts
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok());
+    // Undocumented paths (docs, the spec itself, unknown routes) and methods a path does not
+    // have (405) are outside the spec; their envelopes are asserted by the tests themselves.
+    if CONTRACT.documents_path(&path)
+        && status != StatusCode::METHOD_NOT_ALLOWED
+        && let Err(problem) = CONTRACT.check(&method, &path, status.as_u16(), content_type, &bytes)
+    {
+        let mut violations = violations.lock().expect("violations lock");
+        violations.push(format!("{method} {path}: {problem}"));
+    }
+    Ok(Response::from_parts(parts, Body::from(bytes)))
+}
+
+/// A PostgreSQL database made for one test.
+struct TestDatabase {
+    server: String,
+    name: String,
+    url: String,
+}
+
+impl TestDatabase {
+    async fn create(server: &str) -> Self {
+        use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+        let name = format!("users_api_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = AsyncPgConnection::establish(server)
+            .await
+            .expect("TEST_DATABASE_URL connects");
+        conn.batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create test database");
+        let mut url = url::Url::parse(server).expect("TEST_DATABASE_URL is a URL");
+        url.set_path(&format!("/{name}"));
+        Self {
+            server: server.to_owned(),
+            name,
+            url: url.to_string(),
+        }
+    }
+
+    /// Drops the database from a thread of its own: `Drop` cannot await.
+    fn drop_blocking(self) {
+        let _ = std::thread::spawn(move || {
+            use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                if let Ok(mut conn) = AsyncPgConnection::establish(&self.server).await {
+                    let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+                    let _ = conn.batch_execute(&sql).await;
+                }
+            });
+            Ok::<_, std::io::Error>(())
+        })
+        .join();
+    }
+}

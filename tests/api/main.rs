@@ -1,0 +1,12 @@
+//! The integration tests: one binary, one module per concern. Every test starts its own server
+//! with its own database (`helpers::spawn_app`); set `TEST_DATABASE_URL=postgres://…` to run the
+//! same tests against PostgreSQL.
+
+mod auth;
+mod cli;
+mod contract;
+mod docs_and_ops;
+mod envelope;
+mod helpers;
+mod me;
+mod spec;

@@ -1,0 +1,110 @@
+//! Developer tasks: `cargo xtask <command>`.
+//!
+//! - `openapi generate|check`: write `spec/openapi.json` from the server's API description, or
+//!   fail with a diff when the committed file is stale.
+//! - `client generate|check`: the same for the progenitor client in `generated/`.
+//! - `check`: both checks (CI runs this).
+//! - `test`: the test suite on SQLite, then on PostgreSQL.
+
+mod client;
+mod openapi;
+mod test;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "users-api developer tasks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The committed OpenAPI document.
+    Openapi {
+        #[command(subcommand)]
+        action: Action,
+    },
+    /// The generated Rust client crate.
+    Client {
+        #[command(subcommand)]
+        action: Action,
+    },
+    /// Fail if the spec or the client is stale.
+    Check,
+    /// Run the tests on SQLite and, when reachable, PostgreSQL (`TEST_DATABASE_URL`).
+    Test {
+        /// Fail instead of skipping when PostgreSQL is unreachable.
+        #[arg(long)]
+        require_postgres: bool,
+        /// Extra arguments for `cargo test` (after `--`).
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Clone, Copy)]
+enum Action {
+    /// Write the file.
+    Generate,
+    /// Fail, printing a diff, when the committed file differs.
+    Check,
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::Openapi {
+            action: Action::Generate,
+        } => openapi::generate(),
+        Command::Openapi {
+            action: Action::Check,
+        } => openapi::check(),
+        Command::Client {
+            action: Action::Generate,
+        } => client::generate(),
+        Command::Client {
+            action: Action::Check,
+        } => client::check(),
+        Command::Check => {
+            let spec = openapi::check();
+            let client = client::check();
+            spec.and(client)
+        }
+        Command::Test {
+            require_postgres,
+            args,
+        } => test::run(require_postgres, &args),
+    }
+}
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask is in the workspace")
+        .to_owned()
+}
+
+/// Compares `expected` with the file at `path`; on a difference prints a unified diff and the
+/// command that fixes it.
+pub fn compare(path: &Path, expected: &str, fix: &str) -> Result<()> {
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    if committed == expected {
+        println!("{} is up to date", path.display());
+        return Ok(());
+    }
+    let diff = similar::TextDiff::from_lines(committed.as_str(), expected);
+    print!(
+        "{}",
+        diff.unified_diff()
+            .context_radius(3)
+            .header("committed", "generated")
+    );
+    bail!(
+        "{} is stale: run `{fix}` and commit the result",
+        path.display()
+    )
+}
