@@ -58,11 +58,13 @@ pub async fn handle<E: Endpoint>(
         {
             response.headers_mut().insert(header::ALLOW, value);
         }
+        // A rate limiter sets its own `Retry-After`; everything else retryable gets a default.
         if response.status().is_server_error() || response.status() == StatusCode::TOO_MANY_REQUESTS
         {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                .entry(header::RETRY_AFTER)
+                .or_insert(HeaderValue::from_static("1"));
         }
         let response = ensure_envelope(response);
         tracing::info!(

@@ -82,6 +82,39 @@ async fn health_and_readiness_answer_ok_in_the_envelope() {
 }
 
 #[tokio::test]
+async fn an_unreachable_database_answers_503_with_retry_after_in_the_envelope() {
+    let app = spawn_app().await;
+    if !app.cut_off_database().await {
+        eprintln!("SQLite is embedded and cannot become unreachable; this runs on PostgreSQL");
+        return;
+    }
+    for path in ["/readyz", "/v1/me"] {
+        let response = app
+            .http()
+            .get(app.url(path))
+            .bearer_auth(&app.admin.session_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 503, "{path}");
+        let retry_after: u64 = response.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(retry_after >= 1);
+        let request_id = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["success"], false);
+        assert_eq!(body["error"]["code"], "SERVICE_UNAVAILABLE");
+        assert_eq!(body["error"]["request_id"], request_id.as_str());
+    }
+}
+
+#[tokio::test]
 async fn the_jwks_publishes_the_key_that_verifies_session_tokens() {
     let app = spawn_app().await;
     let jwks = app

@@ -116,6 +116,27 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
+    /// Cuts the server off from its database: PostgreSQL refuses new connections to the test
+    /// database and ends the open ones. Returns false on SQLite, which is embedded and cannot
+    /// become unreachable.
+    pub async fn cut_off_database(&self) -> bool {
+        use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+        let Some(database) = &self.postgres else {
+            return false;
+        };
+        let mut conn = AsyncPgConnection::establish(&database.server)
+            .await
+            .expect("TEST_DATABASE_URL connects");
+        let name = &database.name;
+        conn.batch_execute(&format!(
+            "ALTER DATABASE {name} ALLOW_CONNECTIONS false; \
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}';"
+        ))
+        .await
+        .expect("cut off the test database");
+        true
+    }
+
     /// Another organization with its own admin, in the same database.
     pub async fn create_org(&self, name: &str, admin_email: &str) -> Credentials {
         bootstrap::create_org(&self.state.db, &self.state.tokens, name, admin_email)

@@ -20,7 +20,8 @@ pub fn run(require_postgres: bool, args: &[String]) -> Result<()> {
         return Ok(());
     }
     println!("== tests on PostgreSQL ({url})");
-    cargo_test(&["--test", "api"], args, Some(&url))
+    // `--workspace` keeps feature unification identical to the first run, so nothing rebuilds.
+    cargo_test(&["--workspace", "--test", "api"], args, Some(&url))
 }
 
 fn cargo_test(selection: &[&str], args: &[String], database: Option<&str>) -> Result<()> {
