@@ -1,8 +1,10 @@
-//! Logging, set up once. `RUST_LOG` filters (default `info`); each request logs one line carrying
-//! its request id. Never log a credential, a password or a hash.
+//! Logging and metrics, set up once. `RUST_LOG` filters (default `info`); each request logs one
+//! line carrying its request id. Never log a credential, a password or a hash. Metrics are kept
+//! by the `metrics` facade and rendered in Prometheus text by `GET /metrics`.
 
-use std::io::IsTerminal;
+use std::{io::IsTerminal, sync::OnceLock, time::Duration};
 
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
@@ -17,4 +19,53 @@ pub fn init(format: LogFormat) {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+}
+
+/// Request latency buckets, in seconds: from a cached read to a slow password hash.
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// The process-wide metrics recorder, installed on first use. A thread drains histogram samples
+/// into their buckets every few seconds, so memory stays flat between scrapes.
+pub fn metrics() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Full("http_request_duration_seconds".into()),
+                &LATENCY_BUCKETS,
+            )
+            .expect("the bucket list is not empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was already installed; /metrics stays empty");
+        }
+        let upkeep = handle.clone();
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_secs(5));
+                upkeep.run_upkeep();
+            }
+        });
+        handle
+    })
+}
+
+/// Counts one finished request under its route template (never the raw path, whose ids would
+/// make one series per user).
+pub fn record_request(method: &str, route: &str, status: u16, seconds: f64) {
+    metrics();
+    let labels = [("method", method.to_owned()), ("route", route.to_owned())];
+    metrics::counter!(
+        "http_requests_total",
+        &[
+            ("method", method.to_owned()),
+            ("route", route.to_owned()),
+            ("status", status.to_string()),
+        ]
+    )
+    .increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels).record(seconds);
 }

@@ -25,6 +25,9 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
+/// The metrics label of every path the spec does not document (docs, unknown routes).
+const UNMATCHED_ROUTE: &str = "unmatched";
+
 pub async fn handle<E: Endpoint>(
     next: Arc<E>,
     mut req: Request,
@@ -67,11 +70,12 @@ pub async fn handle<E: Endpoint>(
                 .or_insert(HeaderValue::from_static("1"));
         }
         let response = ensure_envelope(response);
-        tracing::info!(
-            status = response.status().as_u16(),
-            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
-            "request"
-        );
+        let elapsed = started.elapsed().as_secs_f64();
+        let status = response.status().as_u16();
+        tracing::info!(status, elapsed_ms = elapsed * 1000.0, "request");
+        let route = routes.template(&path);
+        let route = route.as_deref().unwrap_or(UNMATCHED_ROUTE);
+        crate::telemetry::record_request(method.as_str(), route, status, elapsed);
         response
     };
     let mut response = REQUEST_ID

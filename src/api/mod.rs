@@ -68,12 +68,13 @@ pub fn api_service() -> OpenApiService<(me::MeApi, ops::OpsApi), ()> {
 /// The spec as committed in `spec/openapi.json`: pretty JSON with a trailing newline.
 /// poem-openapi's output is normalised for the tools that read it: PATCH bodies are closed
 /// (`additionalProperties: false`, which poem-openapi cannot express), media types are the plain
-/// `application/json` (the charset parameter confuses generators), and header names keep their
-/// usual spelling (`ETag`, not `ETAG`).
+/// `application/json` and `text/plain` (the charset parameter confuses generators), and header
+/// names keep their usual spelling (`ETag`, not `ETAG`).
 pub fn spec_json() -> String {
     let text = api_service()
         .spec()
-        .replace("application/json; charset=utf-8", "application/json");
+        .replace("application/json; charset=utf-8", "application/json")
+        .replace("text/plain; charset=utf-8", "text/plain");
     let mut spec: Value = serde_json::from_str(&text).expect("poem-openapi emits valid JSON");
     if let Some(schemas) = spec
         .pointer_mut("/components/schemas")

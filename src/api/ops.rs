@@ -1,7 +1,11 @@
-//! Operations: liveness, readiness and the public key set that verifies session tokens.
+//! Operations: liveness, readiness, Prometheus metrics and the public key set that verifies
+//! session tokens.
 
 use poem::web::Data;
-use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    payload::{Json, PlainText},
+};
 
 use super::{
     ApiTags, AppState,
@@ -33,6 +37,13 @@ error_responses!(ReadyError {
     500 => Internal: "Unexpected failure.",
     503 => Unavailable: "The database does not answer.",
 });
+
+#[derive(Debug, ApiResponse)]
+pub enum MetricsResponse {
+    /// The current metrics, Prometheus text format 0.0.4.
+    #[oai(status = 200)]
+    Ok(PlainText<String>),
+}
 
 /// One public key in JWK form (RFC 8037, OKP/Ed25519).
 #[derive(Debug, Clone, Object)]
@@ -95,6 +106,18 @@ impl OpsApi {
         } else {
             Err(ApiError::service_unavailable().into())
         }
+    }
+
+    /// Metrics
+    ///
+    /// Prometheus text exposition: `http_requests_total{method, route, status}` and the
+    /// `http_request_duration_seconds{method, route}` histogram, labelled by route template.
+    /// Unauthenticated like the probes; keep it off the public listener of a proxy.
+    #[oai(path = "/metrics", method = "get", operation_id = "getMetrics")]
+    async fn metrics(&self) -> Result<MetricsResponse, HealthError> {
+        Ok(MetricsResponse::Ok(PlainText(
+            crate::telemetry::metrics().render(),
+        )))
     }
 
     /// Token signing keys

@@ -1,5 +1,5 @@
 //! Which methods each documented path accepts, read once from the spec, so a 405 can carry the
-//! `Allow` header that RFC 9110 requires.
+//! `Allow` header that RFC 9110 requires and metrics can be labelled by route template.
 
 use serde_json::Value;
 
@@ -29,17 +29,23 @@ impl RouteTable {
 
     /// The `Allow` value for `path`, or `None` when no documented path matches.
     pub fn allowed(&self, path: &str) -> Option<String> {
+        self.find(path).map(|(_, methods)| methods.join(", "))
+    }
+
+    /// The documented template that `path` matches (`/v1/users/{user_id}`), for metric labels.
+    pub fn template(&self, path: &str) -> Option<String> {
+        self.find(path).map(|(template, _)| template.join("/"))
+    }
+
+    fn find(&self, path: &str) -> Option<&(Vec<String>, Vec<String>)> {
         let segments: Vec<&str> = path.split('/').collect();
-        self.routes
-            .iter()
-            .find(|(template, _)| {
-                template.len() == segments.len()
-                    && template
-                        .iter()
-                        .zip(&segments)
-                        .all(|(t, s)| t.starts_with('{') || t == s)
-            })
-            .map(|(_, methods)| methods.join(", "))
+        self.routes.iter().find(|(template, _)| {
+            template.len() == segments.len()
+                && template
+                    .iter()
+                    .zip(&segments)
+                    .all(|(t, s)| t.starts_with('{') || t == s)
+        })
     }
 }
 
@@ -57,5 +63,10 @@ mod tests {
         assert_eq!(table.allowed("/v1/me").as_deref(), Some("GET, PATCH"));
         assert_eq!(table.allowed("/v1/users/42").as_deref(), Some("DELETE"));
         assert_eq!(table.allowed("/v1/nothing"), None);
+        assert_eq!(
+            table.template("/v1/users/42").as_deref(),
+            Some("/v1/users/{id}")
+        );
+        assert_eq!(table.template("/v1/nothing"), None);
     }
 }

@@ -54,6 +54,15 @@ impl Contract {
             .into_iter()
             .find_map(|key| responses.get(key).map(|r| (key, r)))
             .ok_or_else(|| format!("{operation_id}: status {status} is not declared"))?;
+        if response.pointer("/content/text~1plain").is_some() {
+            let is_text = content_type.is_some_and(|c| c.starts_with("text/plain"));
+            return match (is_text, std::str::from_utf8(body)) {
+                (true, Ok(_)) => Ok(()),
+                _ => Err(format!(
+                    "{operation_id} {status}: expected UTF-8 text/plain, got {content_type:?}"
+                )),
+            };
+        }
         let Some(schema) = response.pointer("/content/application~1json/schema") else {
             return if body.is_empty() {
                 Ok(())

@@ -82,6 +82,39 @@ async fn health_and_readiness_answer_ok_in_the_envelope() {
 }
 
 #[tokio::test]
+async fn metrics_count_requests_by_route_template_in_prometheus_text() {
+    let app = spawn_app().await;
+    let scrape = || async {
+        let response = app.http().get(app.url("/metrics")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/plain")
+        );
+        response.text().await.unwrap()
+    };
+    // Counters are process-wide and other tests run in parallel: compare before and after.
+    let series = r#"http_requests_total{method="GET",route="/v1/me",status="200"}"#;
+    let count = |text: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series))
+            .map_or(0, |v| v.trim().parse().unwrap())
+    };
+    let before = count(&scrape().await);
+    app.client().get_me().send().await.unwrap();
+    let unknown = format!("/v1/nothing/{}", app.admin.user_id);
+    let response = app.http().get(app.url(&unknown)).send().await.unwrap();
+    assert_eq!(response.status(), 404);
+    let after = scrape().await;
+    assert!(count(&after) > before, "{series} did not grow:\n{after}");
+    assert!(after.contains(r#"http_request_duration_seconds_bucket{method="GET",route="/v1/me""#));
+    assert!(after.contains(r#"route="unmatched",status="404""#));
+    assert!(!after.contains(&unknown), "a raw path became a label");
+}
+
+#[tokio::test]
 async fn an_unreachable_database_answers_503_with_retry_after_in_the_envelope() {
     let app = spawn_app().await;
     if !app.cut_off_database().await {
