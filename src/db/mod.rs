@@ -132,6 +132,15 @@ impl Db {
         Ok(db)
     }
 
+    /// Runs SQL statements on the write connection, outside the API (seeding by the bench
+    /// harness); a failure is logged like any other database error.
+    pub async fn execute_script(&self, sql: &str) -> Result<(), ApiError> {
+        write!(self, |conn| conn
+            .batch_execute(sql)
+            .await
+            .map_err(ApiError::from))
+    }
+
     /// Whether the database answers a trivial query now.
     pub async fn ping(&self) -> bool {
         let result: Result<(), ApiError> = async {

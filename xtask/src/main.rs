@@ -5,7 +5,9 @@
 //! - `client generate|check`: the same for the progenitor client in `generated/`.
 //! - `check`: both checks (CI runs this).
 //! - `test`: the test suite on SQLite, then on PostgreSQL.
+//! - `bench`: throughput, latency and memory under `wrk`, written to `BENCHMARKS.md`.
 
+mod bench;
 mod client;
 mod openapi;
 mod test;
@@ -45,6 +47,21 @@ enum Command {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// Measure the release server under `wrk` on SQLite and PostgreSQL; write BENCHMARKS.md.
+    Bench {
+        /// One second per case, 4 connections, the debug build; writes target/bench/smoke.md (CI).
+        #[arg(long)]
+        smoke: bool,
+        /// Seconds per case.
+        #[arg(long, default_value_t = 15)]
+        seconds: u32,
+        /// Concurrent connections, for wrk and pgbench alike.
+        #[arg(long, default_value_t = 32)]
+        connections: u32,
+        /// Users seeded into the organization.
+        #[arg(long, default_value_t = 10_000)]
+        users: u64,
+    },
 }
 
 #[derive(Subcommand, Clone, Copy)]
@@ -78,6 +95,17 @@ fn main() -> Result<()> {
             require_postgres,
             args,
         } => test::run(require_postgres, &args),
+        Command::Bench {
+            smoke,
+            seconds,
+            connections,
+            users,
+        } => bench::run(&bench::Options {
+            smoke,
+            seconds: if smoke { 1 } else { seconds },
+            connections: if smoke { 4 } else { connections },
+            users,
+        }),
     }
 }
 

@@ -1,0 +1,357 @@
+//! `cargo xtask bench`: the release server under `wrk` on SQLite and on PostgreSQL, each case
+//! reported as a ratio to ceilings measured in the same run on the same machine — `GET /healthz`
+//! (the framework) and, on PostgreSQL, `pgbench` replaying the exact SQL one request runs (the
+//! database). A run in which any response was not a 2xx fails instead of reporting a number.
+//! Writes `BENCHMARKS.md`; `--smoke` runs every case for one second with the debug binary and
+//! writes `target/bench/smoke.md`, so CI keeps the harness working without paying for a release build.
+
+mod load;
+mod postgres;
+
+use std::{
+    fmt::Write as _,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use anyhow::{Context, Result, bail};
+
+use load::{Load, Measurement};
+
+pub struct Options {
+    pub smoke: bool,
+    /// Seconds per case.
+    pub seconds: u32,
+    pub connections: u32,
+    /// Users seeded into the organization besides its admin.
+    pub users: u64,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+/// One measured case of one backend.
+struct Row {
+    backend: Backend,
+    case: &'static str,
+    result: Measurement,
+    /// What the throughput is compared with, as (ceiling name, its requests per second).
+    ceilings: Vec<(&'static str, f64)>,
+}
+
+pub fn run(options: &Options) -> Result<()> {
+    for tool in ["wrk", "pgbench"] {
+        if Command::new(tool).arg("--version").output().is_err() {
+            bail!("`{tool}` is not installed: apt-get install -y wrk postgresql-client");
+        }
+    }
+    let binary = build(options.smoke)?;
+    let work = crate::workspace_root().join("target/bench");
+    std::fs::create_dir_all(&work)?;
+    let scripts = load::write_scripts(&work)?;
+
+    let mut rows = Vec::new();
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        println!("== {}", backend.name());
+        let database = Database::create(backend, &work)?;
+        let org = create_org(&binary, &database.url)?;
+        seed_users(&database.url, &org.org_id, options.users)?;
+        // The database ceiling: the SQL of one PATCH, captured before the measured server starts.
+        let patch_sql = match &database.postgres {
+            Some(name) => Some(postgres::capture_patch_sql(
+                &binary,
+                &database.url,
+                name,
+                &org.session_token,
+                &work,
+            )?),
+            None => None,
+        };
+        let server = Server::start(&binary, &database.url, &work)?;
+        let load = Load {
+            base: server.base.clone(),
+            token: org.session_token.clone(),
+            seconds: options.seconds,
+            connections: options.connections,
+            pid: server.pid(),
+        };
+        let health = load.run("GET /healthz", "/healthz", None)?;
+        let me = load.run("GET /v1/me", "/v1/me", None)?;
+        let patch = load.run("PATCH /v1/me", "/v1/me", Some(&scripts.patch))?;
+        let mut patch_ceilings = vec![("/healthz", health.requests_per_second)];
+        if let Some(sql) = &patch_sql {
+            let ceiling = postgres::pgbench(&database.url, sql, &work, options)?;
+            println!("   pgbench with the same SQL: {ceiling:.0} requests/s");
+            patch_ceilings.push(("pgbench", ceiling));
+        }
+        let healthz_rps = health.requests_per_second;
+        rows.push(Row {
+            backend,
+            case: "GET /healthz",
+            result: health,
+            ceilings: vec![],
+        });
+        rows.push(Row {
+            backend,
+            case: "GET /v1/me",
+            result: me,
+            ceilings: vec![("/healthz", healthz_rps)],
+        });
+        rows.push(Row {
+            backend,
+            case: "PATCH /v1/me",
+            result: patch,
+            ceilings: patch_ceilings,
+        });
+        drop(server);
+        database.drop_quietly();
+    }
+
+    let report = render(options, &rows)?;
+    let path = if options.smoke {
+        work.join("smoke.md")
+    } else {
+        crate::workspace_root().join("BENCHMARKS.md")
+    };
+    std::fs::write(&path, report)?;
+    println!("wrote {}", path.display());
+    Ok(())
+}
+
+/// The server binary: release for real numbers, debug for the smoke run.
+fn build(smoke: bool) -> Result<PathBuf> {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command
+        .current_dir(crate::workspace_root())
+        .args(["build", "--bin", "users-api"]);
+    if !smoke {
+        command.arg("--release");
+    }
+    if !command.status()?.success() {
+        bail!("cargo build failed");
+    }
+    let profile = if smoke { "debug" } else { "release" };
+    Ok(crate::workspace_root().join(format!("target/{profile}/users-api")))
+}
+
+/// A fresh database for one backend's run.
+struct Database {
+    url: String,
+    postgres: Option<String>,
+}
+
+impl Database {
+    fn create(backend: Backend, work: &Path) -> Result<Self> {
+        match backend {
+            Backend::Sqlite => {
+                let path = work.join("bench.db");
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+                Ok(Self {
+                    url: format!("sqlite://{}", path.display()),
+                    postgres: None,
+                })
+            }
+            Backend::Postgres => {
+                let name = format!("users_api_bench_{}", std::process::id());
+                postgres::psql(&format!("CREATE DATABASE {name}"))?;
+                Ok(Self {
+                    url: format!("{}/{name}", postgres::server()),
+                    postgres: Some(name),
+                })
+            }
+        }
+    }
+
+    fn drop_quietly(self) {
+        if let Some(name) = self.postgres {
+            let _ = postgres::psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Org {
+    org_id: String,
+    session_token: String,
+}
+
+fn create_org(binary: &Path, url: &str) -> Result<Org> {
+    let output = Command::new(binary)
+        .args(["admin", "create-org", "--name", "Bench", "--admin-email"])
+        .args(["admin@bench.example", "--json", "--database-url", url])
+        .current_dir(crate::workspace_root().join("target/bench"))
+        .stderr(Stdio::inherit())
+        .output()?;
+    if !output.status.success() {
+        bail!("create-org failed");
+    }
+    serde_json::from_slice(&output.stdout).context("create-org prints one JSON object")
+}
+
+/// Inserts `count` members into the organization in one statement, so the measured queries
+/// run against a table of realistic size rather than a single row.
+fn seed_users(url: &str, org_id: &str, count: u64) -> Result<()> {
+    let (id, now) = if url.starts_with("postgres") {
+        ("lpad(n::text, 12, '0')", "now()")
+    } else {
+        ("printf('%012d', n)", "strftime('%Y-%m-%d %H:%M:%f', 'now')")
+    };
+    let sql = format!(
+        "INSERT INTO users (id, org_id, display_name, first_name, last_name, primary_email, \
+         primary_email_key, created_at, updated_at) \
+         WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < {count}) \
+         SELECT '00000000-0000-7000-8000-' || {id}, '{org_id}', 'Bench user ' || n, 'Bench', \
+         'User', 'user' || n || '@bench.example', 'user' || n || '@bench.example', {now}, {now} \
+         FROM seq"
+    );
+    let url = users_api::db::DatabaseUrl::parse(url).map_err(anyhow::Error::msg)?;
+    tokio::runtime::Runtime::new()?.block_on(async {
+        let db = users_api::db::Db::connect(&url).await?;
+        db.execute_script(&sql)
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding {count} users failed: {}", e.message))
+    })?;
+    println!("   seeded {count} users");
+    Ok(())
+}
+
+/// The server under test; killed when dropped.
+pub struct Server {
+    child: Child,
+    pub base: String,
+}
+
+impl Server {
+    pub fn start(binary: &Path, url: &str, work: &Path) -> Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let log = std::fs::File::create(work.join("server.log"))?;
+        let child = Command::new(binary)
+            .args([
+                "--addr",
+                &format!("127.0.0.1:{port}"),
+                "--database-url",
+                url,
+            ])
+            .current_dir(work)
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()?;
+        let server = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        for _ in 0..100 {
+            if load::status(&server.base, "GET", "/readyz", "", "") == Some(200) {
+                return Ok(server);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        bail!("the server did not become ready; see target/bench/server.log")
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn render(options: &Options, rows: &[Row]) -> Result<String> {
+    let commit = git(&["rev-parse", "--short", "HEAD"]);
+    let dirty = if git(&["status", "--porcelain"]).is_empty() {
+        ""
+    } else {
+        " (with uncommitted changes)"
+    };
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let mut out = String::new();
+    writeln!(out, "# Benchmarks\n")?;
+    writeln!(
+        out,
+        "Machine: {cpu}, {cores} cores, server and load generator sharing them. \
+         Commit `{commit}`{dirty}.  "
+    )?;
+    writeln!(
+        out,
+        "Command: `cargo xtask bench{}` — `wrk` with {} connections for {} s per case against \
+         the {} build; {} seeded users besides the admin.\n",
+        if options.smoke { " --smoke" } else { "" },
+        options.connections,
+        options.seconds,
+        if options.smoke { "debug" } else { "release" },
+        options.users,
+    )?;
+    writeln!(
+        out,
+        "| backend | case | requests/s | p50 | p99 | peak RSS | ratio to ceiling |"
+    )?;
+    writeln!(out, "|---|---|---:|---:|---:|---:|---|")?;
+    for row in rows {
+        let ratios: Vec<String> = row
+            .ceilings
+            .iter()
+            .map(|(name, ceiling)| {
+                format!(
+                    "{:.0}% of {name}",
+                    100.0 * row.result.requests_per_second / ceiling
+                )
+            })
+            .collect();
+        writeln!(
+            out,
+            "| {} | `{}` | {:.0} | {} | {} | {:.1} MB | {} |",
+            row.backend.name(),
+            row.case,
+            row.result.requests_per_second,
+            row.result.p50,
+            row.result.p99,
+            row.result.peak_rss_kb as f64 / 1024.0,
+            if ratios.is_empty() {
+                "(ceiling)".into()
+            } else {
+                ratios.join(", ")
+            }
+        )?;
+    }
+    Ok(out)
+}
+
+fn git(args: &[&str]) -> String {
+    Command::new("git")
+        .args(args)
+        .current_dir(crate::workspace_root())
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}

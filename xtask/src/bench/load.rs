@@ -1,0 +1,164 @@
+//! Drives the server with `wrk` and samples the server's resident memory while it runs.
+
+use std::{
+    io::{Read, Write},
+    net::TcpStream,
+    path::{Path, PathBuf},
+    process::Command,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use anyhow::{Context, Result, bail};
+
+/// `PATCH /v1/me` that alternates the time zone, so that every request really writes.
+const PATCH_SCRIPT: &str = r#"wrk.method = "PATCH"
+wrk.headers["Content-Type"] = "application/json"
+local zones = { "Europe/Paris", "America/New_York" }
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format(nil, nil, nil, '{"timezone":"' .. zones[n % 2 + 1] .. '"}')
+end
+"#;
+
+pub struct Scripts {
+    pub patch: PathBuf,
+}
+
+pub fn write_scripts(work: &Path) -> Result<Scripts> {
+    let patch = work.join("patch_me.lua");
+    std::fs::write(&patch, PATCH_SCRIPT)?;
+    Ok(Scripts { patch })
+}
+
+pub struct Load {
+    pub base: String,
+    pub token: String,
+    pub seconds: u32,
+    pub connections: u32,
+    pub pid: u32,
+}
+
+pub struct Measurement {
+    pub requests_per_second: f64,
+    pub p50: String,
+    pub p99: String,
+    pub peak_rss_kb: u64,
+}
+
+impl Load {
+    /// One `wrk` run. Any non-2xx response or socket error fails the run: a number measured
+    /// over errors would flatter the server.
+    pub fn run(&self, case: &str, path: &str, script: Option<&Path>) -> Result<Measurement> {
+        let sampler = RssSampler::start(self.pid);
+        let mut command = Command::new("wrk");
+        command
+            .args(["-t", "2", "-c", &self.connections.to_string()])
+            .args(["-d", &format!("{}s", self.seconds), "--latency"])
+            .args(["-H", &format!("Authorization: Bearer {}", self.token)]);
+        if let Some(script) = script {
+            command.arg("-s").arg(script);
+        }
+        let output = command.arg(format!("{}{path}", self.base)).output()?;
+        let peak_rss_kb = sampler.stop();
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        if !output.status.success() {
+            bail!("wrk failed for {case}: {text}");
+        }
+        for failure in ["Non-2xx or 3xx responses", "Socket errors"] {
+            if let Some(line) = text.lines().find(|l| l.contains(failure)) {
+                bail!(
+                    "{case}: {} — a run with errors is not a measurement",
+                    line.trim()
+                );
+            }
+        }
+        let measurement = Measurement {
+            requests_per_second: field(&text, "Requests/sec:")?
+                .parse()
+                .context("Requests/sec")?,
+            p50: field(&text, "50%")?,
+            p99: field(&text, "99%")?,
+            peak_rss_kb,
+        };
+        if measurement.requests_per_second <= 0.0 {
+            bail!("{case}: no request completed in {} s", self.seconds);
+        }
+        println!(
+            "   {case}: {:.0} requests/s, p50 {}, p99 {}, peak RSS {:.1} MB",
+            measurement.requests_per_second,
+            measurement.p50,
+            measurement.p99,
+            peak_rss_kb as f64 / 1024.0
+        );
+        Ok(measurement)
+    }
+}
+
+/// The value after `label` on the first wrk output line that starts with it.
+fn field(text: &str, label: &str) -> Result<String> {
+    text.lines()
+        .map(str::trim)
+        .find_map(|l| l.strip_prefix(label))
+        .and_then(|rest| rest.split_whitespace().next())
+        .map(str::to_owned)
+        .with_context(|| format!("no `{label}` in wrk's output:\n{text}"))
+}
+
+/// Polls `/proc/PID/status` every 20 ms and keeps the largest resident set seen.
+struct RssSampler {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<u64>,
+}
+
+impl RssSampler {
+    fn start(pid: u32) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut peak = 0;
+            while !flag.load(Ordering::Relaxed) {
+                peak = peak.max(rss_kb(pid).unwrap_or(0));
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            peak
+        });
+        Self { stop, thread }
+    }
+
+    fn stop(self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap_or(0)
+    }
+}
+
+fn rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// The status code of one request, or `None` when nothing answers.
+pub fn status(base: &str, method: &str, path: &str, token: &str, body: &str) -> Option<u16> {
+    let authority = base.strip_prefix("http://")?;
+    let mut stream = TcpStream::connect(authority).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\
+         Authorization: Bearer {token}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
