@@ -144,7 +144,11 @@ impl From<diesel::result::Error> for ApiError {
         use diesel::result::Error;
         match error {
             Error::NotFound => Self::not_found(),
-            Error::DatabaseError(diesel::result::DatabaseErrorKind::ClosedConnection, _) => {
+            Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::ClosedConnection
+                | diesel::result::DatabaseErrorKind::UnableToSendCommand,
+                _,
+            ) => {
                 tracing::warn!(error = %error, "database connection lost");
                 Self::service_unavailable()
             }

@@ -121,11 +121,11 @@ impl Db {
         let db = match url {
             DatabaseUrl::Postgres(url) => {
                 let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url.clone());
-                Db::Postgres(build_pool(manager, 16).await?)
+                Db::Postgres(build_pool(manager, 16, true).await?)
             }
             DatabaseUrl::Sqlite(path) => {
-                let read = build_pool(sqlite_manager(path), 8).await?;
-                let write = build_pool(sqlite_manager(path), 1).await?;
+                let read = build_pool(sqlite_manager(path), 8, false).await?;
+                let write = build_pool(sqlite_manager(path), 1, false).await?;
                 Db::Sqlite { read, write }
             }
         };
@@ -154,15 +154,20 @@ impl Db {
     }
 }
 
+/// `ping_on_checkout`: PostgreSQL connections can die with the server or the network, so each
+/// checkout is checked first (one round trip) and a request never fails on a stale connection;
+/// an embedded SQLite connection cannot go stale, so its pools skip the check.
 async fn build_pool<C>(
     manager: AsyncDieselConnectionManager<C>,
     size: u32,
+    ping_on_checkout: bool,
 ) -> Result<Pool<C>, ConnectError>
 where
     AsyncDieselConnectionManager<C>: bb8::ManageConnection<Error: std::fmt::Display>,
 {
     Pool::builder()
         .max_size(size)
+        .test_on_check_out(ping_on_checkout)
         .connection_timeout(Duration::from_secs(5))
         .build(manager)
         .await
