@@ -198,6 +198,16 @@ pub async fn create(
     })
 }
 
+/// Forgets the idempotency keys that are expired at `at` (older than `IDEMPOTENCY_TTL`); returns
+/// how many. Expired keys are already ignored when reused, so this only reclaims space.
+pub async fn purge_idempotency_keys(db: &Db, at: chrono::NaiveDateTime) -> Result<usize, ApiError> {
+    write!(db, |conn| Ok(diesel::delete(
+        idempotency_keys::table.filter(idempotency_keys::created_at.lt(at - IDEMPOTENCY_TTL))
+    )
+    .execute(conn)
+    .await?))
+}
+
 pub fn idempotency_conflict() -> ApiError {
     ApiError::new(
         poem::http::StatusCode::CONFLICT,

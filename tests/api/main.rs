@@ -7,6 +7,8 @@ mod cli;
 mod contract;
 mod docs_and_ops;
 mod envelope;
+mod fixtures;
 mod helpers;
 mod me;
 mod spec;
+mod users;
