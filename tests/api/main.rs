@@ -2,6 +2,8 @@
 //! with its own database (`helpers::spawn_app`); set `TEST_DATABASE_URL=postgres://…` to run the
 //! same tests against PostgreSQL.
 
+mod access;
+mod api_keys;
 mod auth;
 mod cli;
 mod contract;
@@ -10,5 +12,8 @@ mod envelope;
 mod fixtures;
 mod helpers;
 mod me;
+mod metadata;
 mod spec;
+mod teams;
+mod tenancy;
 mod users;
