@@ -707,3 +707,81 @@ async fn an_unknown_user_id_is_404_and_a_malformed_one_is_400() {
     .await;
     assert_eq!(status, 400, "{body}");
 }
+
+#[tokio::test]
+async fn concurrent_retries_with_one_idempotency_key_create_one_user_and_all_get_it() {
+    let app = spawn_app().await;
+    let client = key_client(&app);
+    let attempts = (0..8).map(|_| {
+        let client = client.clone();
+        async move {
+            client
+                .create_user()
+                .idempotency_key("retry-storm")
+                .body(new_user("storm@acme.test"))
+                .send()
+                .await
+        }
+    });
+    let ids: BTreeSet<Uuid> = futures_util::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|reply| {
+            reply
+                .expect("every retry gets the 201")
+                .into_inner()
+                .data
+                .id
+        })
+        .collect();
+    assert_eq!(ids.len(), 1);
+    let page = client
+        .list_users()
+        .email("storm@acme.test")
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(page.data.len(), 1);
+}
+
+#[tokio::test]
+async fn a_user_changing_their_address_through_me_loses_its_verification_and_cannot_take_anothers()
+{
+    let app = spawn_app().await;
+    let (user, as_user) = person(&app, "ada@acme.test", Role::Member).await;
+    key_client(&app)
+        .patch_user()
+        .user_id(user.id)
+        .body(UserPatch {
+            primary_email_verified: Some(true),
+            ..Default::default()
+        })
+        .send()
+        .await
+        .unwrap();
+    let me = as_user
+        .patch_me()
+        .body(users_api_client::MePatch {
+            primary_email: Patch::Value("ada@home.test".into()),
+            ..Default::default()
+        })
+        .send()
+        .await
+        .unwrap()
+        .into_inner()
+        .data;
+    assert_eq!(me.primary_email.as_deref(), Some("ada@home.test"));
+    assert!(!me.primary_email_verified);
+    let (status, code_) = code(
+        as_user
+            .patch_me()
+            .body(users_api_client::MePatch {
+                primary_email: Patch::Value("admin@ACME.test".into()),
+                ..Default::default()
+            })
+            .send()
+            .await,
+    );
+    assert_eq!((status, code_.as_str()), (409, "EMAIL_TAKEN"));
+}

@@ -4180,7 +4180,9 @@ metadata tier.*/
 #[derive(Clone, Debug)]
 /**Client for users-api
 
-users-api serves the signed-in user's profile (`/v1/me`) and the operations around it.
+users-api serves the signed-in user's profile (`/v1/me`), the administration of an
+organization's users, teams and API keys (`/v1/users`, `/v1/teams`, `/v1/api-keys`), and the
+operations around them.
 
 **Authentication.** Every `/v1` call carries `Authorization: Bearer <credential>`: a session
 token (an EdDSA JWT signed by users-api; keys at `/.well-known/jwks.json`) or an API key
@@ -4197,6 +4199,19 @@ bad JSON 400 `MALFORMED_REQUEST`, wrong content type 415 `UNSUPPORTED_MEDIA_TYPE
 
 **PATCH.** Absent fields are unchanged, `null` clears, `{}` is a no-op; all or nothing, every
 invalid field reported at once; `ETag` + `If-Match` for optimistic concurrency (412).
+
+**Admin surface.** `/v1/users` and `/v1/teams` take an API key with the operation's scope
+(`users:read`, `users:write`, `teams:read`, `teams:write`) or a session of an `admin` user (every
+scope) or a `viewer` (the read scopes); a `member` has none. A missing scope is 403
+`INSUFFICIENT_SCOPE` with `details.scope` naming it. `/v1/api-keys` is for `admin` users only (an
+API key, whatever its scopes, gets 403 `FORBIDDEN`). Everything stays inside the caller's
+organization: an id of another organization is 404 `NOT_FOUND`, exactly like an id that does not
+exist.
+
+**Lists** are keyset-paginated: `limit` 1–100 (default 50) and the opaque `cursor` from
+`meta.next_cursor`, which is absent on the last page. A cursor this API did not issue is 422
+`INVALID_CURSOR`. Values outside a documented enum (`role`, `status`, a scope name) are
+schema violations and answer 400 `MALFORMED_REQUEST`, like wrong JSON types.
 
 
 Version: 0.1.0*/
