@@ -17,3 +17,4 @@ mod spec;
 mod teams;
 mod tenancy;
 mod users;
+mod walk;
