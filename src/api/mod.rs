@@ -6,6 +6,7 @@ mod access;
 mod api_keys;
 mod docs;
 pub mod envelope;
+mod idempotency;
 mod me;
 mod middleware;
 mod model;

@@ -12,12 +12,12 @@ use poem_openapi::{
     types::{MaybeUndefined, ParseFromJSON, ToJSON},
 };
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{
     ApiTags, AppState, BearerAuth,
     envelope::{envelope, error_responses, page_envelope},
+    idempotency::{idempotency_claim, request_hash},
     me::{etag, parse_if_match},
     model::{Role, User, UserStatus, admin_user, extras_of, extras_of_one},
     pages::PageRequest,
@@ -25,7 +25,7 @@ use super::{
     user_input::{ADMIN_FIELDS, CREATE_FIELDS, read_admin_patch, read_create},
 };
 use crate::{
-    db::users::{self, Created, IdempotencyClaim, UserFilter},
+    db::users::{self, Created, UserFilter},
     domain::Scope,
     error::ApiError,
 };
@@ -239,14 +239,24 @@ impl UsersApi {
                 .map(|q| q.trim().to_lowercase())
                 .filter(|q| !q.is_empty()),
         };
-        let rows = users::list(
-            &state.db,
-            &caller.org_id,
-            page.after.as_deref(),
-            page.fetch(),
-            &filter,
-        )
-        .await?;
+        // No stored address or name contains NUL, and PostgreSQL text cannot hold one.
+        let matchable = [&filter.email_key, &filter.prefix]
+            .into_iter()
+            .flatten()
+            .all(|text| !text.contains('\0'));
+        let rows = match matchable {
+            true => {
+                users::list(
+                    &state.db,
+                    &caller.org_id,
+                    page.after.as_deref(),
+                    page.fetch(),
+                    &filter,
+                )
+                .await?
+            }
+            false => Vec::new(),
+        };
         let (rows, meta) = page.page(rows, |u| u.id.as_str());
         let mut extras = extras_of(&state.db, &rows).await?;
         let data = rows
@@ -392,88 +402,4 @@ async fn user_response(
         Json(admin_user(&user, extras)?.into()),
         etag,
     ))
-}
-
-fn idempotency_claim(key: String, request_hash: String) -> Result<IdempotencyClaim, ApiError> {
-    let valid = (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic());
-    if !valid {
-        return Err(ApiError::malformed(
-            "Idempotency-Key must be 1–255 visible ASCII characters",
-        ));
-    }
-    Ok(IdempotencyClaim { key, request_hash })
-}
-
-/// SHA-256 of the operation and the body with object keys sorted, so that the same JSON sent
-/// with its keys in another order is the same request.
-fn request_hash(operation: &str, body: &Value) -> String {
-    fn canonical(value: &Value, out: &mut String) {
-        match value {
-            Value::Object(map) => {
-                let mut keys: Vec<&String> = map.keys().collect();
-                keys.sort();
-                out.push('{');
-                for (i, key) in keys.into_iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    out.push_str(&Value::String(key.clone()).to_string());
-                    out.push(':');
-                    canonical(&map[key], out);
-                }
-                out.push('}');
-            }
-            Value::Array(items) => {
-                out.push('[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    canonical(item, out);
-                }
-                out.push(']');
-            }
-            other => out.push_str(&other.to_string()),
-        }
-    }
-    let mut text = format!("{operation}\n");
-    canonical(body, &mut text);
-    hex::encode(Sha256::digest(text.as_bytes()))
-}
-
-#[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::*;
-
-    #[test]
-    fn the_request_hash_ignores_key_order_but_not_values() {
-        let a = request_hash(
-            "op",
-            &json!({"a": 1, "b": {"y": 2, "x": [1, {"q": 1, "p": 2}]}}),
-        );
-        let b = request_hash(
-            "op",
-            &json!({"b": {"x": [1, {"p": 2, "q": 1}], "y": 2}, "a": 1}),
-        );
-        let c = request_hash(
-            "op",
-            &json!({"a": 2, "b": {"y": 2, "x": [1, {"q": 1, "p": 2}]}}),
-        );
-        assert_eq!(a, b);
-        assert_ne!(a, c);
-        assert_ne!(a, request_hash("other", &json!({"a": 1})));
-    }
-
-    #[test]
-    fn idempotency_keys_are_visible_ascii_of_at_most_255_characters() {
-        assert!(idempotency_claim("0b8f-4a".into(), String::new()).is_ok());
-        for bad in ["", "has space", "é", &"k".repeat(256)] {
-            assert!(
-                idempotency_claim(bad.into(), String::new()).is_err(),
-                "{bad:?}"
-            );
-        }
-    }
 }

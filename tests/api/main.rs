@@ -16,5 +16,7 @@ mod metadata;
 mod spec;
 mod teams;
 mod tenancy;
-mod users;
+mod users_create;
+mod users_list;
+mod users_patch;
 mod walk;
