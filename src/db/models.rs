@@ -123,5 +123,6 @@ pub struct IdempotencyRecord {
     pub idempotency_key: String,
     pub request_hash: String,
     pub response_body: Option<String>,
+    pub user_id: Option<String>,
     pub created_at: NaiveDateTime,
 }

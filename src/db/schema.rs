@@ -89,6 +89,7 @@ diesel::table! {
         idempotency_key -> Text,
         request_hash -> Text,
         response_body -> Nullable<Text>,
+        user_id -> Nullable<Text>,
         created_at -> Timestamp,
     }
 }

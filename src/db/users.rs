@@ -161,6 +161,7 @@ pub async fn create(
                     idempotency_key: claim.key.clone(),
                     request_hash: claim.request_hash.clone(),
                     response_body: None,
+                    user_id: None,
                     created_at: at,
                 })
                 .on_conflict_do_nothing()
@@ -190,7 +191,10 @@ pub async fn create(
                     .filter(idempotency_keys::org_id.eq(&user.org_id))
                     .filter(idempotency_keys::idempotency_key.eq(&claim.key)),
             )
-            .set(idempotency_keys::response_body.eq(Some(render(user)?)))
+            .set((
+                idempotency_keys::response_body.eq(Some(render(user)?)),
+                idempotency_keys::user_id.eq(Some(&user.id)),
+            ))
             .execute(conn)
             .await?;
         }
@@ -236,8 +240,9 @@ pub fn email_taken(error: diesel::result::Error) -> ApiError {
 }
 
 /// Deletes user `user_id` of `org_id` with everything personal: the row (names, addresses,
-/// metadata, credentials), and by cascade their sessions (tokens answer 401 at once) and team
-/// memberships. The address is free for reuse afterwards. A second delete is 404.
+/// metadata, credentials), by cascade their sessions (tokens answer 401 at once) and team
+/// memberships, and the stored response of the request that created them. The address is free
+/// for reuse afterwards. A second delete is 404.
 pub async fn delete(db: &Db, org_id: &str, user_id: &str) -> Result<(), ApiError> {
     write!(db, |conn| {
         let deleted = diesel::delete(
@@ -250,6 +255,10 @@ pub async fn delete(db: &Db, org_id: &str, user_id: &str) -> Result<(), ApiError
         if deleted == 0 {
             return Err(ApiError::not_found());
         }
+        // A stored create response is personal data too; its key may then be used afresh.
+        diesel::delete(idempotency_keys::table.filter(idempotency_keys::user_id.eq(user_id)))
+            .execute(conn)
+            .await?;
         Ok(())
     })
 }

@@ -281,3 +281,22 @@ async fn concurrent_retries_with_one_idempotency_key_create_one_user_and_all_get
         .into_inner();
     assert_eq!(page.data.len(), 1);
 }
+
+#[tokio::test]
+async fn deleting_a_user_forgets_the_stored_response_of_their_create() {
+    let app = spawn_app().await;
+    let client = key_client(&app);
+    let create = || {
+        client
+            .create_user()
+            .idempotency_key("create-then-delete")
+            .body(new_user("ada@acme.test"))
+            .send()
+    };
+    let first = create().await.unwrap().into_inner().data;
+    client.delete_user().user_id(first.id).send().await.unwrap();
+    // Replaying would hand out a deleted user's data: the request runs anew instead.
+    let second = create().await.unwrap().into_inner().data;
+    assert_ne!(second.id, first.id);
+    client.get_user().user_id(second.id).send().await.unwrap();
+}

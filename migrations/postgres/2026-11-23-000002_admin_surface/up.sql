@@ -8,9 +8,14 @@ CREATE TABLE idempotency_keys (
     request_hash TEXT NOT NULL,
     -- The response's `data`, serialised JSON; NULL only inside the creating transaction.
     response_body TEXT,
+    -- The user the request created: deleting that user forgets the stored response with it,
+    -- so no personal data outlives the user here.
+    user_id TEXT,
     created_at TIMESTAMP NOT NULL,
     PRIMARY KEY (org_id, idempotency_key)
 );
+
+CREATE INDEX idempotency_keys_user_id ON idempotency_keys (user_id);
 
 -- Keyset pagination of teams within an organization.
 DROP INDEX teams_org_id;
