@@ -100,8 +100,19 @@ error_responses!(ListTeamsError {
     503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
 });
 
-error_responses!(WriteTeamError {
-    400 => BadRequest: "`MALFORMED_REQUEST` (not JSON, wrong JSON types, unknown fields) or `IMMUTABLE_FIELD`.",
+error_responses!(CreateTeamError {
+    400 => BadRequest: "`MALFORMED_REQUEST` (not JSON, wrong JSON types, unknown or missing fields) or `IMMUTABLE_FIELD`.",
+    401 => Unauthorized: "Missing, malformed, expired or revoked credentials.",
+    403 => Forbidden: "`INSUFFICIENT_SCOPE`: the caller lacks `teams:write`.",
+    413 => PayloadTooLarge: "The body is larger than 256 KiB.",
+    415 => UnsupportedMediaType: "The body is not `application/json`.",
+    422 => Unprocessable: "`INVALID_NAME`; nothing was created.",
+    500 => Internal: "Unexpected failure; nothing internal is disclosed.",
+    503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
+});
+
+error_responses!(PatchTeamError {
+    400 => BadRequest: "`MALFORMED_REQUEST` (not JSON, wrong JSON types, unknown fields, `team_id` not a UUID) or `IMMUTABLE_FIELD`.",
     401 => Unauthorized: "Missing, malformed, expired or revoked credentials.",
     403 => Forbidden: "`INSUFFICIENT_SCOPE`: the caller lacks `teams:write`.",
     404 => NotFound: "No such team in the caller's organization.",
@@ -173,7 +184,7 @@ impl TeamsApi {
         auth: BearerAuth,
         state: Data<&AppState>,
         body: Json<PatchBody<TeamCreate>>,
-    ) -> Result<CreatedTeamResponse, WriteTeamError> {
+    ) -> Result<CreatedTeamResponse, CreateTeamError> {
         let caller = state.caller(&auth, Scope::TeamsWrite).await?;
         let mut r = body.0.reader(&TEAM_FIELDS)?;
         let name = r.required_string("name");
@@ -223,7 +234,7 @@ impl TeamsApi {
         state: Data<&AppState>,
         team_id: Path<Uuid>,
         body: Json<PatchBody<TeamPatch>>,
-    ) -> Result<TeamResponse, WriteTeamError> {
+    ) -> Result<TeamResponse, PatchTeamError> {
         let caller = state.caller(&auth, Scope::TeamsWrite).await?;
         let team_id = team_id.0.to_string();
         let mut r = body.0.reader(&TEAM_FIELDS)?;

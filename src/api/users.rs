@@ -193,7 +193,7 @@ error_responses!(GetUserError {
 });
 
 error_responses!(PatchUserError {
-    400 => BadRequest: "`MALFORMED_REQUEST` (not JSON, wrong JSON types, unknown fields) or `IMMUTABLE_FIELD`.",
+    400 => BadRequest: "`MALFORMED_REQUEST` (not JSON, wrong JSON types, unknown fields, `user_id` not a UUID) or `IMMUTABLE_FIELD`.",
     401 => Unauthorized: "Missing, malformed, expired or revoked credentials.",
     403 => Forbidden: "`INSUFFICIENT_SCOPE` (the caller lacks `users:write`) or `FIELD_NOT_WRITABLE` (a read-only fact).",
     404 => NotFound: "No such user in the caller's organization.",

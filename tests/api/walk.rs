@@ -7,11 +7,23 @@ use reqwest::Method;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::{envelope::call, helpers::spawn_app};
+use users_api_client::types::Role;
+
+use crate::{envelope::call, fixtures::person, helpers::spawn_app};
+
+fn is_admin_surface(path: &str) -> bool {
+    ["/v1/users", "/v1/teams", "/v1/api-keys"]
+        .iter()
+        .any(|prefix| path.starts_with(prefix))
+}
 
 /// Every operation of the committed spec: method, a concrete path (ids are fresh UUIDs),
 /// whether it is secured and whether it takes a body.
 fn operations() -> Vec<(Method, String, bool, bool)> {
+    operations_with_ids(|| Uuid::now_v7().to_string())
+}
+
+fn operations_with_ids(id: impl Fn() -> String) -> Vec<(Method, String, bool, bool)> {
     let spec: Value = serde_json::from_str(include_str!("../../spec/openapi.json")).unwrap();
     let mut operations = Vec::new();
     for (template, item) in spec["paths"].as_object().unwrap() {
@@ -19,7 +31,7 @@ fn operations() -> Vec<(Method, String, bool, bool)> {
             .split('/')
             .map(|segment| {
                 if segment.starts_with('{') {
-                    Uuid::now_v7().to_string()
+                    id()
                 } else {
                     segment.to_owned()
                 }
@@ -99,6 +111,81 @@ async fn every_operation_with_a_body_answers_415_413_and_400_for_bad_bodies() {
             )
             .await;
             assert_eq!(status, 400, "{method} {path} {bad}: {body}");
+            assert_eq!(body["error"]["code"], "MALFORMED_REQUEST");
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_id_taking_operation_answers_400_for_an_id_that_is_not_a_uuid() {
+    let app = spawn_app().await;
+    let with_ids: Vec<_> = operations_with_ids(|| "not-a-uuid".into())
+        .into_iter()
+        .filter(|op| op.1.contains("not-a-uuid"))
+        .collect();
+    assert!(
+        with_ids.len() >= 9,
+        "{} id-taking operations",
+        with_ids.len()
+    );
+    for (method, path, _, has_body) in with_ids {
+        let mut request = app
+            .http()
+            .request(method.clone(), app.url(&path))
+            .bearer_auth(&app.admin.session_token);
+        if has_body {
+            request = request.json(&serde_json::json!({}));
+        }
+        let (status, _, body) = call(request).await;
+        assert_eq!(status, 400, "{method} {path}: {body}");
+        assert_eq!(body["error"]["code"], "MALFORMED_REQUEST");
+    }
+}
+
+#[tokio::test]
+async fn a_member_session_is_refused_every_admin_operation_with_403() {
+    let app = spawn_app().await;
+    let (user, _) = person(&app, "member@acme.test", Role::Member).await;
+    let token = crate::fixtures::session_token(&app, &user).await;
+    let admin_ops: Vec<_> = operations()
+        .into_iter()
+        .filter(|op| is_admin_surface(&op.1))
+        .collect();
+    assert!(
+        admin_ops.len() >= 15,
+        "{} admin operations",
+        admin_ops.len()
+    );
+    for (method, path, _, has_body) in admin_ops {
+        let mut request = app
+            .http()
+            .request(method.clone(), app.url(&path))
+            .bearer_auth(&token);
+        if has_body {
+            request = request.json(&serde_json::json!({}));
+        }
+        let (status, _, body) = call(request).await;
+        assert_eq!(status, 403, "{method} {path}: {body}");
+        let expected = match path.starts_with("/v1/api-keys") {
+            true => "FORBIDDEN",
+            false => "INSUFFICIENT_SCOPE",
+        };
+        assert_eq!(body["error"]["code"], expected, "{method} {path}");
+    }
+}
+
+#[tokio::test]
+async fn every_list_refuses_a_limit_outside_1_to_100_with_400() {
+    let app = spawn_app().await;
+    for path in ["/v1/users", "/v1/teams"] {
+        for limit in ["0", "101", "-1", "ten"] {
+            let (status, _, body) = call(
+                app.http()
+                    .get(app.url(&format!("{path}?limit={limit}")))
+                    .bearer_auth(&app.admin.api_key),
+            )
+            .await;
+            assert_eq!(status, 400, "{path}?limit={limit}: {body}");
             assert_eq!(body["error"]["code"], "MALFORMED_REQUEST");
         }
     }

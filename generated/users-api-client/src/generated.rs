@@ -5572,13 +5572,6 @@ pub mod builder {
                         ),
                     )
                 }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 413u16 => {
                     Err(
                         Error::ErrorResponse(
