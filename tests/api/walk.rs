@@ -190,3 +190,50 @@ async fn every_list_refuses_a_limit_outside_1_to_100_with_400() {
         }
     }
 }
+
+#[tokio::test]
+async fn while_the_database_is_unavailable_every_secured_operation_answers_503_with_retry_after() {
+    let app = spawn_app().await;
+    // Hold every pooled connection: the server's requests then time out waiting for one, which
+    // is what an unreachable database looks like from a handler.
+    let mut held = Vec::new();
+    let mut held_sqlite = Vec::new();
+    match &app.state.db {
+        users_api::db::Db::Postgres(pool) => {
+            while let Ok(conn) =
+                tokio::time::timeout(std::time::Duration::from_millis(500), pool.get()).await
+            {
+                held.push(conn.expect("a connection"));
+            }
+        }
+        users_api::db::Db::Sqlite { read, write } => {
+            for pool in [read, write] {
+                while let Ok(conn) =
+                    tokio::time::timeout(std::time::Duration::from_millis(500), pool.get()).await
+                {
+                    held_sqlite.push(conn.expect("a connection"));
+                }
+            }
+        }
+    }
+    let secured: Vec<_> = operations().into_iter().filter(|op| op.2).collect();
+    let replies =
+        futures_util::future::join_all(secured.iter().map(|(method, path, _, has_body)| {
+            let mut request = app
+                .http()
+                .request(method.clone(), app.url(path))
+                .bearer_auth(&app.admin.api_key);
+            if *has_body {
+                request = request.json(&serde_json::json!({}));
+            }
+            call(request)
+        }))
+        .await;
+    for ((method, path, _, _), (status, headers, body)) in secured.iter().zip(replies) {
+        assert_eq!(status, 503, "{method} {path}: {body}");
+        assert_eq!(body["error"]["code"], "SERVICE_UNAVAILABLE");
+        assert!(headers.contains_key("retry-after"), "{method} {path}");
+    }
+    drop(held);
+    drop(held_sqlite);
+}
