@@ -361,3 +361,55 @@ async fn a_user_changing_their_address_through_me_loses_its_verification_and_can
     );
     assert_eq!((status, code_.as_str()), (409, "EMAIL_TAKEN"));
 }
+
+#[tokio::test]
+async fn a_stored_row_the_server_cannot_read_is_a_500_that_discloses_nothing() {
+    use diesel_async::RunQueryDsl;
+    let app = spawn_app().await;
+    let user = create_user(&app, "ada@acme.test", Role::Member).await;
+    let corrupt = diesel::sql_query(format!(
+        "UPDATE users SET server_metadata = 'secret-internal-state' WHERE id = '{}'",
+        user.id
+    ));
+    match &app.state.db {
+        users_api::db::Db::Postgres(pool) => {
+            corrupt
+                .execute(&mut *pool.get().await.unwrap())
+                .await
+                .unwrap();
+        }
+        users_api::db::Db::Sqlite { write, .. } => {
+            corrupt
+                .execute(&mut *write.get().await.unwrap())
+                .await
+                .unwrap();
+        }
+    }
+    let client = key_client(&app);
+    let replies = [
+        code(client.get_user().user_id(user.id).send().await),
+        code(client.list_users().send().await),
+        code(
+            client
+                .patch_user()
+                .user_id(user.id)
+                .body(UserPatch::default())
+                .send()
+                .await,
+        ),
+    ];
+    for (status, code_) in replies {
+        assert_eq!((status, code_.as_str()), (500, "INTERNAL"));
+    }
+    let (_, _, body) = crate::envelope::call(
+        app.http()
+            .get(app.url(&format!("/v1/users/{}", user.id)))
+            .bearer_auth(&app.admin.api_key),
+    )
+    .await;
+    assert_eq!(body["error"]["message"], "internal error");
+    assert!(
+        !body.to_string().contains("secret-internal-state"),
+        "{body}"
+    );
+}
