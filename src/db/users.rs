@@ -77,20 +77,30 @@ pub async fn list(
     filter: &UserFilter,
 ) -> Result<Vec<User>, ApiError> {
     let pattern = filter.prefix.as_deref().map(like_prefix);
-    read!(db, |conn| {
+    read!(db, |conn| Ok(list_query!(
+        org_id, after, limit, filter, &pattern
+    )
+    .load(conn)
+    .await?))
+}
+
+/// The list query, boxed for whichever backend it is used with (a macro, so that the unit test
+/// below can ask SQLite for the plan of exactly this query).
+macro_rules! list_query {
+    ($org_id:expr, $after:expr, $limit:expr, $filter:expr, $pattern:expr) => {{
         let mut query = users::table
-            .filter(users::org_id.eq(org_id))
+            .filter(users::org_id.eq($org_id))
             .select(User::as_select())
             .order(users::id.asc())
-            .limit(limit)
+            .limit($limit)
             .into_boxed();
-        if let Some(after) = after {
+        if let Some(after) = $after {
             query = query.filter(users::id.gt(after));
         }
-        if let Some(key) = &filter.email_key {
+        if let Some(key) = &$filter.email_key {
             query = query.filter(users::primary_email_key.eq(key));
         }
-        if let Some(pattern) = &pattern {
+        if let Some(pattern) = $pattern {
             query = query.filter(
                 users::primary_email_key
                     .like(pattern)
@@ -100,9 +110,10 @@ pub async fn list(
                     .or(sql_lower(users::last_name).like(pattern).escape('\\')),
             );
         }
-        Ok(query.load(conn).await?)
-    })
+        query
+    }};
 }
+use list_query;
 
 /// `prefix%` with `LIKE`'s own wildcards escaped, so `q=a_b` matches only `a_b…`.
 fn like_prefix(prefix: &str) -> String {
@@ -460,6 +471,52 @@ pub async fn set_status(db: &Db, user_id: &str, status: &str) -> Result<(), ApiE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Page N costs what page 1 costs: the query of a later page is a range scan of the
+    /// `(org_id, id)` index that stops after `limit` rows — no sort, no offset.
+    #[tokio::test]
+    async fn a_later_page_is_an_index_range_scan_without_a_sort() {
+        use diesel::{Connection, sqlite::Sqlite};
+
+        #[derive(QueryableByName)]
+        struct Step {
+            #[diesel(sql_type = Text)]
+            detail: String,
+        }
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.db").display().to_string();
+        crate::db::migrate(&crate::db::DatabaseUrl::Sqlite(path.clone()))
+            .await
+            .unwrap();
+        let mut conn = diesel::SqliteConnection::establish(&path).unwrap();
+        let mut plan_of = |filter: UserFilter| {
+            let query: users::BoxedQuery<'_, Sqlite, _> =
+                list_query!("org", Some("after"), 51, filter, &None::<String>);
+            let sql = diesel::debug_query::<Sqlite, _>(&query).to_string();
+            let sql = sql.split(" -- binds").next().unwrap().to_owned();
+            let plan: Vec<Step> = diesel::RunQueryDsl::load(
+                diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}")),
+                &mut conn,
+            )
+            .unwrap();
+            plan.into_iter().map(|s| s.detail).collect::<Vec<_>>()
+        };
+        let plan = plan_of(UserFilter::default());
+        assert_eq!(
+            plan,
+            ["SEARCH users USING INDEX users_org_id (org_id=? AND id>?)"]
+        );
+        // The exact-address filter is a lookup in the unique index: at most one row.
+        let plan = plan_of(UserFilter {
+            email_key: Some("ada@example.com".into()),
+            prefix: None,
+        });
+        assert_eq!(
+            plan,
+            ["SEARCH users USING INDEX users_org_email_key (org_id=? AND primary_email_key=?)"]
+        );
+    }
 
     #[test]
     fn like_wildcards_in_a_prefix_are_escaped() {
