@@ -1,11 +1,11 @@
 //! `Idempotency-Key` on creates: the key's shape, and the hash that decides whether a repeated
 //! key carries "the same request". The storage side (one row per organization and key, claimed
-//! in the create's transaction, forgotten after 24 hours) is in `db::users::create`.
+//! in the create's transaction, forgotten after 24 hours) is in `db::user_create`.
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::{db::users::IdempotencyClaim, error::ApiError};
+use crate::{db::user_create::IdempotencyClaim, error::ApiError};
 
 /// A claim for `key` on a request whose hash is `request_hash`; 400 when the key is not 1–255
 /// visible ASCII characters.

@@ -25,7 +25,10 @@ use super::{
     user_input::{ADMIN_FIELDS, CREATE_FIELDS, read_admin_patch, read_create},
 };
 use crate::{
-    db::users::{self, Created, UserFilter},
+    db::{
+        user_create::{self, Created},
+        users::{self, UserFilter},
+    },
     domain::Scope,
     error::ApiError,
 };
@@ -301,7 +304,7 @@ impl UsersApi {
             let view = admin_user(user, Default::default())?;
             Ok(view.to_json_string())
         };
-        let user = match users::create(&state.db, &new, claim.as_ref(), render).await? {
+        let user = match user_create::create(&state.db, &new, claim.as_ref(), render).await? {
             Created::New(user) => admin_user(&user, Default::default())?,
             Created::Replayed(stored) => {
                 let value: Value = serde_json::from_str(&stored).map_err(ApiError::internal)?;

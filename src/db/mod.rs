@@ -53,6 +53,7 @@ pub mod orgs;
 pub mod schema;
 pub mod sessions;
 pub mod teams;
+pub mod user_create;
 pub mod users;
 
 use std::{path::Path, time::Duration};

@@ -172,7 +172,7 @@ async fn an_idempotency_key_is_forgotten_after_24_hours() {
         .into_inner()
         .data;
     let tomorrow = users_api::db::now() + chrono::Duration::hours(25);
-    let purged = users_api::db::users::purge_idempotency_keys(&app.state.db, tomorrow)
+    let purged = users_api::db::user_create::purge_idempotency_keys(&app.state.db, tomorrow)
         .await
         .unwrap();
     assert_eq!(purged, 1);
