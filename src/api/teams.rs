@@ -46,6 +46,7 @@ pub struct TeamCreate {
 #[derive(Debug, Clone, Object)]
 pub struct TeamPatch {
     /// 1–100 characters after trimming, no control characters (422 `INVALID_NAME`).
+    #[oai(validator(min_length = 1, max_length = 100))]
     pub name: Option<String>,
 }
 

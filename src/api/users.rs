@@ -85,16 +85,17 @@ pub struct UserCreate {
 #[derive(Debug, Clone, Object)]
 pub struct UserPatch {
     /// 1–100 characters after trimming, no control characters; stored NFC-normalised.
-    #[oai(nullable)]
+    #[oai(nullable, validator(min_length = 1, max_length = 100))]
     pub display_name: MaybeUndefined<String>,
     /// 1–64 letters (any script) with single spaces, hyphens or apostrophes between them.
-    #[oai(nullable)]
+    #[oai(nullable, validator(min_length = 1, max_length = 64))]
     pub first_name: MaybeUndefined<String>,
     /// Same rules as `first_name`.
-    #[oai(nullable)]
+    #[oai(nullable, validator(min_length = 1, max_length = 64))]
     pub last_name: MaybeUndefined<String>,
-    /// At most 2,000 characters.
-    #[oai(nullable)]
+    /// 1–2,000 characters after trimming; line breaks and tabs allowed, other control
+    /// characters not. Send `null` to clear.
+    #[oai(nullable, validator(min_length = 1, max_length = 2000))]
     pub bio: MaybeUndefined<String>,
     /// An `https://`/`http://` URL or a `data:image/{png,jpeg,gif,webp};base64,` URL ≤ 100 KB.
     #[oai(nullable)]
@@ -111,7 +112,7 @@ pub struct UserPatch {
     pub phone_number_verified: Option<bool>,
     /// Unique in the organization case-insensitively (409 `EMAIL_TAKEN`, decided by the
     /// database). A new address resets `primary_email_verified` unless this change sets it.
-    #[oai(nullable)]
+    #[oai(nullable, validator(max_length = 254))]
     pub primary_email: MaybeUndefined<String>,
     pub primary_email_verified: Option<bool>,
     pub primary_email_auth_enabled: Option<bool>,
@@ -122,10 +123,13 @@ pub struct UserPatch {
     /// `suspended` refuses the user's sessions and sign-ins from the next request on.
     pub status: Option<UserStatus>,
     /// Merged as JSON Merge Patch (RFC 7396); limits apply to the result.
+    #[oai(validator(max_properties = 16))]
     pub client_metadata: Option<BTreeMap<String, Value>>,
     /// Merged as JSON Merge Patch; the user reads it through `/v1/me` but cannot write it.
+    #[oai(validator(max_properties = 16))]
     pub client_read_only_metadata: Option<BTreeMap<String, Value>>,
     /// Merged as JSON Merge Patch; never shown through `/v1/me`.
+    #[oai(validator(max_properties = 16))]
     pub server_metadata: Option<BTreeMap<String, Value>>,
 }
 

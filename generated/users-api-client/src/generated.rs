@@ -7007,7 +7007,8 @@ pub struct TeamPatch {
 #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
-    /// At most 2,000 characters.
+    /// 1–2,000 characters after trimming; line breaks and tabs allowed, other control
+    /// characters not. Send `null` to clear.
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub bio: crate::Patch<::std::string::String>,
     /// Merged as JSON Merge Patch (RFC 7396); limits apply to the result.
