@@ -234,7 +234,7 @@ impl UsersApi {
         /// Only the user with this address (exact, case-insensitive).
         email: Query<Option<String>>,
         /// Only users whose `display_name`, `first_name`, `last_name` or `primary_email` starts
-        /// with this (case-insensitive).
+        /// with this, ignoring letter case (on SQLite, of ASCII letters only; addresses always).
         q: Query<Option<String>>,
     ) -> Result<UserListResponse, ListUsersError> {
         let caller = state.caller(&auth, Scope::UsersRead).await?;

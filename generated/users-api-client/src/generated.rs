@@ -4517,7 +4517,7 @@ Arguments:
 - `email`: Only the user with this address (exact, case-insensitive).
 - `limit`: Page size, 1–100 (default 50).
 - `q`: Only users whose `display_name`, `first_name`, `last_name` or `primary_email` starts
-with this (case-insensitive).
+with this, ignoring letter case (on SQLite, of ASCII letters only; addresses always).
 ```ignore
 let response = client.list_users()
     .cursor(cursor)
