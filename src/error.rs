@@ -54,6 +54,12 @@ impl ApiError {
         }
     }
 
+    /// The same error, naming one field at fault.
+    pub fn with_field(mut self, field: FieldError) -> Self {
+        self.fields.push(field);
+        self
+    }
+
     /// Missing, malformed, expired or revoked credentials; deliberately says no more than that.
     pub fn unauthorized() -> Self {
         Self::new(

@@ -140,3 +140,30 @@ macro_rules! error_responses {
 }
 
 pub(crate) use error_responses;
+
+/// Where a list stands: `next_cursor` is absent on the last page.
+#[derive(Debug, Clone, Object)]
+pub struct PageMeta {
+    /// Pass as `cursor` to get the next page; absent on the last page. Opaque: a cursor that
+    /// was not issued by this API is 422 `INVALID_CURSOR`.
+    #[oai(skip_serializing_if_is_none)]
+    pub next_cursor: Option<String>,
+    /// The page size that was applied.
+    pub limit: i64,
+}
+
+/// Declares the envelope of one page of a list: `{"success": true, "data": [...], "meta": {...}}`.
+macro_rules! page_envelope {
+    ($name:ident, $item:ty) => {
+        #[doc = concat!("One page of `", stringify!($item), "`s, oldest first.")]
+        #[derive(Debug, Clone, poem_openapi::Object)]
+        pub struct $name {
+            /// Always `true`.
+            pub success: bool,
+            pub data: Vec<$item>,
+            pub meta: $crate::api::envelope::PageMeta,
+        }
+    };
+}
+
+pub(crate) use page_envelope;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{
-    ApiResponse, Enum, Object, OpenApi, param::Header, payload::Json, types::MaybeUndefined,
+    ApiResponse, Object, OpenApi, param::Header, payload::Json, types::MaybeUndefined,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -14,91 +14,17 @@ use uuid::Uuid;
 use super::{
     ApiTags, AppState, BearerAuth,
     envelope::{envelope, error_responses},
-    patch::{FieldRules, PatchBody},
+    model::{UserFields, extras_of_one, role_of, user_fields, uuid},
+    patch::PatchBody,
+    user_input::{ME_FIELDS, read_me_patch},
 };
 use crate::{
     db::{
-        self,
-        models::{Organization, Session, Team, User, UserChanges},
-        orgs, sessions,
-        users::{self, UserUpdate},
+        models::{Session, User},
+        orgs, users,
     },
-    domain::{Bio, DisplayName, Locale, PersonName, PhoneNumber, ProfileImage, Timezone},
     error::ApiError,
 };
-
-/// What a user may do through `/v1/me`. Everything else that exists on the user is either
-/// immutable (400) or not the user's to write (403).
-const ME_FIELDS: FieldRules = FieldRules {
-    writable: &[
-        "display_name",
-        "first_name",
-        "last_name",
-        "bio",
-        "profile_image_url",
-        "locale",
-        "timezone",
-        "phone_number",
-        "client_metadata",
-    ],
-    not_writable: &[
-        "status",
-        "role",
-        "full_name",
-        "phone_number_verified",
-        "primary_email_verified",
-        "primary_email_auth_enabled",
-        "has_password",
-        "otp_auth_enabled",
-        "selected_team",
-        "client_read_only_metadata",
-        "server_metadata",
-        "active_sessions",
-        "updated_at",
-        "last_active_at",
-        "org",
-        "teams",
-        "scopes",
-        "session",
-    ],
-    immutable: &["id", "org_id", "created_at"],
-};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-#[oai(rename_all = "snake_case")]
-pub enum UserStatus {
-    Active,
-    Suspended,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-#[oai(rename_all = "snake_case")]
-pub enum Role {
-    Admin,
-    Member,
-    Viewer,
-}
-
-impl Role {
-    fn parse(stored: &str) -> Result<Self, ApiError> {
-        match stored {
-            "admin" => Ok(Role::Admin),
-            "member" => Ok(Role::Member),
-            "viewer" => Ok(Role::Viewer),
-            other => Err(ApiError::internal(format!("unknown stored role {other:?}"))),
-        }
-    }
-
-    /// Admins act with every scope, viewers with the read scopes, members with none.
-    fn scopes(self) -> Vec<String> {
-        let scopes: &[&str] = match self {
-            Role::Admin => &crate::auth::ALL_SCOPES,
-            Role::Viewer => &["users:read", "teams:read"],
-            Role::Member => &[],
-        };
-        scopes.iter().map(|s| s.to_string()).collect()
-    }
-}
 
 /// The organization the user belongs to.
 #[derive(Debug, Clone, Object)]
@@ -123,60 +49,14 @@ pub struct CurrentSession {
     pub expires_at: DateTime<Utc>,
 }
 
-/// The signed-in user as they see themselves. `server_metadata`, the password hash and the TOTP
-/// secret never appear here.
+/// The signed-in user as they see themselves: their user fields plus organization, teams,
+/// scopes and session. `server_metadata`, the password hash and the TOTP secret never appear here.
 #[derive(Debug, Clone, Object)]
 pub struct Me {
-    pub id: Uuid,
-    pub org_id: Uuid,
-    /// `suspended` users cannot sign in or use their sessions.
-    pub status: UserStatus,
-    /// Set through the admin surface only.
-    pub role: Role,
-    #[oai(nullable)]
-    pub display_name: Option<String>,
-    #[oai(nullable)]
-    pub first_name: Option<String>,
-    #[oai(nullable)]
-    pub last_name: Option<String>,
-    /// `first_name` and `last_name` joined by a space; read-only.
-    #[oai(nullable)]
-    pub full_name: Option<String>,
-    #[oai(nullable)]
-    pub bio: Option<String>,
-    #[oai(nullable)]
-    pub profile_image_url: Option<String>,
-    /// E.164.
-    #[oai(nullable)]
-    pub phone_number: Option<String>,
-    pub phone_number_verified: bool,
-    /// BCP 47, canonical casing.
-    #[oai(nullable)]
-    pub locale: Option<String>,
-    /// IANA time zone name, canonical spelling.
-    #[oai(nullable)]
-    pub timezone: Option<String>,
-    #[oai(nullable)]
-    pub primary_email: Option<String>,
-    pub primary_email_verified: bool,
-    /// When false the user cannot sign in with e-mail and password.
-    pub primary_email_auth_enabled: bool,
-    pub has_password: bool,
-    pub otp_auth_enabled: bool,
-    #[oai(nullable)]
-    pub selected_team_id: Option<Uuid>,
-    /// Free-form data the user may write.
-    pub client_metadata: BTreeMap<String, Value>,
-    /// Data the user may read but only an admin may write.
-    pub client_read_only_metadata: BTreeMap<String, Value>,
-    /// The number of the user's live sessions.
-    pub active_sessions: i64,
-    pub created_at: DateTime<Utc>,
-    /// Moves only when something actually changed.
-    pub updated_at: DateTime<Utc>,
-    #[oai(nullable)]
-    pub last_active_at: Option<DateTime<Utc>>,
+    #[oai(flatten)]
+    pub user: UserFields,
     pub org: OrgRef,
+    /// Every team the user is a member of, by name.
     pub teams: Vec<MyTeam>,
     /// The scopes this principal acts with on the admin surface.
     pub scopes: Vec<String>,
@@ -217,6 +97,13 @@ pub struct MePatch {
     /// E.164 (`+14155550123`); a change resets `phone_number_verified` to false.
     #[oai(nullable)]
     pub phone_number: MaybeUndefined<String>,
+    /// A valid address (≤ 254 characters), unique in the organization case-insensitively
+    /// (409 `EMAIL_TAKEN`). A new address resets `primary_email_verified` to false.
+    #[oai(nullable)]
+    pub primary_email: MaybeUndefined<String>,
+    /// A team the user is a member of (422 `NOT_A_TEAM_MEMBER` otherwise); `null` clears it.
+    #[oai(nullable)]
+    pub selected_team_id: MaybeUndefined<Uuid>,
     /// Merged as JSON Merge Patch (RFC 7396): keys replace, `null` deletes a key, objects merge.
     /// The result may have at most 16 top-level keys, keys of 1–64 characters from
     /// `[A-Za-z0-9_.-]`, nesting at most 5 deep and 8 KiB serialised (422 `INVALID_METADATA`).
@@ -243,6 +130,7 @@ error_responses!(PatchMeError {
     400 => BadRequest: "`MALFORMED_REQUEST` (not JSON, wrong JSON types, unknown fields) or `IMMUTABLE_FIELD`.",
     401 => Unauthorized: "Missing, malformed, expired or revoked credentials.",
     403 => Forbidden: "`FORBIDDEN` for an API key; `FIELD_NOT_WRITABLE` for fields the user may not write.",
+    409 => Conflict: "`EMAIL_TAKEN`: another user of the organization has this address.",
     412 => PreconditionFailed: "`If-Match` does not match the current `ETag`; nothing was changed.",
     413 => PayloadTooLarge: "The body is larger than 256 KiB.",
     415 => UnsupportedMediaType: "The body is not `application/json`.",
@@ -286,52 +174,21 @@ impl MeApi {
         body: Json<PatchBody<MePatch>>,
     ) -> Result<MeResponse, PatchMeError> {
         let (user, session) = state.authenticate(&auth).await?.into_user()?;
-        let update = read_me_patch(body.0, &user)?;
+        let reader = body.0.reader(&ME_FIELDS)?;
+        let update = read_me_patch(&state.db, reader, &user).await?;
         let expected = if_match
             .0
             .as_deref()
             .map(parse_if_match)
             .transpose()?
             .flatten();
-        let user = users::update(&state.db, &user.id, expected, &update).await?;
+        let user = users::update(&state.db, &user.org_id, &user.id, expected, &update).await?;
         Ok(me_response(&state, user, session).await?)
     }
 }
 
-fn read_me_patch(body: PatchBody<MePatch>, user: &User) -> Result<UserUpdate, ApiError> {
-    let mut r = body.reader(&ME_FIELDS)?;
-    let changes = UserChanges {
-        display_name: r.nullable("display_name", DisplayName::parse, DisplayName::into_inner),
-        first_name: r.nullable("first_name", PersonName::parse, PersonName::into_inner),
-        last_name: r.nullable("last_name", PersonName::parse, PersonName::into_inner),
-        bio: r.nullable("bio", Bio::parse, Bio::into_inner),
-        profile_image_url: r.nullable(
-            "profile_image_url",
-            ProfileImage::parse,
-            ProfileImage::into_inner,
-        ),
-        phone_number: r.nullable("phone_number", PhoneNumber::parse, PhoneNumber::into_inner),
-        locale: r.nullable("locale", Locale::parse, Locale::into_inner),
-        timezone: r.nullable("timezone", Timezone::parse, Timezone::into_inner),
-        ..UserChanges::default()
-    };
-    let client_metadata_patch = r.non_null_object("client_metadata", "INVALID_METADATA");
-    if let Some(patch) = &client_metadata_patch {
-        // Checked here against the row as authenticated, so that this error is reported together
-        // with the others; the transaction checks again against the locked row.
-        if let Err(invalid) = users::merged_metadata(&user.client_metadata, patch) {
-            r.invalid("client_metadata", invalid);
-        }
-    }
-    r.finish()?;
-    Ok(UserUpdate {
-        changes,
-        client_metadata_patch,
-    })
-}
-
 /// `"<version>"` → that version; `*` → any. Weak or malformed tags can never match (412).
-fn parse_if_match(header: &str) -> Result<Option<i64>, ApiError> {
+pub(super) fn parse_if_match(header: &str) -> Result<Option<i64>, ApiError> {
     let header = header.trim();
     if header == "*" {
         return Ok(None);
@@ -355,86 +212,36 @@ async fn me_response(
 ) -> Result<MeResponse, ApiError> {
     let org = orgs::find(&state.db, &user.org_id).await?;
     let teams = users::teams_of(&state.db, &user.id).await?;
-    let active_sessions = sessions::count_live(&state.db, &user.id, db::now()).await?;
+    let extras = extras_of_one(&state.db, &user).await?;
     let etag = etag(&user);
-    let me = build_me(user, &session, org, teams, active_sessions)?;
-    Ok(MeResponse::Ok(Json(me.into()), etag))
-}
-
-fn uuid(id: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(id).map_err(ApiError::internal)
-}
-
-fn metadata(stored: &str) -> Result<BTreeMap<String, Value>, ApiError> {
-    serde_json::from_str(stored).map_err(ApiError::internal)
-}
-
-fn build_me(
-    user: User,
-    session: &Session,
-    org: Organization,
-    teams: Vec<(Team, String)>,
-    active_sessions: i64,
-) -> Result<Me, ApiError> {
-    let role = Role::parse(&user.role)?;
-    let full_name = match (&user.first_name, &user.last_name) {
-        (Some(first), Some(last)) => Some(format!("{first} {last}")),
-        (Some(one), None) | (None, Some(one)) => Some(one.clone()),
-        (None, None) => None,
-    };
-    let teams = teams
-        .into_iter()
-        .map(|(team, role)| {
-            Ok(MyTeam {
-                id: uuid(&team.id)?,
-                name: team.name,
-                role,
-            })
-        })
-        .collect::<Result<_, ApiError>>()?;
-    Ok(Me {
-        id: uuid(&user.id)?,
-        org_id: uuid(&user.org_id)?,
-        status: if user.status == "suspended" {
-            UserStatus::Suspended
-        } else {
-            UserStatus::Active
-        },
-        role,
-        display_name: user.display_name,
-        first_name: user.first_name,
-        last_name: user.last_name,
-        full_name,
-        bio: user.bio,
-        profile_image_url: user.profile_image_url,
-        phone_number: user.phone_number,
-        phone_number_verified: user.phone_number_verified,
-        locale: user.locale,
-        timezone: user.timezone,
-        primary_email: user.primary_email,
-        primary_email_verified: user.primary_email_verified,
-        primary_email_auth_enabled: user.primary_email_auth_enabled,
-        has_password: user.password_hash.is_some(),
-        otp_auth_enabled: user.totp_secret.is_some(),
-        selected_team_id: user.selected_team_id.as_deref().map(uuid).transpose()?,
-        client_metadata: metadata(&user.client_metadata)?,
-        client_read_only_metadata: metadata(&user.client_read_only_metadata)?,
-        active_sessions,
-        created_at: user.created_at.and_utc(),
-        updated_at: user.updated_at.and_utc(),
-        last_active_at: user.last_active_at.map(|t| t.and_utc()),
+    let me = Me {
+        user: user_fields(&user, extras)?,
         org: OrgRef {
             id: uuid(&org.id)?,
             name: org.name,
         },
-        teams,
-        scopes: role.scopes(),
+        teams: teams
+            .into_iter()
+            .map(|(team, role)| {
+                Ok(MyTeam {
+                    id: uuid(&team.id)?,
+                    name: team.name,
+                    role,
+                })
+            })
+            .collect::<Result<_, ApiError>>()?,
+        scopes: role_of(&user)
+            .scopes()
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect(),
         session: CurrentSession {
             id: uuid(&session.id)?,
             created_at: session.created_at.and_utc(),
             expires_at: session.expires_at.and_utc(),
         },
-    })
+    };
+    Ok(MeResponse::Ok(Json(me.into()), etag))
 }
 
 #[cfg(test)]

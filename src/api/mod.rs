@@ -2,13 +2,21 @@
 //! so the spec can be generated from it anywhere (`cargo xtask openapi generate`); `app()` wires
 //! it to state, the docs, and the middleware that keeps every response in the envelope.
 
+mod access;
+mod api_keys;
 mod docs;
 pub mod envelope;
+mod idempotency;
 mod me;
 mod middleware;
+mod model;
 mod ops;
+mod pages;
 mod patch;
 mod routes;
+mod teams;
+mod user_input;
+mod users;
 
 use std::sync::Arc;
 
@@ -40,6 +48,12 @@ impl AppState {
 enum ApiTags {
     /// The signed-in user's own profile (session tokens only).
     Me,
+    /// User administration within the caller's organization (`users:read`, `users:write`).
+    Users,
+    /// Teams and their members (`teams:read`, `teams:write`).
+    Teams,
+    /// The organization's API keys (admin users only).
+    ApiKeys,
     /// Liveness, readiness and token verification keys.
     Operations,
 }
@@ -50,9 +64,23 @@ enum ApiTags {
 #[oai(ty = "bearer", bearer_format = "JWT or uak_ API key")]
 pub struct BearerAuth(Bearer);
 
-pub fn api_service() -> OpenApiService<(me::MeApi, ops::OpsApi), ()> {
+type Apis = (
+    me::MeApi,
+    users::UsersApi,
+    teams::TeamsApi,
+    api_keys::ApiKeysApi,
+    ops::OpsApi,
+);
+
+pub fn api_service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (me::MeApi, ops::OpsApi),
+        (
+            me::MeApi,
+            users::UsersApi,
+            teams::TeamsApi,
+            api_keys::ApiKeysApi,
+            ops::OpsApi,
+        ),
         "users-api",
         env!("CARGO_PKG_VERSION"),
     )
@@ -81,7 +109,7 @@ pub fn spec_json() -> String {
         .and_then(Value::as_object_mut)
     {
         for (name, schema) in schemas.iter_mut() {
-            if name.ends_with("Patch") {
+            if name.ends_with("Patch") || name.ends_with("Create") {
                 schema["additionalProperties"] = Value::Bool(false);
             }
         }

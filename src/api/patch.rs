@@ -207,6 +207,113 @@ impl Reader {
         }
     }
 
+    /// A non-nullable boolean: `null` is a 422 (there is nothing to clear).
+    pub fn boolean(&mut self, name: &str) -> Option<bool> {
+        match self.take(name, "a boolean", |v| v.as_bool()) {
+            Field::Absent => None,
+            Field::Value(value) => Some(value),
+            Field::Null => {
+                self.null_refused(name, "must be true or false");
+                None
+            }
+        }
+    }
+
+    /// A non-nullable string from a closed set (`parse` knows the members): any other string
+    /// is outside the documented enum, a 400 like any other schema violation.
+    pub fn choice<T>(
+        &mut self,
+        name: &str,
+        members: &str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Option<T> {
+        let expected = format!("one of {members}");
+        match self.take(name, &expected, |v| v.as_str().and_then(&parse)) {
+            Field::Absent => None,
+            Field::Value(value) => Some(value),
+            Field::Null => {
+                self.null_refused(name, &format!("must be {expected}"));
+                None
+            }
+        }
+    }
+
+    /// A nullable UUID: `null` clears. Returns the column change like `nullable`.
+    pub fn nullable_uuid(&mut self, name: &str) -> Option<Option<String>> {
+        let uuid = |v: Value| {
+            v.as_str()
+                .and_then(|s| uuid::Uuid::parse_str(s).ok())
+                .map(|id| id.to_string())
+        };
+        match self.take(name, "a UUID or null", uuid) {
+            Field::Absent => None,
+            Field::Null => Some(None),
+            Field::Value(id) => Some(Some(id)),
+        }
+    }
+
+    /// A non-nullable array of strings.
+    pub fn strings(&mut self, name: &str) -> Option<Vec<String>> {
+        let strings = |v: Value| match v {
+            Value::Array(items) => items
+                .into_iter()
+                .map(|item| match item {
+                    Value::String(s) => Some(s),
+                    _ => None,
+                })
+                .collect(),
+            _ => None,
+        };
+        match self.take(name, "an array of strings", strings) {
+            Field::Absent => None,
+            Field::Value(value) => Some(value),
+            Field::Null => {
+                self.null_refused(name, "must be an array");
+                None
+            }
+        }
+    }
+
+    /// A required, non-nullable string.
+    pub fn required_string(&mut self, name: &str) -> Option<String> {
+        match self.string(name) {
+            Field::Value(value) => Some(value),
+            Field::Absent if self.wrong_types.iter().any(|f| f.field == name) => None,
+            Field::Absent => {
+                self.wrong_types
+                    .push(FieldError::new(name, "MALFORMED_REQUEST", "is required"));
+                None
+            }
+            Field::Null => {
+                self.null_refused(name, "must be a string");
+                None
+            }
+        }
+    }
+
+    fn null_refused(&mut self, name: &str, message: &str) {
+        self.invalid
+            .push(FieldError::new(name, "VALIDATION_FAILED", message));
+    }
+
+    /// A value of the wrong JSON shape, found by the caller (400).
+    pub fn wrong_type(&mut self, name: &str, message: String) {
+        self.wrong_types
+            .push(FieldError::new(name, "MALFORMED_REQUEST", message));
+    }
+
+    /// Whether `name` already has an error.
+    pub fn has_error(&self, name: &str) -> bool {
+        self.wrong_types
+            .iter()
+            .chain(&self.invalid)
+            .any(|f| f.field == name)
+    }
+
+    pub fn invalid_field(&mut self, field: FieldError) {
+        self.invalid.push(field);
+    }
+
     pub fn invalid(&mut self, name: &str, invalid: Invalid) {
         self.invalid
             .push(FieldError::new(name, invalid.code, invalid.reason));

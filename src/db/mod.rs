@@ -47,10 +47,13 @@ macro_rules! write {
     };
 }
 
+pub mod api_keys;
 pub mod models;
 pub mod orgs;
 pub mod schema;
 pub mod sessions;
+pub mod teams;
+pub mod user_create;
 pub mod users;
 
 use std::{path::Path, time::Duration};

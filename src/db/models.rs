@@ -4,7 +4,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{api_keys, organizations, sessions, team_members, teams, users};
+use super::schema::{
+    api_keys, idempotency_keys, organizations, sessions, team_members, teams, users,
+};
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = organizations)]
@@ -61,6 +63,15 @@ pub struct UserChanges {
     pub locale: Option<Option<String>>,
     pub timezone: Option<Option<String>>,
     pub client_metadata: Option<String>,
+    pub selected_team_id: Option<Option<String>>,
+    pub primary_email: Option<Option<String>>,
+    pub primary_email_key: Option<Option<String>>,
+    pub primary_email_verified: Option<bool>,
+    pub primary_email_auth_enabled: Option<bool>,
+    pub role: Option<String>,
+    pub status: Option<String>,
+    pub client_read_only_metadata: Option<String>,
+    pub server_metadata: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
@@ -103,4 +114,15 @@ pub struct ApiKey {
     pub created_at: NaiveDateTime,
     pub last_used_at: Option<NaiveDateTime>,
     pub revoked_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = idempotency_keys)]
+pub struct IdempotencyRecord {
+    pub org_id: String,
+    pub idempotency_key: String,
+    pub request_hash: String,
+    pub response_body: Option<String>,
+    pub user_id: Option<String>,
+    pub created_at: NaiveDateTime,
 }

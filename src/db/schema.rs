@@ -83,6 +83,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    idempotency_keys (org_id, idempotency_key) {
+        org_id -> Text,
+        idempotency_key -> Text,
+        request_hash -> Text,
+        response_body -> Nullable<Text>,
+        user_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> organizations (org_id));
 diesel::joinable!(teams -> organizations (org_id));
 diesel::joinable!(team_members -> teams (team_id));
@@ -97,4 +108,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     team_members,
     sessions,
     api_keys,
+    idempotency_keys,
 );

@@ -61,3 +61,36 @@ pub async fn revoke(db: &Db, session_id: &str) -> Result<(), ApiError> {
         Ok(())
     })
 }
+
+/// Live sessions per user, for several users in one query.
+pub async fn count_live_many(
+    db: &Db,
+    user_ids: &[String],
+    now: NaiveDateTime,
+) -> Result<std::collections::HashMap<String, i64>, ApiError> {
+    if user_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let counts: Vec<(String, i64)> = read!(db, |conn| Ok::<_, ApiError>(
+        sessions::table
+            .filter(sessions::user_id.eq_any(user_ids))
+            .filter(sessions::revoked_at.is_null())
+            .filter(sessions::expires_at.gt(now))
+            .group_by(sessions::user_id)
+            .select((sessions::user_id, diesel::dsl::count_star()))
+            .load(conn)
+            .await?
+    ))?;
+    Ok(counts.into_iter().collect())
+}
+
+/// Stores a new session (sign-in, or a test acting as a user).
+pub async fn insert(db: &Db, session: &Session) -> Result<(), ApiError> {
+    write!(db, |conn| {
+        diesel::insert_into(sessions::table)
+            .values(session)
+            .execute(conn)
+            .await?;
+        Ok(())
+    })
+}

@@ -2,6 +2,8 @@
 //! construction (parse, don't validate). Past the API layer, an invalid profile value cannot
 //! exist. Every refusal carries the field's stable error code and a reason a person can act on.
 
+mod access;
+mod cursor;
 mod email;
 mod locale;
 mod metadata;
@@ -10,6 +12,8 @@ mod phone_number;
 mod profile_image;
 mod timezone;
 
+pub use access::{RoleName, Scope, StatusName};
+pub use cursor::Cursor;
 pub use email::EmailAddress;
 pub use locale::Locale;
 pub use metadata::{Metadata, merge_patch};

@@ -39,6 +39,11 @@ fn parse_web_url(input: &str) -> Result<ProfileImage, Invalid> {
     if input.len() > MAX_URL_LEN {
         return Err(invalid("URL must be at most 2,048 characters"));
     }
+    // `Url::parse` tolerates some control characters; stored as given, a NUL would reach
+    // PostgreSQL, whose text cannot hold it.
+    if input.chars().any(char::is_control) {
+        return Err(invalid("URL must not contain control characters"));
+    }
     let url = url::Url::parse(input).map_err(|e| invalid(&format!("not a valid URL ({e})")))?;
     if url.host_str().is_none_or(str::is_empty) {
         return Err(invalid("URL must have a host"));
@@ -142,6 +147,8 @@ mod tests {
             "ftp://example.com/a.png".to_owned(),
             "/relative/a.png".to_owned(),
             "https://".to_owned(),
+            "https://example.com/a\u{0}.png".to_owned(),
+            "https://example.com/a\u{7}b.png".to_owned(),
             String::new(),
         ] {
             assert_eq!(

@@ -2,11 +2,21 @@
 //! with its own database (`helpers::spawn_app`); set `TEST_DATABASE_URL=postgres://…` to run the
 //! same tests against PostgreSQL.
 
+mod access;
+mod api_keys;
 mod auth;
 mod cli;
 mod contract;
 mod docs_and_ops;
 mod envelope;
+mod fixtures;
 mod helpers;
 mod me;
+mod metadata;
 mod spec;
+mod teams;
+mod tenancy;
+mod users_create;
+mod users_list;
+mod users_patch;
+mod walk;

@@ -79,12 +79,31 @@ fn patch_struct(name: &str, schema: &Schema) -> Result<String> {
     for (field, property) in &object.properties {
         let property = match property {
             ReferenceOr::Item(schema) => schema.as_ref(),
+            // A named schema (an enum such as `Role`): progenitor's own type, never nullable
+            // in a Patch body.
             ReferenceOr::Reference { reference } => {
-                return Err(anyhow!(
-                    "{name}.{field}: $ref {reference} is not supported in a Patch body"
-                ));
+                let type_name = reference
+                    .strip_prefix("#/components/schemas/")
+                    .ok_or_else(|| anyhow!("{name}.{field}: unsupported $ref {reference}"))?;
+                writeln!(
+                    out,
+                    "#[serde(default, skip_serializing_if = \"Option::is_none\")] pub {field}: Option<crate::types::{type_name}>,"
+                )?;
+                continue;
             }
         };
+        // poem-openapi documents a described `$ref` as `allOf: [$ref, {description}]`.
+        if let SchemaKind::AllOf { all_of } = &property.schema_kind
+            && let Some(ReferenceOr::Reference { reference }) = all_of.first()
+            && let Some(type_name) = reference.strip_prefix("#/components/schemas/")
+        {
+            writeln!(out, "{}", doc(property.schema_data.description.as_deref()))?;
+            writeln!(
+                out,
+                "#[serde(default, skip_serializing_if = \"Option::is_none\")] pub {field}: Option<crate::types::{type_name}>,"
+            )?;
+            continue;
+        }
         let rust = rust_type(property).with_context(|| format!("{name}.{field}"))?;
         writeln!(out, "{}", doc(property.schema_data.description.as_deref()))?;
         if property.schema_data.nullable {

@@ -7,6 +7,74 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
+    ///An API key, without its secret.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ApiKey {
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub id: ::uuid::Uuid,
+        ///What the key is for.
+        pub name: ::std::string::String,
+        pub scopes: ::std::vec::Vec<ScopeName>,
+    }
+    impl ApiKey {
+        pub fn builder() -> builder::ApiKey {
+            Default::default()
+        }
+    }
+    ///A new API key.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct ApiKeyCreate {
+        ///1–100 characters, e.g. what calls with it.
+        pub name: ::std::string::String,
+        ///At least one of `users:read`, `users:write`, `teams:read`, `teams:write`.
+        pub scopes: ::std::vec::Vec<ScopeName>,
+    }
+    impl ApiKeyCreate {
+        pub fn builder() -> builder::ApiKeyCreate {
+            Default::default()
+        }
+    }
+    ///The organization's live API keys.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ApiKeyListEnvelope {
+        pub data: ::std::vec::Vec<ApiKey>,
+        ///Always `true`.
+        pub success: bool,
+    }
+    impl ApiKeyListEnvelope {
+        pub fn builder() -> builder::ApiKeyListEnvelope {
+            Default::default()
+        }
+    }
+    ///A new API key and its secret, shown this once.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct CreatedApiKey {
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub id: ::uuid::Uuid,
+        pub name: ::std::string::String,
+        pub scopes: ::std::vec::Vec<ScopeName>,
+        /**The bearer credential (`uak_…`). Store it now: only its hash is kept and it is never
+shown again.*/
+        pub secret: ::std::string::String,
+    }
+    impl CreatedApiKey {
+        pub fn builder() -> builder::CreatedApiKey {
+            Default::default()
+        }
+    }
+    ///`CreatedApiKeyEnvelope`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct CreatedApiKeyEnvelope {
+        pub data: CreatedApiKey,
+        ///Always `true`.
+        pub success: bool,
+    }
+    impl CreatedApiKeyEnvelope {
+        pub fn builder() -> builder::CreatedApiKeyEnvelope {
+            Default::default()
+        }
+    }
     ///The session the request was made with.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct CurrentSession {
@@ -118,8 +186,8 @@ pub mod types {
             Default::default()
         }
     }
-    /**The signed-in user as they see themselves. `server_metadata`, the password hash and the TOTP
-secret never appear here.*/
+    /**The signed-in user as they see themselves: their user fields plus organization, teams,
+scopes and session. `server_metadata`, the password hash and the TOTP secret never appear here.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct Me {
         ///The number of the user's live sessions.
@@ -172,10 +240,15 @@ secret never appear here.*/
         pub role: Role,
         ///The scopes this principal acts with on the admin surface.
         pub scopes: ::std::vec::Vec<::std::string::String>,
+        ///`selected_team_id` expanded.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub selected_team: ::std::option::Option<TeamRef>,
+        ///A team the user is a member of, or null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub selected_team_id: ::std::option::Option<::uuid::Uuid>,
         pub session: CurrentSession,
         pub status: UserStatus,
+        ///Every team the user is a member of, by name.
         pub teams: ::std::vec::Vec<MyTeam>,
         ///IANA time zone name, canonical spelling.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -223,7 +296,23 @@ secret never appear here.*/
             Default::default()
         }
     }
-    ///`Role`
+    ///Where a list stands: `next_cursor` is absent on the last page.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct PageMeta {
+        ///The page size that was applied.
+        pub limit: i64,
+        /**Pass as `cursor` to get the next page; absent on the last page. Opaque: a cursor that
+was not issued by this API is 422 `INVALID_CURSOR`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+    }
+    impl PageMeta {
+        pub fn builder() -> builder::PageMeta {
+            Default::default()
+        }
+    }
+    /**`admin` acts on the admin surface with every scope, `viewer` with `users:read` and
+`teams:read`, `member` only on its own `/v1/me`.*/
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -280,6 +369,328 @@ secret never appear here.*/
             value: ::std::string::String,
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
+        }
+    }
+    ///A permission on the admin surface.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum ScopeName {
+        #[serde(rename = "users:read")]
+        UsersRead,
+        #[serde(rename = "users:write")]
+        UsersWrite,
+        #[serde(rename = "teams:read")]
+        TeamsRead,
+        #[serde(rename = "teams:write")]
+        TeamsWrite,
+    }
+    impl ::std::fmt::Display for ScopeName {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::UsersRead => f.write_str("users:read"),
+                Self::UsersWrite => f.write_str("users:write"),
+                Self::TeamsRead => f.write_str("teams:read"),
+                Self::TeamsWrite => f.write_str("teams:write"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for ScopeName {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "users:read" => Ok(Self::UsersRead),
+                "users:write" => Ok(Self::UsersWrite),
+                "teams:read" => Ok(Self::TeamsRead),
+                "teams:write" => Ok(Self::TeamsWrite),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ScopeName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ScopeName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///A team of the organization.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct Team {
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub id: ::uuid::Uuid,
+        ///1–100 characters.
+        pub name: ::std::string::String,
+        pub org_id: ::uuid::Uuid,
+    }
+    impl Team {
+        pub fn builder() -> builder::Team {
+            Default::default()
+        }
+    }
+    ///A new team.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct TeamCreate {
+        ///1–100 characters after trimming, no control characters (422 `INVALID_NAME`).
+        pub name: ::std::string::String,
+    }
+    impl TeamCreate {
+        pub fn builder() -> builder::TeamCreate {
+            Default::default()
+        }
+    }
+    ///`TeamEnvelope`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct TeamEnvelope {
+        pub data: Team,
+        ///Always `true`.
+        pub success: bool,
+    }
+    impl TeamEnvelope {
+        pub fn builder() -> builder::TeamEnvelope {
+            Default::default()
+        }
+    }
+    ///`TeamListEnvelope`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct TeamListEnvelope {
+        pub data: ::std::vec::Vec<Team>,
+        pub meta: PageMeta,
+        ///Always `true`.
+        pub success: bool,
+    }
+    impl TeamListEnvelope {
+        pub fn builder() -> builder::TeamListEnvelope {
+            Default::default()
+        }
+    }
+    ///A user's membership of a team.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct TeamMember {
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The user's role in the team (`member`).
+        pub role: ::std::string::String,
+        pub team_id: ::uuid::Uuid,
+        pub user_id: ::uuid::Uuid,
+    }
+    impl TeamMember {
+        pub fn builder() -> builder::TeamMember {
+            Default::default()
+        }
+    }
+    ///`TeamMemberEnvelope`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct TeamMemberEnvelope {
+        pub data: TeamMember,
+        ///Always `true`.
+        pub success: bool,
+    }
+    impl TeamMemberEnvelope {
+        pub fn builder() -> builder::TeamMemberEnvelope {
+            Default::default()
+        }
+    }
+    ///A team, by id and name.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct TeamRef {
+        pub id: ::uuid::Uuid,
+        pub name: ::std::string::String,
+    }
+    impl TeamRef {
+        pub fn builder() -> builder::TeamRef {
+            Default::default()
+        }
+    }
+    /**A user as the admin surface shows it: everything in `Me`'s user fields plus
+`server_metadata`. Never the password hash or the TOTP secret.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct User {
+        ///The number of the user's live sessions.
+        pub active_sessions: i64,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub bio: ::std::option::Option<::std::string::String>,
+        ///Free-form data the user may write.
+        pub client_metadata: ::serde_json::Map<
+            ::std::string::String,
+            ::serde_json::Value,
+        >,
+        ///Data the user may read but only an admin may write.
+        pub client_read_only_metadata: ::serde_json::Map<
+            ::std::string::String,
+            ::serde_json::Value,
+        >,
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub display_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub first_name: ::std::option::Option<::std::string::String>,
+        ///`first_name` and `last_name` joined by a space; read-only.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub full_name: ::std::option::Option<::std::string::String>,
+        pub has_password: bool,
+        pub id: ::uuid::Uuid,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_active_at: ::std::option::Option<
+            ::chrono::DateTime<::chrono::offset::Utc>,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_name: ::std::option::Option<::std::string::String>,
+        ///BCP 47, canonical casing.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub locale: ::std::option::Option<::std::string::String>,
+        pub org_id: ::uuid::Uuid,
+        pub otp_auth_enabled: bool,
+        ///E.164.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub phone_number: ::std::option::Option<::std::string::String>,
+        pub phone_number_verified: bool,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub primary_email: ::std::option::Option<::std::string::String>,
+        ///When false the user cannot sign in with e-mail and password.
+        pub primary_email_auth_enabled: bool,
+        pub primary_email_verified: bool,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub profile_image_url: ::std::option::Option<::std::string::String>,
+        pub role: Role,
+        ///`selected_team_id` expanded.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub selected_team: ::std::option::Option<TeamRef>,
+        ///A team the user is a member of, or null.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub selected_team_id: ::std::option::Option<::uuid::Uuid>,
+        ///Data only the admin surface reads and writes; never shown through `/v1/me`.
+        pub server_metadata: ::serde_json::Map<
+            ::std::string::String,
+            ::serde_json::Value,
+        >,
+        pub status: UserStatus,
+        ///IANA time zone name, canonical spelling.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub timezone: ::std::option::Option<::std::string::String>,
+        ///Moves only when something actually changed.
+        pub updated_at: ::chrono::DateTime<::chrono::offset::Utc>,
+    }
+    impl User {
+        pub fn builder() -> builder::User {
+            Default::default()
+        }
+    }
+    /**A new user. Every field is optional; `role` defaults to `member`, `status` to `active`.
+Unknown fields are a 400; invalid values a 422 listing every one.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct UserCreate {
+        ///At most 2,000 characters.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub bio: ::std::option::Option<::std::string::String>,
+        /**At most 16 top-level keys, keys of 1–64 characters from `[A-Za-z0-9_.-]`, nesting at
+most 5 deep, 8 KiB serialised (422 `INVALID_METADATA`). The same limits apply to every
+metadata tier.*/
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub client_metadata: ::serde_json::Map<
+            ::std::string::String,
+            ::serde_json::Value,
+        >,
+        ///Readable by the user through `/v1/me`, writable only here.
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub client_read_only_metadata: ::serde_json::Map<
+            ::std::string::String,
+            ::serde_json::Value,
+        >,
+        ///1–100 characters after trimming, no control characters.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub display_name: ::std::option::Option<::std::string::String>,
+        ///1–64 letters (any script) with single spaces, hyphens or apostrophes between them.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub first_name: ::std::option::Option<::std::string::String>,
+        ///Same rules as `first_name`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_name: ::std::option::Option<::std::string::String>,
+        ///A BCP 47 tag, stored canonicalised.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub locale: ::std::option::Option<::std::string::String>,
+        ///E.164 (`+14155550123`).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub phone_number: ::std::option::Option<::std::string::String>,
+        ///Default false.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub phone_number_verified: ::std::option::Option<bool>,
+        /**A valid address (≤ 254 characters), unique in the organization case-insensitively
+(409 `EMAIL_TAKEN`).*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub primary_email: ::std::option::Option<::std::string::String>,
+        ///Whether the user may sign in with e-mail and password. Default true.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub primary_email_auth_enabled: ::std::option::Option<bool>,
+        ///Whether the address is known to belong to the user. Default false.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub primary_email_verified: ::std::option::Option<bool>,
+        ///An `https://`/`http://` URL or a `data:image/{png,jpeg,gif,webp};base64,` URL ≤ 100 KB.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub profile_image_url: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub role: ::std::option::Option<Role>,
+        ///Readable and writable only on the admin surface.
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub server_metadata: ::serde_json::Map<
+            ::std::string::String,
+            ::serde_json::Value,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub status: ::std::option::Option<UserStatus>,
+        ///An IANA time zone name, stored in canonical spelling.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub timezone: ::std::option::Option<::std::string::String>,
+    }
+    impl UserCreate {
+        pub fn builder() -> builder::UserCreate {
+            Default::default()
+        }
+    }
+    ///`UserEnvelope`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct UserEnvelope {
+        pub data: User,
+        ///Always `true`.
+        pub success: bool,
+    }
+    impl UserEnvelope {
+        pub fn builder() -> builder::UserEnvelope {
+            Default::default()
+        }
+    }
+    ///`UserListEnvelope`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct UserListEnvelope {
+        pub data: ::std::vec::Vec<User>,
+        pub meta: PageMeta,
+        ///Always `true`.
+        pub success: bool,
+    }
+    impl UserListEnvelope {
+        pub fn builder() -> builder::UserListEnvelope {
+            Default::default()
         }
     }
     ///`UserStatus`
@@ -339,6 +750,392 @@ secret never appear here.*/
     }
     /// Types for composing complex structures.
     pub mod builder {
+        #[derive(Clone, Debug)]
+        pub struct ApiKey {
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            scopes: ::std::result::Result<
+                ::std::vec::Vec<super::ScopeName>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ApiKey {
+            fn default() -> Self {
+                Self {
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    name: Err("no value supplied for name".to_string()),
+                    scopes: Err("no value supplied for scopes".to_string()),
+                }
+            }
+        }
+        impl ApiKey {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn scopes<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::ScopeName>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.scopes = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for scopes: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ApiKey> for super::ApiKey {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ApiKey,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    id: value.id?,
+                    name: value.name?,
+                    scopes: value.scopes?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ApiKey> for ApiKey {
+            fn from(value: super::ApiKey) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    id: Ok(value.id),
+                    name: Ok(value.name),
+                    scopes: Ok(value.scopes),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ApiKeyCreate {
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            scopes: ::std::result::Result<
+                ::std::vec::Vec<super::ScopeName>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ApiKeyCreate {
+            fn default() -> Self {
+                Self {
+                    name: Err("no value supplied for name".to_string()),
+                    scopes: Err("no value supplied for scopes".to_string()),
+                }
+            }
+        }
+        impl ApiKeyCreate {
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn scopes<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::ScopeName>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.scopes = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for scopes: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ApiKeyCreate> for super::ApiKeyCreate {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ApiKeyCreate,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    name: value.name?,
+                    scopes: value.scopes?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ApiKeyCreate> for ApiKeyCreate {
+            fn from(value: super::ApiKeyCreate) -> Self {
+                Self {
+                    name: Ok(value.name),
+                    scopes: Ok(value.scopes),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ApiKeyListEnvelope {
+            data: ::std::result::Result<
+                ::std::vec::Vec<super::ApiKey>,
+                ::std::string::String,
+            >,
+            success: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for ApiKeyListEnvelope {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    success: Err("no value supplied for success".to_string()),
+                }
+            }
+        }
+        impl ApiKeyListEnvelope {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::ApiKey>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn success<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for success: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ApiKeyListEnvelope> for super::ApiKeyListEnvelope {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ApiKeyListEnvelope,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    success: value.success?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ApiKeyListEnvelope> for ApiKeyListEnvelope {
+            fn from(value: super::ApiKeyListEnvelope) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    success: Ok(value.success),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CreatedApiKey {
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            scopes: ::std::result::Result<
+                ::std::vec::Vec<super::ScopeName>,
+                ::std::string::String,
+            >,
+            secret: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for CreatedApiKey {
+            fn default() -> Self {
+                Self {
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    name: Err("no value supplied for name".to_string()),
+                    scopes: Err("no value supplied for scopes".to_string()),
+                    secret: Err("no value supplied for secret".to_string()),
+                }
+            }
+        }
+        impl CreatedApiKey {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn scopes<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::ScopeName>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.scopes = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for scopes: {e}")
+                    });
+                self
+            }
+            pub fn secret<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.secret = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for secret: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CreatedApiKey> for super::CreatedApiKey {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreatedApiKey,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    id: value.id?,
+                    name: value.name?,
+                    scopes: value.scopes?,
+                    secret: value.secret?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CreatedApiKey> for CreatedApiKey {
+            fn from(value: super::CreatedApiKey) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    id: Ok(value.id),
+                    name: Ok(value.name),
+                    scopes: Ok(value.scopes),
+                    secret: Ok(value.secret),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CreatedApiKeyEnvelope {
+            data: ::std::result::Result<super::CreatedApiKey, ::std::string::String>,
+            success: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for CreatedApiKeyEnvelope {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    success: Err("no value supplied for success".to_string()),
+                }
+            }
+        }
+        impl CreatedApiKeyEnvelope {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::CreatedApiKey>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn success<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for success: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CreatedApiKeyEnvelope>
+        for super::CreatedApiKeyEnvelope {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreatedApiKeyEnvelope,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    success: value.success?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CreatedApiKeyEnvelope>
+        for CreatedApiKeyEnvelope {
+            fn from(value: super::CreatedApiKeyEnvelope) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    success: Ok(value.success),
+                }
+            }
+        }
         #[derive(Clone, Debug)]
         pub struct CurrentSession {
             created_at: ::std::result::Result<
@@ -1000,6 +1797,10 @@ secret never appear here.*/
                 ::std::vec::Vec<::std::string::String>,
                 ::std::string::String,
             >,
+            selected_team: ::std::result::Result<
+                ::std::option::Option<super::TeamRef>,
+                ::std::string::String,
+            >,
             selected_team_id: ::std::result::Result<
                 ::std::option::Option<::uuid::Uuid>,
                 ::std::string::String,
@@ -1060,6 +1861,7 @@ secret never appear here.*/
                     profile_image_url: Ok(Default::default()),
                     role: Err("no value supplied for role".to_string()),
                     scopes: Err("no value supplied for scopes".to_string()),
+                    selected_team: Ok(Default::default()),
                     selected_team_id: Ok(Default::default()),
                     session: Err("no value supplied for session".to_string()),
                     status: Err("no value supplied for status".to_string()),
@@ -1380,6 +2182,18 @@ secret never appear here.*/
                     });
                 self
             }
+            pub fn selected_team<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::TeamRef>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.selected_team = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for selected_team: {e}")
+                    });
+                self
+            }
             pub fn selected_team_id<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::uuid::Uuid>>,
@@ -1485,6 +2299,7 @@ secret never appear here.*/
                     profile_image_url: value.profile_image_url?,
                     role: value.role?,
                     scopes: value.scopes?,
+                    selected_team: value.selected_team?,
                     selected_team_id: value.selected_team_id?,
                     session: value.session?,
                     status: value.status?,
@@ -1521,6 +2336,7 @@ secret never appear here.*/
                     profile_image_url: Ok(value.profile_image_url),
                     role: Ok(value.role),
                     scopes: Ok(value.scopes),
+                    selected_team: Ok(value.selected_team),
                     selected_team_id: Ok(value.selected_team_id),
                     session: Ok(value.session),
                     status: Ok(value.status),
@@ -1716,6 +2532,1617 @@ secret never appear here.*/
                 }
             }
         }
+        #[derive(Clone, Debug)]
+        pub struct PageMeta {
+            limit: ::std::result::Result<i64, ::std::string::String>,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for PageMeta {
+            fn default() -> Self {
+                Self {
+                    limit: Err("no value supplied for limit".to_string()),
+                    next_cursor: Ok(Default::default()),
+                }
+            }
+        }
+        impl PageMeta {
+            pub fn limit<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.limit = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for limit: {e}")
+                    });
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for next_cursor: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PageMeta> for super::PageMeta {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PageMeta,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    limit: value.limit?,
+                    next_cursor: value.next_cursor?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PageMeta> for PageMeta {
+            fn from(value: super::PageMeta) -> Self {
+                Self {
+                    limit: Ok(value.limit),
+                    next_cursor: Ok(value.next_cursor),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct Team {
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            org_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+        }
+        impl ::std::default::Default for Team {
+            fn default() -> Self {
+                Self {
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    name: Err("no value supplied for name".to_string()),
+                    org_id: Err("no value supplied for org_id".to_string()),
+                }
+            }
+        }
+        impl Team {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn org_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.org_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for org_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Team> for super::Team {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Team,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    id: value.id?,
+                    name: value.name?,
+                    org_id: value.org_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Team> for Team {
+            fn from(value: super::Team) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    id: Ok(value.id),
+                    name: Ok(value.name),
+                    org_id: Ok(value.org_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct TeamCreate {
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for TeamCreate {
+            fn default() -> Self {
+                Self {
+                    name: Err("no value supplied for name".to_string()),
+                }
+            }
+        }
+        impl TeamCreate {
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<TeamCreate> for super::TeamCreate {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: TeamCreate,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { name: value.name? })
+            }
+        }
+        impl ::std::convert::From<super::TeamCreate> for TeamCreate {
+            fn from(value: super::TeamCreate) -> Self {
+                Self { name: Ok(value.name) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct TeamEnvelope {
+            data: ::std::result::Result<super::Team, ::std::string::String>,
+            success: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for TeamEnvelope {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    success: Err("no value supplied for success".to_string()),
+                }
+            }
+        }
+        impl TeamEnvelope {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Team>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn success<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for success: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<TeamEnvelope> for super::TeamEnvelope {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: TeamEnvelope,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    success: value.success?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::TeamEnvelope> for TeamEnvelope {
+            fn from(value: super::TeamEnvelope) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    success: Ok(value.success),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct TeamListEnvelope {
+            data: ::std::result::Result<
+                ::std::vec::Vec<super::Team>,
+                ::std::string::String,
+            >,
+            meta: ::std::result::Result<super::PageMeta, ::std::string::String>,
+            success: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for TeamListEnvelope {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    meta: Err("no value supplied for meta".to_string()),
+                    success: Err("no value supplied for success".to_string()),
+                }
+            }
+        }
+        impl TeamListEnvelope {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Team>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn meta<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::PageMeta>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meta = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meta: {e}")
+                    });
+                self
+            }
+            pub fn success<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for success: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<TeamListEnvelope> for super::TeamListEnvelope {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: TeamListEnvelope,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    meta: value.meta?,
+                    success: value.success?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::TeamListEnvelope> for TeamListEnvelope {
+            fn from(value: super::TeamListEnvelope) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    meta: Ok(value.meta),
+                    success: Ok(value.success),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct TeamMember {
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            role: ::std::result::Result<::std::string::String, ::std::string::String>,
+            team_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            user_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+        }
+        impl ::std::default::Default for TeamMember {
+            fn default() -> Self {
+                Self {
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    role: Err("no value supplied for role".to_string()),
+                    team_id: Err("no value supplied for team_id".to_string()),
+                    user_id: Err("no value supplied for user_id".to_string()),
+                }
+            }
+        }
+        impl TeamMember {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn role<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.role = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for role: {e}")
+                    });
+                self
+            }
+            pub fn team_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.team_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for team_id: {e}")
+                    });
+                self
+            }
+            pub fn user_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<TeamMember> for super::TeamMember {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: TeamMember,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    role: value.role?,
+                    team_id: value.team_id?,
+                    user_id: value.user_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::TeamMember> for TeamMember {
+            fn from(value: super::TeamMember) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    role: Ok(value.role),
+                    team_id: Ok(value.team_id),
+                    user_id: Ok(value.user_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct TeamMemberEnvelope {
+            data: ::std::result::Result<super::TeamMember, ::std::string::String>,
+            success: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for TeamMemberEnvelope {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    success: Err("no value supplied for success".to_string()),
+                }
+            }
+        }
+        impl TeamMemberEnvelope {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::TeamMember>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn success<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for success: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<TeamMemberEnvelope> for super::TeamMemberEnvelope {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: TeamMemberEnvelope,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    success: value.success?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::TeamMemberEnvelope> for TeamMemberEnvelope {
+            fn from(value: super::TeamMemberEnvelope) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    success: Ok(value.success),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct TeamRef {
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for TeamRef {
+            fn default() -> Self {
+                Self {
+                    id: Err("no value supplied for id".to_string()),
+                    name: Err("no value supplied for name".to_string()),
+                }
+            }
+        }
+        impl TeamRef {
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<TeamRef> for super::TeamRef {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: TeamRef,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    id: value.id?,
+                    name: value.name?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::TeamRef> for TeamRef {
+            fn from(value: super::TeamRef) -> Self {
+                Self {
+                    id: Ok(value.id),
+                    name: Ok(value.name),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct User {
+            active_sessions: ::std::result::Result<i64, ::std::string::String>,
+            bio: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            client_metadata: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            client_read_only_metadata: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            display_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            first_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            full_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            has_password: ::std::result::Result<bool, ::std::string::String>,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            last_active_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            last_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            locale: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            org_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            otp_auth_enabled: ::std::result::Result<bool, ::std::string::String>,
+            phone_number: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            phone_number_verified: ::std::result::Result<bool, ::std::string::String>,
+            primary_email: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            primary_email_auth_enabled: ::std::result::Result<
+                bool,
+                ::std::string::String,
+            >,
+            primary_email_verified: ::std::result::Result<bool, ::std::string::String>,
+            profile_image_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            role: ::std::result::Result<super::Role, ::std::string::String>,
+            selected_team: ::std::result::Result<
+                ::std::option::Option<super::TeamRef>,
+                ::std::string::String,
+            >,
+            selected_team_id: ::std::result::Result<
+                ::std::option::Option<::uuid::Uuid>,
+                ::std::string::String,
+            >,
+            server_metadata: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<super::UserStatus, ::std::string::String>,
+            timezone: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            updated_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for User {
+            fn default() -> Self {
+                Self {
+                    active_sessions: Err(
+                        "no value supplied for active_sessions".to_string(),
+                    ),
+                    bio: Ok(Default::default()),
+                    client_metadata: Err(
+                        "no value supplied for client_metadata".to_string(),
+                    ),
+                    client_read_only_metadata: Err(
+                        "no value supplied for client_read_only_metadata".to_string(),
+                    ),
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    display_name: Ok(Default::default()),
+                    first_name: Ok(Default::default()),
+                    full_name: Ok(Default::default()),
+                    has_password: Err("no value supplied for has_password".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    last_active_at: Ok(Default::default()),
+                    last_name: Ok(Default::default()),
+                    locale: Ok(Default::default()),
+                    org_id: Err("no value supplied for org_id".to_string()),
+                    otp_auth_enabled: Err(
+                        "no value supplied for otp_auth_enabled".to_string(),
+                    ),
+                    phone_number: Ok(Default::default()),
+                    phone_number_verified: Err(
+                        "no value supplied for phone_number_verified".to_string(),
+                    ),
+                    primary_email: Ok(Default::default()),
+                    primary_email_auth_enabled: Err(
+                        "no value supplied for primary_email_auth_enabled".to_string(),
+                    ),
+                    primary_email_verified: Err(
+                        "no value supplied for primary_email_verified".to_string(),
+                    ),
+                    profile_image_url: Ok(Default::default()),
+                    role: Err("no value supplied for role".to_string()),
+                    selected_team: Ok(Default::default()),
+                    selected_team_id: Ok(Default::default()),
+                    server_metadata: Err(
+                        "no value supplied for server_metadata".to_string(),
+                    ),
+                    status: Err("no value supplied for status".to_string()),
+                    timezone: Ok(Default::default()),
+                    updated_at: Err("no value supplied for updated_at".to_string()),
+                }
+            }
+        }
+        impl User {
+            pub fn active_sessions<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.active_sessions = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for active_sessions: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn bio<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.bio = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for bio: {e}")
+                    });
+                self
+            }
+            pub fn client_metadata<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.client_metadata = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for client_metadata: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn client_read_only_metadata<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.client_read_only_metadata = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for client_read_only_metadata: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn display_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.display_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for display_name: {e}")
+                    });
+                self
+            }
+            pub fn first_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.first_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for first_name: {e}")
+                    });
+                self
+            }
+            pub fn full_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.full_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for full_name: {e}")
+                    });
+                self
+            }
+            pub fn has_password<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_password = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for has_password: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn last_active_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.last_active_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for last_active_at: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn last_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.last_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for last_name: {e}")
+                    });
+                self
+            }
+            pub fn locale<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.locale = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for locale: {e}")
+                    });
+                self
+            }
+            pub fn org_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.org_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for org_id: {e}")
+                    });
+                self
+            }
+            pub fn otp_auth_enabled<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.otp_auth_enabled = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for otp_auth_enabled: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn phone_number<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.phone_number = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for phone_number: {e}")
+                    });
+                self
+            }
+            pub fn phone_number_verified<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.phone_number_verified = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for phone_number_verified: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn primary_email<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.primary_email = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for primary_email: {e}")
+                    });
+                self
+            }
+            pub fn primary_email_auth_enabled<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.primary_email_auth_enabled = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for primary_email_auth_enabled: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn primary_email_verified<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.primary_email_verified = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for primary_email_verified: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn profile_image_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.profile_image_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for profile_image_url: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn role<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Role>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.role = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for role: {e}")
+                    });
+                self
+            }
+            pub fn selected_team<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::TeamRef>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.selected_team = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for selected_team: {e}")
+                    });
+                self
+            }
+            pub fn selected_team_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::uuid::Uuid>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.selected_team_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for selected_team_id: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn server_metadata<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.server_metadata = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for server_metadata: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::UserStatus>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
+                self
+            }
+            pub fn timezone<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.timezone = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for timezone: {e}")
+                    });
+                self
+            }
+            pub fn updated_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.updated_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for updated_at: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<User> for super::User {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: User,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    active_sessions: value.active_sessions?,
+                    bio: value.bio?,
+                    client_metadata: value.client_metadata?,
+                    client_read_only_metadata: value.client_read_only_metadata?,
+                    created_at: value.created_at?,
+                    display_name: value.display_name?,
+                    first_name: value.first_name?,
+                    full_name: value.full_name?,
+                    has_password: value.has_password?,
+                    id: value.id?,
+                    last_active_at: value.last_active_at?,
+                    last_name: value.last_name?,
+                    locale: value.locale?,
+                    org_id: value.org_id?,
+                    otp_auth_enabled: value.otp_auth_enabled?,
+                    phone_number: value.phone_number?,
+                    phone_number_verified: value.phone_number_verified?,
+                    primary_email: value.primary_email?,
+                    primary_email_auth_enabled: value.primary_email_auth_enabled?,
+                    primary_email_verified: value.primary_email_verified?,
+                    profile_image_url: value.profile_image_url?,
+                    role: value.role?,
+                    selected_team: value.selected_team?,
+                    selected_team_id: value.selected_team_id?,
+                    server_metadata: value.server_metadata?,
+                    status: value.status?,
+                    timezone: value.timezone?,
+                    updated_at: value.updated_at?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::User> for User {
+            fn from(value: super::User) -> Self {
+                Self {
+                    active_sessions: Ok(value.active_sessions),
+                    bio: Ok(value.bio),
+                    client_metadata: Ok(value.client_metadata),
+                    client_read_only_metadata: Ok(value.client_read_only_metadata),
+                    created_at: Ok(value.created_at),
+                    display_name: Ok(value.display_name),
+                    first_name: Ok(value.first_name),
+                    full_name: Ok(value.full_name),
+                    has_password: Ok(value.has_password),
+                    id: Ok(value.id),
+                    last_active_at: Ok(value.last_active_at),
+                    last_name: Ok(value.last_name),
+                    locale: Ok(value.locale),
+                    org_id: Ok(value.org_id),
+                    otp_auth_enabled: Ok(value.otp_auth_enabled),
+                    phone_number: Ok(value.phone_number),
+                    phone_number_verified: Ok(value.phone_number_verified),
+                    primary_email: Ok(value.primary_email),
+                    primary_email_auth_enabled: Ok(value.primary_email_auth_enabled),
+                    primary_email_verified: Ok(value.primary_email_verified),
+                    profile_image_url: Ok(value.profile_image_url),
+                    role: Ok(value.role),
+                    selected_team: Ok(value.selected_team),
+                    selected_team_id: Ok(value.selected_team_id),
+                    server_metadata: Ok(value.server_metadata),
+                    status: Ok(value.status),
+                    timezone: Ok(value.timezone),
+                    updated_at: Ok(value.updated_at),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct UserCreate {
+            bio: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            client_metadata: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            client_read_only_metadata: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            display_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            first_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            last_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            locale: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            phone_number: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            phone_number_verified: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            primary_email: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            primary_email_auth_enabled: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            primary_email_verified: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            profile_image_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            role: ::std::result::Result<
+                ::std::option::Option<super::Role>,
+                ::std::string::String,
+            >,
+            server_metadata: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<
+                ::std::option::Option<super::UserStatus>,
+                ::std::string::String,
+            >,
+            timezone: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for UserCreate {
+            fn default() -> Self {
+                Self {
+                    bio: Ok(Default::default()),
+                    client_metadata: Ok(Default::default()),
+                    client_read_only_metadata: Ok(Default::default()),
+                    display_name: Ok(Default::default()),
+                    first_name: Ok(Default::default()),
+                    last_name: Ok(Default::default()),
+                    locale: Ok(Default::default()),
+                    phone_number: Ok(Default::default()),
+                    phone_number_verified: Ok(Default::default()),
+                    primary_email: Ok(Default::default()),
+                    primary_email_auth_enabled: Ok(Default::default()),
+                    primary_email_verified: Ok(Default::default()),
+                    profile_image_url: Ok(Default::default()),
+                    role: Ok(Default::default()),
+                    server_metadata: Ok(Default::default()),
+                    status: Ok(Default::default()),
+                    timezone: Ok(Default::default()),
+                }
+            }
+        }
+        impl UserCreate {
+            pub fn bio<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.bio = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for bio: {e}")
+                    });
+                self
+            }
+            pub fn client_metadata<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.client_metadata = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for client_metadata: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn client_read_only_metadata<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.client_read_only_metadata = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for client_read_only_metadata: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn display_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.display_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for display_name: {e}")
+                    });
+                self
+            }
+            pub fn first_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.first_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for first_name: {e}")
+                    });
+                self
+            }
+            pub fn last_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.last_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for last_name: {e}")
+                    });
+                self
+            }
+            pub fn locale<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.locale = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for locale: {e}")
+                    });
+                self
+            }
+            pub fn phone_number<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.phone_number = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for phone_number: {e}")
+                    });
+                self
+            }
+            pub fn phone_number_verified<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.phone_number_verified = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for phone_number_verified: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn primary_email<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.primary_email = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for primary_email: {e}")
+                    });
+                self
+            }
+            pub fn primary_email_auth_enabled<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.primary_email_auth_enabled = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for primary_email_auth_enabled: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn primary_email_verified<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.primary_email_verified = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for primary_email_verified: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn profile_image_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.profile_image_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for profile_image_url: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn role<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::Role>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.role = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for role: {e}")
+                    });
+                self
+            }
+            pub fn server_metadata<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.server_metadata = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for server_metadata: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::UserStatus>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
+                self
+            }
+            pub fn timezone<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.timezone = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for timezone: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UserCreate> for super::UserCreate {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UserCreate,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    bio: value.bio?,
+                    client_metadata: value.client_metadata?,
+                    client_read_only_metadata: value.client_read_only_metadata?,
+                    display_name: value.display_name?,
+                    first_name: value.first_name?,
+                    last_name: value.last_name?,
+                    locale: value.locale?,
+                    phone_number: value.phone_number?,
+                    phone_number_verified: value.phone_number_verified?,
+                    primary_email: value.primary_email?,
+                    primary_email_auth_enabled: value.primary_email_auth_enabled?,
+                    primary_email_verified: value.primary_email_verified?,
+                    profile_image_url: value.profile_image_url?,
+                    role: value.role?,
+                    server_metadata: value.server_metadata?,
+                    status: value.status?,
+                    timezone: value.timezone?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::UserCreate> for UserCreate {
+            fn from(value: super::UserCreate) -> Self {
+                Self {
+                    bio: Ok(value.bio),
+                    client_metadata: Ok(value.client_metadata),
+                    client_read_only_metadata: Ok(value.client_read_only_metadata),
+                    display_name: Ok(value.display_name),
+                    first_name: Ok(value.first_name),
+                    last_name: Ok(value.last_name),
+                    locale: Ok(value.locale),
+                    phone_number: Ok(value.phone_number),
+                    phone_number_verified: Ok(value.phone_number_verified),
+                    primary_email: Ok(value.primary_email),
+                    primary_email_auth_enabled: Ok(value.primary_email_auth_enabled),
+                    primary_email_verified: Ok(value.primary_email_verified),
+                    profile_image_url: Ok(value.profile_image_url),
+                    role: Ok(value.role),
+                    server_metadata: Ok(value.server_metadata),
+                    status: Ok(value.status),
+                    timezone: Ok(value.timezone),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct UserEnvelope {
+            data: ::std::result::Result<super::User, ::std::string::String>,
+            success: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for UserEnvelope {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    success: Err("no value supplied for success".to_string()),
+                }
+            }
+        }
+        impl UserEnvelope {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::User>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn success<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for success: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UserEnvelope> for super::UserEnvelope {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UserEnvelope,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    success: value.success?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::UserEnvelope> for UserEnvelope {
+            fn from(value: super::UserEnvelope) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    success: Ok(value.success),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct UserListEnvelope {
+            data: ::std::result::Result<
+                ::std::vec::Vec<super::User>,
+                ::std::string::String,
+            >,
+            meta: ::std::result::Result<super::PageMeta, ::std::string::String>,
+            success: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for UserListEnvelope {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    meta: Err("no value supplied for meta".to_string()),
+                    success: Err("no value supplied for success".to_string()),
+                }
+            }
+        }
+        impl UserListEnvelope {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::User>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn meta<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::PageMeta>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meta = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meta: {e}")
+                    });
+                self
+            }
+            pub fn success<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for success: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UserListEnvelope> for super::UserListEnvelope {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UserListEnvelope,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    meta: value.meta?,
+                    success: value.success?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::UserListEnvelope> for UserListEnvelope {
+            fn from(value: super::UserListEnvelope) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    meta: Ok(value.meta),
+                    success: Ok(value.success),
+                }
+            }
+        }
     }
     /// Error types.
     pub mod error {
@@ -1753,7 +4180,9 @@ secret never appear here.*/
 #[derive(Clone, Debug)]
 /**Client for users-api
 
-users-api serves the signed-in user's profile (`/v1/me`) and the operations around it.
+users-api serves the signed-in user's profile (`/v1/me`), the administration of an
+organization's users, teams and API keys (`/v1/users`, `/v1/teams`, `/v1/api-keys`), and the
+operations around them.
 
 **Authentication.** Every `/v1` call carries `Authorization: Bearer <credential>`: a session
 token (an EdDSA JWT signed by users-api; keys at `/.well-known/jwks.json`) or an API key
@@ -1770,6 +4199,19 @@ bad JSON 400 `MALFORMED_REQUEST`, wrong content type 415 `UNSUPPORTED_MEDIA_TYPE
 
 **PATCH.** Absent fields are unchanged, `null` clears, `{}` is a no-op; all or nothing, every
 invalid field reported at once; `ETag` + `If-Match` for optimistic concurrency (412).
+
+**Admin surface.** `/v1/users` and `/v1/teams` take an API key with the operation's scope
+(`users:read`, `users:write`, `teams:read`, `teams:write`) or a session of an `admin` user (every
+scope) or a `viewer` (the read scopes); a `member` has none. A missing scope is 403
+`INSUFFICIENT_SCOPE` with `details.scope` naming it. `/v1/api-keys` is for `admin` users only (an
+API key, whatever its scopes, gets 403 `FORBIDDEN`). Everything stays inside the caller's
+organization: an id of another organization is 404 `NOT_FOUND`, exactly like an id that does not
+exist.
+
+**Lists** are keyset-paginated: `limit` 1–100 (default 50) and the opaque `cursor` from
+`meta.next_cursor`, which is absent on the last page. A cursor this API did not issue is 422
+`INVALID_CURSOR`. Values outside a documented enum (`role`, `status`, a scope name) are
+schema violations and answer 400 `MALFORMED_REQUEST`, like wrong JSON types.
 
 
 Version: 0.1.0*/
@@ -1881,6 +4323,50 @@ let response = client.readyz()
     pub fn readyz(&self) -> builder::Readyz<'_> {
         builder::Readyz::new(self)
     }
+    /**List API keys
+
+The organization's live keys, without secrets. Admin users only.
+
+Sends a `GET` request to `/v1/api-keys`
+
+```ignore
+let response = client.list_api_keys()
+    .send()
+    .await;
+```*/
+    pub fn list_api_keys(&self) -> builder::ListApiKeys<'_> {
+        builder::ListApiKeys::new(self)
+    }
+    /**Create an API key
+
+Admin users only. The response carries the secret, shown this once.
+
+Sends a `POST` request to `/v1/api-keys`
+
+```ignore
+let response = client.create_api_key()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn create_api_key(&self) -> builder::CreateApiKey<'_> {
+        builder::CreateApiKey::new(self)
+    }
+    /**Revoke an API key
+
+The key answers 401 from the next request on. Admin users only. Revoking again is 404.
+
+Sends a `DELETE` request to `/v1/api-keys/{key_id}`
+
+```ignore
+let response = client.delete_api_key()
+    .key_id(key_id)
+    .send()
+    .await;
+```*/
+    pub fn delete_api_key(&self) -> builder::DeleteApiKey<'_> {
+        builder::DeleteApiKey::new(self)
+    }
     /**Get the current user
 
 The user behind the session token, with their organization, teams, the principal's
@@ -1917,6 +4403,228 @@ let response = client.patch_me()
 ```*/
     pub fn patch_me(&self) -> builder::PatchMe<'_> {
         builder::PatchMe::new(self)
+    }
+    /**List teams
+
+The teams of the caller's organization in creation order, one page at a time. Needs
+`teams:read`.
+
+Sends a `GET` request to `/v1/teams`
+
+Arguments:
+- `cursor`: `meta.next_cursor` of the previous page; leave out for the first page.
+- `limit`: Page size, 1–100 (default 50).
+```ignore
+let response = client.list_teams()
+    .cursor(cursor)
+    .limit(limit)
+    .send()
+    .await;
+```*/
+    pub fn list_teams(&self) -> builder::ListTeams<'_> {
+        builder::ListTeams::new(self)
+    }
+    /**Create a team
+
+Creates a team in the caller's organization, without members. Needs `teams:write`.
+
+Sends a `POST` request to `/v1/teams`
+
+```ignore
+let response = client.create_team()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn create_team(&self) -> builder::CreateTeam<'_> {
+        builder::CreateTeam::new(self)
+    }
+    /**Get a team
+
+One team of the caller's organization; an id of another organization is 404, like an
+id that does not exist. Needs `teams:read`.
+
+Sends a `GET` request to `/v1/teams/{team_id}`
+
+```ignore
+let response = client.get_team()
+    .team_id(team_id)
+    .send()
+    .await;
+```*/
+    pub fn get_team(&self) -> builder::GetTeam<'_> {
+        builder::GetTeam::new(self)
+    }
+    /**Delete a team
+
+Deletes the team and its memberships, and clears it as every member's selected team.
+Needs `teams:write`. Deleting again is 404.
+
+Sends a `DELETE` request to `/v1/teams/{team_id}`
+
+```ignore
+let response = client.delete_team()
+    .team_id(team_id)
+    .send()
+    .await;
+```*/
+    pub fn delete_team(&self) -> builder::DeleteTeam<'_> {
+        builder::DeleteTeam::new(self)
+    }
+    /**Update a team
+
+Renames the team. Needs `teams:write`.
+
+Sends a `PATCH` request to `/v1/teams/{team_id}`
+
+```ignore
+let response = client.patch_team()
+    .team_id(team_id)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn patch_team(&self) -> builder::PatchTeam<'_> {
+        builder::PatchTeam::new(self)
+    }
+    /**Add a team member
+
+Makes the user a member of the team; idempotent. Both must belong to the caller's
+organization (404 otherwise). Needs `teams:write`.
+
+Sends a `PUT` request to `/v1/teams/{team_id}/members/{user_id}`
+
+```ignore
+let response = client.add_team_member()
+    .team_id(team_id)
+    .user_id(user_id)
+    .send()
+    .await;
+```*/
+    pub fn add_team_member(&self) -> builder::AddTeamMember<'_> {
+        builder::AddTeamMember::new(self)
+    }
+    /**Remove a team member
+
+Removes the user from the team and clears it as their selected team. Needs
+`teams:write`. 404 when the user is not a member.
+
+Sends a `DELETE` request to `/v1/teams/{team_id}/members/{user_id}`
+
+```ignore
+let response = client.remove_team_member()
+    .team_id(team_id)
+    .user_id(user_id)
+    .send()
+    .await;
+```*/
+    pub fn remove_team_member(&self) -> builder::RemoveTeamMember<'_> {
+        builder::RemoveTeamMember::new(self)
+    }
+    /**List users
+
+The users of the caller's organization in creation order, one page at a time (keyset
+pagination: every page costs what the first costs). Needs `users:read`.
+
+Sends a `GET` request to `/v1/users`
+
+Arguments:
+- `cursor`: `meta.next_cursor` of the previous page; leave out for the first page.
+- `email`: Only the user with this address (exact, case-insensitive).
+- `limit`: Page size, 1–100 (default 50).
+- `q`: Only users whose `display_name`, `first_name`, `last_name` or `primary_email` starts
+with this, ignoring letter case (on SQLite, of ASCII letters only; addresses always).
+```ignore
+let response = client.list_users()
+    .cursor(cursor)
+    .email(email)
+    .limit(limit)
+    .q(q)
+    .send()
+    .await;
+```*/
+    pub fn list_users(&self) -> builder::ListUsers<'_> {
+        builder::ListUsers::new(self)
+    }
+    /**Create a user
+
+Creates a user in the caller's organization. Needs `users:write`. Send an
+`Idempotency-Key` to make retries safe: for 24 hours the same key with the same body
+returns the first response again (no second user), and with a different body is a 409
+`IDEMPOTENCY_CONFLICT`. Keys are per organization; a request that failed stored nothing,
+so its key may be retried.
+
+Sends a `POST` request to `/v1/users`
+
+Arguments:
+- `idempotency_key`: 1–255 visible ASCII characters chosen by the client, e.g. a UUID.
+- `body`
+```ignore
+let response = client.create_user()
+    .idempotency_key(idempotency_key)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn create_user(&self) -> builder::CreateUser<'_> {
+        builder::CreateUser::new(self)
+    }
+    /**Get a user
+
+One user of the caller's organization, with `server_metadata`. Needs `users:read`. An
+id of another organization is 404, exactly like an id that does not exist.
+
+Sends a `GET` request to `/v1/users/{user_id}`
+
+```ignore
+let response = client.get_user()
+    .user_id(user_id)
+    .send()
+    .await;
+```*/
+    pub fn get_user(&self) -> builder::GetUser<'_> {
+        builder::GetUser::new(self)
+    }
+    /**Delete a user
+
+Deletes the user and their personal data (profile, addresses, metadata, credentials),
+revokes all their sessions (their tokens answer 401 from the next request on), removes
+them from their teams and frees their e-mail address for reuse. Needs `users:write`.
+Deleting again is 404.
+
+Sends a `DELETE` request to `/v1/users/{user_id}`
+
+```ignore
+let response = client.delete_user()
+    .user_id(user_id)
+    .send()
+    .await;
+```*/
+    pub fn delete_user(&self) -> builder::DeleteUser<'_> {
+        builder::DeleteUser::new(self)
+    }
+    /**Update a user
+
+Partial update with the PATCH semantics of `/v1/me` over the admin's writable set.
+Needs `users:write`. Send `If-Match` with a previous `ETag` to refuse the change (412)
+if the user changed since. The response is the whole updated user.
+
+Sends a `PATCH` request to `/v1/users/{user_id}`
+
+Arguments:
+- `user_id`
+- `if_match`: The `ETag` of the version this change is based on; `*` matches any version.
+- `body`
+```ignore
+let response = client.patch_user()
+    .user_id(user_id)
+    .if_match(if_match)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn patch_user(&self) -> builder::PatchUser<'_> {
+        builder::PatchUser::new(self)
     }
 }
 /// Types for composing operation parameters.
@@ -2147,6 +4855,332 @@ pub mod builder {
             }
         }
     }
+    /**Builder for [`Client::list_api_keys`]
+
+[`Client::list_api_keys`]: super::Client::list_api_keys*/
+    #[derive(Debug, Clone)]
+    pub struct ListApiKeys<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> ListApiKeys<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/v1/api-keys`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::ApiKeyListEnvelope>,
+            Error<types::ErrorEnvelope>,
+        > {
+            let Self { client } = self;
+            let url = format!("{}/v1/api-keys", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_api_keys",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::create_api_key`]
+
+[`Client::create_api_key`]: super::Client::create_api_key*/
+    #[derive(Debug, Clone)]
+    pub struct CreateApiKey<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::ApiKeyCreate, String>,
+    }
+    impl<'a> CreateApiKey<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ApiKeyCreate>,
+            <V as std::convert::TryInto<types::ApiKeyCreate>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `ApiKeyCreate` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::ApiKeyCreate,
+            ) -> types::builder::ApiKeyCreate,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/api-keys`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::CreatedApiKeyEnvelope>,
+            Error<types::ErrorEnvelope>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::ApiKeyCreate::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/api-keys", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "create_api_key",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::delete_api_key`]
+
+[`Client::delete_api_key`]: super::Client::delete_api_key*/
+    #[derive(Debug, Clone)]
+    pub struct DeleteApiKey<'a> {
+        client: &'a super::Client,
+        key_id: Result<::uuid::Uuid, String>,
+    }
+    impl<'a> DeleteApiKey<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                key_id: Err("key_id was not initialized".to_string()),
+            }
+        }
+        pub fn key_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.key_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for key_id failed".to_string()
+                });
+            self
+        }
+        ///Sends a `DELETE` request to `/v1/api-keys/{key_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<()>, Error<types::ErrorEnvelope>> {
+            let Self { client, key_id } = self;
+            let key_id = key_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/api-keys/{}", client.baseurl, encode_path(& key_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "delete_api_key",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                204u16 => Ok(ResponseValue::empty(response)),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::get_me`]
 
 [`Client::get_me`]: super::Client::get_me*/
@@ -2324,6 +5358,1600 @@ pub mod builder {
                         ),
                     )
                 }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                412u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_teams`]
+
+[`Client::list_teams`]: super::Client::list_teams*/
+    #[derive(Debug, Clone)]
+    pub struct ListTeams<'a> {
+        client: &'a super::Client,
+        cursor: Result<Option<::std::string::String>, String>,
+        limit: Result<Option<::std::num::NonZeroU32>, String>,
+    }
+    impl<'a> ListTeams<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                cursor: Ok(None),
+                limit: Ok(None),
+            }
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.cursor = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for cursor failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU32>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU32` for limit failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v1/teams`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::TeamListEnvelope>,
+            Error<types::ErrorEnvelope>,
+        > {
+            let Self { client, cursor, limit } = self;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/teams", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_teams",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::create_team`]
+
+[`Client::create_team`]: super::Client::create_team*/
+    #[derive(Debug, Clone)]
+    pub struct CreateTeam<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::TeamCreate, String>,
+    }
+    impl<'a> CreateTeam<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::TeamCreate>,
+            <V as std::convert::TryInto<types::TeamCreate>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `TeamCreate` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::TeamCreate,
+            ) -> types::builder::TeamCreate,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/teams`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::TeamEnvelope>, Error<types::ErrorEnvelope>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::TeamCreate::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/teams", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "create_team",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_team`]
+
+[`Client::get_team`]: super::Client::get_team*/
+    #[derive(Debug, Clone)]
+    pub struct GetTeam<'a> {
+        client: &'a super::Client,
+        team_id: Result<::uuid::Uuid, String>,
+    }
+    impl<'a> GetTeam<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                team_id: Err("team_id was not initialized".to_string()),
+            }
+        }
+        pub fn team_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.team_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for team_id failed".to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v1/teams/{team_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::TeamEnvelope>, Error<types::ErrorEnvelope>> {
+            let Self { client, team_id } = self;
+            let team_id = team_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/teams/{}", client.baseurl, encode_path(& team_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_team",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::delete_team`]
+
+[`Client::delete_team`]: super::Client::delete_team*/
+    #[derive(Debug, Clone)]
+    pub struct DeleteTeam<'a> {
+        client: &'a super::Client,
+        team_id: Result<::uuid::Uuid, String>,
+    }
+    impl<'a> DeleteTeam<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                team_id: Err("team_id was not initialized".to_string()),
+            }
+        }
+        pub fn team_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.team_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for team_id failed".to_string()
+                });
+            self
+        }
+        ///Sends a `DELETE` request to `/v1/teams/{team_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<()>, Error<types::ErrorEnvelope>> {
+            let Self { client, team_id } = self;
+            let team_id = team_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/teams/{}", client.baseurl, encode_path(& team_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "delete_team",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                204u16 => Ok(ResponseValue::empty(response)),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::patch_team`]
+
+[`Client::patch_team`]: super::Client::patch_team*/
+    #[derive(Debug, Clone)]
+    pub struct PatchTeam<'a> {
+        client: &'a super::Client,
+        team_id: Result<::uuid::Uuid, String>,
+        body: Result<crate::TeamPatch, String>,
+    }
+    impl<'a> PatchTeam<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                team_id: Err("team_id was not initialized".to_string()),
+                body: Err("body was not initialized".to_string()),
+            }
+        }
+        pub fn team_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.team_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for team_id failed".to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<crate::TeamPatch>,
+        {
+            self.body = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `crate :: TeamPatch` for body failed".to_string()
+                });
+            self
+        }
+        ///Sends a `PATCH` request to `/v1/teams/{team_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::TeamEnvelope>, Error<types::ErrorEnvelope>> {
+            let Self { client, team_id, body } = self;
+            let team_id = team_id.map_err(Error::InvalidRequest)?;
+            let body = body.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/teams/{}", client.baseurl, encode_path(& team_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .patch(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "patch_team",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::add_team_member`]
+
+[`Client::add_team_member`]: super::Client::add_team_member*/
+    #[derive(Debug, Clone)]
+    pub struct AddTeamMember<'a> {
+        client: &'a super::Client,
+        team_id: Result<::uuid::Uuid, String>,
+        user_id: Result<::uuid::Uuid, String>,
+    }
+    impl<'a> AddTeamMember<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                team_id: Err("team_id was not initialized".to_string()),
+                user_id: Err("user_id was not initialized".to_string()),
+            }
+        }
+        pub fn team_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.team_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for team_id failed".to_string()
+                });
+            self
+        }
+        pub fn user_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.user_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for user_id failed".to_string()
+                });
+            self
+        }
+        ///Sends a `PUT` request to `/v1/teams/{team_id}/members/{user_id}`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::TeamMemberEnvelope>,
+            Error<types::ErrorEnvelope>,
+        > {
+            let Self { client, team_id, user_id } = self;
+            let team_id = team_id.map_err(Error::InvalidRequest)?;
+            let user_id = user_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/teams/{}/members/{}", client.baseurl, encode_path(& team_id
+                .to_string()), encode_path(& user_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .put(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "add_team_member",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::remove_team_member`]
+
+[`Client::remove_team_member`]: super::Client::remove_team_member*/
+    #[derive(Debug, Clone)]
+    pub struct RemoveTeamMember<'a> {
+        client: &'a super::Client,
+        team_id: Result<::uuid::Uuid, String>,
+        user_id: Result<::uuid::Uuid, String>,
+    }
+    impl<'a> RemoveTeamMember<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                team_id: Err("team_id was not initialized".to_string()),
+                user_id: Err("user_id was not initialized".to_string()),
+            }
+        }
+        pub fn team_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.team_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for team_id failed".to_string()
+                });
+            self
+        }
+        pub fn user_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.user_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for user_id failed".to_string()
+                });
+            self
+        }
+        ///Sends a `DELETE` request to `/v1/teams/{team_id}/members/{user_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<()>, Error<types::ErrorEnvelope>> {
+            let Self { client, team_id, user_id } = self;
+            let team_id = team_id.map_err(Error::InvalidRequest)?;
+            let user_id = user_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/teams/{}/members/{}", client.baseurl, encode_path(& team_id
+                .to_string()), encode_path(& user_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "remove_team_member",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                204u16 => Ok(ResponseValue::empty(response)),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_users`]
+
+[`Client::list_users`]: super::Client::list_users*/
+    #[derive(Debug, Clone)]
+    pub struct ListUsers<'a> {
+        client: &'a super::Client,
+        cursor: Result<Option<::std::string::String>, String>,
+        email: Result<Option<::std::string::String>, String>,
+        limit: Result<Option<::std::num::NonZeroU32>, String>,
+        q: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> ListUsers<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                cursor: Ok(None),
+                email: Ok(None),
+                limit: Ok(None),
+                q: Ok(None),
+            }
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.cursor = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for cursor failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn email<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.email = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for email failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU32>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU32` for limit failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn q<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.q = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for q failed".to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v1/users`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::UserListEnvelope>,
+            Error<types::ErrorEnvelope>,
+        > {
+            let Self { client, cursor, email, limit, q } = self;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let email = email.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let q = q.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/users", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("email", &email))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new("q", &q))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_users",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::create_user`]
+
+[`Client::create_user`]: super::Client::create_user*/
+    #[derive(Debug, Clone)]
+    pub struct CreateUser<'a> {
+        client: &'a super::Client,
+        idempotency_key: Result<Option<::std::string::String>, String>,
+        body: Result<types::builder::UserCreate, String>,
+    }
+    impl<'a> CreateUser<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                idempotency_key: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::UserCreate>,
+            <V as std::convert::TryInto<types::UserCreate>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `UserCreate` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::UserCreate,
+            ) -> types::builder::UserCreate,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/users`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::UserEnvelope>, Error<types::ErrorEnvelope>> {
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| types::UserCreate::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/users", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "create_user",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_user`]
+
+[`Client::get_user`]: super::Client::get_user*/
+    #[derive(Debug, Clone)]
+    pub struct GetUser<'a> {
+        client: &'a super::Client,
+        user_id: Result<::uuid::Uuid, String>,
+    }
+    impl<'a> GetUser<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                user_id: Err("user_id was not initialized".to_string()),
+            }
+        }
+        pub fn user_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.user_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for user_id failed".to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v1/users/{user_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::UserEnvelope>, Error<types::ErrorEnvelope>> {
+            let Self { client, user_id } = self;
+            let user_id = user_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/users/{}", client.baseurl, encode_path(& user_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_user",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::delete_user`]
+
+[`Client::delete_user`]: super::Client::delete_user*/
+    #[derive(Debug, Clone)]
+    pub struct DeleteUser<'a> {
+        client: &'a super::Client,
+        user_id: Result<::uuid::Uuid, String>,
+    }
+    impl<'a> DeleteUser<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                user_id: Err("user_id was not initialized".to_string()),
+            }
+        }
+        pub fn user_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.user_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for user_id failed".to_string()
+                });
+            self
+        }
+        ///Sends a `DELETE` request to `/v1/users/{user_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<()>, Error<types::ErrorEnvelope>> {
+            let Self { client, user_id } = self;
+            let user_id = user_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/users/{}", client.baseurl, encode_path(& user_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "delete_user",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                204u16 => Ok(ResponseValue::empty(response)),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::patch_user`]
+
+[`Client::patch_user`]: super::Client::patch_user*/
+    #[derive(Debug, Clone)]
+    pub struct PatchUser<'a> {
+        client: &'a super::Client,
+        user_id: Result<::uuid::Uuid, String>,
+        if_match: Result<Option<::std::string::String>, String>,
+        body: Result<crate::UserPatch, String>,
+    }
+    impl<'a> PatchUser<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                user_id: Err("user_id was not initialized".to_string()),
+                if_match: Ok(None),
+                body: Err("body was not initialized".to_string()),
+            }
+        }
+        pub fn user_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.user_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for user_id failed".to_string()
+                });
+            self
+        }
+        pub fn if_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.if_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for if_match failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<crate::UserPatch>,
+        {
+            self.body = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `crate :: UserPatch` for body failed".to_string()
+                });
+            self
+        }
+        ///Sends a `PATCH` request to `/v1/users/{user_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::UserEnvelope>, Error<types::ErrorEnvelope>> {
+            let Self { client, user_id, if_match, body } = self;
+            let user_id = user_id.map_err(Error::InvalidRequest)?;
+            let if_match = if_match.map_err(Error::InvalidRequest)?;
+            let body = body.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/users/{}", client.baseurl, encode_path(& user_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = if_match {
+                header_map.append("If-Match", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .patch(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "patch_user",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 412u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -2409,12 +7037,95 @@ pub struct MePatch {
     /// E.164 (`+14155550123`); a change resets `phone_number_verified` to false.
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub phone_number: crate::Patch<::std::string::String>,
+    /// A valid address (≤ 254 characters), unique in the organization case-insensitively
+    /// (409 `EMAIL_TAKEN`). A new address resets `primary_email_verified` to false.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
+    pub primary_email: crate::Patch<::std::string::String>,
     /// An absolute `https://` or `http://` URL (≤ 2,048 characters) or a
     /// `data:image/{png,jpeg,gif,webp};base64,` URL of at most 100 KB whose bytes are that type.
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub profile_image_url: crate::Patch<::std::string::String>,
+    /// A team the user is a member of (422 `NOT_A_TEAM_MEMBER` otherwise); `null` clears it.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
+    pub selected_team_id: crate::Patch<::uuid::Uuid>,
     /// An IANA time zone name (`America/New_York`, `UTC`), matched case-insensitively and
     /// stored in canonical spelling. Unknown: 422 `INVALID_TIMEZONE`.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
+    pub timezone: crate::Patch<::std::string::String>,
+}
+/// Changes to a team: absent fields are unchanged; `{}` is a no-op.
+#[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamPatch {
+    /// 1–100 characters after trimming, no control characters (422 `INVALID_NAME`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<::std::string::String>,
+}
+/// Changes to a user, with the PATCH semantics of `/v1/me` (absent: unchanged; `null`: cleared;
+/// `{}`: no-op; all or nothing; every invalid field reported) over a larger writable set:
+/// `role`, `status`, the verification flags, `primary_email_auth_enabled` and the
+/// `client_read_only_metadata` and `server_metadata` tiers. `id`, `org_id`, `created_at` are a
+/// 400 `IMMUTABLE_FIELD`; read-only facts (`full_name`, `has_password`, …) a 403
+/// `FIELD_NOT_WRITABLE`.
+#[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    /// 1–2,000 characters after trimming; line breaks and tabs allowed, other control
+    /// characters not. Send `null` to clear.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
+    pub bio: crate::Patch<::std::string::String>,
+    /// Merged as JSON Merge Patch (RFC 7396); limits apply to the result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_metadata: Option<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    >,
+    /// Merged as JSON Merge Patch; the user reads it through `/v1/me` but cannot write it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_read_only_metadata: Option<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    >,
+    /// 1–100 characters after trimming, no control characters; stored NFC-normalised.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
+    pub display_name: crate::Patch<::std::string::String>,
+    /// 1–64 letters (any script) with single spaces, hyphens or apostrophes between them.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
+    pub first_name: crate::Patch<::std::string::String>,
+    /// Same rules as `first_name`.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
+    pub last_name: crate::Patch<::std::string::String>,
+    /// A BCP 47 tag; stored canonicalised.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
+    pub locale: crate::Patch<::std::string::String>,
+    /// E.164. A new number resets `phone_number_verified` unless this change sets it.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
+    pub phone_number: crate::Patch<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number_verified: Option<bool>,
+    /// Unique in the organization case-insensitively (409 `EMAIL_TAKEN`, decided by the
+    /// database). A new address resets `primary_email_verified` unless this change sets it.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
+    pub primary_email: crate::Patch<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_email_auth_enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_email_verified: Option<bool>,
+    /// An `https://`/`http://` URL or a `data:image/{png,jpeg,gif,webp};base64,` URL ≤ 100 KB.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
+    pub profile_image_url: crate::Patch<::std::string::String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<crate::types::Role>,
+    /// A team the user is a member of (422 `NOT_A_TEAM_MEMBER`); `null` clears it.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
+    pub selected_team_id: crate::Patch<::uuid::Uuid>,
+    /// Merged as JSON Merge Patch; never shown through `/v1/me`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_metadata: Option<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    >,
+    /// `suspended` refuses the user's sessions and sign-ins from the next request on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<crate::types::UserStatus>,
+    /// An IANA time zone name; stored in canonical spelling.
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub timezone: crate::Patch<::std::string::String>,
 }

@@ -1,0 +1,133 @@
+//! Who may do what on the admin surface (PRODUCT §1). A `Caller` is an authenticated principal
+//! seen as its organization plus the scopes it acts with: an API key holds the scopes it was
+//! created with; a user session acts as its role (`admin` every scope, `viewer` the read
+//! scopes, `member` none). Every admin handler asks for exactly one scope before touching data,
+//! and passes `org_id` to every query, which is what keeps organizations apart.
+
+use poem::http::StatusCode;
+
+use super::{AppState, BearerAuth, model::role_of};
+use crate::{
+    auth::Principal,
+    domain::{RoleName, Scope},
+    error::{ApiError, FieldError},
+};
+
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub org_id: String,
+    pub scopes: Vec<Scope>,
+    kind: Kind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Kind {
+    ApiKey,
+    User(RoleName),
+}
+
+impl Caller {
+    pub fn of(principal: &Principal) -> Self {
+        match principal {
+            Principal::ApiKey(key) => Caller {
+                org_id: key.org_id.clone(),
+                scopes: Scope::parse_stored(&key.scopes),
+                kind: Kind::ApiKey,
+            },
+            Principal::User { user, .. } => {
+                let role = role_of(user);
+                Caller {
+                    org_id: user.org_id.clone(),
+                    scopes: role.scopes().to_vec(),
+                    kind: Kind::User(role),
+                }
+            }
+        }
+    }
+
+    /// 403 `INSUFFICIENT_SCOPE`, naming the missing scope, unless the caller holds `scope`.
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.scopes.contains(&scope) {
+            return Ok(());
+        }
+        Err(insufficient_scope(scope))
+    }
+
+    /// API keys are managed by `admin` users only: not by API keys (whatever their scopes),
+    /// not by viewers or members.
+    pub fn require_admin_user(&self) -> Result<(), ApiError> {
+        match self.kind {
+            Kind::User(RoleName::Admin) => Ok(()),
+            Kind::ApiKey => Err(ApiError::forbidden(
+                "api keys are managed by admin users only, not by api keys",
+            )),
+            Kind::User(_) => Err(ApiError::forbidden(
+                "api keys are managed by admin users only",
+            )),
+        }
+    }
+}
+
+pub fn insufficient_scope(scope: Scope) -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "INSUFFICIENT_SCOPE",
+        format!("this call needs the {} scope", scope.as_str()),
+    )
+    .with_field(FieldError::new(
+        "scope",
+        "INSUFFICIENT_SCOPE",
+        scope.as_str(),
+    ))
+}
+
+impl AppState {
+    /// Authenticates and checks `scope` in one step: 401 before 403.
+    pub async fn caller(&self, auth: &BearerAuth, scope: Scope) -> Result<Caller, ApiError> {
+        let caller = Caller::of(&self.authenticate(auth).await?);
+        caller.require(scope)?;
+        Ok(caller)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(kind: Kind, scopes: &[Scope]) -> Caller {
+        Caller {
+            org_id: "org".into(),
+            scopes: scopes.to_vec(),
+            kind,
+        }
+    }
+
+    #[test]
+    fn a_missing_scope_is_a_403_that_names_it() {
+        let key = caller(Kind::ApiKey, &[Scope::UsersRead]);
+        assert!(key.require(Scope::UsersRead).is_ok());
+        let error = key.require(Scope::UsersWrite).unwrap_err();
+        assert_eq!(error.status, StatusCode::FORBIDDEN);
+        assert_eq!(error.code, "INSUFFICIENT_SCOPE");
+        assert!(error.message.contains("users:write"), "{}", error.message);
+        assert_eq!(error.fields[0].message, "users:write");
+    }
+
+    #[test]
+    fn only_admin_users_manage_api_keys() {
+        let all = Scope::ALL;
+        assert!(
+            caller(Kind::User(RoleName::Admin), &all)
+                .require_admin_user()
+                .is_ok()
+        );
+        for kind in [
+            Kind::ApiKey,
+            Kind::User(RoleName::Viewer),
+            Kind::User(RoleName::Member),
+        ] {
+            let error = caller(kind, &all).require_admin_user().unwrap_err();
+            assert_eq!(error.code, "FORBIDDEN");
+        }
+    }
+}

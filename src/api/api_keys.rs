@@ -1,0 +1,231 @@
+//! `/v1/api-keys`: the organization's API keys, managed by `admin` users only (never by an API
+//! key). The secret is returned once, at creation; only its SHA-256 is stored.
+
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
+use uuid::Uuid;
+
+use super::{
+    ApiTags, AppState, BearerAuth,
+    access::Caller,
+    envelope::{envelope, error_responses},
+    model::{ScopeName, uuid},
+    patch::{FieldRules, PatchBody},
+    users::DeletedResponse,
+};
+use crate::{
+    auth,
+    db::{api_keys, models},
+    domain::{DisplayName, Scope},
+    error::{ApiError, FieldError},
+};
+
+/// An API key, without its secret.
+#[derive(Debug, Clone, Object)]
+pub struct ApiKey {
+    pub id: Uuid,
+    /// What the key is for.
+    pub name: String,
+    pub scopes: Vec<ScopeName>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A new API key and its secret, shown this once.
+#[derive(Debug, Clone, Object)]
+pub struct CreatedApiKey {
+    pub id: Uuid,
+    pub name: String,
+    pub scopes: Vec<ScopeName>,
+    pub created_at: DateTime<Utc>,
+    /// The bearer credential (`uak_…`). Store it now: only its hash is kept and it is never
+    /// shown again.
+    pub secret: String,
+}
+
+/// A new API key.
+#[derive(Debug, Clone, Object)]
+pub struct ApiKeyCreate {
+    /// 1–100 characters, e.g. what calls with it.
+    pub name: String,
+    /// At least one of `users:read`, `users:write`, `teams:read`, `teams:write`.
+    pub scopes: Vec<ScopeName>,
+}
+
+envelope!(CreatedApiKeyEnvelope, CreatedApiKey);
+
+/// The organization's live API keys.
+#[derive(Debug, Clone, Object)]
+pub struct ApiKeyListEnvelope {
+    /// Always `true`.
+    pub success: bool,
+    pub data: Vec<ApiKey>,
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum CreatedApiKeyResponse {
+    /// The new key with its secret.
+    #[oai(status = 201)]
+    Created(Json<CreatedApiKeyEnvelope>),
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum ApiKeyListResponse {
+    /// The live keys, oldest first; never their secrets.
+    #[oai(status = 200)]
+    Ok(Json<ApiKeyListEnvelope>),
+}
+
+error_responses!(CreateApiKeyError {
+    400 => BadRequest: "`MALFORMED_REQUEST`: not JSON, wrong JSON types, unknown fields or unknown scopes.",
+    401 => Unauthorized: "Missing, malformed, expired or revoked credentials.",
+    403 => Forbidden: "`FORBIDDEN`: only admin users manage API keys (not API keys, viewers or members).",
+    413 => PayloadTooLarge: "The body is larger than 256 KiB.",
+    415 => UnsupportedMediaType: "The body is not `application/json`.",
+    422 => Unprocessable: "An invalid name or an empty scope list.",
+    500 => Internal: "Unexpected failure; nothing internal is disclosed.",
+    503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
+});
+
+error_responses!(ListApiKeysError {
+    401 => Unauthorized: "Missing, malformed, expired or revoked credentials.",
+    403 => Forbidden: "`FORBIDDEN`: only admin users manage API keys.",
+    500 => Internal: "Unexpected failure; nothing internal is disclosed.",
+    503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
+});
+
+error_responses!(DeleteApiKeyError {
+    400 => BadRequest: "`MALFORMED_REQUEST`: `key_id` is not a UUID.",
+    401 => Unauthorized: "Missing, malformed, expired or revoked credentials.",
+    403 => Forbidden: "`FORBIDDEN`: only admin users manage API keys.",
+    404 => NotFound: "No such live key in the caller's organization.",
+    500 => Internal: "Unexpected failure; nothing internal is disclosed.",
+    503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
+});
+
+const CREATE_FIELDS: FieldRules = FieldRules {
+    writable: &["name", "scopes"],
+    not_writable: &[],
+    immutable: &["id", "created_at", "secret"],
+};
+
+pub struct ApiKeysApi;
+
+#[OpenApi(tag = "ApiTags::ApiKeys")]
+impl ApiKeysApi {
+    /// Create an API key
+    ///
+    /// Admin users only. The response carries the secret, shown this once.
+    #[oai(path = "/v1/api-keys", method = "post", operation_id = "createApiKey")]
+    async fn create_api_key(
+        &self,
+        auth: BearerAuth,
+        state: Data<&AppState>,
+        body: Json<PatchBody<ApiKeyCreate>>,
+    ) -> Result<CreatedApiKeyResponse, CreateApiKeyError> {
+        let caller = admin(&state, &auth).await?;
+        let mut r = body.0.reader(&CREATE_FIELDS)?;
+        let name = r.required_string("name");
+        let scopes = r.strings("scopes");
+        let scopes: Option<Vec<Scope>> = scopes.map(|names| {
+            let mut scopes = Vec::new();
+            for name in names {
+                match Scope::parse(&name) {
+                    Ok(scope) => scopes.push(scope),
+                    Err(invalid) => r.wrong_type("scopes", invalid.reason),
+                }
+            }
+            scopes.sort();
+            scopes.dedup();
+            scopes
+        });
+        if scopes.is_none() && !r.has_error("scopes") {
+            r.wrong_type("scopes", "is required".into());
+        }
+        if scopes.as_ref().is_some_and(Vec::is_empty) {
+            r.invalid_field(FieldError::new(
+                "scopes",
+                "VALIDATION_FAILED",
+                "name at least one scope",
+            ));
+        }
+        let name = name.and_then(|name| match DisplayName::parse(&name) {
+            Ok(name) => Some(name.into_inner()),
+            Err(invalid) => {
+                r.invalid("name", invalid);
+                None
+            }
+        });
+        r.finish()?;
+        let scopes = scopes.unwrap_or_default();
+        let names: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
+        let (secret, row) = auth::new_api_key(&caller.org_id, &name.unwrap_or_default(), &names);
+        api_keys::insert(&state.db, &row).await?;
+        let key = view(&row)?;
+        Ok(CreatedApiKeyResponse::Created(Json(
+            CreatedApiKey {
+                id: key.id,
+                name: key.name,
+                scopes: key.scopes,
+                created_at: key.created_at,
+                secret,
+            }
+            .into(),
+        )))
+    }
+
+    /// List API keys
+    ///
+    /// The organization's live keys, without secrets. Admin users only.
+    #[oai(path = "/v1/api-keys", method = "get", operation_id = "listApiKeys")]
+    async fn list_api_keys(
+        &self,
+        auth: BearerAuth,
+        state: Data<&AppState>,
+    ) -> Result<ApiKeyListResponse, ListApiKeysError> {
+        let caller = admin(&state, &auth).await?;
+        let rows = api_keys::list(&state.db, &caller.org_id).await?;
+        let data = rows.iter().map(view).collect::<Result<_, _>>()?;
+        Ok(ApiKeyListResponse::Ok(Json(ApiKeyListEnvelope {
+            success: true,
+            data,
+        })))
+    }
+
+    /// Revoke an API key
+    ///
+    /// The key answers 401 from the next request on. Admin users only. Revoking again is 404.
+    #[oai(
+        path = "/v1/api-keys/:key_id",
+        method = "delete",
+        operation_id = "deleteApiKey"
+    )]
+    async fn delete_api_key(
+        &self,
+        auth: BearerAuth,
+        state: Data<&AppState>,
+        key_id: Path<Uuid>,
+    ) -> Result<DeletedResponse, DeleteApiKeyError> {
+        let caller = admin(&state, &auth).await?;
+        api_keys::revoke(&state.db, &caller.org_id, &key_id.0.to_string()).await?;
+        Ok(DeletedResponse::NoContent)
+    }
+}
+
+async fn admin(state: &AppState, auth: &BearerAuth) -> Result<Caller, ApiError> {
+    let caller = Caller::of(&state.authenticate(auth).await?);
+    caller.require_admin_user()?;
+    Ok(caller)
+}
+
+fn view(row: &models::ApiKey) -> Result<ApiKey, ApiError> {
+    Ok(ApiKey {
+        id: uuid(&row.id)?,
+        name: row.name.clone(),
+        scopes: Scope::parse_stored(&row.scopes)
+            .into_iter()
+            .map(ScopeName::from)
+            .collect(),
+        created_at: row.created_at.and_utc(),
+    })
+}

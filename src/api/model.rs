@@ -1,0 +1,263 @@
+//! The user as the API shows it, shared by `/v1/me` and `/v1/users`: `UserFields` holds what
+//! both surfaces show and is flattened into `Me` and `User`. `server_metadata` exists only on
+//! `User` (the admin view); the password hash and TOTP secret exist on neither.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use poem_openapi::{Enum, Object};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::{
+    db::models,
+    domain::{RoleName, Scope, StatusName},
+    error::ApiError,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum UserStatus {
+    Active,
+    Suspended,
+}
+
+impl From<StatusName> for UserStatus {
+    fn from(status: StatusName) -> Self {
+        match status {
+            StatusName::Active => UserStatus::Active,
+            StatusName::Suspended => UserStatus::Suspended,
+        }
+    }
+}
+
+/// `admin` acts on the admin surface with every scope, `viewer` with `users:read` and
+/// `teams:read`, `member` only on its own `/v1/me`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Member,
+    Viewer,
+}
+
+impl From<RoleName> for Role {
+    fn from(role: RoleName) -> Self {
+        match role {
+            RoleName::Admin => Role::Admin,
+            RoleName::Member => Role::Member,
+            RoleName::Viewer => Role::Viewer,
+        }
+    }
+}
+
+/// A permission on the admin surface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum ScopeName {
+    #[oai(rename = "users:read")]
+    UsersRead,
+    #[oai(rename = "users:write")]
+    UsersWrite,
+    #[oai(rename = "teams:read")]
+    TeamsRead,
+    #[oai(rename = "teams:write")]
+    TeamsWrite,
+}
+
+impl From<Scope> for ScopeName {
+    fn from(scope: Scope) -> Self {
+        match scope {
+            Scope::UsersRead => ScopeName::UsersRead,
+            Scope::UsersWrite => ScopeName::UsersWrite,
+            Scope::TeamsRead => ScopeName::TeamsRead,
+            Scope::TeamsWrite => ScopeName::TeamsWrite,
+        }
+    }
+}
+
+/// A team, by id and name.
+#[derive(Debug, Clone, Object)]
+pub struct TeamRef {
+    pub id: Uuid,
+    pub name: String,
+}
+
+/// The user's fields as both surfaces show them.
+#[derive(Debug, Clone, Object)]
+pub struct UserFields {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    /// `suspended` users cannot sign in or use their sessions.
+    pub status: UserStatus,
+    /// Set through the admin surface only.
+    pub role: Role,
+    #[oai(nullable)]
+    pub display_name: Option<String>,
+    #[oai(nullable)]
+    pub first_name: Option<String>,
+    #[oai(nullable)]
+    pub last_name: Option<String>,
+    /// `first_name` and `last_name` joined by a space; read-only.
+    #[oai(nullable)]
+    pub full_name: Option<String>,
+    #[oai(nullable)]
+    pub bio: Option<String>,
+    #[oai(nullable)]
+    pub profile_image_url: Option<String>,
+    /// E.164.
+    #[oai(nullable)]
+    pub phone_number: Option<String>,
+    pub phone_number_verified: bool,
+    /// BCP 47, canonical casing.
+    #[oai(nullable)]
+    pub locale: Option<String>,
+    /// IANA time zone name, canonical spelling.
+    #[oai(nullable)]
+    pub timezone: Option<String>,
+    #[oai(nullable)]
+    pub primary_email: Option<String>,
+    pub primary_email_verified: bool,
+    /// When false the user cannot sign in with e-mail and password.
+    pub primary_email_auth_enabled: bool,
+    pub has_password: bool,
+    pub otp_auth_enabled: bool,
+    /// A team the user is a member of, or null.
+    #[oai(nullable)]
+    pub selected_team_id: Option<Uuid>,
+    /// `selected_team_id` expanded.
+    #[oai(nullable)]
+    pub selected_team: Option<TeamRef>,
+    /// Free-form data the user may write.
+    pub client_metadata: BTreeMap<String, Value>,
+    /// Data the user may read but only an admin may write.
+    pub client_read_only_metadata: BTreeMap<String, Value>,
+    /// The number of the user's live sessions.
+    pub active_sessions: i64,
+    pub created_at: DateTime<Utc>,
+    /// Moves only when something actually changed.
+    pub updated_at: DateTime<Utc>,
+    #[oai(nullable)]
+    pub last_active_at: Option<DateTime<Utc>>,
+}
+
+/// A user as the admin surface shows it: everything in `Me`'s user fields plus
+/// `server_metadata`. Never the password hash or the TOTP secret.
+#[derive(Debug, Clone, Object)]
+pub struct User {
+    #[oai(flatten)]
+    pub fields: UserFields,
+    /// Data only the admin surface reads and writes; never shown through `/v1/me`.
+    pub server_metadata: BTreeMap<String, Value>,
+}
+
+pub fn uuid(id: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(id).map_err(ApiError::internal)
+}
+
+pub fn metadata(stored: &str) -> Result<BTreeMap<String, Value>, ApiError> {
+    serde_json::from_str(stored).map_err(ApiError::internal)
+}
+
+/// The stored role; an unknown one (never written by this version) acts as `member`, which can
+/// do the least.
+pub fn role_of(user: &models::User) -> RoleName {
+    RoleName::parse(&user.role).unwrap_or(RoleName::Member)
+}
+
+/// The facts about a user that live outside its row.
+#[derive(Debug, Default, Clone)]
+pub struct Extras {
+    pub selected_team: Option<models::Team>,
+    pub active_sessions: i64,
+}
+
+pub fn user_fields(user: &models::User, extras: Extras) -> Result<UserFields, ApiError> {
+    let full_name = match (&user.first_name, &user.last_name) {
+        (Some(first), Some(last)) => Some(format!("{first} {last}")),
+        (Some(one), None) | (None, Some(one)) => Some(one.clone()),
+        (None, None) => None,
+    };
+    let selected_team = extras
+        .selected_team
+        .filter(|team| user.selected_team_id.as_deref() == Some(team.id.as_str()))
+        .map(|team| {
+            Ok::<_, ApiError>(TeamRef {
+                id: uuid(&team.id)?,
+                name: team.name,
+            })
+        })
+        .transpose()?;
+    Ok(UserFields {
+        id: uuid(&user.id)?,
+        org_id: uuid(&user.org_id)?,
+        status: StatusName::parse(&user.status)
+            .unwrap_or(StatusName::Suspended)
+            .into(),
+        role: role_of(user).into(),
+        display_name: user.display_name.clone(),
+        first_name: user.first_name.clone(),
+        last_name: user.last_name.clone(),
+        full_name,
+        bio: user.bio.clone(),
+        profile_image_url: user.profile_image_url.clone(),
+        phone_number: user.phone_number.clone(),
+        phone_number_verified: user.phone_number_verified,
+        locale: user.locale.clone(),
+        timezone: user.timezone.clone(),
+        primary_email: user.primary_email.clone(),
+        primary_email_verified: user.primary_email_verified,
+        primary_email_auth_enabled: user.primary_email_auth_enabled,
+        has_password: user.password_hash.is_some(),
+        otp_auth_enabled: user.totp_secret.is_some(),
+        selected_team_id: user.selected_team_id.as_deref().map(uuid).transpose()?,
+        selected_team,
+        client_metadata: metadata(&user.client_metadata)?,
+        client_read_only_metadata: metadata(&user.client_read_only_metadata)?,
+        active_sessions: extras.active_sessions,
+        created_at: user.created_at.and_utc(),
+        updated_at: user.updated_at.and_utc(),
+        last_active_at: user.last_active_at.map(|t| t.and_utc()),
+    })
+}
+
+pub fn admin_user(user: &models::User, extras: Extras) -> Result<User, ApiError> {
+    Ok(User {
+        fields: user_fields(user, extras)?,
+        server_metadata: metadata(&user.server_metadata)?,
+    })
+}
+
+/// Looks up the `Extras` of several users in two queries (selected teams, live sessions).
+pub async fn extras_of(
+    db: &crate::db::Db,
+    users: &[models::User],
+) -> Result<HashMap<String, Extras>, ApiError> {
+    let team_ids: Vec<String> = users
+        .iter()
+        .filter_map(|u| u.selected_team_id.clone())
+        .collect();
+    let teams = crate::db::teams::find_many(db, &team_ids).await?;
+    let user_ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
+    let sessions = crate::db::sessions::count_live_many(db, &user_ids, crate::db::now()).await?;
+    Ok(users
+        .iter()
+        .map(|u| {
+            let extras = Extras {
+                selected_team: u
+                    .selected_team_id
+                    .as_ref()
+                    .and_then(|id| teams.iter().find(|t| &t.id == id).cloned()),
+                active_sessions: sessions.get(&u.id).copied().unwrap_or(0),
+            };
+            (u.id.clone(), extras)
+        })
+        .collect())
+}
+
+/// One user's `Extras`.
+pub async fn extras_of_one(db: &crate::db::Db, user: &models::User) -> Result<Extras, ApiError> {
+    Ok(extras_of(db, std::slice::from_ref(user))
+        .await?
+        .remove(&user.id)
+        .unwrap_or_default())
+}

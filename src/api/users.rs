@@ -1,0 +1,412 @@
+//! `/v1/users`: user administration within the caller's organization, for API keys with
+//! `users:read`/`users:write` and for sessions of `admin` (and, read-only, `viewer`) users.
+//! Handlers stay thin: check the scope, read the body by `user_input`'s rules, call `db::users`.
+
+use std::collections::BTreeMap;
+
+use poem::web::Data;
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::{Header, Path, Query},
+    payload::Json,
+    types::{MaybeUndefined, ParseFromJSON, ToJSON},
+};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{
+    ApiTags, AppState, BearerAuth,
+    envelope::{envelope, error_responses, page_envelope},
+    idempotency::{idempotency_claim, request_hash},
+    me::{etag, parse_if_match},
+    model::{Role, User, UserStatus, admin_user, extras_of, extras_of_one},
+    pages::PageRequest,
+    patch::PatchBody,
+    user_input::{ADMIN_FIELDS, CREATE_FIELDS, read_admin_patch, read_create},
+};
+use crate::{
+    db::{
+        user_create::{self, Created},
+        users::{self, UserFilter},
+    },
+    domain::Scope,
+    error::ApiError,
+};
+
+/// A new user. Every field is optional; `role` defaults to `member`, `status` to `active`.
+/// Unknown fields are a 400; invalid values a 422 listing every one.
+#[derive(Debug, Clone, Object)]
+pub struct UserCreate {
+    /// A valid address (≤ 254 characters), unique in the organization case-insensitively
+    /// (409 `EMAIL_TAKEN`).
+    pub primary_email: Option<String>,
+    /// Whether the address is known to belong to the user. Default false.
+    pub primary_email_verified: Option<bool>,
+    /// Whether the user may sign in with e-mail and password. Default true.
+    pub primary_email_auth_enabled: Option<bool>,
+    /// 1–100 characters after trimming, no control characters.
+    pub display_name: Option<String>,
+    /// 1–64 letters (any script) with single spaces, hyphens or apostrophes between them.
+    pub first_name: Option<String>,
+    /// Same rules as `first_name`.
+    pub last_name: Option<String>,
+    /// At most 2,000 characters.
+    pub bio: Option<String>,
+    /// An `https://`/`http://` URL or a `data:image/{png,jpeg,gif,webp};base64,` URL ≤ 100 KB.
+    pub profile_image_url: Option<String>,
+    /// A BCP 47 tag, stored canonicalised.
+    pub locale: Option<String>,
+    /// An IANA time zone name, stored in canonical spelling.
+    pub timezone: Option<String>,
+    /// E.164 (`+14155550123`).
+    pub phone_number: Option<String>,
+    /// Default false.
+    pub phone_number_verified: Option<bool>,
+    /// Default `member`.
+    pub role: Option<Role>,
+    /// Default `active`.
+    pub status: Option<UserStatus>,
+    /// At most 16 top-level keys, keys of 1–64 characters from `[A-Za-z0-9_.-]`, nesting at
+    /// most 5 deep, 8 KiB serialised (422 `INVALID_METADATA`). The same limits apply to every
+    /// metadata tier.
+    pub client_metadata: Option<BTreeMap<String, Value>>,
+    /// Readable by the user through `/v1/me`, writable only here.
+    pub client_read_only_metadata: Option<BTreeMap<String, Value>>,
+    /// Readable and writable only on the admin surface.
+    pub server_metadata: Option<BTreeMap<String, Value>>,
+}
+
+/// Changes to a user, with the PATCH semantics of `/v1/me` (absent: unchanged; `null`: cleared;
+/// `{}`: no-op; all or nothing; every invalid field reported) over a larger writable set:
+/// `role`, `status`, the verification flags, `primary_email_auth_enabled` and the
+/// `client_read_only_metadata` and `server_metadata` tiers. `id`, `org_id`, `created_at` are a
+/// 400 `IMMUTABLE_FIELD`; read-only facts (`full_name`, `has_password`, …) a 403
+/// `FIELD_NOT_WRITABLE`.
+#[derive(Debug, Clone, Object)]
+pub struct UserPatch {
+    /// 1–100 characters after trimming, no control characters; stored NFC-normalised.
+    #[oai(nullable, validator(min_length = 1, max_length = 100))]
+    pub display_name: MaybeUndefined<String>,
+    /// 1–64 letters (any script) with single spaces, hyphens or apostrophes between them.
+    #[oai(nullable, validator(min_length = 1, max_length = 64))]
+    pub first_name: MaybeUndefined<String>,
+    /// Same rules as `first_name`.
+    #[oai(nullable, validator(min_length = 1, max_length = 64))]
+    pub last_name: MaybeUndefined<String>,
+    /// 1–2,000 characters after trimming; line breaks and tabs allowed, other control
+    /// characters not. Send `null` to clear.
+    #[oai(nullable, validator(min_length = 1, max_length = 2000))]
+    pub bio: MaybeUndefined<String>,
+    /// An `https://`/`http://` URL or a `data:image/{png,jpeg,gif,webp};base64,` URL ≤ 100 KB.
+    #[oai(nullable)]
+    pub profile_image_url: MaybeUndefined<String>,
+    /// A BCP 47 tag; stored canonicalised.
+    #[oai(nullable)]
+    pub locale: MaybeUndefined<String>,
+    /// An IANA time zone name; stored in canonical spelling.
+    #[oai(nullable)]
+    pub timezone: MaybeUndefined<String>,
+    /// E.164. A new number resets `phone_number_verified` unless this change sets it.
+    #[oai(nullable)]
+    pub phone_number: MaybeUndefined<String>,
+    pub phone_number_verified: Option<bool>,
+    /// Unique in the organization case-insensitively (409 `EMAIL_TAKEN`, decided by the
+    /// database). A new address resets `primary_email_verified` unless this change sets it.
+    #[oai(nullable, validator(max_length = 254))]
+    pub primary_email: MaybeUndefined<String>,
+    pub primary_email_verified: Option<bool>,
+    pub primary_email_auth_enabled: Option<bool>,
+    /// A team the user is a member of (422 `NOT_A_TEAM_MEMBER`); `null` clears it.
+    #[oai(nullable)]
+    pub selected_team_id: MaybeUndefined<Uuid>,
+    pub role: Option<Role>,
+    /// `suspended` refuses the user's sessions and sign-ins from the next request on.
+    pub status: Option<UserStatus>,
+    /// Merged as JSON Merge Patch (RFC 7396); limits apply to the result.
+    #[oai(validator(max_properties = 16))]
+    pub client_metadata: Option<BTreeMap<String, Value>>,
+    /// Merged as JSON Merge Patch; the user reads it through `/v1/me` but cannot write it.
+    #[oai(validator(max_properties = 16))]
+    pub client_read_only_metadata: Option<BTreeMap<String, Value>>,
+    /// Merged as JSON Merge Patch; never shown through `/v1/me`.
+    #[oai(validator(max_properties = 16))]
+    pub server_metadata: Option<BTreeMap<String, Value>>,
+}
+
+envelope!(UserEnvelope, User);
+page_envelope!(UserListEnvelope, User);
+
+#[derive(Debug, ApiResponse)]
+pub enum UserResponse {
+    /// The user. `ETag` identifies this version for `If-Match`.
+    #[oai(status = 200)]
+    Ok(Json<UserEnvelope>, #[oai(header = "ETag")] String),
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum CreatedUserResponse {
+    /// The new user (or, for a repeated `Idempotency-Key` with the same body, the first
+    /// response again). `Location` is the user's URL.
+    #[oai(status = 201)]
+    Created(
+        Json<UserEnvelope>,
+        #[oai(header = "Location")] String,
+        #[oai(header = "ETag")] String,
+    ),
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum UserListResponse {
+    /// One page of users, by id (creation order).
+    #[oai(status = 200)]
+    Ok(Json<UserListEnvelope>),
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum DeletedResponse {
+    /// Deleted.
+    #[oai(status = 204)]
+    NoContent,
+}
+
+error_responses!(ListUsersError {
+    400 => BadRequest: "`MALFORMED_REQUEST`: `limit` is not an integer from 1 to 100.",
+    401 => Unauthorized: "Missing, malformed, expired or revoked credentials.",
+    403 => Forbidden: "`INSUFFICIENT_SCOPE`: the caller lacks `users:read`.",
+    422 => Unprocessable: "`INVALID_CURSOR`: the cursor was not issued by this API.",
+    500 => Internal: "Unexpected failure; nothing internal is disclosed.",
+    503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
+});
+
+error_responses!(CreateUserError {
+    400 => BadRequest: "`MALFORMED_REQUEST` (not JSON, wrong JSON types, unknown fields, a bad `Idempotency-Key`) or `IMMUTABLE_FIELD`.",
+    401 => Unauthorized: "Missing, malformed, expired or revoked credentials.",
+    403 => Forbidden: "`INSUFFICIENT_SCOPE`: the caller lacks `users:write`.",
+    409 => Conflict: "`EMAIL_TAKEN`, or `IDEMPOTENCY_CONFLICT` when the `Idempotency-Key` was used with a different body.",
+    413 => PayloadTooLarge: "The body is larger than 256 KiB.",
+    415 => UnsupportedMediaType: "The body is not `application/json`.",
+    422 => Unprocessable: "One or more values are invalid; `errors` lists every one and nothing was created.",
+    500 => Internal: "Unexpected failure; nothing internal is disclosed.",
+    503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
+});
+
+error_responses!(GetUserError {
+    400 => BadRequest: "`MALFORMED_REQUEST`: `user_id` is not a UUID.",
+    401 => Unauthorized: "Missing, malformed, expired or revoked credentials.",
+    403 => Forbidden: "`INSUFFICIENT_SCOPE`: the caller lacks the scope.",
+    404 => NotFound: "No such user in the caller's organization.",
+    500 => Internal: "Unexpected failure; nothing internal is disclosed.",
+    503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
+});
+
+error_responses!(PatchUserError {
+    400 => BadRequest: "`MALFORMED_REQUEST` (not JSON, wrong JSON types, unknown fields, `user_id` not a UUID) or `IMMUTABLE_FIELD`.",
+    401 => Unauthorized: "Missing, malformed, expired or revoked credentials.",
+    403 => Forbidden: "`INSUFFICIENT_SCOPE` (the caller lacks `users:write`) or `FIELD_NOT_WRITABLE` (a read-only fact).",
+    404 => NotFound: "No such user in the caller's organization.",
+    409 => Conflict: "`EMAIL_TAKEN`: another user of the organization has this address.",
+    412 => PreconditionFailed: "`If-Match` does not match the current `ETag`; nothing was changed.",
+    413 => PayloadTooLarge: "The body is larger than 256 KiB.",
+    415 => UnsupportedMediaType: "The body is not `application/json`.",
+    422 => Unprocessable: "One or more values are invalid; `errors` lists every one and nothing was changed.",
+    500 => Internal: "Unexpected failure; nothing internal is disclosed.",
+    503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
+});
+
+pub struct UsersApi;
+
+#[OpenApi(tag = "ApiTags::Users")]
+impl UsersApi {
+    /// List users
+    ///
+    /// The users of the caller's organization in creation order, one page at a time (keyset
+    /// pagination: every page costs what the first costs). Needs `users:read`.
+    #[oai(path = "/v1/users", method = "get", operation_id = "listUsers")]
+    async fn list_users(
+        &self,
+        auth: BearerAuth,
+        state: Data<&AppState>,
+        /// Page size, 1–100 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
+        limit: Query<Option<u32>>,
+        /// `meta.next_cursor` of the previous page; leave out for the first page.
+        cursor: Query<Option<String>>,
+        /// Only the user with this address (exact, case-insensitive).
+        email: Query<Option<String>>,
+        /// Only users whose `display_name`, `first_name`, `last_name` or `primary_email` starts
+        /// with this, ignoring letter case (on SQLite, of ASCII letters only; addresses always).
+        q: Query<Option<String>>,
+    ) -> Result<UserListResponse, ListUsersError> {
+        let caller = state.caller(&auth, Scope::UsersRead).await?;
+        let page = PageRequest::parse(limit.0, cursor.0.as_deref())?;
+        let filter = UserFilter {
+            email_key: email.0.map(|e| e.trim().to_lowercase()),
+            prefix: q
+                .0
+                .map(|q| q.trim().to_lowercase())
+                .filter(|q| !q.is_empty()),
+        };
+        // No stored address or name contains NUL, and PostgreSQL text cannot hold one.
+        let matchable = [&filter.email_key, &filter.prefix]
+            .into_iter()
+            .flatten()
+            .all(|text| !text.contains('\0'));
+        let rows = match matchable {
+            true => {
+                users::list(
+                    &state.db,
+                    &caller.org_id,
+                    page.after.as_deref(),
+                    page.fetch(),
+                    &filter,
+                )
+                .await?
+            }
+            false => Vec::new(),
+        };
+        let (rows, meta) = page.page(rows, |u| u.id.as_str());
+        let mut extras = extras_of(&state.db, &rows).await?;
+        let data = rows
+            .iter()
+            .map(|u| admin_user(u, extras.remove(&u.id).unwrap_or_default()))
+            .collect::<Result<_, _>>()?;
+        Ok(UserListResponse::Ok(Json(UserListEnvelope {
+            success: true,
+            data,
+            meta,
+        })))
+    }
+
+    /// Create a user
+    ///
+    /// Creates a user in the caller's organization. Needs `users:write`. Send an
+    /// `Idempotency-Key` to make retries safe: for 24 hours the same key with the same body
+    /// returns the first response again (no second user), and with a different body is a 409
+    /// `IDEMPOTENCY_CONFLICT`. Keys are per organization; a request that failed stored nothing,
+    /// so its key may be retried.
+    #[oai(path = "/v1/users", method = "post", operation_id = "createUser")]
+    async fn create_user(
+        &self,
+        auth: BearerAuth,
+        state: Data<&AppState>,
+        /// 1–255 visible ASCII characters chosen by the client, e.g. a UUID.
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: Header<Option<String>>,
+        body: Json<PatchBody<UserCreate>>,
+    ) -> Result<CreatedUserResponse, CreateUserError> {
+        let caller = state.caller(&auth, Scope::UsersWrite).await?;
+        let claim = idempotency_key
+            .0
+            .map(|key| {
+                let hash = request_hash("createUser", &body.0.to_json().unwrap_or_default());
+                idempotency_claim(key, hash)
+            })
+            .transpose()?;
+        let reader = body.0.reader(&CREATE_FIELDS)?;
+        let new = read_create(reader, &caller.org_id)?;
+        let render = |user: &crate::db::models::User| {
+            let view = admin_user(user, Default::default())?;
+            Ok(view.to_json_string())
+        };
+        let user = match user_create::create(&state.db, &new, claim.as_ref(), render).await? {
+            Created::New(user) => admin_user(&user, Default::default())?,
+            Created::Replayed(stored) => {
+                let value: Value = serde_json::from_str(&stored).map_err(ApiError::internal)?;
+                User::parse_from_json(Some(value))
+                    .map_err(|e| ApiError::internal(e.into_message()))?
+            }
+        };
+        let location = format!("/v1/users/{}", user.fields.id);
+        // The ETag of a replay is that of the first response: version 1, as created.
+        let etag = "\"1\"".to_owned();
+        Ok(CreatedUserResponse::Created(
+            Json(user.into()),
+            location,
+            etag,
+        ))
+    }
+
+    /// Get a user
+    ///
+    /// One user of the caller's organization, with `server_metadata`. Needs `users:read`. An
+    /// id of another organization is 404, exactly like an id that does not exist.
+    #[oai(path = "/v1/users/:user_id", method = "get", operation_id = "getUser")]
+    async fn get_user(
+        &self,
+        auth: BearerAuth,
+        state: Data<&AppState>,
+        user_id: Path<Uuid>,
+    ) -> Result<UserResponse, GetUserError> {
+        let caller = state.caller(&auth, Scope::UsersRead).await?;
+        let user = users::find(&state.db, &caller.org_id, &user_id.0.to_string()).await?;
+        Ok(user_response(&state, user).await?)
+    }
+
+    /// Update a user
+    ///
+    /// Partial update with the PATCH semantics of `/v1/me` over the admin's writable set.
+    /// Needs `users:write`. Send `If-Match` with a previous `ETag` to refuse the change (412)
+    /// if the user changed since. The response is the whole updated user.
+    #[oai(
+        path = "/v1/users/:user_id",
+        method = "patch",
+        operation_id = "patchUser"
+    )]
+    async fn patch_user(
+        &self,
+        auth: BearerAuth,
+        state: Data<&AppState>,
+        user_id: Path<Uuid>,
+        /// The `ETag` of the version this change is based on; `*` matches any version.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
+        body: Json<PatchBody<UserPatch>>,
+    ) -> Result<UserResponse, PatchUserError> {
+        let caller = state.caller(&auth, Scope::UsersWrite).await?;
+        let user = users::find(&state.db, &caller.org_id, &user_id.0.to_string()).await?;
+        let reader = body.0.reader(&ADMIN_FIELDS)?;
+        let update = read_admin_patch(&state.db, reader, &user).await?;
+        let expected = if_match
+            .0
+            .as_deref()
+            .map(parse_if_match)
+            .transpose()?
+            .flatten();
+        let user = users::update(&state.db, &caller.org_id, &user.id, expected, &update).await?;
+        Ok(user_response(&state, user).await?)
+    }
+
+    /// Delete a user
+    ///
+    /// Deletes the user and their personal data (profile, addresses, metadata, credentials),
+    /// revokes all their sessions (their tokens answer 401 from the next request on), removes
+    /// them from their teams and frees their e-mail address for reuse. Needs `users:write`.
+    /// Deleting again is 404.
+    #[oai(
+        path = "/v1/users/:user_id",
+        method = "delete",
+        operation_id = "deleteUser"
+    )]
+    async fn delete_user(
+        &self,
+        auth: BearerAuth,
+        state: Data<&AppState>,
+        user_id: Path<Uuid>,
+    ) -> Result<DeletedResponse, GetUserError> {
+        let caller = state.caller(&auth, Scope::UsersWrite).await?;
+        users::delete(&state.db, &caller.org_id, &user_id.0.to_string()).await?;
+        Ok(DeletedResponse::NoContent)
+    }
+}
+
+async fn user_response(
+    state: &AppState,
+    user: crate::db::models::User,
+) -> Result<UserResponse, ApiError> {
+    let extras = extras_of_one(&state.db, &user).await?;
+    let etag = etag(&user);
+    Ok(UserResponse::Ok(
+        Json(admin_user(&user, extras)?.into()),
+        etag,
+    ))
+}

@@ -1,0 +1,49 @@
+//! API keys of an organization. Only the SHA-256 of a secret is stored; a revoked key stays as a
+//! row (for audit) but no longer authenticates and is no longer listed.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::{Db, models::ApiKey, now, schema::api_keys};
+use crate::error::ApiError;
+
+/// The organization's live keys, oldest first.
+pub async fn list(db: &Db, org_id: &str) -> Result<Vec<ApiKey>, ApiError> {
+    read!(db, |conn| Ok(api_keys::table
+        .filter(api_keys::org_id.eq(org_id))
+        .filter(api_keys::revoked_at.is_null())
+        .select(ApiKey::as_select())
+        .order(api_keys::id.asc())
+        .load(conn)
+        .await?))
+}
+
+pub async fn insert(db: &Db, key: &ApiKey) -> Result<(), ApiError> {
+    write!(db, |conn| {
+        diesel::insert_into(api_keys::table)
+            .values(key)
+            .execute(conn)
+            .await?;
+        Ok(())
+    })
+}
+
+/// Revokes a live key of `org_id`; the next request with it answers 401. 404 when there is no
+/// such live key in the organization.
+pub async fn revoke(db: &Db, org_id: &str, key_id: &str) -> Result<(), ApiError> {
+    write!(db, |conn| {
+        let revoked = diesel::update(
+            api_keys::table
+                .filter(api_keys::id.eq(key_id))
+                .filter(api_keys::org_id.eq(org_id))
+                .filter(api_keys::revoked_at.is_null()),
+        )
+        .set(api_keys::revoked_at.eq(Some(now())))
+        .execute(conn)
+        .await?;
+        if revoked == 0 {
+            return Err(ApiError::not_found());
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,187 @@
+//! Teams and their members, always within one organization: a team or user id of another
+//! organization is 404 exactly like one that does not exist. Removing a user from a team, or
+//! deleting the team, clears `selected_team_id` where it named that team, in the same
+//! transaction.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::{
+    Db,
+    models::{Team, TeamMember},
+    now,
+    schema::{team_members, teams, users},
+};
+use crate::error::ApiError;
+
+/// Up to `limit` teams of `org_id` with ids after `after`, by id (keyset on `(org_id, id)`).
+pub async fn list(
+    db: &Db,
+    org_id: &str,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Team>, ApiError> {
+    read!(db, |conn| {
+        let mut query = teams::table
+            .filter(teams::org_id.eq(org_id))
+            .select(Team::as_select())
+            .order(teams::id.asc())
+            .limit(limit)
+            .into_boxed();
+        if let Some(after) = after {
+            query = query.filter(teams::id.gt(after));
+        }
+        Ok(query.load(conn).await?)
+    })
+}
+
+pub async fn find(db: &Db, org_id: &str, team_id: &str) -> Result<Team, ApiError> {
+    read!(db, |conn| Ok(teams::table
+        .filter(teams::id.eq(team_id))
+        .filter(teams::org_id.eq(org_id))
+        .select(Team::as_select())
+        .first(conn)
+        .await?))
+}
+
+pub async fn insert(db: &Db, team: &Team) -> Result<(), ApiError> {
+    write!(db, |conn| {
+        diesel::insert_into(teams::table)
+            .values(team)
+            .execute(conn)
+            .await?;
+        Ok(())
+    })
+}
+
+pub async fn rename(db: &Db, org_id: &str, team_id: &str, name: &str) -> Result<Team, ApiError> {
+    write!(db, |conn| Ok(diesel::update(
+        teams::table
+            .filter(teams::id.eq(team_id))
+            .filter(teams::org_id.eq(org_id))
+    )
+    .set(teams::name.eq(name))
+    .returning(Team::as_returning())
+    .get_result(conn)
+    .await?))
+}
+
+/// Deletes the team with its memberships and clears it as anyone's selected team.
+pub async fn delete(db: &Db, org_id: &str, team_id: &str) -> Result<(), ApiError> {
+    write!(db, |conn| {
+        let deleted = diesel::delete(
+            teams::table
+                .filter(teams::id.eq(team_id))
+                .filter(teams::org_id.eq(org_id)),
+        )
+        .execute(conn)
+        .await?;
+        if deleted == 0 {
+            return Err(ApiError::not_found());
+        }
+        diesel::update(users::table.filter(users::selected_team_id.eq(team_id)))
+            .set((
+                users::selected_team_id.eq(None::<String>),
+                users::version.eq(users::version + 1),
+                users::updated_at.eq(now()),
+            ))
+            .execute(conn)
+            .await?;
+        Ok(())
+    })
+}
+
+/// Adds user `user_id` to team `team_id`; adding a member again changes nothing. Returns the
+/// membership and whether it is new.
+pub async fn add_member(
+    db: &Db,
+    org_id: &str,
+    team_id: &str,
+    user_id: &str,
+) -> Result<(TeamMember, bool), ApiError> {
+    write!(db, |conn| {
+        let team: i64 = teams::table
+            .filter(teams::id.eq(team_id))
+            .filter(teams::org_id.eq(org_id))
+            .count()
+            .get_result(conn)
+            .await?;
+        let user: i64 = users::table
+            .filter(users::id.eq(user_id))
+            .filter(users::org_id.eq(org_id))
+            .count()
+            .get_result(conn)
+            .await?;
+        if team == 0 || user == 0 {
+            return Err(ApiError::not_found());
+        }
+        let added = diesel::insert_into(team_members::table)
+            .values(&TeamMember {
+                team_id: team_id.to_owned(),
+                user_id: user_id.to_owned(),
+                role: "member".into(),
+                created_at: now(),
+            })
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+        let member = team_members::table
+            .find((team_id, user_id))
+            .select(TeamMember::as_select())
+            .first(conn)
+            .await?;
+        Ok((member, added > 0))
+    })
+}
+
+/// Removes user `user_id` from team `team_id` (404 when they are not a member) and clears the
+/// team as their selected team.
+pub async fn remove_member(
+    db: &Db,
+    org_id: &str,
+    team_id: &str,
+    user_id: &str,
+) -> Result<(), ApiError> {
+    write!(db, |conn| {
+        let team: i64 = teams::table
+            .filter(teams::id.eq(team_id))
+            .filter(teams::org_id.eq(org_id))
+            .count()
+            .get_result(conn)
+            .await?;
+        if team == 0 {
+            return Err(ApiError::not_found());
+        }
+        let removed = diesel::delete(team_members::table.find((team_id, user_id)))
+            .execute(conn)
+            .await?;
+        if removed == 0 {
+            return Err(ApiError::not_found());
+        }
+        diesel::update(
+            users::table
+                .filter(users::id.eq(user_id))
+                .filter(users::selected_team_id.eq(team_id)),
+        )
+        .set((
+            users::selected_team_id.eq(None::<String>),
+            users::version.eq(users::version + 1),
+            users::updated_at.eq(now()),
+        ))
+        .execute(conn)
+        .await?;
+        Ok(())
+    })
+}
+
+/// The teams with these ids (any organization: callers pass ids read from their own rows).
+pub async fn find_many(db: &Db, ids: &[String]) -> Result<Vec<Team>, ApiError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    read!(db, |conn| Ok(teams::table
+        .filter(teams::id.eq_any(ids))
+        .select(Team::as_select())
+        .load(conn)
+        .await?))
+}

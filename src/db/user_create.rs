@@ -1,0 +1,119 @@
+//! Creating users, with `Idempotency-Key`: the key's row is claimed in the transaction that
+//! inserts the user, so its primary key `(org_id, idempotency_key)` decides races — a second
+//! request with the key waits for the first transaction and then replays its stored response.
+//! Only successes are stored; a failed create leaves the key free for a retry.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::{
+    Db,
+    models::{IdempotencyRecord, User},
+    now,
+    schema::{idempotency_keys, users},
+    users::email_taken,
+};
+use crate::error::ApiError;
+
+/// A claimed `Idempotency-Key`: the key and the hash of the request it was first used with.
+#[derive(Debug, Clone)]
+pub struct IdempotencyClaim {
+    pub key: String,
+    pub request_hash: String,
+}
+
+/// How long an `Idempotency-Key` is remembered.
+pub const IDEMPOTENCY_TTL: chrono::Duration = chrono::Duration::hours(24);
+
+/// What `create` did.
+#[derive(Debug)]
+pub enum Created {
+    /// A new user.
+    New(Box<User>),
+    /// The key was used before with the same request: the first response's stored `data`.
+    Replayed(String),
+}
+
+/// Inserts `user`; an address already used in the organization is 409 `EMAIL_TAKEN`. With an
+/// idempotency `claim`, the key's row is claimed in the same transaction (its primary key makes
+/// a concurrent request with the same key wait for this one and then replay it), and `render`'s
+/// response data is stored with it. A failed create stores nothing: the key can be retried.
+pub async fn create(
+    db: &Db,
+    user: &User,
+    claim: Option<&IdempotencyClaim>,
+    render: impl Fn(&User) -> Result<String, ApiError>,
+) -> Result<Created, ApiError> {
+    let at = now();
+    write!(db, |conn| {
+        if let Some(claim) = claim {
+            let mine = idempotency_keys::table
+                .filter(idempotency_keys::org_id.eq(&user.org_id))
+                .filter(idempotency_keys::idempotency_key.eq(&claim.key));
+            diesel::delete(mine.filter(idempotency_keys::created_at.lt(at - IDEMPOTENCY_TTL)))
+                .execute(conn)
+                .await?;
+            let claimed = diesel::insert_into(idempotency_keys::table)
+                .values(&IdempotencyRecord {
+                    org_id: user.org_id.clone(),
+                    idempotency_key: claim.key.clone(),
+                    request_hash: claim.request_hash.clone(),
+                    response_body: None,
+                    user_id: None,
+                    created_at: at,
+                })
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await?;
+            if claimed == 0 {
+                let first: IdempotencyRecord = mine
+                    .select(IdempotencyRecord::as_select())
+                    .first(conn)
+                    .await?;
+                return match first.response_body {
+                    Some(body) if first.request_hash == claim.request_hash => {
+                        Ok(Created::Replayed(body))
+                    }
+                    _ => Err(idempotency_conflict()),
+                };
+            }
+        }
+        diesel::insert_into(users::table)
+            .values(user)
+            .execute(conn)
+            .await
+            .map_err(email_taken)?;
+        if let Some(claim) = claim {
+            diesel::update(
+                idempotency_keys::table
+                    .filter(idempotency_keys::org_id.eq(&user.org_id))
+                    .filter(idempotency_keys::idempotency_key.eq(&claim.key)),
+            )
+            .set((
+                idempotency_keys::response_body.eq(Some(render(user)?)),
+                idempotency_keys::user_id.eq(Some(&user.id)),
+            ))
+            .execute(conn)
+            .await?;
+        }
+        Ok(Created::New(Box::new(user.clone())))
+    })
+}
+
+/// Forgets the idempotency keys that are expired at `at` (older than `IDEMPOTENCY_TTL`); returns
+/// how many. Expired keys are already ignored when reused, so this only reclaims space.
+pub async fn purge_idempotency_keys(db: &Db, at: chrono::NaiveDateTime) -> Result<usize, ApiError> {
+    write!(db, |conn| Ok(diesel::delete(
+        idempotency_keys::table.filter(idempotency_keys::created_at.lt(at - IDEMPOTENCY_TTL))
+    )
+    .execute(conn)
+    .await?))
+}
+
+pub fn idempotency_conflict() -> ApiError {
+    ApiError::new(
+        poem::http::StatusCode::CONFLICT,
+        "IDEMPOTENCY_CONFLICT",
+        "this Idempotency-Key was already used with a different request",
+    )
+}
