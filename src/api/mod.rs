@@ -9,6 +9,7 @@ mod middleware;
 mod ops;
 mod patch;
 mod routes;
+mod spec;
 
 use std::sync::Arc;
 
@@ -56,9 +57,11 @@ pub fn api_service() -> OpenApiService<(me::MeApi, ops::OpsApi), ()> {
         "users-api",
         env!("CARGO_PKG_VERSION"),
     )
-    .summary("The current user, user administration, sessions and API keys.")
     .description(include_str!("description.md"))
-    .license(poem_openapi::LicenseObject::new("Apache-2.0"))
+    .license(
+        poem_openapi::LicenseObject::new("Apache-2.0")
+            .url("https://www.apache.org/licenses/LICENSE-2.0"),
+    )
     .server(
         poem_openapi::ServerObject::new("http://127.0.0.1:8080")
             .description("A local `cargo run` (the default address)"),
@@ -66,48 +69,17 @@ pub fn api_service() -> OpenApiService<(me::MeApi, ops::OpsApi), ()> {
 }
 
 /// The spec as committed in `spec/openapi.json`: pretty JSON with a trailing newline.
-/// poem-openapi's output is normalised for the tools that read it: PATCH bodies are closed
-/// (`additionalProperties: false`, which poem-openapi cannot express), media types are the plain
-/// `application/json` (the charset parameter confuses generators), and header names keep their
-/// usual spelling (`ETag`, not `ETAG`).
+/// poem-openapi's output is normalised for the tools that read it: media types are the plain
+/// `application/json` (the charset parameter confuses generators), then `spec::normalise` adds
+/// what poem-openapi cannot express (closed PATCH bodies, `security: []` on public operations,
+/// links between operations) and the usual header spelling (`ETag`).
+/// No `info.summary`: it is OpenAPI 3.1, and poem-openapi emits 3.0.
 pub fn spec_json() -> String {
     let text = api_service()
         .spec()
         .replace("application/json; charset=utf-8", "application/json");
     let mut spec: Value = serde_json::from_str(&text).expect("poem-openapi emits valid JSON");
-    if let Some(schemas) = spec
-        .pointer_mut("/components/schemas")
-        .and_then(Value::as_object_mut)
-    {
-        for (name, schema) in schemas.iter_mut() {
-            if name.ends_with("Patch") {
-                schema["additionalProperties"] = Value::Bool(false);
-            }
-        }
-    }
-    for operation in spec["paths"]
-        .as_object_mut()
-        .into_iter()
-        .flat_map(|p| p.values_mut())
-    {
-        for op in operation
-            .as_object_mut()
-            .into_iter()
-            .flat_map(|o| o.values_mut())
-        {
-            for response in op["responses"]
-                .as_object_mut()
-                .into_iter()
-                .flat_map(|r| r.values_mut())
-            {
-                if let Some(headers) = response.get_mut("headers").and_then(Value::as_object_mut)
-                    && let Some(etag) = headers.remove("ETAG")
-                {
-                    headers.insert("ETag".into(), etag);
-                }
-            }
-        }
-    }
+    spec::normalise(&mut spec);
     let mut text = serde_json::to_string_pretty(&spec).expect("a JSON value serialises");
     text.push('\n');
     text

@@ -5,8 +5,11 @@
 //! - `client generate|check`: the same for the progenitor client in `generated/`.
 //! - `check`: both checks (CI runs this).
 //! - `test`: the test suite on SQLite, then on PostgreSQL.
+//! - `judge`: the external judges (spec linters, Schemathesis, a TypeScript consumer, Swagger UI
+//!   in Chromium) against the running server on SQLite and PostgreSQL.
 
 mod client;
+mod judge;
 mod openapi;
 mod test;
 
@@ -45,6 +48,16 @@ enum Command {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// Run the external judges against the real server on SQLite and PostgreSQL
+    /// (`TEST_DATABASE_URL`); installs their tools first (`judge/install.sh`).
+    Judge {
+        /// Judge one database only.
+        #[arg(long, value_enum)]
+        only: Option<judge::Database>,
+        /// Do not run `judge/install.sh` first.
+        #[arg(long)]
+        skip_install: bool,
+    },
 }
 
 #[derive(Subcommand, Clone, Copy)]
@@ -78,6 +91,7 @@ fn main() -> Result<()> {
             require_postgres,
             args,
         } => test::run(require_postgres, &args),
+        Command::Judge { only, skip_install } => judge::run(only, skip_install),
     }
 }
 
