@@ -47,15 +47,14 @@ const browser = await chromium.launch({
     "--disable-sync",
   ],
 });
+/** @type {string[]} */
+const pageErrors = [];
+/** @type {string[]} */
+const foreign = [];
+const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+const page = await context.newPage();
 try {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const page = await context.newPage();
   page.setDefaultTimeout(15_000);
-
-  /** @type {string[]} */
-  const pageErrors = [];
-  /** @type {string[]} */
-  const foreign = [];
   page.on("pageerror", (error) => pageErrors.push(error.message));
   page.on("console", (message) => {
     if (message.type() === "error") console.log(`  console error: ${message.text()}`);
@@ -130,7 +129,9 @@ try {
   const patched = await tryItOut("patchMe", "PATCH", JSON.stringify({ timezone: TIMEZONE }));
   check(
     patched.status === 200 && patched.shown === "200",
-    `PATCH /v1/me is 200 (got ${patched.status}: ${JSON.stringify(patched.json)})`,
+    patched.status === 200
+      ? "PATCH /v1/me is 200"
+      : `PATCH /v1/me is 200 (got ${patched.status}: ${JSON.stringify(patched.json)})`,
   );
   check(patched.json?.data?.timezone === TIMEZONE, `PATCH answers timezone ${TIMEZONE}`);
 
@@ -140,15 +141,17 @@ try {
     `a following GET shows timezone ${TIMEZONE}`,
   );
 
+} catch (error) {
+  check(false, `the walk through Swagger UI completes (${error})`);
+} finally {
+  // Also after a failure: the picture shows where it stopped.
   mkdirSync(dirname(screenshot), { recursive: true });
   await page.screenshot({ path: screenshot, fullPage: true });
   console.log(`  screenshot: ${screenshot}`);
-
-  check(pageErrors.length === 0, `no page errors (${pageErrors.join("; ")})`);
-  check(foreign.length === 0, `no requests beyond ${origin} (${foreign.join(", ")})`);
-} finally {
   await browser.close();
 }
+check(pageErrors.length === 0, `no page errors (${pageErrors.join("; ")})`);
+check(foreign.length === 0, `no requests beyond ${origin} (${foreign.join(", ")})`);
 
 if (failures.length > 0) {
   console.log(`swagger ui: ${failures.length} checks failed`);

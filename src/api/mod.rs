@@ -62,10 +62,11 @@ pub fn api_service() -> OpenApiService<(me::MeApi, ops::OpsApi), ()> {
         poem_openapi::LicenseObject::new("Apache-2.0")
             .url("https://www.apache.org/licenses/LICENSE-2.0"),
     )
-    .server(
-        poem_openapi::ServerObject::new("http://127.0.0.1:8080")
-            .description("A local `cargo run` (the default address)"),
-    )
+    // Relative: the server is wherever this document was fetched from, so Swagger UI at `/docs`
+    // and every generated client talk to the instance that served it, on any address.
+    .server(poem_openapi::ServerObject::new("/").description(
+        "The server that serves this document (a local `cargo run` is http://127.0.0.1:8080)",
+    ))
 }
 
 /// The spec as committed in `spec/openapi.json`: pretty JSON with a trailing newline.

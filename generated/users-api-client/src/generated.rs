@@ -2321,7 +2321,8 @@ pub mod prelude {
 #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MePatch {
-    /// At most 2,000 characters.
+    /// 1–2,000 characters after trimming; line breaks and tabs allowed, other control
+    /// characters not. Send `null` to clear.
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub bio: crate::Patch<::std::string::String>,
     /// Merged as JSON Merge Patch (RFC 7396): keys replace, `null` deletes a key, objects merge.

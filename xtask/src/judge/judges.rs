@@ -190,7 +190,6 @@ fn tool(paths: &Paths, program: &str, args: &[&str]) -> Command {
         .current_dir(&paths.tools)
         .args(args)
         .env("NO_COLOR", "1")
-        .env("FORCE_COLOR", "0")
         // The network is closed: no usage telemetry or update checks.
         .env("REDOCLY_TELEMETRY", "off")
         .env("REDOCLY_SUPPRESS_UPDATE_NOTICE", "true");
