@@ -77,7 +77,10 @@ fn spec_lint(stage: &Stage, paths: &Paths) -> Result<()> {
     let mut failed = Vec::new();
     let committed = std::fs::read_to_string(paths.root.join("spec/openapi.json"))?;
     if served != committed {
-        println!("  served spec: FAILED, it differs from spec/openapi.json");
+        println!(
+            "  served spec: FAILED, it differs from spec/openapi.json \
+             (`cargo xtask openapi generate`, or `cargo xtask check` for the diff)"
+        );
         failed.push("served spec");
     }
     let file = file.to_string_lossy();
