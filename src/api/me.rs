@@ -72,16 +72,17 @@ pub struct Me {
 #[derive(Debug, Clone, Object)]
 pub struct MePatch {
     /// 1–100 characters after trimming, no control characters; stored NFC-normalised.
-    #[oai(nullable)]
+    #[oai(nullable, validator(min_length = 1, max_length = 100))]
     pub display_name: MaybeUndefined<String>,
     /// 1–64 letters (any script) with single spaces, hyphens or apostrophes between them.
-    #[oai(nullable)]
+    #[oai(nullable, validator(min_length = 1, max_length = 64))]
     pub first_name: MaybeUndefined<String>,
     /// Same rules as `first_name`.
-    #[oai(nullable)]
+    #[oai(nullable, validator(min_length = 1, max_length = 64))]
     pub last_name: MaybeUndefined<String>,
-    /// At most 2,000 characters.
-    #[oai(nullable)]
+    /// 1–2,000 characters after trimming; line breaks and tabs allowed, other control
+    /// characters not. Send `null` to clear.
+    #[oai(nullable, validator(min_length = 1, max_length = 2000))]
     pub bio: MaybeUndefined<String>,
     /// An absolute `https://` or `http://` URL (≤ 2,048 characters) or a
     /// `data:image/{png,jpeg,gif,webp};base64,` URL of at most 100 KB whose bytes are that type.
@@ -107,6 +108,7 @@ pub struct MePatch {
     /// Merged as JSON Merge Patch (RFC 7396): keys replace, `null` deletes a key, objects merge.
     /// The result may have at most 16 top-level keys, keys of 1–64 characters from
     /// `[A-Za-z0-9_.-]`, nesting at most 5 deep and 8 KiB serialised (422 `INVALID_METADATA`).
+    #[oai(validator(max_properties = 16))]
     pub client_metadata: Option<BTreeMap<String, Value>>,
 }
 

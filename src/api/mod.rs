@@ -14,6 +14,7 @@ mod ops;
 mod pages;
 mod patch;
 mod routes;
+mod spec;
 mod teams;
 mod user_input;
 mod users;
@@ -84,59 +85,31 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
         "users-api",
         env!("CARGO_PKG_VERSION"),
     )
-    .summary("The current user, user administration, sessions and API keys.")
     .description(include_str!("description.md"))
-    .license(poem_openapi::LicenseObject::new("Apache-2.0"))
-    .server(
-        poem_openapi::ServerObject::new("http://127.0.0.1:8080")
-            .description("A local `cargo run` (the default address)"),
+    .license(
+        poem_openapi::LicenseObject::new("Apache-2.0")
+            .url("https://www.apache.org/licenses/LICENSE-2.0"),
     )
+    // Relative: the server is wherever this document was fetched from, so Swagger UI at `/docs`
+    // and every generated client talk to the instance that served it, on any address.
+    .server(poem_openapi::ServerObject::new("/").description(
+        "The server that serves this document (a local `cargo run` is http://127.0.0.1:8080)",
+    ))
 }
 
 /// The spec as committed in `spec/openapi.json`: pretty JSON with a trailing newline.
-/// poem-openapi's output is normalised for the tools that read it: PATCH bodies are closed
-/// (`additionalProperties: false`, which poem-openapi cannot express), media types are the plain
-/// `application/json` and `text/plain` (the charset parameter confuses generators), and header
-/// names keep their usual spelling (`ETag`, not `ETAG`).
+/// poem-openapi's output is normalised for the tools that read it: media types are the plain
+/// `application/json` and `text/plain` (the charset parameter confuses generators), then
+/// `spec::normalise` adds what poem-openapi cannot express (closed PATCH and create bodies,
+/// `security: []` on public operations, links between operations) and the usual header
+/// spelling (`ETag`). No `info.summary`: it is OpenAPI 3.1, and poem-openapi emits 3.0.
 pub fn spec_json() -> String {
     let text = api_service()
         .spec()
         .replace("application/json; charset=utf-8", "application/json")
         .replace("text/plain; charset=utf-8", "text/plain");
     let mut spec: Value = serde_json::from_str(&text).expect("poem-openapi emits valid JSON");
-    if let Some(schemas) = spec
-        .pointer_mut("/components/schemas")
-        .and_then(Value::as_object_mut)
-    {
-        for (name, schema) in schemas.iter_mut() {
-            if name.ends_with("Patch") || name.ends_with("Create") {
-                schema["additionalProperties"] = Value::Bool(false);
-            }
-        }
-    }
-    for operation in spec["paths"]
-        .as_object_mut()
-        .into_iter()
-        .flat_map(|p| p.values_mut())
-    {
-        for op in operation
-            .as_object_mut()
-            .into_iter()
-            .flat_map(|o| o.values_mut())
-        {
-            for response in op["responses"]
-                .as_object_mut()
-                .into_iter()
-                .flat_map(|r| r.values_mut())
-            {
-                if let Some(headers) = response.get_mut("headers").and_then(Value::as_object_mut)
-                    && let Some(etag) = headers.remove("ETAG")
-                {
-                    headers.insert("ETag".into(), etag);
-                }
-            }
-        }
-    }
+    spec::normalise(&mut spec);
     let mut text = serde_json::to_string_pretty(&spec).expect("a JSON value serialises");
     text.push('\n');
     text

@@ -51,7 +51,8 @@ fn every_operation_has_an_id_a_tag_a_description_and_enveloped_responses() {
             );
             let responses = op["responses"].as_object().unwrap();
             assert!(responses.contains_key("500"), "{name}: declares 500");
-            if op.get("security").is_some() {
+            let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
+            if secured {
                 assert!(responses.contains_key("401"), "{name}: secured but no 401");
             }
             for (status, response) in responses {
@@ -84,4 +85,30 @@ fn every_operation_has_an_id_a_tag_a_description_and_enveloped_responses() {
         }
     }
     assert!(operations >= 5, "found only {operations} operations");
+}
+
+/// Found by the Swagger UI judge: with `servers: [{url: "http://127.0.0.1:8080"}]`, Swagger UI
+/// on any other address sent "Try it out" requests to port 8080. A relative server URL resolves
+/// against the document's own address, wherever the instance runs.
+#[test]
+fn the_spec_points_clients_at_the_server_that_served_it() {
+    let spec: Value = serde_json::from_str(&committed()).unwrap();
+    for server in spec["servers"].as_array().unwrap() {
+        assert_eq!(server["url"], "/", "{server}");
+    }
+}
+
+/// Found by the linters: `info.summary` is OpenAPI 3.1 (the spec is 3.0), and operations
+/// without security must say so with `security: []`.
+#[test]
+fn the_spec_is_openapi_3_0_and_every_operation_states_its_security() {
+    let spec: Value = serde_json::from_str(&committed()).unwrap();
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3.0"));
+    assert!(spec["info"].get("summary").is_none());
+    assert!(spec["info"]["license"]["url"].is_string());
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            assert!(op["security"].is_array(), "{method} {path}: security");
+        }
+    }
 }

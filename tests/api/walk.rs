@@ -42,7 +42,7 @@ fn operations_with_ids(id: impl Fn() -> String) -> Vec<(Method, String, bool, bo
             operations.push((
                 method.to_uppercase().parse().unwrap(),
                 path.clone(),
-                op.get("security").is_some(),
+                op["security"].as_array().is_some_and(|s| !s.is_empty()),
                 op.get("requestBody").is_some(),
             ));
         }

@@ -6,9 +6,12 @@
 //! - `check`: both checks (CI runs this).
 //! - `test`: the test suite on SQLite, then on PostgreSQL.
 //! - `bench`: throughput, latency and memory under `wrk`, written to `BENCHMARKS.md`.
+//! - `judge`: the external judges (spec linters, Schemathesis, a TypeScript consumer, Swagger UI
+//!   in Chromium) against the running server on SQLite and PostgreSQL.
 
 mod bench;
 mod client;
+mod judge;
 mod openapi;
 mod test;
 
@@ -62,6 +65,16 @@ enum Command {
         #[arg(long, default_value_t = 10_000)]
         users: u64,
     },
+    /// Run the external judges against the real server on SQLite and PostgreSQL
+    /// (`TEST_DATABASE_URL`); installs their tools first (`judge/install.sh`).
+    Judge {
+        /// Judge one database only.
+        #[arg(long, value_enum)]
+        only: Option<judge::Database>,
+        /// Do not run `judge/install.sh` first.
+        #[arg(long)]
+        skip_install: bool,
+    },
 }
 
 #[derive(Subcommand, Clone, Copy)]
@@ -106,6 +119,7 @@ fn main() -> Result<()> {
             connections: if smoke { 4 } else { connections },
             users,
         }),
+        Command::Judge { only, skip_install } => judge::run(only, skip_install),
     }
 }
 

@@ -192,7 +192,7 @@ scopes and session. `server_metadata`, the password hash and the TOTP secret nev
     pub struct Me {
         ///The number of the user's live sessions.
         pub active_sessions: i64,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub bio: ::std::option::Option<::std::string::String>,
         ///Free-form data the user may write.
         pub client_metadata: ::serde_json::Map<
@@ -205,53 +205,53 @@ scopes and session. `server_metadata`, the password hash and the TOTP secret nev
             ::serde_json::Value,
         >,
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub display_name: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub first_name: ::std::option::Option<::std::string::String>,
         ///`first_name` and `last_name` joined by a space; read-only.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub full_name: ::std::option::Option<::std::string::String>,
         pub has_password: bool,
         pub id: ::uuid::Uuid,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub last_active_at: ::std::option::Option<
             ::chrono::DateTime<::chrono::offset::Utc>,
         >,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub last_name: ::std::option::Option<::std::string::String>,
         ///BCP 47, canonical casing.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub locale: ::std::option::Option<::std::string::String>,
         pub org: OrgRef,
         pub org_id: ::uuid::Uuid,
         pub otp_auth_enabled: bool,
         ///E.164.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub phone_number: ::std::option::Option<::std::string::String>,
         pub phone_number_verified: bool,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub primary_email: ::std::option::Option<::std::string::String>,
         ///When false the user cannot sign in with e-mail and password.
         pub primary_email_auth_enabled: bool,
         pub primary_email_verified: bool,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub profile_image_url: ::std::option::Option<::std::string::String>,
         pub role: Role,
         ///The scopes this principal acts with on the admin surface.
         pub scopes: ::std::vec::Vec<::std::string::String>,
         ///`selected_team_id` expanded.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub selected_team: ::std::option::Option<TeamRef>,
         ///A team the user is a member of, or null.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub selected_team_id: ::std::option::Option<::uuid::Uuid>,
         pub session: CurrentSession,
         pub status: UserStatus,
         ///Every team the user is a member of, by name.
         pub teams: ::std::vec::Vec<MyTeam>,
         ///IANA time zone name, canonical spelling.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub timezone: ::std::option::Option<::std::string::String>,
         ///Moves only when something actually changed.
         pub updated_at: ::chrono::DateTime<::chrono::offset::Utc>,
@@ -528,7 +528,7 @@ was not issued by this API is 422 `INVALID_CURSOR`.*/
     pub struct User {
         ///The number of the user's live sessions.
         pub active_sessions: i64,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub bio: ::std::option::Option<::std::string::String>,
         ///Free-form data the user may write.
         pub client_metadata: ::serde_json::Map<
@@ -541,43 +541,43 @@ was not issued by this API is 422 `INVALID_CURSOR`.*/
             ::serde_json::Value,
         >,
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub display_name: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub first_name: ::std::option::Option<::std::string::String>,
         ///`first_name` and `last_name` joined by a space; read-only.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub full_name: ::std::option::Option<::std::string::String>,
         pub has_password: bool,
         pub id: ::uuid::Uuid,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub last_active_at: ::std::option::Option<
             ::chrono::DateTime<::chrono::offset::Utc>,
         >,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub last_name: ::std::option::Option<::std::string::String>,
         ///BCP 47, canonical casing.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub locale: ::std::option::Option<::std::string::String>,
         pub org_id: ::uuid::Uuid,
         pub otp_auth_enabled: bool,
         ///E.164.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub phone_number: ::std::option::Option<::std::string::String>,
         pub phone_number_verified: bool,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub primary_email: ::std::option::Option<::std::string::String>,
         ///When false the user cannot sign in with e-mail and password.
         pub primary_email_auth_enabled: bool,
         pub primary_email_verified: bool,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub profile_image_url: ::std::option::Option<::std::string::String>,
         pub role: Role,
         ///`selected_team_id` expanded.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub selected_team: ::std::option::Option<TeamRef>,
         ///A team the user is a member of, or null.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub selected_team_id: ::std::option::Option<::uuid::Uuid>,
         ///Data only the admin surface reads and writes; never shown through `/v1/me`.
         pub server_metadata: ::serde_json::Map<
@@ -586,7 +586,7 @@ was not issued by this API is 422 `INVALID_CURSOR`.*/
         >,
         pub status: UserStatus,
         ///IANA time zone name, canonical spelling.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub timezone: ::std::option::Option<::std::string::String>,
         ///Moves only when something actually changed.
         pub updated_at: ::chrono::DateTime<::chrono::offset::Utc>,
@@ -1826,7 +1826,7 @@ metadata tier.*/
                     active_sessions: Err(
                         "no value supplied for active_sessions".to_string(),
                     ),
-                    bio: Ok(Default::default()),
+                    bio: Err("no value supplied for bio".to_string()),
                     client_metadata: Err(
                         "no value supplied for client_metadata".to_string(),
                     ),
@@ -1834,39 +1834,49 @@ metadata tier.*/
                         "no value supplied for client_read_only_metadata".to_string(),
                     ),
                     created_at: Err("no value supplied for created_at".to_string()),
-                    display_name: Ok(Default::default()),
-                    first_name: Ok(Default::default()),
-                    full_name: Ok(Default::default()),
+                    display_name: Err("no value supplied for display_name".to_string()),
+                    first_name: Err("no value supplied for first_name".to_string()),
+                    full_name: Err("no value supplied for full_name".to_string()),
                     has_password: Err("no value supplied for has_password".to_string()),
                     id: Err("no value supplied for id".to_string()),
-                    last_active_at: Ok(Default::default()),
-                    last_name: Ok(Default::default()),
-                    locale: Ok(Default::default()),
+                    last_active_at: Err(
+                        "no value supplied for last_active_at".to_string(),
+                    ),
+                    last_name: Err("no value supplied for last_name".to_string()),
+                    locale: Err("no value supplied for locale".to_string()),
                     org: Err("no value supplied for org".to_string()),
                     org_id: Err("no value supplied for org_id".to_string()),
                     otp_auth_enabled: Err(
                         "no value supplied for otp_auth_enabled".to_string(),
                     ),
-                    phone_number: Ok(Default::default()),
+                    phone_number: Err("no value supplied for phone_number".to_string()),
                     phone_number_verified: Err(
                         "no value supplied for phone_number_verified".to_string(),
                     ),
-                    primary_email: Ok(Default::default()),
+                    primary_email: Err(
+                        "no value supplied for primary_email".to_string(),
+                    ),
                     primary_email_auth_enabled: Err(
                         "no value supplied for primary_email_auth_enabled".to_string(),
                     ),
                     primary_email_verified: Err(
                         "no value supplied for primary_email_verified".to_string(),
                     ),
-                    profile_image_url: Ok(Default::default()),
+                    profile_image_url: Err(
+                        "no value supplied for profile_image_url".to_string(),
+                    ),
                     role: Err("no value supplied for role".to_string()),
                     scopes: Err("no value supplied for scopes".to_string()),
-                    selected_team: Ok(Default::default()),
-                    selected_team_id: Ok(Default::default()),
+                    selected_team: Err(
+                        "no value supplied for selected_team".to_string(),
+                    ),
+                    selected_team_id: Err(
+                        "no value supplied for selected_team_id".to_string(),
+                    ),
                     session: Err("no value supplied for session".to_string()),
                     status: Err("no value supplied for status".to_string()),
                     teams: Err("no value supplied for teams".to_string()),
-                    timezone: Ok(Default::default()),
+                    timezone: Err("no value supplied for timezone".to_string()),
                     updated_at: Err("no value supplied for updated_at".to_string()),
                 }
             }
@@ -3158,7 +3168,7 @@ metadata tier.*/
                     active_sessions: Err(
                         "no value supplied for active_sessions".to_string(),
                     ),
-                    bio: Ok(Default::default()),
+                    bio: Err("no value supplied for bio".to_string()),
                     client_metadata: Err(
                         "no value supplied for client_metadata".to_string(),
                     ),
@@ -3166,38 +3176,48 @@ metadata tier.*/
                         "no value supplied for client_read_only_metadata".to_string(),
                     ),
                     created_at: Err("no value supplied for created_at".to_string()),
-                    display_name: Ok(Default::default()),
-                    first_name: Ok(Default::default()),
-                    full_name: Ok(Default::default()),
+                    display_name: Err("no value supplied for display_name".to_string()),
+                    first_name: Err("no value supplied for first_name".to_string()),
+                    full_name: Err("no value supplied for full_name".to_string()),
                     has_password: Err("no value supplied for has_password".to_string()),
                     id: Err("no value supplied for id".to_string()),
-                    last_active_at: Ok(Default::default()),
-                    last_name: Ok(Default::default()),
-                    locale: Ok(Default::default()),
+                    last_active_at: Err(
+                        "no value supplied for last_active_at".to_string(),
+                    ),
+                    last_name: Err("no value supplied for last_name".to_string()),
+                    locale: Err("no value supplied for locale".to_string()),
                     org_id: Err("no value supplied for org_id".to_string()),
                     otp_auth_enabled: Err(
                         "no value supplied for otp_auth_enabled".to_string(),
                     ),
-                    phone_number: Ok(Default::default()),
+                    phone_number: Err("no value supplied for phone_number".to_string()),
                     phone_number_verified: Err(
                         "no value supplied for phone_number_verified".to_string(),
                     ),
-                    primary_email: Ok(Default::default()),
+                    primary_email: Err(
+                        "no value supplied for primary_email".to_string(),
+                    ),
                     primary_email_auth_enabled: Err(
                         "no value supplied for primary_email_auth_enabled".to_string(),
                     ),
                     primary_email_verified: Err(
                         "no value supplied for primary_email_verified".to_string(),
                     ),
-                    profile_image_url: Ok(Default::default()),
+                    profile_image_url: Err(
+                        "no value supplied for profile_image_url".to_string(),
+                    ),
                     role: Err("no value supplied for role".to_string()),
-                    selected_team: Ok(Default::default()),
-                    selected_team_id: Ok(Default::default()),
+                    selected_team: Err(
+                        "no value supplied for selected_team".to_string(),
+                    ),
+                    selected_team_id: Err(
+                        "no value supplied for selected_team_id".to_string(),
+                    ),
                     server_metadata: Err(
                         "no value supplied for server_metadata".to_string(),
                     ),
                     status: Err("no value supplied for status".to_string()),
-                    timezone: Ok(Default::default()),
+                    timezone: Err("no value supplied for timezone".to_string()),
                     updated_at: Err("no value supplied for updated_at".to_string()),
                 }
             }
@@ -7012,7 +7032,8 @@ pub mod prelude {
 #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MePatch {
-    /// At most 2,000 characters.
+    /// 1–2,000 characters after trimming; line breaks and tabs allowed, other control
+    /// characters not. Send `null` to clear.
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub bio: crate::Patch<::std::string::String>,
     /// Merged as JSON Merge Patch (RFC 7396): keys replace, `null` deletes a key, objects merge.

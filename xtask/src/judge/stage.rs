@@ -1,0 +1,250 @@
+//! One stage for the judges: a fresh database, a seeded organization, and the server running on
+//! a free port. `stop` ends the server and drops the database; nothing outlives the run but
+//! logs under `target/judge/<database>/`.
+
+use std::{
+    fs::File,
+    io::{Read, Write},
+    net::{SocketAddr, TcpListener, TcpStream},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+use super::{Database, Paths};
+
+const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+pub struct Stage {
+    pub database: Database,
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub base_url: String,
+    pub addr: SocketAddr,
+    /// The seeded admin's session token.
+    pub token: String,
+    /// The seeded organization's API key.
+    pub api_key: String,
+    /// `target/judge/<database>/`.
+    pub out: PathBuf,
+    server: Child,
+    /// For PostgreSQL: the maintenance URL and the database to drop.
+    postgres: Option<(String, String)>,
+}
+
+impl Stage {
+    pub fn start(database: Database, binary: &Path, paths: &Paths) -> Result<Stage> {
+        let out = paths.out.join(database.name());
+        if out.exists() {
+            std::fs::remove_dir_all(&out)?;
+        }
+        std::fs::create_dir_all(&out)?;
+        let (url, postgres) = match database {
+            Database::Sqlite => (format!("sqlite://{}", out.join("users.db").display()), None),
+            Database::Postgres => {
+                let admin =
+                    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_POSTGRES.into());
+                let name = format!("judge_{}_{}", std::process::id(), database.name());
+                psql(
+                    &admin,
+                    &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                )?;
+                psql(&admin, &format!("CREATE DATABASE {name}"))?;
+                (with_database(&admin, &name), Some((admin, name)))
+            }
+        };
+        let key = out.join("signing-key.pem");
+        let common = |command: &mut Command| {
+            command
+                .arg("--database-url")
+                .arg(&url)
+                .arg("--signing-key-file")
+                .arg(&key);
+        };
+
+        let mut create = Command::new(binary);
+        create.args([
+            "admin",
+            "create-org",
+            "--name",
+            "Judges",
+            "--admin-email",
+            "judge@example.com",
+            "--json",
+        ]);
+        common(&mut create);
+        let output = create
+            .output()
+            .context("running users-api admin create-org")?;
+        if !output.status.success() {
+            bail!(
+                "admin create-org failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let seeded: Value = serde_json::from_slice(&output.stdout)
+            .context("admin create-org --json printed no JSON")?;
+        let field = |name: &str| {
+            seeded[name]
+                .as_str()
+                .map(str::to_owned)
+                .with_context(|| format!("admin create-org printed no {name}"))
+        };
+        let (token, api_key) = (field("session_token")?, field("api_key")?);
+
+        let addr = free_port()?;
+        let log = File::create(out.join("server.log"))?;
+        let mut serve = Command::new(binary);
+        serve
+            .arg("--addr")
+            .arg(addr.to_string())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        common(&mut serve);
+        let server = serve.spawn().context("starting users-api")?;
+        let mut stage = Stage {
+            database,
+            base_url: format!("http://{addr}"),
+            addr,
+            token,
+            api_key,
+            out,
+            server,
+            postgres,
+        };
+        stage.wait_ready()?;
+        println!(
+            "server on {} ({}), log in {}",
+            stage.base_url,
+            database.name(),
+            stage.out.join("server.log").display()
+        );
+        Ok(stage)
+    }
+
+    fn wait_ready(&mut self) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Some(status) = self.server.try_wait()? {
+                bail!("the server exited ({status}); see {}", self.log().display());
+            }
+            if http_get(self.addr, "/readyz").is_ok_and(|(status, _)| status == 200) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        bail!(
+            "the server was not ready within 60 s; see {}",
+            self.log().display()
+        )
+    }
+
+    pub fn log(&self) -> PathBuf {
+        self.out.join("server.log")
+    }
+
+    /// Stops the server and drops the PostgreSQL database (the SQLite file stays, for a look).
+    pub fn stop(mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+        if let Some((admin, name)) = &self.postgres
+            && let Err(error) = psql(
+                admin,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            )
+        {
+            println!("could not drop {name}: {error:#}");
+        }
+    }
+}
+
+impl Drop for Stage {
+    fn drop(&mut self) {
+        // Also on a panic or an early return: never leave a server behind.
+        let _ = self.server.kill();
+    }
+}
+
+/// A port nobody listens on now (the server binds it a moment later).
+fn free_port() -> Result<SocketAddr> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+}
+
+fn psql(url: &str, sql: &str) -> Result<()> {
+    let output = Command::new("psql")
+        .args([
+            "--quiet",
+            "--no-psqlrc",
+            "-v",
+            "ON_ERROR_STOP=1",
+            url,
+            "-c",
+            sql,
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .context("running psql (install PostgreSQL's client)")?;
+    if !output.status.success() {
+        bail!(
+            "psql {sql:?}: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// The same server URL with another database in its path.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let authority_end = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    let mut out = format!("{}/{name}", &base[..authority_end]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+/// A plain HTTP/1.0 GET (no chunked bodies, the connection closes): enough to poll `/readyz`
+/// and fetch the served spec without an HTTP client dependency.
+pub fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .context("no end of headers")?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .context("no status line")?;
+    Ok((status, body.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_database_replaces_only_the_path() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/postgres", "j"),
+            "postgres://postgres@127.0.0.1:5432/j"
+        );
+        assert_eq!(
+            with_database("postgres://u@h/postgres?sslmode=disable", "j"),
+            "postgres://u@h/j?sslmode=disable"
+        );
+        assert_eq!(with_database("postgres://u@h", "j"), "postgres://u@h/j");
+    }
+}
