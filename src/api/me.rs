@@ -14,14 +14,15 @@ use uuid::Uuid;
 use super::{
     ApiTags, AppState, BearerAuth,
     envelope::{envelope, error_responses},
-    model::{UserFields, extras_of_one, role_of, user_fields, uuid},
+    model::{Extras, UserFields, role_of, user_fields, uuid},
     patch::PatchBody,
     user_input::{ME_FIELDS, read_me_patch},
 };
 use crate::{
     db::{
+        me::{self, MeRows},
         models::{Session, User},
-        orgs, users,
+        users,
     },
     error::ApiError,
 };
@@ -155,8 +156,9 @@ impl MeApi {
         auth: BearerAuth,
         state: Data<&AppState>,
     ) -> Result<MeResponse, GetMeError> {
-        let (user, session) = state.authenticate(&auth).await?.into_user()?;
-        Ok(me_response(&state, user, session).await?)
+        let (user, session, rows) =
+            crate::auth::authenticate_me(&state.db, &state.tokens, &auth.0.token).await?;
+        Ok(me_response(user, session, rows)?)
     }
 
     /// Update the current user
@@ -185,7 +187,8 @@ impl MeApi {
             .transpose()?
             .flatten();
         let user = users::update(&state.db, &user.org_id, &user.id, expected, &update).await?;
-        Ok(me_response(&state, user, session).await?)
+        let rows = me::load(&state.db, &user).await?;
+        Ok(me_response(user, session, rows)?)
     }
 }
 
@@ -207,14 +210,17 @@ pub fn etag(user: &User) -> String {
     format!("\"{}\"", user.version)
 }
 
-async fn me_response(
-    state: &AppState,
-    user: User,
-    session: Session,
-) -> Result<MeResponse, ApiError> {
-    let org = orgs::find(&state.db, &user.org_id).await?;
-    let teams = users::teams_of(&state.db, &user.id).await?;
-    let extras = extras_of_one(&state.db, &user).await?;
+fn me_response(user: User, session: Session, rows: MeRows) -> Result<MeResponse, ApiError> {
+    let MeRows {
+        org,
+        teams,
+        selected_team,
+        active_sessions,
+    } = rows;
+    let extras = Extras {
+        selected_team,
+        active_sessions,
+    };
     let etag = etag(&user);
     let me = Me {
         user: user_fields(&user, extras)?,

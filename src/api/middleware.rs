@@ -73,8 +73,7 @@ pub async fn handle<E: Endpoint>(
         let elapsed = started.elapsed().as_secs_f64();
         let status = response.status().as_u16();
         tracing::info!(status, elapsed_ms = elapsed * 1000.0, "request");
-        let route = routes.template(&path);
-        let route = route.as_deref().unwrap_or(UNMATCHED_ROUTE);
+        let route = routes.template(&path).unwrap_or(UNMATCHED_ROUTE);
         crate::telemetry::record_request(method.as_str(), route, status, elapsed);
         response
     };

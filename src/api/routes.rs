@@ -4,7 +4,14 @@
 use serde_json::Value;
 
 pub struct RouteTable {
-    routes: Vec<(Vec<String>, Vec<String>)>,
+    /// (template, its segments, its methods).
+    routes: Vec<Route>,
+}
+
+struct Route {
+    template: String,
+    segments: Vec<String>,
+    methods: Vec<String>,
 }
 
 impl RouteTable {
@@ -15,13 +22,18 @@ impl RouteTable {
             .flatten()
             .map(|(template, item)| {
                 let segments = template.split('/').map(str::to_owned).collect();
+                let template = template.clone();
                 let methods = item
                     .as_object()
                     .into_iter()
                     .flatten()
                     .map(|(method, _)| method.to_uppercase())
                     .collect();
-                (segments, methods)
+                Route {
+                    template,
+                    segments,
+                    methods,
+                }
             })
             .collect();
         Self { routes }
@@ -29,22 +41,23 @@ impl RouteTable {
 
     /// The `Allow` value for `path`, or `None` when no documented path matches.
     pub fn allowed(&self, path: &str) -> Option<String> {
-        self.find(path).map(|(_, methods)| methods.join(", "))
+        self.find(path).map(|route| route.methods.join(", "))
     }
 
     /// The documented template that `path` matches (`/v1/users/{user_id}`), for metric labels.
-    pub fn template(&self, path: &str) -> Option<String> {
-        self.find(path).map(|(template, _)| template.join("/"))
+    /// Runs on every request, so it allocates nothing.
+    pub fn template(&self, path: &str) -> Option<&str> {
+        self.find(path).map(|route| route.template.as_str())
     }
 
-    fn find(&self, path: &str) -> Option<&(Vec<String>, Vec<String>)> {
-        let segments: Vec<&str> = path.split('/').collect();
-        self.routes.iter().find(|(template, _)| {
-            template.len() == segments.len()
-                && template
-                    .iter()
-                    .zip(&segments)
-                    .all(|(t, s)| t.starts_with('{') || t == s)
+    fn find(&self, path: &str) -> Option<&Route> {
+        self.routes.iter().find(|route| {
+            let mut segments = path.split('/');
+            route.segments.iter().all(|t| {
+                segments
+                    .next()
+                    .is_some_and(|s| t.starts_with('{') || t == s)
+            }) && segments.next().is_none()
         })
     }
 }
@@ -63,10 +76,7 @@ mod tests {
         assert_eq!(table.allowed("/v1/me").as_deref(), Some("GET, PATCH"));
         assert_eq!(table.allowed("/v1/users/42").as_deref(), Some("DELETE"));
         assert_eq!(table.allowed("/v1/nothing"), None);
-        assert_eq!(
-            table.template("/v1/users/42").as_deref(),
-            Some("/v1/users/{id}")
-        );
+        assert_eq!(table.template("/v1/users/42"), Some("/v1/users/{id}"));
         assert_eq!(table.template("/v1/nothing"), None);
     }
 }

@@ -21,7 +21,7 @@ pub async fn find(db: &Db, id: &str) -> Result<Organization, ApiError> {
     read!(db, |conn| Ok(organizations::table
         .find(id)
         .select(Organization::as_select())
-        .first(conn)
+        .get_result(conn)
         .await?))
 }
 

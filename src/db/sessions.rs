@@ -25,7 +25,7 @@ pub async fn find_live(
         .filter(sessions::revoked_at.is_null())
         .filter(sessions::expires_at.gt(now))
         .select((Session::as_select(), User::as_select()))
-        .first(conn)
+        .get_result(conn)
         .await
         .optional()?))
 }
@@ -46,7 +46,7 @@ pub async fn find_api_key(db: &Db, secret_hash: &str) -> Result<Option<ApiKey>, 
         .filter(api_keys::secret_hash.eq(secret_hash))
         .filter(api_keys::revoked_at.is_null())
         .select(ApiKey::as_select())
-        .first(conn)
+        .get_result(conn)
         .await
         .optional()?))
 }

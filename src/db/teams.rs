@@ -40,7 +40,7 @@ pub async fn find(db: &Db, org_id: &str, team_id: &str) -> Result<Team, ApiError
         .filter(teams::id.eq(team_id))
         .filter(teams::org_id.eq(org_id))
         .select(Team::as_select())
-        .first(conn)
+        .get_result(conn)
         .await?))
 }
 
@@ -128,7 +128,7 @@ pub async fn add_member(
         let member = team_members::table
             .find((team_id, user_id))
             .select(TeamMember::as_select())
-            .first(conn)
+            .get_result(conn)
             .await?;
         Ok((member, added > 0))
     })

@@ -68,7 +68,7 @@ pub async fn create(
             if claimed == 0 {
                 let first: IdempotencyRecord = mine
                     .select(IdempotencyRecord::as_select())
-                    .first(conn)
+                    .get_result(conn)
                     .await?;
                 return match first.response_body {
                     Some(body) if first.request_hash == claim.request_hash => {

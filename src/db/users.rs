@@ -41,7 +41,7 @@ pub async fn find(db: &Db, org_id: &str, user_id: &str) -> Result<User, ApiError
         .filter(users::id.eq(user_id))
         .filter(users::org_id.eq(org_id))
         .select(User::as_select())
-        .first(conn)
+        .get_result(conn)
         .await?))
 }
 
@@ -319,7 +319,7 @@ pub async fn update(
         let current: User = users::table
             .find(user_id)
             .select(User::as_select())
-            .first(conn)
+            .get_result(conn)
             .await?;
         if expected_version.is_some_and(|version| version != current.version) {
             return Err(ApiError::precondition_failed());

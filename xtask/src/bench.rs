@@ -126,10 +126,22 @@ pub fn run(options: &Options) -> Result<()> {
     } else {
         crate::workspace_root().join("BENCHMARKS.md")
     };
+    // The hand-written analysis (profiles, what changed, missed targets) below the measured
+    // table survives a re-run: everything from its heading on is kept.
+    let kept = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|old| old.find(ANALYSIS_HEADING).map(|at| old[at..].to_owned()));
+    let report = match kept {
+        Some(analysis) => format!("{report}\n{analysis}"),
+        None => report,
+    };
     std::fs::write(&path, report)?;
     println!("wrote {}", path.display());
     Ok(())
 }
+
+/// Where the hand-written part of `BENCHMARKS.md` starts.
+const ANALYSIS_HEADING: &str = "## Where the time goes";
 
 /// The server binary: release for real numbers, debug for the smoke run.
 fn build(smoke: bool) -> Result<PathBuf> {
