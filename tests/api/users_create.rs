@@ -20,7 +20,7 @@ async fn create_user_returns_201_with_a_location_where_the_user_can_be_read() {
     let response = client
         .create_user()
         .body(UserCreate {
-            display_name: Some("Grace".into()),
+            display_name: Some("Grace".parse().unwrap()),
             timezone: Some("europe/paris".into()),
             role: Some(Role::Viewer),
             server_metadata: json!({"plan": "pro"}).as_object().unwrap().clone(),
@@ -76,7 +76,7 @@ async fn create_user_reports_every_invalid_field_at_once_and_creates_nothing() {
             .create_user()
             .body(UserCreate {
                 timezone: Some("Mars/Olympus".into()),
-                first_name: Some("R2D2".into()),
+                first_name: Some("R2D2".parse().unwrap()),
                 ..new_user("not-an-address")
             })
             .send()
