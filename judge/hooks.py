@@ -1,17 +1,24 @@
 """Schemathesis hooks for users-api (loaded through `hooks` in schemathesis.toml).
 
-Some rules of the PATCH bodies cannot be written in OpenAPI 3.0's JSON Schema: a time zone must
-be in the IANA database, a locale in the BCP 47 subtag registry, a phone number in a numbering
-plan, an image URL's bytes of the declared type, names made of letters, metadata keys from
-`[A-Za-z0-9_.-]`. The spec states them in its descriptions. So that `positive_data_acceptance`
-still means "valid data is accepted", positive cases get such fields replaced, when the
-generated value breaks one of those rules, by a valid value chosen from the generated one
-(deterministically). Negative cases are never touched, and neither is any value whose JSON type
-is wrong: the server must refuse those as generated.
+Some rules of the request bodies cannot be written in OpenAPI 3.0's JSON Schema: a time zone
+must be in the IANA database, a locale in the BCP 47 subtag registry, a phone number in a
+numbering plan, an e-mail address valid by RFC 5322, an image URL's bytes of the declared type,
+names made of letters, metadata keys from `[A-Za-z0-9_.-]`. The spec states them in its
+descriptions. Other values are valid only in the server's state: a `selected_team_id` must name a
+team the user belongs to, and a `cursor` must be one the API issued. So that
+`positive_data_acceptance` still means "valid data is accepted", positive cases of the bodies
+that create or change users, teams and API keys (POST and PATCH) get such fields replaced, when
+the generated value breaks one of those rules, by a valid value chosen from the generated one
+(deterministically), and positive list requests get a well-formed cursor. Negative cases are
+never touched, and neither is any value whose JSON type is wrong: the server must refuse those
+as generated.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import itertools
 import json
 import unicodedata
 import zlib
@@ -98,6 +105,8 @@ VALID_AS_GENERATED = {
     "last_name": is_name,
     "display_name": lambda v: is_text(v, 100, ""),
     "bio": lambda v: is_text(v, 2000, "\n\r\t"),
+    # A team's or an API key's name: the rules of `display_name`.
+    "name": lambda v: is_text(v, 100, ""),
 }
 ALWAYS_CHOSEN = {
     "timezone": TIMEZONES,
@@ -105,15 +114,45 @@ ALWAYS_CHOSEN = {
     "phone_number": PHONES,
     "profile_image_url": IMAGES,
 }
-REPLACEMENTS = {"first_name": NAMES, "last_name": NAMES, "display_name": TEXTS, "bio": TEXTS}
+REPLACEMENTS = {
+    "first_name": NAMES,
+    "last_name": NAMES,
+    "display_name": TEXTS,
+    "bio": TEXTS,
+    "name": TEXTS,
+}
+METADATA = ["client_metadata", "client_read_only_metadata", "server_metadata"]
+
+# Each positive case gets an address of its own, so that one case's address never makes
+# another's a 409 (the counter keeps runs deterministic: generation is).
+ADDRESSES = itertools.count()
+
+
+def address(generated: str) -> str:
+    return f"user{next(ADDRESSES)}.{zlib.crc32(generated.encode('utf-8', 'surrogatepass')):08x}@example.org"
+
+
+def cursor(generated: str) -> str:
+    """A cursor as the API issues them (`domain::Cursor`): URL-safe base64 of a version byte,
+    a 16-byte id and the first 4 bytes of the SHA-256 of those 17. Any id is a valid position
+    in a keyset list, so one is derived from the generated text."""
+    payload = b"\x01" + hashlib.sha256(generated.encode("utf-8", "surrogatepass")).digest()[:16]
+    raw = payload + hashlib.sha256(payload).digest()[:4]
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def positive(case) -> bool:
+    meta = case.meta
+    return meta is not None and meta.generation.mode == GenerationMode.POSITIVE
 
 
 @schemathesis.hook
 def before_call(context, case, **kwargs):
-    meta = case.meta
-    if meta is None or meta.generation.mode != GenerationMode.POSITIVE:
+    if not positive(case):
         return
-    if case.method.upper() != "PATCH" or not isinstance(case.body, dict):
+    if isinstance(case.query, dict) and isinstance(case.query.get("cursor"), str):
+        case.query = {**case.query, "cursor": cursor(case.query["cursor"])}
+    if case.method.upper() not in ("POST", "PATCH") or not isinstance(case.body, dict):
         return
     body = dict(case.body)
     for field, value in body.items():
@@ -121,8 +160,15 @@ def before_call(context, case, **kwargs):
             continue
         if field in ALWAYS_CHOSEN:
             body[field] = pick(ALWAYS_CHOSEN[field], value)
+        elif field == "primary_email":
+            body[field] = address(value)
+        elif field == "selected_team_id":
+            # Only a team the user belongs to is valid, and no generated id is one; `null`
+            # (clear it) is always valid.
+            body[field] = None
         elif field in VALID_AS_GENERATED and not VALID_AS_GENERATED[field](value):
             body[field] = pick(REPLACEMENTS[field], value)
-    if isinstance(body.get("client_metadata"), dict):
-        body["client_metadata"] = metadata(body["client_metadata"])
+    for field in METADATA:
+        if isinstance(body.get(field), dict):
+            body[field] = metadata(body[field])
     case.body = body

@@ -46,9 +46,12 @@ pub struct CreatedApiKey {
 /// A new API key.
 #[derive(Debug, Clone, Object)]
 pub struct ApiKeyCreate {
-    /// 1–100 characters, e.g. what calls with it.
+    /// 1–100 characters after trimming, no control characters (422 `INVALID_NAME`), e.g. what
+    /// calls with it.
+    #[oai(validator(min_length = 1, max_length = 100))]
     pub name: String,
     /// At least one of `users:read`, `users:write`, `teams:read`, `teams:write`.
+    #[oai(validator(min_items = 1))]
     pub scopes: Vec<ScopeName>,
 }
 

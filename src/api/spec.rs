@@ -49,11 +49,125 @@ const LINKS: &[Link] = &[
         parameters: &[],
         description: "Read the user back: the update is visible.",
     },
+    Link {
+        from: "createUser",
+        status: "201",
+        name: "GetUser",
+        to: "getUser",
+        parameters: &[("user_id", "$response.body#/data/id")],
+        description: "Read the user just created.",
+    },
+    Link {
+        from: "createUser",
+        status: "201",
+        name: "PatchUser",
+        to: "patchUser",
+        parameters: &[
+            ("user_id", "$response.body#/data/id"),
+            ("If-Match", "$response.header.ETag"),
+        ],
+        description: "Update the user just created, refused (412) if it changed since.",
+    },
+    Link {
+        from: "createUser",
+        status: "201",
+        name: "DeleteUser",
+        to: "deleteUser",
+        parameters: &[("user_id", "$response.body#/data/id")],
+        description: "Delete the user just created.",
+    },
+    Link {
+        from: "getUser",
+        status: "200",
+        name: "PatchUser",
+        to: "patchUser",
+        parameters: &[
+            ("user_id", "$response.body#/data/id"),
+            ("If-Match", "$response.header.ETag"),
+        ],
+        description: "Update the user just read, refused (412) if it changed since.",
+    },
+    Link {
+        from: "patchUser",
+        status: "200",
+        name: "GetUser",
+        to: "getUser",
+        parameters: &[("user_id", "$response.body#/data/id")],
+        description: "Read the user back: the update is visible.",
+    },
+    Link {
+        from: "patchUser",
+        status: "200",
+        name: "DeleteUser",
+        to: "deleteUser",
+        parameters: &[("user_id", "$response.body#/data/id")],
+        description: "Delete the user just updated.",
+    },
+    Link {
+        from: "createTeam",
+        status: "201",
+        name: "GetTeam",
+        to: "getTeam",
+        parameters: &[("team_id", "$response.body#/data/id")],
+        description: "Read the team just created.",
+    },
+    Link {
+        from: "createTeam",
+        status: "201",
+        name: "PatchTeam",
+        to: "patchTeam",
+        parameters: &[("team_id", "$response.body#/data/id")],
+        description: "Rename the team just created.",
+    },
+    Link {
+        from: "createTeam",
+        status: "201",
+        name: "DeleteTeam",
+        to: "deleteTeam",
+        parameters: &[("team_id", "$response.body#/data/id")],
+        description: "Delete the team just created.",
+    },
+    Link {
+        from: "patchTeam",
+        status: "200",
+        name: "GetTeam",
+        to: "getTeam",
+        parameters: &[("team_id", "$response.body#/data/id")],
+        description: "Read the team back: the new name is visible.",
+    },
+    Link {
+        from: "patchTeam",
+        status: "200",
+        name: "DeleteTeam",
+        to: "deleteTeam",
+        parameters: &[("team_id", "$response.body#/data/id")],
+        description: "Delete the team just renamed.",
+    },
+    Link {
+        from: "addTeamMember",
+        status: "200",
+        name: "RemoveTeamMember",
+        to: "removeTeamMember",
+        parameters: &[
+            ("team_id", "$response.body#/data/team_id"),
+            ("user_id", "$response.body#/data/user_id"),
+        ],
+        description: "Remove the member just added.",
+    },
+    Link {
+        from: "createApiKey",
+        status: "201",
+        name: "DeleteApiKey",
+        to: "deleteApiKey",
+        parameters: &[("key_id", "$response.body#/data/id")],
+        description: "Revoke the key just created.",
+    },
 ];
 
 pub fn normalise(spec: &mut Value) {
     close_request_schemas(spec);
     require_nullable_response_fields(spec);
+    type_nullable_references(spec);
     for op in operations(spec) {
         declare_public_operations(op);
         etag_header_spelling(op);
@@ -136,6 +250,49 @@ fn require_nullable_response_fields(spec: &mut Value) {
                     required.push(field);
                 }
             }
+        }
+    }
+}
+
+/// poem-openapi writes an optional object field (`selected_team`) as
+/// `allOf: [{$ref}, {description, nullable}]` with `nullable` but no `type`, which OpenAPI 3.0
+/// ignores (and Redocly and openapi-typescript refuse): `nullable` only applies next to a
+/// `type`. Rewritten as `type: object, nullable: true, allOf: [{$ref}]`, which says "that object
+/// or `null`".
+fn type_nullable_references(spec: &mut Value) {
+    let Some(schemas) = spec
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let object_schemas: Vec<String> = schemas
+        .iter()
+        .filter(|(_, schema)| schema["type"] == "object")
+        .map(|(name, _)| format!("#/components/schemas/{name}"))
+        .collect();
+    for property in schemas
+        .values_mut()
+        .filter_map(|schema| schema.get_mut("properties").and_then(Value::as_object_mut))
+        .flat_map(|properties| properties.values_mut())
+        .filter_map(Value::as_object_mut)
+    {
+        if property.get("nullable") != Some(&Value::Bool(true)) || property.contains_key("type") {
+            continue;
+        }
+        let Some(all_of) = property.get_mut("allOf").and_then(Value::as_array_mut) else {
+            continue;
+        };
+        // Keep the references; the other members only repeat `description` and `nullable`.
+        all_of.retain(|member| member.get("$ref").is_some());
+        let [reference] = all_of.as_slice() else {
+            continue;
+        };
+        if reference["$ref"]
+            .as_str()
+            .is_some_and(|target| object_schemas.iter().any(|name| name == target))
+        {
+            property.insert("type".into(), json!("object"));
         }
     }
 }
@@ -240,6 +397,23 @@ mod tests {
         let schemas = &spec["components"]["schemas"];
         assert_eq!(schemas["Me"]["required"], json!(["id", "bio"]));
         assert!(schemas["MePatch"].get("required").is_none());
+    }
+
+    #[test]
+    fn a_nullable_reference_to_an_object_gets_the_object_type() {
+        let mut spec = json!({"components": {"schemas": {
+            "TeamRef": {"type": "object", "properties": {}},
+            "Me": {"type": "object", "properties": {"selected_team": {
+                "allOf": [{"$ref": "#/components/schemas/TeamRef"},
+                          {"description": "expanded", "nullable": true}],
+                "description": "expanded", "nullable": true}}}
+        }}});
+        type_nullable_references(&mut spec);
+        assert_eq!(
+            spec["components"]["schemas"]["Me"]["properties"]["selected_team"],
+            json!({"allOf": [{"$ref": "#/components/schemas/TeamRef"}],
+                   "description": "expanded", "nullable": true, "type": "object"})
+        );
     }
 
     #[test]

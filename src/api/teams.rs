@@ -39,6 +39,7 @@ pub struct Team {
 #[derive(Debug, Clone, Object)]
 pub struct TeamCreate {
     /// 1–100 characters after trimming, no control characters (422 `INVALID_NAME`).
+    #[oai(validator(min_length = 1, max_length = 100))]
     pub name: String,
 }
 

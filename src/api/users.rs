@@ -33,32 +33,43 @@ use crate::{
     error::ApiError,
 };
 
-/// A new user. Every field is optional; `role` defaults to `member`, `status` to `active`.
-/// Unknown fields are a 400; invalid values a 422 listing every one.
+/// A new user. Every field is optional; `null` is the same as leaving a field out. `role`
+/// defaults to `member`, `status` to `active`. Unknown fields are a 400; invalid values a 422
+/// listing every one.
 #[derive(Debug, Clone, Object)]
 pub struct UserCreate {
     /// A valid address (≤ 254 characters), unique in the organization case-insensitively
     /// (409 `EMAIL_TAKEN`).
+    #[oai(nullable, validator(max_length = 254))]
     pub primary_email: Option<String>,
     /// Whether the address is known to belong to the user. Default false.
     pub primary_email_verified: Option<bool>,
     /// Whether the user may sign in with e-mail and password. Default true.
     pub primary_email_auth_enabled: Option<bool>,
-    /// 1–100 characters after trimming, no control characters.
+    /// 1–100 characters after trimming, no control characters; stored NFC-normalised.
+    #[oai(nullable, validator(min_length = 1, max_length = 100))]
     pub display_name: Option<String>,
     /// 1–64 letters (any script) with single spaces, hyphens or apostrophes between them.
+    #[oai(nullable, validator(min_length = 1, max_length = 64))]
     pub first_name: Option<String>,
     /// Same rules as `first_name`.
+    #[oai(nullable, validator(min_length = 1, max_length = 64))]
     pub last_name: Option<String>,
-    /// At most 2,000 characters.
+    /// 1–2,000 characters after trimming; line breaks and tabs allowed, other control
+    /// characters not.
+    #[oai(nullable, validator(min_length = 1, max_length = 2000))]
     pub bio: Option<String>,
     /// An `https://`/`http://` URL or a `data:image/{png,jpeg,gif,webp};base64,` URL ≤ 100 KB.
+    #[oai(nullable)]
     pub profile_image_url: Option<String>,
     /// A BCP 47 tag, stored canonicalised.
+    #[oai(nullable)]
     pub locale: Option<String>,
     /// An IANA time zone name, stored in canonical spelling.
+    #[oai(nullable)]
     pub timezone: Option<String>,
     /// E.164 (`+14155550123`).
+    #[oai(nullable)]
     pub phone_number: Option<String>,
     /// Default false.
     pub phone_number_verified: Option<bool>,
@@ -69,10 +80,13 @@ pub struct UserCreate {
     /// At most 16 top-level keys, keys of 1–64 characters from `[A-Za-z0-9_.-]`, nesting at
     /// most 5 deep, 8 KiB serialised (422 `INVALID_METADATA`). The same limits apply to every
     /// metadata tier.
+    #[oai(validator(max_properties = 16))]
     pub client_metadata: Option<BTreeMap<String, Value>>,
     /// Readable by the user through `/v1/me`, writable only here.
+    #[oai(validator(max_properties = 16))]
     pub client_read_only_metadata: Option<BTreeMap<String, Value>>,
     /// Readable and writable only on the admin surface.
+    #[oai(validator(max_properties = 16))]
     pub server_metadata: Option<BTreeMap<String, Value>>,
 }
 
@@ -290,7 +304,10 @@ impl UsersApi {
         auth: BearerAuth,
         state: Data<&AppState>,
         /// 1–255 visible ASCII characters chosen by the client, e.g. a UUID.
-        #[oai(name = "Idempotency-Key")]
+        #[oai(
+            name = "Idempotency-Key",
+            validator(min_length = 1, max_length = 255, pattern = r"^[\x21-\x7E]+$")
+        )]
         idempotency_key: Header<Option<String>>,
         body: Json<PatchBody<UserCreate>>,
     ) -> Result<CreatedUserResponse, CreateUserError> {

@@ -47,7 +47,9 @@ async fn an_api_key_without_the_scope_gets_403_insufficient_scope_naming_it() {
     let teams_only = key_with(&app, &["teams:read", "teams:write"]).await;
     teams_only
         .create_team()
-        .body(TeamCreate { name: "Ops".into() })
+        .body(TeamCreate {
+            name: "Ops".parse().unwrap(),
+        })
         .send()
         .await
         .unwrap();
@@ -62,7 +64,9 @@ async fn a_viewer_session_reads_users_and_teams_but_cannot_write_them() {
     let (viewer, as_viewer) = person(&app, "viewer@acme.test", Role::Viewer).await;
     let team = key_client(&app)
         .create_team()
-        .body(TeamCreate { name: "Ops".into() })
+        .body(TeamCreate {
+            name: "Ops".parse().unwrap(),
+        })
         .send()
         .await
         .unwrap()
@@ -161,7 +165,9 @@ async fn an_admin_session_acts_with_every_scope() {
         .data;
     let team = admin
         .create_team()
-        .body(TeamCreate { name: "Ops".into() })
+        .body(TeamCreate {
+            name: "Ops".parse().unwrap(),
+        })
         .send()
         .await
         .unwrap()

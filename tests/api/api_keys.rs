@@ -14,7 +14,7 @@ use crate::{
 
 fn read_users() -> ApiKeyCreate {
     ApiKeyCreate {
-        name: "reporting".into(),
+        name: "reporting".parse().unwrap(),
         scopes: vec![ScopeName::UsersRead],
     }
 }

@@ -33,7 +33,7 @@ pub fn key_client(app: &TestApp) -> Client {
 
 pub fn new_user(email: &str) -> UserCreate {
     UserCreate {
-        primary_email: Some(email.into()),
+        primary_email: Some(email.parse().unwrap()),
         ..Default::default()
     }
 }

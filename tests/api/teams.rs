@@ -16,7 +16,9 @@ use crate::{
 async fn create_team(app: &TestApp, name: &str) -> Team {
     key_client(app)
         .create_team()
-        .body(TeamCreate { name: name.into() })
+        .body(TeamCreate {
+            name: name.parse().unwrap(),
+        })
         .send()
         .await
         .unwrap()
@@ -31,7 +33,7 @@ async fn teams_are_created_listed_renamed_and_deleted() {
     let created = client
         .create_team()
         .body(TeamCreate {
-            name: "  Platform ".into(),
+            name: "  Platform ".parse().unwrap(),
         })
         .send()
         .await

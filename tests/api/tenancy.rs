@@ -49,7 +49,7 @@ async fn every_id_taking_route_answers_another_orgs_ids_like_missing_ones_for_ev
     let a_team = key_client(&app)
         .create_team()
         .body(TeamCreate {
-            name: "A team".into(),
+            name: "A team".parse().unwrap(),
         })
         .send()
         .await
@@ -68,7 +68,7 @@ async fn every_id_taking_route_answers_another_orgs_ids_like_missing_ones_for_ev
         .client()
         .create_api_key()
         .body(ApiKeyCreate {
-            name: "A key".into(),
+            name: "A key".parse().unwrap(),
             scopes: vec![ScopeName::UsersRead],
         })
         .send()
@@ -83,7 +83,7 @@ async fn every_id_taking_route_answers_another_orgs_ids_like_missing_ones_for_ev
     let b_team = b_client
         .create_team()
         .body(TeamCreate {
-            name: "B team".into(),
+            name: "B team".parse().unwrap(),
         })
         .send()
         .await
@@ -295,7 +295,7 @@ async fn lists_show_only_the_callers_organization() {
     key_client(&app)
         .create_team()
         .body(TeamCreate {
-            name: "A team".into(),
+            name: "A team".parse().unwrap(),
         })
         .send()
         .await

@@ -118,8 +118,8 @@ async fn list_users_filters_by_exact_email_case_insensitively_and_by_name_or_ema
     let ada = client
         .create_user()
         .body(UserCreate {
-            first_name: Some("Ada".into()),
-            last_name: Some("Lovelace".into()),
+            first_name: Some("Ada".parse().unwrap()),
+            last_name: Some("Lovelace".parse().unwrap()),
             ..new_user("Ada@Example.test")
         })
         .send()

@@ -25,14 +25,73 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(deny_unknown_fields)]
     pub struct ApiKeyCreate {
-        ///1–100 characters, e.g. what calls with it.
-        pub name: ::std::string::String,
+        /**1–100 characters after trimming, no control characters (422 `INVALID_NAME`), e.g. what
+calls with it.*/
+        pub name: ApiKeyCreateName,
         ///At least one of `users:read`, `users:write`, `teams:read`, `teams:write`.
         pub scopes: ::std::vec::Vec<ScopeName>,
     }
     impl ApiKeyCreate {
         pub fn builder() -> builder::ApiKeyCreate {
             Default::default()
+        }
+    }
+    /**1–100 characters after trimming, no control characters (422 `INVALID_NAME`), e.g. what
+calls with it.*/
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ApiKeyCreateName(::std::string::String);
+    impl ::std::ops::Deref for ApiKeyCreateName {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ApiKeyCreateName> for ::std::string::String {
+        fn from(value: ApiKeyCreateName) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ApiKeyCreateName {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 100usize {
+                return Err("longer than 100 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ApiKeyCreateName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ApiKeyCreateName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ApiKeyCreateName {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
     ///The organization's live API keys.
@@ -45,6 +104,68 @@ pub mod types {
     impl ApiKeyListEnvelope {
         pub fn builder() -> builder::ApiKeyListEnvelope {
             Default::default()
+        }
+    }
+    ///`CreateUserIdempotencyKey`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct CreateUserIdempotencyKey(::std::string::String);
+    impl ::std::ops::Deref for CreateUserIdempotencyKey {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CreateUserIdempotencyKey> for ::std::string::String {
+        fn from(value: CreateUserIdempotencyKey) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for CreateUserIdempotencyKey {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 255usize {
+                return Err("longer than 255 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[\\x21-\\x7E]+$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[\\x21-\\x7E]+$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CreateUserIdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for CreateUserIdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CreateUserIdempotencyKey {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
     ///A new API key and its secret, shown this once.
@@ -453,11 +574,68 @@ was not issued by this API is 422 `INVALID_CURSOR`.*/
     #[serde(deny_unknown_fields)]
     pub struct TeamCreate {
         ///1–100 characters after trimming, no control characters (422 `INVALID_NAME`).
-        pub name: ::std::string::String,
+        pub name: TeamCreateName,
     }
     impl TeamCreate {
         pub fn builder() -> builder::TeamCreate {
             Default::default()
+        }
+    }
+    ///1–100 characters after trimming, no control characters (422 `INVALID_NAME`).
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct TeamCreateName(::std::string::String);
+    impl ::std::ops::Deref for TeamCreateName {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<TeamCreateName> for ::std::string::String {
+        fn from(value: TeamCreateName) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for TeamCreateName {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 100usize {
+                return Err("longer than 100 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for TeamCreateName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for TeamCreateName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for TeamCreateName {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
     ///`TeamEnvelope`
@@ -596,14 +774,16 @@ was not issued by this API is 422 `INVALID_CURSOR`.*/
             Default::default()
         }
     }
-    /**A new user. Every field is optional; `role` defaults to `member`, `status` to `active`.
-Unknown fields are a 400; invalid values a 422 listing every one.*/
+    /**A new user. Every field is optional; `null` is the same as leaving a field out. `role`
+defaults to `member`, `status` to `active`. Unknown fields are a 400; invalid values a 422
+listing every one.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     #[serde(deny_unknown_fields)]
     pub struct UserCreate {
-        ///At most 2,000 characters.
+        /**1–2,000 characters after trimming; line breaks and tabs allowed, other control
+characters not.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub bio: ::std::option::Option<::std::string::String>,
+        pub bio: ::std::option::Option<UserCreateBio>,
         /**At most 16 top-level keys, keys of 1–64 characters from `[A-Za-z0-9_.-]`, nesting at
 most 5 deep, 8 KiB serialised (422 `INVALID_METADATA`). The same limits apply to every
 metadata tier.*/
@@ -618,15 +798,15 @@ metadata tier.*/
             ::std::string::String,
             ::serde_json::Value,
         >,
-        ///1–100 characters after trimming, no control characters.
+        ///1–100 characters after trimming, no control characters; stored NFC-normalised.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub display_name: ::std::option::Option<::std::string::String>,
+        pub display_name: ::std::option::Option<UserCreateDisplayName>,
         ///1–64 letters (any script) with single spaces, hyphens or apostrophes between them.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub first_name: ::std::option::Option<::std::string::String>,
+        pub first_name: ::std::option::Option<UserCreateFirstName>,
         ///Same rules as `first_name`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub last_name: ::std::option::Option<::std::string::String>,
+        pub last_name: ::std::option::Option<UserCreateLastName>,
         ///A BCP 47 tag, stored canonicalised.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub locale: ::std::option::Option<::std::string::String>,
@@ -639,7 +819,7 @@ metadata tier.*/
         /**A valid address (≤ 254 characters), unique in the organization case-insensitively
 (409 `EMAIL_TAKEN`).*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub primary_email: ::std::option::Option<::std::string::String>,
+        pub primary_email: ::std::option::Option<UserCreatePrimaryEmail>,
         ///Whether the user may sign in with e-mail and password. Default true.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub primary_email_auth_enabled: ::std::option::Option<bool>,
@@ -666,6 +846,290 @@ metadata tier.*/
     impl UserCreate {
         pub fn builder() -> builder::UserCreate {
             Default::default()
+        }
+    }
+    /**1–2,000 characters after trimming; line breaks and tabs allowed, other control
+characters not.*/
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct UserCreateBio(::std::string::String);
+    impl ::std::ops::Deref for UserCreateBio {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<UserCreateBio> for ::std::string::String {
+        fn from(value: UserCreateBio) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for UserCreateBio {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 2000usize {
+                return Err("longer than 2000 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for UserCreateBio {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for UserCreateBio {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for UserCreateBio {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///1–100 characters after trimming, no control characters; stored NFC-normalised.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct UserCreateDisplayName(::std::string::String);
+    impl ::std::ops::Deref for UserCreateDisplayName {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<UserCreateDisplayName> for ::std::string::String {
+        fn from(value: UserCreateDisplayName) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for UserCreateDisplayName {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 100usize {
+                return Err("longer than 100 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for UserCreateDisplayName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for UserCreateDisplayName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for UserCreateDisplayName {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///1–64 letters (any script) with single spaces, hyphens or apostrophes between them.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct UserCreateFirstName(::std::string::String);
+    impl ::std::ops::Deref for UserCreateFirstName {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<UserCreateFirstName> for ::std::string::String {
+        fn from(value: UserCreateFirstName) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for UserCreateFirstName {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 64usize {
+                return Err("longer than 64 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for UserCreateFirstName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for UserCreateFirstName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for UserCreateFirstName {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///Same rules as `first_name`.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct UserCreateLastName(::std::string::String);
+    impl ::std::ops::Deref for UserCreateLastName {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<UserCreateLastName> for ::std::string::String {
+        fn from(value: UserCreateLastName) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for UserCreateLastName {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 64usize {
+                return Err("longer than 64 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for UserCreateLastName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for UserCreateLastName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for UserCreateLastName {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    /**A valid address (≤ 254 characters), unique in the organization case-insensitively
+(409 `EMAIL_TAKEN`).*/
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct UserCreatePrimaryEmail(::std::string::String);
+    impl ::std::ops::Deref for UserCreatePrimaryEmail {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<UserCreatePrimaryEmail> for ::std::string::String {
+        fn from(value: UserCreatePrimaryEmail) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for UserCreatePrimaryEmail {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 254usize {
+                return Err("longer than 254 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for UserCreatePrimaryEmail {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for UserCreatePrimaryEmail {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for UserCreatePrimaryEmail {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
     ///`UserEnvelope`
@@ -846,7 +1310,7 @@ metadata tier.*/
         }
         #[derive(Clone, Debug)]
         pub struct ApiKeyCreate {
-            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            name: ::std::result::Result<super::ApiKeyCreateName, ::std::string::String>,
             scopes: ::std::result::Result<
                 ::std::vec::Vec<super::ScopeName>,
                 ::std::string::String,
@@ -863,7 +1327,7 @@ metadata tier.*/
         impl ApiKeyCreate {
             pub fn name<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<super::ApiKeyCreateName>,
                 T::Error: ::std::fmt::Display,
             {
                 self.name = value
@@ -2696,7 +3160,7 @@ metadata tier.*/
         }
         #[derive(Clone, Debug)]
         pub struct TeamCreate {
-            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            name: ::std::result::Result<super::TeamCreateName, ::std::string::String>,
         }
         impl ::std::default::Default for TeamCreate {
             fn default() -> Self {
@@ -2708,7 +3172,7 @@ metadata tier.*/
         impl TeamCreate {
             pub fn name<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<super::TeamCreateName>,
                 T::Error: ::std::fmt::Display,
             {
                 self.name = value
@@ -3662,7 +4126,7 @@ metadata tier.*/
         #[derive(Clone, Debug)]
         pub struct UserCreate {
             bio: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
+                ::std::option::Option<super::UserCreateBio>,
                 ::std::string::String,
             >,
             client_metadata: ::std::result::Result<
@@ -3674,15 +4138,15 @@ metadata tier.*/
                 ::std::string::String,
             >,
             display_name: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
+                ::std::option::Option<super::UserCreateDisplayName>,
                 ::std::string::String,
             >,
             first_name: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
+                ::std::option::Option<super::UserCreateFirstName>,
                 ::std::string::String,
             >,
             last_name: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
+                ::std::option::Option<super::UserCreateLastName>,
                 ::std::string::String,
             >,
             locale: ::std::result::Result<
@@ -3698,7 +4162,7 @@ metadata tier.*/
                 ::std::string::String,
             >,
             primary_email: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
+                ::std::option::Option<super::UserCreatePrimaryEmail>,
                 ::std::string::String,
             >,
             primary_email_auth_enabled: ::std::result::Result<
@@ -3756,7 +4220,7 @@ metadata tier.*/
         impl UserCreate {
             pub fn bio<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<::std::option::Option<super::UserCreateBio>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.bio = value
@@ -3800,7 +4264,9 @@ metadata tier.*/
             }
             pub fn display_name<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::UserCreateDisplayName>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.display_name = value
@@ -3812,7 +4278,9 @@ metadata tier.*/
             }
             pub fn first_name<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::UserCreateFirstName>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.first_name = value
@@ -3824,7 +4292,9 @@ metadata tier.*/
             }
             pub fn last_name<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::UserCreateLastName>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.last_name = value
@@ -3874,7 +4344,9 @@ metadata tier.*/
             }
             pub fn primary_email<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::UserCreatePrimaryEmail>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.primary_email = value
@@ -6471,7 +6943,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct CreateUser<'a> {
         client: &'a super::Client,
-        idempotency_key: Result<Option<::std::string::String>, String>,
+        idempotency_key: Result<Option<types::CreateUserIdempotencyKey>, String>,
         body: Result<types::builder::UserCreate, String>,
     }
     impl<'a> CreateUser<'a> {
@@ -6484,13 +6956,13 @@ pub mod builder {
         }
         pub fn idempotency_key<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<types::CreateUserIdempotencyKey>,
         {
             self.idempotency_key = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `:: std :: string :: String` for idempotency_key failed"
+                    "conversion to `CreateUserIdempotencyKey` for idempotency_key failed"
                         .to_string()
                 });
             self
