@@ -18,6 +18,8 @@ use std::{
 use anyhow::{Context, Result, bail};
 
 use load::{Load, Measurement};
+use users_api::domain::Cursor;
+use uuid::Uuid;
 
 pub struct Options {
     pub smoke: bool,
@@ -26,6 +28,8 @@ pub struct Options {
     pub connections: u32,
     /// Users seeded into the organization besides its admin.
     pub users: u64,
+    /// Users in the organization for the pagination cases (seeded after the others).
+    pub list_users: u64,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -68,7 +72,7 @@ pub fn run(options: &Options) -> Result<()> {
         println!("== {}", backend.name());
         let database = Database::create(backend, &work)?;
         let org = create_org(&binary, &database.url)?;
-        seed_users(&database.url, &org.org_id, options.users)?;
+        seed_users(&database.url, &org.org_id, 1, options.users)?;
         // The database ceiling: the SQL of one PATCH, captured before the measured server starts.
         let patch_sql = match &database.postgres {
             Some(name) => Some(postgres::capture_patch_sql(
@@ -115,6 +119,30 @@ pub fn run(options: &Options) -> Result<()> {
             case: "PATCH /v1/me",
             result: patch,
             ceilings: patch_ceilings,
+        });
+        // Keyset pagination: the first page and one deep in the list must cost the same.
+        seed_users(
+            &database.url,
+            &org.org_id,
+            options.users + 1,
+            options.list_users,
+        )?;
+        let deep = Cursor::after(seeded_id(options.list_users - 1_000)).encode();
+        let first = load.run("GET /v1/users (first page)", "/v1/users?limit=50", None)?;
+        let deep_path = format!("/v1/users?limit=50&cursor={deep}");
+        let deep = load.run("GET /v1/users (deep cursor)", &deep_path, None)?;
+        let first_rps = first.requests_per_second;
+        rows.push(Row {
+            backend,
+            case: "GET /v1/users?limit=50",
+            result: first,
+            ceilings: vec![("/healthz", healthz_rps)],
+        });
+        rows.push(Row {
+            backend,
+            case: "GET /v1/users?limit=50&cursor=(deep)",
+            result: deep,
+            ceilings: vec![("the first page", first_rps)],
         });
         drop(server);
         database.drop_quietly();
@@ -215,9 +243,15 @@ fn create_org(binary: &Path, url: &str) -> Result<Org> {
     serde_json::from_slice(&output.stdout).context("create-org prints one JSON object")
 }
 
-/// Inserts `count` members into the organization in one statement, so the measured queries
+/// The id of seeded user number `n`: seeded ids sort in seeding order, before any real one.
+fn seeded_id(n: u64) -> Uuid {
+    Uuid::parse_str(&format!("00000000-0000-7000-8000-{n:012}")).expect("a well-formed UUID")
+}
+
+/// Inserts members `from..=to` into the organization in one statement, so the measured queries
 /// run against a table of realistic size rather than a single row.
-fn seed_users(url: &str, org_id: &str, count: u64) -> Result<()> {
+fn seed_users(url: &str, org_id: &str, from: u64, to: u64) -> Result<()> {
+    let count = to + 1 - from;
     let (id, now) = if url.starts_with("postgres") {
         ("lpad(n::text, 12, '0')", "now()")
     } else {
@@ -226,7 +260,7 @@ fn seed_users(url: &str, org_id: &str, count: u64) -> Result<()> {
     let sql = format!(
         "INSERT INTO users (id, org_id, display_name, first_name, last_name, primary_email, \
          primary_email_key, created_at, updated_at) \
-         WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < {count}) \
+         WITH RECURSIVE seq(n) AS (SELECT {from} UNION ALL SELECT n + 1 FROM seq WHERE n < {to}) \
          SELECT '00000000-0000-7000-8000-' || {id}, '{org_id}', 'Bench user ' || n, 'Bench', \
          'User', 'user' || n || '@bench.example', 'user' || n || '@bench.example', {now}, {now} \
          FROM seq"
@@ -317,12 +351,13 @@ fn render(options: &Options, rows: &[Row]) -> Result<String> {
     writeln!(
         out,
         "Command: `cargo xtask bench{}` — `wrk` with {} connections for {} s per case against \
-         the {} build; {} seeded users besides the admin.\n",
+         the {} build; {} seeded users besides the admin, {} for the pagination cases.\n",
         if options.smoke { " --smoke" } else { "" },
         options.connections,
         options.seconds,
         if options.smoke { "debug" } else { "release" },
         options.users,
+        options.list_users,
     )?;
     writeln!(
         out,

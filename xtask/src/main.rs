@@ -64,6 +64,9 @@ enum Command {
         /// Users seeded into the organization.
         #[arg(long, default_value_t = 10_000)]
         users: u64,
+        /// Users in the organization for the pagination cases (first page vs a deep cursor).
+        #[arg(long, default_value_t = 1_000_000)]
+        list_users: u64,
     },
     /// Run the external judges against the real server on SQLite and PostgreSQL
     /// (`TEST_DATABASE_URL`); installs their tools first (`judge/install.sh`).
@@ -113,12 +116,19 @@ fn main() -> Result<()> {
             seconds,
             connections,
             users,
-        } => bench::run(&bench::Options {
-            smoke,
-            seconds: if smoke { 1 } else { seconds },
-            connections: if smoke { 4 } else { connections },
-            users,
-        }),
+            list_users,
+        } => {
+            if list_users < users + 2_000 {
+                bail!("--list-users must exceed --users by at least 2,000 (one deep page)");
+            }
+            bench::run(&bench::Options {
+                smoke,
+                seconds: if smoke { 1 } else { seconds },
+                connections: if smoke { 4 } else { connections },
+                users,
+                list_users,
+            })
+        }
         Command::Judge { only, skip_install } => judge::run(only, skip_install),
     }
 }
