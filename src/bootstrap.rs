@@ -21,6 +21,8 @@ pub struct Credentials {
     pub org_id: String,
     pub user_id: String,
     pub admin_email: String,
+    /// A random password for the admin's e-mail sign-in (`POST /v1/sessions`).
+    pub admin_password: String,
     pub session_token: String,
     pub api_key: String,
 }
@@ -43,6 +45,8 @@ pub async fn create_org(
             invalid.reason,
         )])
     })?;
+    let admin_password = random_password();
+    let password_hash = auth::password::hash(&admin_password).await?;
     let at = now();
     let org = Organization {
         id: uuid::Uuid::now_v7().to_string(),
@@ -67,7 +71,7 @@ pub async fn create_org(
         primary_email: Some(email.into_inner()),
         primary_email_verified: true,
         primary_email_auth_enabled: true,
-        password_hash: None,
+        password_hash: Some(password_hash),
         totp_secret: None,
         selected_team_id: None,
         client_metadata: "{}".into(),
@@ -77,6 +81,7 @@ pub async fn create_org(
         created_at: at,
         updated_at: at,
         last_active_at: None,
+        totp_last_step: None,
     };
     let (api_key, key_row) = auth::new_api_key(&org.id, "bootstrap", &ALL_SCOPES);
     let session = auth::new_session(&admin.id, tokens.lifetime());
@@ -85,6 +90,7 @@ pub async fn create_org(
         org_id: org.id.clone(),
         user_id: admin.id.clone(),
         admin_email: admin.primary_email.clone().unwrap_or_default(),
+        admin_password,
         session_token,
         api_key,
     };
@@ -99,4 +105,13 @@ pub async fn create_org(
     )
     .await?;
     Ok(credentials)
+}
+
+/// 120 random bits as 20 base64url characters: unguessable, and easy to paste.
+fn random_password() -> String {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    use rand::RngCore;
+    let mut bytes = [0u8; 15];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
 }

@@ -1,7 +1,7 @@
 //! All configuration, from flags with environment-variable twins (`users-api --help`). Loaded
 //! once in `main`; nothing else reads the environment.
 
-use std::{path::PathBuf, time::Duration};
+use std::{num::NonZeroU32, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -45,6 +45,11 @@ pub struct Config {
         global = true
     )]
     pub signing_key_file: PathBuf,
+    /// A previous signing key (PKCS#8 PEM) during a rotation: tokens it signed keep verifying
+    /// and `/.well-known/jwks.json` keeps publishing it; it never signs. Drop it once the
+    /// tokens it signed have expired.
+    #[arg(long, env = "USERS_API_PREVIOUS_SIGNING_KEY_FILE", global = true)]
+    pub previous_signing_key_file: Option<PathBuf>,
     /// `iss` of issued session tokens, and the only issuer accepted.
     #[arg(
         long,
@@ -64,6 +69,23 @@ pub struct Config {
     /// Session lifetime: seconds, or a number with `s`, `m`, `h` or `d`.
     #[arg(long, env = "USERS_API_TOKEN_TTL", default_value = "24h", value_parser = parse_duration, global = true)]
     pub token_ttl: Duration,
+    /// Sign-in attempts allowed per account per minute (a burst that refills over the minute);
+    /// more get 429 `RATE_LIMITED` with `Retry-After`.
+    #[arg(
+        long,
+        env = "USERS_API_SIGN_IN_LIMIT_PER_ACCOUNT",
+        default_value = "10",
+        global = true
+    )]
+    pub sign_in_limit_per_account: NonZeroU32,
+    /// Sign-in attempts allowed per client address per minute, whatever the account.
+    #[arg(
+        long,
+        env = "USERS_API_SIGN_IN_LIMIT_PER_ADDRESS",
+        default_value = "60",
+        global = true
+    )]
+    pub sign_in_limit_per_address: NonZeroU32,
     /// Log line format.
     #[arg(
         long,
@@ -100,7 +122,8 @@ pub enum AdminCommand {
         name: String,
         #[arg(long)]
         admin_email: String,
-        /// Print one JSON object (org_id, user_id, admin_email, session_token, api_key).
+        /// Print one JSON object (org_id, user_id, admin_email, admin_password, session_token,
+        /// api_key).
         #[arg(long)]
         json: bool,
     },

@@ -28,6 +28,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub fields: Vec<FieldError>,
+    /// Seconds for `Retry-After`, when the caller should come back later (429).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -37,6 +39,7 @@ impl ApiError {
             code,
             message: message.into(),
             fields: Vec::new(),
+            retry_after: None,
         }
     }
 
@@ -51,6 +54,7 @@ impl ApiError {
             code,
             message: message.into(),
             fields,
+            retry_after: None,
         }
     }
 
@@ -124,6 +128,17 @@ impl ApiError {
             "PRECONDITION_FAILED",
             "the resource changed since the ETag in If-Match was issued",
         )
+    }
+
+    /// Too many attempts; `wait` until the next one can succeed (rounded up to whole seconds).
+    pub fn rate_limited(wait: std::time::Duration) -> Self {
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            "too many attempts; retry after the number of seconds in Retry-After",
+        );
+        error.retry_after = Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0));
+        error
     }
 
     pub fn service_unavailable() -> Self {

@@ -52,10 +52,11 @@ async fn run(cli: Cli) -> Result<(), String> {
                 );
             } else {
                 println!(
-                    "organization {}\nadmin user   {} <{}>\nsession token {}\nAPI key       {}",
+                    "organization  {}\nadmin user    {} <{}>\npassword      {}\nsession token {}\nAPI key       {}",
                     created.org_id,
                     created.user_id,
                     created.admin_email,
+                    created.admin_password,
                     created.session_token,
                     created.api_key
                 );

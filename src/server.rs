@@ -1,7 +1,7 @@
 //! Start-up: connect and migrate, load the signing key, bind, serve until SIGTERM/Ctrl-C, then
 //! drain in-flight requests. The server keeps no state outside the database.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, time::Duration};
 
 use poem::{
     Endpoint, Server,
@@ -10,7 +10,7 @@ use poem::{
 
 use crate::{
     api::{self, AppState},
-    auth::{SigningKeys, TokenSettings, Tokens},
+    auth::{SigningKeys, TokenSettings, Tokens, throttle::SignInLimits},
     bootstrap,
     config::Config,
     db::{DatabaseUrl, Db, orgs},
@@ -26,10 +26,19 @@ pub async fn state(config: &Config) -> Result<AppState, String> {
         audience: config.audience.clone(),
         lifetime: config.token_ttl,
     };
-    Ok(AppState {
-        db,
-        tokens: Arc::new(Tokens::new(keys, settings)),
-    })
+    let mut tokens = Tokens::new(keys, settings);
+    if let Some(path) = &config.previous_signing_key_file {
+        let pem = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read previous signing key {}: {e}", path.display()))?;
+        let previous = SigningKeys::from_pem(&pem)
+            .map_err(|e| format!("previous signing key {}: {e}", path.display()))?;
+        tokens = tokens.with_previous(previous);
+    }
+    let limits = SignInLimits {
+        per_account: config.sign_in_limit_per_account,
+        per_address: config.sign_in_limit_per_address,
+    };
+    Ok(AppState::new(db, tokens, limits))
 }
 
 pub async fn bind(addr: &str) -> Result<(TcpAcceptor, SocketAddr), String> {
@@ -77,11 +86,16 @@ fn print_demo_banner(addr: SocketAddr, demo: &bootstrap::Credentials) {
     println!(
         "\nCreated the demo organization (shown once; only hashes are stored).\n\
          \n  Swagger UI:    http://{addr}/docs/  → Authorize → paste a credential\
+         \n  organization:  {org}\
          \n  admin e-mail:  {email}\
+         \n  password:      {password}\
          \n  session token: {token}\
          \n  API key:       {key}\
-         \n\n  curl -H 'Authorization: Bearer {token}' http://{addr}/v1/me\n",
+         \n\n  curl -H 'Authorization: Bearer {token}' http://{addr}/v1/me\
+         \n  sign in again: POST /v1/sessions {{\"org_id\": \"{org}\", \"email\": \"{email}\", \"password\": \"{password}\"}}\n",
+        org = demo.org_id,
         email = demo.admin_email,
+        password = demo.admin_password,
         token = demo.session_token,
         key = demo.api_key,
     );

@@ -108,24 +108,32 @@ impl From<ApiError> for ErrorEnvelope {
 
 /// Declares an operation's error responses: one variant per status, each documented, each with
 /// the error envelope. Every list must include `500 => Internal`, the fallback for a status the
-/// operation does not declare (which is logged as a bug).
+/// operation does not declare (which is logged as a bug). A status followed by
+/// `, header "Retry-After"` also declares that header, filled from `ApiError::retry_after`.
 macro_rules! error_responses {
-    ($(#[$meta:meta])* $name:ident { $($status:literal => $variant:ident : $doc:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident { $($status:literal => $variant:ident : $doc:literal $(, header $header:literal)?),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, poem_openapi::ApiResponse)]
         pub enum $name {
             $(
                 #[doc = $doc]
                 #[oai(status = $status)]
-                $variant(poem_openapi::payload::Json<$crate::api::envelope::ErrorEnvelope>),
+                $variant(
+                    poem_openapi::payload::Json<$crate::api::envelope::ErrorEnvelope>
+                    $(, #[oai(header = $header)] Option<u64>)?
+                ),
             )+
         }
 
         impl From<$crate::error::ApiError> for $name {
             fn from(error: $crate::error::ApiError) -> Self {
                 let status = error.status.as_u16();
+                let _retry_after = error.retry_after;
                 match status {
-                    $($status => Self::$variant(poem_openapi::payload::Json(error.into())),)+
+                    $($status => Self::$variant(
+                        poem_openapi::payload::Json(error.into())
+                        $(, { let _: &str = $header; _retry_after })?
+                    ),)+
                     _ => {
                         let bug = $crate::error::ApiError::internal(format!(
                             "{} cannot answer undeclared status {status} ({})",

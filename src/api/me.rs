@@ -50,6 +50,16 @@ pub struct CurrentSession {
     pub expires_at: DateTime<Utc>,
 }
 
+impl CurrentSession {
+    pub fn of(session: &Session) -> Result<Self, ApiError> {
+        Ok(Self {
+            id: uuid(&session.id)?,
+            created_at: session.created_at.and_utc(),
+            expires_at: session.expires_at.and_utc(),
+        })
+    }
+}
+
 /// The signed-in user as they see themselves: their user fields plus organization, teams,
 /// scopes and session. `server_metadata`, the password hash and the TOTP secret never appear here.
 #[derive(Debug, Clone, Object)]
@@ -69,7 +79,7 @@ pub struct Me {
 /// field is invalid nothing is written and every invalid field is reported. Unknown fields are a
 /// 400; `id`, `org_id`, `created_at` a 400 `IMMUTABLE_FIELD`; fields that exist but are not the
 /// user's to write (`role`, `status`, `server_metadata`, `client_read_only_metadata`,
-/// `primary_email_verified`, …) a 403 `FIELD_NOT_WRITABLE`.
+/// `primary_email_verified`, `password_hash`, …) a 403 `FIELD_NOT_WRITABLE`.
 #[derive(Debug, Clone, Object)]
 pub struct MePatch {
     /// 1–100 characters after trimming, no control characters; stored NFC-normalised.
@@ -111,6 +121,27 @@ pub struct MePatch {
     /// `[A-Za-z0-9_.-]`, nesting at most 5 deep and 8 KiB serialised (422 `INVALID_METADATA`).
     #[oai(validator(max_properties = 16))]
     pub client_metadata: Option<BTreeMap<String, Value>>,
+    /// A new password: 8–256 characters, not easily guessed (zxcvbn score 3 or more, not made
+    /// of your own name or address), else 422 `WEAK_PASSWORD`. When a password is already set,
+    /// `current_password` must be sent too (403 when missing or wrong). Every other session of
+    /// the user is revoked; the one making this request stays signed in.
+    #[oai(validator(min_length = 8, max_length = 256))]
+    pub password: Option<String>,
+    /// The password being replaced; only together with `password`.
+    pub current_password: Option<String>,
+    /// Turns two-factor authentication on: a TOTP secret (RFC 6238: HMAC-SHA1, 6 digits,
+    /// 30-second steps) as standard base64 of 16–128 bytes, sent with a `totp_code` computed
+    /// from it now; a code that does not match is 422 `INVALID_TOTP_SECRET` and nothing is
+    /// stored. From an authenticator's base32 secret: `echo -n SECRET | base32 -d | base64`.
+    /// `null` with a current `totp_code` turns it off (403 without a valid code). To replace a
+    /// secret, turn 2FA off first. The secret is never returned; `otp_auth_enabled` says
+    /// whether 2FA is on.
+    #[oai(nullable)]
+    pub totp_secret_base64: MaybeUndefined<String>,
+    /// Six digits from the authenticator, proving the secret being enrolled or removed. Each
+    /// code is accepted once.
+    #[oai(validator(min_length = 6, max_length = 6))]
+    pub totp_code: Option<String>,
 }
 
 envelope!(MeEnvelope, Me);
@@ -132,7 +163,7 @@ error_responses!(GetMeError {
 error_responses!(PatchMeError {
     400 => BadRequest: "`MALFORMED_REQUEST` (not JSON, wrong JSON types, unknown fields) or `IMMUTABLE_FIELD`.",
     401 => Unauthorized: "Missing, malformed, expired or revoked credentials.",
-    403 => Forbidden: "`FORBIDDEN` for an API key; `FIELD_NOT_WRITABLE` for fields the user may not write.",
+    403 => Forbidden: "`FORBIDDEN` for an API key, a missing or wrong `current_password`, or a missing, wrong or reused `totp_code` when turning 2FA off; `FIELD_NOT_WRITABLE` for fields the user may not write.",
     409 => Conflict: "`EMAIL_TAKEN`: another user of the organization has this address.",
     412 => PreconditionFailed: "`If-Match` does not match the current `ETag`; nothing was changed.",
     413 => PayloadTooLarge: "The body is larger than 256 KiB.",
@@ -179,7 +210,7 @@ impl MeApi {
     ) -> Result<MeResponse, PatchMeError> {
         let (user, session) = state.authenticate(&auth).await?.into_user()?;
         let reader = body.0.reader(&ME_FIELDS)?;
-        let update = read_me_patch(&state.db, reader, &user).await?;
+        let update = read_me_patch(&state.db, reader, &user, &session.id).await?;
         let expected = if_match
             .0
             .as_deref()
@@ -243,11 +274,7 @@ fn me_response(user: User, session: Session, rows: MeRows) -> Result<MeResponse,
             .iter()
             .map(|s| s.as_str().to_owned())
             .collect(),
-        session: CurrentSession {
-            id: uuid(&session.id)?,
-            created_at: session.created_at.and_utc(),
-            expires_at: session.expires_at.and_utc(),
-        },
+        session: CurrentSession::of(&session)?,
     };
     Ok(MeResponse::Ok(Json(me.into()), etag))
 }

@@ -4,6 +4,7 @@
 
 mod access;
 mod api_keys;
+mod credential_input;
 mod docs;
 pub mod envelope;
 mod idempotency;
@@ -14,6 +15,7 @@ mod ops;
 mod pages;
 mod patch;
 mod routes;
+mod sessions;
 mod spec;
 mod teams;
 mod user_input;
@@ -26,7 +28,10 @@ use poem_openapi::{OpenApiService, SecurityScheme, Tags, auth::Bearer};
 use serde_json::Value;
 
 use crate::{
-    auth::{self, Principal, Tokens},
+    auth::{
+        self, Principal, Tokens,
+        throttle::{SignInLimits, SignInThrottle},
+    },
     db::Db,
     error::ApiError,
 };
@@ -37,9 +42,18 @@ pub use middleware::{MAX_BODY_BYTES, REQUEST_ID_HEADER};
 pub struct AppState {
     pub db: Db,
     pub tokens: Arc<Tokens>,
+    pub sign_in_throttle: Arc<SignInThrottle>,
 }
 
 impl AppState {
+    pub fn new(db: Db, tokens: Tokens, limits: SignInLimits) -> Self {
+        Self {
+            db,
+            tokens: Arc::new(tokens),
+            sign_in_throttle: Arc::new(SignInThrottle::new(limits)),
+        }
+    }
+
     pub async fn authenticate(&self, auth: &BearerAuth) -> Result<Principal, ApiError> {
         auth::authenticate(&self.db, &self.tokens, &auth.0.token).await
     }
@@ -55,6 +69,8 @@ enum ApiTags {
     Teams,
     /// The organization's API keys (admin users only).
     ApiKeys,
+    /// Signing in and out.
+    Sessions,
     /// Liveness, readiness and token verification keys.
     Operations,
 }
@@ -67,6 +83,7 @@ pub struct BearerAuth(Bearer);
 
 type Apis = (
     me::MeApi,
+    sessions::SessionsApi,
     users::UsersApi,
     teams::TeamsApi,
     api_keys::ApiKeysApi,
@@ -77,6 +94,7 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
         (
             me::MeApi,
+            sessions::SessionsApi,
             users::UsersApi,
             teams::TeamsApi,
             api_keys::ApiKeysApi,

@@ -123,23 +123,26 @@ impl OpsApi {
     /// Token signing keys
     ///
     /// The public keys that verify session tokens (EdDSA over Ed25519), so other services can
-    /// check a token offline. Checking the session is still live needs `GET /v1/me`.
+    /// check a token offline: the signing key first, then any previous key still verifying
+    /// tokens issued before a rotation (pick the key by the token's `kid`). Checking the session is still live needs `GET /v1/me`.
     #[oai(
         path = "/.well-known/jwks.json",
         method = "get",
         operation_id = "getJwks"
     )]
     async fn jwks(&self, state: Data<&AppState>) -> JwksResponse {
-        let keys = state.tokens.keys();
-        JwksResponse::Ok(Json(JwkSet {
-            keys: vec![Jwk {
+        let keys = state
+            .tokens
+            .verifying_keys()
+            .map(|keys| Jwk {
                 kty: "OKP".into(),
                 crv: "Ed25519".into(),
                 x: keys.public_x.clone(),
                 kid: keys.kid.clone(),
                 alg: "EdDSA".into(),
                 key_use: "sig".into(),
-            }],
-        }))
+            })
+            .collect();
+        JwksResponse::Ok(Json(JwkSet { keys }))
     }
 }

@@ -87,6 +87,16 @@ pub enum Field<T> {
     Value(T),
 }
 
+impl<T> Field<T> {
+    /// The value, if one was sent (`null` counts as absent).
+    pub fn into_value(self) -> Option<T> {
+        match self {
+            Field::Value(value) => Some(value),
+            Field::Absent | Field::Null => None,
+        }
+    }
+}
+
 impl<T> PatchBody<T> {
     /// Checks field names against `rules`, then hands out a reader for the values.
     pub fn reader(self, rules: &FieldRules) -> Result<Reader, ApiError> {

@@ -170,7 +170,7 @@ pub fn normalise(spec: &mut Value) {
     type_nullable_references(spec);
     for op in operations(spec) {
         declare_public_operations(op);
-        etag_header_spelling(op);
+        header_spelling(op);
     }
     add_links(spec);
 }
@@ -303,18 +303,22 @@ fn declare_public_operations(op: &mut Map<String, Value>) {
     op.entry("security").or_insert_with(|| json!([]));
 }
 
-/// poem-openapi upper-cases declared response headers; `ETag` is the usual spelling.
-fn etag_header_spelling(op: &mut Map<String, Value>) {
+/// poem-openapi upper-cases declared response headers; `ETag` and `Retry-After` are the usual
+/// spellings.
+fn header_spelling(op: &mut Map<String, Value>) {
     for response in op
         .get_mut("responses")
         .and_then(Value::as_object_mut)
         .into_iter()
         .flat_map(|r| r.values_mut())
     {
-        if let Some(headers) = response.get_mut("headers").and_then(Value::as_object_mut)
-            && let Some(etag) = headers.remove("ETAG")
-        {
-            headers.insert("ETag".into(), etag);
+        let Some(headers) = response.get_mut("headers").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        for spelling in ["ETag", "Retry-After"] {
+            if let Some(header) = headers.remove(&spelling.to_uppercase()) {
+                headers.insert(spelling.into(), header);
+            }
         }
     }
 }

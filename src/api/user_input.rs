@@ -5,7 +5,10 @@
 
 use serde_json::Value;
 
-use super::patch::{FieldRules, Reader};
+use super::{
+    credential_input,
+    patch::{FieldRules, Reader},
+};
 use crate::{
     db::{
         Db,
@@ -36,8 +39,13 @@ pub const ME_FIELDS: FieldRules = FieldRules {
         "primary_email",
         "selected_team_id",
         "client_metadata",
+        "password",
+        "current_password",
+        "totp_secret_base64",
+        "totp_code",
     ],
     not_writable: &[
+        "password_hash",
         "status",
         "role",
         "full_name",
@@ -80,6 +88,9 @@ const ADMIN_WRITABLE: &[&str] = &[
     "client_metadata",
     "client_read_only_metadata",
     "server_metadata",
+    "password",
+    "password_hash",
+    "totp_secret_base64",
 ];
 
 pub const ADMIN_FIELDS: FieldRules = FieldRules {
@@ -116,6 +127,9 @@ pub const CREATE_FIELDS: FieldRules = FieldRules {
         "client_metadata",
         "client_read_only_metadata",
         "server_metadata",
+        "password",
+        "password_hash",
+        "totp_secret_base64",
     ],
     not_writable: &[],
     immutable: IMMUTABLE,
@@ -190,23 +204,31 @@ async fn check_selected_team(
     Ok(())
 }
 
-/// A `PATCH /v1/me` body for `user`.
-pub async fn read_me_patch(db: &Db, mut r: Reader, user: &User) -> Result<UserUpdate, ApiError> {
+/// A `PATCH /v1/me` body for `user`, signed in with session `session_id`.
+pub async fn read_me_patch(
+    db: &Db,
+    mut r: Reader,
+    user: &User,
+    session_id: &str,
+) -> Result<UserUpdate, ApiError> {
     let changes = read_fields(&mut r, Surface::Me);
     let client_metadata_patch = read_metadata(&mut r, "client_metadata", &user.client_metadata);
+    let credentials = credential_input::read_me(&mut r, user);
     check_selected_team(db, &mut r, &changes, &user.id).await?;
     r.finish()?;
-    Ok(UserUpdate {
+    let mut update = UserUpdate {
         changes,
         client_metadata_patch,
         ..UserUpdate::default()
-    })
+    };
+    credentials.apply_me(user, session_id, &mut update).await?;
+    Ok(update)
 }
 
 /// A `PATCH /v1/users/{id}` body for `user`.
 pub async fn read_admin_patch(db: &Db, mut r: Reader, user: &User) -> Result<UserUpdate, ApiError> {
     let changes = read_fields(&mut r, Surface::Admin);
-    let update = UserUpdate {
+    let mut update = UserUpdate {
         client_metadata_patch: read_metadata(&mut r, "client_metadata", &user.client_metadata),
         client_read_only_metadata_patch: read_metadata(
             &mut r,
@@ -215,19 +237,26 @@ pub async fn read_admin_patch(db: &Db, mut r: Reader, user: &User) -> Result<Use
         ),
         server_metadata_patch: read_metadata(&mut r, "server_metadata", &user.server_metadata),
         changes,
+        ..UserUpdate::default()
     };
+    let credentials = credential_input::read_admin(&mut r, Some(user));
     check_selected_team(db, &mut r, &update.changes, &user.id).await?;
     r.finish()?;
+    credentials.apply_admin(&mut update).await?;
     Ok(update)
 }
 
 /// A `POST /v1/users` body: the new user's row, for organization `org_id`.
-pub fn read_create(mut r: Reader, org_id: &str) -> Result<User, ApiError> {
+pub async fn read_create(mut r: Reader, org_id: &str) -> Result<User, ApiError> {
     let changes = read_fields(&mut r, Surface::Admin);
     let client_metadata = read_metadata(&mut r, "client_metadata", "{}");
     let client_read_only_metadata = read_metadata(&mut r, "client_read_only_metadata", "{}");
     let server_metadata = read_metadata(&mut r, "server_metadata", "{}");
+    let credentials = credential_input::read_admin(&mut r, None);
     r.finish()?;
+    let mut secrets = UserUpdate::default();
+    credentials.apply_admin(&mut secrets).await?;
+    let secrets = secrets.changes;
     let metadata = |patch: Option<Value>| {
         patch
             .and_then(|patch| users::merged_metadata("{}", &patch).ok())
@@ -255,8 +284,8 @@ pub fn read_create(mut r: Reader, org_id: &str) -> Result<User, ApiError> {
             && primary_email.is_some(),
         primary_email,
         primary_email_auth_enabled: changes.primary_email_auth_enabled.unwrap_or(true),
-        password_hash: None,
-        totp_secret: None,
+        password_hash: secrets.password_hash.flatten(),
+        totp_secret: secrets.totp_secret.flatten(),
         selected_team_id: None,
         client_metadata: metadata(client_metadata),
         client_read_only_metadata: metadata(client_read_only_metadata),
@@ -265,5 +294,6 @@ pub fn read_create(mut r: Reader, org_id: &str) -> Result<User, ApiError> {
         created_at: at,
         updated_at: at,
         last_active_at: None,
+        totp_last_step: None,
     })
 }

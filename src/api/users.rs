@@ -88,12 +88,29 @@ pub struct UserCreate {
     /// Readable and writable only on the admin surface.
     #[oai(validator(max_properties = 16))]
     pub server_metadata: Option<BTreeMap<String, Value>>,
+    /// A password for e-mail sign-in: 8–256 characters, not easily guessed (zxcvbn score 3
+    /// or more, and not made of the user's own name or address); else 422 `WEAK_PASSWORD`.
+    /// Stored as an argon2id hash; never returned.
+    #[oai(nullable, validator(min_length = 8, max_length = 256))]
+    pub password: Option<String>,
+    /// A password hash imported from another system, in Modular Crypt Format: bcrypt (`$2a$`,
+    /// `$2b$`, `$2y$`, cost ≤ 14) or argon2 (`$argon2id$`, `$argon2i$`); anything else 422
+    /// `INVALID_PASSWORD_HASH`. The user signs in with the original password, and the hash is
+    /// upgraded to argon2id at that sign-in. Send `password` or `password_hash`, not both.
+    #[oai(nullable)]
+    pub password_hash: Option<String>,
+    /// A TOTP secret (RFC 6238: HMAC-SHA1, 6 digits, 30 s), as standard base64 of 16–128
+    /// bytes, imported without a code: sign-in then needs a code. Never returned.
+    #[oai(nullable)]
+    pub totp_secret_base64: Option<String>,
 }
 
 /// Changes to a user, with the PATCH semantics of `/v1/me` (absent: unchanged; `null`: cleared;
 /// `{}`: no-op; all or nothing; every invalid field reported) over a larger writable set:
 /// `role`, `status`, the verification flags, `primary_email_auth_enabled` and the
-/// `client_read_only_metadata` and `server_metadata` tiers. `id`, `org_id`, `created_at` are a
+/// `client_read_only_metadata` and `server_metadata` tiers, and the credentials (`password`,
+/// `password_hash`, `totp_secret_base64`). `status: suspended` and a password change revoke
+/// every session of the user. `id`, `org_id`, `created_at` are a
 /// 400 `IMMUTABLE_FIELD`; read-only facts (`full_name`, `has_password`, …) a 403
 /// `FIELD_NOT_WRITABLE`.
 #[derive(Debug, Clone, Object)]
@@ -145,6 +162,18 @@ pub struct UserPatch {
     /// Merged as JSON Merge Patch; never shown through `/v1/me`.
     #[oai(validator(max_properties = 16))]
     pub server_metadata: Option<BTreeMap<String, Value>>,
+    /// A new password (rules as on create), no current password needed; `null` removes it.
+    /// Either way every session of the user is revoked.
+    #[oai(nullable, validator(min_length = 8, max_length = 256))]
+    pub password: MaybeUndefined<String>,
+    /// An imported hash (formats as on create); `null` removes the password. Revokes every
+    /// session of the user. Send `password` or `password_hash`, not both (422).
+    #[oai(nullable)]
+    pub password_hash: MaybeUndefined<String>,
+    /// Imports a TOTP secret (standard base64 of 16–128 bytes) without a code; `null` turns
+    /// two-factor authentication off.
+    #[oai(nullable)]
+    pub totp_secret_base64: MaybeUndefined<String>,
 }
 
 envelope!(UserEnvelope, User);
@@ -320,7 +349,7 @@ impl UsersApi {
             })
             .transpose()?;
         let reader = body.0.reader(&CREATE_FIELDS)?;
-        let new = read_create(reader, &caller.org_id)?;
+        let new = read_create(reader, &caller.org_id).await?;
         let render = |user: &crate::db::models::User| {
             let view = admin_user(user, Default::default())?;
             Ok(view.to_json_string())

@@ -1,8 +1,12 @@
 //! Who is calling: session tokens (EdDSA JWTs that users-api signs, backed by a live session row)
 //! and API keys (opaque secrets stored only as SHA-256). `authenticate` turns a bearer credential
-//! into a `Principal` or a 401 that never says which check failed.
+//! into a `Principal` or a 401 that never says which check failed, and marks the session
+//! active (at most once a minute). Sign-in's parts live beside it: `password`, `totp`, `throttle`.
 
 pub mod keys;
+pub mod password;
+pub mod throttle;
+pub mod totp;
 
 use std::{collections::HashMap, sync::Mutex, time::Duration};
 
@@ -54,6 +58,8 @@ pub struct TokenSettings {
 /// `alg`, `none` included, is refused before its claims are read.
 pub struct Tokens {
     keys: SigningKeys,
+    /// Keys of an earlier rotation: they still verify, they never sign.
+    previous: Vec<SigningKeys>,
     settings: TokenSettings,
     validation: Validation,
     verified: VerifiedTokens,
@@ -98,12 +104,27 @@ impl Tokens {
         validation.leeway = 0;
         Self {
             keys,
+            previous: Vec::new(),
             settings,
             validation,
             verified: VerifiedTokens {
                 entries: Mutex::new(HashMap::new()),
             },
         }
+    }
+
+    /// Adds a key of an earlier rotation: tokens it signed keep verifying (by their `kid`)
+    /// until they expire, and `/.well-known/jwks.json` keeps publishing it.
+    pub fn with_previous(mut self, keys: SigningKeys) -> Self {
+        if keys.kid != self.keys.kid {
+            self.previous.push(keys);
+        }
+        self
+    }
+
+    /// Every key that verifies tokens: the signing key first, then earlier ones.
+    pub fn verifying_keys(&self) -> impl Iterator<Item = &SigningKeys> {
+        std::iter::once(&self.keys).chain(&self.previous)
     }
 
     pub fn lifetime(&self) -> Duration {
@@ -133,7 +154,12 @@ impl Tokens {
         if let Some(claims) = self.verified.get(token) {
             return Some(claims);
         }
-        let claims = jsonwebtoken::decode::<Claims>(token, &self.keys.decoding, &self.validation)
+        let kid = jsonwebtoken::decode_header(token).ok()?.kid;
+        let keys = match kid {
+            Some(kid) => self.verifying_keys().find(|keys| keys.kid == kid)?,
+            None => &self.keys,
+        };
+        let claims = jsonwebtoken::decode::<Claims>(token, &keys.decoding, &self.validation)
             .map(|data| data.claims)
             .ok()?;
         self.verified.insert(token, &claims);
@@ -211,12 +237,13 @@ pub async fn authenticate_me(
     }
     let claims = tokens.verify(bearer).ok_or_else(ApiError::unauthorized)?;
     let now: NaiveDateTime = Utc::now().naive_utc();
-    let (session, user, rows) = me::load_with_session(db, &claims.sid, &claims.sub, now)
+    let (mut session, mut user, rows) = me::load_with_session(db, &claims.sid, &claims.sub, now)
         .await?
         .ok_or_else(ApiError::unauthorized)?;
     if user.status != "active" || user.org_id != claims.org {
         return Err(ApiError::unauthorized());
     }
+    mark_active(db, &mut session, &mut user, now).await?;
     Ok((user, session, rows))
 }
 
@@ -229,14 +256,31 @@ pub async fn authenticate(db: &Db, tokens: &Tokens, bearer: &str) -> Result<Prin
     }
     let claims = tokens.verify(bearer).ok_or_else(ApiError::unauthorized)?;
     let now: NaiveDateTime = Utc::now().naive_utc();
-    let (session, user) = sessions::find_live(db, &claims.sid, &claims.sub, now)
+    let (mut session, mut user) = sessions::find_live(db, &claims.sid, &claims.sub, now)
         .await?
         .ok_or_else(ApiError::unauthorized)?;
     if user.status != "active" || user.org_id != claims.org {
         return Err(ApiError::unauthorized());
     }
+    mark_active(db, &mut session, &mut user, now).await?;
     Ok(Principal::User {
         user: Box::new(user),
         session,
     })
+}
+
+/// Authenticated use marks the session and its user active, at most once a minute per session.
+async fn mark_active(
+    db: &Db,
+    session: &mut Session,
+    user: &mut User,
+    now: NaiveDateTime,
+) -> Result<(), ApiError> {
+    if sessions::activity_is_stale(session, now) {
+        let now = crate::db::now();
+        sessions::mark_active(db, &session.id, &user.id, now).await?;
+        session.last_active_at = now;
+        user.last_active_at = Some(now);
+    }
+    Ok(())
 }

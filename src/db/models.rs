@@ -46,6 +46,8 @@ pub struct User {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub last_active_at: Option<NaiveDateTime>,
+    /// The last TOTP time step whose code was accepted (replay guard).
+    pub totp_last_step: Option<i64>,
 }
 
 /// Columns a PATCH may change. `None` leaves a column alone; for nullable columns `Some(None)`
@@ -72,6 +74,9 @@ pub struct UserChanges {
     pub status: Option<String>,
     pub client_read_only_metadata: Option<String>,
     pub server_metadata: Option<String>,
+    pub password_hash: Option<Option<String>>,
+    pub totp_secret: Option<Option<String>>,
+    pub totp_last_step: Option<Option<i64>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]

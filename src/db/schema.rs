@@ -38,6 +38,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         last_active_at -> Nullable<Timestamp>,
+        totp_last_step -> Nullable<BigInt>,
     }
 }
 

@@ -1,4 +1,4 @@
-//! Sessions and API keys: the rows behind every credential.
+//! Sessions and API keys: the rows behind every credential, and the writes of sign-in.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -58,6 +58,185 @@ pub async fn revoke(db: &Db, session_id: &str) -> Result<(), ApiError> {
             .set(sessions::revoked_at.eq(Some(super::now())))
             .execute(conn)
             .await?;
+        Ok(())
+    })
+}
+
+/// Revokes the live session `session_id` of `user_id`; 404 when there is no such live session
+/// (another user's, already revoked, expired or unknown).
+pub async fn revoke_own(db: &Db, user_id: &str, session_id: &str) -> Result<(), ApiError> {
+    let at = super::now();
+    write!(db, |conn| {
+        let revoked = diesel::update(
+            sessions::table
+                .filter(sessions::id.eq(session_id))
+                .filter(sessions::user_id.eq(user_id))
+                .filter(sessions::revoked_at.is_null())
+                .filter(sessions::expires_at.gt(at)),
+        )
+        .set(sessions::revoked_at.eq(Some(at)))
+        .execute(conn)
+        .await?;
+        if revoked == 0 {
+            return Err(ApiError::not_found());
+        }
+        Ok(())
+    })
+}
+
+/// Inside a `write!` body: revokes the live sessions of `$user_id` that `$revoke`
+/// (`users::Revoke`) names.
+macro_rules! revoke_sessions {
+    ($conn:ident, $user_id:expr, $revoke:expr) => {{
+        use $crate::db::{schema::sessions, users::Revoke};
+        let live = sessions::table
+            .filter(sessions::user_id.eq($user_id))
+            .filter(sessions::revoked_at.is_null());
+        let at = Some($crate::db::now());
+        match $revoke {
+            Revoke::None => 0,
+            Revoke::All => {
+                diesel::update(live)
+                    .set(sessions::revoked_at.eq(at))
+                    .execute($conn)
+                    .await?
+            }
+            Revoke::AllExcept(keep) => {
+                diesel::update(live.filter(sessions::id.ne(keep)))
+                    .set(sessions::revoked_at.eq(at))
+                    .execute($conn)
+                    .await?
+            }
+        }
+    }};
+}
+pub(crate) use revoke_sessions;
+
+/// The live sessions of `user_id`, newest first.
+pub async fn list_live(
+    db: &Db,
+    user_id: &str,
+    now: NaiveDateTime,
+) -> Result<Vec<Session>, ApiError> {
+    read!(db, |conn| Ok(sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::revoked_at.is_null())
+        .filter(sessions::expires_at.gt(now))
+        .order(sessions::created_at.desc())
+        .select(Session::as_select())
+        .load(conn)
+        .await?))
+}
+
+/// How stale `last_active_at` may get: authenticated use refreshes it at most this often per
+/// session, so the read path writes at most once a minute per session, not once per request.
+pub const ACTIVITY_RESOLUTION: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
+/// Whether `session` was last marked active long enough ago to mark it again at `now`.
+pub fn activity_is_stale(session: &Session, now: NaiveDateTime) -> bool {
+    now - session.last_active_at >= ACTIVITY_RESOLUTION
+}
+
+/// Marks the session and its user active at `now`. The condition makes concurrent requests of
+/// one session write once.
+pub async fn mark_active(
+    db: &Db,
+    session_id: &str,
+    user_id: &str,
+    now: NaiveDateTime,
+) -> Result<(), ApiError> {
+    write!(db, |conn| {
+        let marked = diesel::update(
+            sessions::table
+                .filter(sessions::id.eq(session_id))
+                .filter(sessions::last_active_at.le(now - ACTIVITY_RESOLUTION)),
+        )
+        .set(sessions::last_active_at.eq(now))
+        .execute(conn)
+        .await?;
+        if marked > 0 {
+            diesel::update(users::table.find(user_id))
+                .set(users::last_active_at.eq(Some(now)))
+                .execute(conn)
+                .await?;
+        }
+        Ok(())
+    })
+}
+
+/// The user of organization `org_id` whose lower-cased address is `email_key`, for sign-in.
+pub async fn find_signing_in(
+    db: &Db,
+    org_id: &str,
+    email_key: &str,
+) -> Result<Option<User>, ApiError> {
+    read!(db, |conn| Ok(users::table
+        .filter(users::org_id.eq(org_id))
+        .filter(users::primary_email_key.eq(email_key))
+        .select(User::as_select())
+        .get_result(conn)
+        .await
+        .optional()?))
+}
+
+/// Accepts TOTP step `step` for `user_id` once: true only for the first caller with a step
+/// later than every step accepted before (one conditional UPDATE, so concurrent sign-ins with
+/// one code get one success).
+pub async fn consume_totp_step(db: &Db, user_id: &str, step: i64) -> Result<bool, ApiError> {
+    write!(db, |conn| {
+        let accepted = diesel::update(
+            users::table.filter(users::id.eq(user_id)).filter(
+                users::totp_last_step
+                    .is_null()
+                    .or(users::totp_last_step.lt(step)),
+            ),
+        )
+        .set(users::totp_last_step.eq(Some(step)))
+        .execute(conn)
+        .await?;
+        Ok(accepted == 1)
+    })
+}
+
+/// Stores the session of a successful sign-in; marks the user active and, when the stored hash
+/// was imported or has old parameters, replaces it with `upgraded_hash` — only if it is still
+/// the hash the password was checked against: a password changed meanwhile is never undone,
+/// and the old one does not sign in (401, nothing stored).
+pub async fn start(
+    db: &Db,
+    session: &Session,
+    checked_hash: &str,
+    upgraded_hash: Option<&str>,
+) -> Result<(), ApiError> {
+    write!(db, |conn| {
+        diesel::insert_into(sessions::table)
+            .values(session)
+            .execute(conn)
+            .await?;
+        let user = users::table
+            .filter(users::id.eq(&session.user_id))
+            .filter(users::password_hash.eq(checked_hash));
+        let updated = match upgraded_hash {
+            Some(hash) => {
+                diesel::update(user)
+                    .set((
+                        users::last_active_at.eq(Some(session.created_at)),
+                        users::password_hash.eq(hash),
+                    ))
+                    .execute(conn)
+                    .await?
+            }
+            None => {
+                diesel::update(user)
+                    .set(users::last_active_at.eq(Some(session.created_at)))
+                    .execute(conn)
+                    .await?
+            }
+        };
+        // The password changed while it was being checked: the old one no longer signs in.
+        if updated == 0 {
+            return Err(ApiError::unauthorized());
+        }
         Ok(())
     })
 }

@@ -12,6 +12,7 @@ use super::{
     models::{Team, User, UserChanges},
     now,
     schema::{idempotency_keys, team_members, teams, users},
+    sessions::revoke_sessions,
 };
 use crate::{
     domain::{Invalid, Metadata, merge_patch},
@@ -179,6 +180,21 @@ pub struct UserUpdate {
     pub client_metadata_patch: Option<Value>,
     pub client_read_only_metadata_patch: Option<Value>,
     pub server_metadata_patch: Option<Value>,
+    /// A TOTP time step proved by a code in this request: accepted only if it is later than
+    /// the last accepted step (checked under the row lock), and then recorded as it.
+    pub totp_step: Option<i64>,
+    /// Which sessions a new (or removed) password revokes, in the same transaction.
+    pub on_password_change: Revoke,
+}
+
+/// Sessions to revoke together with a change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Revoke {
+    #[default]
+    None,
+    /// Every session of the user but this one (the caller's own).
+    AllExcept(String),
+    All,
 }
 
 impl UserUpdate {
@@ -216,7 +232,19 @@ impl UserUpdate {
             status: keep(&c.status, &current.status),
             client_read_only_metadata: None,
             server_metadata: None,
+            // A new hash never equals the old one (fresh salt); clearing what is clear is no change.
+            password_hash: keep(&c.password_hash, &current.password_hash),
+            totp_secret: keep(&c.totp_secret, &current.totp_secret),
+            totp_last_step: keep(&c.totp_last_step, &current.totp_last_step),
         };
+        if let Some(step) = self.totp_step {
+            if current.totp_last_step.is_some_and(|last| step <= last) {
+                return Err(ApiError::forbidden(
+                    "this TOTP code was already used; wait for the next one",
+                ));
+            }
+            changes.totp_last_step = Some(Some(step));
+        }
         if changes.phone_number.is_some()
             && c.phone_number_verified.is_none()
             && current.phone_number_verified
@@ -341,7 +369,7 @@ pub async fn update(
                 return Err(ApiError::validation(vec![not_a_team_member()]));
             }
         }
-        diesel::update(users::table.find(user_id))
+        let updated = diesel::update(users::table.find(user_id))
             .set((
                 &changes,
                 users::version.eq(current.version + 1),
@@ -350,7 +378,16 @@ pub async fn update(
             .returning(User::as_returning())
             .get_result(conn)
             .await
-            .map_err(email_taken)
+            .map_err(email_taken)?;
+        let revoke = if changes.status.as_deref() == Some("suspended") {
+            Revoke::All
+        } else if changes.password_hash.is_some() {
+            update.on_password_change.clone()
+        } else {
+            Revoke::None
+        };
+        revoke_sessions!(conn, user_id, revoke);
+        Ok(updated)
     })
 }
 

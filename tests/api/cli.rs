@@ -15,7 +15,7 @@ use users_api::{
 
 const BIN: &str = env!("CARGO_BIN_EXE_users-api");
 
-fn users_api(dir: &std::path::Path) -> Command {
+pub fn users_api(dir: &std::path::Path) -> Command {
     let mut command = Command::new(BIN);
     command
         .current_dir(dir)

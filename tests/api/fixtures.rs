@@ -4,7 +4,7 @@
 use users_api::{auth::new_session, db::sessions};
 use users_api_client::{
     Client, Error, ResponseValue,
-    types::{ErrorEnvelope, Role, User, UserCreate},
+    types::{ErrorEnvelope, Role, SignIn, SignedInEnvelope, User, UserCreate},
 };
 
 use crate::helpers::TestApp;
@@ -71,4 +71,38 @@ pub async fn person(app: &TestApp, email: &str, role: Role) -> (User, Client) {
     let user = create_user(app, email, role).await;
     let token = session_token(app, &user).await;
     (user, app.client_with(&token))
+}
+
+/// `POST /v1/sessions` without credentials, as a person signing in would.
+pub async fn sign_in(
+    app: &TestApp,
+    org_id: &str,
+    email: &str,
+    password: &str,
+    totp_code: Option<&str>,
+) -> Reply<SignedInEnvelope> {
+    let body = SignIn {
+        org_id: org_id.parse().expect("org id is a UUID"),
+        email: email.parse().expect("email fits the schema"),
+        password: password.parse().expect("password fits the schema"),
+        totp_code: totp_code.map(|code| code.parse().expect("code fits the schema")),
+    };
+    app.anonymous().sign_in().body(body).send().await
+}
+
+/// Signs the first organization's admin in with their password; returns the new token.
+pub async fn admin_sign_in(app: &TestApp) -> String {
+    let admin = &app.admin;
+    sign_in(
+        app,
+        &admin.org_id,
+        &admin.admin_email,
+        &admin.admin_password,
+        None,
+    )
+    .await
+    .expect("the admin signs in")
+    .into_inner()
+    .data
+    .token
 }

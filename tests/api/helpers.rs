@@ -10,7 +10,7 @@ use tempfile::TempDir;
 use tokio::sync::oneshot;
 use users_api::{
     api::{self, AppState},
-    auth::{SigningKeys, TokenSettings, Tokens},
+    auth::{SigningKeys, TokenSettings, Tokens, throttle::SignInLimits},
     bootstrap::{self, Credentials},
     db::{DatabaseUrl, Db},
 };
@@ -39,7 +39,19 @@ pub struct TestApp {
     _dir: TempDir,
 }
 
+/// What a test may change about the server it starts.
+#[derive(Default)]
+pub struct TestOptions {
+    /// A previous signing key (PKCS#8 PEM) that still verifies tokens.
+    pub previous_key_pem: Option<String>,
+    pub sign_in_limits: SignInLimits,
+}
+
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(TestOptions::default()).await
+}
+
+pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let (url, postgres) = match std::env::var("TEST_DATABASE_URL") {
         Ok(server) if !server.is_empty() => {
@@ -61,10 +73,11 @@ pub async fn spawn_app() -> TestApp {
         audience: AUDIENCE.into(),
         lifetime: std::time::Duration::from_secs(3600),
     };
-    let state = AppState {
-        db,
-        tokens: Arc::new(Tokens::new(keys, settings)),
-    };
+    let mut tokens = Tokens::new(keys, settings);
+    if let Some(pem) = &options.previous_key_pem {
+        tokens = tokens.with_previous(SigningKeys::from_pem(pem).expect("previous key"));
+    }
+    let state = AppState::new(db, tokens, options.sign_in_limits);
     let admin = bootstrap::create_org(&state.db, &state.tokens, "Acme", "admin@acme.test")
         .await
         .expect("bootstrap org");

@@ -555,6 +555,250 @@ was not issued by this API is 422 `INVALID_CURSOR`.*/
             value.parse()
         }
     }
+    ///One of the user's live sessions.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SessionInfo {
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///Whether this is the session making the request.
+        pub current: bool,
+        pub expires_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub id: ::uuid::Uuid,
+        ///Last authenticated use, refreshed at most once a minute.
+        pub last_active_at: ::chrono::DateTime<::chrono::offset::Utc>,
+    }
+    impl SessionInfo {
+        pub fn builder() -> builder::SessionInfo {
+            Default::default()
+        }
+    }
+    ///`SessionListEnvelope`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SessionListEnvelope {
+        pub data: ::std::vec::Vec<SessionInfo>,
+        ///Always `true`.
+        pub success: bool,
+    }
+    impl SessionListEnvelope {
+        pub fn builder() -> builder::SessionListEnvelope {
+            Default::default()
+        }
+    }
+    /**E-mail and password (and a TOTP code when two-factor authentication is on) of a user of
+organization `org_id`.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct SignIn {
+        ///The user's primary e-mail address, matched case-insensitively.
+        pub email: SignInEmail,
+        pub org_id: ::uuid::Uuid,
+        pub password: SignInPassword,
+        /**Six digits from the authenticator; required when the user has 2FA on. Each code signs
+in once.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub totp_code: ::std::option::Option<SignInTotpCode>,
+    }
+    impl SignIn {
+        pub fn builder() -> builder::SignIn {
+            Default::default()
+        }
+    }
+    ///The user's primary e-mail address, matched case-insensitively.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct SignInEmail(::std::string::String);
+    impl ::std::ops::Deref for SignInEmail {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<SignInEmail> for ::std::string::String {
+        fn from(value: SignInEmail) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for SignInEmail {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 254usize {
+                return Err("longer than 254 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for SignInEmail {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for SignInEmail {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for SignInEmail {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`SignInPassword`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct SignInPassword(::std::string::String);
+    impl ::std::ops::Deref for SignInPassword {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<SignInPassword> for ::std::string::String {
+        fn from(value: SignInPassword) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for SignInPassword {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 256usize {
+                return Err("longer than 256 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for SignInPassword {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for SignInPassword {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for SignInPassword {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    /**Six digits from the authenticator; required when the user has 2FA on. Each code signs
+in once.*/
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct SignInTotpCode(::std::string::String);
+    impl ::std::ops::Deref for SignInTotpCode {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<SignInTotpCode> for ::std::string::String {
+        fn from(value: SignInTotpCode) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for SignInTotpCode {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 6usize {
+                return Err("longer than 6 characters".into());
+            }
+            if value.chars().count() < 6usize {
+                return Err("shorter than 6 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for SignInTotpCode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for SignInTotpCode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for SignInTotpCode {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///A new session and the token that carries it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SignedIn {
+        pub session: CurrentSession,
+        /**Send as `Authorization: Bearer <token>`. An EdDSA JWT, valid until `session.expires_at`
+unless the session is revoked first.*/
+        pub token: ::std::string::String,
+    }
+    impl SignedIn {
+        pub fn builder() -> builder::SignedIn {
+            Default::default()
+        }
+    }
+    ///`SignedInEnvelope`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SignedInEnvelope {
+        pub data: SignedIn,
+        ///Always `true`.
+        pub success: bool,
+    }
+    impl SignedInEnvelope {
+        pub fn builder() -> builder::SignedInEnvelope {
+            Default::default()
+        }
+    }
     ///A team of the organization.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct Team {
@@ -810,6 +1054,17 @@ metadata tier.*/
         ///A BCP 47 tag, stored canonicalised.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub locale: ::std::option::Option<::std::string::String>,
+        /**A password for e-mail sign-in: 8–256 characters, not easily guessed (zxcvbn score 3
+or more, and not made of the user's own name or address); else 422 `WEAK_PASSWORD`.
+Stored as an argon2id hash; never returned.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub password: ::std::option::Option<UserCreatePassword>,
+        /**A password hash imported from another system, in Modular Crypt Format: bcrypt (`$2a$`,
+`$2b$`, `$2y$`, cost ≤ 14) or argon2 (`$argon2id$`, `$argon2i$`); anything else 422
+`INVALID_PASSWORD_HASH`. The user signs in with the original password, and the hash is
+upgraded to argon2id at that sign-in. Send `password` or `password_hash`, not both.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub password_hash: ::std::option::Option<::std::string::String>,
         ///E.164 (`+14155550123`).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub phone_number: ::std::option::Option<::std::string::String>,
@@ -842,6 +1097,10 @@ metadata tier.*/
         ///An IANA time zone name, stored in canonical spelling.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub timezone: ::std::option::Option<::std::string::String>,
+        /**A TOTP secret (RFC 6238: HMAC-SHA1, 6 digits, 30 s), as standard base64 of 16–128
+bytes, imported without a code: sign-in then needs a code. Never returned.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub totp_secret_base64: ::std::option::Option<::std::string::String>,
     }
     impl UserCreate {
         pub fn builder() -> builder::UserCreate {
@@ -1066,6 +1325,65 @@ characters not.*/
         }
     }
     impl<'de> ::serde::Deserialize<'de> for UserCreateLastName {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    /**A password for e-mail sign-in: 8–256 characters, not easily guessed (zxcvbn score 3
+or more, and not made of the user's own name or address); else 422 `WEAK_PASSWORD`.
+Stored as an argon2id hash; never returned.*/
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct UserCreatePassword(::std::string::String);
+    impl ::std::ops::Deref for UserCreatePassword {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<UserCreatePassword> for ::std::string::String {
+        fn from(value: UserCreatePassword) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for UserCreatePassword {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 256usize {
+                return Err("longer than 256 characters".into());
+            }
+            if value.chars().count() < 8usize {
+                return Err("shorter than 8 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for UserCreatePassword {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for UserCreatePassword {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for UserCreatePassword {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
@@ -3068,6 +3386,397 @@ characters not.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct SessionInfo {
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            current: ::std::result::Result<bool, ::std::string::String>,
+            expires_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            last_active_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for SessionInfo {
+            fn default() -> Self {
+                Self {
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    current: Err("no value supplied for current".to_string()),
+                    expires_at: Err("no value supplied for expires_at".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    last_active_at: Err(
+                        "no value supplied for last_active_at".to_string(),
+                    ),
+                }
+            }
+        }
+        impl SessionInfo {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn current<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.current = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for current: {e}")
+                    });
+                self
+            }
+            pub fn expires_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.expires_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for expires_at: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn last_active_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.last_active_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for last_active_at: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SessionInfo> for super::SessionInfo {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SessionInfo,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    current: value.current?,
+                    expires_at: value.expires_at?,
+                    id: value.id?,
+                    last_active_at: value.last_active_at?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SessionInfo> for SessionInfo {
+            fn from(value: super::SessionInfo) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    current: Ok(value.current),
+                    expires_at: Ok(value.expires_at),
+                    id: Ok(value.id),
+                    last_active_at: Ok(value.last_active_at),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SessionListEnvelope {
+            data: ::std::result::Result<
+                ::std::vec::Vec<super::SessionInfo>,
+                ::std::string::String,
+            >,
+            success: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for SessionListEnvelope {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    success: Err("no value supplied for success".to_string()),
+                }
+            }
+        }
+        impl SessionListEnvelope {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::SessionInfo>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn success<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for success: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SessionListEnvelope>
+        for super::SessionListEnvelope {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SessionListEnvelope,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    success: value.success?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SessionListEnvelope> for SessionListEnvelope {
+            fn from(value: super::SessionListEnvelope) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    success: Ok(value.success),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SignIn {
+            email: ::std::result::Result<super::SignInEmail, ::std::string::String>,
+            org_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            password: ::std::result::Result<
+                super::SignInPassword,
+                ::std::string::String,
+            >,
+            totp_code: ::std::result::Result<
+                ::std::option::Option<super::SignInTotpCode>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for SignIn {
+            fn default() -> Self {
+                Self {
+                    email: Err("no value supplied for email".to_string()),
+                    org_id: Err("no value supplied for org_id".to_string()),
+                    password: Err("no value supplied for password".to_string()),
+                    totp_code: Ok(Default::default()),
+                }
+            }
+        }
+        impl SignIn {
+            pub fn email<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::SignInEmail>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.email = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for email: {e}")
+                    });
+                self
+            }
+            pub fn org_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.org_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for org_id: {e}")
+                    });
+                self
+            }
+            pub fn password<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::SignInPassword>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.password = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for password: {e}")
+                    });
+                self
+            }
+            pub fn totp_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::SignInTotpCode>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.totp_code = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for totp_code: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SignIn> for super::SignIn {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SignIn,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    email: value.email?,
+                    org_id: value.org_id?,
+                    password: value.password?,
+                    totp_code: value.totp_code?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SignIn> for SignIn {
+            fn from(value: super::SignIn) -> Self {
+                Self {
+                    email: Ok(value.email),
+                    org_id: Ok(value.org_id),
+                    password: Ok(value.password),
+                    totp_code: Ok(value.totp_code),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SignedIn {
+            session: ::std::result::Result<super::CurrentSession, ::std::string::String>,
+            token: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for SignedIn {
+            fn default() -> Self {
+                Self {
+                    session: Err("no value supplied for session".to_string()),
+                    token: Err("no value supplied for token".to_string()),
+                }
+            }
+        }
+        impl SignedIn {
+            pub fn session<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::CurrentSession>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.session = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for session: {e}")
+                    });
+                self
+            }
+            pub fn token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for token: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SignedIn> for super::SignedIn {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SignedIn,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    session: value.session?,
+                    token: value.token?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SignedIn> for SignedIn {
+            fn from(value: super::SignedIn) -> Self {
+                Self {
+                    session: Ok(value.session),
+                    token: Ok(value.token),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SignedInEnvelope {
+            data: ::std::result::Result<super::SignedIn, ::std::string::String>,
+            success: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for SignedInEnvelope {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    success: Err("no value supplied for success".to_string()),
+                }
+            }
+        }
+        impl SignedInEnvelope {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::SignedIn>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn success<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for success: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SignedInEnvelope> for super::SignedInEnvelope {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SignedInEnvelope,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    success: value.success?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SignedInEnvelope> for SignedInEnvelope {
+            fn from(value: super::SignedInEnvelope) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    success: Ok(value.success),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct Team {
             created_at: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
@@ -4153,6 +4862,14 @@ characters not.*/
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
+            password: ::std::result::Result<
+                ::std::option::Option<super::UserCreatePassword>,
+                ::std::string::String,
+            >,
+            password_hash: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
             phone_number: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -4193,6 +4910,10 @@ characters not.*/
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
+            totp_secret_base64: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for UserCreate {
             fn default() -> Self {
@@ -4204,6 +4925,8 @@ characters not.*/
                     first_name: Ok(Default::default()),
                     last_name: Ok(Default::default()),
                     locale: Ok(Default::default()),
+                    password: Ok(Default::default()),
+                    password_hash: Ok(Default::default()),
                     phone_number: Ok(Default::default()),
                     phone_number_verified: Ok(Default::default()),
                     primary_email: Ok(Default::default()),
@@ -4214,6 +4937,7 @@ characters not.*/
                     server_metadata: Ok(Default::default()),
                     status: Ok(Default::default()),
                     timezone: Ok(Default::default()),
+                    totp_secret_base64: Ok(Default::default()),
                 }
             }
         }
@@ -4313,6 +5037,32 @@ characters not.*/
                     .try_into()
                     .map_err(|e| {
                         format!("error converting supplied value for locale: {e}")
+                    });
+                self
+            }
+            pub fn password<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::UserCreatePassword>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.password = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for password: {e}")
+                    });
+                self
+            }
+            pub fn password_hash<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.password_hash = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for password_hash: {e}")
                     });
                 self
             }
@@ -4450,6 +5200,20 @@ characters not.*/
                     });
                 self
             }
+            pub fn totp_secret_base64<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.totp_secret_base64 = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for totp_secret_base64: {e}"
+                        )
+                    });
+                self
+            }
         }
         impl ::std::convert::TryFrom<UserCreate> for super::UserCreate {
             type Error = super::error::ConversionError;
@@ -4464,6 +5228,8 @@ characters not.*/
                     first_name: value.first_name?,
                     last_name: value.last_name?,
                     locale: value.locale?,
+                    password: value.password?,
+                    password_hash: value.password_hash?,
                     phone_number: value.phone_number?,
                     phone_number_verified: value.phone_number_verified?,
                     primary_email: value.primary_email?,
@@ -4474,6 +5240,7 @@ characters not.*/
                     server_metadata: value.server_metadata?,
                     status: value.status?,
                     timezone: value.timezone?,
+                    totp_secret_base64: value.totp_secret_base64?,
                 })
             }
         }
@@ -4487,6 +5254,8 @@ characters not.*/
                     first_name: Ok(value.first_name),
                     last_name: Ok(value.last_name),
                     locale: Ok(value.locale),
+                    password: Ok(value.password),
+                    password_hash: Ok(value.password_hash),
                     phone_number: Ok(value.phone_number),
                     phone_number_verified: Ok(value.phone_number_verified),
                     primary_email: Ok(value.primary_email),
@@ -4497,6 +5266,7 @@ characters not.*/
                     server_metadata: Ok(value.server_metadata),
                     status: Ok(value.status),
                     timezone: Ok(value.timezone),
+                    totp_secret_base64: Ok(value.totp_secret_base64),
                 }
             }
         }
@@ -4759,7 +5529,8 @@ impl Client {
     /**Token signing keys
 
 The public keys that verify session tokens (EdDSA over Ed25519), so other services can
-check a token offline. Checking the session is still live needs `GET /v1/me`.
+check a token offline: the signing key first, then any previous key still verifying
+tokens issued before a rotation (pick the key by the token's `kid`). Checking the session is still live needs `GET /v1/me`.
 
 Sends a `GET` request to `/.well-known/jwks.json`
 
@@ -4895,6 +5666,73 @@ let response = client.patch_me()
 ```*/
     pub fn patch_me(&self) -> builder::PatchMe<'_> {
         builder::PatchMe::new(self)
+    }
+    /**List my sessions
+
+The signed-in user's live sessions (not revoked, not expired), newest first; `current`
+marks the one making the request.
+
+Sends a `GET` request to `/v1/me/sessions`
+
+```ignore
+let response = client.list_my_sessions()
+    .send()
+    .await;
+```*/
+    pub fn list_my_sessions(&self) -> builder::ListMySessions<'_> {
+        builder::ListMySessions::new(self)
+    }
+    /**Revoke one of my sessions
+
+Signs that session out everywhere; its token answers 401 from the next request on.
+Revoking the current session is signing out. 404 for a session that is not the user's
+or no longer live.
+
+Sends a `DELETE` request to `/v1/me/sessions/{session_id}`
+
+```ignore
+let response = client.revoke_my_session()
+    .session_id(session_id)
+    .send()
+    .await;
+```*/
+    pub fn revoke_my_session(&self) -> builder::RevokeMySession<'_> {
+        builder::RevokeMySession::new(self)
+    }
+    /**Sign in
+
+Starts a session for a user of `org_id` with their primary e-mail address and password,
+plus `totp_code` when two-factor authentication is on. Refused (401, one message for
+every reason) for wrong credentials, suspended users and users with
+`primary_email_auth_enabled: false`. Attempts are limited per account and per client
+address (429 with `Retry-After`). A password hash imported from another system is
+upgraded to argon2id here.
+
+Sends a `POST` request to `/v1/sessions`
+
+```ignore
+let response = client.sign_in()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn sign_in(&self) -> builder::SignIn<'_> {
+        builder::SignIn::new(self)
+    }
+    /**Sign out
+
+Revokes the session making the request; its token answers 401 from the next request
+on. Session tokens only.
+
+Sends a `DELETE` request to `/v1/sessions/current`
+
+```ignore
+let response = client.sign_out()
+    .send()
+    .await;
+```*/
+    pub fn sign_out(&self) -> builder::SignOut<'_> {
+        builder::SignOut::new(self)
     }
     /**List teams
 
@@ -5879,6 +6717,396 @@ pub mod builder {
                     )
                 }
                 422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_my_sessions`]
+
+[`Client::list_my_sessions`]: super::Client::list_my_sessions*/
+    #[derive(Debug, Clone)]
+    pub struct ListMySessions<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> ListMySessions<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/v1/me/sessions`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::SessionListEnvelope>,
+            Error<types::ErrorEnvelope>,
+        > {
+            let Self { client } = self;
+            let url = format!("{}/v1/me/sessions", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_my_sessions",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::revoke_my_session`]
+
+[`Client::revoke_my_session`]: super::Client::revoke_my_session*/
+    #[derive(Debug, Clone)]
+    pub struct RevokeMySession<'a> {
+        client: &'a super::Client,
+        session_id: Result<::uuid::Uuid, String>,
+    }
+    impl<'a> RevokeMySession<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                session_id: Err("session_id was not initialized".to_string()),
+            }
+        }
+        pub fn session_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.session_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for session_id failed".to_string()
+                });
+            self
+        }
+        ///Sends a `DELETE` request to `/v1/me/sessions/{session_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<()>, Error<types::ErrorEnvelope>> {
+            let Self { client, session_id } = self;
+            let session_id = session_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/me/sessions/{}", client.baseurl, encode_path(& session_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "revoke_my_session",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                204u16 => Ok(ResponseValue::empty(response)),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::sign_in`]
+
+[`Client::sign_in`]: super::Client::sign_in*/
+    #[derive(Debug, Clone)]
+    pub struct SignIn<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::SignIn, String>,
+    }
+    impl<'a> SignIn<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::SignIn>,
+            <V as std::convert::TryInto<types::SignIn>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `SignIn` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(types::builder::SignIn) -> types::builder::SignIn,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/sessions`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::SignedInEnvelope>,
+            Error<types::ErrorEnvelope>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::SignIn::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/sessions", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "sign_in",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::sign_out`]
+
+[`Client::sign_out`]: super::Client::sign_out*/
+    #[derive(Debug, Clone)]
+    pub struct SignOut<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> SignOut<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `DELETE` request to `/v1/sessions/current`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<()>, Error<types::ErrorEnvelope>> {
+            let Self { client } = self;
+            let url = format!("{}/v1/sessions/current", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "sign_out",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                204u16 => Ok(ResponseValue::empty(response)),
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -7500,7 +8728,7 @@ pub mod prelude {
 /// field is invalid nothing is written and every invalid field is reported. Unknown fields are a
 /// 400; `id`, `org_id`, `created_at` a 400 `IMMUTABLE_FIELD`; fields that exist but are not the
 /// user's to write (`role`, `status`, `server_metadata`, `client_read_only_metadata`,
-/// `primary_email_verified`, …) a 403 `FIELD_NOT_WRITABLE`.
+/// `primary_email_verified`, `password_hash`, …) a 403 `FIELD_NOT_WRITABLE`.
 #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MePatch {
@@ -7515,6 +8743,9 @@ pub struct MePatch {
     pub client_metadata: Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
+    /// The password being replaced; only together with `password`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_password: Option<::std::string::String>,
     /// 1–100 characters after trimming, no control characters; stored NFC-normalised.
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub display_name: crate::Patch<::std::string::String>,
@@ -7527,6 +8758,12 @@ pub struct MePatch {
     /// A BCP 47 tag; stored canonicalised (`en-us` → `en-US`). Invalid: 422 `INVALID_LOCALE`.
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub locale: crate::Patch<::std::string::String>,
+    /// A new password: 8–256 characters, not easily guessed (zxcvbn score 3 or more, not made
+    /// of your own name or address), else 422 `WEAK_PASSWORD`. When a password is already set,
+    /// `current_password` must be sent too (403 when missing or wrong). Every other session of
+    /// the user is revoked; the one making this request stays signed in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<::std::string::String>,
     /// E.164 (`+14155550123`); a change resets `phone_number_verified` to false.
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub phone_number: crate::Patch<::std::string::String>,
@@ -7545,6 +8782,19 @@ pub struct MePatch {
     /// stored in canonical spelling. Unknown: 422 `INVALID_TIMEZONE`.
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub timezone: crate::Patch<::std::string::String>,
+    /// Six digits from the authenticator, proving the secret being enrolled or removed. Each
+    /// code is accepted once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totp_code: Option<::std::string::String>,
+    /// Turns two-factor authentication on: a TOTP secret (RFC 6238: HMAC-SHA1, 6 digits,
+    /// 30-second steps) as standard base64 of 16–128 bytes, sent with a `totp_code` computed
+    /// from it now; a code that does not match is 422 `INVALID_TOTP_SECRET` and nothing is
+    /// stored. From an authenticator's base32 secret: `echo -n SECRET | base32 -d | base64`.
+    /// `null` with a current `totp_code` turns it off (403 without a valid code). To replace a
+    /// secret, turn 2FA off first. The secret is never returned; `otp_auth_enabled` says
+    /// whether 2FA is on.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
+    pub totp_secret_base64: crate::Patch<::std::string::String>,
 }
 /// Changes to a team: absent fields are unchanged; `{}` is a no-op.
 #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
@@ -7557,7 +8807,9 @@ pub struct TeamPatch {
 /// Changes to a user, with the PATCH semantics of `/v1/me` (absent: unchanged; `null`: cleared;
 /// `{}`: no-op; all or nothing; every invalid field reported) over a larger writable set:
 /// `role`, `status`, the verification flags, `primary_email_auth_enabled` and the
-/// `client_read_only_metadata` and `server_metadata` tiers. `id`, `org_id`, `created_at` are a
+/// `client_read_only_metadata` and `server_metadata` tiers, and the credentials (`password`,
+/// `password_hash`, `totp_secret_base64`). `status: suspended` and a password change revoke
+/// every session of the user. `id`, `org_id`, `created_at` are a
 /// 400 `IMMUTABLE_FIELD`; read-only facts (`full_name`, `has_password`, …) a 403
 /// `FIELD_NOT_WRITABLE`.
 #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
@@ -7589,6 +8841,14 @@ pub struct UserPatch {
     /// A BCP 47 tag; stored canonicalised.
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub locale: crate::Patch<::std::string::String>,
+    /// A new password (rules as on create), no current password needed; `null` removes it.
+    /// Either way every session of the user is revoked.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
+    pub password: crate::Patch<::std::string::String>,
+    /// An imported hash (formats as on create); `null` removes the password. Revokes every
+    /// session of the user. Send `password` or `password_hash`, not both (422).
+    #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
+    pub password_hash: crate::Patch<::std::string::String>,
     /// E.164. A new number resets `phone_number_verified` unless this change sets it.
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub phone_number: crate::Patch<::std::string::String>,
@@ -7621,4 +8881,8 @@ pub struct UserPatch {
     /// An IANA time zone name; stored in canonical spelling.
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub timezone: crate::Patch<::std::string::String>,
+    /// Imports a TOTP secret (standard base64 of 16–128 bytes) without a code; `null` turns
+    /// two-factor authentication off.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
+    pub totp_secret_base64: crate::Patch<::std::string::String>,
 }

@@ -1,0 +1,248 @@
+//! The credential fields of user bodies (PRODUCT §3, §5): `password`, `password_hash`,
+//! `current_password`, `totp_secret_base64` and `totp_code`. They are read with the other
+//! fields, so every invalid one is reported at once (422). Proofs of possession — the current
+//! password, a current code from the authenticator that holds the secret — are checked once
+//! the whole body is valid; a failed proof is 403 and nothing changes. Hashing comes last.
+
+use super::patch::{Field, Reader};
+use crate::{
+    auth::{
+        password::{self, ImportedHash, NewPassword, Verdict},
+        totp::{self, TotpSecret},
+    },
+    db::{
+        models::User,
+        users::{Revoke, UserUpdate},
+    },
+    error::{ApiError, FieldError},
+};
+
+/// Credential changes read from a body, not yet proved or hashed. A value that was refused is
+/// left out (the reader already holds its error, so nothing is applied).
+#[derive(Debug, Default)]
+pub struct CredentialInput {
+    /// `Some(None)`: remove the password (admin surface only).
+    password: Option<Option<NewPassword>>,
+    password_hash: Option<Option<ImportedHash>>,
+    current_password: Option<String>,
+    totp: Option<Option<TotpSecret>>,
+    totp_code: Option<String>,
+    /// The step of the code that proved a newly enrolled secret.
+    enrolled_step: Option<i64>,
+}
+
+/// What a password may not be made of: the user's own names and address.
+fn personal_words(user: Option<&User>) -> Vec<String> {
+    let Some(user) = user else {
+        return Vec::new();
+    };
+    [
+        &user.primary_email,
+        &user.display_name,
+        &user.first_name,
+        &user.last_name,
+    ]
+    .into_iter()
+    .flatten()
+    .cloned()
+    .collect()
+}
+
+fn new_password(r: &mut Reader, raw: &str, user: Option<&User>) -> Option<NewPassword> {
+    let words = personal_words(user);
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    NewPassword::parse(raw, &words)
+        .map_err(|invalid| r.invalid("password", invalid))
+        .ok()
+}
+
+fn refuse(r: &mut Reader, field: &str, code: &'static str, message: &str) {
+    r.invalid_field(FieldError::new(field, code, message));
+}
+
+/// `totp_code` without `totp_secret_base64` (or `current_password` without `password`).
+fn only_with(r: &mut Reader, field: &str, with: &str, present: bool) {
+    if present {
+        refuse(
+            r,
+            field,
+            "VALIDATION_FAILED",
+            &format!("only meaningful together with {with}"),
+        );
+    }
+}
+
+/// The credential fields of `PATCH /v1/me` for `user`.
+pub fn read_me(r: &mut Reader, user: &User) -> CredentialInput {
+    let mut input = CredentialInput::default();
+    let password = r.string("password");
+    let password_sent = password != Field::Absent;
+    match password {
+        Field::Absent => {}
+        Field::Null => refuse(
+            r,
+            "password",
+            "VALIDATION_FAILED",
+            "must be a string: a password cannot be removed through /v1/me",
+        ),
+        Field::Value(raw) => input.password = new_password(r, &raw, Some(user)).map(Some),
+    }
+    input.current_password = r.string("current_password").into_value();
+    only_with(
+        r,
+        "current_password",
+        "password",
+        input.current_password.is_some() && !password_sent,
+    );
+    input.totp_code = r.string("totp_code").into_value();
+    match r.string("totp_secret_base64") {
+        Field::Absent => only_with(
+            r,
+            "totp_code",
+            "totp_secret_base64",
+            input.totp_code.is_some(),
+        ),
+        Field::Null => input.totp = Some(None),
+        Field::Value(raw) => {
+            if user.totp_secret.is_some() {
+                refuse(
+                    r,
+                    "totp_secret_base64",
+                    "INVALID_TOTP_SECRET",
+                    "two-factor authentication is already on: turn it off with a current code first",
+                );
+                return input;
+            }
+            let Ok(secret) =
+                TotpSecret::parse(&raw).map_err(|invalid| r.invalid("totp_secret_base64", invalid))
+            else {
+                return input;
+            };
+            match input
+                .totp_code
+                .as_deref()
+                .map(|code| secret.check(code, totp::unix_now()))
+            {
+                None => refuse(
+                    r,
+                    "totp_code",
+                    "INVALID_TOTP_SECRET",
+                    "required: a current code computed from the new secret proves the authenticator holds it",
+                ),
+                Some(None) => refuse(
+                    r,
+                    "totp_code",
+                    "INVALID_TOTP_SECRET",
+                    "does not match the new secret at the current time",
+                ),
+                Some(Some(step)) => input.enrolled_step = Some(step),
+            }
+            input.totp = Some(Some(secret));
+        }
+    }
+    input
+}
+
+/// The credential fields of `PATCH /v1/users/{id}` (`user`) and `POST /v1/users` (`None`):
+/// no proofs needed, hashes may be imported, `null` removes.
+pub fn read_admin(r: &mut Reader, user: Option<&User>) -> CredentialInput {
+    let mut input = CredentialInput {
+        password: match r.string("password") {
+            Field::Absent => None,
+            Field::Null => Some(None),
+            Field::Value(raw) => new_password(r, &raw, user).map(Some),
+        },
+        password_hash: match r.string("password_hash") {
+            Field::Absent => None,
+            Field::Null => Some(None),
+            Field::Value(raw) => ImportedHash::parse(&raw)
+                .map_err(|invalid| r.invalid("password_hash", invalid))
+                .ok()
+                .map(Some),
+        },
+        totp: match r.string("totp_secret_base64") {
+            Field::Absent => None,
+            Field::Null => Some(None),
+            Field::Value(raw) => TotpSecret::parse(&raw)
+                .map_err(|invalid| r.invalid("totp_secret_base64", invalid))
+                .ok()
+                .map(Some),
+        },
+        ..CredentialInput::default()
+    };
+    if input.password.is_some() && input.password_hash.is_some() {
+        refuse(
+            r,
+            "password_hash",
+            "VALIDATION_FAILED",
+            "send either password or password_hash, not both",
+        );
+        input.password_hash = None;
+    }
+    input
+}
+
+impl CredentialInput {
+    /// Checks the proofs that `PATCH /v1/me` needs (403 when one fails), then hashes and fills
+    /// `update`. A new password revokes the user's other sessions, keeping `session_id`.
+    pub async fn apply_me(
+        self,
+        user: &User,
+        session_id: &str,
+        update: &mut UserUpdate,
+    ) -> Result<(), ApiError> {
+        if let Some(Some(new)) = &self.password {
+            if let Some(stored) = &user.password_hash {
+                let current = self.current_password.as_deref().ok_or_else(|| {
+                    ApiError::forbidden("current_password is required to change the password")
+                })?;
+                if password::verify(current, Some(stored)).await? == Verdict::Wrong {
+                    return Err(ApiError::forbidden("current_password is wrong"));
+                }
+            }
+            update.changes.password_hash = Some(Some(password::hash(new.as_str()).await?));
+            update.on_password_change = Revoke::AllExcept(session_id.to_owned());
+        }
+        match self.totp {
+            None => {}
+            Some(Some(secret)) => {
+                update.changes.totp_secret = Some(Some(secret.stored()));
+                update.totp_step = self.enrolled_step;
+            }
+            Some(None) => {
+                if let Some(stored) = &user.totp_secret {
+                    let code = self.totp_code.as_deref().ok_or_else(|| {
+                        ApiError::forbidden(
+                            "totp_code is required to turn two-factor authentication off",
+                        )
+                    })?;
+                    let step = totp::check_stored(stored, code, totp::unix_now())
+                        .ok_or_else(|| ApiError::forbidden("totp_code does not match"))?;
+                    update.changes.totp_secret = Some(None);
+                    update.totp_step = Some(step);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Hashes and fills `update` for the admin surface: a password change revokes every
+    /// session of the user.
+    pub async fn apply_admin(self, update: &mut UserUpdate) -> Result<(), ApiError> {
+        let hash = match (self.password, self.password_hash) {
+            (Some(Some(new)), _) => Some(Some(password::hash(new.as_str()).await?)),
+            (Some(None), _) | (_, Some(None)) => Some(None),
+            (None, Some(Some(imported))) => Some(Some(imported.into_inner())),
+            (None, None) => None,
+        };
+        if hash.is_some() {
+            update.changes.password_hash = hash;
+            update.on_password_change = Revoke::All;
+        }
+        if let Some(secret) = self.totp {
+            update.changes.totp_secret = Some(secret.map(|s| s.stored()));
+            update.changes.totp_last_step = Some(None);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,259 @@
+//! Sign-in and sessions: `POST /v1/sessions` (e-mail, password and, with 2FA on, a TOTP code),
+//! `DELETE /v1/sessions/current`, and the user's own sessions under `/v1/me/sessions`. Every
+//! sign-in failure is the same 401 whatever was wrong, after the same password work, so neither
+//! the answer nor its timing tells whether an account exists.
+
+use chrono::{DateTime, Utc};
+use poem::web::{Data, RemoteAddr};
+use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
+use uuid::Uuid;
+
+use super::{
+    ApiTags, AppState, BearerAuth,
+    envelope::{envelope, error_responses},
+    me::CurrentSession,
+    model::uuid,
+    users::DeletedResponse,
+};
+use crate::{
+    auth::{
+        self,
+        password::{self, Verdict},
+        totp,
+    },
+    db::sessions,
+    error::ApiError,
+};
+
+/// E-mail and password (and a TOTP code when two-factor authentication is on) of a user of
+/// organization `org_id`.
+#[derive(Debug, Clone, Object)]
+#[oai(deny_unknown_fields)]
+pub struct SignIn {
+    pub org_id: Uuid,
+    /// The user's primary e-mail address, matched case-insensitively.
+    #[oai(validator(min_length = 1, max_length = 254))]
+    pub email: String,
+    #[oai(validator(min_length = 1, max_length = 256))]
+    pub password: String,
+    /// Six digits from the authenticator; required when the user has 2FA on. Each code signs
+    /// in once.
+    #[oai(validator(min_length = 6, max_length = 6))]
+    pub totp_code: Option<String>,
+}
+
+/// A new session and the token that carries it.
+#[derive(Debug, Clone, Object)]
+pub struct SignedIn {
+    /// Send as `Authorization: Bearer <token>`. An EdDSA JWT, valid until `session.expires_at`
+    /// unless the session is revoked first.
+    pub token: String,
+    pub session: CurrentSession,
+}
+
+/// One of the user's live sessions.
+#[derive(Debug, Clone, Object)]
+pub struct SessionInfo {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// Last authenticated use, refreshed at most once a minute.
+    pub last_active_at: DateTime<Utc>,
+    /// Whether this is the session making the request.
+    pub current: bool,
+}
+
+envelope!(SignedInEnvelope, SignedIn);
+envelope!(SessionListEnvelope, Vec<SessionInfo>);
+
+#[derive(Debug, ApiResponse)]
+pub enum SignInResponse {
+    /// Signed in.
+    #[oai(status = 201)]
+    Created(Json<SignedInEnvelope>),
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum SessionListResponse {
+    /// The live sessions, newest first.
+    #[oai(status = 200)]
+    Ok(Json<SessionListEnvelope>),
+}
+
+error_responses!(SignInError {
+    400 => BadRequest: "`MALFORMED_REQUEST`: not JSON, wrong JSON types, unknown or missing fields.",
+    401 => Unauthorized: "Wrong organization, e-mail, password or TOTP code; a suspended user; or a user who cannot sign in with a password. One answer for all, by design.",
+    413 => PayloadTooLarge: "The body is larger than 256 KiB.",
+    415 => UnsupportedMediaType: "The body is not `application/json`.",
+    429 => TooManyRequests: "`RATE_LIMITED`: too many attempts for this account or from this address; retry after `Retry-After` seconds.", header "Retry-After",
+    500 => Internal: "Unexpected failure; nothing internal is disclosed.",
+    503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
+});
+
+error_responses!(SignOutError {
+    401 => Unauthorized: "Missing, malformed, expired or revoked credentials.",
+    403 => Forbidden: "An API key was used: sessions belong to users.",
+    500 => Internal: "Unexpected failure; nothing internal is disclosed.",
+    503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
+});
+
+error_responses!(RevokeSessionError {
+    400 => BadRequest: "`MALFORMED_REQUEST`: `session_id` is not a UUID.",
+    401 => Unauthorized: "Missing, malformed, expired or revoked credentials.",
+    403 => Forbidden: "An API key was used: sessions belong to users.",
+    404 => NotFound: "No live session with this id belongs to the user.",
+    500 => Internal: "Unexpected failure; nothing internal is disclosed.",
+    503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
+});
+
+pub struct SessionsApi;
+
+/// Per-operation tags: the `/v1/me/sessions` operations belong with the rest of `/v1/me`.
+#[OpenApi]
+impl SessionsApi {
+    /// Sign in
+    ///
+    /// Starts a session for a user of `org_id` with their primary e-mail address and password,
+    /// plus `totp_code` when two-factor authentication is on. Refused (401, one message for
+    /// every reason) for wrong credentials, suspended users and users with
+    /// `primary_email_auth_enabled: false`. Attempts are limited per account and per client
+    /// address (429 with `Retry-After`). A password hash imported from another system is
+    /// upgraded to argon2id here.
+    #[oai(
+        path = "/v1/sessions",
+        method = "post",
+        operation_id = "signIn",
+        tag = "ApiTags::Sessions"
+    )]
+    async fn sign_in(
+        &self,
+        state: Data<&AppState>,
+        remote: &RemoteAddr,
+        body: Json<SignIn>,
+    ) -> Result<SignInResponse, SignInError> {
+        let SignIn {
+            org_id,
+            email,
+            password,
+            totp_code,
+        } = body.0;
+        let org_id = org_id.to_string();
+        let email_key = email.trim().to_lowercase();
+        let address = remote
+            .as_socket_addr()
+            .map_or([0u8; 4].into(), |addr| addr.ip());
+        state
+            .sign_in_throttle
+            .attempt(&format!("{org_id}/{email_key}"), address)
+            .map_err(ApiError::rate_limited)?;
+        let user = sessions::find_signing_in(&state.db, &org_id, &email_key).await?;
+        let stored = user.as_ref().and_then(|user| user.password_hash.clone());
+        let Verdict::Right { rehash } = password::verify(&password, stored.as_deref()).await?
+        else {
+            return Err(ApiError::unauthorized().into());
+        };
+        let (Some(user), Some(stored)) = (user, stored) else {
+            return Err(ApiError::unauthorized().into());
+        };
+        if user.status != "active" || !user.primary_email_auth_enabled {
+            return Err(ApiError::unauthorized().into());
+        }
+        if let Some(secret) = &user.totp_secret {
+            let step = totp_code
+                .as_deref()
+                .and_then(|code| totp::check_stored(secret, code, totp::unix_now()))
+                .ok_or_else(ApiError::unauthorized)?;
+            if !sessions::consume_totp_step(&state.db, &user.id, step).await? {
+                return Err(ApiError::unauthorized().into());
+            }
+        }
+        let upgraded = match rehash {
+            true => Some(password::hash(&password).await?),
+            false => None,
+        };
+        let session = auth::new_session(&user.id, state.tokens.lifetime());
+        sessions::start(&state.db, &session, &stored, upgraded.as_deref()).await?;
+        let token = state.tokens.issue(&session, &user.org_id)?;
+        Ok(SignInResponse::Created(Json(
+            SignedIn {
+                token,
+                session: CurrentSession::of(&session)?,
+            }
+            .into(),
+        )))
+    }
+
+    /// Sign out
+    ///
+    /// Revokes the session making the request; its token answers 401 from the next request
+    /// on. Session tokens only.
+    #[oai(
+        path = "/v1/sessions/current",
+        method = "delete",
+        operation_id = "signOut",
+        tag = "ApiTags::Sessions"
+    )]
+    async fn sign_out(
+        &self,
+        auth: BearerAuth,
+        state: Data<&AppState>,
+    ) -> Result<DeletedResponse, SignOutError> {
+        let (user, session) = state.authenticate(&auth).await?.into_user()?;
+        sessions::revoke_own(&state.db, &user.id, &session.id).await?;
+        Ok(DeletedResponse::NoContent)
+    }
+
+    /// List my sessions
+    ///
+    /// The signed-in user's live sessions (not revoked, not expired), newest first; `current`
+    /// marks the one making the request.
+    #[oai(
+        path = "/v1/me/sessions",
+        method = "get",
+        operation_id = "listMySessions",
+        tag = "ApiTags::Me"
+    )]
+    async fn list_my_sessions(
+        &self,
+        auth: BearerAuth,
+        state: Data<&AppState>,
+    ) -> Result<SessionListResponse, SignOutError> {
+        let (user, current) = state.authenticate(&auth).await?.into_user()?;
+        let live = sessions::list_live(&state.db, &user.id, crate::db::now()).await?;
+        let sessions = live
+            .into_iter()
+            .map(|session| {
+                Ok(SessionInfo {
+                    id: uuid(&session.id)?,
+                    created_at: session.created_at.and_utc(),
+                    expires_at: session.expires_at.and_utc(),
+                    last_active_at: session.last_active_at.and_utc(),
+                    current: session.id == current.id,
+                })
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        Ok(SessionListResponse::Ok(Json(sessions.into())))
+    }
+
+    /// Revoke one of my sessions
+    ///
+    /// Signs that session out everywhere; its token answers 401 from the next request on.
+    /// Revoking the current session is signing out. 404 for a session that is not the user's
+    /// or no longer live.
+    #[oai(
+        path = "/v1/me/sessions/:session_id",
+        method = "delete",
+        operation_id = "revokeMySession",
+        tag = "ApiTags::Me"
+    )]
+    async fn revoke_my_session(
+        &self,
+        auth: BearerAuth,
+        state: Data<&AppState>,
+        session_id: Path<Uuid>,
+    ) -> Result<DeletedResponse, RevokeSessionError> {
+        let (user, _) = state.authenticate(&auth).await?.into_user()?;
+        sessions::revoke_own(&state.db, &user.id, &session_id.0.to_string()).await?;
+        Ok(DeletedResponse::NoContent)
+    }
+}

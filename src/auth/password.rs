@@ -1,0 +1,294 @@
+//! Passwords: the policy a new one must meet, argon2id hashing, and verification of stored
+//! hashes — argon2id as written here, or bcrypt and argon2 hashes imported in Modular Crypt
+//! Format, which are upgraded to argon2id at the next successful sign-in. Hashing is slow and
+//! memory-hungry on purpose, so it runs on the blocking pool, at most one hash per core at a
+//! time (`hash`, `verify`): a burst of sign-ins queues instead of exhausting memory.
+
+use std::sync::LazyLock;
+
+use argon2::{
+    Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version,
+    password_hash::{SaltString, rand_core::OsRng},
+};
+use tokio::sync::Semaphore;
+
+use crate::{domain::Invalid, error::ApiError};
+
+pub const MIN_CHARS: usize = 8;
+pub const MAX_CHARS: usize = 256;
+/// zxcvbn's "safely unguessable" (about 10^10 guesses): refuses common passwords, dictionary
+/// words with the usual substitutions, keyboard walks, and passwords built from the user's own
+/// name or address.
+pub const MIN_SCORE: zxcvbn::Score = zxcvbn::Score::Three;
+
+/// OWASP's argon2id baseline: 19 MiB of memory, 2 passes, 1 lane.
+pub const ARGON2_M_KIB: u32 = 19 * 1024;
+pub const ARGON2_T: u32 = 2;
+pub const ARGON2_P: u32 = 1;
+
+/// Limits on imported hashes, so that one imported user cannot make each sign-in attempt cost
+/// seconds of CPU or gigabytes of memory.
+const MAX_BCRYPT_COST: u32 = 14;
+const MAX_IMPORTED_M_KIB: u32 = 256 * 1024;
+const MAX_IMPORTED_T: u32 = 16;
+const MAX_IMPORTED_P: u32 = 16;
+
+/// A password that met the policy. Never logged: `Debug` hides it.
+pub struct NewPassword(String);
+
+impl std::fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NewPassword(…)")
+    }
+}
+
+impl NewPassword {
+    /// `user_inputs` are the user's own names and address: a password made of them is weak.
+    pub fn parse(raw: &str, user_inputs: &[&str]) -> Result<Self, Invalid> {
+        let weak = |reason: &str| Invalid::new("WEAK_PASSWORD", reason);
+        let chars = raw.chars().count();
+        if chars < MIN_CHARS {
+            return Err(weak("must be at least 8 characters"));
+        }
+        if chars > MAX_CHARS {
+            return Err(weak("must be at most 256 characters"));
+        }
+        if zxcvbn::zxcvbn(raw, user_inputs).score() < MIN_SCORE {
+            return Err(weak(
+                "too easy to guess: avoid common passwords, words with simple substitutions, \
+                 keyboard patterns and your own name or address; a few unrelated words work well",
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A password hash to import, in Modular Crypt Format: bcrypt (`$2a$`, `$2b$`, `$2y$`) or
+/// argon2 (`$argon2id$`, `$argon2i$`). Stored as given; upgraded at the next sign-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedHash(String);
+
+impl ImportedHash {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let invalid = |reason: &str| Invalid::new("INVALID_PASSWORD_HASH", reason);
+        if ["$2a$", "$2b$", "$2y$"].iter().any(|p| raw.starts_with(p)) {
+            let parts: bcrypt::HashParts = raw
+                .parse()
+                .map_err(|_| invalid("not a well-formed bcrypt hash"))?;
+            if parts.get_cost() > MAX_BCRYPT_COST {
+                return Err(invalid("bcrypt cost above 14 is not accepted"));
+            }
+            return Ok(Self(raw.to_owned()));
+        }
+        if raw.starts_with("$argon2id$") || raw.starts_with("$argon2i$") {
+            let hash =
+                PasswordHash::new(raw).map_err(|_| invalid("not a well-formed argon2 hash"))?;
+            let params =
+                Params::try_from(&hash).map_err(|_| invalid("argon2 parameters out of range"))?;
+            if hash.hash.is_none() || hash.salt.is_none() {
+                return Err(invalid("an argon2 hash needs a salt and a hash"));
+            }
+            if params.m_cost() > MAX_IMPORTED_M_KIB
+                || params.t_cost() > MAX_IMPORTED_T
+                || params.p_cost() > MAX_IMPORTED_P
+            {
+                return Err(invalid("argon2 parameters above m=262144, t=16, p=16"));
+            }
+            return Ok(Self(raw.to_owned()));
+        }
+        Err(invalid(
+            "must be bcrypt ($2a$, $2b$, $2y$) or argon2 ($argon2id$, $argon2i$) in Modular Crypt Format",
+        ))
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// The outcome of checking a password against a stored hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Wrong,
+    /// Right; `rehash` when the stored hash is not argon2id with today's parameters.
+    Right {
+        rehash: bool,
+    },
+}
+
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(ARGON2_M_KIB, ARGON2_T, ARGON2_P, None)
+        .expect("the argon2 parameters are valid");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// One hash computation per core at a time.
+static HASHING: LazyLock<Semaphore> =
+    LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    let _permit = HASHING.acquire().await.map_err(ApiError::internal)?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(ApiError::internal)
+}
+
+/// The argon2id PHC string of `password`, with a fresh salt. Takes any string: an imported
+/// hash's password is re-hashed as it is, whatever today's policy says.
+pub async fn hash(password: &str) -> Result<String, ApiError> {
+    let password = password.to_owned();
+    blocking(move || hash_now(&password)).await?
+}
+
+fn hash_now(password: &str) -> Result<String, ApiError> {
+    let salt = SaltString::generate(&mut OsRng);
+    argon2()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(ApiError::internal)
+}
+
+/// Checks `password` against `stored`. With no stored hash (no such user, or no password) a
+/// dummy argon2id hash is checked instead, so the answer takes as long either way and timing
+/// does not tell whether an account exists.
+pub async fn verify(password: &str, stored: Option<&str>) -> Result<Verdict, ApiError> {
+    let password = password.to_owned();
+    let stored = stored.map(str::to_owned);
+    blocking(move || match stored {
+        Some(stored) => verify_now(&password, &stored),
+        None => {
+            let _ = verify_now(&password, &DUMMY_HASH);
+            Verdict::Wrong
+        }
+    })
+    .await
+}
+
+static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
+    hash_now("a password that no account has").unwrap_or_else(|_| String::from("$argon2id$"))
+});
+
+fn verify_now(password: &str, stored: &str) -> Verdict {
+    if stored.starts_with("$2") {
+        return match bcrypt::verify(password, stored) {
+            Ok(true) => Verdict::Right { rehash: true },
+            _ => Verdict::Wrong,
+        };
+    }
+    let Ok(hash) = PasswordHash::new(stored) else {
+        return Verdict::Wrong;
+    };
+    if argon2()
+        .verify_password(password.as_bytes(), &hash)
+        .is_err()
+    {
+        return Verdict::Wrong;
+    }
+    let current = hash.algorithm == Algorithm::Argon2id.ident()
+        && hash.version == Some(Version::V0x13.into())
+        && Params::try_from(&hash).is_ok_and(|p| {
+            (p.m_cost(), p.t_cost(), p.p_cost()) == (ARGON2_M_KIB, ARGON2_T, ARGON2_P)
+        });
+    Verdict::Right { rehash: !current }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STRONG: &str = "correct horse battery staple 42";
+
+    #[test]
+    fn the_policy_refuses_short_long_and_guessable_passwords() {
+        let code = |raw: &str| NewPassword::parse(raw, &[]).map(|_| ()).map_err(|e| e.code);
+        assert_eq!(code("Tr0ub4!"), Err("WEAK_PASSWORD"));
+        assert_eq!(code(&"x".repeat(257)), Err("WEAK_PASSWORD"));
+        for weak in [
+            "password1",
+            "P@ssw0rd!",
+            "qwertyuiop",
+            "12345678",
+            "iloveyou2",
+        ] {
+            assert_eq!(code(weak), Err("WEAK_PASSWORD"), "{weak}");
+        }
+        assert_eq!(code(STRONG), Ok(()));
+        assert_eq!(code(&"kV9#qL2!".repeat(32)), Ok(()));
+    }
+
+    #[test]
+    fn a_password_made_of_the_users_own_name_is_weak() {
+        let raw = "ada.lovelace@example.com";
+        assert!(NewPassword::parse(raw, &[]).is_ok());
+        assert!(NewPassword::parse(raw, &["ada.lovelace@example.com", "Ada", "Lovelace"]).is_err());
+    }
+
+    #[tokio::test]
+    async fn argon2id_hashes_verify_and_need_no_rehash() {
+        let password = NewPassword::parse(STRONG, &[]).unwrap();
+        let stored = hash(password.as_str()).await.unwrap();
+        assert!(
+            stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{stored}"
+        );
+        assert_eq!(
+            verify(STRONG, Some(&stored)).await.unwrap(),
+            Verdict::Right { rehash: false }
+        );
+        assert_eq!(
+            verify("wrong", Some(&stored)).await.unwrap(),
+            Verdict::Wrong
+        );
+        assert_eq!(verify(STRONG, None).await.unwrap(), Verdict::Wrong);
+    }
+
+    #[tokio::test]
+    async fn imported_bcrypt_and_argon2i_hashes_verify_and_ask_for_an_upgrade() {
+        let bcrypt = bcrypt::hash(STRONG, 4).unwrap().replacen("$2b$", "$2y$", 1);
+        assert!(ImportedHash::parse(&bcrypt).is_ok());
+        assert_eq!(
+            verify(STRONG, Some(&bcrypt)).await.unwrap(),
+            Verdict::Right { rehash: true }
+        );
+        assert_eq!(verify("nope", Some(&bcrypt)).await.unwrap(), Verdict::Wrong);
+
+        let params = Params::new(1024, 1, 1, None).unwrap();
+        let salt = SaltString::generate(&mut OsRng);
+        let argon2i = Argon2::new(Algorithm::Argon2i, Version::V0x13, params)
+            .hash_password(STRONG.as_bytes(), &salt)
+            .unwrap()
+            .to_string();
+        assert!(ImportedHash::parse(&argon2i).is_ok());
+        assert_eq!(
+            verify(STRONG, Some(&argon2i)).await.unwrap(),
+            Verdict::Right { rehash: true }
+        );
+    }
+
+    #[test]
+    fn other_or_malformed_hashes_are_refused() {
+        for bad in [
+            "",
+            "plaintext",
+            "$1$saltsalt$hash",
+            "$5$rounds=5000$salt$hash",
+            "$argon2d$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g",
+            "$2b$10$short",
+            "$2b$31$0123456789012345678901uABCDEFGHIJKLMNOPQRSTUVWXYZ01234",
+            "$argon2id$v=19$m=4194304,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+            "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ",
+        ] {
+            assert_eq!(
+                ImportedHash::parse(bad).map(|_| ()).map_err(|e| e.code),
+                Err("INVALID_PASSWORD_HASH"),
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! The server's own logs, at the most verbose level and in the JSON format operators ship,
+//! never contain a password, a password hash, a TOTP secret, a session token or an API key —
+//! while they do contain a line per request.
+
+use std::{
+    io::{BufRead, BufReader, Read},
+    process::{Command, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
+
+use users_api_client::{MePatch, types::UserCreate};
+
+use crate::cli::users_api;
+
+/// What the first start printed: the banner's value after `label`.
+fn banner_value(banner: &str, label: &str) -> String {
+    banner
+        .lines()
+        .find_map(|line| line.trim().strip_prefix(label))
+        .unwrap_or_else(|| panic!("no {label} in {banner}"))
+        .trim()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn no_secret_reaches_the_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = users_api(dir.path())
+        .env("RUST_LOG", "trace")
+        .args(["--addr", "127.0.0.1:0", "--log-format", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut banner = String::new();
+    while !banner.contains("sign in again") {
+        assert!(
+            stdout.read_line(&mut banner).unwrap() > 0,
+            "banner: {banner}"
+        );
+    }
+    // Collect every log line; report the listening address as soon as it is logged.
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let (address_tx, address_rx) = mpsc::channel();
+    let logs = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in stderr.lines().map_while(Result::ok) {
+            if let Ok(event) = serde_json::from_str::<serde_json::Value>(&line)
+                && event["message"] == "listening"
+            {
+                let _ = address_tx.send(event["addr"].as_str().unwrap_or_default().to_owned());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let address = address_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    let base = format!("http://{address}");
+
+    let org_id = banner_value(&banner, "organization:");
+    let email = banner_value(&banner, "admin e-mail:");
+    let password = banner_value(&banner, "password:");
+    let first_token = banner_value(&banner, "session token:");
+    let api_key = banner_value(&banner, "API key:");
+    let new_password = "log-free horse battery staple 77";
+    let bcrypt_hash = bcrypt::hash("an imported password 42", 4).unwrap();
+    let totp_secret = b"log-free totp secret bytes".to_vec();
+    let totp_secret_b64 = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(&totp_secret)
+    };
+
+    let anonymous = users_api_client::Client::new(&base);
+    let sign_in = |password: &str| users_api_client::types::SignIn {
+        org_id: org_id.parse().unwrap(),
+        email: email.parse().unwrap(),
+        password: password.parse().unwrap(),
+        totp_code: None,
+    };
+    assert!(
+        anonymous
+            .sign_in()
+            .body(sign_in("a wrong password"))
+            .send()
+            .await
+            .is_err()
+    );
+    let token = anonymous
+        .sign_in()
+        .body(sign_in(&password))
+        .send()
+        .await
+        .unwrap()
+        .into_inner()
+        .data
+        .token;
+    let me = users_api_client::with_bearer_token(&base, &token).unwrap();
+    me.patch_me()
+        .body(MePatch {
+            password: Some(new_password.into()),
+            current_password: Some(password.clone()),
+            ..Default::default()
+        })
+        .send()
+        .await
+        .unwrap();
+    let code = totp_rs::Builder::new()
+        .with_secret(totp_secret.clone())
+        .build()
+        .unwrap()
+        .generate_current()
+        .to_string();
+    me.patch_me()
+        .body(MePatch {
+            totp_secret_base64: users_api_client::Patch::Value(totp_secret_b64.clone()),
+            totp_code: Some(code),
+            ..Default::default()
+        })
+        .send()
+        .await
+        .unwrap();
+    users_api_client::with_bearer_token(&base, &api_key)
+        .unwrap()
+        .create_user()
+        .body(UserCreate {
+            primary_email: Some("imported@demo.example".parse().unwrap()),
+            password_hash: Some(bcrypt_hash.clone()),
+            ..Default::default()
+        })
+        .send()
+        .await
+        .unwrap();
+    // A refused, tampered token is not logged either.
+    let tampered = format!("{token}x");
+    assert!(
+        users_api_client::with_bearer_token(&base, &tampered)
+            .unwrap()
+            .get_me()
+            .send()
+            .await
+            .is_err()
+    );
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    child.wait().unwrap();
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let logs = logs.join().unwrap();
+
+    // The capture works: every request above has its line.
+    let request_lines = logs.lines().filter(|l| l.contains("\"status\"")).count();
+    assert!(
+        request_lines >= 7,
+        "{request_lines} request lines in:\n{logs}"
+    );
+    for (what, secret) in [
+        ("the demo password", password.as_str()),
+        ("the new password", new_password),
+        ("a wrong password", "a wrong password"),
+        ("an imported hash", bcrypt_hash.as_str()),
+        ("a TOTP secret", totp_secret_b64.as_str()),
+        ("the first session token", first_token.as_str()),
+        ("a signed-in token", token.as_str()),
+        ("an API key", api_key.as_str()),
+        ("an argon2id hash", "$argon2id$"),
+        ("a bcrypt hash", "$2b$"),
+    ] {
+        assert!(!logs.contains(secret), "{what} is in the logs:\n{logs}");
+    }
+    assert!(
+        !rest.contains(&new_password),
+        "stdout after the banner: {rest}"
+    );
+}
