@@ -65,7 +65,8 @@ async fn get_me_returns_the_user_with_org_scopes_and_session() {
     assert_eq!(me.active_sessions, 1);
     assert!(me.teams.is_empty());
     assert!(me.session.expires_at > me.session.created_at);
-    assert!(!me.has_password && !me.otp_auth_enabled);
+    assert!(me.has_password, "the bootstrap admin has a password");
+    assert!(!me.otp_auth_enabled);
     assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
 }
 
