@@ -5451,6 +5451,14 @@ token (an EdDSA JWT signed by users-api; keys at `/.well-known/jwks.json`) or an
 (`uak_…`, org-scoped, with scopes). A token is accepted only while its session is live and its
 user is active. Missing or bad credentials: 401 `UNAUTHORIZED`, which never says which check failed.
 
+**Sessions.** `POST /v1/sessions` signs in with `org_id`, `email`, `password` (and `totp_code`
+when two-factor authentication is on) and returns a session token; every refusal is the same 401.
+Attempts are rate limited per account and per client address (429 `RATE_LIMITED` with
+`Retry-After`). `DELETE /v1/sessions/current` signs out; `/v1/me/sessions` lists and revokes the
+user's sessions. A password change revokes the user's other sessions (all of them when an admin
+makes it); suspension revokes all. Passwords are stored as argon2id; the password, its hash and
+the TOTP secret are never returned.
+
 **Envelope.** Every JSON response is `{"success": true, "data": …}` or
 `{"success": false, "error": {"code", "message", "request_id", "details", "errors"}}`.
 `error.code` is stable SCREAMING_SNAKE_CASE; `error.request_id` equals the `X-Request-Id`
