@@ -29,6 +29,17 @@ pub struct Scripts {
     pub patch: PathBuf,
 }
 
+/// `POST /v1/sessions` with the admin's credentials: every request a full sign-in.
+pub fn sign_in_script(work: &Path, org_id: &str, email: &str, password: &str) -> Result<PathBuf> {
+    let body = serde_json::json!({"org_id": org_id, "email": email, "password": password});
+    let script = format!(
+        "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.body = [[{body}]]\n"
+    );
+    let path = work.join("sign_in.lua");
+    std::fs::write(&path, script)?;
+    Ok(path)
+}
+
 pub fn write_scripts(work: &Path) -> Result<Scripts> {
     let patch = work.join("patch_me.lua");
     std::fs::write(&patch, PATCH_SCRIPT)?;
