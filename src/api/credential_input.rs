@@ -4,10 +4,13 @@
 //! password, a current code from the authenticator that holds the secret — are checked once
 //! the whole body is valid; a failed proof is 403 and nothing changes. Hashing comes last.
 
+use std::net::IpAddr;
+
 use super::patch::{Field, Reader};
 use crate::{
     auth::{
         password::{self, ImportedHash, NewPassword, Verdict},
+        throttle::{SignInThrottle, account_key},
         totp::{self, TotpSecret},
     },
     db::{
@@ -182,17 +185,36 @@ pub fn read_admin(r: &mut Reader, user: Option<&User>) -> CredentialInput {
     input
 }
 
+/// Who is proving a credential, and where from: each proof takes an attempt from the same
+/// limits as sign-in, so a stolen session cannot guess the password or a TOTP code.
+pub struct Prover<'a> {
+    pub session_id: &'a str,
+    pub throttle: &'a SignInThrottle,
+    pub address: IpAddr,
+}
+
+impl Prover<'_> {
+    fn attempt(&self, user: &User) -> Result<(), ApiError> {
+        let email_key = user.primary_email_key.as_deref().unwrap_or(&user.id);
+        self.throttle
+            .attempt(&account_key(&user.org_id, email_key), self.address)
+            .map_err(ApiError::rate_limited)
+    }
+}
+
 impl CredentialInput {
-    /// Checks the proofs that `PATCH /v1/me` needs (403 when one fails), then hashes and fills
-    /// `update`. A new password revokes the user's other sessions, keeping `session_id`.
+    /// Checks the proofs that `PATCH /v1/me` needs (403 when one fails, 429 when too many
+    /// did), then hashes and fills `update`. A new password revokes the user's other sessions,
+    /// keeping the prover's.
     pub async fn apply_me(
         self,
         user: &User,
-        session_id: &str,
+        prover: &Prover<'_>,
         update: &mut UserUpdate,
     ) -> Result<(), ApiError> {
         if let Some(Some(new)) = &self.password {
             if let Some(stored) = &user.password_hash {
+                prover.attempt(user)?;
                 let current = self.current_password.as_deref().ok_or_else(|| {
                     ApiError::forbidden("current_password is required to change the password")
                 })?;
@@ -201,7 +223,7 @@ impl CredentialInput {
                 }
             }
             update.changes.password_hash = Some(Some(password::hash(new.as_str()).await?));
-            update.on_password_change = Revoke::AllExcept(session_id.to_owned());
+            update.on_password_change = Revoke::AllExcept(prover.session_id.to_owned());
         }
         match self.totp {
             None => {}
@@ -211,6 +233,7 @@ impl CredentialInput {
             }
             Some(None) => {
                 if let Some(stored) = &user.totp_secret {
+                    prover.attempt(user)?;
                     let code = self.totp_code.as_deref().ok_or_else(|| {
                         ApiError::forbidden(
                             "totp_code is required to turn two-factor authentication off",

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use poem::web::Data;
+use poem::web::{Data, RemoteAddr};
 use poem_openapi::{
     ApiResponse, Object, OpenApi, param::Header, payload::Json, types::MaybeUndefined,
 };
@@ -13,9 +13,11 @@ use uuid::Uuid;
 
 use super::{
     ApiTags, AppState, BearerAuth,
+    credential_input::Prover,
     envelope::{envelope, error_responses},
     model::{Extras, UserFields, role_of, user_fields, uuid},
     patch::PatchBody,
+    sessions::client_address,
     user_input::{ME_FIELDS, read_me_patch},
 };
 use crate::{
@@ -169,6 +171,7 @@ error_responses!(PatchMeError {
     413 => PayloadTooLarge: "The body is larger than 256 KiB.",
     415 => UnsupportedMediaType: "The body is not `application/json`.",
     422 => Unprocessable: "One or more values are invalid; `errors` lists every one and nothing was changed.",
+    429 => TooManyRequests: "`RATE_LIMITED`: too many proofs of the current password or a TOTP code (counted with sign-in attempts); retry after `Retry-After` seconds.", header "Retry-After",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
     503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
 });
@@ -203,6 +206,7 @@ impl MeApi {
         &self,
         auth: BearerAuth,
         state: Data<&AppState>,
+        remote: &RemoteAddr,
         /// The `ETag` of the version this change is based on; `*` matches any version.
         #[oai(name = "If-Match")]
         if_match: Header<Option<String>>,
@@ -210,7 +214,12 @@ impl MeApi {
     ) -> Result<MeResponse, PatchMeError> {
         let (user, session) = state.authenticate(&auth).await?.into_user()?;
         let reader = body.0.reader(&ME_FIELDS)?;
-        let update = read_me_patch(&state.db, reader, &user, &session.id).await?;
+        let prover = Prover {
+            session_id: &session.id,
+            throttle: &state.sign_in_throttle,
+            address: client_address(remote),
+        };
+        let update = read_me_patch(&state.db, reader, &user, &prover).await?;
         let expected = if_match
             .0
             .as_deref()

@@ -19,6 +19,7 @@ use crate::{
     auth::{
         self,
         password::{self, Verdict},
+        throttle::account_key,
         totp,
     },
     db::sessions,
@@ -106,6 +107,13 @@ error_responses!(RevokeSessionError {
     503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
 });
 
+/// The client's address, as the connection shows it (a proxy in front shows its own).
+pub(super) fn client_address(remote: &RemoteAddr) -> std::net::IpAddr {
+    remote
+        .as_socket_addr()
+        .map_or([0u8; 4].into(), |addr| addr.ip())
+}
+
 pub struct SessionsApi;
 
 /// Per-operation tags: the `/v1/me/sessions` operations belong with the rest of `/v1/me`.
@@ -139,12 +147,9 @@ impl SessionsApi {
         } = body.0;
         let org_id = org_id.to_string();
         let email_key = email.trim().to_lowercase();
-        let address = remote
-            .as_socket_addr()
-            .map_or([0u8; 4].into(), |addr| addr.ip());
         state
             .sign_in_throttle
-            .attempt(&format!("{org_id}/{email_key}"), address)
+            .attempt(&account_key(&org_id, &email_key), client_address(remote))
             .map_err(ApiError::rate_limited)?;
         let user = sessions::find_signing_in(&state.db, &org_id, &email_key).await?;
         let stored = user.as_ref().and_then(|user| user.password_hash.clone());

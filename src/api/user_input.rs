@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use super::{
-    credential_input,
+    credential_input::{self, Prover},
     patch::{FieldRules, Reader},
 };
 use crate::{
@@ -204,12 +204,12 @@ async fn check_selected_team(
     Ok(())
 }
 
-/// A `PATCH /v1/me` body for `user`, signed in with session `session_id`.
+/// A `PATCH /v1/me` body for `user`, who proves credentials as `prover`.
 pub async fn read_me_patch(
     db: &Db,
     mut r: Reader,
     user: &User,
-    session_id: &str,
+    prover: &Prover<'_>,
 ) -> Result<UserUpdate, ApiError> {
     let changes = read_fields(&mut r, Surface::Me);
     let client_metadata_patch = read_metadata(&mut r, "client_metadata", &user.client_metadata);
@@ -221,7 +221,7 @@ pub async fn read_me_patch(
         client_metadata_patch,
         ..UserUpdate::default()
     };
-    credentials.apply_me(user, session_id, &mut update).await?;
+    credentials.apply_me(user, prover, &mut update).await?;
     Ok(update)
 }
 

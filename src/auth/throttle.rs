@@ -35,6 +35,11 @@ pub struct SignInThrottle {
 /// Buckets are dropped once full again; this many keys trigger the sweep.
 const SWEEP_ABOVE: usize = 10_000;
 
+/// The account a sign-in (or a proof of the current password or TOTP code) is counted against.
+pub fn account_key(org_id: &str, email_key: &str) -> String {
+    format!("{org_id}/{email_key}")
+}
+
 impl SignInThrottle {
     pub fn new(limits: SignInLimits) -> Self {
         Self {

@@ -127,3 +127,29 @@ async fn tokens_with_alg_none_or_another_algorithm_are_refused() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_token_whose_claims_were_edited_is_refused() {
+    let app = spawn_app().await;
+    let token = &app.admin.session_token;
+    let parts: Vec<&str> = token.split('.').collect();
+    let claims: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    // Another user's id, a later expiry: the signature no longer matches either.
+    let other = app.create_org("Globex", "admin@globex.test").await;
+    for (claim, value) in [
+        ("sub", json!(other.user_id)),
+        ("exp", json!(4_102_444_800i64)),
+    ] {
+        let mut edited = claims.clone();
+        edited[claim] = value;
+        let payload = URL_SAFE_NO_PAD.encode(edited.to_string());
+        let forged = format!("{}.{payload}.{}", parts[0], parts[2]);
+        assert_eq!(status_of(&app, &forged).await, 401, "{claim}");
+    }
+    assert_eq!(
+        status_of(&app, token).await,
+        200,
+        "the untouched token still works"
+    );
+}

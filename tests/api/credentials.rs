@@ -6,7 +6,7 @@ use users_api_client::{MePatch, Patch, UserPatch, types::Role};
 
 use crate::{
     fixtures::{admin_sign_in, code, failure, key_client, person, sign_in},
-    helpers::{TestApp, spawn_app},
+    helpers::{TestApp, TestOptions, spawn_app, spawn_app_with},
 };
 
 const NEW_PASSWORD: &str = "violet staircase under 7 moons";
@@ -220,7 +220,15 @@ async fn an_admin_password_change_revokes_every_session_and_null_removes_the_pas
 
 #[tokio::test]
 async fn totp_enrolment_needs_a_matching_code_and_then_sign_in_needs_a_fresh_one() {
-    let app = spawn_app().await;
+    // More attempts than the default allows a minute: every sign-in and proof below counts.
+    let app = spawn_app_with(TestOptions {
+        sign_in_limits: users_api::auth::throttle::SignInLimits {
+            per_account: 100.try_into().unwrap(),
+            per_address: 100.try_into().unwrap(),
+        },
+        ..TestOptions::default()
+    })
+    .await;
     let admin = &app.admin;
     let token = admin_sign_in(&app).await;
     let secret = b"an authenticator's 20".to_vec();
@@ -433,4 +441,46 @@ async fn a_new_address_through_me_is_unverified_until_an_admin_says_otherwise() 
 fn base64_of(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[tokio::test]
+async fn guessing_the_current_password_through_me_counts_against_the_sign_in_limit() {
+    let app = spawn_app_with(TestOptions {
+        sign_in_limits: users_api::auth::throttle::SignInLimits {
+            per_account: 3.try_into().unwrap(),
+            per_address: 100.try_into().unwrap(),
+        },
+        ..TestOptions::default()
+    })
+    .await;
+    let guess = |current: &str| MePatch {
+        password: Some(NEW_PASSWORD.into()),
+        current_password: Some(current.into()),
+        ..Default::default()
+    };
+    let token = &app.admin.session_token;
+    for n in 0..3 {
+        let reply = patch_me(&app, token, guess(&format!("guess number {n}"))).await;
+        assert_eq!(code(reply), (403, "FORBIDDEN".into()));
+    }
+    let reply = patch_me(&app, token, guess(&app.admin.admin_password)).await;
+    assert_eq!(
+        code(reply),
+        (429, "RATE_LIMITED".into()),
+        "even the right one, now"
+    );
+    let admin = &app.admin;
+    let reply = sign_in(
+        &app,
+        &admin.org_id,
+        &admin.admin_email,
+        &admin.admin_password,
+        None,
+    )
+    .await;
+    assert_eq!(
+        code(reply),
+        (429, "RATE_LIMITED".into()),
+        "one budget for both"
+    );
 }
