@@ -5,8 +5,8 @@
 use users_api_client::{MePatch, Patch, UserPatch, types::Role};
 
 use crate::{
-    fixtures::{admin_sign_in, code, failure, key_client, person, sign_in},
-    helpers::{TestApp, TestOptions, spawn_app, spawn_app_with},
+    fixtures::{admin_sign_in, code, failure, key_client, me_status, person, sign_in},
+    helpers::{TestApp, spawn_app, spawn_app_with_limits},
 };
 
 const NEW_PASSWORD: &str = "violet staircase under 7 moons";
@@ -45,14 +45,6 @@ async fn patch_me(
     app.client_with(token).patch_me().body(body).send().await
 }
 
-async fn status_of_me(app: &TestApp, token: &str) -> u16 {
-    match app.client_with(token).get_me().send().await {
-        Ok(response) => response.status().as_u16(),
-        Err(users_api_client::Error::ErrorResponse(response)) => response.status().as_u16(),
-        Err(other) => panic!("undeclared: {other:?}"),
-    }
-}
-
 #[tokio::test]
 async fn changing_my_password_needs_the_current_one_and_revokes_my_other_sessions() {
     let app = spawn_app().await;
@@ -86,7 +78,7 @@ async fn changing_my_password_needs_the_current_one_and_revokes_my_other_session
         "my own address"
     );
     // Nothing changed so far: the other session lives and the old password signs in.
-    assert_eq!(status_of_me(&app, &other).await, 200);
+    assert_eq!(me_status(&app, &other).await, 200);
 
     let me = patch_me(
         &app,
@@ -99,9 +91,9 @@ async fn changing_my_password_needs_the_current_one_and_revokes_my_other_session
     .data;
     assert!(me.has_password);
     assert_eq!(me.active_sessions, 1, "only the caller's session is left");
-    assert_eq!(status_of_me(&app, &mine).await, 200);
-    assert_eq!(status_of_me(&app, &other).await, 401);
-    assert_eq!(status_of_me(&app, &admin.session_token).await, 401);
+    assert_eq!(me_status(&app, &mine).await, 200);
+    assert_eq!(me_status(&app, &other).await, 401);
+    assert_eq!(me_status(&app, &admin.session_token).await, 401);
     let old = sign_in(
         &app,
         &admin.org_id,
@@ -200,7 +192,7 @@ async fn an_admin_password_change_revokes_every_session_and_null_removes_the_pas
     .await;
     assert_eq!(code(weak), (422, "WEAK_PASSWORD".into()));
     assert_eq!(
-        status_of_me(&app, &token).await,
+        me_status(&app, &token).await,
         200,
         "a refused change revokes nothing"
     );
@@ -213,7 +205,7 @@ async fn an_admin_password_change_revokes_every_session_and_null_removes_the_pas
     .into_inner()
     .data;
     assert!(!removed.has_password);
-    assert_eq!(status_of_me(&app, &token).await, 401);
+    assert_eq!(me_status(&app, &token).await, 401);
     let reply = sign_in(&app, &app.admin.org_id, "ada@acme.test", NEW_PASSWORD, None).await;
     assert_eq!(code(reply).0, 401);
 }
@@ -221,14 +213,7 @@ async fn an_admin_password_change_revokes_every_session_and_null_removes_the_pas
 #[tokio::test]
 async fn totp_enrolment_needs_a_matching_code_and_then_sign_in_needs_a_fresh_one() {
     // More attempts than the default allows a minute: every sign-in and proof below counts.
-    let app = spawn_app_with(TestOptions {
-        sign_in_limits: users_api::auth::throttle::SignInLimits {
-            per_account: 100.try_into().unwrap(),
-            per_address: 100.try_into().unwrap(),
-        },
-        ..TestOptions::default()
-    })
-    .await;
+    let app = spawn_app_with_limits(100, 100).await;
     let admin = &app.admin;
     let token = admin_sign_in(&app).await;
     let secret = b"an authenticator's 20".to_vec();
@@ -445,14 +430,7 @@ fn base64_of(bytes: &[u8]) -> String {
 
 #[tokio::test]
 async fn guessing_the_current_password_through_me_counts_against_the_sign_in_limit() {
-    let app = spawn_app_with(TestOptions {
-        sign_in_limits: users_api::auth::throttle::SignInLimits {
-            per_account: 3.try_into().unwrap(),
-            per_address: 100.try_into().unwrap(),
-        },
-        ..TestOptions::default()
-    })
-    .await;
+    let app = spawn_app_with_limits(3, 100).await;
     let guess = |current: &str| MePatch {
         password: Some(NEW_PASSWORD.into()),
         current_password: Some(current.into()),

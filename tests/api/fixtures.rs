@@ -106,3 +106,12 @@ pub async fn admin_sign_in(app: &TestApp) -> String {
     .data
     .token
 }
+
+/// The status `GET /v1/me` answers `token` with (any declared status).
+pub async fn me_status(app: &TestApp, token: &str) -> u16 {
+    match app.client_with(token).get_me().send().await {
+        Ok(response) => response.status().as_u16(),
+        Err(Error::ErrorResponse(response)) => response.status().as_u16(),
+        Err(other) => panic!("undeclared response: {other:?}"),
+    }
+}

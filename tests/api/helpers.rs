@@ -51,6 +51,19 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(TestOptions::default()).await
 }
 
+/// A server allowing `per_account` and `per_address` sign-in attempts a minute.
+pub async fn spawn_app_with_limits(per_account: u32, per_address: u32) -> TestApp {
+    let limit = |n: u32| n.try_into().expect("a non-zero limit");
+    spawn_app_with(TestOptions {
+        sign_in_limits: SignInLimits {
+            per_account: limit(per_account),
+            per_address: limit(per_address),
+        },
+        ..TestOptions::default()
+    })
+    .await
+}
+
 pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let (url, postgres) = match std::env::var("TEST_DATABASE_URL") {

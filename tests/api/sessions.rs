@@ -11,7 +11,7 @@ use users_api::{
 };
 
 use crate::{
-    fixtures::{admin_sign_in, code, key_client},
+    fixtures::{admin_sign_in, code, key_client, me_status},
     helpers::{TestApp, TestOptions, spawn_app, spawn_app_with},
 };
 
@@ -23,14 +23,6 @@ async fn my_sessions(app: &TestApp, token: &str) -> Vec<users_api_client::types:
         .expect("listed")
         .into_inner()
         .data
-}
-
-async fn status_of_me(app: &TestApp, token: &str) -> u16 {
-    match app.client_with(token).get_me().send().await {
-        Ok(response) => response.status().as_u16(),
-        Err(users_api_client::Error::ErrorResponse(response)) => response.status().as_u16(),
-        Err(other) => panic!("undeclared: {other:?}"),
-    }
 }
 
 /// Runs one diesel statement against either backend of the test database.
@@ -76,10 +68,10 @@ async fn signing_out_revokes_only_the_current_session() {
     let token = admin_sign_in(&app).await;
     let reply = app.client_with(&token).sign_out().send().await.unwrap();
     assert_eq!(reply.status(), 204);
-    assert_eq!(status_of_me(&app, &token).await, 401);
+    assert_eq!(me_status(&app, &token).await, 401);
     let again = app.client_with(&token).sign_out().send().await;
     assert_eq!(code(again), (401, "UNAUTHORIZED".into()));
-    assert_eq!(status_of_me(&app, &app.admin.session_token).await, 200);
+    assert_eq!(me_status(&app, &app.admin.session_token).await, 200);
     // Sessions belong to users: an API key has none.
     let reply = key_client(&app).sign_out().send().await;
     assert_eq!(code(reply), (403, "FORBIDDEN".into()));
@@ -148,8 +140,8 @@ async fn revoking_one_of_my_sessions_kills_its_token_and_no_one_elses() {
         .await
         .unwrap();
     assert_eq!(reply.status(), 204);
-    assert_eq!(status_of_me(&app, &other).await, 401);
-    assert_eq!(status_of_me(&app, &mine).await, 200);
+    assert_eq!(me_status(&app, &other).await, 401);
+    assert_eq!(me_status(&app, &mine).await, 200);
     // Already revoked, unknown, or another user's: 404 alike.
     let globex = app.create_org("Globex", "admin@globex.test").await;
     let globex_session = app.state.tokens.verify(&globex.session_token).unwrap().sid;
@@ -166,7 +158,7 @@ async fn revoking_one_of_my_sessions_kills_its_token_and_no_one_elses() {
             .await;
         assert_eq!(code(reply), (404, "NOT_FOUND".into()));
     }
-    assert_eq!(status_of_me(&app, &globex.session_token).await, 200);
+    assert_eq!(me_status(&app, &globex.session_token).await, 200);
 }
 
 #[tokio::test]
@@ -176,7 +168,7 @@ async fn an_expired_session_row_is_refused_even_with_an_unexpired_token() {
     let token = app.state.tokens.issue(&session, &app.admin.org_id).unwrap();
     session.expires_at = users_api::db::now() - chrono::TimeDelta::seconds(1);
     session_rows::insert(&app.state.db, &session).await.unwrap();
-    assert_eq!(status_of_me(&app, &token).await, 401);
+    assert_eq!(me_status(&app, &token).await, 401);
 }
 
 #[tokio::test]
@@ -187,7 +179,7 @@ async fn last_active_at_is_refreshed_by_use_at_most_once_a_minute() {
     let signed_in_at = session_row(&app.state.db, &sid).await.last_active_at;
     // Use within the minute writes nothing.
     for _ in 0..3 {
-        assert_eq!(status_of_me(&app, &token).await, 200);
+        assert_eq!(me_status(&app, &token).await, 200);
     }
     assert_eq!(
         session_row(&app.state.db, &sid).await.last_active_at,
@@ -239,7 +231,7 @@ async fn a_previous_signing_key_keeps_verifying_and_is_published() {
     let session = new_session(&app.admin.user_id, Duration::from_secs(600));
     session_rows::insert(&app.state.db, &session).await.unwrap();
     let signed_by_a = old.state.tokens.issue(&session, &app.admin.org_id).unwrap();
-    assert_eq!(status_of_me(&app, &signed_by_a).await, 200);
+    assert_eq!(me_status(&app, &signed_by_a).await, 200);
     let header = jsonwebtoken::decode_header(&admin_sign_in(&app).await).unwrap();
     assert_eq!(header.kid.as_deref(), Some(kids[0]));
     // A server without A configured refuses A's tokens for its own live sessions.
@@ -253,5 +245,5 @@ async fn a_previous_signing_key_keeps_verifying_and_is_published() {
         .tokens
         .issue(&session, &fresh.admin.org_id)
         .unwrap();
-    assert_eq!(status_of_me(&fresh, &signed_by_a).await, 401);
+    assert_eq!(me_status(&fresh, &signed_by_a).await, 401);
 }

@@ -9,7 +9,7 @@ use users_api_client::{
 
 use crate::{
     fixtures::{code, create_user, failure, key_client, new_user, sign_in},
-    helpers::{TestApp, TestOptions, spawn_app, spawn_app_with},
+    helpers::{TestApp, spawn_app, spawn_app_with_limits},
 };
 
 const PASSWORD: &str = "correct horse battery staple 42";
@@ -163,14 +163,7 @@ async fn suspended_users_and_users_without_email_auth_are_refused() {
 
 #[tokio::test]
 async fn brute_force_is_limited_per_account_with_retry_after() {
-    let app = spawn_app_with(TestOptions {
-        sign_in_limits: users_api::auth::throttle::SignInLimits {
-            per_account: 3.try_into().unwrap(),
-            per_address: 100.try_into().unwrap(),
-        },
-        ..TestOptions::default()
-    })
-    .await;
+    let app = spawn_app_with_limits(3, 100).await;
     let admin = &app.admin;
     for _ in 0..3 {
         let reply = sign_in(&app, &admin.org_id, &admin.admin_email, "wrong guess", None).await;
@@ -203,14 +196,7 @@ async fn brute_force_is_limited_per_account_with_retry_after() {
 
 #[tokio::test]
 async fn brute_force_is_limited_per_client_address_across_accounts() {
-    let app = spawn_app_with(TestOptions {
-        sign_in_limits: users_api::auth::throttle::SignInLimits {
-            per_account: 100.try_into().unwrap(),
-            per_address: 4.try_into().unwrap(),
-        },
-        ..TestOptions::default()
-    })
-    .await;
+    let app = spawn_app_with_limits(100, 4).await;
     for n in 0..4 {
         let email = format!("guess{n}@acme.test");
         assert_eq!(
