@@ -196,7 +196,8 @@ def cursor(generated: str) -> str:
 def totp_secret(generated: str) -> str:
     """A TOTP secret (standard base64 of 20 bytes, the usual size) derived from the generated
     text."""
-    return base64.b64encode(hashlib.sha256(generated.encode("utf-8", "surrogatepass")).digest()[:20]).decode("ascii")
+    digest = hashlib.sha256(generated.encode("utf-8", "surrogatepass")).digest()
+    return base64.b64encode(digest[:20]).decode("ascii")
 
 
 def totp(secret_base64: str, step: int) -> str:
@@ -259,7 +260,8 @@ def verdict() -> None:
     that ends it, and what came after it proved little), and no request of the hooks' own may
     have failed. Either makes the exit status 1."""
     try:
-        status = HTTP.get(BASE_URL + "/v1/me", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10).status_code
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        status = HTTP.get(BASE_URL + "/v1/me", headers=headers, timeout=10).status_code
     except requests.RequestException as error:
         status = f"no answer ({error})"
     if status != 200:
@@ -318,7 +320,9 @@ def authorization(case) -> str | None:
 
 
 def authenticate_as(case, token: str) -> None:
-    headers = {name: value for name, value in (case.headers or {}).items() if name.lower() != "authorization"}
+    headers = {
+        name: value for name, value in (case.headers or {}).items() if name.lower() != "authorization"
+    }
     case.headers = {**headers, "Authorization": f"Bearer {token}"}
 
 

@@ -140,7 +140,11 @@ check(
 const signedOut = await signedInUser.DELETE("/v1/sessions/current");
 check(signedOut.response.status === 204, "DELETE /v1/sessions/current is 204", signedOut.error);
 const afterSignOut = await signedInUser.GET("/v1/me");
-check(afterSignOut.response.status === 401, "the signed-out token is 401", afterSignOut.response.status);
+check(
+  afterSignOut.response.status === 401,
+  "the signed-out token is 401",
+  afterSignOut.response.status,
+);
 check(afterSignOut.error?.success === false, "401 is an error envelope", afterSignOut.error);
 check(afterSignOut.error.error.code === "UNAUTHORIZED", "code UNAUTHORIZED", afterSignOut.error);
 check(
