@@ -3,27 +3,62 @@
 Some rules of the request bodies cannot be written in OpenAPI 3.0's JSON Schema: a time zone
 must be in the IANA database, a locale in the BCP 47 subtag registry, a phone number in a
 numbering plan, an e-mail address valid by RFC 5322, an image URL's bytes of the declared type,
-names made of letters, metadata keys from `[A-Za-z0-9_.-]`. The spec states them in its
-descriptions. Other values are valid only in the server's state: a `selected_team_id` must name a
-team the user belongs to, and a `cursor` must be one the API issued. So that
-`positive_data_acceptance` still means "valid data is accepted", positive cases of the bodies
-that create or change users, teams and API keys (POST and PATCH) get such fields replaced, when
-the generated value breaks one of those rules, by a valid value chosen from the generated one
-(deterministically), and positive list requests get a well-formed cursor. Negative cases are
-never touched, and neither is any value whose JSON type is wrong: the server must refuse those
-as generated.
+names made of letters, metadata keys from `[A-Za-z0-9_.-]`, a password hard to guess (zxcvbn),
+a password hash in Modular Crypt Format, a TOTP secret of 16-128 bytes in base64. The spec
+states them in its descriptions. Other values are valid only in the server's state: a
+`selected_team_id` must name a team the user belongs to, a `cursor` must be one the API issued,
+a `current_password` must be the user's password and a `totp_code` must be computed from the
+secret at the current time; and some fields only mean something together (`current_password`
+with `password`, `totp_code` with `totp_secret_base64`, `password` or `password_hash` but not
+both). So that `positive_data_acceptance` still means "valid data is accepted", positive cases
+of the bodies that create or change users, teams, API keys and sessions (POST and PATCH) get
+such fields replaced, when the generated value breaks one of those rules, by a valid value
+chosen from the generated one (deterministically); a proof sent without what it proves is
+dropped; positive list requests get a well-formed cursor; positive sign-ins carry the seeded
+admin's real organization, address and password (so they are 201s, not 401s). Negative cases
+are never touched, and neither is any value whose JSON type is wrong: the server must refuse
+those as generated.
+
+Credentials. Schemathesis authenticates every call with one session token of the seeded admin
+(TOKEN; ORG_ID, EMAIL and PASSWORD are that admin's sign-in, API_KEY the organization's key).
+Calls that would end that session, or change what the hooks sign in with, are made otherwise:
+- `DELETE /v1/sessions/current` (signOut) is sent, in every mode, with a throwaway session of
+  the same admin, signed in for that call; so is `DELETE /v1/me/sessions/{id}` if it ever
+  names the run's own session. The generated data is not changed, only whose session it ends.
+- A positive `PATCH /v1/me` that changes credentials (`password`; `totp_secret_base64` with a
+  secret; `null` with a `totp_code`) runs as a user of its own, created for that case through
+  the API key with a known password (and, to turn 2FA off, a known TOTP secret) and signed in:
+  so its `current_password` is the right one, its `totp_code` is computed from the secret, and
+  a 200 really changed a password or enrolled or removed a second factor. Done on the admin it
+  would break the run: a new password revokes the other sessions and the hooks' sign-ins, 2FA
+  makes every sign-in need a fresh code (each 30 s step is accepted once). A `password` is a
+  strong passphrase chosen from the generated one.
+- The admin surface imports secrets freely: positive `POST /v1/users` and `PATCH
+  /v1/users/{id}` bodies get strong passwords, valid bcrypt/argon2 hashes and valid TOTP
+  secrets; those users are Schemathesis' own, never the admin.
+- Positive `PATCH /v1/me` cases may change (or clear) the admin's `primary_email`; sign-ins use
+  the address the admin has at that moment, and put the seeded one back first if it was
+  cleared. Schemathesis has an organization of its own (`cargo xtask judge`), so what it does
+  to its admin never reaches the judges that sign in after it.
 """
 
 from __future__ import annotations
 
+import atexit
 import base64
 import hashlib
+import hmac
 import itertools
 import json
+import os
+import struct
+import sys
+import time
 import unicodedata
 import zlib
 from typing import Any
 
+import requests
 import schemathesis
 from schemathesis.generation.modes import GenerationMode
 
@@ -38,6 +73,23 @@ PNG = (
 IMAGES = ["https://images.example.com/a.png", "http://example.com/avatar.jpg?s=64", PNG]
 NAMES = ["José", "Jean-Luc", "O'Brien", "李", "Mary Ann", "Ngũgĩ"]
 TEXTS = ["Ada Lovelace", "  trimmed  ", "Émile 🚀", "日本語の名前"]
+
+# Passphrases zxcvbn scores 4, made of no user's names or address.
+PASSWORDS = [
+    "correct horse battery staple 42",
+    "violet tractor museum anchor 7",
+    "quiet lantern orbit pebble 19",
+    "Zebra-Kettle-Nimbus-Fjord-88",
+]
+# Hashes of PASSWORDS[0] in every accepted Modular Crypt Format (bcrypt cost 4, argon2 with
+# small parameters: the server keeps them as imported until the user signs in).
+PASSWORD_HASHES = [
+    "$2b$04$bAkUtm2q5Rbxrf1EXFqOa.CooFn/xkcEmQfNB5bGksjJcDHgIsEWC",
+    "$2a$04$bAkUtm2q5Rbxrf1EXFqOa.CooFn/xkcEmQfNB5bGksjJcDHgIsEWC",
+    "$2y$04$bAkUtm2q5Rbxrf1EXFqOa.CooFn/xkcEmQfNB5bGksjJcDHgIsEWC",
+    "$argon2id$v=19$m=1024,t=1,p=1$+ajbCDZHOBunUUYJd2KIRw$zlqLmfYdCsbsibiTBp73zASmUh/q/lIlL/8tFjcPydk",
+    "$argon2i$v=19$m=1024,t=1,p=1$ZQpwjYW+qDiQV5yJZAO55w$Ri5nYzDx1Yy8Ee+a/e6rnGu76J9AJOhau+tRBvj9p/E",
+]
 
 # Rust's `str::trim` strips Unicode White_Space, which is not Python's `str.isspace`.
 WHITE_SPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
@@ -141,20 +193,239 @@ def cursor(generated: str) -> str:
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
+def totp_secret(generated: str) -> str:
+    """A TOTP secret (standard base64 of 20 bytes, the usual size) derived from the generated
+    text."""
+    digest = hashlib.sha256(generated.encode("utf-8", "surrogatepass")).digest()
+    return base64.b64encode(digest[:20]).decode("ascii")
+
+
+def totp(secret_base64: str, step: int) -> str:
+    """RFC 6238 as the server checks it: HMAC-SHA1 of the 30-second step, 6 digits."""
+    mac = hmac.new(base64.b64decode(secret_base64), struct.pack(">Q", step), hashlib.sha1).digest()
+    offset = mac[-1] & 0x0F
+    value = (struct.unpack(">I", mac[offset : offset + 4])[0] & 0x7FFFFFFF) % 1_000_000
+    return f"{value:06d}"
+
+
+def current_step() -> int:
+    return int(time.time()) // 30
+
+
 def positive(case) -> bool:
     meta = case.meta
     return meta is not None and meta.generation.mode == GenerationMode.POSITIVE
 
 
+# The seeded admin and organization (set by `cargo xtask judge`).
+BASE_URL = os.environ["BASE_URL"].rstrip("/")
+TOKEN = os.environ["TOKEN"]
+API_KEY = os.environ["API_KEY"]
+ORG_ID = os.environ["ORG_ID"]
+EMAIL = os.environ["EMAIL"]
+PASSWORD = os.environ["PASSWORD"]
+
+
+def claims(token: str) -> dict[str, Any]:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+# The session Schemathesis authenticates with, and its user.
+SESSION_ID = claims(TOKEN)["sid"].lower()
+ADMIN_ID = claims(TOKEN)["sub"].lower()
+HTTP = requests.Session()
+
+
+# What went wrong in the hooks' own requests. Schemathesis reports a hook's exception as an
+# error of that case, but in the stateful phase it can take one for a flaky step and pass: so
+# the run also fails at exit (`verdict`).
+FAILURES: list[str] = []
+
+
+def call(method: str, path: str, credential: str | None, body: Any = None) -> dict[str, Any]:
+    """A request of the hooks' own; anything but a 2xx fails the case and the run."""
+    headers = {"Authorization": f"Bearer {credential}"} if credential else {}
+    response = HTTP.request(method, BASE_URL + path, json=body, headers=headers, timeout=10)
+    if not response.ok:
+        failure = f"{method} {path} answered {response.status_code}: {response.text}"
+        FAILURES.append(failure)
+        raise RuntimeError(f"hooks: {failure}")
+    return response.json() if response.content else {}
+
+
+@atexit.register
+def verdict() -> None:
+    """At exit: the run's session must have survived every call (else the hooks missed one
+    that ends it, and what came after it proved little), and no request of the hooks' own may
+    have failed. Either makes the exit status 1."""
+    try:
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        status = HTTP.get(BASE_URL + "/v1/me", headers=headers, timeout=10).status_code
+    except requests.RequestException as error:
+        status = f"no answer ({error})"
+    if status != 200:
+        FAILURES.append(f"the run's session did not survive: GET /v1/me answered {status}")
+    if FAILURES:
+        print("\nhooks.py: FAILED", *FAILURES, sep="\n  ", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)
+
+
+def admin_email() -> str:
+    """The admin's address now: positive PATCH /v1/me cases change it, or clear it (then the
+    seeded one is put back, or the admin could not sign in at all)."""
+    email = call("GET", "/v1/me", TOKEN)["data"]["primary_email"]
+    if email is None:
+        call("PATCH", "/v1/me", TOKEN, {"primary_email": EMAIL})
+        email = EMAIL
+    return email
+
+
+def sign_in(email: str, password: str, totp_code: str | None = None) -> dict[str, Any]:
+    body = {"org_id": ORG_ID, "email": email, "password": password}
+    if totp_code is not None:
+        body["totp_code"] = totp_code
+    return call("POST", "/v1/sessions", None, body)["data"]
+
+
+def throwaway_session() -> dict[str, Any]:
+    """A new session of the admin: `token` and `session`."""
+    return sign_in(admin_email(), PASSWORD)
+
+
+# Users made for positive PATCH /v1/me cases that change credentials.
+ME_USERS = itertools.count()
+
+
+def user_of_its_own(totp_secret_base64: str | None) -> tuple[str, int | None]:
+    """A new member with password PASSWORDS[0] (and 2FA with this secret), signed in: its token
+    and, with 2FA, the TOTP step its sign-in used."""
+    email = f"credentials{next(ME_USERS)}@judges.example.org"
+    body = {"primary_email": email, "password": PASSWORDS[0]}
+    if totp_secret_base64 is not None:
+        body["totp_secret_base64"] = totp_secret_base64
+    call("POST", "/v1/users", API_KEY, body)
+    step = None if totp_secret_base64 is None else current_step()
+    code = None if step is None else totp(totp_secret_base64, step)
+    return sign_in(email, PASSWORDS[0], code)["token"], step
+
+
+def authorization(case) -> str | None:
+    for name, value in (case.headers or {}).items():
+        if name.lower() == "authorization":
+            return value
+    return None
+
+
+def authenticate_as(case, token: str) -> None:
+    headers = {
+        name: value for name, value in (case.headers or {}).items() if name.lower() != "authorization"
+    }
+    case.headers = {**headers, "Authorization": f"Bearer {token}"}
+
+
+def protect_the_run_session(case) -> None:
+    """Calls that would end the run's own session end a throwaway one instead (in any mode:
+    this is whose session the call ends, not the data under test)."""
+    if authorization(case) != f"Bearer {TOKEN}":
+        return
+    operation = (case.method.upper(), case.path)
+    if operation == ("DELETE", "/v1/sessions/current"):
+        authenticate_as(case, throwaway_session()["token"])
+    elif operation == ("DELETE", "/v1/me/sessions/{session_id}") and str(
+        (case.path_parameters or {}).get("session_id", "")
+    ).lower() == SESSION_ID:
+        # Schemathesis infers links from GET and PATCH /v1/me (`data.session.id`, the current
+        # session) to here: the current session, revoked by id, is then the throwaway one.
+        throwaway = throwaway_session()
+        authenticate_as(case, throwaway["token"])
+        case.path_parameters = {**case.path_parameters, "session_id": throwaway["session"]["id"]}
+
+
+def protect_the_run_admin(case) -> None:
+    """Positive DELETE and PATCH /v1/users/{id} naming the run's own admin (Schemathesis infers
+    links from `GET /v1/users` items to them) act on a user of their own instead: deleting,
+    suspending, demoting the admin or changing its password would end the run's session or
+    its rights."""
+    if case.path != "/v1/users/{user_id}" or case.method.upper() not in ("DELETE", "PATCH"):
+        return
+    if str((case.path_parameters or {}).get("user_id", "")).lower() != ADMIN_ID:
+        return
+    email = f"stand-in{next(ME_USERS)}@judges.example.org"
+    created = call("POST", "/v1/users", API_KEY, {"primary_email": email, "role": "admin"})
+    case.path_parameters = {**case.path_parameters, "user_id": created["data"]["id"]}
+
+
+def sign_in_body(body: dict[str, Any]) -> dict[str, Any]:
+    """A positive sign-in is the admin's: real organization, current address, password. A
+    `totp_code` stays as generated (the admin has no second factor, so it is not checked)."""
+    return {**body, "org_id": ORG_ID, "email": admin_email(), "password": PASSWORD}
+
+
+def credential_fields(body: dict[str, Any], me: bool) -> dict[str, Any]:
+    """Valid passwords, hashes and TOTP secrets; proofs without what they prove dropped."""
+    body = dict(body)
+    if isinstance(body.get("password"), str):
+        body["password"] = pick(PASSWORDS, body["password"])
+    if isinstance(body.get("password_hash"), str):
+        body["password_hash"] = pick(PASSWORD_HASHES, body["password_hash"])
+    if isinstance(body.get("totp_secret_base64"), str):
+        body["totp_secret_base64"] = totp_secret(body["totp_secret_base64"])
+    if "password" in body and "password_hash" in body:
+        # One or the other (422 otherwise): the plain password is kept.
+        del body["password_hash"]
+    if me:
+        if "current_password" in body and "password" not in body:
+            del body["current_password"]
+        if "totp_code" in body and "totp_secret_base64" not in body:
+            del body["totp_code"]
+    return body
+
+
+def changes_credentials(body: dict[str, Any]) -> bool:
+    """Whether a (fixed) PATCH /v1/me body would change the caller's password or 2FA."""
+    secret = body.get("totp_secret_base64", ())
+    return "password" in body or isinstance(secret, str) or (secret is None and "totp_code" in body)
+
+
+def me_as_its_own_user(case, body: dict[str, Any]) -> dict[str, Any]:
+    """Runs a credential change as a user of its own (see the module's docstring), with the
+    proofs that user can give."""
+    secret = body.get("totp_secret_base64", ())
+    turning_off = secret is None and "totp_code" in body
+    known_secret = totp_secret(f"own{case.id}") if turning_off else None
+    token, step = user_of_its_own(known_secret)
+    authenticate_as(case, token)
+    body = dict(body)
+    if "password" in body and isinstance(body["password"], str):
+        body["current_password"] = PASSWORDS[0]
+    if isinstance(secret, str):
+        # Enrolling: the code of the current step, from the new secret.
+        body["totp_code"] = totp(secret, current_step())
+    elif turning_off:
+        # The sign-in used `step`, and each step counts once: the next one (within the
+        # server's one step of skew).
+        body["totp_code"] = totp(known_secret, step + 1)
+    return body
+
+
 @schemathesis.hook
 def before_call(context, case, **kwargs):
+    protect_the_run_session(case)
     if not positive(case):
         return
+    protect_the_run_admin(case)
     if isinstance(case.query, dict) and isinstance(case.query.get("cursor"), str):
         case.query = {**case.query, "cursor": cursor(case.query["cursor"])}
     if case.method.upper() not in ("POST", "PATCH") or not isinstance(case.body, dict):
         return
-    body = dict(case.body)
+    if (case.method.upper(), case.path) == ("POST", "/v1/sessions"):
+        case.body = sign_in_body(case.body)
+        return
+    me = case.path == "/v1/me"
+    body = credential_fields(case.body, me)
     for field, value in body.items():
         if not isinstance(value, str):
             continue
@@ -171,4 +442,6 @@ def before_call(context, case, **kwargs):
     for field in METADATA:
         if isinstance(body.get(field), dict):
             body[field] = metadata(body[field])
+    if me and changes_credentials(body) and authorization(case) == f"Bearer {TOKEN}":
+        body = me_as_its_own_user(case, body)
     case.body = body

@@ -1,12 +1,17 @@
 // @ts-check
 // Swagger UI at /docs, as a person would use it, in headless Debian Chromium driven by
 // playwright-core: every operation of the spec is listed; Authorize with the token; Try it out
-// GET /v1/me (200) and PATCH /v1/me with a new timezone (200, and a following GET shows it);
-// no page errors; no request leaves the server's origin (they are blocked and reported).
+// GET /v1/me (200) and PATCH /v1/me with a new timezone (200, and a following GET shows it).
+// Then the two-factor walk: sign in with the admin's password (POST /v1/sessions, 201),
+// Authorize with the token from the response panel, turn TOTP on (PATCH /v1/me with a secret
+// and a code computed from it here), sign out (DELETE /v1/sessions/current, 204), and sign back
+// in: without a code 401, with the code of a later step 201. No page errors; no request leaves
+// the server's origin (they are blocked and reported).
 //
-// Environment: BASE_URL, TOKEN, SPEC (the committed spec), SCREENSHOT (where the PNG goes),
-// CHROMIUM (default /usr/bin/chromium).
+// Environment: BASE_URL, TOKEN, ORG_ID, EMAIL, PASSWORD (TOKEN's user's sign-in), SPEC (the
+// committed spec), SCREENSHOT (where the PNG goes), CHROMIUM (default /usr/bin/chromium).
 
+import { createHmac, randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
 
@@ -25,6 +30,29 @@ const token = env("TOKEN");
 const screenshot = env("SCREENSHOT");
 const spec = JSON.parse(readFileSync(env("SPEC"), "utf8"));
 const TIMEZONE = "Pacific/Auckland";
+const signIn = { org_id: env("ORG_ID"), email: env("EMAIL"), password: env("PASSWORD") };
+
+/**
+ * RFC 6238 as authenticator apps compute it: HMAC-SHA1 of the 30-second step, 6 digits.
+ * @param {Buffer} secret @param {number} step
+ */
+function totp(secret, step) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const mac = createHmac("sha1", secret).update(counter).digest();
+  const offset = (mac[mac.length - 1] ?? 0) & 0x0f;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, "0");
+}
+
+/**
+ * The current 30-second step, once at least 8 s of it remain (waiting for the next one
+ * otherwise), so that a code computed now is still current when the server checks it.
+ */
+async function settledStep() {
+  const left = 30 - ((Date.now() / 1000) % 30);
+  if (left < 8) await new Promise((resolve) => setTimeout(resolve, left * 1000 + 100));
+  return Math.floor(Date.now() / 1000 / 30);
+}
 
 /** @type {string[]} */
 const failures = [];
@@ -85,19 +113,31 @@ try {
   const missing = expected.filter((op) => !listed.includes(op));
   check(missing.length === 0, `all ${expected.length} operations listed (missing: ${missing})`);
 
-  // Authorize with the token.
-  await page.locator(".auth-wrapper button.authorize").click();
-  const modal = page.locator(".modal-ux");
-  await modal.locator("input").first().fill(token);
-  await modal.locator("button.authorize").click();
-  await modal.locator("button.btn-done").click();
+  /**
+   * Authorize (the button at the top, then the dialog) with a token, logging out of the one
+   * authorized before if any.
+   * @param {string} value
+   */
+  async function authorize(value) {
+    await page.locator(".auth-wrapper button.authorize").click();
+    const modal = page.locator(".modal-ux");
+    const logout = modal.locator('button[aria-label="Remove authorization"]');
+    if (await logout.isVisible()) await logout.click();
+    await modal.locator("input").first().fill(value);
+    await modal.locator("button.authorize").click();
+    await modal.locator("button.btn-done").click();
+  }
+
+  await authorize(token);
 
   /**
    * Opens an operation, optionally fills its body, executes it; returns status and JSON body
-   * as Swagger UI received them, and the status Swagger UI displays.
-   * @param {string} operationId @param {string} method @param {string | undefined} body
+   * as Swagger UI received them, the status Swagger UI displays, and the response body as the
+   * response panel shows it (parsed).
+   * @param {string} operationId @param {string} method @param {string} path
+   * @param {string | undefined} body
    */
-  async function tryItOut(operationId, method, body) {
+  async function tryItOut(operationId, method, path, body) {
     const block = page.locator(`.opblock[id$="-${operationId}"]`);
     if (!(await block.locator(".opblock-body").isVisible())) {
       await block.locator(".opblock-summary").click();
@@ -107,26 +147,42 @@ try {
     if (body !== undefined) await block.locator("textarea.body-param__text").fill(body);
     const [response] = await Promise.all([
       page.waitForResponse(
-        (r) => new URL(r.url()).pathname === "/v1/me" && r.request().method() === method,
+        (r) => new URL(r.url()).pathname === path && r.request().method() === method,
       ),
       block.locator("button.execute").click(),
     ]);
-    const shown = block.locator(".live-responses-table .response .response-col_status").first();
+    const live = block.locator(".live-responses-table .response").first();
+    const shown = live.locator(".response-col_status");
     await shown.waitFor();
+    const panel = live.locator(".response-col_description .highlight-code pre");
+    const text = (await panel.count()) > 0 ? await panel.first().textContent() : null;
     return {
       status: response.status(),
       authorization: response.request().headers()["authorization"],
-      json: await response.json(),
+      json: response.status() === 204 ? null : await response.json(),
       shown: (await shown.textContent())?.trim(),
+      panel: text ? JSON.parse(text) : null,
     };
   }
 
-  const got = await tryItOut("getMe", "GET", undefined);
+  /**
+   * `what`, and on failure what the server answered.
+   * @param {boolean} ok @param {string} what @param {{status: number, json: any}} result
+   */
+  const expect = (ok, what, result) =>
+    check(ok, ok ? what : `${what} (got ${result.status}: ${JSON.stringify(result.json)})`);
+
+  const got = await tryItOut("getMe", "GET", "/v1/me", undefined);
   check(got.authorization === `Bearer ${token}`, "Try it out sends the authorized token");
   check(got.status === 200 && got.shown === "200", `GET /v1/me is 200 (shown: ${got.shown})`);
   check(got.json?.data?.timezone !== TIMEZONE, `timezone is not ${TIMEZONE} yet`);
 
-  const patched = await tryItOut("patchMe", "PATCH", JSON.stringify({ timezone: TIMEZONE }));
+  const patched = await tryItOut(
+    "patchMe",
+    "PATCH",
+    "/v1/me",
+    JSON.stringify({ timezone: TIMEZONE }),
+  );
   check(
     patched.status === 200 && patched.shown === "200",
     patched.status === 200
@@ -135,12 +191,92 @@ try {
   );
   check(patched.json?.data?.timezone === TIMEZONE, `PATCH answers timezone ${TIMEZONE}`);
 
-  const again = await tryItOut("getMe", "GET", undefined);
+  const again = await tryItOut("getMe", "GET", "/v1/me", undefined);
   check(
     again.status === 200 && again.json?.data?.timezone === TIMEZONE,
     `a following GET shows timezone ${TIMEZONE}`,
   );
 
+  // Sign in with the admin's password; the token is read from the response panel.
+  const signedIn = await tryItOut("signIn", "POST", "/v1/sessions", JSON.stringify(signIn));
+  expect(
+    signedIn.status === 201 && signedIn.shown === "201",
+    "sign in with the password is 201",
+    signedIn,
+  );
+  const fresh = signedIn.panel?.data?.token;
+  check(
+    typeof fresh === "string" && fresh === signedIn.json?.data?.token,
+    "the response panel shows the new token",
+  );
+
+  // Authorize with it, and turn two-factor authentication on.
+  await authorize(fresh);
+  const secret = randomBytes(20);
+  const enrolStep = await settledStep();
+  const enrolled = await tryItOut(
+    "patchMe",
+    "PATCH",
+    "/v1/me",
+    JSON.stringify({
+      totp_secret_base64: secret.toString("base64"),
+      totp_code: totp(secret, enrolStep),
+    }),
+  );
+  check(enrolled.authorization === `Bearer ${fresh}`, "Try it out sends the new token");
+  expect(
+    enrolled.status === 200 && enrolled.shown === "200",
+    "PATCH /v1/me with a TOTP secret and its code is 200",
+    enrolled,
+  );
+  check(
+    enrolled.panel?.data?.otp_auth_enabled === true,
+    "the response panel shows otp_auth_enabled",
+  );
+
+  // Sign out: this session ends.
+  const signedOut = await tryItOut("signOut", "DELETE", "/v1/sessions/current", undefined);
+  expect(
+    signedOut.status === 204 &&
+      signedOut.shown === "204" &&
+      signedOut.authorization === `Bearer ${fresh}`,
+    "sign out with the new token is 204",
+    signedOut,
+  );
+  const after = await tryItOut("getMe", "GET", "/v1/me", undefined);
+  expect(after.status === 401 && after.shown === "401", "the signed-out token is 401", after);
+
+  // Sign back in: the password alone is not enough any more; with a fresh code it is.
+  const withoutCode = await tryItOut("signIn", "POST", "/v1/sessions", JSON.stringify(signIn));
+  expect(
+    withoutCode.status === 401 && withoutCode.shown === "401",
+    "sign in without a TOTP code is 401",
+    withoutCode,
+  );
+  // The code of the step after the current one: later than the one enrolment used (each step
+  // counts once), and within the server's one step of skew.
+  const nextStep = (await settledStep()) + 1;
+  const withCode = await tryItOut(
+    "signIn",
+    "POST",
+    "/v1/sessions",
+    JSON.stringify({ ...signIn, totp_code: totp(secret, nextStep) }),
+  );
+  expect(
+    withCode.status === 201 && withCode.shown === "201" && nextStep > enrolStep,
+    "sign in with the code of a later step is 201",
+    withCode,
+  );
+  const again2fa = withCode.panel?.data?.token;
+  if (typeof again2fa === "string") {
+    await authorize(again2fa);
+    const me2fa = await tryItOut("getMe", "GET", "/v1/me", undefined);
+    expect(
+      me2fa.status === 200 && me2fa.json?.data?.otp_auth_enabled === true,
+      "Authorize with that token: GET /v1/me is 200, and 2FA is on",
+      me2fa,
+    );
+  }
 } catch (error) {
   check(false, `the walk through Swagger UI completes (${error})`);
 } finally {

@@ -2,7 +2,8 @@
 // committed spec. If this stops compiling, the spec changed in a way that breaks TypeScript
 // users; if it stops passing, the server no longer does what the spec says.
 //
-// Environment: BASE_URL, TOKEN (a user session token), API_KEY (an organization API key).
+// Environment: BASE_URL, TOKEN (a user session token), API_KEY (an organization API key), and
+// ORG_ID, EMAIL, PASSWORD (the sign-in of TOKEN's user, an admin).
 
 import createClient from "openapi-fetch";
 
@@ -10,6 +11,8 @@ import type { components, paths } from "./generated/api.js";
 
 type Me = components["schemas"]["Me"];
 type ErrorEnvelope = components["schemas"]["ErrorEnvelope"];
+type SignedIn = components["schemas"]["SignedIn"];
+type SessionInfo = components["schemas"]["SessionInfo"];
 
 function env(name: string): string {
   const value = process.env[name];
@@ -93,5 +96,62 @@ check(refused.error?.error.code === "FORBIDDEN", "code FORBIDDEN", refused.error
 const anonymous = await createClient<paths>({ baseUrl }).GET("/v1/me");
 check(anonymous.response.status === 401, "no token is 401", anonymous.response.status);
 check(anonymous.error?.error.code === "UNAUTHORIZED", "code UNAUTHORIZED", anonymous.error);
+
+// Sign in with e-mail and password: a new session and its token.
+const signIn = { org_id: env("ORG_ID"), email: env("EMAIL"), password: env("PASSWORD") };
+const anonymousClient = createClient<paths>({ baseUrl });
+const signedIn = await anonymousClient.POST("/v1/sessions", { body: signIn });
+check(signedIn.response.status === 201, "POST /v1/sessions is 201", signedIn.error);
+check(signedIn.data?.success === true, "sign-in is a success envelope", signedIn.data);
+const session: SignedIn = signedIn.data.data;
+check(
+  session.token.split(".").length === 3 && Date.parse(session.session.expires_at) > Date.now(),
+  "sign-in returns a token and a live session",
+  session.session,
+);
+const wrong = await anonymousClient.POST("/v1/sessions", {
+  body: { ...signIn, password: `${signIn.password}x` },
+});
+check(wrong.response.status === 401, "a wrong password is 401", wrong.response.status);
+check(wrong.error?.error.code === "UNAUTHORIZED", "code UNAUTHORIZED", wrong.error);
+
+// The new token works, and lists the user's sessions: this one is current, TOKEN's is there.
+const signedInUser = createClient<paths>({
+  baseUrl,
+  headers: { Authorization: `Bearer ${session.token}` },
+});
+const listed = await signedInUser.GET("/v1/me/sessions");
+check(listed.response.status === 200, "GET /v1/me/sessions is 200", listed.error);
+check(listed.data?.success === true, "the list is a success envelope", listed.data);
+const sessions: SessionInfo[] = listed.data.data;
+const current = sessions.filter((s) => s.current);
+check(
+  current.length === 1 && current[0]?.id === session.session.id,
+  "the new session is listed as current",
+  sessions,
+);
+check(
+  sessions.some((s) => !s.current && s.id === me.session.id),
+  "TOKEN's session is listed, not current",
+  sessions,
+);
+
+// Sign out: the token answers 401, in the error envelope; TOKEN's session is untouched.
+const signedOut = await signedInUser.DELETE("/v1/sessions/current");
+check(signedOut.response.status === 204, "DELETE /v1/sessions/current is 204", signedOut.error);
+const afterSignOut = await signedInUser.GET("/v1/me");
+check(
+  afterSignOut.response.status === 401,
+  "the signed-out token is 401",
+  afterSignOut.response.status,
+);
+check(afterSignOut.error?.success === false, "401 is an error envelope", afterSignOut.error);
+check(afterSignOut.error.error.code === "UNAUTHORIZED", "code UNAUTHORIZED", afterSignOut.error);
+check(
+  afterSignOut.error.error.request_id === afterSignOut.response.headers.get("x-request-id"),
+  "error.request_id equals X-Request-Id",
+);
+const stillIn = await user.GET("/v1/me");
+check(stillIn.response.status === 200, "TOKEN still works after the sign-out", stillIn.error);
 
 console.log(`typescript consumer: ${checks} checks passed`);

@@ -10,7 +10,10 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 
-use super::{Paths, Stage, stage::http_get};
+use super::{
+    Paths, Stage,
+    stage::{Seeded, http_get},
+};
 
 #[derive(Debug, Clone, Copy)]
 pub enum Judge {
@@ -150,7 +153,7 @@ fn schemathesis(stage: &Stage, paths: &Paths) -> Result<()> {
             &spec.to_string_lossy(),
         ],
     );
-    command.env("TOKEN", &stage.token);
+    stage_env(&mut command, stage, &stage.fuzzed);
     run_bounded(&mut command, Duration::from_secs(240))
 }
 
@@ -175,13 +178,13 @@ fn typescript(stage: &Stage, paths: &Paths) -> Result<()> {
     )
     .context("tsc")?;
     let mut consumer = tool(paths, "node", &[".build/consumer.js"]);
-    stage_env(&mut consumer, stage);
+    stage_env(&mut consumer, stage, &stage.person);
     run_bounded(&mut consumer, Duration::from_secs(60)).context("the consumer")
 }
 
 fn swagger_ui(stage: &Stage, paths: &Paths) -> Result<()> {
     let mut browser = tool(paths, "node", &["swagger-ui.mjs"]);
-    stage_env(&mut browser, stage);
+    stage_env(&mut browser, stage, &stage.person);
     browser.env("SCREENSHOT", stage.out.join("swagger-ui.png"));
     browser.env("SPEC", paths.root.join("spec/openapi.json"));
     run_bounded(&mut browser, Duration::from_secs(120))
@@ -205,11 +208,16 @@ fn tool(paths: &Paths, program: &str, args: &[&str]) -> Command {
     command
 }
 
-fn stage_env(command: &mut Command, stage: &Stage) {
+/// The server's URL and one seeded organization: its admin's token and sign-in credentials,
+/// and its API key.
+fn stage_env(command: &mut Command, stage: &Stage, seeded: &Seeded) {
     command
         .env("BASE_URL", &stage.base_url)
-        .env("TOKEN", &stage.token)
-        .env("API_KEY", &stage.api_key);
+        .env("TOKEN", &seeded.token)
+        .env("API_KEY", &seeded.api_key)
+        .env("ORG_ID", &seeded.org_id)
+        .env("EMAIL", &seeded.email)
+        .env("PASSWORD", &seeded.password);
 }
 
 /// Runs `command` with inherited output; fails on a non-zero exit or after `limit` (killed).

@@ -1,4 +1,4 @@
-//! One stage for the judges: a fresh database, a seeded organization, and the server running on
+//! One stage for the judges: a fresh database, two seeded organizations, and the server running on
 //! a free port. `stop` ends the server and drops the database; nothing outlives the run but
 //! logs under `target/judge/<database>/`.
 
@@ -17,16 +17,32 @@ use serde_json::Value;
 use super::{Database, Paths};
 
 const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+/// Sign-in attempts per minute, per account and per address, for the judges' server.
+const SIGN_IN_LIMIT: &str = "100000";
+
+/// What `users-api admin create-org --json` printed for one organization.
+pub struct Seeded {
+    pub org_id: String,
+    /// The admin's e-mail address and password, for `POST /v1/sessions`.
+    pub email: String,
+    pub password: String,
+    /// A session token of the admin.
+    pub token: String,
+    /// An API key of the organization, with every scope.
+    pub api_key: String,
+}
 
 pub struct Stage {
     pub database: Database,
     /// `http://127.0.0.1:PORT`, no trailing slash.
     pub base_url: String,
     pub addr: SocketAddr,
-    /// The seeded admin's session token.
-    pub token: String,
-    /// The seeded organization's API key.
-    pub api_key: String,
+    /// The organization Schemathesis works in. It changes its admin's profile at random
+    /// (the address too, or clears it), so it has an organization of its own.
+    pub fuzzed: Seeded,
+    /// The organization of the judges that act as a person would (the TypeScript consumer,
+    /// Swagger UI): its admin still has the seeded address and password.
+    pub person: Seeded,
     /// `target/judge/<database>/`.
     pub out: PathBuf,
     server: Child,
@@ -64,35 +80,22 @@ impl Stage {
                 .arg(&key);
         };
 
-        let mut create = Command::new(binary);
-        create.args([
-            "admin",
-            "create-org",
-            "--name",
-            "Judges",
-            "--admin-email",
-            "judge@example.com",
-            "--json",
-        ]);
-        common(&mut create);
-        let output = create
-            .output()
-            .context("running users-api admin create-org")?;
-        if !output.status.success() {
-            bail!(
-                "admin create-org failed: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        let seeded: Value = serde_json::from_slice(&output.stdout)
-            .context("admin create-org --json printed no JSON")?;
-        let field = |name: &str| {
-            seeded[name]
-                .as_str()
-                .map(str::to_owned)
-                .with_context(|| format!("admin create-org printed no {name}"))
+        let seed = |name: &str, email: &str| -> Result<Seeded> {
+            let mut create = Command::new(binary);
+            create.args([
+                "admin",
+                "create-org",
+                "--name",
+                name,
+                "--admin-email",
+                email,
+                "--json",
+            ]);
+            common(&mut create);
+            create_org(&mut create)
         };
-        let (token, api_key) = (field("session_token")?, field("api_key")?);
+        let fuzzed = seed("Judges", "judge@example.com")?;
+        let person = seed("Judges in person", "person@example.com")?;
 
         let addr = free_port()?;
         let log = File::create(out.join("server.log"))?;
@@ -100,6 +103,11 @@ impl Stage {
         serve
             .arg("--addr")
             .arg(addr.to_string())
+            // The judges sign in far more often than a person: Schemathesis' own sign-in cases,
+            // and a throwaway session for each call that revokes one (see judge/hooks.py). The
+            // limits themselves are tested in tests/api/sign_in.rs.
+            .args(["--sign-in-limit-per-account", SIGN_IN_LIMIT])
+            .args(["--sign-in-limit-per-address", SIGN_IN_LIMIT])
             .stdout(log.try_clone()?)
             .stderr(log);
         common(&mut serve);
@@ -108,8 +116,8 @@ impl Stage {
             database,
             base_url: format!("http://{addr}"),
             addr,
-            token,
-            api_key,
+            fuzzed,
+            person,
             out,
             server,
             postgres,
@@ -165,6 +173,34 @@ impl Drop for Stage {
         // Also on a panic or an early return: never leave a server behind.
         let _ = self.server.kill();
     }
+}
+
+/// Runs `users-api admin create-org --json` and reads what it printed.
+fn create_org(create: &mut Command) -> Result<Seeded> {
+    let output = create
+        .output()
+        .context("running users-api admin create-org")?;
+    if !output.status.success() {
+        bail!(
+            "admin create-org failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let seeded: Value = serde_json::from_slice(&output.stdout)
+        .context("admin create-org --json printed no JSON")?;
+    let field = |name: &str| {
+        seeded[name]
+            .as_str()
+            .map(str::to_owned)
+            .with_context(|| format!("admin create-org printed no {name}"))
+    };
+    Ok(Seeded {
+        org_id: field("org_id")?,
+        email: field("admin_email")?,
+        password: field("admin_password")?,
+        token: field("session_token")?,
+        api_key: field("api_key")?,
+    })
 }
 
 /// A port nobody listens on now (the server binds it a moment later).
