@@ -394,10 +394,9 @@ fn render(options: &Options, rows: &[Row]) -> Result<String> {
             .ceilings
             .iter()
             .map(|(name, ceiling)| {
-                format!(
-                    "{:.0}% of {name}",
-                    100.0 * row.result.requests_per_second / ceiling
-                )
+                let percent = 100.0 * row.result.requests_per_second / ceiling;
+                let digits = if percent < 10.0 { 1 } else { 0 };
+                format!("{percent:.digits$}% of {name}")
             })
             .collect();
         writeln!(
@@ -411,6 +410,8 @@ fn render(options: &Options, rows: &[Row]) -> Result<String> {
             row.result.peak_rss_kb as f64 / 1024.0,
             if ratios.is_empty() {
                 "(ceiling)".into()
+            } else if row.case == SIGN_IN_CASE {
+                format!("{} (reported, not targeted)", ratios.join(", "))
             } else {
                 ratios.join(", ")
             }
