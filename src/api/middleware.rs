@@ -61,6 +61,12 @@ pub async fn handle<E: Endpoint>(
         {
             response.headers_mut().insert(header::ALLOW, value);
         }
+        // RFC 6750 §3: a 401 names the scheme to authenticate with, and says nothing more.
+        if response.status() == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         // A rate limiter sets its own `Retry-After`; everything else retryable gets a default.
         if response.status().is_server_error() || response.status() == StatusCode::TOO_MANY_REQUESTS
         {

@@ -180,9 +180,10 @@ async fn missing_or_bad_credentials_are_one_indistinct_401() {
             .get(app.url("/v1/me"))
             .bearer_auth(format!("{}x", app.admin.session_token)),
     ] {
-        let (status, _, body) = call(request).await;
+        let (status, headers, body) = call(request).await;
         assert_eq!(status, 401, "{body}");
         assert_eq!(body["error"]["code"], "UNAUTHORIZED");
+        assert_eq!(headers["www-authenticate"], "Bearer");
         messages.push(body["error"]["message"].clone());
     }
     messages.dedup();

@@ -5449,7 +5449,8 @@ operations around them.
 **Authentication.** Every `/v1` call carries `Authorization: Bearer <credential>`: a session
 token (an EdDSA JWT signed by users-api; keys at `/.well-known/jwks.json`) or an API key
 (`uak_…`, org-scoped, with scopes). A token is accepted only while its session is live and its
-user is active. Missing or bad credentials: 401 `UNAUTHORIZED`, which never says which check failed.
+user is active. Missing or bad credentials: 401 `UNAUTHORIZED` with `WWW-Authenticate: Bearer`, which never
+says which check failed.
 
 **Sessions.** `POST /v1/sessions` signs in with `org_id`, `email`, `password` (and `totp_code`
 when two-factor authentication is on) and returns a session token; every refusal is the same 401.
