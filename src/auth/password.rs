@@ -32,11 +32,21 @@ pub const ARGON2_T: u32 = 2;
 pub const ARGON2_P: u32 = 1;
 
 /// Limits on imported hashes, so that one imported user cannot make each sign-in attempt cost
-/// seconds of CPU or gigabytes of memory.
-const MAX_BCRYPT_COST: u32 = 14;
+/// much more than today's hash: what real deployments export, and no more. bcrypt's default
+/// is 10–12; argon2's ceiling is RFC 9106's second recommendation (64 MiB, 3 passes). The
+/// lanes of one hash run one after another here, so `p` adds no work; it is bounded only for
+/// sanity, above the usual exports (1–4, or the exporter's core count).
+const MAX_BCRYPT_COST: u32 = 12;
 const MAX_IMPORTED_M_KIB: u32 = 64 * 1024;
-const MAX_IMPORTED_T: u32 = 16;
-const MAX_IMPORTED_P: u32 = 16;
+const MAX_IMPORTED_WORK: u64 = 3 * 64 * 1024;
+const MAX_IMPORTED_P: u32 = 8;
+
+/// The work of today's hash, in argon2 block passes (KiB of memory × passes).
+const DEFAULT_WORK: u64 = ARGON2_M_KIB as u64 * ARGON2_T as u64;
+/// One bcrypt round (of `2^cost`) in argon2 block passes, deliberately low: measured nearer
+/// 150, so that a bcrypt hash is never judged costlier than it is (cost 9 and below count as
+/// cheaper than today's hash and get padded, see `verify`).
+const BCRYPT_ROUND_WORK: u64 = 64;
 
 /// A password that met the policy. Never logged: `Debug` hides it.
 pub struct NewPassword(String);
@@ -85,7 +95,9 @@ impl ImportedHash {
                 .parse()
                 .map_err(|_| invalid("not a well-formed bcrypt hash"))?;
             if parts.get_cost() > MAX_BCRYPT_COST {
-                return Err(invalid("bcrypt cost above 14 is not accepted"));
+                return Err(invalid(&format!(
+                    "bcrypt cost above {MAX_BCRYPT_COST} is not accepted"
+                )));
             }
             return Ok(Self(raw.to_owned()));
         }
@@ -98,12 +110,14 @@ impl ImportedHash {
                 return Err(invalid("an argon2 hash needs a salt and a hash"));
             }
             if params.m_cost() > MAX_IMPORTED_M_KIB
-                || params.t_cost() > MAX_IMPORTED_T
+                || argon2_work(&params) > MAX_IMPORTED_WORK
                 || params.p_cost() > MAX_IMPORTED_P
             {
-                return Err(invalid(
-                    "argon2 parameters above m=65536 (64 MiB), t=16, p=16",
-                ));
+                return Err(invalid(&format!(
+                    "argon2 parameters above m={MAX_IMPORTED_M_KIB} (64 MiB), \
+                     t×m={MAX_IMPORTED_WORK} (3 passes over 64 MiB) or p={MAX_IMPORTED_P} \
+                     are not accepted"
+                )));
             }
             return Ok(Self(raw.to_owned()));
         }
@@ -230,27 +244,58 @@ fn compute(argon2: &Argon2<'_>, password: &str, salt: &[u8], out: &mut [u8]) -> 
     })
 }
 
-/// Checks `password` against `stored`. With no stored hash (no such user, or no password) a
-/// dummy argon2id hash is checked instead, so the answer takes as long either way and timing
-/// does not tell whether an account exists.
+/// Checks `password` against `stored`. A wrong answer never costs less than today's hash: with
+/// no stored hash (no such user, or no password), or one cheaper than today's (an imported
+/// cost-4 bcrypt), a dummy argon2id hash with today's parameters is checked as well. So timing
+/// tells neither whether an account exists nor whether its hash was imported. The padding is
+/// real work on the hashing threads, not a sleep: it queues like every other check under load,
+/// where a sleep would answer sooner than a busy hasher and leak again.
 pub async fn verify(password: &str, stored: Option<&str>) -> Result<Verdict, ApiError> {
     let password = password.to_owned();
     let stored = stored.map(str::to_owned);
-    on_hasher(move || match stored {
-        Some(stored) => verify_now(&password, &stored),
-        None => {
-            let _ = verify_now(&password, &DUMMY_HASH);
-            Verdict::Wrong
-        }
-    })
-    .await
+    on_hasher(move || verify_now(&password, stored.as_deref())).await
 }
 
 static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
     hash_now("a password that no account has").unwrap_or_else(|_| String::from("$argon2id$"))
 });
 
-fn verify_now(password: &str, stored: &str) -> Verdict {
+fn verify_now(password: &str, stored: Option<&str>) -> Verdict {
+    let verdict = stored.map_or(Verdict::Wrong, |stored| check(password, stored));
+    if verdict == Verdict::Wrong && stored.is_none_or(|stored| work(stored) < DEFAULT_WORK) {
+        let _ = check(password, &DUMMY_HASH);
+    }
+    verdict
+}
+
+/// What checking a password against `stored` costs, in argon2 block passes; 0 for what is
+/// not a hash (it is refused at once).
+fn work(stored: &str) -> u64 {
+    if stored.starts_with("$2") {
+        let cost = stored
+            .parse::<bcrypt::HashParts>()
+            .map_or(0, |parts| parts.get_cost());
+        return BCRYPT_ROUND_WORK << cost.min(31);
+    }
+    PasswordHash::new(stored)
+        .ok()
+        .and_then(|hash| Params::try_from(&hash).ok())
+        .map_or(0, |params| argon2_work(&params))
+}
+
+fn argon2_work(params: &Params) -> u64 {
+    u64::from(params.m_cost()) * u64::from(params.t_cost())
+}
+
+#[cfg(test)]
+thread_local! {
+    /// The work this thread's checks did, so tests can see the padding happen.
+    static WORK_DONE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+fn check(password: &str, stored: &str) -> Verdict {
+    #[cfg(test)]
+    WORK_DONE.with(|done| done.set(done.get() + work(stored)));
     if stored.starts_with("$2") {
         return match bcrypt::verify(password, stored) {
             Ok(true) => Verdict::Right { rehash: true },
@@ -393,5 +438,94 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    /// A well-formed argon2id PHC string with these parameters (the hash itself is not checked
+    /// on import).
+    fn argon2id(m: u32, t: u32, p: u32) -> String {
+        format!("$argon2id$v=19$m={m},t={t},p={p}$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA")
+    }
+
+    #[test]
+    fn imports_are_limited_to_bcrypt_cost_12_and_argon2_64_mib_three_passes() {
+        let bcrypt_of_cost = |cost: u32| {
+            let hash = bcrypt::hash_with_salt(STRONG, 4, [7; 16]).unwrap();
+            format!(
+                "$2b${cost:02}${}",
+                hash.format_for_version(bcrypt::Version::TwoB)[7..].to_owned()
+            )
+        };
+        assert!(ImportedHash::parse(&bcrypt_of_cost(12)).is_ok());
+        let refused = ImportedHash::parse(&bcrypt_of_cost(13)).unwrap_err();
+        assert_eq!(refused.code, "INVALID_PASSWORD_HASH");
+        assert!(refused.reason.contains("above 12"), "{}", refused.reason);
+
+        for accepted in [(65536, 3, 4), (32768, 6, 1), (19456, 2, 1), (65536, 1, 8)] {
+            let (m, t, p) = accepted;
+            assert!(
+                ImportedHash::parse(&argon2id(m, t, p)).is_ok(),
+                "{accepted:?}"
+            );
+        }
+        for refused in [(65537, 1, 1), (65536, 4, 1), (32768, 7, 1), (65536, 1, 9)] {
+            let (m, t, p) = refused;
+            let why = ImportedHash::parse(&argon2id(m, t, p)).unwrap_err();
+            assert_eq!(why.code, "INVALID_PASSWORD_HASH");
+            assert!(
+                why.reason.contains("m=65536 (64 MiB)"),
+                "{refused:?}: {}",
+                why.reason
+            );
+        }
+    }
+
+    /// The work the checks of `run` did on this thread.
+    fn work_of(run: impl FnOnce() -> Verdict) -> (Verdict, u64) {
+        let before = WORK_DONE.get();
+        let verdict = run();
+        (verdict, WORK_DONE.get() - before)
+    }
+
+    #[test]
+    fn a_wrong_password_never_costs_less_than_todays_hash() {
+        let cheap = bcrypt::hash(STRONG, 4).unwrap();
+        let (verdict, work) = work_of(|| verify_now("wrong", Some(&cheap)));
+        assert_eq!(verdict, Verdict::Wrong);
+        assert_eq!(
+            work,
+            (BCRYPT_ROUND_WORK << 4) + DEFAULT_WORK,
+            "padded by one default check"
+        );
+        // Unknown accounts: the dummy check alone.
+        assert_eq!(
+            work_of(|| verify_now("wrong", None)),
+            (Verdict::Wrong, DEFAULT_WORK)
+        );
+        assert_eq!(
+            work_of(|| verify_now("wrong", Some("garbage"))).1,
+            DEFAULT_WORK
+        );
+        // Today's hash is padding enough.
+        let current = hash_now(STRONG).unwrap();
+        assert_eq!(
+            work_of(|| verify_now("wrong", Some(&current))).1,
+            DEFAULT_WORK
+        );
+        // A right password is not padded: the upgrade to today's hash follows it.
+        let (verdict, work) = work_of(|| verify_now(STRONG, Some(&cheap)));
+        assert_eq!(verdict, Verdict::Right { rehash: true });
+        assert!(work < DEFAULT_WORK);
+    }
+
+    #[test]
+    fn imports_costlier_than_todays_hash_are_not_padded() {
+        let costly = bcrypt::hash(STRONG, 10).unwrap();
+        assert!(work(&costly) >= DEFAULT_WORK);
+        assert_eq!(
+            work_of(|| verify_now("wrong", Some(&costly))).1,
+            work(&costly)
+        );
+        assert!(work(&bcrypt::hash(STRONG, 9).unwrap()) < DEFAULT_WORK);
+        assert_eq!(work(&argon2id(65536, 3, 4)), 3 * 65536);
     }
 }

@@ -11,6 +11,7 @@ mod credentials;
 mod docs_and_ops;
 mod envelope;
 mod fixtures;
+mod hardening_hashes;
 mod helpers;
 mod logs;
 mod me;

@@ -1060,9 +1060,14 @@ Stored as an argon2id hash; never returned.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub password: ::std::option::Option<UserCreatePassword>,
         /**A password hash imported from another system, in Modular Crypt Format: bcrypt (`$2a$`,
-`$2b$`, `$2y$`, cost ≤ 14) or argon2 (`$argon2id$`, `$argon2i$`); anything else 422
-`INVALID_PASSWORD_HASH`. The user signs in with the original password, and the hash is
-upgraded to argon2id at that sign-in. Send `password` or `password_hash`, not both.*/
+`$2b$`, `$2y$`, cost ≤ 12) or argon2 (`$argon2id$`, `$argon2i$`, m ≤ 65536 KiB = 64 MiB,
+t × m ≤ 196608 = 3 passes over 64 MiB, p ≤ 8); anything else 422
+`INVALID_PASSWORD_HASH`, with the limit in the message. The limits keep every sign-in
+attempt near the cost of the server's own hash. The user signs in with the original
+password, and the hash is upgraded to argon2id at that sign-in; until then a wrong
+password against a hash cheaper than the server's own costs the server's own hash as
+well, so timing does not tell imported accounts apart. Send `password` or
+`password_hash`, not both.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub password_hash: ::std::option::Option<::std::string::String>,
         ///E.164 (`+14155550123`).
