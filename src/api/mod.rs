@@ -1,6 +1,7 @@
 //! The HTTP API. `api_service()` is the whole API description and needs no state or database,
 //! so the spec can be generated from it anywhere (`cargo xtask openapi generate`); `app()` wires
-//! it to state, the docs, and the middleware that keeps every response in the envelope.
+//! it to state, the docs, the guard that refuses NUL in every input, and the middleware that
+//! keeps every response in the envelope.
 
 mod access;
 mod api_keys;
@@ -11,6 +12,7 @@ mod idempotency;
 mod me;
 mod middleware;
 mod model;
+mod nul_guard;
 mod ops;
 mod pages;
 mod patch;
@@ -137,6 +139,7 @@ pub fn spec_json() -> String {
 pub fn app(state: AppState) -> impl Endpoint {
     let spec: Value = serde_json::from_str(&spec_json()).expect("spec_json is JSON");
     let routes = Arc::new(routes::RouteTable::from_spec(&spec));
+    let queries = routes.clone();
     Route::new()
         .nest("/", api_service())
         .at("/openapi.json", get(docs::openapi_json))
@@ -145,5 +148,6 @@ pub fn app(state: AppState) -> impl Endpoint {
         .at("/docs/*file", get(docs::docs_file))
         .data(state)
         .with(CatchPanic::new())
+        .around(move |next, req| nul_guard::refuse_nul(next, req, queries.clone()))
         .around(move |next, req| middleware::handle(next, req, routes.clone()))
 }

@@ -12,6 +12,7 @@ mod docs_and_ops;
 mod envelope;
 mod fixtures;
 mod hardening_hashes;
+mod hardening_nul;
 mod helpers;
 mod logs;
 mod me;
