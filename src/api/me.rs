@@ -84,17 +84,20 @@ pub struct Me {
 /// `primary_email_verified`, `password_hash`, …) a 403 `FIELD_NOT_WRITABLE`.
 #[derive(Debug, Clone, Object)]
 pub struct MePatch {
-    /// 1–100 characters after trimming, no control characters; stored NFC-normalised.
+    /// 1–100 characters after trimming with at least one visible letter or digit; emoji
+    /// allowed; no control or invisible characters (see Text fields); stored NFC-normalised.
     #[oai(nullable, validator(min_length = 1, max_length = 100))]
     pub display_name: MaybeUndefined<String>,
-    /// 1–64 letters (any script) with single spaces, hyphens or apostrophes between them.
+    /// 1–64 letters (any script) with single spaces, hyphens or apostrophes between them; no
+    /// emoji, digits or invisible characters (see Text fields).
     #[oai(nullable, validator(min_length = 1, max_length = 64))]
     pub first_name: MaybeUndefined<String>,
     /// Same rules as `first_name`.
     #[oai(nullable, validator(min_length = 1, max_length = 64))]
     pub last_name: MaybeUndefined<String>,
-    /// 1–2,000 characters after trimming; line breaks and tabs allowed, other control
-    /// characters not. Send `null` to clear.
+    /// 1–2,000 characters after trimming; line breaks, tabs and emoji allowed, other control
+    /// and invisible characters (U+2028/U+2029 included) not (see Text fields). Send `null`
+    /// to clear.
     #[oai(nullable, validator(min_length = 1, max_length = 2000))]
     pub bio: MaybeUndefined<String>,
     /// An absolute `https://` or `http://` URL (≤ 2,048 characters) or a
@@ -112,7 +115,8 @@ pub struct MePatch {
     #[oai(nullable)]
     pub phone_number: MaybeUndefined<String>,
     /// A valid address (≤ 254 characters), unique in the organization case-insensitively
-    /// (409 `EMAIL_TAKEN`). A new address resets `primary_email_verified` to false.
+    /// (409 `EMAIL_TAKEN`); stored and returned with its domain in ASCII (`xn--`) form (see
+    /// E-mail addresses). A new address resets `primary_email_verified` to false.
     #[oai(nullable)]
     pub primary_email: MaybeUndefined<String>,
     /// A team the user is a member of (422 `NOT_A_TEAM_MEMBER` otherwise); `null` clears it.

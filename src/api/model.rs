@@ -114,6 +114,8 @@ pub struct UserFields {
     /// IANA time zone name, canonical spelling.
     #[oai(nullable)]
     pub timezone: Option<String>,
+    /// The canonical form: the local part as sent (NFC), the domain in lower-case ASCII
+    /// (`eve@xn--bcher-kva.example` for `eve@bücher.example`).
     #[oai(nullable)]
     pub primary_email: Option<String>,
     pub primary_email_verified: bool,

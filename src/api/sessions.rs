@@ -23,6 +23,7 @@ use crate::{
         totp,
     },
     db::sessions,
+    domain::EmailAddress,
     error::ApiError,
 };
 
@@ -32,7 +33,8 @@ use crate::{
 #[oai(deny_unknown_fields)]
 pub struct SignIn {
     pub org_id: Uuid,
-    /// The user's primary e-mail address, matched case-insensitively.
+    /// The user's primary e-mail address, matched case-insensitively and with the domain in
+    /// either its Unicode or its ASCII (`xn--`) form.
     #[oai(validator(min_length = 1, max_length = 254))]
     pub email: String,
     #[oai(validator(min_length = 1, max_length = 256))]
@@ -146,12 +148,22 @@ impl SessionsApi {
             totp_code,
         } = body.0;
         let org_id = org_id.to_string();
-        let email_key = email.trim().to_lowercase();
+        // The canonical key, so every spelling of one address (letter case, a Unicode or
+        // `xn--` domain) is one account and one throttle bucket. Something that is not an
+        // address names no account, but costs the same password work below.
+        let email_key = EmailAddress::parse(&email).map(|address| address.key());
+        let throttle_key = match &email_key {
+            Ok(key) => key.clone(),
+            Err(_) => email.trim().to_lowercase(),
+        };
         state
             .sign_in_throttle
-            .attempt(&account_key(&org_id, &email_key), client_address(remote))
+            .attempt(&account_key(&org_id, &throttle_key), client_address(remote))
             .map_err(ApiError::rate_limited)?;
-        let user = sessions::find_signing_in(&state.db, &org_id, &email_key).await?;
+        let user = match &email_key {
+            Ok(key) => sessions::find_signing_in(&state.db, &org_id, key).await?,
+            Err(_) => None,
+        };
         let stored = user.as_ref().and_then(|user| user.password_hash.clone());
         let Verdict::Right { rehash } = password::verify(&password, stored.as_deref()).await?
         else {

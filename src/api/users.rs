@@ -29,7 +29,7 @@ use crate::{
         user_create::{self, Created},
         users::{self, UserFilter},
     },
-    domain::Scope,
+    domain::{EmailAddress, Scope},
     error::ApiError,
 };
 
@@ -39,24 +39,27 @@ use crate::{
 #[derive(Debug, Clone, Object)]
 pub struct UserCreate {
     /// A valid address (≤ 254 characters), unique in the organization case-insensitively
-    /// (409 `EMAIL_TAKEN`).
+    /// (409 `EMAIL_TAKEN`); stored and returned with its domain in ASCII (`xn--`) form (see
+    /// E-mail addresses).
     #[oai(nullable, validator(max_length = 254))]
     pub primary_email: Option<String>,
     /// Whether the address is known to belong to the user. Default false.
     pub primary_email_verified: Option<bool>,
     /// Whether the user may sign in with e-mail and password. Default true.
     pub primary_email_auth_enabled: Option<bool>,
-    /// 1–100 characters after trimming, no control characters; stored NFC-normalised.
+    /// 1–100 characters after trimming with at least one visible letter or digit; emoji
+    /// allowed; no control or invisible characters (see Text fields); stored NFC-normalised.
     #[oai(nullable, validator(min_length = 1, max_length = 100))]
     pub display_name: Option<String>,
-    /// 1–64 letters (any script) with single spaces, hyphens or apostrophes between them.
+    /// 1–64 letters (any script) with single spaces, hyphens or apostrophes between them; no
+    /// emoji, digits or invisible characters (see Text fields).
     #[oai(nullable, validator(min_length = 1, max_length = 64))]
     pub first_name: Option<String>,
     /// Same rules as `first_name`.
     #[oai(nullable, validator(min_length = 1, max_length = 64))]
     pub last_name: Option<String>,
-    /// 1–2,000 characters after trimming; line breaks and tabs allowed, other control
-    /// characters not.
+    /// 1–2,000 characters after trimming; line breaks, tabs and emoji allowed, other control
+    /// and invisible characters (U+2028/U+2029 included) not (see Text fields).
     #[oai(nullable, validator(min_length = 1, max_length = 2000))]
     pub bio: Option<String>,
     /// An `https://`/`http://` URL or a `data:image/{png,jpeg,gif,webp};base64,` URL ≤ 100 KB.
@@ -120,17 +123,20 @@ pub struct UserCreate {
 /// `FIELD_NOT_WRITABLE`.
 #[derive(Debug, Clone, Object)]
 pub struct UserPatch {
-    /// 1–100 characters after trimming, no control characters; stored NFC-normalised.
+    /// 1–100 characters after trimming with at least one visible letter or digit; emoji
+    /// allowed; no control or invisible characters (see Text fields); stored NFC-normalised.
     #[oai(nullable, validator(min_length = 1, max_length = 100))]
     pub display_name: MaybeUndefined<String>,
-    /// 1–64 letters (any script) with single spaces, hyphens or apostrophes between them.
+    /// 1–64 letters (any script) with single spaces, hyphens or apostrophes between them; no
+    /// emoji, digits or invisible characters (see Text fields).
     #[oai(nullable, validator(min_length = 1, max_length = 64))]
     pub first_name: MaybeUndefined<String>,
     /// Same rules as `first_name`.
     #[oai(nullable, validator(min_length = 1, max_length = 64))]
     pub last_name: MaybeUndefined<String>,
-    /// 1–2,000 characters after trimming; line breaks and tabs allowed, other control
-    /// characters not. Send `null` to clear.
+    /// 1–2,000 characters after trimming; line breaks, tabs and emoji allowed, other control
+    /// and invisible characters (U+2028/U+2029 included) not (see Text fields). Send `null`
+    /// to clear.
     #[oai(nullable, validator(min_length = 1, max_length = 2000))]
     pub bio: MaybeUndefined<String>,
     /// An `https://`/`http://` URL or a `data:image/{png,jpeg,gif,webp};base64,` URL ≤ 100 KB.
@@ -147,7 +153,8 @@ pub struct UserPatch {
     pub phone_number: MaybeUndefined<String>,
     pub phone_number_verified: Option<bool>,
     /// Unique in the organization case-insensitively (409 `EMAIL_TAKEN`, decided by the
-    /// database). A new address resets `primary_email_verified` unless this change sets it.
+    /// database); stored with its domain in ASCII (`xn--`) form (see E-mail addresses). A new
+    /// address resets `primary_email_verified` unless this change sets it.
     #[oai(nullable, validator(max_length = 254))]
     pub primary_email: MaybeUndefined<String>,
     pub primary_email_verified: Option<bool>,
@@ -279,7 +286,8 @@ impl UsersApi {
         limit: Query<Option<u32>>,
         /// `meta.next_cursor` of the previous page; leave out for the first page.
         cursor: Query<Option<String>>,
-        /// Only the user with this address (exact, case-insensitive).
+        /// Only the user with this address (exact, case-insensitive, the domain in its Unicode or
+        /// ASCII `xn--` form).
         email: Query<Option<String>>,
         /// Only users whose `display_name`, `first_name`, `last_name` or `primary_email` starts
         /// with this, ignoring letter case (on SQLite, of ASCII letters only; addresses always).
@@ -287,18 +295,16 @@ impl UsersApi {
     ) -> Result<UserListResponse, ListUsersError> {
         let caller = state.caller(&auth, Scope::UsersRead).await?;
         let page = PageRequest::parse(limit.0, cursor.0.as_deref())?;
+        // Something that is not an address matches no stored one.
+        let email_key = email.0.map(|e| EmailAddress::parse(&e).map(|a| a.key()));
+        let matchable = !matches!(email_key, Some(Err(_)));
         let filter = UserFilter {
-            email_key: email.0.map(|e| e.trim().to_lowercase()),
+            email_key: email_key.and_then(Result::ok),
             prefix: q
                 .0
                 .map(|q| q.trim().to_lowercase())
                 .filter(|q| !q.is_empty()),
         };
-        // No stored address or name contains NUL, and PostgreSQL text cannot hold one.
-        let matchable = [&filter.email_key, &filter.prefix]
-            .into_iter()
-            .flatten()
-            .all(|text| !text.contains('\0'));
         let rows = match matchable {
             true => {
                 users::list(

@@ -10,6 +10,7 @@ mod metadata;
 mod names;
 mod phone_number;
 mod profile_image;
+mod text;
 mod timezone;
 
 pub use access::{RoleName, Scope, StatusName};

@@ -1,9 +1,27 @@
 //! Human text: `PersonName` (first and last names), `DisplayName` and `Bio`. All are
-//! NFC-normalised so that visually equal names are stored equally.
+//! NFC-normalised so that visually equal names are stored equally, and none may hold invisible
+//! or spoofing characters (`text::check`): what a reader sees is what is stored.
 
 use unicode_normalization::{UnicodeNormalization, char::is_combining_mark};
 
-use super::{Invalid, string_value};
+use super::{
+    Invalid, string_value,
+    text::{self, TextRules},
+};
+
+/// Person names are letters: no emoji, no line breaks.
+const PERSON_NAME: TextRules = TextRules {
+    emoji: false,
+    line_breaks: false,
+};
+const DISPLAY_NAME: TextRules = TextRules {
+    emoji: true,
+    line_breaks: false,
+};
+const BIO: TextRules = TextRules {
+    emoji: true,
+    line_breaks: true,
+};
 
 /// A first or last name: 1–64 letters of any script with combining marks, and single spaces,
 /// hyphens or apostrophes only between letters (`José`, `Jean-Luc`, `O'Brien`, `李`).
@@ -19,9 +37,12 @@ impl PersonName {
         if !(1..=64).contains(&length) {
             return Err(invalid("must be 1–64 characters"));
         }
+        text::check(&name, PERSON_NAME).map_err(invalid)?;
         let mut previous_is_letter = false;
         for c in name.chars() {
-            if c.is_alphabetic() || (is_combining_mark(c) && previous_is_letter) {
+            // Joiners passed `text::check` only where their script needs them, inside a word.
+            let joins = matches!(c, '\u{200C}' | '\u{200D}');
+            if c.is_alphabetic() || ((is_combining_mark(c) || joins) && previous_is_letter) {
                 previous_is_letter = true;
             } else if matches!(c, ' ' | '-' | '\'' | '’') {
                 if !previous_is_letter {
@@ -45,7 +66,8 @@ impl PersonName {
     }
 }
 
-/// How the user is shown: 1–100 characters after trimming, no control characters.
+/// How the user is shown: 1–100 characters after trimming, with at least one visible letter or
+/// digit; emoji allowed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisplayName(String);
 string_value!(DisplayName);
@@ -57,15 +79,16 @@ impl DisplayName {
         if !(1..=100).contains(&name.chars().count()) {
             return Err(invalid("must be 1–100 characters after trimming"));
         }
-        if name.chars().any(char::is_control) {
-            return Err(invalid("must not contain control characters"));
+        text::check(&name, DISPLAY_NAME).map_err(invalid)?;
+        if !text::has_visible_letter_or_digit(&name) {
+            return Err(invalid("must contain at least one visible letter or digit"));
         }
         Ok(Self(name))
     }
 }
 
-/// Free text about the user: at most 2,000 characters; line breaks and tabs allowed, other
-/// control characters not. Empty is refused: send `null` to clear.
+/// Free text about the user: at most 2,000 characters; line breaks, tabs and emoji allowed,
+/// other control and invisible characters not. Empty is refused: send `null` to clear.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bio(String);
 string_value!(Bio);
@@ -80,14 +103,7 @@ impl Bio {
         if bio.chars().count() > 2000 {
             return Err(invalid("must be at most 2,000 characters"));
         }
-        if bio
-            .chars()
-            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-        {
-            return Err(invalid(
-                "must not contain control characters other than line breaks and tabs",
-            ));
-        }
+        text::check(&bio, BIO).map_err(invalid)?;
         Ok(Self(bio))
     }
 }
@@ -181,5 +197,47 @@ mod tests {
         for bad in ["", "  ", "nul\u{0}", &"b".repeat(2001)] {
             assert_eq!(Bio::parse(bad).unwrap_err().code, "INVALID_BIO", "{bad:?}");
         }
+    }
+
+    #[test]
+    fn invisible_and_spoofing_characters_are_refused_with_the_fields_code() {
+        for bad in [
+            "\u{200B}\u{200B}\u{200B}",
+            "Ada\u{202E}ecalevoL",
+            "Ada\u{2066}x\u{2069}",
+            "Ada\u{2028}Lovelace",
+            "Ada\u{E0041}",
+            "Ada\u{FFFF}",
+            "\u{3164}",
+        ] {
+            assert_eq!(
+                PersonName::parse(bad).unwrap_err().code,
+                "INVALID_NAME",
+                "{bad:?}"
+            );
+            assert_eq!(
+                DisplayName::parse(bad).unwrap_err().code,
+                "INVALID_NAME",
+                "{bad:?}"
+            );
+            assert_eq!(Bio::parse(bad).unwrap_err().code, "INVALID_BIO", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn display_names_and_bios_take_emoji_sequences_person_names_do_not() {
+        let astronaut = "Ada 👩\u{200D}🚀";
+        assert_eq!(DisplayName::parse(astronaut).unwrap().as_str(), astronaut);
+        assert_eq!(Bio::parse(astronaut).unwrap().as_str(), astronaut);
+        assert!(PersonName::parse("Ada👩").is_err());
+        // A display name needs something to read besides emoji.
+        assert!(DisplayName::parse("🚀🚀").is_err());
+        assert!(Bio::parse("🚀🚀").is_ok());
+    }
+
+    #[test]
+    fn person_names_keep_the_joiners_their_script_needs() {
+        assert!(PersonName::parse("می\u{200C}نا").is_ok());
+        assert!(PersonName::parse("Ad\u{200C}a").is_err());
     }
 }

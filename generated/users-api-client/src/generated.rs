@@ -351,6 +351,8 @@ scopes and session. `server_metadata`, the password hash and the TOTP secret nev
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub phone_number: ::std::option::Option<::std::string::String>,
         pub phone_number_verified: bool,
+        /**The canonical form: the local part as sent (NFC), the domain in lower-case ASCII
+(`eve@xn--bcher-kva.example` for `eve@bücher.example`).*/
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub primary_email: ::std::option::Option<::std::string::String>,
         ///When false the user cannot sign in with e-mail and password.
@@ -588,7 +590,8 @@ organization `org_id`.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(deny_unknown_fields)]
     pub struct SignIn {
-        ///The user's primary e-mail address, matched case-insensitively.
+        /**The user's primary e-mail address, matched case-insensitively and with the domain in
+either its Unicode or its ASCII (`xn--`) form.*/
         pub email: SignInEmail,
         pub org_id: ::uuid::Uuid,
         pub password: SignInPassword,
@@ -602,7 +605,8 @@ in once.*/
             Default::default()
         }
     }
-    ///The user's primary e-mail address, matched case-insensitively.
+    /**The user's primary e-mail address, matched case-insensitively and with the domain in
+either its Unicode or its ASCII (`xn--`) form.*/
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
     pub struct SignInEmail(::std::string::String);
@@ -987,6 +991,8 @@ unless the session is revoked first.*/
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub phone_number: ::std::option::Option<::std::string::String>,
         pub phone_number_verified: bool,
+        /**The canonical form: the local part as sent (NFC), the domain in lower-case ASCII
+(`eve@xn--bcher-kva.example` for `eve@bücher.example`).*/
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub primary_email: ::std::option::Option<::std::string::String>,
         ///When false the user cannot sign in with e-mail and password.
@@ -1024,8 +1030,8 @@ listing every one.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     #[serde(deny_unknown_fields)]
     pub struct UserCreate {
-        /**1–2,000 characters after trimming; line breaks and tabs allowed, other control
-characters not.*/
+        /**1–2,000 characters after trimming; line breaks, tabs and emoji allowed, other control
+and invisible characters (U+2028/U+2029 included) not (see Text fields).*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub bio: ::std::option::Option<UserCreateBio>,
         /**At most 16 top-level keys, keys of 1–64 characters from `[A-Za-z0-9_.-]`, nesting at
@@ -1042,10 +1048,12 @@ metadata tier.*/
             ::std::string::String,
             ::serde_json::Value,
         >,
-        ///1–100 characters after trimming, no control characters; stored NFC-normalised.
+        /**1–100 characters after trimming with at least one visible letter or digit; emoji
+allowed; no control or invisible characters (see Text fields); stored NFC-normalised.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub display_name: ::std::option::Option<UserCreateDisplayName>,
-        ///1–64 letters (any script) with single spaces, hyphens or apostrophes between them.
+        /**1–64 letters (any script) with single spaces, hyphens or apostrophes between them; no
+emoji, digits or invisible characters (see Text fields).*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub first_name: ::std::option::Option<UserCreateFirstName>,
         ///Same rules as `first_name`.
@@ -1077,7 +1085,8 @@ well, so timing does not tell imported accounts apart. Send `password` or
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub phone_number_verified: ::std::option::Option<bool>,
         /**A valid address (≤ 254 characters), unique in the organization case-insensitively
-(409 `EMAIL_TAKEN`).*/
+(409 `EMAIL_TAKEN`); stored and returned with its domain in ASCII (`xn--`) form (see
+E-mail addresses).*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub primary_email: ::std::option::Option<UserCreatePrimaryEmail>,
         ///Whether the user may sign in with e-mail and password. Default true.
@@ -1112,8 +1121,8 @@ bytes, imported without a code: sign-in then needs a code. Never returned.*/
             Default::default()
         }
     }
-    /**1–2,000 characters after trimming; line breaks and tabs allowed, other control
-characters not.*/
+    /**1–2,000 characters after trimming; line breaks, tabs and emoji allowed, other control
+and invisible characters (U+2028/U+2029 included) not (see Text fields).*/
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
     pub struct UserCreateBio(::std::string::String);
@@ -1170,7 +1179,8 @@ characters not.*/
                 })
         }
     }
-    ///1–100 characters after trimming, no control characters; stored NFC-normalised.
+    /**1–100 characters after trimming with at least one visible letter or digit; emoji
+allowed; no control or invisible characters (see Text fields); stored NFC-normalised.*/
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
     pub struct UserCreateDisplayName(::std::string::String);
@@ -1227,7 +1237,8 @@ characters not.*/
                 })
         }
     }
-    ///1–64 letters (any script) with single spaces, hyphens or apostrophes between them.
+    /**1–64 letters (any script) with single spaces, hyphens or apostrophes between them; no
+emoji, digits or invisible characters (see Text fields).*/
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
     pub struct UserCreateFirstName(::std::string::String);
@@ -1401,7 +1412,8 @@ Stored as an argon2id hash; never returned.*/
         }
     }
     /**A valid address (≤ 254 characters), unique in the organization case-insensitively
-(409 `EMAIL_TAKEN`).*/
+(409 `EMAIL_TAKEN`); stored and returned with its domain in ASCII (`xn--`) form (see
+E-mail addresses).*/
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
     pub struct UserCreatePrimaryEmail(::std::string::String);
@@ -5489,6 +5501,33 @@ exist.
 `INVALID_CURSOR`. Values outside a documented enum (`role`, `status`, a scope name) are
 schema violations and answer 400 `MALFORMED_REQUEST`, like wrong JSON types.
 
+**Text fields.** `display_name`, `first_name`, `last_name` and `bio` must read as what they
+hold: 422 (`INVALID_NAME`, `INVALID_BIO`) for control characters (a `bio` keeps line feeds,
+carriage returns and tabs), line and paragraph separators (U+2028, U+2029), bidirectional
+controls (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069), zero-width and other
+default-ignorable characters (Hangul fillers, tag characters U+E0000–U+E007F), other format
+characters, noncharacters (U+FDD0–U+FDEF, U+xFFFE, U+xFFFF), private-use and unassigned code
+points. Names need at least one visible letter or digit. `display_name` and `bio` allow emoji:
+U+200D (zero width joiner) only between two emoji, U+FE0E/U+FE0F only right after an emoji, tag
+characters only in the flags of England, Scotland and Wales. Person names are letters: no emoji.
+Where a script needs them, U+200C/U+200D are allowed after a virama and U+200C between joining
+letters (RFC 5892's CONTEXTJ rules), and variation selectors after the character they apply to.
+
+**E-mail addresses.** One mailbox is one address: the domain is normalised with IDNA (UTS #46)
+to its ASCII form, so `eve@bücher.example` and `eve@xn--bcher-kva.example` are the same account
+(a second registration is 409 `EMAIL_TAKEN`; either spelling signs in and filters
+`GET /v1/users?email=`). Addresses are stored and returned in that canonical form, the ASCII
+form that DNS and SMTP use and that cannot hide a look-alike; the local part is kept as sent
+(NFC-normalised) and matched case-insensitively. Non-ASCII local parts (RFC 6531) are accepted
+when they are of one script; a local part or domain label that mixes scripts beyond UTS #39's
+"highly restrictive" level (a Cyrillic `а` among Latin letters) is refused with 422
+`INVALID_EMAIL`, as are quoted local parts.
+
+**Strings.** No string may contain NUL (U+0000): not a JSON string or object key anywhere in a
+body (passwords and metadata included), not a query parameter an operation reads, not the path.
+Such a request is refused before it runs, with 400 `MALFORMED_REQUEST` naming where the NUL was
+(`email`, `client_metadata.a.b`, `scopes[1]`, `path`), and nothing is written.
+
 
 Version: 0.1.0*/
 pub struct Client {
@@ -5874,7 +5913,8 @@ Sends a `GET` request to `/v1/users`
 
 Arguments:
 - `cursor`: `meta.next_cursor` of the previous page; leave out for the first page.
-- `email`: Only the user with this address (exact, case-insensitive).
+- `email`: Only the user with this address (exact, case-insensitive, the domain in its Unicode or
+ASCII `xn--` form).
 - `limit`: Page size, 1–100 (default 50).
 - `q`: Only users whose `display_name`, `first_name`, `last_name` or `primary_email` starts
 with this, ignoring letter case (on SQLite, of ASCII letters only; addresses always).
@@ -8753,8 +8793,9 @@ pub mod prelude {
 #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MePatch {
-    /// 1–2,000 characters after trimming; line breaks and tabs allowed, other control
-    /// characters not. Send `null` to clear.
+    /// 1–2,000 characters after trimming; line breaks, tabs and emoji allowed, other control
+    /// and invisible characters (U+2028/U+2029 included) not (see Text fields). Send `null`
+    /// to clear.
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub bio: crate::Patch<::std::string::String>,
     /// Merged as JSON Merge Patch (RFC 7396): keys replace, `null` deletes a key, objects merge.
@@ -8767,10 +8808,12 @@ pub struct MePatch {
     /// The password being replaced; only together with `password`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_password: Option<::std::string::String>,
-    /// 1–100 characters after trimming, no control characters; stored NFC-normalised.
+    /// 1–100 characters after trimming with at least one visible letter or digit; emoji
+    /// allowed; no control or invisible characters (see Text fields); stored NFC-normalised.
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub display_name: crate::Patch<::std::string::String>,
-    /// 1–64 letters (any script) with single spaces, hyphens or apostrophes between them.
+    /// 1–64 letters (any script) with single spaces, hyphens or apostrophes between them; no
+    /// emoji, digits or invisible characters (see Text fields).
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub first_name: crate::Patch<::std::string::String>,
     /// Same rules as `first_name`.
@@ -8789,7 +8832,8 @@ pub struct MePatch {
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub phone_number: crate::Patch<::std::string::String>,
     /// A valid address (≤ 254 characters), unique in the organization case-insensitively
-    /// (409 `EMAIL_TAKEN`). A new address resets `primary_email_verified` to false.
+    /// (409 `EMAIL_TAKEN`); stored and returned with its domain in ASCII (`xn--`) form (see
+    /// E-mail addresses). A new address resets `primary_email_verified` to false.
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub primary_email: crate::Patch<::std::string::String>,
     /// An absolute `https://` or `http://` URL (≤ 2,048 characters) or a
@@ -8836,8 +8880,9 @@ pub struct TeamPatch {
 #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
-    /// 1–2,000 characters after trimming; line breaks and tabs allowed, other control
-    /// characters not. Send `null` to clear.
+    /// 1–2,000 characters after trimming; line breaks, tabs and emoji allowed, other control
+    /// and invisible characters (U+2028/U+2029 included) not (see Text fields). Send `null`
+    /// to clear.
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub bio: crate::Patch<::std::string::String>,
     /// Merged as JSON Merge Patch (RFC 7396); limits apply to the result.
@@ -8850,10 +8895,12 @@ pub struct UserPatch {
     pub client_read_only_metadata: Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
-    /// 1–100 characters after trimming, no control characters; stored NFC-normalised.
+    /// 1–100 characters after trimming with at least one visible letter or digit; emoji
+    /// allowed; no control or invisible characters (see Text fields); stored NFC-normalised.
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub display_name: crate::Patch<::std::string::String>,
-    /// 1–64 letters (any script) with single spaces, hyphens or apostrophes between them.
+    /// 1–64 letters (any script) with single spaces, hyphens or apostrophes between them; no
+    /// emoji, digits or invisible characters (see Text fields).
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub first_name: crate::Patch<::std::string::String>,
     /// Same rules as `first_name`.
@@ -8876,7 +8923,8 @@ pub struct UserPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_number_verified: Option<bool>,
     /// Unique in the organization case-insensitively (409 `EMAIL_TAKEN`, decided by the
-    /// database). A new address resets `primary_email_verified` unless this change sets it.
+    /// database); stored with its domain in ASCII (`xn--`) form (see E-mail addresses). A new
+    /// address resets `primary_email_verified` unless this change sets it.
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub primary_email: crate::Patch<::std::string::String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
