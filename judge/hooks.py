@@ -103,9 +103,26 @@ def normalised(value: str) -> str:
     return unicodedata.normalize("NFC", value.strip(WHITE_SPACE))
 
 
+# Default-ignorable code points that are letters or marks (the rest are format characters, which
+# `shows` refuses by category), and the variation selectors: invisible, so never a valid name.
+HIDDEN = set("\u034f\u115f\u1160\u17b4\u17b5\u3164\uffa0") | {
+    chr(c)
+    for first, last in [(0x180B, 0x180F), (0xFE00, 0xFE0F), (0xE0100, 0xE01EF)]
+    for c in range(first, last + 1)
+}
+
+
+def shows(c: str, allowed_controls: str = "") -> bool:
+    """A character that reads as itself (`domain::text`, more strictly: no format characters, no
+    emoji sequences)."""
+    if c in allowed_controls:
+        return True
+    return unicodedata.category(c)[0] in "LMNPS" or unicodedata.category(c) == "Zs"
+
+
 def is_name(value: str) -> bool:
     name = normalised(value)
-    if not 1 <= len(name) <= 64:
+    if not 1 <= len(name) <= 64 or not all(shows(c) and c not in HIDDEN for c in name):
         return False
     previous_is_letter = False
     for c in name:
@@ -122,6 +139,17 @@ def is_text(value: str, max_len: int, allowed_controls: str) -> bool:
     text = normalised(value)
     return 1 <= len(text) <= max_len and not any(
         unicodedata.category(c) == "Cc" and c not in allowed_controls for c in text
+    )
+
+
+def is_visible_text(value: str, max_len: int, allowed_controls: str, needs_letter: bool) -> bool:
+    """`display_name` and `bio`: no invisible or spoofing characters, and for a name a letter
+    or digit to read."""
+    text = normalised(value)
+    return (
+        is_text(value, max_len, allowed_controls)
+        and all(shows(c, allowed_controls) and c not in HIDDEN for c in text)
+        and (not needs_letter or any(unicodedata.category(c)[0] in "LN" for c in text))
     )
 
 
@@ -155,8 +183,8 @@ def metadata(value: dict[str, Any]) -> dict[str, Any]:
 VALID_AS_GENERATED = {
     "first_name": is_name,
     "last_name": is_name,
-    "display_name": lambda v: is_text(v, 100, ""),
-    "bio": lambda v: is_text(v, 2000, "\n\r\t"),
+    "display_name": lambda v: is_visible_text(v, 100, "", True),
+    "bio": lambda v: is_visible_text(v, 2000, "\n\r\t", False),
     # A team's or an API key's name: the rules of `display_name`.
     "name": lambda v: is_text(v, 100, ""),
 }
