@@ -5,6 +5,8 @@ use std::{num::NonZeroU32, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::db::Timeouts;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "users-api",
@@ -86,6 +88,25 @@ pub struct Config {
         global = true
     )]
     pub sign_in_limit_per_address: NonZeroU32,
+    /// Deadline of one database operation: waiting for a connection plus every statement of it
+    /// (a whole transaction for a write). Past it the request answers 503
+    /// `SERVICE_UNAVAILABLE` and the transaction is rolled back. Also PostgreSQL's
+    /// `statement_timeout` and `idle_in_transaction_session_timeout`, and SQLite's
+    /// `busy_timeout`. Accepts `ms` as well as `s`, `m`, `h`, `d`.
+    #[arg(long, env = "USERS_API_DATABASE_TIMEOUT", default_value = "5s", value_parser = parse_duration, global = true)]
+    pub database_timeout: Duration,
+    /// How long a request waits for a free pooled connection before answering 503, so an
+    /// exhausted or unreachable pool fails fast.
+    #[arg(long, env = "USERS_API_DATABASE_CHECKOUT_TIMEOUT", default_value = "2s", value_parser = parse_duration, global = true)]
+    pub database_checkout_timeout: Duration,
+    /// PostgreSQL: deadline to open one connection (TCP connect, then authentication and session
+    /// set-up).
+    #[arg(long, env = "USERS_API_DATABASE_CONNECT_TIMEOUT", default_value = "10s", value_parser = parse_duration, global = true)]
+    pub database_connect_timeout: Duration,
+    /// PostgreSQL: deadline for applying pending migrations at start-up (`migrate`, `serve`);
+    /// raise it for a migration known to be long.
+    #[arg(long, env = "USERS_API_DATABASE_MIGRATION_TIMEOUT", default_value = "15s", value_parser = parse_duration, global = true)]
+    pub database_migration_timeout: Duration,
     /// Log line format.
     #[arg(
         long,
@@ -95,6 +116,17 @@ pub struct Config {
         global = true
     )]
     pub log_format: LogFormat,
+}
+
+impl Config {
+    pub fn database_timeouts(&self) -> Timeouts {
+        Timeouts {
+            operation: self.database_timeout,
+            checkout: self.database_checkout_timeout,
+            connect: self.database_connect_timeout,
+            migration: self.database_migration_timeout,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -136,18 +168,19 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     };
     let n: u64 = number
         .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 3600 or 24h"))?;
-    let seconds = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => return Err(format!("unknown unit in {text:?}: use s, m, h or d")),
+        .map_err(|_| format!("{text:?} is not a duration like 3600, 500ms or 24h"))?;
+    let duration = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n * 60),
+        "h" => Duration::from_secs(n * 3600),
+        "d" => Duration::from_secs(n * 86_400),
+        _ => return Err(format!("unknown unit in {text:?}: use ms, s, m, h or d")),
     };
-    if seconds == 0 {
-        return Err("the token lifetime must be positive".into());
+    if duration.is_zero() {
+        return Err("a duration must be positive".into());
     }
-    Ok(Duration::from_secs(seconds))
+    Ok(duration)
 }
 
 #[cfg(test)]
@@ -159,9 +192,16 @@ mod tests {
         assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
         assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
         assert_eq!(parse_duration("24h").unwrap(), Duration::from_secs(86_400));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
         assert!(parse_duration("0").is_err());
         assert!(parse_duration("5y").is_err());
         assert!(parse_duration("h").is_err());
+    }
+
+    #[test]
+    fn the_database_timeouts_default_to_the_documented_values() {
+        let cli = Cli::try_parse_from(["users-api"]).unwrap();
+        assert_eq!(cli.config.database_timeouts(), Timeouts::default());
     }
 
     #[test]

@@ -29,7 +29,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Serve => server::run(&config).await,
         Command::Migrate => {
             let url = DatabaseUrl::parse(&config.database_url)?;
-            migrate(&url).await.map_err(|e| e.to_string())?;
+            migrate(&url, config.database_timeouts())
+                .await
+                .map_err(|e| e.to_string())?;
             println!("migrations applied");
             Ok(())
         }

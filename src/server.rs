@@ -19,7 +19,9 @@ use crate::{
 /// Connects to the database (applying migrations) and loads or creates the signing key.
 pub async fn state(config: &Config) -> Result<AppState, String> {
     let url = DatabaseUrl::parse(&config.database_url)?;
-    let db = Db::connect(&url).await.map_err(|e| e.to_string())?;
+    let db = Db::connect(&url, config.database_timeouts())
+        .await
+        .map_err(|e| e.to_string())?;
     let keys = SigningKeys::load_or_create(&config.signing_key_file)?;
     let settings = TokenSettings {
         issuer: config.issuer.clone(),

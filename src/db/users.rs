@@ -420,7 +420,8 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("plan.db").display().to_string();
-        crate::db::migrate(&crate::db::DatabaseUrl::Sqlite(path.clone()))
+        let url = crate::db::DatabaseUrl::Sqlite(path.clone());
+        crate::db::migrate(&url, crate::db::Timeouts::default())
             .await
             .unwrap();
         let mut conn = diesel::SqliteConnection::establish(&path).unwrap();

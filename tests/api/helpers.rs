@@ -12,11 +12,11 @@ use users_api::{
     api::{self, AppState},
     auth::{SigningKeys, TokenSettings, Tokens, throttle::SignInLimits},
     bootstrap::{self, Credentials},
-    db::{DatabaseUrl, Db},
+    db::{DatabaseUrl, Db, Timeouts},
 };
 use users_api_client::Client;
 
-use crate::contract::Contract;
+use crate::{contract::Contract, proxy::Proxy};
 
 static CONTRACT: LazyLock<Contract> = LazyLock::new(|| {
     Contract::from_json(include_str!("../../spec/openapi.json")).expect("spec/openapi.json parses")
@@ -33,6 +33,11 @@ pub struct TestApp {
     pub admin: Credentials,
     /// The PEM file of the key that signs this server's session tokens.
     pub key_file: std::path::PathBuf,
+    /// The server's database, reached directly (not through `proxy`).
+    pub database_url: DatabaseUrl,
+    /// On PostgreSQL with `TestOptions::through_proxy`: what stands between the server and its
+    /// database.
+    pub proxy: Option<Proxy>,
     violations: Arc<Mutex<Vec<String>>>,
     shutdown: Option<oneshot::Sender<()>>,
     postgres: Option<TestDatabase>,
@@ -45,6 +50,9 @@ pub struct TestOptions {
     /// A previous signing key (PKCS#8 PEM) that still verifies tokens.
     pub previous_key_pem: Option<String>,
     pub sign_in_limits: SignInLimits,
+    pub timeouts: Timeouts,
+    /// On PostgreSQL, reach the database through a `Proxy` the test controls.
+    pub through_proxy: bool,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -76,7 +84,21 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
             None,
         ),
     };
-    let db = Db::connect(&url)
+    let proxy = match (&url, options.through_proxy) {
+        (DatabaseUrl::Postgres(direct), true) => Some(Proxy::start(host_and_port(direct)).await),
+        _ => None,
+    };
+    let server_url = match (&url, &proxy) {
+        (DatabaseUrl::Postgres(direct), Some(proxy)) => {
+            let mut through = url::Url::parse(direct).expect("a PostgreSQL URL");
+            through
+                .set_port(Some(proxy.address.port()))
+                .expect("a port");
+            DatabaseUrl::Postgres(through.to_string())
+        }
+        _ => url.clone(),
+    };
+    let db = Db::connect(&server_url, options.timeouts)
         .await
         .expect("database connects and migrates");
     let key_file = dir.path().join("key.pem");
@@ -109,6 +131,8 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         state,
         admin,
         key_file,
+        database_url: url,
+        proxy,
         violations,
         shutdown: Some(shutdown),
         postgres,
@@ -191,6 +215,12 @@ impl Drop for TestApp {
             );
         }
     }
+}
+
+fn host_and_port(url: &str) -> String {
+    let url = url::Url::parse(url).expect("a PostgreSQL URL");
+    let host = url.host_str().expect("a host");
+    format!("{host}:{}", url.port().unwrap_or(5432))
 }
 
 /// Checks the final response (after the envelope middleware) against the spec.
