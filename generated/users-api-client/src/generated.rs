@@ -5466,7 +5466,9 @@ the TOTP secret are never returned.
 response header (send a ULID in `X-Request-Id` to choose it). Framework failures use the same
 envelope: unknown route 404 `NOT_FOUND`, wrong method 405 `METHOD_NOT_ALLOWED` (with `Allow`),
 bad JSON 400 `MALFORMED_REQUEST`, wrong content type 415 `UNSUPPORTED_MEDIA_TYPE`, body over
-256 KiB 413 `PAYLOAD_TOO_LARGE`, database down 503 `SERVICE_UNAVAILABLE` (with `Retry-After`).
+256 KiB 413 `PAYLOAD_TOO_LARGE`, database down or slower than its deadline (5 s by default)
+503 `SERVICE_UNAVAILABLE` (with `Retry-After`). A write that answers 503 was applied entirely or
+not at all; read it back before retrying one that is not idempotent.
 
 **PATCH.** Absent fields are unchanged, `null` clears, `{}` is a no-op; all or nothing, every
 invalid field reported at once; `ETag` + `If-Match` for optimistic concurrency (412).
@@ -5583,7 +5585,8 @@ let response = client.get_metrics()
     }
     /**Readiness
 
-200 when the database answers, else 503: take the instance out of rotation.
+200 when the database answers, else 503 — within 2 s whatever the database does: take
+the instance out of rotation.
 
 Sends a `GET` request to `/readyz`
 
