@@ -50,6 +50,20 @@ pub struct Config {
     /// tokens it signed have expired.
     #[arg(long, env = "USERS_API_PREVIOUS_SIGNING_KEY_FILE", global = true)]
     pub previous_signing_key_file: Option<PathBuf>,
+    /// The 256-bit key (standard base64) that encrypts TOTP secrets in the database;
+    /// generated here (mode 0600) if missing and no stored secret needs another. Every
+    /// instance must share it; keep it apart from database backups.
+    #[arg(
+        long,
+        env = "USERS_API_SECRETS_KEY_FILE",
+        default_value = "data/secrets-key",
+        global = true
+    )]
+    pub secrets_key_file: PathBuf,
+    /// A previous secrets key during a rotation: it still decrypts what it encrypted, never
+    /// encrypts. Drop it after `users-api admin rotate-secrets`.
+    #[arg(long, env = "USERS_API_PREVIOUS_SECRETS_KEY_FILE", global = true)]
+    pub previous_secrets_key_file: Option<PathBuf>,
     /// `iss` of issued session tokens, and the only issuer accepted.
     #[arg(
         long,
@@ -127,6 +141,10 @@ pub enum AdminCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Re-encrypt every stored TOTP secret under the current `--secrets-key-file` (opening
+    /// old ones with `--previous-secrets-key-file`); print how many changed. Safe to run
+    /// while servers are up, and to run again.
+    RotateSecrets,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -145,7 +163,7 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         _ => return Err(format!("unknown unit in {text:?}: use s, m, h or d")),
     };
     if seconds == 0 {
-        return Err("the token lifetime must be positive".into());
+        return Err("a duration must be positive".into());
     }
     Ok(Duration::from_secs(seconds))
 }

@@ -59,6 +59,7 @@ pub mod orgs;
 pub mod schema;
 pub mod sessions;
 pub mod teams;
+pub mod totp_secrets;
 pub mod user_create;
 pub mod users;
 
