@@ -100,6 +100,14 @@ pub struct Config {
         global = true
     )]
     pub sign_in_limit_per_address: NonZeroU32,
+    /// How long expired or revoked sessions are kept (for audit) before the sweeper deletes
+    /// them: seconds, or a number with `s`, `m`, `h` or `d`.
+    #[arg(long, env = "USERS_API_SESSION_RETENTION", default_value = "30d", value_parser = parse_duration, global = true)]
+    pub session_retention: Duration,
+    /// How often the sweeper deletes expired sessions and idempotency records (each wait is
+    /// randomised by ±25 %, so instances drift apart).
+    #[arg(long, env = "USERS_API_SWEEP_INTERVAL", default_value = "1h", value_parser = parse_duration, global = true)]
+    pub sweep_interval: Duration,
     /// Log line format.
     #[arg(
         long,

@@ -1,5 +1,6 @@
 //! Start-up: connect and migrate, load the secrets and signing keys (encrypting TOTP secrets
-//! still stored in plaintext), bind, serve until SIGTERM/Ctrl-C, then drain in-flight requests. The server keeps no state outside the database.
+//! still stored in plaintext), start the retention sweeper, bind, serve until SIGTERM/Ctrl-C,
+//! then drain in-flight requests. The server keeps no state outside the database.
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -18,6 +19,7 @@ use crate::{
     bootstrap,
     config::Config,
     db::{DatabaseUrl, Db, orgs},
+    sweeper,
 };
 
 /// Connects to the database (applying migrations) and loads or creates the secrets and signing
@@ -93,6 +95,11 @@ pub async fn run(config: &Config) -> Result<(), String> {
             .map_err(|e| format!("cannot create the demo organization: {}", e.message))?;
         print_demo_banner(local, &demo);
     }
+    let retention = sweeper::Retention {
+        sessions: config.session_retention,
+        ..sweeper::Retention::default()
+    };
+    sweeper::spawn(state.db.clone(), retention, config.sweep_interval);
     let shutdown = shutdown_signal();
     tracing::info!(addr = %local, docs = %format!("http://{local}/docs/"), "listening");
     serve(acceptor, api::app(state), shutdown)

@@ -56,6 +56,7 @@ pub mod api_keys;
 pub mod me;
 pub mod models;
 pub mod orgs;
+pub mod retention;
 pub mod schema;
 pub mod sessions;
 pub mod teams;

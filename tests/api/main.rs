@@ -15,6 +15,7 @@ mod helpers;
 mod logs;
 mod me;
 mod metadata;
+mod retention;
 mod secrets_at_rest;
 mod sessions;
 mod sign_in;
