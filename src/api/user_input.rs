@@ -270,11 +270,11 @@ pub async fn read_create(
     let credentials = credential_input::read_admin(&mut r, None);
     r.finish()?;
     let id = uuid::Uuid::now_v7().to_string();
-    let mut credentials_update = UserUpdate::default();
+    let mut credential_update = UserUpdate::default();
     credentials
-        .apply_admin(&id, secrets, &mut credentials_update)
+        .apply_admin(&id, secrets, &mut credential_update)
         .await?;
-    let secrets = credentials_update.changes;
+    let credential_changes = credential_update.changes;
     let metadata = |patch: Option<Value>| {
         patch
             .and_then(|patch| users::merged_metadata("{}", &patch).ok())
@@ -302,8 +302,8 @@ pub async fn read_create(
             && primary_email.is_some(),
         primary_email,
         primary_email_auth_enabled: changes.primary_email_auth_enabled.unwrap_or(true),
-        password_hash: secrets.password_hash.flatten(),
-        totp_secret: secrets.totp_secret.flatten(),
+        password_hash: credential_changes.password_hash.flatten(),
+        totp_secret: credential_changes.totp_secret.flatten(),
         selected_team_id: None,
         client_metadata: metadata(client_metadata),
         client_read_only_metadata: metadata(client_read_only_metadata),
