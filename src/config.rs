@@ -52,6 +52,20 @@ pub struct Config {
     /// tokens it signed have expired.
     #[arg(long, env = "USERS_API_PREVIOUS_SIGNING_KEY_FILE", global = true)]
     pub previous_signing_key_file: Option<PathBuf>,
+    /// The 256-bit key (standard base64) that encrypts TOTP secrets in the database;
+    /// generated here (mode 0600) if missing and no stored secret needs another. Every
+    /// instance must share it; keep it apart from database backups.
+    #[arg(
+        long,
+        env = "USERS_API_SECRETS_KEY_FILE",
+        default_value = "data/secrets-key",
+        global = true
+    )]
+    pub secrets_key_file: PathBuf,
+    /// A previous secrets key during a rotation: it still decrypts what it encrypted, never
+    /// encrypts. Drop it after `users-api admin rotate-secrets`.
+    #[arg(long, env = "USERS_API_PREVIOUS_SECRETS_KEY_FILE", global = true)]
+    pub previous_secrets_key_file: Option<PathBuf>,
     /// `iss` of issued session tokens, and the only issuer accepted.
     #[arg(
         long,
@@ -107,6 +121,14 @@ pub struct Config {
     /// raise it for a migration known to be long.
     #[arg(long, env = "USERS_API_DATABASE_MIGRATION_TIMEOUT", default_value = "15s", value_parser = parse_duration, global = true)]
     pub database_migration_timeout: Duration,
+    /// How long expired or revoked sessions are kept (for audit) before the sweeper deletes
+    /// them: seconds, or a number with `s`, `m`, `h` or `d`.
+    #[arg(long, env = "USERS_API_SESSION_RETENTION", default_value = "30d", value_parser = parse_duration, global = true)]
+    pub session_retention: Duration,
+    /// How often the sweeper deletes expired sessions and idempotency records (each wait is
+    /// randomised by ±25 %, so instances drift apart).
+    #[arg(long, env = "USERS_API_SWEEP_INTERVAL", default_value = "1h", value_parser = parse_duration, global = true)]
+    pub sweep_interval: Duration,
     /// Log line format.
     #[arg(
         long,
@@ -159,6 +181,10 @@ pub enum AdminCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Re-encrypt every stored TOTP secret under the current `--secrets-key-file` (opening
+    /// old ones with `--previous-secrets-key-file`); print how many changed. Safe to run
+    /// while servers are up, and to run again.
+    RotateSecrets,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {

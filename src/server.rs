@@ -1,5 +1,6 @@
-//! Start-up: connect and migrate, load the signing key, bind, serve until SIGTERM/Ctrl-C, then
-//! drain in-flight requests. The server keeps no state outside the database.
+//! Start-up: connect and migrate, load the secrets and signing keys (encrypting TOTP secrets
+//! still stored in plaintext), start the retention sweeper, bind, serve until SIGTERM/Ctrl-C,
+//! then drain in-flight requests. The server keeps no state outside the database.
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -10,18 +11,30 @@ use poem::{
 
 use crate::{
     api::{self, AppState},
-    auth::{SigningKeys, TokenSettings, Tokens, throttle::SignInLimits},
+    auth::{
+        SigningKeys, TokenSettings, Tokens,
+        reseal::{self, Reseal},
+        throttle::SignInLimits,
+    },
     bootstrap,
     config::Config,
     db::{DatabaseUrl, Db, orgs},
+    sweeper,
 };
 
-/// Connects to the database (applying migrations) and loads or creates the signing key.
+/// Connects to the database (applying migrations) and loads or creates the secrets and signing
+/// keys.
 pub async fn state(config: &Config) -> Result<AppState, String> {
     let url = DatabaseUrl::parse(&config.database_url)?;
     let db = Db::connect(&url, config.database_timeouts())
         .await
         .map_err(|e| e.to_string())?;
+    let secrets = reseal::open_keys(
+        &db,
+        &config.secrets_key_file,
+        config.previous_secrets_key_file.as_deref(),
+    )
+    .await?;
     let keys = SigningKeys::load_or_create(&config.signing_key_file)?;
     let settings = TokenSettings {
         issuer: config.issuer.clone(),
@@ -40,7 +53,7 @@ pub async fn state(config: &Config) -> Result<AppState, String> {
         per_account: config.sign_in_limit_per_account,
         per_address: config.sign_in_limit_per_address,
     };
-    Ok(AppState::new(db, tokens, limits))
+    Ok(AppState::new(db, tokens, secrets, limits))
 }
 
 pub async fn bind(addr: &str) -> Result<(TcpAcceptor, SocketAddr), String> {
@@ -70,6 +83,13 @@ pub async fn serve(
 /// `users-api` / `users-api serve`.
 pub async fn run(config: &Config) -> Result<(), String> {
     let state = state(config).await?;
+    let sealed = reseal::reseal(&state.db, &state.secrets, Reseal::Plaintext).await?;
+    if sealed.changed > 0 {
+        tracing::info!(
+            count = sealed.changed,
+            "encrypted TOTP secrets stored in plaintext"
+        );
+    }
     let (acceptor, local) = bind(&config.addr).await?;
     if orgs::count(&state.db).await.map_err(|e| e.message)? == 0 {
         let demo = bootstrap::create_org(&state.db, &state.tokens, "Demo", "admin@demo.example")
@@ -77,6 +97,11 @@ pub async fn run(config: &Config) -> Result<(), String> {
             .map_err(|e| format!("cannot create the demo organization: {}", e.message))?;
         print_demo_banner(local, &demo);
     }
+    let retention = sweeper::Retention {
+        sessions: config.session_retention,
+        ..sweeper::Retention::default()
+    };
+    sweeper::spawn(state.db.clone(), retention, config.sweep_interval);
     let shutdown = shutdown_signal();
     tracing::info!(addr = %local, docs = %format!("http://{local}/docs/"), "listening");
     serve(acceptor, api::app(state), shutdown)

@@ -219,7 +219,7 @@ impl MeApi {
             throttle: &state.sign_in_throttle,
             address: client_address(remote),
         };
-        let update = read_me_patch(&state.db, reader, &user, &prover).await?;
+        let update = read_me_patch(&state.db, reader, &user, &prover, &state.secrets).await?;
         let expected = if_match
             .0
             .as_deref()

@@ -29,7 +29,7 @@ use serde_json::Value;
 
 use crate::{
     auth::{
-        self, Principal, Tokens,
+        self, Principal, SecretKeys, Tokens,
         throttle::{SignInLimits, SignInThrottle},
     },
     db::Db,
@@ -42,14 +42,17 @@ pub use middleware::{MAX_BODY_BYTES, REQUEST_ID_HEADER};
 pub struct AppState {
     pub db: Db,
     pub tokens: Arc<Tokens>,
+    /// Seals and opens TOTP secrets at rest.
+    pub secrets: Arc<SecretKeys>,
     pub sign_in_throttle: Arc<SignInThrottle>,
 }
 
 impl AppState {
-    pub fn new(db: Db, tokens: Tokens, limits: SignInLimits) -> Self {
+    pub fn new(db: Db, tokens: Tokens, secrets: SecretKeys, limits: SignInLimits) -> Self {
         Self {
             db,
             tokens: Arc::new(tokens),
+            secrets: Arc::new(secrets),
             sign_in_throttle: Arc::new(SignInThrottle::new(limits)),
         }
     }

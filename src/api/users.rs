@@ -349,7 +349,7 @@ impl UsersApi {
             })
             .transpose()?;
         let reader = body.0.reader(&CREATE_FIELDS)?;
-        let new = read_create(reader, &caller.org_id).await?;
+        let new = read_create(reader, &caller.org_id, &state.secrets).await?;
         let render = |user: &crate::db::models::User| {
             let view = admin_user(user, Default::default())?;
             Ok(view.to_json_string())
@@ -411,7 +411,7 @@ impl UsersApi {
         let caller = state.caller(&auth, Scope::UsersWrite).await?;
         let user = users::find(&state.db, &caller.org_id, &user_id.0.to_string()).await?;
         let reader = body.0.reader(&ADMIN_FIELDS)?;
-        let update = read_admin_patch(&state.db, reader, &user).await?;
+        let update = read_admin_patch(&state.db, reader, &user, &state.secrets).await?;
         let expected = if_match
             .0
             .as_deref()

@@ -91,10 +91,12 @@ pub mod models;
 pub mod orgs;
 mod pool;
 mod postgres;
+pub mod retention;
 pub mod schema;
 pub mod sessions;
 mod sqlite;
 pub mod teams;
+pub mod totp_secrets;
 pub mod user_create;
 pub mod users;
 

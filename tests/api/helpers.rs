@@ -10,7 +10,7 @@ use tempfile::TempDir;
 use tokio::sync::oneshot;
 use users_api::{
     api::{self, AppState},
-    auth::{SigningKeys, TokenSettings, Tokens, throttle::SignInLimits},
+    auth::{SecretKeys, SigningKeys, TokenSettings, Tokens, reseal, throttle::SignInLimits},
     bootstrap::{self, Credentials},
     db::{DatabaseUrl, Db, Timeouts},
 };
@@ -38,6 +38,8 @@ pub struct TestApp {
     /// On PostgreSQL with `TestOptions::through_proxy`: what stands between the server and its
     /// database.
     pub proxy: Option<Proxy>,
+    /// The file of the key that encrypts this server's TOTP secrets.
+    pub secrets_key_file: std::path::PathBuf,
     violations: Arc<Mutex<Vec<String>>>,
     shutdown: Option<oneshot::Sender<()>>,
     postgres: Option<TestDatabase>,
@@ -101,6 +103,10 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     let db = Db::connect(&server_url, options.timeouts)
         .await
         .expect("database connects and migrates");
+    let secrets_key_file = dir.path().join("secrets-key");
+    let secrets = reseal::open_keys(&db, &secrets_key_file, None)
+        .await
+        .expect("secrets key");
     let key_file = dir.path().join("key.pem");
     let keys = SigningKeys::load_or_create(&key_file).expect("signing key");
     let settings = TokenSettings {
@@ -112,25 +118,19 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     if let Some(pem) = &options.previous_key_pem {
         tokens = tokens.with_previous(SigningKeys::from_pem(pem).expect("previous key"));
     }
-    let state = AppState::new(db, tokens, options.sign_in_limits);
+    let state = AppState::new(db, tokens, secrets, options.sign_in_limits);
     let admin = bootstrap::create_org(&state.db, &state.tokens, "Acme", "admin@acme.test")
         .await
         .expect("bootstrap org");
 
     let violations = Arc::new(Mutex::new(Vec::new()));
-    let recorded = violations.clone();
-    let app = api::app(state.clone())
-        .around(move |next, req| check_contract(next, req, recorded.clone()));
-    let (acceptor, local) = users_api::server::bind("127.0.0.1:0").await.expect("bind");
-    let (shutdown, stopped) = oneshot::channel::<()>();
-    tokio::spawn(users_api::server::serve(acceptor, app, async move {
-        let _ = stopped.await;
-    }));
+    let (address, shutdown) = serve_checked(state.clone(), violations.clone()).await;
     TestApp {
-        address: format!("http://{local}"),
+        address,
         state,
         admin,
         key_file,
+        secrets_key_file,
         database_url: url,
         proxy,
         violations,
@@ -140,7 +140,44 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     }
 }
 
+/// Serves `state` on a free port, recording responses the spec does not describe; stops when
+/// the returned sender is dropped.
+async fn serve_checked(
+    state: AppState,
+    violations: Arc<Mutex<Vec<String>>>,
+) -> (String, oneshot::Sender<()>) {
+    let app =
+        api::app(state).around(move |next, req| check_contract(next, req, violations.clone()));
+    let (acceptor, local) = users_api::server::bind("127.0.0.1:0").await.expect("bind");
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    tokio::spawn(users_api::server::serve(acceptor, app, async move {
+        let _ = stopped.await;
+    }));
+    (format!("http://{local}"), shutdown)
+}
+
+/// A second server on a `TestApp`'s database and signing key (`TestApp::sibling`).
+pub struct Sibling {
+    /// `http://127.0.0.1:PORT`
+    pub address: String,
+    _shutdown: oneshot::Sender<()>,
+}
+
 impl TestApp {
+    /// Another instance on this app's database and signing key, with `secrets` as its
+    /// secrets keys (as after a restart with other key files). Stops when dropped.
+    pub async fn sibling(&self, secrets: SecretKeys) -> Sibling {
+        let state = AppState {
+            secrets: Arc::new(secrets),
+            ..self.state.clone()
+        };
+        let (address, shutdown) = serve_checked(state, self.violations.clone()).await;
+        Sibling {
+            address,
+            _shutdown: shutdown,
+        }
+    }
+
     /// A generated client acting with `token` (a session token or an API key).
     pub fn client_with(&self, token: &str) -> Client {
         users_api_client::with_bearer_token(&self.address, token).expect("client")
@@ -293,5 +330,33 @@ impl TestDatabase {
             Ok::<_, std::io::Error>(())
         })
         .join();
+    }
+}
+
+/// Runs `$body` with `$conn` bound to a raw diesel connection to a `Db` of either backend
+/// (reads; writes go through `Db::execute_script`), for tests that look at rows as stored.
+macro_rules! on_db {
+    ($db:expr, |$conn:ident| $body:expr) => {
+        match $db.pools() {
+            users_api::db::Pools::Postgres(pool) => {
+                let mut guard = pool.get().await.expect("a connection");
+                let $conn = &mut **guard;
+                $body
+            }
+            users_api::db::Pools::Sqlite { read, .. } => {
+                let mut guard = read.get().await.expect("a connection");
+                let $conn = &mut **guard;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_db;
+
+/// `url` as `--database-url` takes it.
+pub fn database_url_arg(url: &DatabaseUrl) -> String {
+    match url {
+        DatabaseUrl::Postgres(url) => url.clone(),
+        DatabaseUrl::Sqlite(path) => format!("sqlite://{path}"),
     }
 }

@@ -17,6 +17,8 @@ mod logs;
 mod me;
 mod metadata;
 mod proxy;
+mod retention;
+mod secrets_at_rest;
 mod sessions;
 mod sign_in;
 mod spec;
