@@ -3,16 +3,20 @@
 //! its own created there and dropped afterwards. Every response the server sends during a test
 //! is checked against the committed spec; a response the spec does not describe fails the test.
 
-use std::sync::{Arc, LazyLock, Mutex};
+use std::{
+    sync::{Arc, LazyLock, Mutex},
+    time::{Duration, Instant},
+};
 
 use poem::{Body, Endpoint, EndpointExt, IntoResponse, Request, Response, http::StatusCode};
 use tempfile::TempDir;
-use tokio::sync::oneshot;
+use tokio::{sync::oneshot, task::JoinHandle};
 use users_api::{
-    api::{self, AppState},
+    api::{self, AppState, EdgeOptions},
     auth::{SigningKeys, TokenSettings, Tokens, throttle::SignInLimits},
     bootstrap::{self, Credentials},
     db::{DatabaseUrl, Db},
+    server::ConnectionLimits,
 };
 use users_api_client::Client;
 
@@ -35,16 +39,38 @@ pub struct TestApp {
     pub key_file: std::path::PathBuf,
     violations: Arc<Mutex<Vec<String>>>,
     shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
     postgres: Option<TestDatabase>,
     _dir: TempDir,
 }
 
 /// What a test may change about the server it starts.
-#[derive(Default)]
 pub struct TestOptions {
     /// A previous signing key (PKCS#8 PEM) that still verifies tokens.
     pub previous_key_pem: Option<String>,
     pub sign_in_limits: SignInLimits,
+    /// Deadlines and the connection cap (the server's defaults, with a cap that suits tests).
+    pub connections: ConnectionLimits,
+    pub edge: EdgeOptions,
+}
+
+impl Default for TestOptions {
+    fn default() -> Self {
+        Self {
+            previous_key_pem: None,
+            sign_in_limits: SignInLimits::default(),
+            connections: ConnectionLimits {
+                header_read_timeout: Duration::from_secs(10),
+                keep_alive_timeout: Duration::from_secs(75),
+                max_connections: 256,
+                shutdown_timeout: Duration::from_secs(30),
+            },
+            edge: EdgeOptions {
+                cors_origins: Vec::new(),
+                body_read_timeout: Duration::from_secs(30),
+            },
+        }
+    }
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -97,13 +123,18 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
 
     let violations = Arc::new(Mutex::new(Vec::new()));
     let recorded = violations.clone();
-    let app = api::app(state.clone())
+    let app = api::app(state.clone(), options.edge)
         .around(move |next, req| check_contract(next, req, recorded.clone()));
-    let (acceptor, local) = users_api::server::bind("127.0.0.1:0").await.expect("bind");
+    let (listener, local) = users_api::server::bind("127.0.0.1:0").await.expect("bind");
     let (shutdown, stopped) = oneshot::channel::<()>();
-    tokio::spawn(users_api::server::serve(acceptor, app, async move {
-        let _ = stopped.await;
-    }));
+    let server = tokio::spawn(users_api::server::serve(
+        listener,
+        app,
+        options.connections,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
     TestApp {
         address: format!("http://{local}"),
         state,
@@ -111,6 +142,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         key_file,
         violations,
         shutdown: Some(shutdown),
+        server: Some(server),
         postgres,
         _dir: dir,
     }
@@ -163,6 +195,27 @@ impl TestApp {
         true
     }
 
+    /// Sends the shutdown signal and waits for the server to stop (to close its last
+    /// connection); returns how long that took.
+    pub async fn shut_down(&mut self) -> Duration {
+        let started = Instant::now();
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("server task")
+                .expect("server stops cleanly");
+        }
+        started.elapsed()
+    }
+
+    /// `127.0.0.1:PORT`, for raw TCP.
+    pub fn socket_address(&self) -> &str {
+        self.address.trim_start_matches("http://")
+    }
+
     /// Another organization with its own admin, in the same database.
     pub async fn create_org(&self, name: &str, admin_email: &str) -> Credentials {
         bootstrap::create_org(&self.state.db, &self.state.tokens, name, admin_email)
@@ -209,10 +262,12 @@ async fn check_contract<E: Endpoint>(
         .headers
         .get("content-type")
         .and_then(|v| v.to_str().ok());
-    // Undocumented paths (docs, the spec itself, unknown routes) and methods a path does not
-    // have (405) are outside the spec; their envelopes are asserted by the tests themselves.
+    // Undocumented paths (docs, the spec itself, unknown routes), methods a path does not
+    // have (405) and CORS preflights are outside the spec; their envelopes are asserted by the
+    // tests themselves.
     if CONTRACT.documents_path(&path)
         && status != StatusCode::METHOD_NOT_ALLOWED
+        && method != "OPTIONS"
         && let Err(problem) = CONTRACT.check(&method, &path, status.as_u16(), content_type, &bytes)
     {
         let mut violations = violations.lock().expect("violations lock");
