@@ -13,7 +13,7 @@ use std::{
 use futures_util::StreamExt;
 use poem::{
     Body, Endpoint, IntoResponse, Request, Response,
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderValue, StatusCode, Version, header},
 };
 use poem_openapi::types::ToJSON;
 use tracing::Instrument;
@@ -72,6 +72,7 @@ pub async fn handle<E: Endpoint>(
         tracing::info_span!("request", request_id = %request_id, %method, path = %logged_path);
     let started = Instant::now();
     let origin = req.headers().get(header::ORIGIN).cloned();
+    let version = req.version();
     let routes = &edge.routes;
     let work = async {
         let mut response = if let Err(error) = bound_head(&req) {
@@ -81,10 +82,13 @@ pub async fn handle<E: Endpoint>(
         } else {
             match bound_body(&mut req, edge.body_read_timeout).await {
                 Err(error) => {
-                    // The rest of the body is never read: the connection cannot be reused.
+                    // The rest of the body is never read: an HTTP/1 connection cannot be
+                    // reused (HTTP/2 resets just the stream, and forbids the header).
                     let mut response = error_response(error);
-                    let close = HeaderValue::from_static("close");
-                    response.headers_mut().insert(header::CONNECTION, close);
+                    if version < Version::HTTP_2 {
+                        let close = HeaderValue::from_static("close");
+                        response.headers_mut().insert(header::CONNECTION, close);
+                    }
                     response
                 }
                 Ok(()) => match next.call(req).await {
