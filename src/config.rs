@@ -1,7 +1,11 @@
 //! All configuration, from flags with environment-variable twins (`users-api --help`). Loaded
 //! once in `main`; nothing else reads the environment.
 
-use std::{num::NonZeroU32, path::PathBuf, time::Duration};
+use std::{
+    num::{NonZeroU32, NonZeroUsize},
+    path::PathBuf,
+    time::Duration,
+};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -129,6 +133,33 @@ pub struct Config {
     /// randomised by ±25 %, so instances drift apart).
     #[arg(long, env = "USERS_API_SWEEP_INTERVAL", default_value = "1h", value_parser = parse_duration, global = true)]
     pub sweep_interval: Duration,
+    /// Total time a client has to send a request's line and headers, counted from when the
+    /// connection starts waiting for them (on a new connection: from accept); a client still
+    /// sending headers then, however active, is disconnected. Seconds, or a number with a unit.
+    #[arg(long, env = "USERS_API_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration, global = true)]
+    pub header_read_timeout: Duration,
+    /// Total time a client has to send a request body once its headers are in; past it the
+    /// request is answered 408 `REQUEST_TIMEOUT` and the connection closed.
+    #[arg(long, env = "USERS_API_BODY_READ_TIMEOUT", default_value = "30s", value_parser = parse_duration, global = true)]
+    pub body_read_timeout: Duration,
+    /// How long a keep-alive connection may sit idle between requests before it is closed.
+    /// Longer than the usual load balancer idle timeout (60 s), so the balancer, not the server,
+    /// closes idle connections and never reuses one the server is closing.
+    #[arg(long, env = "USERS_API_KEEP_ALIVE_TIMEOUT", default_value = "75s", value_parser = parse_duration, global = true)]
+    pub keep_alive_timeout: Duration,
+    /// Most client connections open at once; past it new clients wait in the listen backlog.
+    /// Default: the open-file limit (raised to its hard limit at start) minus 128 descriptors
+    /// kept for the database, files and logs; a larger value is refused at start.
+    #[arg(long, env = "USERS_API_MAX_CONNECTIONS", global = true)]
+    pub max_connections: Option<NonZeroUsize>,
+    /// On SIGTERM/Ctrl-C, how long requests in flight may take to finish; idle connections and
+    /// connections still sending their headers are closed at once.
+    #[arg(long, env = "USERS_API_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration, global = true)]
+    pub shutdown_timeout: Duration,
+    /// Browser origins allowed to call the API cross-origin, comma-separated exact origins
+    /// (`https://app.example.com`); none by default. Other origins get no CORS headers.
+    #[arg(long, env = "USERS_API_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin, global = true)]
+    pub cors_origins: Vec<String>,
     /// Log line format.
     #[arg(
         long,
@@ -209,6 +240,26 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+/// An exact browser origin: `http` or `https`, a host, an optional port, nothing else. Returned
+/// as browsers send it in `Origin` (lower-case host, default port dropped).
+fn parse_origin(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    let url = url::Url::parse(text).map_err(|e| format!("{text:?} is not an origin: {e}"))?;
+    let bare = url.path() == "/"
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.username().is_empty()
+        && url.password().is_none()
+        && !text.ends_with(['?', '#']);
+    if !matches!(url.scheme(), "http" | "https") || !bare {
+        return Err(format!(
+            "{text:?} is not an exact origin like https://app.example.com (scheme, host and port only)"
+        ));
+    }
+    let origin = url.origin().ascii_serialization();
+    Ok(origin)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,6 +279,42 @@ mod tests {
     fn the_database_timeouts_default_to_the_documented_values() {
         let cli = Cli::try_parse_from(["users-api"]).unwrap();
         assert_eq!(cli.config.database_timeouts(), Timeouts::default());
+    }
+
+    #[test]
+    fn cors_origins_are_exact_origins() {
+        assert_eq!(
+            parse_origin("https://App.example.com").unwrap(),
+            "https://app.example.com"
+        );
+        assert_eq!(
+            parse_origin("http://localhost:3000/").unwrap(),
+            "http://localhost:3000"
+        );
+        assert_eq!(
+            parse_origin("https://a.example:443").unwrap(),
+            "https://a.example"
+        );
+        for bad in [
+            "*",
+            "app.example.com",
+            "https://a.example/path",
+            "ftp://a.example",
+            "https://a.example?q",
+            "null",
+        ] {
+            assert!(parse_origin(bad).is_err(), "{bad}");
+        }
+        let cli = Cli::try_parse_from([
+            "users-api",
+            "--cors-origins",
+            "https://a.example,http://b.example:8080",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.config.cors_origins,
+            ["https://a.example", "http://b.example:8080"]
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 mod access;
 mod api_keys;
+mod cors;
 mod credential_input;
 mod docs;
 pub mod envelope;
@@ -21,7 +22,7 @@ mod teams;
 mod user_input;
 mod users;
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use poem::{Endpoint, EndpointExt, Route, get, middleware::CatchPanic};
 use poem_openapi::{OpenApiService, SecurityScheme, Tags, auth::Bearer};
@@ -35,7 +36,9 @@ use crate::{
     db::Db,
     error::ApiError,
 };
-pub use middleware::{MAX_BODY_BYTES, REQUEST_ID_HEADER};
+pub use middleware::{
+    MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_HEADERS, MAX_URI_BYTES, REQUEST_ID_HEADER,
+};
 
 /// Shared by every handler (cheap to clone: pools and an `Arc`).
 #[derive(Clone)]
@@ -136,10 +139,23 @@ pub fn spec_json() -> String {
     text
 }
 
+/// What the HTTP edge enforces before a handler runs, from the configuration.
+#[derive(Debug, Clone)]
+pub struct EdgeOptions {
+    /// Exact origins (`https://app.example.com`) allowed to call the API from a browser.
+    pub cors_origins: Vec<String>,
+    /// Time allowed to receive a request body once its headers are in (then 408).
+    pub body_read_timeout: Duration,
+}
+
 /// The whole service as one endpoint.
-pub fn app(state: AppState) -> impl Endpoint {
+pub fn app(state: AppState, options: EdgeOptions) -> impl Endpoint {
     let spec: Value = serde_json::from_str(&spec_json()).expect("spec_json is JSON");
-    let routes = Arc::new(routes::RouteTable::from_spec(&spec));
+    let edge = Arc::new(middleware::Edge {
+        routes: routes::RouteTable::from_spec(&spec),
+        cors: cors::Cors::new(options.cors_origins),
+        body_read_timeout: options.body_read_timeout,
+    });
     Route::new()
         .nest("/", api_service())
         .at("/openapi.json", get(docs::openapi_json))
@@ -148,5 +164,5 @@ pub fn app(state: AppState) -> impl Endpoint {
         .at("/docs/*file", get(docs::docs_file))
         .data(state)
         .with(CatchPanic::new())
-        .around(move |next, req| middleware::handle(next, req, routes.clone()))
+        .around(move |next, req| middleware::handle(next, req, edge.clone()))
 }

@@ -3,16 +3,20 @@
 //! its own created there and dropped afterwards. Every response the server sends during a test
 //! is checked against the committed spec; a response the spec does not describe fails the test.
 
-use std::sync::{Arc, LazyLock, Mutex};
+use std::{
+    sync::{Arc, LazyLock, Mutex},
+    time::{Duration, Instant},
+};
 
 use poem::{Body, Endpoint, EndpointExt, IntoResponse, Request, Response, http::StatusCode};
 use tempfile::TempDir;
-use tokio::sync::oneshot;
+use tokio::{sync::oneshot, task::JoinHandle};
 use users_api::{
-    api::{self, AppState},
+    api::{self, AppState, EdgeOptions},
     auth::{SecretKeys, SigningKeys, TokenSettings, Tokens, reseal, throttle::SignInLimits},
     bootstrap::{self, Credentials},
     db::{DatabaseUrl, Db, Timeouts},
+    server::ConnectionLimits,
 };
 use users_api_client::Client;
 
@@ -42,12 +46,12 @@ pub struct TestApp {
     pub secrets_key_file: std::path::PathBuf,
     violations: Arc<Mutex<Vec<String>>>,
     shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
     postgres: Option<TestDatabase>,
     _dir: TempDir,
 }
 
 /// What a test may change about the server it starts.
-#[derive(Default)]
 pub struct TestOptions {
     /// A previous signing key (PKCS#8 PEM) that still verifies tokens.
     pub previous_key_pem: Option<String>,
@@ -55,6 +59,30 @@ pub struct TestOptions {
     pub timeouts: Timeouts,
     /// On PostgreSQL, reach the database through a `Proxy` the test controls.
     pub through_proxy: bool,
+    /// Deadlines and the connection cap (the server's defaults, with a cap that suits tests).
+    pub connections: ConnectionLimits,
+    pub edge: EdgeOptions,
+}
+
+impl Default for TestOptions {
+    fn default() -> Self {
+        Self {
+            previous_key_pem: None,
+            sign_in_limits: SignInLimits::default(),
+            timeouts: Timeouts::default(),
+            through_proxy: false,
+            connections: ConnectionLimits {
+                header_read_timeout: Duration::from_secs(10),
+                keep_alive_timeout: Duration::from_secs(75),
+                max_connections: 256,
+                shutdown_timeout: Duration::from_secs(30),
+            },
+            edge: EdgeOptions {
+                cors_origins: Vec::new(),
+                body_read_timeout: Duration::from_secs(30),
+            },
+        }
+    }
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -124,7 +152,13 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         .expect("bootstrap org");
 
     let violations = Arc::new(Mutex::new(Vec::new()));
-    let (address, shutdown) = serve_checked(state.clone(), violations.clone()).await;
+    let (address, shutdown, server) = serve_checked(
+        state.clone(),
+        violations.clone(),
+        options.edge,
+        options.connections,
+    )
+    .await;
     TestApp {
         address,
         state,
@@ -135,6 +169,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         proxy,
         violations,
         shutdown: Some(shutdown),
+        server: Some(server),
         postgres,
         _dir: dir,
     }
@@ -145,15 +180,22 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
 async fn serve_checked(
     state: AppState,
     violations: Arc<Mutex<Vec<String>>>,
-) -> (String, oneshot::Sender<()>) {
-    let app =
-        api::app(state).around(move |next, req| check_contract(next, req, violations.clone()));
-    let (acceptor, local) = users_api::server::bind("127.0.0.1:0").await.expect("bind");
+    edge: EdgeOptions,
+    connections: ConnectionLimits,
+) -> (String, oneshot::Sender<()>, JoinHandle<std::io::Result<()>>) {
+    let app = api::app(state, edge)
+        .around(move |next, req| check_contract(next, req, violations.clone()));
+    let (listener, local) = users_api::server::bind("127.0.0.1:0").await.expect("bind");
     let (shutdown, stopped) = oneshot::channel::<()>();
-    tokio::spawn(users_api::server::serve(acceptor, app, async move {
-        let _ = stopped.await;
-    }));
-    (format!("http://{local}"), shutdown)
+    let server = tokio::spawn(users_api::server::serve(
+        listener,
+        app,
+        connections,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    (format!("http://{local}"), shutdown, server)
 }
 
 /// A second server on a `TestApp`'s database and signing key (`TestApp::sibling`).
@@ -171,7 +213,14 @@ impl TestApp {
             secrets: Arc::new(secrets),
             ..self.state.clone()
         };
-        let (address, shutdown) = serve_checked(state, self.violations.clone()).await;
+        let defaults = TestOptions::default();
+        let (address, shutdown, _) = serve_checked(
+            state,
+            self.violations.clone(),
+            defaults.edge,
+            defaults.connections,
+        )
+        .await;
         Sibling {
             address,
             _shutdown: shutdown,
@@ -222,6 +271,27 @@ impl TestApp {
         .await
         .expect("cut off the test database");
         true
+    }
+
+    /// Sends the shutdown signal and waits for the server to stop (to close its last
+    /// connection); returns how long that took.
+    pub async fn shut_down(&mut self) -> Duration {
+        let started = Instant::now();
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("server task")
+                .expect("server stops cleanly");
+        }
+        started.elapsed()
+    }
+
+    /// `127.0.0.1:PORT`, for raw TCP.
+    pub fn socket_address(&self) -> &str {
+        self.address.trim_start_matches("http://")
     }
 
     /// Another organization with its own admin, in the same database.
@@ -276,10 +346,12 @@ async fn check_contract<E: Endpoint>(
         .headers
         .get("content-type")
         .and_then(|v| v.to_str().ok());
-    // Undocumented paths (docs, the spec itself, unknown routes) and methods a path does not
-    // have (405) are outside the spec; their envelopes are asserted by the tests themselves.
+    // Undocumented paths (docs, the spec itself, unknown routes), methods a path does not
+    // have (405) and CORS preflights are outside the spec; their envelopes are asserted by the
+    // tests themselves.
     if CONTRACT.documents_path(&path)
         && status != StatusCode::METHOD_NOT_ALLOWED
+        && method != "OPTIONS"
         && let Err(problem) = CONTRACT.check(&method, &path, status.as_u16(), content_type, &bytes)
     {
         let mut violations = violations.lock().expect("violations lock");
