@@ -14,6 +14,7 @@ mod model;
 mod ops;
 mod pages;
 mod patch;
+mod privilege;
 mod routes;
 mod sessions;
 mod spec;

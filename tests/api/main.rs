@@ -15,6 +15,7 @@ mod helpers;
 mod logs;
 mod me;
 mod metadata;
+mod privilege;
 mod sessions;
 mod sign_in;
 mod spec;
