@@ -248,6 +248,7 @@ error_responses!(DeleteUserError {
     401 => Unauthorized: "Missing, malformed, expired or revoked credentials.",
     403 => Forbidden: "`INSUFFICIENT_SCOPE`: the caller lacks `users:write` (`details.scope`: `users:write`), or deletes an admin without holding every scope (`details.scope`: the missing scopes, space-separated).",
     404 => NotFound: "No such user in the caller's organization.",
+    409 => Conflict: "`LAST_ADMIN`: the user is the organization's last active admin; nothing was deleted.",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
     503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
 });
@@ -257,7 +258,7 @@ error_responses!(PatchUserError {
     401 => Unauthorized: "Missing, malformed, expired or revoked credentials.",
     403 => Forbidden: "`INSUFFICIENT_SCOPE`: the caller lacks `users:write` (`details.scope`: `users:write`), or grants `admin` or changes an admin's `role`, `status`, `password`, `password_hash`, `totp_secret_base64`, `primary_email`, `primary_email_verified` or `primary_email_auth_enabled` without holding every scope (`details.scope`: the missing scopes, space-separated); nothing was changed. Or `FIELD_NOT_WRITABLE` (a read-only fact).",
     404 => NotFound: "No such user in the caller's organization.",
-    409 => Conflict: "`EMAIL_TAKEN`: another user of the organization has this address.",
+    409 => Conflict: "`EMAIL_TAKEN`: another user of the organization has this address. `LAST_ADMIN`: the change would demote or suspend the organization's last active admin; nothing was changed.",
     412 => PreconditionFailed: "`If-Match` does not match the current `ETag`; nothing was changed.",
     413 => PayloadTooLarge: "The body is larger than 256 KiB.",
     415 => UnsupportedMediaType: "The body is not `application/json`.",
@@ -407,8 +408,9 @@ impl UsersApi {
     /// credentials (`password`, `password_hash`, `totp_secret_base64`) or sign-in address
     /// (`primary_email`, `primary_email_verified`, `primary_email_auth_enabled`), needs every
     /// scope (an admin's session, or an API key with all scopes); a value sent unchanged is no
-    /// change. Send `If-Match` with a previous `ETag` to refuse the change (412) if the user
-    /// changed since. The response is the whole updated user.
+    /// change. The organization's last active admin cannot be demoted or suspended (409
+    /// `LAST_ADMIN`). Send `If-Match` with a previous `ETag` to refuse the change (412) if the
+    /// user changed since. The response is the whole updated user.
     #[oai(
         path = "/v1/users/:user_id",
         method = "patch",
@@ -454,7 +456,8 @@ impl UsersApi {
     /// revokes all their sessions (their tokens answer 401 from the next request on), removes
     /// them from their teams and frees their e-mail address for reuse. Needs `users:write`;
     /// deleting an admin needs every scope (an admin's session, or an API key with all
-    /// scopes). Deleting again is 404.
+    /// scopes), and the organization's last active admin cannot be deleted (409
+    /// `LAST_ADMIN`). Deleting again is 404.
     #[oai(
         path = "/v1/users/:user_id",
         method = "delete",

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::{
     Db,
+    admins::{is_active_admin, keep_an_active_admin, removes_active_admin},
     models::{Team, User, UserChanges},
     now,
     schema::{idempotency_keys, team_members, teams, users},
@@ -176,7 +177,8 @@ macro_rules! locked_user {
 /// Deletes user `user_id` of `org_id` with everything personal: the row (names, addresses,
 /// metadata, credentials), by cascade their sessions (tokens answer 401 at once) and team
 /// memberships, and the stored response of the request that created them. The address is free
-/// for reuse afterwards. A second delete is 404. `authorize` judges the user as locked.
+/// for reuse afterwards. A second delete is 404. `authorize` judges the user as locked; the
+/// organization's last active admin is never deleted (409 `LAST_ADMIN`).
 pub async fn delete(
     db: &Db,
     org_id: &str,
@@ -186,6 +188,9 @@ pub async fn delete(
     write!(db, |conn| {
         let current = locked_user!(conn, org_id, user_id);
         authorize(&current)?;
+        if is_active_admin(&current) {
+            keep_an_active_admin!(conn, org_id, user_id);
+        }
         diesel::delete(users::table.find(user_id))
             .execute(conn)
             .await?;
@@ -347,7 +352,8 @@ pub fn not_a_team_member() -> FieldError {
 
 /// Applies `update` to user `user_id` of `org_id` in one transaction and returns the row as
 /// stored. `expected_version` (from `If-Match`) must still be current. `authorize` judges what
-/// really changes against the row as locked. When nothing really changes the row, `updated_at`
+/// really changes against the row as locked; the organization's last active admin is never
+/// demoted or suspended (409 `LAST_ADMIN`). When nothing really changes the row, `updated_at`
 /// and the version are left alone.
 pub async fn update(
     db: &Db,
@@ -367,6 +373,9 @@ pub async fn update(
             return Ok(current);
         }
         authorize(&current, &changes)?;
+        if removes_active_admin(&current, &changes) {
+            keep_an_active_admin!(conn, org_id, user_id);
+        }
         // Checked again under the row lock: a membership removed since the request was read
         // must not leave a dangling selection.
         if let Some(Some(team_id)) = &changes.selected_team_id {

@@ -12,6 +12,7 @@ mod docs_and_ops;
 mod envelope;
 mod fixtures;
 mod helpers;
+mod last_admin;
 mod logs;
 mod me;
 mod metadata;

@@ -5490,6 +5490,10 @@ missing scopes, space-separated (`users:read teams:read teams:write`), and nothi
 Only what really changes counts (sending an admin's current `role` back is no change); an
 admin's names, profile, phone number, metadata and team stay `users:write` changes.
 
+**The last admin.** An organization always keeps an active admin (`role: admin`, `status:
+active`): demoting, suspending or deleting its last one is 409 `LAST_ADMIN` and changes nothing,
+also when two admins demote each other at the same moment (one of the two changes wins).
+
 **Lists** are keyset-paginated: `limit` 1–100 (default 50) and the opaque `cursor` from
 `meta.next_cursor`, which is absent on the last page. A cursor this API did not issue is 422
 `INVALID_CURSOR`. Values outside a documented enum (`role`, `status`, a scope name) are
@@ -5942,7 +5946,8 @@ Deletes the user and their personal data (profile, addresses, metadata, credenti
 revokes all their sessions (their tokens answer 401 from the next request on), removes
 them from their teams and frees their e-mail address for reuse. Needs `users:write`;
 deleting an admin needs every scope (an admin's session, or an API key with all
-scopes). Deleting again is 404.
+scopes), and the organization's last active admin cannot be deleted (409
+`LAST_ADMIN`). Deleting again is 404.
 
 Sends a `DELETE` request to `/v1/users/{user_id}`
 
@@ -5962,8 +5967,9 @@ Needs `users:write`. Granting `admin`, and changing an admin's `role`, `status`,
 credentials (`password`, `password_hash`, `totp_secret_base64`) or sign-in address
 (`primary_email`, `primary_email_verified`, `primary_email_auth_enabled`), needs every
 scope (an admin's session, or an API key with all scopes); a value sent unchanged is no
-change. Send `If-Match` with a previous `ETag` to refuse the change (412) if the user
-changed since. The response is the whole updated user.
+change. The organization's last active admin cannot be demoted or suspended (409
+`LAST_ADMIN`). Send `If-Match` with a previous `ETag` to refuse the change (412) if the
+user changed since. The response is the whole updated user.
 
 Sends a `PATCH` request to `/v1/users/{user_id}`
 
@@ -8550,6 +8556,13 @@ pub mod builder {
                     )
                 }
                 404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
