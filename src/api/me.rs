@@ -226,7 +226,10 @@ impl MeApi {
             .map(parse_if_match)
             .transpose()?
             .flatten();
-        let user = users::update(&state.db, &user.org_id, &user.id, expected, &update).await?;
+        // The user's own change: `role` and `status` are not writable here (403 above), so it
+        // can neither escalate nor take an admin away.
+        let own = |_: &_, _: &_| Ok(());
+        let user = users::update(&state.db, &user.org_id, &user.id, expected, &update, own).await?;
         let rows = me::load(&state.db, &user).await?;
         Ok(me_response(user, session, rows)?)
     }

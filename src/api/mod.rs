@@ -15,6 +15,7 @@ mod model;
 mod ops;
 mod pages;
 mod patch;
+mod privilege;
 mod routes;
 mod sessions;
 mod spec;

@@ -85,6 +85,7 @@ macro_rules! write {
     }};
 }
 
+pub mod admins;
 pub mod api_keys;
 pub mod me;
 pub mod models;

@@ -5501,11 +5501,26 @@ invalid field reported at once; `ETag` + `If-Match` for optimistic concurrency (
 
 **Admin surface.** `/v1/users` and `/v1/teams` take an API key with the operation's scope
 (`users:read`, `users:write`, `teams:read`, `teams:write`) or a session of an `admin` user (every
-scope) or a `viewer` (the read scopes); a `member` has none. A missing scope is 403
-`INSUFFICIENT_SCOPE` with `details.scope` naming it. `/v1/api-keys` is for `admin` users only (an
-API key, whatever its scopes, gets 403 `FORBIDDEN`). Everything stays inside the caller's
-organization: an id of another organization is 404 `NOT_FOUND`, exactly like an id that does not
-exist.
+scope) or a `viewer` (the read scopes); a `member` has none, and no session but an admin's holds
+a write scope. A missing scope is 403 `INSUFFICIENT_SCOPE` with `details.scope` naming it.
+`/v1/api-keys` is for `admin` users only (an API key, whatever its scopes, gets 403
+`FORBIDDEN`). Everything stays inside the caller's organization: an id of another organization
+is 404 `NOT_FOUND`, exactly like an id that does not exist.
+
+**Privilege never escalates.** Some `/v1/users` writes need every scope on top of
+`users:write`, that is an admin's session or an API key created with all scopes: creating a
+user with `role: admin` or changing a `role` to `admin`; changing an admin's `role`, `status`,
+credentials (`password`, `password_hash`, `totp_secret_base64`) or sign-in address
+(`primary_email`, `primary_email_verified`, `primary_email_auth_enabled`); deleting an admin.
+Otherwise a key with `users:write` could make itself an admin, or take over or lock out one.
+Without every scope these are 403 `INSUFFICIENT_SCOPE`, with `details.scope` listing the
+missing scopes, space-separated (`users:read teams:read teams:write`), and nothing changes.
+Only what really changes counts (sending an admin's current `role` back is no change); an
+admin's names, profile, phone number, metadata and team stay `users:write` changes.
+
+**The last admin.** An organization always keeps an active admin (`role: admin`, `status:
+active`): demoting, suspending or deleting its last one is 409 `LAST_ADMIN` and changes nothing,
+also when two admins demote each other at the same moment (one of the two changes wins).
 
 **Lists** are keyset-paginated: `limit` 1–100 (default 50) and the opaque `cursor` from
 `meta.next_cursor`, which is absent on the last page. A cursor this API did not issue is 422
@@ -5941,7 +5956,8 @@ let response = client.list_users()
     }
     /**Create a user
 
-Creates a user in the caller's organization. Needs `users:write`. Send an
+Creates a user in the caller's organization. Needs `users:write`; creating an `admin`
+needs every scope (an admin's session, or an API key with all scopes). Send an
 `Idempotency-Key` to make retries safe: for 24 hours the same key with the same body
 returns the first response again (no second user), and with a different body is a 409
 `IDEMPOTENCY_CONFLICT`. Keys are per organization; a request that failed stored nothing,
@@ -5982,8 +5998,10 @@ let response = client.get_user()
 
 Deletes the user and their personal data (profile, addresses, metadata, credentials),
 revokes all their sessions (their tokens answer 401 from the next request on), removes
-them from their teams and frees their e-mail address for reuse. Needs `users:write`.
-Deleting again is 404.
+them from their teams and frees their e-mail address for reuse. Needs `users:write`;
+deleting an admin needs every scope (an admin's session, or an API key with all
+scopes), and the organization's last active admin cannot be deleted (409
+`LAST_ADMIN`). Deleting again is 404.
 
 Sends a `DELETE` request to `/v1/users/{user_id}`
 
@@ -5999,8 +6017,13 @@ let response = client.delete_user()
     /**Update a user
 
 Partial update with the PATCH semantics of `/v1/me` over the admin's writable set.
-Needs `users:write`. Send `If-Match` with a previous `ETag` to refuse the change (412)
-if the user changed since. The response is the whole updated user.
+Needs `users:write`. Granting `admin`, and changing an admin's `role`, `status`,
+credentials (`password`, `password_hash`, `totp_secret_base64`) or sign-in address
+(`primary_email`, `primary_email_verified`, `primary_email_auth_enabled`), needs every
+scope (an admin's session, or an API key with all scopes); a value sent unchanged is no
+change. The organization's last active admin cannot be demoted or suspended (409
+`LAST_ADMIN`). Send `If-Match` with a previous `ETag` to refuse the change (412) if the
+user changed since. The response is the whole updated user.
 
 Sends a `PATCH` request to `/v1/users/{user_id}`
 
@@ -8951,6 +8974,13 @@ pub mod builder {
                     )
                 }
                 404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
