@@ -1,9 +1,15 @@
 //! All configuration, from flags with environment-variable twins (`users-api --help`). Loaded
 //! once in `main`; nothing else reads the environment.
 
-use std::{num::NonZeroU32, path::PathBuf, time::Duration};
+use std::{
+    num::{NonZeroU32, NonZeroUsize},
+    path::PathBuf,
+    time::Duration,
+};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::db::Timeouts;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -50,6 +56,20 @@ pub struct Config {
     /// tokens it signed have expired.
     #[arg(long, env = "USERS_API_PREVIOUS_SIGNING_KEY_FILE", global = true)]
     pub previous_signing_key_file: Option<PathBuf>,
+    /// The 256-bit key (standard base64) that encrypts TOTP secrets in the database;
+    /// generated here (mode 0600) if missing and no stored secret needs another. Every
+    /// instance must share it; keep it apart from database backups.
+    #[arg(
+        long,
+        env = "USERS_API_SECRETS_KEY_FILE",
+        default_value = "data/secrets-key",
+        global = true
+    )]
+    pub secrets_key_file: PathBuf,
+    /// A previous secrets key during a rotation: it still decrypts what it encrypted, never
+    /// encrypts. Drop it after `users-api admin rotate-secrets`.
+    #[arg(long, env = "USERS_API_PREVIOUS_SECRETS_KEY_FILE", global = true)]
+    pub previous_secrets_key_file: Option<PathBuf>,
     /// `iss` of issued session tokens, and the only issuer accepted.
     #[arg(
         long,
@@ -86,6 +106,60 @@ pub struct Config {
         global = true
     )]
     pub sign_in_limit_per_address: NonZeroU32,
+    /// Deadline of one database operation: waiting for a connection plus every statement of it
+    /// (a whole transaction for a write). Past it the request answers 503
+    /// `SERVICE_UNAVAILABLE` and the transaction is rolled back. Also PostgreSQL's
+    /// `statement_timeout` and `idle_in_transaction_session_timeout`, and SQLite's
+    /// `busy_timeout`. Accepts `ms` as well as `s`, `m`, `h`, `d`.
+    #[arg(long, env = "USERS_API_DATABASE_TIMEOUT", default_value = "5s", value_parser = parse_duration, global = true)]
+    pub database_timeout: Duration,
+    /// How long a request waits for a free pooled connection before answering 503, so an
+    /// exhausted or unreachable pool fails fast.
+    #[arg(long, env = "USERS_API_DATABASE_CHECKOUT_TIMEOUT", default_value = "2s", value_parser = parse_duration, global = true)]
+    pub database_checkout_timeout: Duration,
+    /// PostgreSQL: deadline to open one connection (TCP connect, then authentication and session
+    /// set-up).
+    #[arg(long, env = "USERS_API_DATABASE_CONNECT_TIMEOUT", default_value = "10s", value_parser = parse_duration, global = true)]
+    pub database_connect_timeout: Duration,
+    /// PostgreSQL: deadline for applying pending migrations at start-up (`migrate`, `serve`);
+    /// raise it for a migration known to be long.
+    #[arg(long, env = "USERS_API_DATABASE_MIGRATION_TIMEOUT", default_value = "15s", value_parser = parse_duration, global = true)]
+    pub database_migration_timeout: Duration,
+    /// How long expired or revoked sessions are kept (for audit) before the sweeper deletes
+    /// them: seconds, or a number with `s`, `m`, `h` or `d`.
+    #[arg(long, env = "USERS_API_SESSION_RETENTION", default_value = "30d", value_parser = parse_duration, global = true)]
+    pub session_retention: Duration,
+    /// How often the sweeper deletes expired sessions and idempotency records (each wait is
+    /// randomised by ±25 %, so instances drift apart).
+    #[arg(long, env = "USERS_API_SWEEP_INTERVAL", default_value = "1h", value_parser = parse_duration, global = true)]
+    pub sweep_interval: Duration,
+    /// Total time a client has to send a request's line and headers, counted from when the
+    /// connection starts waiting for them (on a new connection: from accept); a client still
+    /// sending headers then, however active, is disconnected. Seconds, or a number with a unit.
+    #[arg(long, env = "USERS_API_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration, global = true)]
+    pub header_read_timeout: Duration,
+    /// Total time a client has to send a request body once its headers are in; past it the
+    /// request is answered 408 `REQUEST_TIMEOUT` and the connection closed.
+    #[arg(long, env = "USERS_API_BODY_READ_TIMEOUT", default_value = "30s", value_parser = parse_duration, global = true)]
+    pub body_read_timeout: Duration,
+    /// How long a keep-alive connection may sit idle between requests before it is closed.
+    /// Longer than the usual load balancer idle timeout (60 s), so the balancer, not the server,
+    /// closes idle connections and never reuses one the server is closing.
+    #[arg(long, env = "USERS_API_KEEP_ALIVE_TIMEOUT", default_value = "75s", value_parser = parse_duration, global = true)]
+    pub keep_alive_timeout: Duration,
+    /// Most client connections open at once; past it new clients wait in the listen backlog.
+    /// Default: the open-file limit (raised to its hard limit at start) minus 128 descriptors
+    /// kept for the database, files and logs; a larger value is refused at start.
+    #[arg(long, env = "USERS_API_MAX_CONNECTIONS", global = true)]
+    pub max_connections: Option<NonZeroUsize>,
+    /// On SIGTERM/Ctrl-C, how long requests in flight may take to finish; idle connections and
+    /// connections still sending their headers are closed at once.
+    #[arg(long, env = "USERS_API_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration, global = true)]
+    pub shutdown_timeout: Duration,
+    /// Browser origins allowed to call the API cross-origin, comma-separated exact origins
+    /// (`https://app.example.com`); none by default. Other origins get no CORS headers.
+    #[arg(long, env = "USERS_API_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin, global = true)]
+    pub cors_origins: Vec<String>,
     /// Log line format.
     #[arg(
         long,
@@ -95,6 +169,17 @@ pub struct Config {
         global = true
     )]
     pub log_format: LogFormat,
+}
+
+impl Config {
+    pub fn database_timeouts(&self) -> Timeouts {
+        Timeouts {
+            operation: self.database_timeout,
+            checkout: self.database_checkout_timeout,
+            connect: self.database_connect_timeout,
+            migration: self.database_migration_timeout,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -127,6 +212,10 @@ pub enum AdminCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Re-encrypt every stored TOTP secret under the current `--secrets-key-file` (opening
+    /// old ones with `--previous-secrets-key-file`); print how many changed. Safe to run
+    /// while servers are up, and to run again.
+    RotateSecrets,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -136,18 +225,39 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     };
     let n: u64 = number
         .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 3600 or 24h"))?;
-    let seconds = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => return Err(format!("unknown unit in {text:?}: use s, m, h or d")),
+        .map_err(|_| format!("{text:?} is not a duration like 3600, 500ms or 24h"))?;
+    let duration = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n * 60),
+        "h" => Duration::from_secs(n * 3600),
+        "d" => Duration::from_secs(n * 86_400),
+        _ => return Err(format!("unknown unit in {text:?}: use ms, s, m, h or d")),
     };
-    if seconds == 0 {
-        return Err("the token lifetime must be positive".into());
+    if duration.is_zero() {
+        return Err("a duration must be positive".into());
     }
-    Ok(Duration::from_secs(seconds))
+    Ok(duration)
+}
+
+/// An exact browser origin: `http` or `https`, a host, an optional port, nothing else. Returned
+/// as browsers send it in `Origin` (lower-case host, default port dropped).
+fn parse_origin(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    let url = url::Url::parse(text).map_err(|e| format!("{text:?} is not an origin: {e}"))?;
+    let bare = url.path() == "/"
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.username().is_empty()
+        && url.password().is_none()
+        && !text.ends_with(['?', '#']);
+    if !matches!(url.scheme(), "http" | "https") || !bare {
+        return Err(format!(
+            "{text:?} is not an exact origin like https://app.example.com (scheme, host and port only)"
+        ));
+    }
+    let origin = url.origin().ascii_serialization();
+    Ok(origin)
 }
 
 #[cfg(test)]
@@ -159,9 +269,52 @@ mod tests {
         assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
         assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
         assert_eq!(parse_duration("24h").unwrap(), Duration::from_secs(86_400));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
         assert!(parse_duration("0").is_err());
         assert!(parse_duration("5y").is_err());
         assert!(parse_duration("h").is_err());
+    }
+
+    #[test]
+    fn the_database_timeouts_default_to_the_documented_values() {
+        let cli = Cli::try_parse_from(["users-api"]).unwrap();
+        assert_eq!(cli.config.database_timeouts(), Timeouts::default());
+    }
+
+    #[test]
+    fn cors_origins_are_exact_origins() {
+        assert_eq!(
+            parse_origin("https://App.example.com").unwrap(),
+            "https://app.example.com"
+        );
+        assert_eq!(
+            parse_origin("http://localhost:3000/").unwrap(),
+            "http://localhost:3000"
+        );
+        assert_eq!(
+            parse_origin("https://a.example:443").unwrap(),
+            "https://a.example"
+        );
+        for bad in [
+            "*",
+            "app.example.com",
+            "https://a.example/path",
+            "ftp://a.example",
+            "https://a.example?q",
+            "null",
+        ] {
+            assert!(parse_origin(bad).is_err(), "{bad}");
+        }
+        let cli = Cli::try_parse_from([
+            "users-api",
+            "--cors-origins",
+            "https://a.example,http://b.example:8080",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.config.cors_origins,
+            ["https://a.example", "http://b.example:8080"]
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! users-api: the user-profile service. `api` is the HTTP surface (poem-openapi), `db` the
 //! persistence (diesel-async on SQLite or PostgreSQL), `domain` the validated values, `auth` the
-//! credentials; `server` starts it all and `config` is how it is configured.
+//! credentials; `server` starts it all (and the retention `sweeper`) and `config` is how it is
+//! configured.
 
 pub mod api;
 pub mod auth;
@@ -10,4 +11,5 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod server;
+pub mod sweeper;
 pub mod telemetry;

@@ -4,9 +4,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use users_api::{
+    auth::reseal::{self, Reseal},
     bootstrap,
     config::{AdminCommand, Cli, Command},
-    db::{DatabaseUrl, migrate},
+    db::{DatabaseUrl, Db, migrate},
     server, telemetry,
 };
 
@@ -29,7 +30,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Serve => server::run(&config).await,
         Command::Migrate => {
             let url = DatabaseUrl::parse(&config.database_url)?;
-            migrate(&url).await.map_err(|e| e.to_string())?;
+            migrate(&url, config.database_timeouts())
+                .await
+                .map_err(|e| e.to_string())?;
             println!("migrations applied");
             Ok(())
         }
@@ -62,6 +65,31 @@ async fn run(cli: Cli) -> Result<(), String> {
                 );
             }
             Ok(())
+        }
+        Command::Admin(AdminCommand::RotateSecrets) => {
+            let url = DatabaseUrl::parse(&config.database_url)?;
+            let db = Db::connect(&url, config.database_timeouts())
+                .await
+                .map_err(|e| e.to_string())?;
+            let keys = reseal::open_keys(
+                &db,
+                &config.secrets_key_file,
+                config.previous_secrets_key_file.as_deref(),
+            )
+            .await?;
+            let done = reseal::reseal(&db, &keys, Reseal::NotCurrent).await?;
+            println!(
+                "re-encrypted {} TOTP secrets under key {}",
+                done.changed,
+                keys.current_id()
+            );
+            match done.failed {
+                0 => Ok(()),
+                failed => Err(format!(
+                    "{failed} TOTP secrets did not decrypt and were left as they were \
+                     (their user ids are logged)"
+                )),
+            }
         }
     }
 }

@@ -1,25 +1,41 @@
-//! Start-up: connect and migrate, load the signing key, bind, serve until SIGTERM/Ctrl-C, then
-//! drain in-flight requests. The server keeps no state outside the database.
+//! Start-up: connect and migrate, load the secrets and signing keys (encrypting TOTP secrets
+//! still stored in plaintext), start the retention sweeper, bind, serve until SIGTERM/Ctrl-C,
+//! then drain in-flight requests. The server keeps no state outside the database. The
+//! connection handling itself (deadlines, the connection cap, shutdown) is in `http`.
 
-use std::{net::SocketAddr, time::Duration};
+mod descriptors;
+mod http;
 
-use poem::{
-    Endpoint, Server,
-    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
-};
+use std::net::SocketAddr;
+
+use tokio::net::TcpListener;
 
 use crate::{
-    api::{self, AppState},
-    auth::{SigningKeys, TokenSettings, Tokens, throttle::SignInLimits},
+    api::{self, AppState, EdgeOptions},
+    auth::{
+        SigningKeys, TokenSettings, Tokens,
+        reseal::{self, Reseal},
+        throttle::SignInLimits,
+    },
     bootstrap,
     config::Config,
     db::{DatabaseUrl, Db, orgs},
+    sweeper,
 };
 
-/// Connects to the database (applying migrations) and loads or creates the signing key.
+/// Connects to the database (applying migrations) and loads or creates the secrets and signing
+/// keys.
 pub async fn state(config: &Config) -> Result<AppState, String> {
     let url = DatabaseUrl::parse(&config.database_url)?;
-    let db = Db::connect(&url).await.map_err(|e| e.to_string())?;
+    let db = Db::connect(&url, config.database_timeouts())
+        .await
+        .map_err(|e| e.to_string())?;
+    let secrets = reseal::open_keys(
+        &db,
+        &config.secrets_key_file,
+        config.previous_secrets_key_file.as_deref(),
+    )
+    .await?;
     let keys = SigningKeys::load_or_create(&config.signing_key_file)?;
     let settings = TokenSettings {
         issuer: config.issuer.clone(),
@@ -38,46 +54,67 @@ pub async fn state(config: &Config) -> Result<AppState, String> {
         per_account: config.sign_in_limit_per_account,
         per_address: config.sign_in_limit_per_address,
     };
-    Ok(AppState::new(db, tokens, limits))
+    Ok(AppState::new(db, tokens, secrets, limits))
 }
 
-pub async fn bind(addr: &str) -> Result<(TcpAcceptor, SocketAddr), String> {
-    let acceptor = TcpListener::bind(addr.to_owned())
-        .into_acceptor()
+pub use http::{ConnectionLimits, serve};
+
+pub async fn bind(addr: &str) -> Result<(TcpListener, SocketAddr), String> {
+    let listener = TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let local = acceptor
+    let local = listener
         .local_addr()
-        .first()
-        .and_then(|a| a.as_socket_addr().copied())
-        .ok_or_else(|| format!("no local address for {addr}"))?;
-    Ok((acceptor, local))
+        .map_err(|e| format!("no local address for {addr}: {e}"))?;
+    Ok((listener, local))
 }
 
-/// Serves until `shutdown` resolves, then gives in-flight requests up to 30 s to finish.
-pub async fn serve(
-    acceptor: TcpAcceptor,
-    app: impl Endpoint + 'static,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(app, shutdown, Some(Duration::from_secs(30)))
-        .await
+/// The connection limits from the configuration; fails when `--max-connections` leaves no
+/// descriptors for the database.
+pub fn connection_limits(config: &Config) -> Result<ConnectionLimits, String> {
+    Ok(ConnectionLimits {
+        header_read_timeout: config.header_read_timeout,
+        keep_alive_timeout: config.keep_alive_timeout,
+        max_connections: descriptors::connection_cap(config.max_connections)?,
+        shutdown_timeout: config.shutdown_timeout,
+    })
 }
 
 /// `users-api` / `users-api serve`.
 pub async fn run(config: &Config) -> Result<(), String> {
+    let limits = connection_limits(config)?;
     let state = state(config).await?;
-    let (acceptor, local) = bind(&config.addr).await?;
+    let sealed = reseal::reseal(&state.db, &state.secrets, Reseal::Plaintext).await?;
+    if sealed.changed > 0 {
+        tracing::info!(
+            count = sealed.changed,
+            "encrypted TOTP secrets stored in plaintext"
+        );
+    }
+    let (listener, local) = bind(&config.addr).await?;
     if orgs::count(&state.db).await.map_err(|e| e.message)? == 0 {
         let demo = bootstrap::create_org(&state.db, &state.tokens, "Demo", "admin@demo.example")
             .await
             .map_err(|e| format!("cannot create the demo organization: {}", e.message))?;
         print_demo_banner(local, &demo);
     }
+    let retention = sweeper::Retention {
+        sessions: config.session_retention,
+        ..sweeper::Retention::default()
+    };
+    sweeper::spawn(state.db.clone(), retention, config.sweep_interval);
     let shutdown = shutdown_signal();
-    tracing::info!(addr = %local, docs = %format!("http://{local}/docs/"), "listening");
-    serve(acceptor, api::app(state), shutdown)
+    tracing::info!(
+        addr = %local,
+        docs = %format!("http://{local}/docs/"),
+        max_connections = limits.max_connections,
+        "listening"
+    );
+    let edge = EdgeOptions {
+        cors_origins: config.cors_origins.clone(),
+        body_read_timeout: config.body_read_timeout,
+    };
+    serve(listener, api::app(state, edge), limits, shutdown)
         .await
         .map_err(|e| e.to_string())
 }
@@ -128,6 +165,5 @@ fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
         }
         #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("shutting down: draining in-flight requests");
     }
 }

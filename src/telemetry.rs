@@ -111,3 +111,23 @@ impl Series {
         }
     }
 }
+
+/// Counts rows the retention sweeper deleted (`kind`: `sessions` or `idempotency`).
+pub fn record_swept(kind: &'static str, rows: u64) {
+    metrics();
+    metrics::counter!("sweeper_deleted_total", "kind" => kind).increment(rows);
+}
+
+/// Counts one sweep by outcome (`ok` or `error`); a successful one also sets the time of the
+/// last success, for alerting on a sweeper that keeps failing.
+pub fn record_sweep(ok: bool) {
+    metrics();
+    let outcome = if ok { "ok" } else { "error" };
+    metrics::counter!("sweeper_runs_total", "outcome" => outcome).increment(1);
+    if ok {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        metrics::gauge!("sweeper_last_success_timestamp_seconds").set(now);
+    }
+}

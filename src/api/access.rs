@@ -2,7 +2,8 @@
 //! seen as its organization plus the scopes it acts with: an API key holds the scopes it was
 //! created with; a user session acts as its role (`admin` every scope, `viewer` the read
 //! scopes, `member` none). Every admin handler asks for exactly one scope before touching data,
-//! and passes `org_id` to every query, which is what keeps organizations apart.
+//! and passes `org_id` to every query, which is what keeps organizations apart. Changes that
+//! could make or take over an admin need every scope on top (`privilege`).
 
 use poem::http::StatusCode;
 
@@ -50,7 +51,27 @@ impl Caller {
         if self.scopes.contains(&scope) {
             return Ok(());
         }
-        Err(insufficient_scope(scope))
+        Err(insufficient_scope(
+            format!("this call needs the {} scope", scope.as_str()),
+            &[scope],
+        ))
+    }
+
+    /// 403 `INSUFFICIENT_SCOPE` unless the caller holds every scope there is (an `admin`
+    /// session, or an API key created with all of them); `details.scope` lists the missing
+    /// ones. `action` says what needed them.
+    pub fn require_every_scope(&self, action: &str) -> Result<(), ApiError> {
+        let missing: Vec<Scope> = Scope::ALL
+            .into_iter()
+            .filter(|scope| !self.scopes.contains(scope))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(insufficient_scope(
+            format!("{action} needs every scope: an admin's session or an API key with all scopes"),
+            &missing,
+        ))
     }
 
     /// API keys are managed by `admin` users only: not by API keys (whatever their scopes),
@@ -68,16 +89,14 @@ impl Caller {
     }
 }
 
-pub fn insufficient_scope(scope: Scope) -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "INSUFFICIENT_SCOPE",
-        format!("this call needs the {} scope", scope.as_str()),
-    )
-    .with_field(FieldError::new(
+/// `details.scope` holds the missing scopes, space-separated (as RFC 6750's `scope`
+/// attribute does): one name when an operation's scope is missing, several when every scope
+/// is needed.
+fn insufficient_scope(message: String, missing: &[Scope]) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "INSUFFICIENT_SCOPE", message).with_field(FieldError::new(
         "scope",
         "INSUFFICIENT_SCOPE",
-        scope.as_str(),
+        Scope::to_stored(missing),
     ))
 }
 
@@ -111,6 +130,35 @@ mod tests {
         assert_eq!(error.code, "INSUFFICIENT_SCOPE");
         assert!(error.message.contains("users:write"), "{}", error.message);
         assert_eq!(error.fields[0].message, "users:write");
+    }
+
+    #[test]
+    fn every_scope_is_held_by_admin_sessions_and_full_keys_and_the_403_lists_what_is_missing() {
+        let all = Scope::ALL;
+        assert!(
+            caller(Kind::User(RoleName::Admin), &all)
+                .require_every_scope("this")
+                .is_ok()
+        );
+        assert!(
+            caller(Kind::ApiKey, &all)
+                .require_every_scope("this")
+                .is_ok()
+        );
+        let key = caller(Kind::ApiKey, &[Scope::UsersWrite, Scope::TeamsRead]);
+        let error = key.require_every_scope("granting admin").unwrap_err();
+        assert_eq!(error.status, StatusCode::FORBIDDEN);
+        assert_eq!(error.code, "INSUFFICIENT_SCOPE");
+        assert!(
+            error.message.starts_with("granting admin"),
+            "{}",
+            error.message
+        );
+        assert_eq!(error.fields[0].field, "scope");
+        assert_eq!(error.fields[0].message, "users:read teams:write");
+        let viewer = caller(Kind::User(RoleName::Viewer), RoleName::Viewer.scopes());
+        let error = viewer.require_every_scope("this").unwrap_err();
+        assert_eq!(error.fields[0].message, "users:write teams:write");
     }
 
     #[test]

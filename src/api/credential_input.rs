@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use super::patch::{Field, Reader};
 use crate::{
     auth::{
+        SecretKeys,
         password::{self, ImportedHash, NewPassword, Verdict},
         throttle::{SignInThrottle, account_key},
         totp::{self, TotpSecret},
@@ -204,12 +205,13 @@ impl Prover<'_> {
 
 impl CredentialInput {
     /// Checks the proofs that `PATCH /v1/me` needs (403 when one fails, 429 when too many
-    /// did), then hashes and fills `update`. A new password revokes the user's other sessions,
-    /// keeping the prover's.
+    /// did), then hashes, seals a new TOTP secret with `secrets`, and fills `update`. A new
+    /// password revokes the user's other sessions, keeping the prover's.
     pub async fn apply_me(
         self,
         user: &User,
         prover: &Prover<'_>,
+        secrets: &SecretKeys,
         update: &mut UserUpdate,
     ) -> Result<(), ApiError> {
         if let Some(Some(new)) = &self.password {
@@ -228,7 +230,7 @@ impl CredentialInput {
         match self.totp {
             None => {}
             Some(Some(secret)) => {
-                update.changes.totp_secret = Some(Some(secret.stored()));
+                update.changes.totp_secret = Some(Some(secrets.seal(&user.id, &secret)));
                 update.totp_step = self.enrolled_step;
             }
             Some(None) => {
@@ -239,7 +241,8 @@ impl CredentialInput {
                             "totp_code is required to turn two-factor authentication off",
                         )
                     })?;
-                    let step = totp::check_stored(stored, code, totp::unix_now())
+                    let step = secrets
+                        .check_totp(&user.id, stored, code, totp::unix_now())
                         .ok_or_else(|| ApiError::forbidden("totp_code does not match"))?;
                     update.changes.totp_secret = Some(None);
                     update.totp_step = Some(step);
@@ -249,9 +252,14 @@ impl CredentialInput {
         Ok(())
     }
 
-    /// Hashes and fills `update` for the admin surface: a password change revokes every
-    /// session of the user.
-    pub async fn apply_admin(self, update: &mut UserUpdate) -> Result<(), ApiError> {
+    /// Hashes, seals a TOTP secret for the row of `user_id` with `secrets`, and fills `update`
+    /// for the admin surface: a password change revokes every session of the user.
+    pub async fn apply_admin(
+        self,
+        user_id: &str,
+        secrets: &SecretKeys,
+        update: &mut UserUpdate,
+    ) -> Result<(), ApiError> {
         let hash = match (self.password, self.password_hash) {
             (Some(Some(new)), _) => Some(Some(password::hash(new.as_str()).await?)),
             (Some(None), _) | (_, Some(None)) => Some(None),
@@ -263,7 +271,7 @@ impl CredentialInput {
             update.on_password_change = Revoke::All;
         }
         if let Some(secret) = self.totp {
-            update.changes.totp_secret = Some(secret.map(|s| s.stored()));
+            update.changes.totp_secret = Some(secret.map(|s| secrets.seal(user_id, &s)));
             update.changes.totp_last_step = Some(None);
         }
         Ok(())

@@ -1,5 +1,7 @@
 //! The committed spec at `/openapi.json` and `/openapi.yaml`, and Swagger UI at `/docs` (vendored
 //! by utoipa-swagger-ui, so it works offline), with authorization persisted across reloads.
+//! Swagger UI's pages are sent with a Content-Security-Policy that allows only its own files
+//! (it has no inline script) and may not be framed, so a token pasted into it stays on this page.
 
 use std::sync::{Arc, LazyLock};
 
@@ -15,6 +17,12 @@ static SPEC_YAML: LazyLock<String> = LazyLock::new(|| {
     let value: serde_json::Value = serde_json::from_str(&SPEC_JSON).unwrap_or_default();
     serde_yaml::to_string(&value).unwrap_or_default()
 });
+/// Scripts, styles, images and requests from this origin only; inline styles because Swagger
+/// UI's components set `style` attributes; `data:` images for the icons in its stylesheet.
+const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+     img-src 'self' data:; font-src 'self' data:; connect-src 'self'; base-uri 'none'; \
+     form-action 'none'; frame-ancestors 'none'";
+
 static SWAGGER: LazyLock<Arc<Config<'static>>> = LazyLock::new(|| {
     Arc::new(
         Config::new(["/openapi.json"])
@@ -38,9 +46,15 @@ pub fn openapi_yaml() -> Response {
         .body(SPEC_YAML.as_str())
 }
 
+fn docs_response() -> poem::ResponseBuilder {
+    Response::builder()
+        .header(header::CONTENT_SECURITY_POLICY, DOCS_CSP)
+        .header(header::X_FRAME_OPTIONS, "DENY")
+}
+
 #[handler]
 pub fn docs_index() -> Response {
-    Response::builder()
+    docs_response()
         .status(StatusCode::PERMANENT_REDIRECT)
         .header(header::LOCATION, "/docs/")
         .finish()
@@ -49,7 +63,7 @@ pub fn docs_index() -> Response {
 #[handler]
 pub fn docs_file(Path(file): Path<String>) -> Response {
     match utoipa_swagger_ui::serve(&file, SWAGGER.clone()) {
-        Ok(Some(file)) => Response::builder()
+        Ok(Some(file)) => docs_response()
             .content_type(file.content_type)
             .body(file.bytes.into_owned()),
         Ok(None) => Response::builder().status(StatusCode::NOT_FOUND).finish(),

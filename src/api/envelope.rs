@@ -51,7 +51,10 @@ pub struct ErrorEnvelope {
     pub error: ErrorBody,
 }
 
-/// What went wrong.
+/// What went wrong. Its size never grows with the request: `message` is cut at 300 characters,
+/// each field name at 64 and each field's message at 200 (a cut ends in `…`), and `errors` and
+/// `details` list at most the first 50 fields at fault, within 8 KiB; when fields were left out,
+/// `truncated` says how many.
 #[derive(Debug, Clone, Object)]
 pub struct ErrorBody {
     /// Stable SCREAMING_SNAKE_CASE code to branch on, e.g. `UNAUTHORIZED`, `MALFORMED_REQUEST`,
@@ -67,7 +70,19 @@ pub struct ErrorBody {
     pub details: BTreeMap<String, String>,
     /// Every field at fault, with its own code.
     pub errors: Vec<FieldErrorBody>,
+    /// How many more fields were at fault than `errors` and `details` list; absent when they
+    /// list them all.
+    #[oai(skip_serializing_if_is_none)]
+    pub truncated: Option<u64>,
 }
+
+/// The bounds that keep an error body small whatever the request (see `ErrorBody`).
+const MAX_MESSAGE_CHARS: usize = 300;
+const MAX_FIELD_NAME_CHARS: usize = 64;
+const MAX_FIELD_MESSAGE_CHARS: usize = 200;
+pub const MAX_LISTED_FIELDS: usize = 50;
+/// What the listed fields may take in the body, as JSON: escaping can make a short name long.
+const LISTED_FIELDS_BUDGET: usize = 8 * 1024;
 
 /// One field at fault.
 #[derive(Debug, Clone, Object)]
@@ -79,31 +94,49 @@ pub struct FieldErrorBody {
 
 impl From<ApiError> for ErrorEnvelope {
     fn from(error: ApiError) -> Self {
-        let details = error
-            .fields
-            .iter()
-            .map(|f| (f.field.clone(), f.message.clone()))
-            .collect();
-        let errors = error
-            .fields
-            .into_iter()
-            .map(|f| FieldErrorBody {
-                field: f.field,
-                code: f.code.to_owned(),
-                message: f.message,
-            })
-            .collect();
+        let total = error.fields.len();
+        let mut details = BTreeMap::new();
+        let mut errors = Vec::new();
+        let mut spent = 0;
+        for field in error.fields.into_iter().take(MAX_LISTED_FIELDS) {
+            let listed = FieldErrorBody {
+                field: clip(&field.field, MAX_FIELD_NAME_CHARS),
+                code: field.code.to_owned(),
+                message: clip(&field.message, MAX_FIELD_MESSAGE_CHARS),
+            };
+            // Listed twice (`errors` and `details`), each string escaped as JSON.
+            spent += 2 * (json_len(&listed.field) + json_len(&listed.message)) + listed.code.len();
+            if spent > LISTED_FIELDS_BUDGET {
+                break;
+            }
+            details.insert(listed.field.clone(), listed.message.clone());
+            errors.push(listed);
+        }
+        let truncated = (errors.len() < total).then(|| (total - errors.len()) as u64);
         ErrorEnvelope {
             success: false,
             error: ErrorBody {
                 code: error.code.to_owned(),
-                message: error.message,
+                message: clip(&error.message, MAX_MESSAGE_CHARS),
                 request_id: current_request_id(),
                 details,
                 errors,
+                truncated,
             },
         }
     }
+}
+
+/// `text` cut to `max` characters, ending in `…` when it was cut.
+fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_owned(),
+        Some((end, _)) => format!("{}…", &text[..end]),
+    }
+}
+
+fn json_len(text: &str) -> usize {
+    serde_json::to_string(text).map_or(text.len(), |json| json.len())
 }
 
 /// Declares an operation's error responses: one variant per status, each documented, each with

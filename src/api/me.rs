@@ -223,14 +223,17 @@ impl MeApi {
             throttle: &state.sign_in_throttle,
             address: client_address(remote),
         };
-        let update = read_me_patch(&state.db, reader, &user, &prover).await?;
+        let update = read_me_patch(&state.db, reader, &user, &prover, &state.secrets).await?;
         let expected = if_match
             .0
             .as_deref()
             .map(parse_if_match)
             .transpose()?
             .flatten();
-        let user = users::update(&state.db, &user.org_id, &user.id, expected, &update).await?;
+        // The user's own change: `role` and `status` are not writable here (403 above), so it
+        // can neither escalate nor take an admin away.
+        let own = |_: &_, _: &_| Ok(());
+        let user = users::update(&state.db, &user.org_id, &user.id, expected, &update, own).await?;
         let rows = me::load(&state.db, &user).await?;
         Ok(me_response(user, session, rows)?)
     }

@@ -1,20 +1,26 @@
 //! Wraps every request: assigns the request id (a ULID; a well-formed incoming `X-Request-Id` is
-//! kept), bounds the body (413, whether or not `Content-Length` is sent), turns every framework
-//! failure into the error envelope, echoes the id on the response and logs one line per request.
-//! Handlers never see an oversized body, and no response leaves here as plain text.
+//! kept), bounds the head (414, 431) and the body (413, whether or not `Content-Length` is sent;
+//! 408 when it is not all in within the body-read timeout), answers CORS preflights, turns every
+//! framework failure into the error envelope, echoes the id on the response and logs one line per
+//! request. Handlers never see an oversized or unfinished request, and no response leaves here
+//! as plain text.
 
-use std::{sync::Arc, time::Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use futures_util::StreamExt;
 use poem::{
     Body, Endpoint, IntoResponse, Request, Response,
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderValue, StatusCode, Version, header},
 };
 use poem_openapi::types::ToJSON;
 use tracing::Instrument;
 use ulid::Ulid;
 
 use super::{
+    cors::Cors,
     envelope::{ErrorEnvelope, REQUEST_ID},
     routes::RouteTable,
 };
@@ -25,13 +31,29 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
+/// Longest path and query accepted (414 `URI_TOO_LONG` beyond).
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// Most header lines accepted (431 `HEADERS_TOO_LARGE` beyond).
+pub const MAX_HEADERS: usize = 100;
+/// Most header bytes accepted, names and values together (431 `HEADERS_TOO_LARGE` beyond).
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
 /// The metrics label of every path the spec does not document (docs, unknown routes).
 const UNMATCHED_ROUTE: &str = "unmatched";
+/// Paths are logged up to this many bytes: the log must not grow with the request either.
+const LOGGED_PATH_BYTES: usize = 256;
+
+/// What the middleware knows of the whole service.
+pub struct Edge {
+    pub routes: Arc<RouteTable>,
+    pub cors: Cors,
+    pub body_read_timeout: Duration,
+}
 
 pub async fn handle<E: Endpoint>(
     next: Arc<E>,
     mut req: Request,
-    routes: Arc<RouteTable>,
+    edge: Arc<Edge>,
 ) -> poem::Result<Response> {
     let incoming = req
         .headers()
@@ -45,15 +67,35 @@ pub async fn handle<E: Endpoint>(
     .to_string();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let span = tracing::info_span!("request", request_id = %request_id, %method, %path);
+    let logged_path = path.get(..LOGGED_PATH_BYTES).unwrap_or(&path);
+    let span =
+        tracing::info_span!("request", request_id = %request_id, %method, path = %logged_path);
     let started = Instant::now();
-    let work = async move {
-        let mut response = match bound_body(&mut req).await {
-            Err(error) => error_response(error),
-            Ok(()) => match next.call(req).await {
-                Ok(response) => response.into_response(),
-                Err(error) => from_poem_error(error),
-            },
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    let version = req.version();
+    let routes = &edge.routes;
+    let work = async {
+        let mut response = if let Err(error) = bound_head(&req) {
+            error_response(error)
+        } else if let Some(preflight) = edge.cors.preflight(&req, routes) {
+            preflight
+        } else {
+            match bound_body(&mut req, edge.body_read_timeout).await {
+                Err(error) => {
+                    // The rest of the body is never read: an HTTP/1 connection cannot be
+                    // reused (HTTP/2 resets just the stream, and forbids the header).
+                    let mut response = error_response(error);
+                    if version < Version::HTTP_2 {
+                        let close = HeaderValue::from_static("close");
+                        response.headers_mut().insert(header::CONNECTION, close);
+                    }
+                    response
+                }
+                Ok(()) => match next.call(req).await {
+                    Ok(response) => response.into_response(),
+                    Err(error) => from_poem_error(error),
+                },
+            }
         };
         if response.status() == StatusCode::METHOD_NOT_ALLOWED
             && let Some(allow) = routes.allowed(&path)
@@ -90,13 +132,47 @@ pub async fn handle<E: Endpoint>(
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
+    edge.cors.decorate(origin.as_ref(), &mut response);
+    response.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     Ok(response)
 }
 
+/// Refuses a request line or headers beyond our limits, which sit below hyper's own (whose
+/// refusals have no body): a URI over `MAX_URI_BYTES` is 414, more than `MAX_HEADERS` header
+/// lines or `MAX_HEADER_BYTES` of them is 431.
+fn bound_head(req: &Request) -> Result<(), ApiError> {
+    let uri = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if uri > MAX_URI_BYTES {
+        return Err(ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            "URI_TOO_LONG",
+            format!("the path and query are longer than {MAX_URI_BYTES} bytes"),
+        ));
+    }
+    let headers = req.headers();
+    let bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if headers.len() > MAX_HEADERS || bytes > MAX_HEADER_BYTES {
+        return Err(ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "HEADERS_TOO_LARGE",
+            format!(
+                "send at most {MAX_HEADERS} header lines and {MAX_HEADER_BYTES} bytes of headers"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Reads a request body into memory, refusing more than `MAX_BODY_BYTES` from the declared
-/// length or, for chunked bodies, as soon as the limit is passed. Requests that declare no body
-/// (a GET) are left untouched.
-async fn bound_body(req: &mut Request) -> Result<(), ApiError> {
+/// length or, for chunked bodies, as soon as the limit is passed, and a body not all in within
+/// `timeout` of the head (408). Requests that declare no body (a GET) are left untouched.
+async fn bound_body(req: &mut Request, timeout: Duration) -> Result<(), ApiError> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -110,14 +186,27 @@ async fn bound_body(req: &mut Request) -> Result<(), ApiError> {
         return Err(too_large());
     }
     let mut stream = req.take_body().into_bytes_stream();
-    let mut buffer = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ApiError::malformed(format!("cannot read body: {e}")))?;
-        if buffer.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(too_large());
+    let read = async {
+        let mut buffer = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| ApiError::malformed(format!("cannot read body: {e}")))?;
+            if buffer.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(too_large());
+            }
+            buffer.extend_from_slice(&chunk);
         }
-        buffer.extend_from_slice(&chunk);
-    }
+        Ok(buffer)
+    };
+    let buffer = tokio::time::timeout(timeout, read).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "REQUEST_TIMEOUT",
+            format!(
+                "the body was not all received within {} s",
+                timeout.as_secs_f64()
+            ),
+        )
+    })??;
     req.set_body(Body::from(buffer));
     Ok(())
 }

@@ -5,6 +5,7 @@
 
 mod access;
 mod api_keys;
+mod cors;
 mod credential_input;
 mod docs;
 pub mod envelope;
@@ -16,6 +17,7 @@ mod nul_guard;
 mod ops;
 mod pages;
 mod patch;
+mod privilege;
 mod routes;
 mod sessions;
 mod spec;
@@ -23,7 +25,7 @@ mod teams;
 mod user_input;
 mod users;
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use poem::{Endpoint, EndpointExt, Route, get, middleware::CatchPanic};
 use poem_openapi::{OpenApiService, SecurityScheme, Tags, auth::Bearer};
@@ -31,27 +33,32 @@ use serde_json::Value;
 
 use crate::{
     auth::{
-        self, Principal, Tokens,
+        self, Principal, SecretKeys, Tokens,
         throttle::{SignInLimits, SignInThrottle},
     },
     db::Db,
     error::ApiError,
 };
-pub use middleware::{MAX_BODY_BYTES, REQUEST_ID_HEADER};
+pub use middleware::{
+    MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_HEADERS, MAX_URI_BYTES, REQUEST_ID_HEADER,
+};
 
 /// Shared by every handler (cheap to clone: pools and an `Arc`).
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
     pub tokens: Arc<Tokens>,
+    /// Seals and opens TOTP secrets at rest.
+    pub secrets: Arc<SecretKeys>,
     pub sign_in_throttle: Arc<SignInThrottle>,
 }
 
 impl AppState {
-    pub fn new(db: Db, tokens: Tokens, limits: SignInLimits) -> Self {
+    pub fn new(db: Db, tokens: Tokens, secrets: SecretKeys, limits: SignInLimits) -> Self {
         Self {
             db,
             tokens: Arc::new(tokens),
+            secrets: Arc::new(secrets),
             sign_in_throttle: Arc::new(SignInThrottle::new(limits)),
         }
     }
@@ -135,11 +142,24 @@ pub fn spec_json() -> String {
     text
 }
 
+/// What the HTTP edge enforces before a handler runs, from the configuration.
+#[derive(Debug, Clone)]
+pub struct EdgeOptions {
+    /// Exact origins (`https://app.example.com`) allowed to call the API from a browser.
+    pub cors_origins: Vec<String>,
+    /// Time allowed to receive a request body once its headers are in (then 408).
+    pub body_read_timeout: Duration,
+}
+
 /// The whole service as one endpoint.
-pub fn app(state: AppState) -> impl Endpoint {
+pub fn app(state: AppState, options: EdgeOptions) -> impl Endpoint {
     let spec: Value = serde_json::from_str(&spec_json()).expect("spec_json is JSON");
     let routes = Arc::new(routes::RouteTable::from_spec(&spec));
-    let queries = routes.clone();
+    let edge = Arc::new(middleware::Edge {
+        routes: routes.clone(),
+        cors: cors::Cors::new(options.cors_origins),
+        body_read_timeout: options.body_read_timeout,
+    });
     Route::new()
         .nest("/", api_service())
         .at("/openapi.json", get(docs::openapi_json))
@@ -148,6 +168,6 @@ pub fn app(state: AppState) -> impl Endpoint {
         .at("/docs/*file", get(docs::docs_file))
         .data(state)
         .with(CatchPanic::new())
-        .around(move |next, req| nul_guard::refuse_nul(next, req, queries.clone()))
-        .around(move |next, req| middleware::handle(next, req, routes.clone()))
+        .around(move |next, req| nul_guard::refuse_nul(next, req, routes.clone()))
+        .around(move |next, req| middleware::handle(next, req, edge.clone()))
 }

@@ -35,7 +35,7 @@ error_responses!(HealthError {
 
 error_responses!(ReadyError {
     500 => Internal: "Unexpected failure.",
-    503 => Unavailable: "The database does not answer.",
+    503 => Unavailable: "The database did not answer within 1.5 s.",
 });
 
 #[derive(Debug, ApiResponse)]
@@ -93,7 +93,8 @@ impl OpsApi {
 
     /// Readiness
     ///
-    /// 200 when the database answers, else 503: take the instance out of rotation.
+    /// 200 when the database answers, else 503 — within 2 s whatever the database does: take
+    /// the instance out of rotation.
     #[oai(path = "/readyz", method = "get", operation_id = "readyz")]
     async fn readyz(&self, state: Data<&AppState>) -> Result<HealthResponse, ReadyError> {
         if state.db.ping().await {

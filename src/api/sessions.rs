@@ -178,7 +178,11 @@ impl SessionsApi {
         if let Some(secret) = &user.totp_secret {
             let step = totp_code
                 .as_deref()
-                .and_then(|code| totp::check_stored(secret, code, totp::unix_now()))
+                .and_then(|code| {
+                    state
+                        .secrets
+                        .check_totp(&user.id, secret, code, totp::unix_now())
+                })
                 .ok_or_else(ApiError::unauthorized)?;
             if !sessions::consume_totp_step(&state.db, &user.id, step).await? {
                 return Err(ApiError::unauthorized().into());

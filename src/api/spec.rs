@@ -170,6 +170,7 @@ pub fn normalise(spec: &mut Value) {
     type_nullable_references(spec);
     for op in operations(spec) {
         declare_public_operations(op);
+        declare_edge_errors(op);
         header_spelling(op);
     }
     add_links(spec);
@@ -305,6 +306,53 @@ fn declare_public_operations(op: &mut Map<String, Value>) {
 
 /// poem-openapi upper-cases declared response headers; `ETag` and `Retry-After` are the usual
 /// spellings.
+/// The refusals of the HTTP edge (`api::middleware`), which come before any operation runs, so
+/// poem-openapi never sees them: a head over our limits on every operation, and a body that
+/// does not arrive in time on those that take one.
+fn declare_edge_errors(op: &mut Map<String, Value>) {
+    let takes_body = op.contains_key("requestBody");
+    let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+        return;
+    };
+    use super::middleware::{MAX_HEADER_BYTES, MAX_HEADERS, MAX_URI_BYTES};
+    let errors = [
+        (
+            "408",
+            takes_body,
+            "`REQUEST_TIMEOUT`: the body did not all arrive within the body-read timeout; \
+             the connection is closed."
+                .to_owned(),
+        ),
+        (
+            "414",
+            true,
+            format!(
+                "`URI_TOO_LONG`: the path and query are longer than {} KiB.",
+                MAX_URI_BYTES / 1024
+            ),
+        ),
+        (
+            "431",
+            true,
+            format!(
+                "`HEADERS_TOO_LARGE`: more than {MAX_HEADERS} header lines, or more than {} KiB \
+                 of them.",
+                MAX_HEADER_BYTES / 1024
+            ),
+        ),
+    ];
+    for (status, applies, description) in errors {
+        if applies {
+            responses.entry(status).or_insert_with(|| {
+                json!({
+                    "description": description,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
+                })
+            });
+        }
+    }
+}
+
 fn header_spelling(op: &mut Map<String, Value>) {
     for response in op
         .get_mut("responses")

@@ -10,6 +10,7 @@ use super::{
     patch::{FieldRules, Reader},
 };
 use crate::{
+    auth::SecretKeys,
     db::{
         Db,
         models::{User, UserChanges},
@@ -210,6 +211,7 @@ pub async fn read_me_patch(
     mut r: Reader,
     user: &User,
     prover: &Prover<'_>,
+    secrets: &SecretKeys,
 ) -> Result<UserUpdate, ApiError> {
     let changes = read_fields(&mut r, Surface::Me);
     let client_metadata_patch = read_metadata(&mut r, "client_metadata", &user.client_metadata);
@@ -221,12 +223,19 @@ pub async fn read_me_patch(
         client_metadata_patch,
         ..UserUpdate::default()
     };
-    credentials.apply_me(user, prover, &mut update).await?;
+    credentials
+        .apply_me(user, prover, secrets, &mut update)
+        .await?;
     Ok(update)
 }
 
 /// A `PATCH /v1/users/{id}` body for `user`.
-pub async fn read_admin_patch(db: &Db, mut r: Reader, user: &User) -> Result<UserUpdate, ApiError> {
+pub async fn read_admin_patch(
+    db: &Db,
+    mut r: Reader,
+    user: &User,
+    secrets: &SecretKeys,
+) -> Result<UserUpdate, ApiError> {
     let changes = read_fields(&mut r, Surface::Admin);
     let mut update = UserUpdate {
         client_metadata_patch: read_metadata(&mut r, "client_metadata", &user.client_metadata),
@@ -242,21 +251,30 @@ pub async fn read_admin_patch(db: &Db, mut r: Reader, user: &User) -> Result<Use
     let credentials = credential_input::read_admin(&mut r, Some(user));
     check_selected_team(db, &mut r, &update.changes, &user.id).await?;
     r.finish()?;
-    credentials.apply_admin(&mut update).await?;
+    credentials
+        .apply_admin(&user.id, secrets, &mut update)
+        .await?;
     Ok(update)
 }
 
 /// A `POST /v1/users` body: the new user's row, for organization `org_id`.
-pub async fn read_create(mut r: Reader, org_id: &str) -> Result<User, ApiError> {
+pub async fn read_create(
+    mut r: Reader,
+    org_id: &str,
+    secrets: &SecretKeys,
+) -> Result<User, ApiError> {
     let changes = read_fields(&mut r, Surface::Admin);
     let client_metadata = read_metadata(&mut r, "client_metadata", "{}");
     let client_read_only_metadata = read_metadata(&mut r, "client_read_only_metadata", "{}");
     let server_metadata = read_metadata(&mut r, "server_metadata", "{}");
     let credentials = credential_input::read_admin(&mut r, None);
     r.finish()?;
-    let mut secrets = UserUpdate::default();
-    credentials.apply_admin(&mut secrets).await?;
-    let secrets = secrets.changes;
+    let id = uuid::Uuid::now_v7().to_string();
+    let mut credential_update = UserUpdate::default();
+    credentials
+        .apply_admin(&id, secrets, &mut credential_update)
+        .await?;
+    let credential_changes = credential_update.changes;
     let metadata = |patch: Option<Value>| {
         patch
             .and_then(|patch| users::merged_metadata("{}", &patch).ok())
@@ -265,7 +283,7 @@ pub async fn read_create(mut r: Reader, org_id: &str) -> Result<User, ApiError> 
     let at = crate::db::now();
     let primary_email = changes.primary_email.flatten();
     Ok(User {
-        id: uuid::Uuid::now_v7().to_string(),
+        id,
         org_id: org_id.to_owned(),
         status: changes.status.unwrap_or_else(|| "active".into()),
         role: changes.role.unwrap_or_else(|| "member".into()),
@@ -284,8 +302,8 @@ pub async fn read_create(mut r: Reader, org_id: &str) -> Result<User, ApiError> 
             && primary_email.is_some(),
         primary_email,
         primary_email_auth_enabled: changes.primary_email_auth_enabled.unwrap_or(true),
-        password_hash: secrets.password_hash.flatten(),
-        totp_secret: secrets.totp_secret.flatten(),
+        password_hash: credential_changes.password_hash.flatten(),
+        totp_secret: credential_changes.totp_secret.flatten(),
         selected_team_id: None,
         client_metadata: metadata(client_metadata),
         client_read_only_metadata: metadata(client_read_only_metadata),

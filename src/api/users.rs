@@ -22,6 +22,7 @@ use super::{
     model::{Role, User, UserStatus, admin_user, extras_of, extras_of_one},
     pages::PageRequest,
     patch::PatchBody,
+    privilege,
     user_input::{ADMIN_FIELDS, CREATE_FIELDS, read_admin_patch, read_create},
 };
 use crate::{
@@ -236,7 +237,7 @@ error_responses!(ListUsersError {
 error_responses!(CreateUserError {
     400 => BadRequest: "`MALFORMED_REQUEST` (not JSON, wrong JSON types, unknown fields, a bad `Idempotency-Key`) or `IMMUTABLE_FIELD`.",
     401 => Unauthorized: "Missing, malformed, expired or revoked credentials.",
-    403 => Forbidden: "`INSUFFICIENT_SCOPE`: the caller lacks `users:write`.",
+    403 => Forbidden: "`INSUFFICIENT_SCOPE`: the caller lacks `users:write` (`details.scope`: `users:write`), or creates an admin without holding every scope (`details.scope`: the missing scopes, space-separated). Nothing was created.",
     409 => Conflict: "`EMAIL_TAKEN`, or `IDEMPOTENCY_CONFLICT` when the `Idempotency-Key` was used with a different body.",
     413 => PayloadTooLarge: "The body is larger than 256 KiB.",
     415 => UnsupportedMediaType: "The body is not `application/json`.",
@@ -254,12 +255,22 @@ error_responses!(GetUserError {
     503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
 });
 
+error_responses!(DeleteUserError {
+    400 => BadRequest: "`MALFORMED_REQUEST`: `user_id` is not a UUID.",
+    401 => Unauthorized: "Missing, malformed, expired or revoked credentials.",
+    403 => Forbidden: "`INSUFFICIENT_SCOPE`: the caller lacks `users:write` (`details.scope`: `users:write`), or deletes an admin without holding every scope (`details.scope`: the missing scopes, space-separated).",
+    404 => NotFound: "No such user in the caller's organization.",
+    409 => Conflict: "`LAST_ADMIN`: the user is the organization's last active admin; nothing was deleted.",
+    500 => Internal: "Unexpected failure; nothing internal is disclosed.",
+    503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
+});
+
 error_responses!(PatchUserError {
     400 => BadRequest: "`MALFORMED_REQUEST` (not JSON, wrong JSON types, unknown fields, `user_id` not a UUID) or `IMMUTABLE_FIELD`.",
     401 => Unauthorized: "Missing, malformed, expired or revoked credentials.",
-    403 => Forbidden: "`INSUFFICIENT_SCOPE` (the caller lacks `users:write`) or `FIELD_NOT_WRITABLE` (a read-only fact).",
+    403 => Forbidden: "`INSUFFICIENT_SCOPE`: the caller lacks `users:write` (`details.scope`: `users:write`), or grants `admin` or changes an admin's `role`, `status`, `password`, `password_hash`, `totp_secret_base64`, `primary_email`, `primary_email_verified` or `primary_email_auth_enabled` without holding every scope (`details.scope`: the missing scopes, space-separated); nothing was changed. Or `FIELD_NOT_WRITABLE` (a read-only fact).",
     404 => NotFound: "No such user in the caller's organization.",
-    409 => Conflict: "`EMAIL_TAKEN`: another user of the organization has this address.",
+    409 => Conflict: "`EMAIL_TAKEN`: another user of the organization has this address. `LAST_ADMIN`: the change would demote or suspend the organization's last active admin; nothing was changed.",
     412 => PreconditionFailed: "`If-Match` does not match the current `ETag`; nothing was changed.",
     413 => PayloadTooLarge: "The body is larger than 256 KiB.",
     415 => UnsupportedMediaType: "The body is not `application/json`.",
@@ -333,7 +344,8 @@ impl UsersApi {
 
     /// Create a user
     ///
-    /// Creates a user in the caller's organization. Needs `users:write`. Send an
+    /// Creates a user in the caller's organization. Needs `users:write`; creating an `admin`
+    /// needs every scope (an admin's session, or an API key with all scopes). Send an
     /// `Idempotency-Key` to make retries safe: for 24 hours the same key with the same body
     /// returns the first response again (no second user), and with a different body is a 409
     /// `IDEMPOTENCY_CONFLICT`. Keys are per organization; a request that failed stored nothing,
@@ -360,7 +372,8 @@ impl UsersApi {
             })
             .transpose()?;
         let reader = body.0.reader(&CREATE_FIELDS)?;
-        let new = read_create(reader, &caller.org_id).await?;
+        let new = read_create(reader, &caller.org_id, &state.secrets).await?;
+        privilege::check_create(&caller, &new)?;
         let render = |user: &crate::db::models::User| {
             let view = admin_user(user, Default::default())?;
             Ok(view.to_json_string())
@@ -402,8 +415,13 @@ impl UsersApi {
     /// Update a user
     ///
     /// Partial update with the PATCH semantics of `/v1/me` over the admin's writable set.
-    /// Needs `users:write`. Send `If-Match` with a previous `ETag` to refuse the change (412)
-    /// if the user changed since. The response is the whole updated user.
+    /// Needs `users:write`. Granting `admin`, and changing an admin's `role`, `status`,
+    /// credentials (`password`, `password_hash`, `totp_secret_base64`) or sign-in address
+    /// (`primary_email`, `primary_email_verified`, `primary_email_auth_enabled`), needs every
+    /// scope (an admin's session, or an API key with all scopes); a value sent unchanged is no
+    /// change. The organization's last active admin cannot be demoted or suspended (409
+    /// `LAST_ADMIN`). Send `If-Match` with a previous `ETag` to refuse the change (412) if the
+    /// user changed since. The response is the whole updated user.
     #[oai(
         path = "/v1/users/:user_id",
         method = "patch",
@@ -422,14 +440,24 @@ impl UsersApi {
         let caller = state.caller(&auth, Scope::UsersWrite).await?;
         let user = users::find(&state.db, &caller.org_id, &user_id.0.to_string()).await?;
         let reader = body.0.reader(&ADMIN_FIELDS)?;
-        let update = read_admin_patch(&state.db, reader, &user).await?;
+        let update = read_admin_patch(&state.db, reader, &user, &state.secrets).await?;
         let expected = if_match
             .0
             .as_deref()
             .map(parse_if_match)
             .transpose()?
             .flatten();
-        let user = users::update(&state.db, &caller.org_id, &user.id, expected, &update).await?;
+        let authorize =
+            |current: &_, changes: &_| privilege::check_change(&caller, current, changes);
+        let user = users::update(
+            &state.db,
+            &caller.org_id,
+            &user.id,
+            expected,
+            &update,
+            authorize,
+        )
+        .await?;
         Ok(user_response(&state, user).await?)
     }
 
@@ -437,8 +465,10 @@ impl UsersApi {
     ///
     /// Deletes the user and their personal data (profile, addresses, metadata, credentials),
     /// revokes all their sessions (their tokens answer 401 from the next request on), removes
-    /// them from their teams and frees their e-mail address for reuse. Needs `users:write`.
-    /// Deleting again is 404.
+    /// them from their teams and frees their e-mail address for reuse. Needs `users:write`;
+    /// deleting an admin needs every scope (an admin's session, or an API key with all
+    /// scopes), and the organization's last active admin cannot be deleted (409
+    /// `LAST_ADMIN`). Deleting again is 404.
     #[oai(
         path = "/v1/users/:user_id",
         method = "delete",
@@ -449,9 +479,10 @@ impl UsersApi {
         auth: BearerAuth,
         state: Data<&AppState>,
         user_id: Path<Uuid>,
-    ) -> Result<DeletedResponse, GetUserError> {
+    ) -> Result<DeletedResponse, DeleteUserError> {
         let caller = state.caller(&auth, Scope::UsersWrite).await?;
-        users::delete(&state.db, &caller.org_id, &user_id.0.to_string()).await?;
+        let authorize = |current: &_| privilege::check_delete(&caller, current);
+        users::delete(&state.db, &caller.org_id, &user_id.0.to_string(), authorize).await?;
         Ok(DeletedResponse::NoContent)
     }
 }

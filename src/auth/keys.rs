@@ -59,7 +59,9 @@ fn generate_pem() -> Result<String, String> {
     Ok(pem.to_string())
 }
 
-fn write_private(path: &Path, pem: &str) -> Result<(), String> {
+/// Writes a new private key file, mode 0600 whatever the umask, creating its directory; never
+/// overwrites one (the signing key and `auth::secrets`' data-encryption key both use this).
+pub(super) fn write_private(path: &Path, pem: &str) -> Result<(), String> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;

@@ -1,10 +1,13 @@
 //! Who is calling: session tokens (EdDSA JWTs that users-api signs, backed by a live session row)
 //! and API keys (opaque secrets stored only as SHA-256). `authenticate` turns a bearer credential
 //! into a `Principal` or a 401 that never says which check failed, and marks the session
-//! active (at most once a minute). Sign-in's parts live beside it: `password`, `totp`, `throttle`.
+//! active (at most once a minute). Sign-in's parts live beside it: `password`, `totp`, `throttle`;
+//! `secrets` and `reseal` keep TOTP secrets encrypted at rest.
 
 pub mod keys;
 pub mod password;
+pub mod reseal;
+pub mod secrets;
 pub mod throttle;
 pub mod totp;
 
@@ -27,6 +30,7 @@ use crate::{
     error::ApiError,
 };
 pub use keys::SigningKeys;
+pub use secrets::SecretKeys;
 
 /// API key secrets start with this, so they are recognisable in logs, configs and secret scanners.
 pub const API_KEY_PREFIX: &str = "uak_";

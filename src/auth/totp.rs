@@ -1,12 +1,12 @@
 //! TOTP (RFC 6238) as authenticator apps compute it: HMAC-SHA1, 6 digits, 30-second steps, one
 //! step of clock skew either way. `check` returns the step a code matched, so the caller can
 //! accept each step once (`db::credentials::consume_totp_step`): a code seen once is refused
-//! for the rest of its window.
+//! for the rest of its window. Secrets are stored sealed (`auth::secrets`), never as they are.
 
 use base64::{
     Engine,
     alphabet::STANDARD,
-    engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig, general_purpose},
+    engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig},
 };
 use totp_rs::{Algorithm, Builder};
 
@@ -23,8 +23,8 @@ const BASE64: GeneralPurpose = GeneralPurpose::new(
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
-/// A TOTP secret: 16–128 random bytes. Stored as canonical base64; never returned. `Debug`
-/// hides it.
+/// A TOTP secret: 16–128 random bytes. Stored sealed (`auth::secrets`); never returned.
+/// `Debug` hides it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct TotpSecret(Vec<u8>);
 
@@ -37,10 +37,18 @@ impl std::fmt::Debug for TotpSecret {
 impl TotpSecret {
     /// The secret as sent in `totp_secret_base64`.
     pub fn parse(base64: &str) -> Result<Self, Invalid> {
+        let bytes = BASE64.decode(base64.trim()).map_err(|_| {
+            Invalid::new(
+                "INVALID_TOTP_SECRET",
+                "must be standard base64 of the secret's bytes",
+            )
+        })?;
+        Self::from_bytes(bytes)
+    }
+
+    /// The secret's bytes, as an authenticator holds them.
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, Invalid> {
         let invalid = |reason: &str| Invalid::new("INVALID_TOTP_SECRET", reason);
-        let bytes = BASE64
-            .decode(base64.trim())
-            .map_err(|_| invalid("must be standard base64 of the secret's bytes"))?;
         if bytes.len() < MIN_SECRET_BYTES {
             return Err(invalid("must be at least 128 bits (16 bytes)"));
         }
@@ -50,9 +58,9 @@ impl TotpSecret {
         Ok(Self(bytes))
     }
 
-    /// The secret as stored (canonical padded base64).
-    pub fn stored(&self) -> String {
-        general_purpose::STANDARD.encode(&self.0)
+    /// The secret's bytes, for sealing (`auth::secrets`) and nothing else.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.0
     }
 
     /// The time step `code` is valid for at `unix_seconds` (± one step), if any.
@@ -71,11 +79,6 @@ impl TotpSecret {
         totp.check(code, unix_seconds)
             .and_then(|step| i64::try_from(step).ok())
     }
-}
-
-/// Checks `code` against a stored secret (as written by `TotpSecret::stored`).
-pub fn check_stored(stored: &str, code: &str, unix_seconds: u64) -> Option<i64> {
-    TotpSecret::parse(stored).ok()?.check(code, unix_seconds)
 }
 
 pub fn unix_now() -> u64 {
@@ -117,7 +120,7 @@ mod tests {
             );
         }
         let secret = TotpSecret::parse("MTIzNDU2Nzg5MDEyMzQ1Njc4OTA").unwrap();
-        assert_eq!(secret.stored(), RFC_SECRET);
-        assert_eq!(check_stored(RFC_SECRET, "287082", 59), Some(1));
+        assert_eq!(secret, TotpSecret::parse(RFC_SECRET).unwrap());
+        assert_eq!(secret.bytes(), b"12345678901234567890");
     }
 }

@@ -7,88 +7,160 @@
 //! transaction; a body that returns `Err` rolls back, so a request never leaves a partial write.
 //! Nothing here knows about HTTP beyond returning `ApiError`.
 //!
+//! Every operation has a deadline (`Timeouts::operation`): the checkout and the body together,
+//! a whole transaction for `write!`. Past it the caller gets 503 and the operation is dropped;
+//! its connection, still marked in use, is discarded by the pool rather than reused (`pool`), so
+//! an abandoned transaction is never committed. PostgreSQL connections also carry the deadline
+//! as `statement_timeout` and `idle_in_transaction_session_timeout`, so the server stops work the
+//! client gave up on. SQLite cannot interrupt a statement running on its blocking thread: there
+//! `busy_timeout` (the same deadline) bounds lock waits, which is how an embedded database
+//! hangs, and a request past its deadline answers 503 once its current statement returns, its
+//! transaction rolled back with the discarded connection.
+//!
 //! Lookups of one row by a unique key use `get_result`, not `first`: `first` adds `LIMIT ?`,
 //! and SQLite (3.50) marks a statement whose LIMIT is a bound parameter as depending on that
 //! value, so every execution re-prepares it from its SQL text — measured at about a third of a
 //! `GET /v1/me`. The key already guarantees at most one row.
 
-/// Runs `$body` with `$conn` bound to a pooled read connection of either backend.
+/// Checks out a connection of `$pool` and runs `$body` with `$conn` bound to it. The connection is
+/// marked idle again only when the body ran to completion; a body abandoned at its deadline, or
+/// dropped with its request, leaves it marked and the pool discards it (see `pool`).
+macro_rules! with_connection {
+    ($pool:expr, |$conn:ident| $body:expr) => {{
+        let mut guard = $pool.get().await.map_err($crate::db::pool_error)?;
+        let result = async {
+            let $conn = guard.begin_use();
+            $body
+        }
+        .await;
+        guard.end_use();
+        result
+    }};
+}
+
+/// Runs `$body` with `$conn` bound to a pooled read connection of either backend, within the
+/// operation deadline.
 macro_rules! read {
-    ($db:expr, |$conn:ident| $body:expr) => {
-        match $db {
-            $crate::db::Db::Postgres(pool) => {
-                let mut guard = pool.get().await.map_err($crate::db::pool_error)?;
-                let $conn = &mut *guard;
-                $body
+    ($db:expr, |$conn:ident| $body:expr) => {{
+        let db: &$crate::db::Db = &$db;
+        db.within_deadline(async {
+            match &db.pools {
+                $crate::db::Pools::Postgres(pool) => with_connection!(pool, |$conn| $body),
+                $crate::db::Pools::Sqlite { read, .. } => with_connection!(read, |$conn| $body),
             }
-            $crate::db::Db::Sqlite { read, .. } => {
-                let mut guard = read.get().await.map_err($crate::db::pool_error)?;
-                let $conn = &mut *guard;
-                $body
-            }
-        }
-    };
+        })
+        .await
+    }};
 }
 
-/// Runs `$body` (which yields `Result<_, ApiError>`) in a write transaction of either backend.
+/// Runs `$body` (which yields `Result<_, ApiError>`) in a write transaction of either backend,
+/// within the operation deadline: the transaction commits, rolls back, or — abandoned at the
+/// deadline — is never committed.
 macro_rules! write {
-    ($db:expr, |$conn:ident| $body:expr) => {
-        match $db {
-            $crate::db::Db::Postgres(pool) => {
-                let mut guard = pool.get().await.map_err($crate::db::pool_error)?;
-                let $conn = &mut *guard;
-                $crate::db::begin($conn).await?;
-                let result = async { $body }.await;
-                $crate::db::finish($conn, result).await
+    ($db:expr, |$conn:ident| $body:expr) => {{
+        let db: &$crate::db::Db = &$db;
+        db.within_deadline(async {
+            match &db.pools {
+                $crate::db::Pools::Postgres(pool) => with_connection!(pool, |conn| {
+                    $crate::db::begin(conn).await?;
+                    let result = async {
+                        let $conn = &mut *conn;
+                        $body
+                    }
+                    .await;
+                    $crate::db::finish(conn, result).await
+                }),
+                $crate::db::Pools::Sqlite { write, .. } => with_connection!(write, |conn| {
+                    $crate::db::begin(conn).await?;
+                    let result = async {
+                        let $conn = &mut *conn;
+                        $body
+                    }
+                    .await;
+                    $crate::db::finish(conn, result).await
+                }),
             }
-            $crate::db::Db::Sqlite { write, .. } => {
-                let mut guard = write.get().await.map_err($crate::db::pool_error)?;
-                let $conn = &mut *guard;
-                $crate::db::begin($conn).await?;
-                let result = async { $body }.await;
-                $crate::db::finish($conn, result).await
-            }
-        }
-    };
+        })
+        .await
+    }};
 }
 
+pub mod admins;
 pub mod api_keys;
 pub mod me;
 pub mod models;
 pub mod orgs;
+mod pool;
+mod postgres;
+pub mod retention;
 pub mod schema;
 pub mod sessions;
+mod sqlite;
 pub mod teams;
+pub mod totp_secrets;
 pub mod user_create;
 pub mod users;
 
-use std::{path::Path, time::Duration};
+use std::time::Duration;
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};
 use diesel::{Connection, SqliteConnection};
 use diesel_async::{
     AsyncConnection, AsyncPgConnection, SimpleAsyncConnection, TransactionManager,
     async_connection_wrapper::AsyncConnectionWrapper,
-    pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, bb8::Pool},
     sync_connection_wrapper::SyncConnectionWrapper,
 };
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-use futures_util::FutureExt;
 
 use crate::error::ApiError;
+pub use pool::{Conn, PgManager, SqliteManager};
 
 pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
+/// `/readyz` answers within this, whatever the database does.
+const READINESS_DEADLINE: Duration = Duration::from_millis(1500);
+
+/// The pools and the deadline of every operation run on them.
 #[derive(Clone)]
-pub enum Db {
-    Postgres(Pool<AsyncPgConnection>),
+pub struct Db {
+    pools: Pools,
+    timeouts: Timeouts,
+}
+
+#[derive(Clone)]
+pub enum Pools {
+    Postgres(bb8::Pool<PgManager>),
     Sqlite {
-        read: Pool<SqliteConn>,
-        write: Pool<SqliteConn>,
+        read: bb8::Pool<SqliteManager>,
+        write: bb8::Pool<SqliteManager>,
     },
+}
+
+/// How long database work may take (`--database-*-timeout`; the defaults are the flags').
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// One operation: the checkout plus its statements, or its whole transaction.
+    pub operation: Duration,
+    /// Waiting for a free pooled connection.
+    pub checkout: Duration,
+    /// PostgreSQL: opening one connection.
+    pub connect: Duration,
+    /// PostgreSQL: applying the pending migrations.
+    pub migration: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            operation: Duration::from_secs(5),
+            checkout: Duration::from_secs(2),
+            connect: Duration::from_secs(10),
+            migration: Duration::from_secs(15),
+        }
+    }
 }
 
 /// A database URL, checked before anything connects.
@@ -124,21 +196,25 @@ impl DatabaseUrl {
 pub struct ConnectError(String);
 
 impl Db {
-    /// Applies pending migrations, then builds the pools.
-    pub async fn connect(url: &DatabaseUrl) -> Result<Self, ConnectError> {
-        migrate(url).await?;
-        let db = match url {
+    /// Applies pending migrations, then builds the pools. Connections open on first use.
+    pub async fn connect(url: &DatabaseUrl, timeouts: Timeouts) -> Result<Self, ConnectError> {
+        migrate(url, timeouts).await?;
+        let pools = match url {
             DatabaseUrl::Postgres(url) => {
-                let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url.clone());
-                Db::Postgres(build_pool(manager, 16, true).await?)
+                let manager = PgManager::new(postgres::Server::parse(url)?, timeouts);
+                Pools::Postgres(build_pool(manager, 16, true, timeouts))
             }
-            DatabaseUrl::Sqlite(path) => {
-                let read = build_pool(sqlite_manager(path), 8, false).await?;
-                let write = build_pool(sqlite_manager(path), 1, false).await?;
-                Db::Sqlite { read, write }
-            }
+            DatabaseUrl::Sqlite(path) => Pools::Sqlite {
+                read: build_pool(SqliteManager::new(path, timeouts), 8, false, timeouts),
+                write: build_pool(SqliteManager::new(path, timeouts), 1, false, timeouts),
+            },
         };
-        Ok(db)
+        Ok(Self { pools, timeouts })
+    }
+
+    /// The pools, for tests and tools that run their own statements.
+    pub fn pools(&self) -> &Pools {
+        &self.pools
     }
 
     /// Runs SQL statements on the write connection, outside the API (seeding by the bench
@@ -150,88 +226,108 @@ impl Db {
             .map_err(ApiError::from))
     }
 
-    /// Whether the database answers a trivial query now.
+    /// Whether the database answers a trivial query now; false after at most 1.5 s.
     pub async fn ping(&self) -> bool {
-        let result: Result<(), ApiError> = async {
+        let ping = async {
             read!(self, |conn| conn
                 .batch_execute("SELECT 1")
                 .await
                 .map_err(ApiError::from))
+        };
+        matches!(
+            tokio::time::timeout(READINESS_DEADLINE, ping).await,
+            Ok(Ok(()))
+        )
+    }
+
+    /// `operation` within the operation deadline; past it, 503. Dropping `operation` there
+    /// leaves its connection marked in use, so the pool discards it. An internal error that
+    /// arrives only at the deadline is the server's `statement_timeout` winning the race against
+    /// the client's: a 503 too.
+    async fn within_deadline<T>(
+        &self,
+        operation: impl Future<Output = Result<T, ApiError>>,
+    ) -> Result<T, ApiError> {
+        let deadline = self.timeouts.operation;
+        let started = tokio::time::Instant::now();
+        match tokio::time::timeout(deadline, operation).await {
+            Ok(Err(error)) if error.code == "INTERNAL" && started.elapsed() >= deadline => {
+                Err(timed_out(deadline))
+            }
+            Ok(result) => result,
+            Err(_) => Err(timed_out(deadline)),
         }
-        .await;
-        result.is_ok()
     }
 }
 
 /// `ping_on_checkout`: PostgreSQL connections can die with the server or the network, so each
 /// checkout is checked first (one round trip) and a request never fails on a stale connection;
-/// an embedded SQLite connection cannot go stale, so its pools skip the check.
-async fn build_pool<C>(
-    manager: AsyncDieselConnectionManager<C>,
-    size: u32,
-    ping_on_checkout: bool,
-) -> Result<Pool<C>, ConnectError>
+/// an embedded SQLite connection cannot go stale, so its pools skip the check. `build_unchecked`:
+/// nothing connects until a request needs a connection (the migrations just proved the database
+/// answers).
+fn build_pool<M>(manager: M, size: u32, ping_on_checkout: bool, timeouts: Timeouts) -> bb8::Pool<M>
 where
-    AsyncDieselConnectionManager<C>: bb8::ManageConnection<Error: std::fmt::Display>,
+    M: bb8::ManageConnection<Error = ConnectError>,
 {
-    Pool::builder()
+    bb8::Pool::builder()
         .max_size(size)
         .test_on_check_out(ping_on_checkout)
-        .connection_timeout(Duration::from_secs(5))
-        .build(manager)
-        .await
-        .map_err(|e| ConnectError(format!("cannot build the connection pool: {e}")))
+        .connection_timeout(timeouts.checkout)
+        .error_sink(Box::new(pool::LogErrors))
+        .build_unchecked(manager)
 }
 
-fn sqlite_manager(path: &str) -> AsyncDieselConnectionManager<SqliteConn> {
-    let mut config = ManagerConfig::default();
-    config.custom_setup = Box::new(|path: &str| {
-        let path = path.to_owned();
-        async move {
-            let mut conn = SqliteConn::establish(&path).await?;
-            conn.batch_execute(SQLITE_PRAGMAS)
-                .await
-                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-            Ok(conn)
-        }
-        .boxed()
-    });
-    AsyncDieselConnectionManager::new_with_config(path, config)
+/// Set on every PostgreSQL connection of the pool: the server gives up on a statement, or on a
+/// transaction left idle by a client that went away, at the same deadline as the client.
+/// (`statement_timeout` covers lock waits too, so there is no separate `lock_timeout`.)
+fn postgres_session_sql(deadline: Duration) -> String {
+    let ms = deadline.as_millis();
+    format!("SET statement_timeout = {ms}; SET idle_in_transaction_session_timeout = {ms};")
 }
 
-/// WAL so readers never block the writer; a busy timeout so a second process waits instead of
-/// failing; foreign keys on, which SQLite leaves off by default.
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
-     PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;";
-
-/// Applies the embedded migrations of the URL's backend. Runs on a blocking thread because the
-/// migration harness is synchronous.
-pub async fn migrate(url: &DatabaseUrl) -> Result<(), ConnectError> {
-    let url = url.clone();
-    tokio::task::spawn_blocking(move || match &url {
+/// Applies the embedded migrations of the URL's backend. The migration harness is synchronous,
+/// so it runs on a blocking thread. On PostgreSQL the connection is opened (and its socket
+/// driven) here, so a migration that outlives `timeouts.migration` is stopped by closing the
+/// socket under it; its transaction is never committed.
+pub async fn migrate(url: &DatabaseUrl, timeouts: Timeouts) -> Result<(), ConnectError> {
+    let joined = match url {
         DatabaseUrl::Sqlite(path) => {
-            if let Some(dir) = Path::new(path)
-                .parent()
-                .filter(|d| !d.as_os_str().is_empty())
-            {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| ConnectError(format!("cannot create {}: {e}", dir.display())))?;
-            }
-            let mut conn = SqliteConnection::establish(path)
-                .map_err(|e| ConnectError(format!("cannot open SQLite database {path}: {e}")))?;
-            diesel::connection::SimpleConnection::batch_execute(&mut conn, SQLITE_PRAGMAS)
-                .map_err(|e| ConnectError(format!("cannot configure SQLite database: {e}")))?;
-            run(&mut conn, SQLITE_MIGRATIONS)
+            let path = path.clone();
+            let pragmas = sqlite::pragmas(timeouts.operation);
+            let task = tokio::task::spawn_blocking(move || {
+                sqlite::prepare(&path)?;
+                let mut conn = SqliteConnection::establish(&path).map_err(|e| {
+                    ConnectError(format!("cannot open SQLite database {path}: {e}"))
+                })?;
+                diesel::connection::SimpleConnection::batch_execute(&mut conn, &pragmas)
+                    .map_err(|e| ConnectError(format!("cannot configure SQLite database: {e}")))?;
+                run(&mut conn, SQLITE_MIGRATIONS)
+            });
+            task.await
         }
         DatabaseUrl::Postgres(url) => {
-            let mut conn =
-                <AsyncConnectionWrapper<AsyncPgConnection> as Connection>::establish(url)
-                    .map_err(|e| ConnectError(format!("cannot connect to PostgreSQL: {e}")))?;
-            run(&mut conn, POSTGRES_MIGRATIONS)
+            let server = postgres::Server::parse(url)?;
+            let session_sql = postgres_session_sql(timeouts.migration);
+            let (conn, driver) = server.connect(timeouts.connect, &session_sql).await?;
+            let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::from(conn);
+            let address = server.address.clone();
+            let task = tokio::task::spawn_blocking(move || {
+                run(&mut conn, POSTGRES_MIGRATIONS)
+                    .map_err(|e| ConnectError(format!("{e} (PostgreSQL at {address})")))
+            });
+            let started = tokio::time::Instant::now();
+            match tokio::time::timeout(timeouts.migration, task).await {
+                Ok(joined) if started.elapsed() < timeouts.migration => joined,
+                // Failing at the deadline is the session's `statement_timeout`: a timeout too.
+                Ok(Ok(Ok(()))) => Ok(Ok(())),
+                _ => {
+                    drop(driver);
+                    return Err(server.timed_out(postgres::Step::Migrating, timeouts.migration));
+                }
+            }
         }
-    })
-    .await
-    .map_err(|e| ConnectError(format!("migration task failed: {e}")))?
+    };
+    joined.map_err(|e| ConnectError(format!("migration task failed: {e}")))?
 }
 
 fn run<DB: diesel::backend::Backend>(
@@ -247,6 +343,11 @@ fn run<DB: diesel::backend::Backend>(
 /// value reads back exactly as it was written on both backends.
 pub fn now() -> NaiveDateTime {
     Utc::now().naive_utc().trunc_subsecs(6)
+}
+
+fn timed_out(deadline: Duration) -> ApiError {
+    tracing::warn!(deadline = ?deadline, "database operation exceeded its deadline");
+    ApiError::service_unavailable()
 }
 
 pub fn pool_error(error: impl std::fmt::Display) -> ApiError {

@@ -22,7 +22,8 @@ pub struct IdempotencyClaim {
     pub request_hash: String,
 }
 
-/// How long an `Idempotency-Key` is remembered.
+/// How long an `Idempotency-Key` is remembered. Expired keys are ignored when reused, and
+/// deleted by the retention sweeper (`crate::sweeper`).
 pub const IDEMPOTENCY_TTL: chrono::Duration = chrono::Duration::hours(24);
 
 /// What `create` did.
@@ -98,16 +99,6 @@ pub async fn create(
         }
         Ok(Created::New(Box::new(user.clone())))
     })
-}
-
-/// Forgets the idempotency keys that are expired at `at` (older than `IDEMPOTENCY_TTL`); returns
-/// how many. Expired keys are already ignored when reused, so this only reclaims space.
-pub async fn purge_idempotency_keys(db: &Db, at: chrono::NaiveDateTime) -> Result<usize, ApiError> {
-    write!(db, |conn| Ok(diesel::delete(
-        idempotency_keys::table.filter(idempotency_keys::created_at.lt(at - IDEMPOTENCY_TTL))
-    )
-    .execute(conn)
-    .await?))
 }
 
 pub fn idempotency_conflict() -> ApiError {

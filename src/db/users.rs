@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::{
     Db,
+    admins::{is_active_admin, keep_an_active_admin, removes_active_admin},
     models::{Team, User, UserChanges},
     now,
     schema::{idempotency_keys, team_members, teams, users},
@@ -148,22 +149,51 @@ pub fn email_taken(error: diesel::result::Error) -> ApiError {
     }
 }
 
+/// Inside a `write!` body: locks user `$user_id` of `$org_id` and reads it (404 when it does not
+/// exist there). A write that changes nothing takes the row lock first (PostgreSQL's row lock,
+/// SQLite's write lock), so the row read next cannot go stale before the transaction ends.
+macro_rules! locked_user {
+    ($conn:ident, $org_id:expr, $user_id:expr) => {{
+        let locked = diesel::update(
+            users::table
+                .filter(users::id.eq($user_id))
+                .filter(users::org_id.eq($org_id)),
+        )
+        .set(users::version.eq(users::version))
+        .execute($conn)
+        .await?;
+        if locked == 0 {
+            return Err(ApiError::not_found());
+        }
+        let current: User = users::table
+            .find($user_id)
+            .select(User::as_select())
+            .get_result($conn)
+            .await?;
+        current
+    }};
+}
+
 /// Deletes user `user_id` of `org_id` with everything personal: the row (names, addresses,
 /// metadata, credentials), by cascade their sessions (tokens answer 401 at once) and team
 /// memberships, and the stored response of the request that created them. The address is free
-/// for reuse afterwards. A second delete is 404.
-pub async fn delete(db: &Db, org_id: &str, user_id: &str) -> Result<(), ApiError> {
+/// for reuse afterwards. A second delete is 404. `authorize` judges the user as locked; the
+/// organization's last active admin is never deleted (409 `LAST_ADMIN`).
+pub async fn delete(
+    db: &Db,
+    org_id: &str,
+    user_id: &str,
+    authorize: impl Fn(&User) -> Result<(), ApiError> + Sync,
+) -> Result<(), ApiError> {
     write!(db, |conn| {
-        let deleted = diesel::delete(
-            users::table
-                .filter(users::id.eq(user_id))
-                .filter(users::org_id.eq(org_id)),
-        )
-        .execute(conn)
-        .await?;
-        if deleted == 0 {
-            return Err(ApiError::not_found());
+        let current = locked_user!(conn, org_id, user_id);
+        authorize(&current)?;
+        if is_active_admin(&current) {
+            keep_an_active_admin!(conn, org_id, user_id);
         }
+        diesel::delete(users::table.find(user_id))
+            .execute(conn)
+            .await?;
         // A stored create response is personal data too; its key may then be used afresh.
         diesel::delete(idempotency_keys::table.filter(idempotency_keys::user_id.eq(user_id)))
             .execute(conn)
@@ -321,40 +351,30 @@ pub fn not_a_team_member() -> FieldError {
 }
 
 /// Applies `update` to user `user_id` of `org_id` in one transaction and returns the row as
-/// stored. `expected_version` (from `If-Match`) must still be current. When nothing really
-/// changes the row, `updated_at` and the version are left alone.
+/// stored. `expected_version` (from `If-Match`) must still be current. `authorize` judges what
+/// really changes against the row as locked; the organization's last active admin is never
+/// demoted or suspended (409 `LAST_ADMIN`). When nothing really changes the row, `updated_at`
+/// and the version are left alone.
 pub async fn update(
     db: &Db,
     org_id: &str,
     user_id: &str,
     expected_version: Option<i64>,
     update: &UserUpdate,
+    authorize: impl Fn(&User, &UserChanges) -> Result<(), ApiError> + Sync,
 ) -> Result<User, ApiError> {
     write!(db, |conn| {
-        // A no-op write takes the row lock first, so the row read next cannot go stale before
-        // this transaction writes it (PostgreSQL row lock; SQLite's write lock).
-        let locked = diesel::update(
-            users::table
-                .filter(users::id.eq(user_id))
-                .filter(users::org_id.eq(org_id)),
-        )
-        .set(users::version.eq(users::version))
-        .execute(conn)
-        .await?;
-        if locked == 0 {
-            return Err(ApiError::not_found());
-        }
-        let current: User = users::table
-            .find(user_id)
-            .select(User::as_select())
-            .get_result(conn)
-            .await?;
+        let current = locked_user!(conn, org_id, user_id);
         if expected_version.is_some_and(|version| version != current.version) {
             return Err(ApiError::precondition_failed());
         }
         let changes = update.against(&current)?;
         if changes == UserChanges::default() {
             return Ok(current);
+        }
+        authorize(&current, &changes)?;
+        if removes_active_admin(&current, &changes) {
+            keep_an_active_admin!(conn, org_id, user_id);
         }
         // Checked again under the row lock: a membership removed since the request was read
         // must not leave a dangling selection.
@@ -420,7 +440,8 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("plan.db").display().to_string();
-        crate::db::migrate(&crate::db::DatabaseUrl::Sqlite(path.clone()))
+        let url = crate::db::DatabaseUrl::Sqlite(path.clone());
+        crate::db::migrate(&url, crate::db::Timeouts::default())
             .await
             .unwrap();
         let mut conn = diesel::SqliteConnection::establish(&path).unwrap();

@@ -2,23 +2,15 @@
 //! sessions with every scope, `viewer` sessions with the read scopes, `member` sessions with
 //! none. A missing scope is 403 `INSUFFICIENT_SCOPE` naming it.
 
-use users_api::{auth::new_api_key, db::api_keys};
 use users_api_client::{
-    Client, TeamPatch, UserPatch,
+    TeamPatch, UserPatch,
     types::{Role, TeamCreate},
 };
 
 use crate::{
-    fixtures::{code, failure, key_client, new_user, person},
-    helpers::{TestApp, spawn_app},
+    fixtures::{code, failure, key_client, key_with, new_user, person},
+    helpers::spawn_app,
 };
-
-/// An API key of the first organization holding exactly `scopes`.
-async fn key_with(app: &TestApp, scopes: &[&str]) -> Client {
-    let (secret, row) = new_api_key(&app.admin.org_id, "test", scopes);
-    api_keys::insert(&app.state.db, &row).await.unwrap();
-    app.client_with(&secret)
-}
 
 #[tokio::test]
 async fn an_api_key_without_the_scope_gets_403_insufficient_scope_naming_it() {

@@ -12,7 +12,7 @@ use crate::{
 const NEW_PASSWORD: &str = "violet staircase under 7 moons";
 
 /// The RFC 6238 code of `secret` at `unix_seconds`, computed independently of the server.
-fn totp_code(secret: &[u8], unix_seconds: u64) -> String {
+pub fn totp_code(secret: &[u8], unix_seconds: u64) -> String {
     totp_rs::Builder::new()
         .with_secret(secret.to_vec())
         .build()
@@ -30,7 +30,7 @@ fn unix_now() -> u64 {
 
 /// Waits until at least 5 seconds remain in the current 30-second step, so that codes computed
 /// now for steps -1, 0 and +1 stay within the server's window for the rest of the test.
-async fn early_in_a_step() -> u64 {
+pub async fn early_in_a_step() -> u64 {
     while unix_now() % 30 > 24 {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
@@ -423,7 +423,7 @@ async fn a_new_address_through_me_is_unverified_until_an_admin_says_otherwise() 
     assert_eq!(code(old).0, 401);
 }
 
-fn base64_of(bytes: &[u8]) -> String {
+pub fn base64_of(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }

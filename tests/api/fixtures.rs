@@ -1,7 +1,10 @@
 //! Shared steps of the admin-surface tests: people with roles and sessions, and reading replies
 //! of the generated client.
 
-use users_api::{auth::new_session, db::sessions};
+use users_api::{
+    auth::{new_api_key, new_session},
+    db::{api_keys, sessions},
+};
 use users_api_client::{
     Client, Error, ResponseValue,
     types::{ErrorEnvelope, Role, SignIn, SignedInEnvelope, User, UserCreate},
@@ -29,6 +32,14 @@ pub fn code<T: std::fmt::Debug>(reply: Reply<T>) -> (u16, String) {
 /// The generated client acting with the organization's bootstrap API key (every scope).
 pub fn key_client(app: &TestApp) -> Client {
     app.client_with(&app.admin.api_key)
+}
+
+/// The generated client acting with a new API key of the first organization holding exactly
+/// `scopes`.
+pub async fn key_with(app: &TestApp, scopes: &[&str]) -> Client {
+    let (secret, row) = new_api_key(&app.admin.org_id, "test", scopes);
+    api_keys::insert(&app.state.db, &row).await.unwrap();
+    app.client_with(&secret)
 }
 
 pub fn new_user(email: &str) -> UserCreate {

@@ -3,20 +3,24 @@
 //! its own created there and dropped afterwards. Every response the server sends during a test
 //! is checked against the committed spec; a response the spec does not describe fails the test.
 
-use std::sync::{Arc, LazyLock, Mutex};
+use std::{
+    sync::{Arc, LazyLock, Mutex},
+    time::{Duration, Instant},
+};
 
 use poem::{Body, Endpoint, EndpointExt, IntoResponse, Request, Response, http::StatusCode};
 use tempfile::TempDir;
-use tokio::sync::oneshot;
+use tokio::{sync::oneshot, task::JoinHandle};
 use users_api::{
-    api::{self, AppState},
-    auth::{SigningKeys, TokenSettings, Tokens, throttle::SignInLimits},
+    api::{self, AppState, EdgeOptions},
+    auth::{SecretKeys, SigningKeys, TokenSettings, Tokens, reseal, throttle::SignInLimits},
     bootstrap::{self, Credentials},
-    db::{DatabaseUrl, Db},
+    db::{DatabaseUrl, Db, Timeouts},
+    server::ConnectionLimits,
 };
 use users_api_client::Client;
 
-use crate::contract::Contract;
+use crate::{contract::Contract, proxy::Proxy};
 
 static CONTRACT: LazyLock<Contract> = LazyLock::new(|| {
     Contract::from_json(include_str!("../../spec/openapi.json")).expect("spec/openapi.json parses")
@@ -33,18 +37,52 @@ pub struct TestApp {
     pub admin: Credentials,
     /// The PEM file of the key that signs this server's session tokens.
     pub key_file: std::path::PathBuf,
+    /// The server's database, reached directly (not through `proxy`).
+    pub database_url: DatabaseUrl,
+    /// On PostgreSQL with `TestOptions::through_proxy`: what stands between the server and its
+    /// database.
+    pub proxy: Option<Proxy>,
+    /// The file of the key that encrypts this server's TOTP secrets.
+    pub secrets_key_file: std::path::PathBuf,
     violations: Arc<Mutex<Vec<String>>>,
     shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
     postgres: Option<TestDatabase>,
     _dir: TempDir,
 }
 
 /// What a test may change about the server it starts.
-#[derive(Default)]
 pub struct TestOptions {
     /// A previous signing key (PKCS#8 PEM) that still verifies tokens.
     pub previous_key_pem: Option<String>,
     pub sign_in_limits: SignInLimits,
+    pub timeouts: Timeouts,
+    /// On PostgreSQL, reach the database through a `Proxy` the test controls.
+    pub through_proxy: bool,
+    /// Deadlines and the connection cap (the server's defaults, with a cap that suits tests).
+    pub connections: ConnectionLimits,
+    pub edge: EdgeOptions,
+}
+
+impl Default for TestOptions {
+    fn default() -> Self {
+        Self {
+            previous_key_pem: None,
+            sign_in_limits: SignInLimits::default(),
+            timeouts: Timeouts::default(),
+            through_proxy: false,
+            connections: ConnectionLimits {
+                header_read_timeout: Duration::from_secs(10),
+                keep_alive_timeout: Duration::from_secs(75),
+                max_connections: 256,
+                shutdown_timeout: Duration::from_secs(30),
+            },
+            edge: EdgeOptions {
+                cors_origins: Vec::new(),
+                body_read_timeout: Duration::from_secs(30),
+            },
+        }
+    }
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -76,9 +114,27 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
             None,
         ),
     };
-    let db = Db::connect(&url)
+    let proxy = match (&url, options.through_proxy) {
+        (DatabaseUrl::Postgres(direct), true) => Some(Proxy::start(host_and_port(direct)).await),
+        _ => None,
+    };
+    let server_url = match (&url, &proxy) {
+        (DatabaseUrl::Postgres(direct), Some(proxy)) => {
+            let mut through = url::Url::parse(direct).expect("a PostgreSQL URL");
+            through
+                .set_port(Some(proxy.address.port()))
+                .expect("a port");
+            DatabaseUrl::Postgres(through.to_string())
+        }
+        _ => url.clone(),
+    };
+    let db = Db::connect(&server_url, options.timeouts)
         .await
         .expect("database connects and migrates");
+    let secrets_key_file = dir.path().join("secrets-key");
+    let secrets = reseal::open_keys(&db, &secrets_key_file, None)
+        .await
+        .expect("secrets key");
     let key_file = dir.path().join("key.pem");
     let keys = SigningKeys::load_or_create(&key_file).expect("signing key");
     let settings = TokenSettings {
@@ -90,33 +146,87 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     if let Some(pem) = &options.previous_key_pem {
         tokens = tokens.with_previous(SigningKeys::from_pem(pem).expect("previous key"));
     }
-    let state = AppState::new(db, tokens, options.sign_in_limits);
+    let state = AppState::new(db, tokens, secrets, options.sign_in_limits);
     let admin = bootstrap::create_org(&state.db, &state.tokens, "Acme", "admin@acme.test")
         .await
         .expect("bootstrap org");
 
     let violations = Arc::new(Mutex::new(Vec::new()));
-    let recorded = violations.clone();
-    let app = api::app(state.clone())
-        .around(move |next, req| check_contract(next, req, recorded.clone()));
-    let (acceptor, local) = users_api::server::bind("127.0.0.1:0").await.expect("bind");
-    let (shutdown, stopped) = oneshot::channel::<()>();
-    tokio::spawn(users_api::server::serve(acceptor, app, async move {
-        let _ = stopped.await;
-    }));
+    let (address, shutdown, server) = serve_checked(
+        state.clone(),
+        violations.clone(),
+        options.edge,
+        options.connections,
+    )
+    .await;
     TestApp {
-        address: format!("http://{local}"),
+        address,
         state,
         admin,
         key_file,
+        secrets_key_file,
+        database_url: url,
+        proxy,
         violations,
         shutdown: Some(shutdown),
+        server: Some(server),
         postgres,
         _dir: dir,
     }
 }
 
+/// Serves `state` on a free port, recording responses the spec does not describe; stops when
+/// the returned sender is dropped.
+async fn serve_checked(
+    state: AppState,
+    violations: Arc<Mutex<Vec<String>>>,
+    edge: EdgeOptions,
+    connections: ConnectionLimits,
+) -> (String, oneshot::Sender<()>, JoinHandle<std::io::Result<()>>) {
+    let app = api::app(state, edge)
+        .around(move |next, req| check_contract(next, req, violations.clone()));
+    let (listener, local) = users_api::server::bind("127.0.0.1:0").await.expect("bind");
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(users_api::server::serve(
+        listener,
+        app,
+        connections,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    (format!("http://{local}"), shutdown, server)
+}
+
+/// A second server on a `TestApp`'s database and signing key (`TestApp::sibling`).
+pub struct Sibling {
+    /// `http://127.0.0.1:PORT`
+    pub address: String,
+    _shutdown: oneshot::Sender<()>,
+}
+
 impl TestApp {
+    /// Another instance on this app's database and signing key, with `secrets` as its
+    /// secrets keys (as after a restart with other key files). Stops when dropped.
+    pub async fn sibling(&self, secrets: SecretKeys) -> Sibling {
+        let state = AppState {
+            secrets: Arc::new(secrets),
+            ..self.state.clone()
+        };
+        let defaults = TestOptions::default();
+        let (address, shutdown, _) = serve_checked(
+            state,
+            self.violations.clone(),
+            defaults.edge,
+            defaults.connections,
+        )
+        .await;
+        Sibling {
+            address,
+            _shutdown: shutdown,
+        }
+    }
+
     /// A generated client acting with `token` (a session token or an API key).
     pub fn client_with(&self, token: &str) -> Client {
         users_api_client::with_bearer_token(&self.address, token).expect("client")
@@ -163,6 +273,27 @@ impl TestApp {
         true
     }
 
+    /// Sends the shutdown signal and waits for the server to stop (to close its last
+    /// connection); returns how long that took.
+    pub async fn shut_down(&mut self) -> Duration {
+        let started = Instant::now();
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("server task")
+                .expect("server stops cleanly");
+        }
+        started.elapsed()
+    }
+
+    /// `127.0.0.1:PORT`, for raw TCP.
+    pub fn socket_address(&self) -> &str {
+        self.address.trim_start_matches("http://")
+    }
+
     /// Another organization with its own admin, in the same database.
     pub async fn create_org(&self, name: &str, admin_email: &str) -> Credentials {
         bootstrap::create_org(&self.state.db, &self.state.tokens, name, admin_email)
@@ -193,6 +324,12 @@ impl Drop for TestApp {
     }
 }
 
+fn host_and_port(url: &str) -> String {
+    let url = url::Url::parse(url).expect("a PostgreSQL URL");
+    let host = url.host_str().expect("a host");
+    format!("{host}:{}", url.port().unwrap_or(5432))
+}
+
 /// Checks the final response (after the envelope middleware) against the spec.
 async fn check_contract<E: Endpoint>(
     next: Arc<E>,
@@ -209,10 +346,12 @@ async fn check_contract<E: Endpoint>(
         .headers
         .get("content-type")
         .and_then(|v| v.to_str().ok());
-    // Undocumented paths (docs, the spec itself, unknown routes) and methods a path does not
-    // have (405) are outside the spec; their envelopes are asserted by the tests themselves.
+    // Undocumented paths (docs, the spec itself, unknown routes), methods a path does not
+    // have (405) and CORS preflights are outside the spec; their envelopes are asserted by the
+    // tests themselves.
     if CONTRACT.documents_path(&path)
         && status != StatusCode::METHOD_NOT_ALLOWED
+        && method != "OPTIONS"
         && let Err(problem) = CONTRACT.check(&method, &path, status.as_u16(), content_type, &bytes)
     {
         let mut violations = violations.lock().expect("violations lock");
@@ -263,5 +402,33 @@ impl TestDatabase {
             Ok::<_, std::io::Error>(())
         })
         .join();
+    }
+}
+
+/// Runs `$body` with `$conn` bound to a raw diesel connection to a `Db` of either backend
+/// (reads; writes go through `Db::execute_script`), for tests that look at rows as stored.
+macro_rules! on_db {
+    ($db:expr, |$conn:ident| $body:expr) => {
+        match $db.pools() {
+            users_api::db::Pools::Postgres(pool) => {
+                let mut guard = pool.get().await.expect("a connection");
+                let $conn = &mut **guard;
+                $body
+            }
+            users_api::db::Pools::Sqlite { read, .. } => {
+                let mut guard = read.get().await.expect("a connection");
+                let $conn = &mut **guard;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_db;
+
+/// `url` as `--database-url` takes it.
+pub fn database_url_arg(url: &DatabaseUrl) -> String {
+    match url {
+        DatabaseUrl::Postgres(url) => url.clone(),
+        DatabaseUrl::Sqlite(path) => format!("sqlite://{path}"),
     }
 }

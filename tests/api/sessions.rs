@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use users_api::{
     auth::{SigningKeys, new_session},
-    db::{Db, models::Session, schema::sessions, sessions as session_rows},
+    db::{Db, Pools, models::Session, schema::sessions, sessions as session_rows},
 };
 
 use crate::{
@@ -33,14 +33,14 @@ async fn session_row(db: &Db, id: &str) -> Session {
             sessions::table
                 .find(id)
                 .select(Session::as_select())
-                .get_result(&mut *conn)
+                .get_result(&mut **conn)
                 .await
                 .unwrap()
         }};
     }
-    match db {
-        Db::Postgres(pool) => find!(pool),
-        Db::Sqlite { read, .. } => find!(read),
+    match db.pools() {
+        Pools::Postgres(pool) => find!(pool),
+        Pools::Sqlite { read, .. } => find!(read),
     }
 }
 
@@ -51,14 +51,14 @@ async fn backdate_activity(db: &Db, id: &str, by: chrono::TimeDelta) {
             let mut conn = $pool.get().await.unwrap();
             diesel::update(sessions::table.find(id))
                 .set(sessions::last_active_at.eq(at))
-                .execute(&mut *conn)
+                .execute(&mut **conn)
                 .await
                 .unwrap();
         }};
     }
-    match db {
-        Db::Postgres(pool) => set!(pool),
-        Db::Sqlite { write, .. } => set!(write),
+    match db.pools() {
+        Pools::Postgres(pool) => set!(pool),
+        Pools::Sqlite { write, .. } => set!(write),
     }
 }
 

@@ -172,10 +172,11 @@ async fn an_idempotency_key_is_forgotten_after_24_hours() {
         .into_inner()
         .data;
     let tomorrow = users_api::db::now() + chrono::Duration::hours(25);
-    let purged = users_api::db::user_create::purge_idempotency_keys(&app.state.db, tomorrow)
+    let retention = users_api::sweeper::Retention::default();
+    let swept = users_api::sweeper::sweep(&app.state.db, &retention, tomorrow)
         .await
         .unwrap();
-    assert_eq!(purged, 1);
+    assert_eq!(swept.idempotency_records, 1);
     // The key is free again: the request runs anew (and meets the address it created).
     let (status, code) = code(
         client

@@ -371,16 +371,16 @@ async fn a_stored_row_the_server_cannot_read_is_a_500_that_discloses_nothing() {
         "UPDATE users SET server_metadata = 'secret-internal-state' WHERE id = '{}'",
         user.id
     ));
-    match &app.state.db {
-        users_api::db::Db::Postgres(pool) => {
+    match app.state.db.pools() {
+        users_api::db::Pools::Postgres(pool) => {
             corrupt
-                .execute(&mut *pool.get().await.unwrap())
+                .execute(&mut **pool.get().await.unwrap())
                 .await
                 .unwrap();
         }
-        users_api::db::Db::Sqlite { write, .. } => {
+        users_api::db::Pools::Sqlite { write, .. } => {
             corrupt
-                .execute(&mut *write.get().await.unwrap())
+                .execute(&mut **write.get().await.unwrap())
                 .await
                 .unwrap();
         }

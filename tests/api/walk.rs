@@ -198,15 +198,15 @@ async fn while_the_database_is_unavailable_every_secured_operation_answers_503_w
     // is what an unreachable database looks like from a handler.
     let mut held = Vec::new();
     let mut held_sqlite = Vec::new();
-    match &app.state.db {
-        users_api::db::Db::Postgres(pool) => {
+    match app.state.db.pools() {
+        users_api::db::Pools::Postgres(pool) => {
             while let Ok(conn) =
                 tokio::time::timeout(std::time::Duration::from_millis(500), pool.get()).await
             {
                 held.push(conn.expect("a connection"));
             }
         }
-        users_api::db::Db::Sqlite { read, write } => {
+        users_api::db::Pools::Sqlite { read, write } => {
             for pool in [read, write] {
                 while let Ok(conn) =
                     tokio::time::timeout(std::time::Duration::from_millis(500), pool.get()).await

@@ -287,7 +287,12 @@ fn seed_users(url: &str, org_id: &str, from: u64, to: u64) -> Result<()> {
     );
     let url = users_api::db::DatabaseUrl::parse(url).map_err(anyhow::Error::msg)?;
     tokio::runtime::Runtime::new()?.block_on(async {
-        let db = users_api::db::Db::connect(&url).await?;
+        // One large statement: give it more than a request's deadline.
+        let timeouts = users_api::db::Timeouts {
+            operation: std::time::Duration::from_secs(600),
+            ..Default::default()
+        };
+        let db = users_api::db::Db::connect(&url, timeouts).await?;
         db.execute_script(&sql)
             .await
             .map_err(|e| anyhow::anyhow!("seeding {count} users failed: {}", e.message))

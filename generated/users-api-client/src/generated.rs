@@ -208,7 +208,10 @@ shown again.*/
             Default::default()
         }
     }
-    ///What went wrong.
+    /**What went wrong. Its size never grows with the request: `message` is cut at 300 characters,
+each field name at 64 and each field's message at 200 (a cut ends in `…`), and `errors` and
+`details` list at most the first 50 fields at fault, within 8 KiB; when fields were left out,
+`truncated` says how many.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ErrorBody {
         /**Stable SCREAMING_SNAKE_CASE code to branch on, e.g. `UNAUTHORIZED`, `MALFORMED_REQUEST`,
@@ -227,6 +230,10 @@ shown again.*/
         pub message: ::std::string::String,
         ///Equals the `X-Request-Id` response header; quote it when asking for support.
         pub request_id: ::std::string::String,
+        /**How many more fields were at fault than `errors` and `details` list; absent when they
+list them all.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub truncated: ::std::option::Option<u64>,
     }
     impl ErrorBody {
         pub fn builder() -> builder::ErrorBody {
@@ -2032,6 +2039,10 @@ E-mail addresses).*/
                 ::std::string::String,
                 ::std::string::String,
             >,
+            truncated: ::std::result::Result<
+                ::std::option::Option<u64>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for ErrorBody {
             fn default() -> Self {
@@ -2041,6 +2052,7 @@ E-mail addresses).*/
                     errors: Err("no value supplied for errors".to_string()),
                     message: Err("no value supplied for message".to_string()),
                     request_id: Err("no value supplied for request_id".to_string()),
+                    truncated: Ok(Default::default()),
                 }
             }
         }
@@ -2110,6 +2122,18 @@ E-mail addresses).*/
                     });
                 self
             }
+            pub fn truncated<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<u64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.truncated = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for truncated: {e}")
+                    });
+                self
+            }
         }
         impl ::std::convert::TryFrom<ErrorBody> for super::ErrorBody {
             type Error = super::error::ConversionError;
@@ -2122,6 +2146,7 @@ E-mail addresses).*/
                     errors: value.errors?,
                     message: value.message?,
                     request_id: value.request_id?,
+                    truncated: value.truncated?,
                 })
             }
         }
@@ -2133,6 +2158,7 @@ E-mail addresses).*/
                     errors: Ok(value.errors),
                     message: Ok(value.message),
                     request_id: Ok(value.request_id),
+                    truncated: Ok(value.truncated),
                 }
             }
         }
@@ -5483,23 +5509,65 @@ the TOTP secret are never returned.
 response header (send a ULID in `X-Request-Id` to choose it). Framework failures use the same
 envelope: unknown route 404 `NOT_FOUND`, wrong method 405 `METHOD_NOT_ALLOWED` (with `Allow`),
 bad JSON 400 `MALFORMED_REQUEST`, wrong content type 415 `UNSUPPORTED_MEDIA_TYPE`, body over
-256 KiB 413 `PAYLOAD_TOO_LARGE`, database down 503 `SERVICE_UNAVAILABLE` (with `Retry-After`).
+256 KiB 413 `PAYLOAD_TOO_LARGE`, database down or slower than its deadline (5 s by default)
+503 `SERVICE_UNAVAILABLE` (with `Retry-After`). A write that answers 503 was applied entirely or
+not at all; read it back before retrying one that is not idempotent.
 
 **PATCH.** Absent fields are unchanged, `null` clears, `{}` is a no-op; all or nothing, every
 invalid field reported at once; `ETag` + `If-Match` for optimistic concurrency (412).
 
 **Admin surface.** `/v1/users` and `/v1/teams` take an API key with the operation's scope
 (`users:read`, `users:write`, `teams:read`, `teams:write`) or a session of an `admin` user (every
-scope) or a `viewer` (the read scopes); a `member` has none. A missing scope is 403
-`INSUFFICIENT_SCOPE` with `details.scope` naming it. `/v1/api-keys` is for `admin` users only (an
-API key, whatever its scopes, gets 403 `FORBIDDEN`). Everything stays inside the caller's
-organization: an id of another organization is 404 `NOT_FOUND`, exactly like an id that does not
-exist.
+scope) or a `viewer` (the read scopes); a `member` has none, and no session but an admin's holds
+a write scope. A missing scope is 403 `INSUFFICIENT_SCOPE` with `details.scope` naming it.
+`/v1/api-keys` is for `admin` users only (an API key, whatever its scopes, gets 403
+`FORBIDDEN`). Everything stays inside the caller's organization: an id of another organization
+is 404 `NOT_FOUND`, exactly like an id that does not exist.
+
+**Privilege never escalates.** Some `/v1/users` writes need every scope on top of
+`users:write`, that is an admin's session or an API key created with all scopes: creating a
+user with `role: admin` or changing a `role` to `admin`; changing an admin's `role`, `status`,
+credentials (`password`, `password_hash`, `totp_secret_base64`) or sign-in address
+(`primary_email`, `primary_email_verified`, `primary_email_auth_enabled`); deleting an admin.
+Otherwise a key with `users:write` could make itself an admin, or take over or lock out one.
+Without every scope these are 403 `INSUFFICIENT_SCOPE`, with `details.scope` listing the
+missing scopes, space-separated (`users:read teams:read teams:write`), and nothing changes.
+Only what really changes counts (sending an admin's current `role` back is no change); an
+admin's names, profile, phone number, metadata and team stay `users:write` changes.
+
+**The last admin.** An organization always keeps an active admin (`role: admin`, `status:
+active`): demoting, suspending or deleting its last one is 409 `LAST_ADMIN` and changes nothing,
+also when two admins demote each other at the same moment (one of the two changes wins).
 
 **Lists** are keyset-paginated: `limit` 1–100 (default 50) and the opaque `cursor` from
 `meta.next_cursor`, which is absent on the last page. A cursor this API did not issue is 422
 `INVALID_CURSOR`. Values outside a documented enum (`role`, `status`, a scope name) are
 schema violations and answer 400 `MALFORMED_REQUEST`, like wrong JSON types.
+
+**Limits at the edge.** These apply before any operation runs, on every path:
+- A request's line and headers must all arrive within the header-read timeout (10 s by
+  default), counted from when the connection starts waiting for them; a client still sending
+  them then, however active, is disconnected without an answer. An idle keep-alive connection
+  is closed after the keep-alive timeout (75 s by default). A body must all arrive within the
+  body-read timeout (30 s by default) once its headers are in: else 408 `REQUEST_TIMEOUT`, and
+  the connection is closed.
+- A path and query over 8 KiB is 414 `URI_TOO_LONG`; more than 100 header lines or 16 KiB of
+  headers is 431 `HEADERS_TOO_LARGE`. A head beyond 64 KiB, or one that is not HTTP at all, is
+  refused by the HTTP layer itself (431 or 400, with no body and no `X-Request-Id`).
+- Error bodies never grow with the request: `error.message` is cut at 300 characters, field
+  names at 64 and field messages at 200 (a cut ends in `…`); `errors` and `details` list at
+  most the first 50 fields at fault (within 8 KiB), and `error.truncated` counts the rest.
+- Every response carries `X-Content-Type-Options: nosniff`; `/docs` is sent with a
+  Content-Security-Policy and may not be framed (`X-Frame-Options: DENY`,
+  `frame-ancestors 'none'`).
+
+**CORS.** Browsers may call the API from the exact origins the operator lists
+(`--cors-origins`; none by default). A preflight from a listed origin to a documented path is
+answered 204 with the path's methods and `Authorization`, `Content-Type`, `If-Match`,
+`Idempotency-Key` and `X-Request-Id` as allowed request headers (cached 10 minutes); responses
+to a listed origin expose `ETag`, `X-Request-Id`, `Retry-After` and `Location`, and, with origins
+configured, every response varies by `Origin`. Any other origin gets no CORS headers, and its requests are
+otherwise served as usual. No credentials mode: tokens travel in `Authorization`, not cookies.
 
 **Text fields.** `display_name`, `first_name`, `last_name` and `bio` must read as what they
 hold: 422 (`INVALID_NAME`, `INVALID_BIO`) for control characters (a `bio` keeps line feeds,
@@ -5627,7 +5695,8 @@ let response = client.get_metrics()
     }
     /**Readiness
 
-200 when the database answers, else 503: take the instance out of rotation.
+200 when the database answers, else 503 — within 2 s whatever the database does: take
+the instance out of rotation.
 
 Sends a `GET` request to `/readyz`
 
@@ -5932,7 +6001,8 @@ let response = client.list_users()
     }
     /**Create a user
 
-Creates a user in the caller's organization. Needs `users:write`. Send an
+Creates a user in the caller's organization. Needs `users:write`; creating an `admin`
+needs every scope (an admin's session, or an API key with all scopes). Send an
 `Idempotency-Key` to make retries safe: for 24 hours the same key with the same body
 returns the first response again (no second user), and with a different body is a 409
 `IDEMPOTENCY_CONFLICT`. Keys are per organization; a request that failed stored nothing,
@@ -5973,8 +6043,10 @@ let response = client.get_user()
 
 Deletes the user and their personal data (profile, addresses, metadata, credentials),
 revokes all their sessions (their tokens answer 401 from the next request on), removes
-them from their teams and frees their e-mail address for reuse. Needs `users:write`.
-Deleting again is 404.
+them from their teams and frees their e-mail address for reuse. Needs `users:write`;
+deleting an admin needs every scope (an admin's session, or an API key with all
+scopes), and the organization's last active admin cannot be deleted (409
+`LAST_ADMIN`). Deleting again is 404.
 
 Sends a `DELETE` request to `/v1/users/{user_id}`
 
@@ -5990,8 +6062,13 @@ let response = client.delete_user()
     /**Update a user
 
 Partial update with the PATCH semantics of `/v1/me` over the admin's writable set.
-Needs `users:write`. Send `If-Match` with a previous `ETag` to refuse the change (412)
-if the user changed since. The response is the whole updated user.
+Needs `users:write`. Granting `admin`, and changing an admin's `role`, `status`,
+credentials (`password`, `password_hash`, `totp_secret_base64`) or sign-in address
+(`primary_email`, `primary_email_verified`, `primary_email_auth_enabled`), needs every
+scope (an admin's session, or an API key with all scopes); a value sent unchanged is no
+change. The organization's last active admin cannot be demoted or suspended (409
+`LAST_ADMIN`). Send `If-Match` with a previous `ETag` to refuse the change (412) if the
+user changed since. The response is the whole updated user.
 
 Sends a `PATCH` request to `/v1/users/{user_id}`
 
@@ -6064,6 +6141,20 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 500u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -6119,6 +6210,20 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 500u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -6166,6 +6271,20 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => Ok(ResponseValue::stream(response)),
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 500u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -6221,6 +6340,20 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 500u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -6294,6 +6427,20 @@ pub mod builder {
                     )
                 }
                 403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -6418,7 +6565,21 @@ pub mod builder {
                         ),
                     )
                 }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                414u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -6433,6 +6594,13 @@ pub mod builder {
                     )
                 }
                 422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -6547,6 +6715,20 @@ pub mod builder {
                         ),
                     )
                 }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 500u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -6617,6 +6799,20 @@ pub mod builder {
                     )
                 }
                 403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -6742,6 +6938,13 @@ pub mod builder {
                         ),
                     )
                 }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 409u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -6763,6 +6966,13 @@ pub mod builder {
                         ),
                     )
                 }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 415u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -6778,6 +6988,13 @@ pub mod builder {
                     )
                 }
                 429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -6857,6 +7074,20 @@ pub mod builder {
                     )
                 }
                 403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -6972,6 +7203,20 @@ pub mod builder {
                         ),
                     )
                 }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 500u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -7077,7 +7322,21 @@ pub mod builder {
                         ),
                     )
                 }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                414u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -7092,6 +7351,13 @@ pub mod builder {
                     )
                 }
                 429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -7168,6 +7434,20 @@ pub mod builder {
                     )
                 }
                 403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -7296,7 +7576,21 @@ pub mod builder {
                         ),
                     )
                 }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -7416,7 +7710,21 @@ pub mod builder {
                         ),
                     )
                 }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                414u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -7431,6 +7739,13 @@ pub mod builder {
                     )
                 }
                 422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -7545,6 +7860,20 @@ pub mod builder {
                         ),
                     )
                 }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 500u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -7647,6 +7976,20 @@ pub mod builder {
                     )
                 }
                 404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -7776,7 +8119,21 @@ pub mod builder {
                         ),
                     )
                 }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                414u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -7791,6 +8148,13 @@ pub mod builder {
                     )
                 }
                 422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -7923,6 +8287,20 @@ pub mod builder {
                         ),
                     )
                 }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 500u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -8040,6 +8418,20 @@ pub mod builder {
                     )
                 }
                 404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -8201,7 +8593,21 @@ pub mod builder {
                         ),
                     )
                 }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -8340,6 +8746,13 @@ pub mod builder {
                         ),
                     )
                 }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 409u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -8354,6 +8767,13 @@ pub mod builder {
                         ),
                     )
                 }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 415u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -8362,6 +8782,13 @@ pub mod builder {
                     )
                 }
                 422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -8476,6 +8903,20 @@ pub mod builder {
                         ),
                     )
                 }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 500u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -8578,6 +9019,27 @@ pub mod builder {
                     )
                 }
                 404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -8726,6 +9188,13 @@ pub mod builder {
                         ),
                     )
                 }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 409u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -8747,6 +9216,13 @@ pub mod builder {
                         ),
                     )
                 }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 415u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -8755,6 +9231,13 @@ pub mod builder {
                     )
                 }
                 422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

@@ -1,0 +1,3 @@
+DROP INDEX idempotency_keys_created_at;
+DROP INDEX sessions_revoked_at;
+DROP INDEX sessions_expires_at;

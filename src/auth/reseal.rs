@@ -1,0 +1,124 @@
+//! The stored TOTP secrets and the keys that open them: `open_keys` loads the keys at start and
+//! refuses to run with keys that cannot open what is stored; `reseal` re-encrypts stored
+//! secrets under the current key in bounded batches (secrets still in plaintext at start; every
+//! secret not under the current key for `users-api admin rotate-secrets`).
+
+use std::path::Path;
+
+use super::secrets::{self, SecretKey, SecretKeys};
+use crate::db::{
+    Db,
+    totp_secrets::{self, Replacement},
+};
+
+/// Rows read and rewritten per transaction.
+const BATCH: i64 = 500;
+/// `v1.` plus a 16-digit key id.
+const HEAD_LEN: usize = 19;
+
+/// The current key from `path` and the previous one from `previous`. The current key is
+/// generated when its file is missing, unless the database already holds sealed secrets (a new
+/// key would open none of them). Fails, in one line, when a stored secret is sealed under a key
+/// that neither file holds: a wrong key file would otherwise refuse every 2FA sign-in.
+pub async fn open_keys(
+    db: &Db,
+    path: &Path,
+    previous: Option<&Path>,
+) -> Result<SecretKeys, String> {
+    let heads = totp_secrets::distinct_heads(db, &secrets::sealed_prefix(None), HEAD_LEN)
+        .await
+        .map_err(|e| format!("cannot read the stored TOTP secrets: {}", e.message))?;
+    let mut in_use: Vec<&str> = heads
+        .iter()
+        .flatten()
+        .filter_map(|head| secrets::key_id_of(head))
+        .collect();
+    in_use.sort_unstable();
+    in_use.dedup();
+    let current = match (path.exists(), in_use.is_empty()) {
+        (false, false) => {
+            return Err(format!(
+                "secrets key {} does not exist, but stored TOTP secrets are sealed under key {}: \
+                 restore that key file (--secrets-key-file)",
+                path.display(),
+                in_use.join(", ")
+            ));
+        }
+        _ => SecretKey::load_or_create(path)?,
+    };
+    let previous = match previous {
+        Some(path) => Some(
+            SecretKey::load(path)
+                .map_err(|e| format!("previous {e} (--previous-secrets-key-file)"))?,
+        ),
+        None => None,
+    };
+    let keys = SecretKeys::new(current, previous);
+    let unknown: Vec<&str> = in_use.into_iter().filter(|id| !keys.knows(id)).collect();
+    if !unknown.is_empty() {
+        return Err(format!(
+            "stored TOTP secrets are sealed under key {}, which neither --secrets-key-file {} \
+             (key {}) nor --previous-secrets-key-file holds: a wrong key file?",
+            unknown.join(", "),
+            path.display(),
+            keys.current_id()
+        ));
+    }
+    Ok(keys)
+}
+
+/// Which stored secrets `reseal` re-encrypts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reseal {
+    /// Those stored in plaintext by a version without encryption.
+    Plaintext,
+    /// Every one not sealed under the current key (rotation).
+    NotCurrent,
+}
+
+/// What `reseal` did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Resealed {
+    /// Secrets now sealed under the current key that were not before.
+    pub changed: u64,
+    /// Secrets that did not open (each logged with its user id); left as they were.
+    pub failed: u64,
+}
+
+/// Re-encrypts the stored secrets that `which` names under the current key, `BATCH` rows per
+/// transaction. Safe to run from several processes at once: a row is replaced only if it still
+/// holds the value that was read.
+pub async fn reseal(db: &Db, keys: &SecretKeys, which: Reseal) -> Result<Resealed, String> {
+    let skip = match which {
+        Reseal::Plaintext => secrets::sealed_prefix(None),
+        Reseal::NotCurrent => secrets::sealed_prefix(Some(keys.current_id())),
+    };
+    let mut done = Resealed::default();
+    let mut after = String::new();
+    loop {
+        let page = totp_secrets::page_without_prefix(db, &after, &skip, BATCH)
+            .await
+            .map_err(|e| format!("cannot read the stored TOTP secrets: {}", e.message))?;
+        let mut replacements = Vec::with_capacity(page.len());
+        for (user_id, old) in &page {
+            match keys.open(user_id, old) {
+                Ok(secret) => replacements.push(Replacement {
+                    new: keys.seal(user_id, &secret),
+                    user_id: user_id.clone(),
+                    old: old.clone(),
+                }),
+                Err(reason) => {
+                    tracing::error!(user_id, %reason, "a stored TOTP secret does not open: left as it is");
+                    done.failed += 1;
+                }
+            }
+        }
+        done.changed += totp_secrets::replace(db, &replacements)
+            .await
+            .map_err(|e| format!("cannot re-encrypt the stored TOTP secrets: {}", e.message))?;
+        match page.last() {
+            Some((last, _)) if page.len() as i64 == BATCH => after.clone_from(last),
+            _ => return Ok(done),
+        }
+    }
+}

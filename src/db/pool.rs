@@ -1,0 +1,163 @@
+//! The bb8 connection managers. A pooled connection is marked in use while an operation runs on
+//! it; if the operation never finishes — abandoned at its deadline, or dropped with its request —
+//! the mark stays and the pool discards the connection instead of handing out one that may be
+//! mid-statement or mid-transaction. Discarding closes it, and the database rolls back whatever
+//! transaction it had open. (An SQLite statement runs on a blocking thread and cannot be
+//! interrupted: diesel-async makes dropping it wait until it returns.)
+
+use std::ops::{Deref, DerefMut};
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection, TransactionManager};
+
+use super::{
+    ConnectError, SqliteConn, Timeouts,
+    postgres::{Driver, Server},
+    sqlite,
+};
+
+/// A pooled connection, with its in-use mark (and, on PostgreSQL, the task driving its socket).
+pub struct Conn<C> {
+    conn: C,
+    in_use: bool,
+    _driver: Option<Driver>,
+}
+
+impl<C: AsyncConnection> Conn<C> {
+    fn new(conn: C, driver: Option<Driver>) -> Self {
+        Self {
+            conn,
+            in_use: false,
+            _driver: driver,
+        }
+    }
+
+    /// Marks the connection in use and lends it out; `end_use` when the operation completed.
+    pub fn begin_use(&mut self) -> &mut C {
+        self.in_use = true;
+        &mut self.conn
+    }
+
+    pub fn end_use(&mut self) {
+        self.in_use = false;
+    }
+
+    /// In use (its operation was abandoned), in a transaction, or its transaction state broken.
+    fn is_broken(&mut self) -> bool {
+        std::thread::panicking()
+            || self.in_use
+            || C::TransactionManager::is_broken_transaction_manager(&mut self.conn)
+    }
+}
+
+/// Raw access for tests and tools that run their own statements.
+impl<C> Deref for Conn<C> {
+    type Target = C;
+    fn deref(&self) -> &C {
+        &self.conn
+    }
+}
+
+impl<C> DerefMut for Conn<C> {
+    fn deref_mut(&mut self) -> &mut C {
+        &mut self.conn
+    }
+}
+
+pub struct PgManager {
+    server: Server,
+    connect_timeout: std::time::Duration,
+    session_sql: String,
+}
+
+impl PgManager {
+    pub fn new(server: Server, timeouts: Timeouts) -> Self {
+        Self {
+            server,
+            connect_timeout: timeouts.connect,
+            session_sql: super::postgres_session_sql(timeouts.operation),
+        }
+    }
+}
+
+impl bb8::ManageConnection for PgManager {
+    type Connection = Conn<AsyncPgConnection>;
+    type Error = ConnectError;
+
+    async fn connect(&self) -> Result<Self::Connection, ConnectError> {
+        let (conn, driver) = self
+            .server
+            .connect(self.connect_timeout, &self.session_sql)
+            .await?;
+        Ok(Conn::new(conn, Some(driver)))
+    }
+
+    /// One round trip; a ping cut short by the checkout timeout leaves the mark, so the
+    /// connection is discarded.
+    async fn is_valid(&self, conn: &mut Self::Connection) -> Result<(), ConnectError> {
+        conn.begin_use()
+            .batch_execute("SELECT 1")
+            .await
+            .map_err(|e| ConnectError(format!("PostgreSQL at {}: {e}", self.server.address)))?;
+        conn.end_use();
+        Ok(())
+    }
+
+    fn has_broken(&self, conn: &mut Self::Connection) -> bool {
+        conn.is_broken()
+    }
+}
+
+pub struct SqliteManager {
+    path: String,
+    pragmas: String,
+}
+
+impl SqliteManager {
+    pub fn new(path: &str, timeouts: Timeouts) -> Self {
+        Self {
+            path: path.to_owned(),
+            pragmas: sqlite::pragmas(timeouts.operation),
+        }
+    }
+}
+
+impl bb8::ManageConnection for SqliteManager {
+    type Connection = Conn<SqliteConn>;
+    type Error = ConnectError;
+
+    async fn connect(&self) -> Result<Self::Connection, ConnectError> {
+        let open = async {
+            let mut conn = SqliteConn::establish(&self.path).await?;
+            conn.batch_execute(&self.pragmas)
+                .await
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            Ok::<_, diesel::ConnectionError>(conn)
+        };
+        open.await
+            .map(|conn| Conn::new(conn, None))
+            .map_err(|e| ConnectError(format!("cannot open SQLite database {}: {e}", self.path)))
+    }
+
+    /// An embedded connection cannot go stale; its pools do not test on checkout.
+    async fn is_valid(&self, _conn: &mut Self::Connection) -> Result<(), ConnectError> {
+        Ok(())
+    }
+
+    fn has_broken(&self, conn: &mut Self::Connection) -> bool {
+        conn.is_broken()
+    }
+}
+
+/// Logs why the pool could not open a connection; a request only sees that none was free.
+#[derive(Debug, Clone, Copy)]
+pub struct LogErrors;
+
+impl bb8::ErrorSink<ConnectError> for LogErrors {
+    fn sink(&self, error: ConnectError) {
+        tracing::warn!(error = %error, "cannot open a database connection");
+    }
+
+    fn boxed_clone(&self) -> Box<dyn bb8::ErrorSink<ConnectError>> {
+        Box::new(*self)
+    }
+}
