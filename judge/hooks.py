@@ -186,7 +186,7 @@ VALID_AS_GENERATED = {
     "display_name": lambda v: is_visible_text(v, 100, "", True),
     "bio": lambda v: is_visible_text(v, 2000, "\n\r\t", False),
     # A team's or an API key's name: the rules of `display_name`.
-    "name": lambda v: is_text(v, 100, ""),
+    "name": lambda v: is_visible_text(v, 100, "", True),
 }
 ALWAYS_CHOSEN = {
     "timezone": TIMEZONES,

@@ -46,8 +46,9 @@ pub struct CreatedApiKey {
 /// A new API key.
 #[derive(Debug, Clone, Object)]
 pub struct ApiKeyCreate {
-    /// 1–100 characters after trimming, no control characters (422 `INVALID_NAME`), e.g. what
-    /// calls with it.
+    /// What calls with it: 1–100 characters after trimming, by the text rules of `display_name`
+    /// (no control, invisible or spoofing characters; a visible letter or digit): else 422
+    /// `INVALID_NAME`.
     #[oai(validator(min_length = 1, max_length = 100))]
     pub name: String,
     /// At least one of `users:read`, `users:write`, `teams:read`, `teams:write`.

@@ -38,7 +38,8 @@ pub struct Team {
 /// A new team.
 #[derive(Debug, Clone, Object)]
 pub struct TeamCreate {
-    /// 1–100 characters after trimming, no control characters (422 `INVALID_NAME`).
+    /// 1–100 characters after trimming, by the text rules of `display_name` (no control,
+    /// invisible or spoofing characters; a visible letter or digit): else 422 `INVALID_NAME`.
     #[oai(validator(min_length = 1, max_length = 100))]
     pub name: String,
 }
@@ -46,7 +47,8 @@ pub struct TeamCreate {
 /// Changes to a team: absent fields are unchanged; `{}` is a no-op.
 #[derive(Debug, Clone, Object)]
 pub struct TeamPatch {
-    /// 1–100 characters after trimming, no control characters (422 `INVALID_NAME`).
+    /// 1–100 characters after trimming, by the text rules of `display_name` (no control,
+    /// invisible or spoofing characters; a visible letter or digit): else 422 `INVALID_NAME`.
     #[oai(validator(min_length = 1, max_length = 100))]
     pub name: Option<String>,
 }

@@ -298,10 +298,12 @@ impl UsersApi {
         /// `meta.next_cursor` of the previous page; leave out for the first page.
         cursor: Query<Option<String>>,
         /// Only the user with this address (exact, case-insensitive, the domain in its Unicode or
-        /// ASCII `xn--` form).
+        /// ASCII `xn--` form). No NUL (U+0000).
+        #[oai(validator(pattern = r"^[^\x00]*$"))]
         email: Query<Option<String>>,
         /// Only users whose `display_name`, `first_name`, `last_name` or `primary_email` starts
         /// with this, ignoring letter case (on SQLite, of ASCII letters only; addresses always).
+        #[oai(validator(pattern = r"^[^\x00]*$"))]
         q: Query<Option<String>>,
     ) -> Result<UserListResponse, ListUsersError> {
         let caller = state.caller(&auth, Scope::UsersRead).await?;

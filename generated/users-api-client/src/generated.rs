@@ -25,8 +25,9 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(deny_unknown_fields)]
     pub struct ApiKeyCreate {
-        /**1–100 characters after trimming, no control characters (422 `INVALID_NAME`), e.g. what
-calls with it.*/
+        /**What calls with it: 1–100 characters after trimming, by the text rules of `display_name`
+(no control, invisible or spoofing characters; a visible letter or digit): else 422
+`INVALID_NAME`.*/
         pub name: ApiKeyCreateName,
         ///At least one of `users:read`, `users:write`, `teams:read`, `teams:write`.
         pub scopes: ::std::vec::Vec<ScopeName>,
@@ -36,8 +37,9 @@ calls with it.*/
             Default::default()
         }
     }
-    /**1–100 characters after trimming, no control characters (422 `INVALID_NAME`), e.g. what
-calls with it.*/
+    /**What calls with it: 1–100 characters after trimming, by the text rules of `display_name`
+(no control, invisible or spoofing characters; a visible letter or digit): else 422
+`INVALID_NAME`.*/
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
     pub struct ApiKeyCreateName(::std::string::String);
@@ -312,6 +314,118 @@ list them all.*/
     impl JwkSet {
         pub fn builder() -> builder::JwkSet {
             Default::default()
+        }
+    }
+    ///`ListUsersEmail`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ListUsersEmail(::std::string::String);
+    impl ::std::ops::Deref for ListUsersEmail {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ListUsersEmail> for ::std::string::String {
+        fn from(value: ListUsersEmail) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ListUsersEmail {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[^\\x00]*$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[^\\x00]*$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ListUsersEmail {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ListUsersEmail {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ListUsersEmail {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`ListUsersQ`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ListUsersQ(::std::string::String);
+    impl ::std::ops::Deref for ListUsersQ {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ListUsersQ> for ::std::string::String {
+        fn from(value: ListUsersQ) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ListUsersQ {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[^\\x00]*$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[^\\x00]*$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ListUsersQ {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ListUsersQ {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ListUsersQ {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
     /**The signed-in user as they see themselves: their user fields plus organization, teams,
@@ -828,7 +942,8 @@ unless the session is revoked first.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(deny_unknown_fields)]
     pub struct TeamCreate {
-        ///1–100 characters after trimming, no control characters (422 `INVALID_NAME`).
+        /**1–100 characters after trimming, by the text rules of `display_name` (no control,
+invisible or spoofing characters; a visible letter or digit): else 422 `INVALID_NAME`.*/
         pub name: TeamCreateName,
     }
     impl TeamCreate {
@@ -836,7 +951,8 @@ unless the session is revoked first.*/
             Default::default()
         }
     }
-    ///1–100 characters after trimming, no control characters (422 `INVALID_NAME`).
+    /**1–100 characters after trimming, by the text rules of `display_name` (no control,
+invisible or spoofing characters; a visible letter or digit): else 422 `INVALID_NAME`.*/
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
     pub struct TeamCreateName(::std::string::String);
@@ -5983,7 +6099,7 @@ Sends a `GET` request to `/v1/users`
 Arguments:
 - `cursor`: `meta.next_cursor` of the previous page; leave out for the first page.
 - `email`: Only the user with this address (exact, case-insensitive, the domain in its Unicode or
-ASCII `xn--` form).
+ASCII `xn--` form). No NUL (U+0000).
 - `limit`: Page size, 1–100 (default 50).
 - `q`: Only users whose `display_name`, `first_name`, `last_name` or `primary_email` starts
 with this, ignoring letter case (on SQLite, of ASCII letters only; addresses always).
@@ -8463,9 +8579,9 @@ pub mod builder {
     pub struct ListUsers<'a> {
         client: &'a super::Client,
         cursor: Result<Option<::std::string::String>, String>,
-        email: Result<Option<::std::string::String>, String>,
+        email: Result<Option<types::ListUsersEmail>, String>,
         limit: Result<Option<::std::num::NonZeroU32>, String>,
-        q: Result<Option<::std::string::String>, String>,
+        q: Result<Option<types::ListUsersQ>, String>,
     }
     impl<'a> ListUsers<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -8492,14 +8608,13 @@ pub mod builder {
         }
         pub fn email<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<types::ListUsersEmail>,
         {
             self.email = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `:: std :: string :: String` for email failed"
-                        .to_string()
+                    "conversion to `ListUsersEmail` for email failed".to_string()
                 });
             self
         }
@@ -8518,14 +8633,12 @@ pub mod builder {
         }
         pub fn q<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<types::ListUsersQ>,
         {
             self.q = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| {
-                    "conversion to `:: std :: string :: String` for q failed".to_string()
-                });
+                .map_err(|_| "conversion to `ListUsersQ` for q failed".to_string());
             self
         }
         ///Sends a `GET` request to `/v1/users`
@@ -9348,7 +9461,8 @@ pub struct MePatch {
 #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TeamPatch {
-    /// 1–100 characters after trimming, no control characters (422 `INVALID_NAME`).
+    /// 1–100 characters after trimming, by the text rules of `display_name` (no control,
+    /// invisible or spoofing characters; a visible letter or digit): else 422 `INVALID_NAME`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<::std::string::String>,
 }
