@@ -30,6 +30,8 @@ pub struct Options {
     pub users: u64,
     /// Users in the organization for the pagination cases (seeded after the others).
     pub list_users: u64,
+    /// A prebuilt server to measure instead of this checkout's.
+    pub binary: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -62,7 +64,10 @@ pub fn run(options: &Options) -> Result<()> {
             bail!("`{tool}` is not installed: apt-get install -y wrk postgresql-client");
         }
     }
-    let binary = build(options.smoke)?;
+    let binary = match &options.binary {
+        Some(binary) => std::path::absolute(binary)?,
+        None => build(options.smoke)?,
+    };
     let work = crate::workspace_root().join("target/bench");
     std::fs::create_dir_all(&work)?;
     let scripts = load::write_scripts(&work)?;
@@ -373,10 +378,13 @@ fn render(options: &Options, rows: &[Row]) -> Result<String> {
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
     let mut out = String::new();
     writeln!(out, "# Benchmarks\n")?;
+    let measured = match &options.binary {
+        Some(binary) => format!("The binary `{}`", binary.display()),
+        None => format!("Commit `{commit}`{dirty}"),
+    };
     writeln!(
         out,
-        "Machine: {cpu}, {cores} cores, server and load generator sharing them. \
-         Commit `{commit}`{dirty}.  "
+        "Machine: {cpu}, {cores} cores, server and load generator sharing them. {measured}.  "
     )?;
     writeln!(
         out,

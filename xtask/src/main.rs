@@ -67,6 +67,10 @@ enum Command {
         /// Users in the organization for the pagination cases (first page vs a deep cursor).
         #[arg(long, default_value_t = 1_000_000)]
         list_users: u64,
+        /// Measure this `users-api` binary instead of building one (e.g. an older commit's
+        /// release build, for a before/after comparison under the same harness).
+        #[arg(long)]
+        binary: Option<PathBuf>,
     },
     /// Run the external judges against the real server on SQLite and PostgreSQL
     /// (`TEST_DATABASE_URL`); installs their tools first (`judge/install.sh`).
@@ -117,6 +121,7 @@ fn main() -> Result<()> {
             connections,
             users,
             list_users,
+            binary,
         } => {
             if list_users < users + 2_000 {
                 bail!("--list-users must exceed --users by at least 2,000 (one deep page)");
@@ -127,6 +132,7 @@ fn main() -> Result<()> {
                 connections: if smoke { 4 } else { connections },
                 users,
                 list_users,
+                binary,
             })
         }
         Command::Judge { only, skip_install } => judge::run(only, skip_install),
