@@ -12,7 +12,7 @@ use std::{
 
 use futures_util::StreamExt;
 use poem::{
-    Body, Endpoint, IntoResponse, Request, Response,
+    Endpoint, IntoResponse, Request, Response,
     http::{HeaderValue, StatusCode, Version, header},
 };
 use poem_openapi::types::ToJSON;
@@ -22,6 +22,7 @@ use ulid::Ulid;
 use super::{
     cors::Cors,
     envelope::{ErrorEnvelope, REQUEST_ID},
+    nul_guard,
     routes::RouteTable,
 };
 use crate::error::ApiError;
@@ -79,8 +80,10 @@ pub async fn handle<E: Endpoint>(
             error_response(error)
         } else if let Some(preflight) = edge.cors.preflight(&req, routes) {
             preflight
+        } else if let Err(error) = nul_guard::refuse_in_uri(&req, routes) {
+            error_response(error)
         } else {
-            match bound_body(&mut req, edge.body_read_timeout).await {
+            match read_body(&mut req, edge.body_read_timeout).await {
                 Err(error) => {
                     // The rest of the body is never read: an HTTP/1 connection cannot be
                     // reused (HTTP/2 resets just the stream, and forbids the header).
@@ -91,9 +94,17 @@ pub async fn handle<E: Endpoint>(
                     }
                     response
                 }
-                Ok(()) => match next.call(req).await {
-                    Ok(response) => response.into_response(),
-                    Err(error) => from_poem_error(error),
+                Ok(body) => match body.as_deref().map_or(Ok(()), nul_guard::refuse_in_body) {
+                    Err(error) => error_response(error),
+                    Ok(()) => {
+                        if let Some(body) = body {
+                            req.set_body(body);
+                        }
+                        match next.call(req).await {
+                            Ok(response) => response.into_response(),
+                            Err(error) => from_poem_error(error),
+                        }
+                    }
                 },
             }
         };
@@ -171,8 +182,9 @@ fn bound_head(req: &Request) -> Result<(), ApiError> {
 
 /// Reads a request body into memory, refusing more than `MAX_BODY_BYTES` from the declared
 /// length or, for chunked bodies, as soon as the limit is passed, and a body not all in within
-/// `timeout` of the head (408). Requests that declare no body (a GET) are left untouched.
-async fn bound_body(req: &mut Request, timeout: Duration) -> Result<(), ApiError> {
+/// `timeout` of the head (408); returns it for the NUL check. Requests that declare no body (a
+/// GET) are left untouched.
+async fn read_body(req: &mut Request, timeout: Duration) -> Result<Option<Vec<u8>>, ApiError> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -180,7 +192,7 @@ async fn bound_body(req: &mut Request, timeout: Duration) -> Result<(), ApiError
         .and_then(|v| v.parse::<u64>().ok());
     let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
     if declared.is_none() && !chunked {
-        return Ok(());
+        return Ok(None);
     }
     if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
         return Err(too_large());
@@ -207,8 +219,7 @@ async fn bound_body(req: &mut Request, timeout: Duration) -> Result<(), ApiError
             ),
         )
     })??;
-    req.set_body(Body::from(buffer));
-    Ok(())
+    Ok(Some(buffer))
 }
 
 fn too_large() -> ApiError {

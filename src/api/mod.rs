@@ -168,6 +168,5 @@ pub fn app(state: AppState, options: EdgeOptions) -> impl Endpoint {
         .at("/docs/*file", get(docs::docs_file))
         .data(state)
         .with(CatchPanic::new())
-        .around(move |next, req| nul_guard::refuse_nul(next, req, routes.clone()))
         .around(move |next, req| middleware::handle(next, req, edge.clone()))
 }

@@ -1,4 +1,5 @@
-//! Refuses NUL (U+0000) in every string a request carries, before any handler runs: in the path,
+//! Refuses NUL (U+0000) in every string a request carries, before any handler runs (called by
+//! the envelope middleware): in the path,
 //! in the query parameters an operation reads, and in every JSON string of the body, object
 //! keys included, at any depth (names, passwords, metadata). PostgreSQL text cannot hold NUL,
 //! and no field of this API means anything with it; checking here, once, means no field can be
@@ -7,12 +8,10 @@
 //! Other control characters are left to each field's rules (names and bios refuse them): every
 //! other character is storable in both databases, and nothing a client sends is logged raw.
 
-use std::sync::Arc;
-
-use poem::{Endpoint, IntoResponse, Request, Response};
+use poem::Request;
 use serde_json::Value;
 
-use super::{middleware::error_response, routes::RouteTable};
+use super::routes::RouteTable;
 use crate::error::{ApiError, FieldError};
 
 /// At most this many places are named, so an error never grows with the input.
@@ -21,17 +20,14 @@ const MAX_NAMED: usize = 16;
 const MAX_KEY_CHARS: usize = 64;
 const REASON: &str = "must not contain NUL (U+0000)";
 
-pub async fn refuse_nul<E: Endpoint>(
-    next: Arc<E>,
-    mut req: Request,
-    routes: Arc<RouteTable>,
-) -> poem::Result<Response> {
+/// Refuses a request whose path, or a query parameter its operation reads, holds NUL.
+pub fn refuse_in_uri(req: &Request, routes: &RouteTable) -> Result<(), ApiError> {
     let mut found = Vec::new();
     // `%00` is the only way a NUL can be in a URI: raw control bytes are refused by the parser.
     if req.uri().path().contains("%00") {
         found.push("path".to_owned());
     }
-    if let Some(query) = req.uri().query() {
+    if let Some(query) = req.uri().query().filter(|q| q.contains("%00")) {
         let read = routes.query_params(req.method().as_str(), req.uri().path());
         found.extend(
             url::form_urlencoded::parse(query.as_bytes())
@@ -39,25 +35,34 @@ pub async fn refuse_nul<E: Endpoint>(
                 .map(|(name, _)| name.into_owned()),
         );
     }
-    // The body is already in memory, bounded by the envelope middleware.
-    let body = req.take_body().into_bytes().await?;
-    if escapes_nul(&body)
-        && let Ok(json) = serde_json::from_slice::<Value>(&body)
+    refuse(found)
+}
+
+/// Refuses a JSON body (already in memory, bounded) with a NUL in any string or key.
+pub fn refuse_in_body(body: &[u8]) -> Result<(), ApiError> {
+    let mut found = Vec::new();
+    if escapes_nul(body)
+        && let Ok(json) = serde_json::from_slice::<Value>(body)
     {
         find_nul(&json, "", &mut found);
     }
-    if !found.is_empty() {
-        found.sort();
-        found.truncate(MAX_NAMED);
-        let fields = found
-            .into_iter()
-            .map(|place| FieldError::new(place, "MALFORMED_REQUEST", REASON))
-            .collect();
-        let message = format!("strings {REASON}");
-        return Ok(error_response(ApiError::malformed_fields(&message, fields)));
+    refuse(found)
+}
+
+fn refuse(mut found: Vec<String>) -> Result<(), ApiError> {
+    if found.is_empty() {
+        return Ok(());
     }
-    req.set_body(body);
-    Ok(next.call(req).await?.into_response())
+    found.sort();
+    found.truncate(MAX_NAMED);
+    let fields = found
+        .into_iter()
+        .map(|place| FieldError::new(place, "MALFORMED_REQUEST", REASON))
+        .collect();
+    Err(ApiError::malformed_fields(
+        &format!("strings {REASON}"),
+        fields,
+    ))
 }
 
 /// Whether a JSON text holds the escape `\u0000` (a raw NUL byte is not JSON at all, and the

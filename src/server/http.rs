@@ -59,6 +59,8 @@ const HYPER_MAX_HEADERS: usize = 200;
 /// Pause after an accept error that is not about one connection (EMFILE, ENFILE, ENOBUFS), so
 /// the loop waits for descriptors to free instead of spinning.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
+/// A timer that is not armed: later than any deadline.
+const FAR_AWAY: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Serves `app` on `listener` until `shutdown` resolves, then stops accepting, closes every
 /// connection with no request in flight, and gives requests in flight `shutdown_timeout`.
@@ -198,16 +200,27 @@ impl<E: Endpoint + 'static> Connection<E> {
             .max_pending_accept_reset_streams(20);
         let connection = builder.serve_connection(io, service);
         tokio::pin!(connection);
+        // One timer for the connection's life, moved only when its deadline moves: a request
+        // wakes this loop at most twice (its first byte after a pause, its response's end).
+        let timer = tokio::time::sleep(FAR_AWAY);
+        tokio::pin!(timer);
         let mut draining = false;
         loop {
-            let deadline = activity.deadline(&self.limits, draining);
-            tokio::select! {
-                _ = connection.as_mut() => return,
-                () = activity.changed.notified() => {}
-                () = sleep_until(deadline) => {
+            match activity.deadline(&self.limits, draining) {
+                Some(deadline) if Instant::now() >= deadline => {
                     tracing::debug!(remote = %self.remote, "closing a connection past its deadline");
                     return;
                 }
+                Some(deadline) if deadline != timer.deadline() => timer.as_mut().reset(deadline),
+                Some(_) => {}
+                // In flight: the deadline only comes back when the request ends, which wakes us.
+                None => {}
+            }
+            tokio::select! {
+                _ = connection.as_mut() => return,
+                () = activity.changed.notified() => {}
+                // Past a deadline computed earlier: the loop computes the current one.
+                () = timer.as_mut() => timer.as_mut().reset(Instant::now() + FAR_AWAY),
                 () = self.draining.cancelled(), if !draining => {
                     draining = true;
                     connection.as_mut().graceful_shutdown();
@@ -215,13 +228,6 @@ impl<E: Endpoint + 'static> Connection<E> {
                 () = self.closing.cancelled() => return,
             }
         }
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
     }
 }
 
@@ -264,13 +270,14 @@ impl Activity {
         change(&mut self.state.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
+    /// Wakes nobody: a request in flight only makes the deadline later, and the loop finds that
+    /// out when its timer fires.
     fn request_started(self: &Arc<Self>) -> InFlight {
         self.update(|state| {
             state.in_flight += 1;
             state.fresh = false;
             state.head_started = None;
         });
-        self.changed.notify_one();
         InFlight(self.clone())
     }
 
