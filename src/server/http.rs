@@ -33,7 +33,7 @@ use poem::{
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
     net::{TcpListener, TcpStream},
-    sync::{Notify, OwnedSemaphorePermit, Semaphore},
+    sync::{OwnedSemaphorePermit, Semaphore},
     time::Instant,
 };
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -59,8 +59,6 @@ const HYPER_MAX_HEADERS: usize = 200;
 /// Pause after an accept error that is not about one connection (EMFILE, ENFILE, ENOBUFS), so
 /// the loop waits for descriptors to free instead of spinning.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
-/// A timer that is not armed: later than any deadline.
-const FAR_AWAY: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Serves `app` on `listener` until `shutdown` resolves, then stops accepting, closes every
 /// connection with no request in flight, and gives requests in flight `shutdown_timeout`.
@@ -200,30 +198,40 @@ impl<E: Endpoint + 'static> Connection<E> {
             .max_pending_accept_reset_streams(20);
         let connection = builder.serve_connection(io, service);
         tokio::pin!(connection);
-        // One timer for the connection's life, moved only when its deadline moves: a request
-        // wakes this loop at most twice (its first byte after a pause, its response's end).
-        let timer = tokio::time::sleep(FAR_AWAY);
+        // One timer for the connection's life. Requests never wake this loop: the timer is
+        // always armed no later than the connection's deadline, and no more than `recheck`
+        // ahead, so a deadline that moves earlier (the first byte of a head after a keep-alive
+        // pause) is found at the next check, which is never later than that deadline itself.
+        let recheck = self
+            .limits
+            .header_read_timeout
+            .min(self.limits.keep_alive_timeout);
+        let timer = tokio::time::sleep(recheck);
         tokio::pin!(timer);
         let mut draining = false;
         loop {
-            match activity.deadline(&self.limits, draining) {
-                Some(deadline) if Instant::now() >= deadline => {
-                    tracing::debug!(remote = %self.remote, "closing a connection past its deadline");
-                    return;
-                }
-                Some(deadline) if deadline != timer.deadline() => timer.as_mut().reset(deadline),
-                Some(_) => {}
-                // In flight: the deadline only comes back when the request ends, which wakes us.
-                None => {}
-            }
             tokio::select! {
                 _ = connection.as_mut() => return,
-                () = activity.changed.notified() => {}
-                // Past a deadline computed earlier: the loop computes the current one.
-                () = timer.as_mut() => timer.as_mut().reset(Instant::now() + FAR_AWAY),
+                () = timer.as_mut() => {
+                    let now = Instant::now();
+                    match activity.deadline(&self.limits) {
+                        Some(deadline) if now >= deadline => {
+                            tracing::debug!(remote = %self.remote, "closing a connection past its deadline");
+                            return;
+                        }
+                        Some(deadline) => timer.as_mut().reset(deadline.min(now + recheck)),
+                        // In flight, or a response still being written: look again later.
+                        None => timer.as_mut().reset(now + recheck),
+                    }
+                }
                 () = self.draining.cancelled(), if !draining => {
                     draining = true;
+                    // hyper ends the connection after the request in flight; one with none
+                    // (idle, or stuck in its headers) is closed now.
                     connection.as_mut().graceful_shutdown();
+                    if activity.deadline(&self.limits).is_some() {
+                        return;
+                    }
                 }
                 () = self.closing.cancelled() => return,
             }
@@ -233,11 +241,10 @@ impl<E: Endpoint + 'static> Connection<E> {
 
 /// What a connection is doing, as far as its deadlines care: requests in flight, and since
 /// when it has been waiting for the next request. Updated by the service (a request starts, its
-/// response body is dropped) and by the socket (bytes arrive, a write blocks).
+/// response body is dropped) and by the socket (bytes arrive, a write blocks); read by the
+/// connection's loop when its timer fires.
 struct Activity {
     state: Mutex<State>,
-    /// Wakes the connection's loop to recompute its deadline.
-    changed: Notify,
 }
 
 struct State {
@@ -262,7 +269,6 @@ impl Activity {
                 fresh: true,
                 write_blocked: false,
             }),
-            changed: Notify::new(),
         }
     }
 
@@ -270,8 +276,6 @@ impl Activity {
         change(&mut self.state.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// Wakes nobody: a request in flight only makes the deadline later, and the loop finds that
-    /// out when its timer fires.
     fn request_started(self: &Arc<Self>) -> InFlight {
         self.update(|state| {
             state.in_flight += 1;
@@ -281,14 +285,12 @@ impl Activity {
         InFlight(self.clone())
     }
 
-    /// When to close the connection if nothing changes: never while a request is in flight or
-    /// a response is still being written; at once when draining with neither.
-    fn deadline(&self, limits: &ConnectionLimits, draining: bool) -> Option<Instant> {
+    /// When to close the connection if nothing changes; `None` (never) while a request is in
+    /// flight or a response is still being written.
+    fn deadline(&self, limits: &ConnectionLimits) -> Option<Instant> {
         self.update(|state| {
             if state.in_flight > 0 || state.write_blocked {
                 None
-            } else if draining {
-                Some(Instant::now())
             } else if state.fresh {
                 Some(state.waiting_since + limits.header_read_timeout)
             } else if let Some(started) = state.head_started {
@@ -300,23 +302,15 @@ impl Activity {
     }
 
     fn bytes_read(&self) {
-        let first = self.update(|state| {
-            let first = state.in_flight == 0 && !state.fresh && state.head_started.is_none();
-            if first {
+        self.update(|state| {
+            if state.in_flight == 0 && !state.fresh && state.head_started.is_none() {
                 state.head_started = Some(Instant::now());
             }
-            first
         });
-        if first {
-            self.changed.notify_one();
-        }
     }
 
     fn write_blocked(&self, blocked: bool) {
-        let unblocked = self.update(|state| std::mem::replace(&mut state.write_blocked, blocked));
-        if unblocked && !blocked {
-            self.changed.notify_one();
-        }
+        self.update(|state| state.write_blocked = blocked);
     }
 }
 
@@ -331,7 +325,6 @@ impl Drop for InFlight {
                 state.waiting_since = Instant::now();
             }
         });
-        self.0.changed.notify_one();
     }
 }
 

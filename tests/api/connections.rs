@@ -108,6 +108,30 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_keep_alive_timeout() 
 }
 
 #[tokio::test]
+async fn a_head_that_stalls_after_a_keep_alive_pause_is_closed_at_the_header_deadline() {
+    let app = spawn_with(|o| {
+        o.connections.header_read_timeout = Duration::from_secs(1);
+        o.connections.keep_alive_timeout = Duration::from_secs(60);
+    })
+    .await;
+    let mut stream = connect(app.socket_address()).await;
+    stream.write_all(HEALTHZ).await.unwrap();
+    assert_eq!(read_response(&mut stream).await.unwrap().status, 200);
+    sleep(Duration::from_millis(300)).await;
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nX-Stuck: ")
+        .await
+        .unwrap();
+    let stuck = time_to_close(&mut stream)
+        .await
+        .expect("the stalled head is closed");
+    assert!(
+        stuck >= Duration::from_millis(800) && stuck < Duration::from_secs(5),
+        "closed {stuck:?} after the head started: the header deadline is 1 s, keep-alive 60 s"
+    );
+}
+
+#[tokio::test]
 async fn a_body_that_stalls_gets_408_request_timeout_and_the_connection_is_closed() {
     let app = spawn_with(|o| o.edge.body_read_timeout = Duration::from_secs(1)).await;
     let mut stream = connect(app.socket_address()).await;
