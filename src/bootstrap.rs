@@ -4,14 +4,14 @@
 use serde::Serialize;
 
 use crate::{
-    auth::{self, ALL_SCOPES, Tokens},
+    auth::{self, Tokens},
     db::{
         Db,
         models::{Organization, User},
         now,
         orgs::{self, Bootstrap},
     },
-    domain::EmailAddress,
+    domain::{EmailAddress, Role, Scope, UserStatus},
     error::{ApiError, FieldError},
 };
 
@@ -56,8 +56,8 @@ pub async fn create_org(
     let admin = User {
         id: uuid::Uuid::now_v7().to_string(),
         org_id: org.id.clone(),
-        status: "active".into(),
-        role: "admin".into(),
+        status: UserStatus::Active,
+        role: Role::Admin,
         display_name: None,
         first_name: None,
         last_name: None,
@@ -83,7 +83,7 @@ pub async fn create_org(
         last_active_at: None,
         totp_last_step: None,
     };
-    let (api_key, key_row) = auth::new_api_key(&org.id, "bootstrap", &ALL_SCOPES);
+    let (api_key, key_row) = auth::new_api_key(&org.id, "bootstrap", &Scope::ALL);
     let session = auth::new_session(&admin.id, tokens.lifetime());
     let session_token = tokens.issue(&session, &org.id)?;
     let credentials = Credentials {

@@ -7,10 +7,10 @@
 
 use poem::http::StatusCode;
 
-use super::{AppState, BearerAuth, model::role_of};
+use super::{AppState, BearerAuth};
 use crate::{
     auth::Principal,
-    domain::{RoleName, Scope},
+    domain::{Role, Scope},
     error::{ApiError, FieldError},
 };
 
@@ -24,7 +24,7 @@ pub struct Caller {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Kind {
     ApiKey,
-    User(RoleName),
+    User(Role),
 }
 
 impl Caller {
@@ -36,7 +36,7 @@ impl Caller {
                 kind: Kind::ApiKey,
             },
             Principal::User { user, .. } => {
-                let role = role_of(user);
+                let role = user.role;
                 Caller {
                     org_id: user.org_id.clone(),
                     scopes: role.scopes().to_vec(),
@@ -78,7 +78,7 @@ impl Caller {
     /// not by viewers or members.
     pub fn require_admin_user(&self) -> Result<(), ApiError> {
         match self.kind {
-            Kind::User(RoleName::Admin) => Ok(()),
+            Kind::User(Role::Admin) => Ok(()),
             Kind::ApiKey => Err(ApiError::forbidden(
                 "api keys are managed by admin users only, not by api keys",
             )),
@@ -136,7 +136,7 @@ mod tests {
     fn every_scope_is_held_by_admin_sessions_and_full_keys_and_the_403_lists_what_is_missing() {
         let all = Scope::ALL;
         assert!(
-            caller(Kind::User(RoleName::Admin), &all)
+            caller(Kind::User(Role::Admin), &all)
                 .require_every_scope("this")
                 .is_ok()
         );
@@ -156,7 +156,7 @@ mod tests {
         );
         assert_eq!(error.fields[0].field, "scope");
         assert_eq!(error.fields[0].message, "users:read teams:write");
-        let viewer = caller(Kind::User(RoleName::Viewer), RoleName::Viewer.scopes());
+        let viewer = caller(Kind::User(Role::Viewer), Role::Viewer.scopes());
         let error = viewer.require_every_scope("this").unwrap_err();
         assert_eq!(error.fields[0].message, "users:write teams:write");
     }
@@ -165,14 +165,14 @@ mod tests {
     fn only_admin_users_manage_api_keys() {
         let all = Scope::ALL;
         assert!(
-            caller(Kind::User(RoleName::Admin), &all)
+            caller(Kind::User(Role::Admin), &all)
                 .require_admin_user()
                 .is_ok()
         );
         for kind in [
             Kind::ApiKey,
-            Kind::User(RoleName::Viewer),
-            Kind::User(RoleName::Member),
+            Kind::User(Role::Viewer),
+            Kind::User(Role::Member),
         ] {
             let error = caller(kind, &all).require_admin_user().unwrap_err();
             assert_eq!(error.code, "FORBIDDEN");

@@ -10,7 +10,7 @@ use super::{
     ApiTags, AppState, BearerAuth,
     access::Caller,
     envelope::{envelope, error_responses},
-    model::{ScopeName, uuid},
+    model::uuid,
     patch::{FieldRules, PatchBody},
     users::DeletedResponse,
 };
@@ -27,7 +27,7 @@ pub struct ApiKey {
     pub id: Uuid,
     /// What the key is for.
     pub name: String,
-    pub scopes: Vec<ScopeName>,
+    pub scopes: Vec<Scope>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -36,7 +36,7 @@ pub struct ApiKey {
 pub struct CreatedApiKey {
     pub id: Uuid,
     pub name: String,
-    pub scopes: Vec<ScopeName>,
+    pub scopes: Vec<Scope>,
     pub created_at: DateTime<Utc>,
     /// The bearer credential (`uak_…`). Store it now: only its hash is kept and it is never
     /// shown again.
@@ -53,7 +53,7 @@ pub struct ApiKeyCreate {
     pub name: String,
     /// At least one of `users:read`, `users:write`, `teams:read`, `teams:write`.
     #[oai(validator(min_items = 1))]
-    pub scopes: Vec<ScopeName>,
+    pub scopes: Vec<Scope>,
 }
 
 envelope!(CreatedApiKeyEnvelope, CreatedApiKey);
@@ -162,8 +162,7 @@ impl ApiKeysApi {
         });
         r.finish()?;
         let scopes = scopes.unwrap_or_default();
-        let names: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
-        let (secret, row) = auth::new_api_key(&caller.org_id, &name.unwrap_or_default(), &names);
+        let (secret, row) = auth::new_api_key(&caller.org_id, &name.unwrap_or_default(), &scopes);
         api_keys::insert(&state.db, &row).await?;
         let key = view(&row)?;
         Ok(CreatedApiKeyResponse::Created(Json(
@@ -226,10 +225,7 @@ fn view(row: &models::ApiKey) -> Result<ApiKey, ApiError> {
     Ok(ApiKey {
         id: uuid(&row.id)?,
         name: row.name.clone(),
-        scopes: Scope::parse_stored(&row.scopes)
-            .into_iter()
-            .map(ScopeName::from)
-            .collect(),
+        scopes: Scope::parse_stored(&row.scopes),
         created_at: row.created_at.and_utc(),
     })
 }

@@ -15,7 +15,7 @@ use super::{
     ApiTags, AppState, BearerAuth,
     credential_input::Prover,
     envelope::{envelope, error_responses},
-    model::{Extras, UserFields, role_of, user_fields, uuid},
+    model::{Extras, UserFields, user_fields, uuid},
     patch::PatchBody,
     sessions::client_address,
     user_input::{ME_FIELDS, read_me_patch},
@@ -285,7 +285,8 @@ fn me_response(user: User, session: Session, rows: MeRows) -> Result<MeResponse,
                 })
             })
             .collect::<Result<_, ApiError>>()?,
-        scopes: role_of(&user)
+        scopes: user
+            .role
             .scopes()
             .iter()
             .map(|s| s.as_str().to_owned())

@@ -5,75 +5,15 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
-use poem_openapi::{Enum, Object};
+use poem_openapi::Object;
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::{
     db::models,
-    domain::{RoleName, Scope, StatusName},
+    domain::{Role, UserStatus},
     error::ApiError,
 };
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-#[oai(rename_all = "snake_case")]
-pub enum UserStatus {
-    Active,
-    Suspended,
-}
-
-impl From<StatusName> for UserStatus {
-    fn from(status: StatusName) -> Self {
-        match status {
-            StatusName::Active => UserStatus::Active,
-            StatusName::Suspended => UserStatus::Suspended,
-        }
-    }
-}
-
-/// `admin` acts on the admin surface with every scope, `viewer` with `users:read` and
-/// `teams:read`, `member` only on its own `/v1/me`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-#[oai(rename_all = "snake_case")]
-pub enum Role {
-    Admin,
-    Member,
-    Viewer,
-}
-
-impl From<RoleName> for Role {
-    fn from(role: RoleName) -> Self {
-        match role {
-            RoleName::Admin => Role::Admin,
-            RoleName::Member => Role::Member,
-            RoleName::Viewer => Role::Viewer,
-        }
-    }
-}
-
-/// A permission on the admin surface.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-pub enum ScopeName {
-    #[oai(rename = "users:read")]
-    UsersRead,
-    #[oai(rename = "users:write")]
-    UsersWrite,
-    #[oai(rename = "teams:read")]
-    TeamsRead,
-    #[oai(rename = "teams:write")]
-    TeamsWrite,
-}
-
-impl From<Scope> for ScopeName {
-    fn from(scope: Scope) -> Self {
-        match scope {
-            Scope::UsersRead => ScopeName::UsersRead,
-            Scope::UsersWrite => ScopeName::UsersWrite,
-            Scope::TeamsRead => ScopeName::TeamsRead,
-            Scope::TeamsWrite => ScopeName::TeamsWrite,
-        }
-    }
-}
 
 /// A team, by id and name.
 #[derive(Debug, Clone, Object)]
@@ -160,12 +100,6 @@ pub fn metadata(stored: &str) -> Result<BTreeMap<String, Value>, ApiError> {
     serde_json::from_str(stored).map_err(ApiError::internal)
 }
 
-/// The stored role; an unknown one (never written by this version) acts as `member`, which can
-/// do the least.
-pub fn role_of(user: &models::User) -> RoleName {
-    RoleName::parse(&user.role).unwrap_or(RoleName::Member)
-}
-
 /// The facts about a user that live outside its row.
 #[derive(Debug, Default, Clone)]
 pub struct Extras {
@@ -192,10 +126,8 @@ pub fn user_fields(user: &models::User, extras: Extras) -> Result<UserFields, Ap
     Ok(UserFields {
         id: uuid(&user.id)?,
         org_id: uuid(&user.org_id)?,
-        status: StatusName::parse(&user.status)
-            .unwrap_or(StatusName::Suspended)
-            .into(),
-        role: role_of(user).into(),
+        status: user.status,
+        role: user.role,
         display_name: user.display_name.clone(),
         first_name: user.first_name.clone(),
         last_name: user.last_name.clone(),

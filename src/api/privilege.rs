@@ -13,17 +13,17 @@
 //! change. A change is judged by what really changes, against the row as locked by the write
 //! (`db::users`), so a user promoted to admin meanwhile is judged as an admin.
 
-use super::{access::Caller, model::role_of};
+use super::access::Caller;
 use crate::{
     db::models::{User, UserChanges},
-    domain::RoleName,
+    domain::Role,
     error::ApiError,
 };
 
 /// `POST /v1/users` of `new`.
 pub fn check_create(caller: &Caller, new: &User) -> Result<(), ApiError> {
-    match role_of(new) {
-        RoleName::Admin => caller.require_every_scope("creating an admin"),
+    match new.role {
+        Role::Admin => caller.require_every_scope("creating an admin"),
         _ => Ok(()),
     }
 }
@@ -34,10 +34,10 @@ pub fn check_change(
     current: &User,
     changes: &UserChanges,
 ) -> Result<(), ApiError> {
-    if changes.role.as_deref().and_then(RoleName::parse) == Some(RoleName::Admin) {
+    if changes.role == Some(Role::Admin) {
         return caller.require_every_scope("granting the admin role");
     }
-    if role_of(current) != RoleName::Admin {
+    if current.role != Role::Admin {
         return Ok(());
     }
     let guarded = guarded_fields(changes);
@@ -49,8 +49,8 @@ pub fn check_change(
 
 /// `DELETE /v1/users/{id}` of `current`.
 pub fn check_delete(caller: &Caller, current: &User) -> Result<(), ApiError> {
-    match role_of(current) {
-        RoleName::Admin => caller.require_every_scope("deleting an admin"),
+    match current.role {
+        Role::Admin => caller.require_every_scope("deleting an admin"),
         _ => Ok(()),
     }
 }

@@ -23,7 +23,7 @@ use crate::{
         totp,
     },
     db::sessions,
-    domain::EmailAddress,
+    domain::{EmailAddress, UserStatus},
     error::ApiError,
 };
 
@@ -172,7 +172,7 @@ impl SessionsApi {
         let (Some(user), Some(stored)) = (user, stored) else {
             return Err(ApiError::unauthorized().into());
         };
-        if user.status != "active" || !user.primary_email_auth_enabled {
+        if user.status != UserStatus::Active || !user.primary_email_auth_enabled {
             return Err(ApiError::unauthorized().into());
         }
         if let Some(secret) = &user.totp_secret {

@@ -17,8 +17,8 @@ use crate::{
         users::{self, UserUpdate},
     },
     domain::{
-        Bio, DisplayName, EmailAddress, Locale, PersonName, PhoneNumber, ProfileImage, RoleName,
-        StatusName, Timezone,
+        Bio, DisplayName, EmailAddress, Locale, PersonName, PhoneNumber, ProfileImage, Role,
+        Timezone, UserStatus,
     },
     error::ApiError,
 };
@@ -166,12 +166,8 @@ fn read_fields(r: &mut Reader, surface: Surface) -> UserChanges {
         ..UserChanges::default()
     };
     if surface == Surface::Admin {
-        changes.role = r
-            .choice("role", "admin, member, viewer", RoleName::parse)
-            .map(|role| role.as_str().to_owned());
-        changes.status = r
-            .choice("status", "active, suspended", StatusName::parse)
-            .map(|status| status.as_str().to_owned());
+        changes.role = r.choice("role", "admin, member, viewer", Role::parse);
+        changes.status = r.choice("status", "active, suspended", UserStatus::parse);
         changes.phone_number_verified = r.boolean("phone_number_verified");
         changes.primary_email_verified = r.boolean("primary_email_verified");
         changes.primary_email_auth_enabled = r.boolean("primary_email_auth_enabled");
@@ -285,8 +281,8 @@ pub async fn read_create(
     Ok(User {
         id,
         org_id: org_id.to_owned(),
-        status: changes.status.unwrap_or_else(|| "active".into()),
-        role: changes.role.unwrap_or_else(|| "member".into()),
+        status: changes.status.unwrap_or(UserStatus::Active),
+        role: changes.role.unwrap_or(Role::Member),
         display_name: changes.display_name.flatten(),
         first_name: changes.first_name.flatten(),
         last_name: changes.last_name.flatten(),

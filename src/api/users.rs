@@ -19,7 +19,7 @@ use super::{
     envelope::{envelope, error_responses, page_envelope},
     idempotency::{idempotency_claim, request_hash},
     me::{etag, parse_if_match},
-    model::{Role, User, UserStatus, admin_user, extras_of, extras_of_one},
+    model::{User, admin_user, extras_of, extras_of_one},
     pages::PageRequest,
     patch::PatchBody,
     privilege,
@@ -30,7 +30,7 @@ use crate::{
         user_create::{self, Created},
         users::{self, UserFilter},
     },
-    domain::{EmailAddress, Scope},
+    domain::{EmailAddress, Role, Scope, UserStatus},
     error::ApiError,
 };
 

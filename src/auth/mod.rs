@@ -27,6 +27,7 @@ use crate::{
         models::{ApiKey, Session, User},
         sessions,
     },
+    domain::{Scope, UserStatus},
     error::ApiError,
 };
 pub use keys::SigningKeys;
@@ -34,9 +35,6 @@ pub use secrets::SecretKeys;
 
 /// API key secrets start with this, so they are recognisable in logs, configs and secret scanners.
 pub const API_KEY_PREFIX: &str = "uak_";
-
-/// Every scope an API key can hold.
-pub const ALL_SCOPES: [&str; 4] = ["users:read", "users:write", "teams:read", "teams:write"];
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Claims {
@@ -186,7 +184,7 @@ pub fn new_session(user_id: &str, lifetime: Duration) -> Session {
 }
 
 /// A new API key secret and its row. The secret is returned once and only its hash is stored.
-pub fn new_api_key(org_id: &str, name: &str, scopes: &[&str]) -> (String, ApiKey) {
+pub fn new_api_key(org_id: &str, name: &str, scopes: &[Scope]) -> (String, ApiKey) {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let secret = format!("{API_KEY_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
@@ -195,7 +193,7 @@ pub fn new_api_key(org_id: &str, name: &str, scopes: &[&str]) -> (String, ApiKey
         org_id: org_id.to_owned(),
         name: name.to_owned(),
         secret_hash: hash_api_key(&secret),
-        scopes: scopes.join(" "),
+        scopes: Scope::to_stored(scopes),
         created_at: crate::db::now(),
         last_used_at: None,
         revoked_at: None,
@@ -244,7 +242,7 @@ pub async fn authenticate_me(
     let (mut session, mut user, rows) = me::load_with_session(db, &claims.sid, &claims.sub, now)
         .await?
         .ok_or_else(ApiError::unauthorized)?;
-    if user.status != "active" || user.org_id != claims.org {
+    if user.status != UserStatus::Active || user.org_id != claims.org {
         return Err(ApiError::unauthorized());
     }
     mark_active(db, &mut session, &mut user, now).await?;
@@ -263,7 +261,7 @@ pub async fn authenticate(db: &Db, tokens: &Tokens, bearer: &str) -> Result<Prin
     let (mut session, mut user) = sessions::find_live(db, &claims.sid, &claims.sub, now)
         .await?
         .ok_or_else(ApiError::unauthorized)?;
-    if user.status != "active" || user.org_id != claims.org {
+    if user.status != UserStatus::Active || user.org_id != claims.org {
         return Err(ApiError::unauthorized());
     }
     mark_active(db, &mut session, &mut user, now).await?;

@@ -10,13 +10,13 @@
 
 use super::models::{User, UserChanges};
 use crate::{
-    domain::{RoleName, StatusName},
+    domain::{Role, UserStatus},
     error::ApiError,
 };
 
 /// Whether `user` counts as one of the organization's admins: role `admin`, status `active`.
 pub fn is_active_admin(user: &User) -> bool {
-    user.role == RoleName::Admin.as_str() && user.status == StatusName::Active.as_str()
+    user.role == Role::Admin && user.status == UserStatus::Active
 }
 
 /// Whether `changes` (what really changes against `current`) take an active admin away.

@@ -12,7 +12,7 @@ use super::{
     models::{Organization, Session, Team, User},
     schema::{organizations, sessions, team_members, teams, users},
 };
-use crate::error::ApiError;
+use crate::{domain::UserStatus, error::ApiError};
 
 /// Everything of the Me payload besides the user row and the session.
 pub struct MeRows {
@@ -88,7 +88,7 @@ pub async fn load_with_session(
         let Some((session, user, org)) = found else {
             return Ok(None);
         };
-        if user.status != "active" {
+        if user.status != UserStatus::Active {
             // Refused by the caller; no need to read the rest.
             let rows = MeRows {
                 org,

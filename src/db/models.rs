@@ -4,6 +4,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::domain::{Role, UserStatus};
+
 use super::schema::{
     api_keys, idempotency_keys, organizations, sessions, team_members, teams, users,
 };
@@ -21,8 +23,8 @@ pub struct Organization {
 pub struct User {
     pub id: String,
     pub org_id: String,
-    pub status: String,
-    pub role: String,
+    pub status: UserStatus,
+    pub role: Role,
     pub display_name: Option<String>,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
@@ -70,8 +72,8 @@ pub struct UserChanges {
     pub primary_email_key: Option<Option<String>>,
     pub primary_email_verified: Option<bool>,
     pub primary_email_auth_enabled: Option<bool>,
-    pub role: Option<String>,
-    pub status: Option<String>,
+    pub role: Option<Role>,
+    pub status: Option<UserStatus>,
     pub client_read_only_metadata: Option<String>,
     pub server_metadata: Option<String>,
     pub password_hash: Option<Option<String>>,

@@ -16,7 +16,7 @@ use super::{
     sessions::revoke_sessions,
 };
 use crate::{
-    domain::{Invalid, Metadata, merge_patch},
+    domain::{Invalid, Metadata, UserStatus, merge_patch},
     error::{ApiError, FieldError},
 };
 
@@ -399,7 +399,7 @@ pub async fn update(
             .get_result(conn)
             .await
             .map_err(email_taken)?;
-        let revoke = if changes.status.as_deref() == Some("suspended") {
+        let revoke = if changes.status == Some(UserStatus::Suspended) {
             Revoke::All
         } else if changes.password_hash.is_some() {
             update.on_password_change.clone()
@@ -412,7 +412,7 @@ pub async fn update(
 }
 
 /// Sets a user's status (`active` or `suspended`); suspended users' tokens answer 401.
-pub async fn set_status(db: &Db, user_id: &str, status: &str) -> Result<(), ApiError> {
+pub async fn set_status(db: &Db, user_id: &str, status: UserStatus) -> Result<(), ApiError> {
     write!(db, |conn| {
         diesel::update(users::table.find(user_id))
             .set(users::status.eq(status))

@@ -1,14 +1,23 @@
 //! Roles, user statuses and API scopes (PRODUCT §1): the closed sets the admin surface
-//! authorizes with. Stored as their lowercase names; parsing an unknown name is refused.
+//! authorizes with, each defined once. Each is its own OpenAPI enum and its own diesel column
+//! type (stored as its lowercase name), so a `Role` is a `Role` from the request to the row.
 
-use super::Invalid;
+use diesel::{deserialize::FromSqlRow, expression::AsExpression, sql_types::Text};
+use poem_openapi::Enum;
 
-/// What a principal may do on the admin surface of its organization.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+use super::{Invalid, stored_as_text};
+
+/// A permission on the admin surface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Enum)]
+#[oai(rename = "ScopeName")]
 pub enum Scope {
+    #[oai(rename = "users:read")]
     UsersRead,
+    #[oai(rename = "users:write")]
     UsersWrite,
+    #[oai(rename = "teams:read")]
     TeamsRead,
+    #[oai(rename = "teams:write")]
     TeamsWrite,
 }
 
@@ -62,28 +71,32 @@ impl Scope {
     }
 }
 
-/// A user's role inside the organization.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RoleName {
+/// `admin` acts on the admin surface with every scope, `viewer` with `users:read` and
+/// `teams:read`, `member` only on its own `/v1/me`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+#[derive(AsExpression, FromSqlRow)]
+#[diesel(sql_type = Text)]
+pub enum Role {
     Admin,
     Member,
     Viewer,
 }
 
-impl RoleName {
+impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
-            RoleName::Admin => "admin",
-            RoleName::Member => "member",
-            RoleName::Viewer => "viewer",
+            Role::Admin => "admin",
+            Role::Member => "member",
+            Role::Viewer => "viewer",
         }
     }
 
     pub fn parse(name: &str) -> Option<Self> {
         match name {
-            "admin" => Some(RoleName::Admin),
-            "member" => Some(RoleName::Member),
-            "viewer" => Some(RoleName::Viewer),
+            "admin" => Some(Role::Admin),
+            "member" => Some(Role::Member),
+            "viewer" => Some(Role::Viewer),
             _ => None,
         }
     }
@@ -91,36 +104,43 @@ impl RoleName {
     /// Admins act with every scope, viewers with the read scopes, members with none.
     pub fn scopes(self) -> &'static [Scope] {
         match self {
-            RoleName::Admin => &Scope::ALL,
-            RoleName::Viewer => &[Scope::UsersRead, Scope::TeamsRead],
-            RoleName::Member => &[],
+            Role::Admin => &Scope::ALL,
+            Role::Viewer => &[Scope::UsersRead, Scope::TeamsRead],
+            Role::Member => &[],
         }
     }
 }
 
-/// Whether a user may sign in and use their sessions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StatusName {
+// Whether a user may sign in and use their sessions: `suspended` users cannot. (Not a doc
+// comment: the schema's description stays on the fields that use it.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+#[derive(AsExpression, FromSqlRow)]
+#[diesel(sql_type = Text)]
+pub enum UserStatus {
     Active,
     Suspended,
 }
 
-impl StatusName {
+impl UserStatus {
     pub fn as_str(self) -> &'static str {
         match self {
-            StatusName::Active => "active",
-            StatusName::Suspended => "suspended",
+            UserStatus::Active => "active",
+            UserStatus::Suspended => "suspended",
         }
     }
 
     pub fn parse(name: &str) -> Option<Self> {
         match name {
-            "active" => Some(StatusName::Active),
-            "suspended" => Some(StatusName::Suspended),
+            "active" => Some(UserStatus::Active),
+            "suspended" => Some(UserStatus::Suspended),
             _ => None,
         }
     }
 }
+
+stored_as_text!(Role, |name| Role::parse(name));
+stored_as_text!(UserStatus, |name| UserStatus::parse(name));
 
 #[cfg(test)]
 mod tests {
@@ -151,19 +171,16 @@ mod tests {
 
     #[test]
     fn admins_hold_every_scope_viewers_the_read_scopes_and_members_none() {
-        assert_eq!(RoleName::Admin.scopes(), Scope::ALL);
-        assert_eq!(
-            RoleName::Viewer.scopes(),
-            [Scope::UsersRead, Scope::TeamsRead]
-        );
-        assert!(RoleName::Member.scopes().is_empty());
+        assert_eq!(Role::Admin.scopes(), Scope::ALL);
+        assert_eq!(Role::Viewer.scopes(), [Scope::UsersRead, Scope::TeamsRead]);
+        assert!(Role::Member.scopes().is_empty());
     }
 
     #[test]
     fn roles_and_statuses_parse_only_their_own_names() {
-        assert_eq!(RoleName::parse("viewer"), Some(RoleName::Viewer));
-        assert_eq!(RoleName::parse("Admin"), None);
-        assert_eq!(StatusName::parse("suspended"), Some(StatusName::Suspended));
-        assert_eq!(StatusName::parse("deleted"), None);
+        assert_eq!(Role::parse("viewer"), Some(Role::Viewer));
+        assert_eq!(Role::parse("Admin"), None);
+        assert_eq!(UserStatus::parse("suspended"), Some(UserStatus::Suspended));
+        assert_eq!(UserStatus::parse("deleted"), None);
     }
 }

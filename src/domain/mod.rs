@@ -13,7 +13,7 @@ mod profile_image;
 mod text;
 mod timezone;
 
-pub use access::{RoleName, Scope, StatusName};
+pub use access::{Role, Scope, UserStatus};
 pub use cursor::Cursor;
 pub use email::EmailAddress;
 pub use locale::Locale;
@@ -67,3 +67,44 @@ macro_rules! string_value {
 }
 
 pub(crate) use string_value;
+
+/// Stores a domain value as its text (`as_str`) on either backend, and reads it back through
+/// `$parse`; a stored text that no longer parses is a database error, never a silent default.
+macro_rules! stored_as_text {
+    ($name:ty, $parse:expr) => {
+        impl<DB> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for $name
+        where
+            DB: diesel::backend::Backend,
+            str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+        {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, DB>,
+            ) -> diesel::serialize::Result {
+                <str as diesel::serialize::ToSql<diesel::sql_types::Text, DB>>::to_sql(
+                    self.as_str(),
+                    out,
+                )
+            }
+        }
+
+        impl<DB> diesel::deserialize::FromSql<diesel::sql_types::Text, DB> for $name
+        where
+            DB: diesel::backend::Backend,
+            String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
+        {
+            fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
+                let text =
+                    <String as diesel::deserialize::FromSql<diesel::sql_types::Text, DB>>::from_sql(
+                        bytes,
+                    )?;
+                let parse: fn(&str) -> Option<$name> = $parse;
+                parse(&text).ok_or_else(|| {
+                    format!(concat!("stored ", stringify!($name), " {:?} is unknown"), text).into()
+                })
+            }
+        }
+    };
+}
+
+pub(crate) use stored_as_text;

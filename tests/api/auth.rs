@@ -8,6 +8,7 @@ use serde_json::json;
 use users_api::{
     auth::{SigningKeys, TokenSettings, Tokens, new_session},
     db::{sessions, users},
+    domain::UserStatus,
 };
 
 use crate::helpers::{AUDIENCE, ISSUER, TestApp, spawn_app};
@@ -47,11 +48,11 @@ async fn a_revoked_session_is_refused_from_the_next_request_on() {
 async fn a_suspended_user_is_refused_and_restored_when_active_again() {
     let app = spawn_app().await;
     let token = &app.admin.session_token;
-    users::set_status(&app.state.db, &app.admin.user_id, "suspended")
+    users::set_status(&app.state.db, &app.admin.user_id, UserStatus::Suspended)
         .await
         .unwrap();
     assert_eq!(status_of(&app, token).await, 401);
-    users::set_status(&app.state.db, &app.admin.user_id, "active")
+    users::set_status(&app.state.db, &app.admin.user_id, UserStatus::Active)
         .await
         .unwrap();
     assert_eq!(status_of(&app, token).await, 200);

@@ -88,7 +88,7 @@ async fn admin_create_org_prints_one_json_object_whose_credentials_work() {
     match session.unwrap() {
         Principal::User { user, .. } => {
             assert_eq!(user.id, created["user_id"].as_str().unwrap());
-            assert_eq!(user.role, "admin");
+            assert_eq!(user.role, users_api::domain::Role::Admin);
         }
         other => panic!("expected a user, got {other:?}"),
     }

@@ -4,6 +4,7 @@
 use users_api::{
     auth::{new_api_key, new_session},
     db::{api_keys, sessions},
+    domain::Scope,
 };
 use users_api_client::{
     Client, Error, ResponseValue,
@@ -37,7 +38,8 @@ pub fn key_client(app: &TestApp) -> Client {
 /// The generated client acting with a new API key of the first organization holding exactly
 /// `scopes`.
 pub async fn key_with(app: &TestApp, scopes: &[&str]) -> Client {
-    let (secret, row) = new_api_key(&app.admin.org_id, "test", scopes);
+    let scopes: Vec<Scope> = scopes.iter().map(|s| Scope::parse(s).unwrap()).collect();
+    let (secret, row) = new_api_key(&app.admin.org_id, "test", &scopes);
     api_keys::insert(&app.state.db, &row).await.unwrap();
     app.client_with(&secret)
 }
