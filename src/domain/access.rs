@@ -2,6 +2,7 @@
 //! authorizes with. Stored as their lowercase names; parsing an unknown name is refused.
 
 use super::Invalid;
+use crate::error::ErrorCode;
 
 /// What a principal may do on the admin surface of its organization.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -35,7 +36,7 @@ impl Scope {
             .find(|s| s.as_str() == name)
             .ok_or_else(|| {
                 Invalid::new(
-                    "VALIDATION_FAILED",
+                    ErrorCode::ValidationFailed,
                     format!("unknown scope {name:?}; known: users:read users:write teams:read teams:write"),
                 )
             })
