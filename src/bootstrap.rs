@@ -12,7 +12,7 @@ use crate::{
         orgs::{self, Bootstrap},
     },
     domain::{EmailAddress, Role, Scope, UserStatus},
-    error::{ApiError, FieldError},
+    error::{ApiError, ErrorCode, FieldError},
 };
 
 /// How to act as the new admin. Printed once; only hashes are stored.
@@ -35,7 +35,11 @@ pub async fn create_org(
 ) -> Result<Credentials, ApiError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
-        let field = FieldError::new("name", "VALIDATION_FAILED", "must be 1–100 characters");
+        let field = FieldError::new(
+            "name",
+            ErrorCode::ValidationFailed,
+            "must be 1–100 characters",
+        );
         return Err(ApiError::validation(vec![field]));
     }
     let email = EmailAddress::parse(admin_email).map_err(|invalid| {

@@ -5,13 +5,11 @@
 //! and passes `org_id` to every query, which is what keeps organizations apart. Changes that
 //! could make or take over an admin need every scope on top (`privilege`).
 
-use poem::http::StatusCode;
-
 use super::{AppState, BearerAuth};
 use crate::{
     auth::Principal,
     domain::{Role, Scope},
-    error::{ApiError, FieldError},
+    error::{ApiError, ErrorCode, FieldError},
 };
 
 #[derive(Debug, Clone)]
@@ -93,9 +91,9 @@ impl Caller {
 /// attribute does): one name when an operation's scope is missing, several when every scope
 /// is needed.
 fn insufficient_scope(message: String, missing: &[Scope]) -> ApiError {
-    ApiError::new(StatusCode::FORBIDDEN, "INSUFFICIENT_SCOPE", message).with_field(FieldError::new(
+    ApiError::new(ErrorCode::InsufficientScope, message).with_field(FieldError::new(
         "scope",
-        "INSUFFICIENT_SCOPE",
+        ErrorCode::InsufficientScope,
         Scope::to_stored(missing),
     ))
 }
@@ -111,6 +109,8 @@ impl AppState {
 
 #[cfg(test)]
 mod tests {
+    use poem::http::StatusCode;
+
     use super::*;
 
     fn caller(kind: Kind, scopes: &[Scope]) -> Caller {
@@ -127,7 +127,7 @@ mod tests {
         assert!(key.require(Scope::UsersRead).is_ok());
         let error = key.require(Scope::UsersWrite).unwrap_err();
         assert_eq!(error.status, StatusCode::FORBIDDEN);
-        assert_eq!(error.code, "INSUFFICIENT_SCOPE");
+        assert_eq!(error.code, ErrorCode::InsufficientScope);
         assert!(error.message.contains("users:write"), "{}", error.message);
         assert_eq!(error.fields[0].message, "users:write");
     }
@@ -148,7 +148,7 @@ mod tests {
         let key = caller(Kind::ApiKey, &[Scope::UsersWrite, Scope::TeamsRead]);
         let error = key.require_every_scope("granting admin").unwrap_err();
         assert_eq!(error.status, StatusCode::FORBIDDEN);
-        assert_eq!(error.code, "INSUFFICIENT_SCOPE");
+        assert_eq!(error.code, ErrorCode::InsufficientScope);
         assert!(
             error.message.starts_with("granting admin"),
             "{}",
@@ -175,7 +175,7 @@ mod tests {
             Kind::User(Role::Member),
         ] {
             let error = caller(kind, &all).require_admin_user().unwrap_err();
-            assert_eq!(error.code, "FORBIDDEN");
+            assert_eq!(error.code, ErrorCode::Forbidden);
         }
     }
 }

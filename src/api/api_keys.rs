@@ -18,7 +18,7 @@ use crate::{
     auth,
     db::{api_keys, models},
     domain::{DisplayName, Scope},
-    error::{ApiError, FieldError},
+    error::{ApiError, ErrorCode, FieldError},
 };
 
 /// An API key, without its secret.
@@ -149,7 +149,7 @@ impl ApiKeysApi {
         if scopes.as_ref().is_some_and(Vec::is_empty) {
             r.invalid_field(FieldError::new(
                 "scopes",
-                "VALIDATION_FAILED",
+                ErrorCode::ValidationFailed,
                 "name at least one scope",
             ));
         }

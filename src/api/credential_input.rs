@@ -18,7 +18,7 @@ use crate::{
         models::User,
         users::{Revoke, UserUpdate},
     },
-    error::{ApiError, FieldError},
+    error::{ApiError, ErrorCode, FieldError},
 };
 
 /// Credential changes read from a body, not yet proved or hashed. A value that was refused is
@@ -60,7 +60,7 @@ fn new_password(r: &mut Reader, raw: &str, user: Option<&User>) -> Option<NewPas
         .ok()
 }
 
-fn refuse(r: &mut Reader, field: &str, code: &'static str, message: &str) {
+fn refuse(r: &mut Reader, field: &str, code: ErrorCode, message: &str) {
     r.invalid_field(FieldError::new(field, code, message));
 }
 
@@ -70,7 +70,7 @@ fn only_with(r: &mut Reader, field: &str, with: &str, present: bool) {
         refuse(
             r,
             field,
-            "VALIDATION_FAILED",
+            ErrorCode::ValidationFailed,
             &format!("only meaningful together with {with}"),
         );
     }
@@ -86,7 +86,7 @@ pub fn read_me(r: &mut Reader, user: &User) -> CredentialInput {
         Field::Null => refuse(
             r,
             "password",
-            "VALIDATION_FAILED",
+            ErrorCode::ValidationFailed,
             "must be a string: a password cannot be removed through /v1/me",
         ),
         Field::Value(raw) => input.password = new_password(r, &raw, Some(user)).map(Some),
@@ -112,7 +112,7 @@ pub fn read_me(r: &mut Reader, user: &User) -> CredentialInput {
                 refuse(
                     r,
                     "totp_secret_base64",
-                    "INVALID_TOTP_SECRET",
+                    ErrorCode::InvalidTotpSecret,
                     "two-factor authentication is already on: turn it off with a current code first",
                 );
                 return input;
@@ -130,13 +130,13 @@ pub fn read_me(r: &mut Reader, user: &User) -> CredentialInput {
                 None => refuse(
                     r,
                     "totp_code",
-                    "INVALID_TOTP_SECRET",
+                    ErrorCode::InvalidTotpSecret,
                     "required: a current code computed from the new secret proves the authenticator holds it",
                 ),
                 Some(None) => refuse(
                     r,
                     "totp_code",
-                    "INVALID_TOTP_SECRET",
+                    ErrorCode::InvalidTotpSecret,
                     "does not match the new secret at the current time",
                 ),
                 Some(Some(step)) => input.enrolled_step = Some(step),
@@ -178,7 +178,7 @@ pub fn read_admin(r: &mut Reader, user: Option<&User>) -> CredentialInput {
         refuse(
             r,
             "password_hash",
-            "VALIDATION_FAILED",
+            ErrorCode::ValidationFailed,
             "send either password or password_hash, not both",
         );
         input.password_hash = None;

@@ -101,7 +101,7 @@ impl From<ApiError> for ErrorEnvelope {
         for field in error.fields.into_iter().take(MAX_LISTED_FIELDS) {
             let listed = FieldErrorBody {
                 field: clip(&field.field, MAX_FIELD_NAME_CHARS),
-                code: field.code.to_owned(),
+                code: field.code.as_str().to_owned(),
                 message: clip(&field.message, MAX_FIELD_MESSAGE_CHARS),
             };
             // Listed twice (`errors` and `details`), each string escaped as JSON.
@@ -116,7 +116,7 @@ impl From<ApiError> for ErrorEnvelope {
         ErrorEnvelope {
             success: false,
             error: ErrorBody {
-                code: error.code.to_owned(),
+                code: error.code.as_str().to_owned(),
                 message: clip(&error.message, MAX_MESSAGE_CHARS),
                 request_id: current_request_id(),
                 details,

@@ -299,6 +299,7 @@ fn me_response(user: User, session: Session, rows: MeRows) -> Result<MeResponse,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorCode;
 
     #[test]
     fn if_match_accepts_a_strong_tag_or_a_star_and_refuses_anything_else() {
@@ -307,7 +308,7 @@ mod tests {
         for bad in ["W/\"7\"", "7", "\"x\"", ""] {
             assert_eq!(
                 parse_if_match(bad).unwrap_err().code,
-                "PRECONDITION_FAILED",
+                ErrorCode::PreconditionFailed,
                 "{bad}"
             );
         }

@@ -25,7 +25,7 @@ use super::{
     nul_guard,
     routes::RouteTable,
 };
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// Large enough for a 100 KB image as a base64 data URL plus the rest of a profile.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -158,8 +158,7 @@ fn bound_head(req: &Request) -> Result<(), ApiError> {
     let uri = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
     if uri > MAX_URI_BYTES {
         return Err(ApiError::new(
-            StatusCode::URI_TOO_LONG,
-            "URI_TOO_LONG",
+            ErrorCode::UriTooLong,
             format!("the path and query are longer than {MAX_URI_BYTES} bytes"),
         ));
     }
@@ -170,8 +169,7 @@ fn bound_head(req: &Request) -> Result<(), ApiError> {
         .sum();
     if headers.len() > MAX_HEADERS || bytes > MAX_HEADER_BYTES {
         return Err(ApiError::new(
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "HEADERS_TOO_LARGE",
+            ErrorCode::HeadersTooLarge,
             format!(
                 "send at most {MAX_HEADERS} header lines and {MAX_HEADER_BYTES} bytes of headers"
             ),
@@ -211,8 +209,7 @@ async fn read_body(req: &mut Request, timeout: Duration) -> Result<Option<Vec<u8
     };
     let buffer = tokio::time::timeout(timeout, read).await.map_err(|_| {
         ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "REQUEST_TIMEOUT",
+            ErrorCode::RequestTimeout,
             format!(
                 "the body was not all received within {} s",
                 timeout.as_secs_f64()
@@ -224,8 +221,7 @@ async fn read_body(req: &mut Request, timeout: Duration) -> Result<Option<Vec<u8
 
 fn too_large() -> ApiError {
     ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "PAYLOAD_TOO_LARGE",
+        ErrorCode::PayloadTooLarge,
         format!("request body is larger than {MAX_BODY_BYTES} bytes"),
     )
 }
@@ -240,20 +236,22 @@ fn from_poem_error(error: poem::Error) -> Response {
     let api = match status {
         StatusCode::BAD_REQUEST => ApiError::malformed(error.to_string()),
         StatusCode::UNAUTHORIZED => ApiError::unauthorized(),
-        StatusCode::NOT_FOUND => ApiError::new(status, "NOT_FOUND", "no such route"),
+        StatusCode::NOT_FOUND => ApiError::new(ErrorCode::NotFound, "no such route"),
         StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
-            status,
-            "METHOD_NOT_ALLOWED",
+            ErrorCode::MethodNotAllowed,
             "method not allowed on this route",
         ),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(
-            status,
-            "UNSUPPORTED_MEDIA_TYPE",
+            ErrorCode::UnsupportedMediaType,
             "send the body as application/json",
         ),
         StatusCode::PAYLOAD_TOO_LARGE => too_large(),
         s if s.is_server_error() => ApiError::internal(error),
-        s => ApiError::new(s, "MALFORMED_REQUEST", error.to_string()),
+        // Any other status is kept as the framework chose it.
+        s => ApiError {
+            status: s,
+            ..ApiError::malformed(error.to_string())
+        },
     };
     error_response(api)
 }

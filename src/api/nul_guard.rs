@@ -12,7 +12,7 @@ use poem::Request;
 use serde_json::Value;
 
 use super::routes::RouteTable;
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, ErrorCode, FieldError};
 
 /// At most this many places are named, so an error never grows with the input.
 const MAX_NAMED: usize = 16;
@@ -57,7 +57,7 @@ fn refuse(mut found: Vec<String>) -> Result<(), ApiError> {
     found.truncate(MAX_NAMED);
     let fields = found
         .into_iter()
-        .map(|place| FieldError::new(place, "MALFORMED_REQUEST", REASON))
+        .map(|place| FieldError::new(place, ErrorCode::MalformedRequest, REASON))
         .collect();
     Err(ApiError::malformed_fields(
         &format!("strings {REASON}"),

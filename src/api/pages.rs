@@ -60,12 +60,13 @@ impl PageRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorCode;
 
     #[test]
     fn the_limit_defaults_to_50_and_a_tampered_cursor_is_invalid_cursor() {
         assert_eq!(PageRequest::parse(None, None).unwrap().limit, 50);
         let error = PageRequest::parse(Some(10), Some("bogus")).err().unwrap();
-        assert_eq!(error.code, "INVALID_CURSOR");
+        assert_eq!(error.code, ErrorCode::InvalidCursor);
         assert_eq!(error.status.as_u16(), 422);
     }
 

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 use crate::{
     domain::Invalid,
-    error::{ApiError, FieldError},
+    error::{ApiError, ErrorCode, FieldError},
 };
 
 /// A PATCH body documented as `T` but kept as the JSON object that was sent.
@@ -100,7 +100,7 @@ impl<T> Field<T> {
 impl<T> PatchBody<T> {
     /// Checks field names against `rules`, then hands out a reader for the values.
     pub fn reader(self, rules: &FieldRules) -> Result<Reader, ApiError> {
-        let named = |pick: &dyn Fn(&str) -> bool, code: &'static str, message: &str| {
+        let named = |pick: &dyn Fn(&str) -> bool, code: ErrorCode, message: &str| {
             let mut fields: Vec<FieldError> = self
                 .fields
                 .keys()
@@ -115,7 +115,7 @@ impl<T> PatchBody<T> {
                 || rules.not_writable.contains(&k)
                 || rules.immutable.contains(&k)
         };
-        let unknown = named(&|k| !known(k), "MALFORMED_REQUEST", "unknown field");
+        let unknown = named(&|k| !known(k), ErrorCode::MalformedRequest, "unknown field");
         if !unknown.is_empty() {
             let names: Vec<&str> = unknown.iter().map(|f| f.field.as_str()).collect();
             let message = format!("unknown fields: {}", names.join(", "));
@@ -123,7 +123,7 @@ impl<T> PatchBody<T> {
         }
         let immutable = named(
             &|k| rules.immutable.contains(&k),
-            "IMMUTABLE_FIELD",
+            ErrorCode::ImmutableField,
             "can never be changed",
         );
         if !immutable.is_empty() {
@@ -131,7 +131,7 @@ impl<T> PatchBody<T> {
         }
         let not_writable = named(
             &|k| rules.not_writable.contains(&k),
-            "FIELD_NOT_WRITABLE",
+            ErrorCode::FieldNotWritable,
             "not writable by this principal",
         );
         if !not_writable.is_empty() {
@@ -165,7 +165,7 @@ impl Reader {
             Some(value) => cast(value).map(Field::Value).unwrap_or_else(|| {
                 let message = format!("must be {expected}");
                 self.wrong_types
-                    .push(FieldError::new(name, "MALFORMED_REQUEST", message));
+                    .push(FieldError::new(name, ErrorCode::MalformedRequest, message));
                 Field::Absent
             }),
         }
@@ -204,7 +204,7 @@ impl Reader {
     }
 
     /// An object field that may not be `null` (`code` is the field's 422 code).
-    pub fn non_null_object(&mut self, name: &str, code: &'static str) -> Option<Value> {
+    pub fn non_null_object(&mut self, name: &str, code: ErrorCode) -> Option<Value> {
         match self.object(name) {
             Field::Absent => None,
             Field::Value(value) => Some(value),
@@ -290,8 +290,11 @@ impl Reader {
             Field::Value(value) => Some(value),
             Field::Absent if self.wrong_types.iter().any(|f| f.field == name) => None,
             Field::Absent => {
-                self.wrong_types
-                    .push(FieldError::new(name, "MALFORMED_REQUEST", "is required"));
+                self.wrong_types.push(FieldError::new(
+                    name,
+                    ErrorCode::MalformedRequest,
+                    "is required",
+                ));
                 None
             }
             Field::Null => {
@@ -303,13 +306,13 @@ impl Reader {
 
     fn null_refused(&mut self, name: &str, message: &str) {
         self.invalid
-            .push(FieldError::new(name, "VALIDATION_FAILED", message));
+            .push(FieldError::new(name, ErrorCode::ValidationFailed, message));
     }
 
     /// A value of the wrong JSON shape, found by the caller (400).
     pub fn wrong_type(&mut self, name: &str, message: String) {
         self.wrong_types
-            .push(FieldError::new(name, "MALFORMED_REQUEST", message));
+            .push(FieldError::new(name, ErrorCode::MalformedRequest, message));
     }
 
     /// Whether `name` already has an error.

@@ -22,7 +22,7 @@ use super::{
 use crate::{
     db::{models, teams},
     domain::{DisplayName, Scope},
-    error::ApiError,
+    error::{ApiError, ErrorCode},
 };
 
 /// A team of the organization.
@@ -247,7 +247,7 @@ impl TeamsApi {
             super::patch::Field::Null => {
                 r.invalid_field(crate::error::FieldError::new(
                     "name",
-                    "INVALID_NAME",
+                    ErrorCode::InvalidName,
                     "a team always has a name",
                 ));
                 None

@@ -20,7 +20,7 @@ use crate::{
         Bio, DisplayName, EmailAddress, Locale, PersonName, PhoneNumber, ProfileImage, Role,
         Timezone, UserStatus,
     },
-    error::ApiError,
+    error::{ApiError, ErrorCode},
 };
 
 const IMMUTABLE: &[&str] = &["id", "org_id", "created_at"];
@@ -178,7 +178,7 @@ fn read_fields(r: &mut Reader, surface: Surface) -> UserChanges {
 /// Reads one metadata patch; checked here against `stored` so that its error is reported
 /// together with the others (the write checks again against the locked row).
 fn read_metadata(r: &mut Reader, name: &str, stored: &str) -> Option<Value> {
-    let patch = r.non_null_object(name, "INVALID_METADATA")?;
+    let patch = r.non_null_object(name, ErrorCode::InvalidMetadata)?;
     if let Err(invalid) = users::merged_metadata(stored, &patch) {
         r.invalid(name, invalid);
     }

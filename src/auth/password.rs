@@ -17,7 +17,10 @@ use argon2::{
 };
 use tokio::sync::oneshot;
 
-use crate::{domain::Invalid, error::ApiError};
+use crate::{
+    domain::Invalid,
+    error::{ApiError, ErrorCode},
+};
 
 pub const MIN_CHARS: usize = 8;
 pub const MAX_CHARS: usize = 256;
@@ -60,7 +63,7 @@ impl std::fmt::Debug for NewPassword {
 impl NewPassword {
     /// `user_inputs` are the user's own names and address: a password made of them is weak.
     pub fn parse(raw: &str, user_inputs: &[&str]) -> Result<Self, Invalid> {
-        let weak = |reason: &str| Invalid::new("WEAK_PASSWORD", reason);
+        let weak = |reason: &str| Invalid::new(ErrorCode::WeakPassword, reason);
         let chars = raw.chars().count();
         if chars < MIN_CHARS {
             return Err(weak("must be at least 8 characters"));
@@ -89,7 +92,7 @@ pub struct ImportedHash(String);
 
 impl ImportedHash {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let invalid = |reason: &str| Invalid::new("INVALID_PASSWORD_HASH", reason);
+        let invalid = |reason: &str| Invalid::new(ErrorCode::InvalidPasswordHash, reason);
         if ["$2a$", "$2b$", "$2y$"].iter().any(|p| raw.starts_with(p)) {
             let parts: bcrypt::HashParts = raw
                 .parse()
@@ -351,8 +354,8 @@ mod tests {
     #[test]
     fn the_policy_refuses_short_long_and_guessable_passwords() {
         let code = |raw: &str| NewPassword::parse(raw, &[]).map(|_| ()).map_err(|e| e.code);
-        assert_eq!(code("Tr0ub4!"), Err("WEAK_PASSWORD"));
-        assert_eq!(code(&"x".repeat(257)), Err("WEAK_PASSWORD"));
+        assert_eq!(code("Tr0ub4!"), Err(ErrorCode::WeakPassword));
+        assert_eq!(code(&"x".repeat(257)), Err(ErrorCode::WeakPassword));
         for weak in [
             "password1",
             "P@ssw0rd!",
@@ -360,7 +363,7 @@ mod tests {
             "12345678",
             "iloveyou2",
         ] {
-            assert_eq!(code(weak), Err("WEAK_PASSWORD"), "{weak}");
+            assert_eq!(code(weak), Err(ErrorCode::WeakPassword), "{weak}");
         }
         assert_eq!(code(STRONG), Ok(()));
         assert_eq!(code(&"kV9#qL2!".repeat(32)), Ok(()));
@@ -434,7 +437,7 @@ mod tests {
         ] {
             assert_eq!(
                 ImportedHash::parse(bad).map(|_| ()).map_err(|e| e.code),
-                Err("INVALID_PASSWORD_HASH"),
+                Err(ErrorCode::InvalidPasswordHash),
                 "{bad}"
             );
         }
@@ -457,7 +460,7 @@ mod tests {
         };
         assert!(ImportedHash::parse(&bcrypt_of_cost(12)).is_ok());
         let refused = ImportedHash::parse(&bcrypt_of_cost(13)).unwrap_err();
-        assert_eq!(refused.code, "INVALID_PASSWORD_HASH");
+        assert_eq!(refused.code, ErrorCode::InvalidPasswordHash);
         assert!(refused.reason.contains("above 12"), "{}", refused.reason);
 
         for accepted in [(65536, 3, 4), (32768, 6, 1), (19456, 2, 1), (65536, 1, 8)] {
@@ -470,7 +473,7 @@ mod tests {
         for refused in [(65537, 1, 1), (65536, 4, 1), (32768, 7, 1), (65536, 1, 9)] {
             let (m, t, p) = refused;
             let why = ImportedHash::parse(&argon2id(m, t, p)).unwrap_err();
-            assert_eq!(why.code, "INVALID_PASSWORD_HASH");
+            assert_eq!(why.code, ErrorCode::InvalidPasswordHash);
             assert!(
                 why.reason.contains("m=65536 (64 MiB)"),
                 "{refused:?}: {}",

@@ -10,7 +10,7 @@ use base64::{
 };
 use totp_rs::{Algorithm, Builder};
 
-use crate::domain::Invalid;
+use crate::{domain::Invalid, error::ErrorCode};
 
 /// RFC 4226 asks for at least 128 bits; 160 are recommended.
 pub const MIN_SECRET_BYTES: usize = 16;
@@ -39,7 +39,7 @@ impl TotpSecret {
     pub fn parse(base64: &str) -> Result<Self, Invalid> {
         let bytes = BASE64.decode(base64.trim()).map_err(|_| {
             Invalid::new(
-                "INVALID_TOTP_SECRET",
+                ErrorCode::InvalidTotpSecret,
                 "must be standard base64 of the secret's bytes",
             )
         })?;
@@ -48,7 +48,7 @@ impl TotpSecret {
 
     /// The secret's bytes, as an authenticator holds them.
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, Invalid> {
-        let invalid = |reason: &str| Invalid::new("INVALID_TOTP_SECRET", reason);
+        let invalid = |reason: &str| Invalid::new(ErrorCode::InvalidTotpSecret, reason);
         if bytes.len() < MIN_SECRET_BYTES {
             return Err(invalid("must be at least 128 bits (16 bytes)"));
         }
@@ -115,7 +115,7 @@ mod tests {
         for bad in ["", "not base64!", "AAAAAAAAAAAAAAAAAAAA", &"A".repeat(200)] {
             assert_eq!(
                 TotpSecret::parse(bad).map(|_| ()).map_err(|e| e.code),
-                Err("INVALID_TOTP_SECRET"),
+                Err(ErrorCode::InvalidTotpSecret),
                 "{bad}"
             );
         }

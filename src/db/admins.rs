@@ -11,7 +11,7 @@
 use super::models::{User, UserChanges};
 use crate::{
     domain::{Role, UserStatus},
-    error::ApiError,
+    error::{ApiError, ErrorCode},
 };
 
 /// Whether `user` counts as one of the organization's admins: role `admin`, status `active`.
@@ -64,8 +64,7 @@ pub(crate) use keep_an_active_admin;
 
 pub fn last_admin() -> ApiError {
     ApiError::new(
-        poem::http::StatusCode::CONFLICT,
-        "LAST_ADMIN",
+        ErrorCode::LastAdmin,
         "this is the organization's last active admin: make another user an active admin first",
     )
 }

@@ -251,7 +251,10 @@ impl Db {
         let deadline = self.timeouts.operation;
         let started = tokio::time::Instant::now();
         match tokio::time::timeout(deadline, operation).await {
-            Ok(Err(error)) if error.code == "INTERNAL" && started.elapsed() >= deadline => {
+            Ok(Err(error))
+                if error.code == crate::error::ErrorCode::Internal
+                    && started.elapsed() >= deadline =>
+            {
                 Err(timed_out(deadline))
             }
             Ok(result) => result,

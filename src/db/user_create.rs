@@ -13,7 +13,7 @@ use super::{
     schema::{idempotency_keys, users},
     users::email_taken,
 };
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// A claimed `Idempotency-Key`: the key and the hash of the request it was first used with.
 #[derive(Debug, Clone)]
@@ -103,8 +103,7 @@ pub async fn create(
 
 pub fn idempotency_conflict() -> ApiError {
     ApiError::new(
-        poem::http::StatusCode::CONFLICT,
-        "IDEMPOTENCY_CONFLICT",
+        ErrorCode::IdempotencyConflict,
         "this Idempotency-Key was already used with a different request",
     )
 }

@@ -17,7 +17,7 @@ use super::{
 };
 use crate::{
     domain::{Invalid, Metadata, UserStatus, merge_patch},
-    error::{ApiError, FieldError},
+    error::{ApiError, ErrorCode, FieldError},
 };
 
 diesel::define_sql_function! {
@@ -136,13 +136,12 @@ pub fn email_taken(error: diesel::result::Error) -> ApiError {
     use diesel::result::{DatabaseErrorKind, Error};
     match error {
         Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => ApiError::new(
-            poem::http::StatusCode::CONFLICT,
-            "EMAIL_TAKEN",
+            ErrorCode::EmailTaken,
             "another user of this organization has this e-mail address",
         )
         .with_field(FieldError::new(
             "primary_email",
-            "EMAIL_TAKEN",
+            ErrorCode::EmailTaken,
             "already used by another user of this organization",
         )),
         other => other.into(),
@@ -345,7 +344,7 @@ pub fn merged_metadata(stored: &str, patch: &Value) -> Result<String, Invalid> {
 pub fn not_a_team_member() -> FieldError {
     FieldError::new(
         "selected_team_id",
-        "NOT_A_TEAM_MEMBER",
+        ErrorCode::NotATeamMember,
         "the user is not a member of this team",
     )
 }

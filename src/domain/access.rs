@@ -5,6 +5,8 @@
 use diesel::{deserialize::FromSqlRow, expression::AsExpression, sql_types::Text};
 use poem_openapi::Enum;
 
+use crate::error::ErrorCode;
+
 use super::{Invalid, stored_as_text};
 
 /// A permission on the admin surface.
@@ -44,7 +46,7 @@ impl Scope {
             .find(|s| s.as_str() == name)
             .ok_or_else(|| {
                 Invalid::new(
-                    "VALIDATION_FAILED",
+                    ErrorCode::ValidationFailed,
                     format!("unknown scope {name:?}; known: users:read users:write teams:read teams:write"),
                 )
             })

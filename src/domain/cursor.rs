@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::Invalid;
+use crate::error::ErrorCode;
 
 const VERSION: u8 = 1;
 
@@ -36,7 +37,7 @@ impl Cursor {
     pub fn parse(text: &str) -> Result<Self, Invalid> {
         let invalid = || {
             Invalid::new(
-                "INVALID_CURSOR",
+                ErrorCode::InvalidCursor,
                 "not a cursor this API issued; start again without one",
             )
         };
@@ -83,7 +84,7 @@ mod tests {
         ] {
             assert_eq!(
                 Cursor::parse(bad).unwrap_err().code,
-                "INVALID_CURSOR",
+                ErrorCode::InvalidCursor,
                 "{bad:?}"
             );
         }

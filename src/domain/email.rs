@@ -16,6 +16,7 @@ use unicode_normalization::UnicodeNormalization;
 use unicode_security::{RestrictionLevel, RestrictionLevelDetection};
 
 use super::{Invalid, string_value};
+use crate::error::ErrorCode;
 
 const MAX_LENGTH: usize = 254;
 
@@ -24,7 +25,7 @@ pub struct EmailAddress(String);
 string_value!(EmailAddress);
 
 fn invalid(why: &str) -> Invalid {
-    Invalid::new("INVALID_EMAIL", why)
+    Invalid::new(ErrorCode::InvalidEmail, why)
 }
 
 impl EmailAddress {
@@ -133,7 +134,7 @@ mod tests {
             "eve@xn--pple-43d.example", // that label in its ASCII form
         ] {
             let refused = EmailAddress::parse(mixed).unwrap_err();
-            assert_eq!(refused.code, "INVALID_EMAIL", "{mixed:?}");
+            assert_eq!(refused.code, ErrorCode::InvalidEmail, "{mixed:?}");
             assert!(refused.reason.contains("UTS #39"), "{mixed:?}: {refused:?}");
         }
         for bad in [
@@ -143,7 +144,7 @@ mod tests {
         ] {
             assert_eq!(
                 EmailAddress::parse(bad).unwrap_err().code,
-                "INVALID_EMAIL",
+                ErrorCode::InvalidEmail,
                 "{bad:?}"
             );
         }
@@ -167,7 +168,7 @@ mod tests {
         ] {
             assert_eq!(
                 EmailAddress::parse(bad).unwrap_err().code,
-                "INVALID_EMAIL",
+                ErrorCode::InvalidEmail,
                 "{bad:?}"
             );
         }

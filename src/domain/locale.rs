@@ -4,6 +4,7 @@
 use language_tags::LanguageTag;
 
 use super::{Invalid, string_value};
+use crate::error::ErrorCode;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Locale(String);
@@ -14,7 +15,7 @@ const MAX_LEN: usize = 64;
 
 impl Locale {
     pub fn parse(input: &str) -> Result<Self, Invalid> {
-        let invalid = |why: &str| Invalid::new("INVALID_LOCALE", why);
+        let invalid = |why: &str| Invalid::new(ErrorCode::InvalidLocale, why);
         if input.is_empty() || input.len() > MAX_LEN {
             return Err(invalid("must be a BCP 47 language tag such as en-US"));
         }
@@ -57,7 +58,7 @@ mod tests {
         ] {
             assert_eq!(
                 Locale::parse(bad).unwrap_err().code,
-                "INVALID_LOCALE",
+                ErrorCode::InvalidLocale,
                 "{bad:?}"
             );
         }

@@ -6,6 +6,7 @@
 use serde_json::{Map, Value};
 
 use super::Invalid;
+use crate::error::ErrorCode;
 
 pub const MAX_KEYS: usize = 16;
 pub const MAX_DEPTH: usize = 5;
@@ -16,7 +17,7 @@ pub struct Metadata(Value);
 
 impl Metadata {
     pub fn parse(value: Value) -> Result<Self, Invalid> {
-        let invalid = |why: String| Invalid::new("INVALID_METADATA", why);
+        let invalid = |why: String| Invalid::new(ErrorCode::InvalidMetadata, why);
         let Value::Object(map) = &value else {
             return Err(invalid("must be a JSON object".into()));
         };
@@ -151,7 +152,7 @@ mod tests {
         let keys = |n: usize| Value::Object((0..n).map(|i| (format!("k{i}"), json!(i))).collect());
         assert!(Metadata::parse(keys(16)).is_ok());
         let invalid = Metadata::parse(keys(17)).unwrap_err();
-        assert_eq!(invalid.code, "INVALID_METADATA");
+        assert_eq!(invalid.code, ErrorCode::InvalidMetadata);
         assert!(
             invalid.reason.contains("16 top-level keys"),
             "{}",
@@ -183,7 +184,7 @@ mod tests {
         ] {
             assert_eq!(
                 Metadata::parse(bad.clone()).unwrap_err().code,
-                "INVALID_METADATA",
+                ErrorCode::InvalidMetadata,
                 "{bad}"
             );
         }

@@ -23,15 +23,17 @@ pub use phone_number::PhoneNumber;
 pub use profile_image::ProfileImage;
 pub use timezone::Timezone;
 
+use crate::error::ErrorCode;
+
 /// Why a value was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invalid {
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub reason: String,
 }
 
 impl Invalid {
-    pub fn new(code: &'static str, reason: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, reason: impl Into<String>) -> Self {
         Self {
             code,
             reason: reason.into(),

@@ -8,6 +8,7 @@ use super::{
     Invalid, string_value,
     text::{self, TextRules},
 };
+use crate::error::ErrorCode;
 
 /// Person names are letters: no emoji, no line breaks.
 const PERSON_NAME: TextRules = TextRules {
@@ -31,7 +32,7 @@ string_value!(PersonName);
 
 impl PersonName {
     pub fn parse(input: &str) -> Result<Self, Invalid> {
-        let invalid = |why: &str| Invalid::new("INVALID_NAME", why);
+        let invalid = |why: &str| Invalid::new(ErrorCode::InvalidName, why);
         let name: String = input.trim().nfc().collect();
         let length = name.chars().count();
         if !(1..=64).contains(&length) {
@@ -74,7 +75,7 @@ string_value!(DisplayName);
 
 impl DisplayName {
     pub fn parse(input: &str) -> Result<Self, Invalid> {
-        let invalid = |why: &str| Invalid::new("INVALID_NAME", why);
+        let invalid = |why: &str| Invalid::new(ErrorCode::InvalidName, why);
         let name: String = input.trim().nfc().collect();
         if !(1..=100).contains(&name.chars().count()) {
             return Err(invalid("must be 1–100 characters after trimming"));
@@ -95,7 +96,7 @@ string_value!(Bio);
 
 impl Bio {
     pub fn parse(input: &str) -> Result<Self, Invalid> {
-        let invalid = |why: &str| Invalid::new("INVALID_BIO", why);
+        let invalid = |why: &str| Invalid::new(ErrorCode::InvalidBio, why);
         let bio: String = input.trim().nfc().collect();
         if bio.is_empty() {
             return Err(invalid("must not be empty; send null to clear"));
@@ -161,7 +162,7 @@ mod tests {
         ] {
             assert_eq!(
                 PersonName::parse(bad).unwrap_err().code,
-                "INVALID_NAME",
+                ErrorCode::InvalidName,
                 "{bad:?}"
             );
         }
@@ -181,7 +182,7 @@ mod tests {
         for bad in ["", "   ", "bell\u{7}", &"x".repeat(101)] {
             assert_eq!(
                 DisplayName::parse(bad).unwrap_err().code,
-                "INVALID_NAME",
+                ErrorCode::InvalidName,
                 "{bad:?}"
             );
         }
@@ -195,7 +196,11 @@ mod tests {
         );
         assert!(Bio::parse(&"é".repeat(2000)).is_ok());
         for bad in ["", "  ", "nul\u{0}", &"b".repeat(2001)] {
-            assert_eq!(Bio::parse(bad).unwrap_err().code, "INVALID_BIO", "{bad:?}");
+            assert_eq!(
+                Bio::parse(bad).unwrap_err().code,
+                ErrorCode::InvalidBio,
+                "{bad:?}"
+            );
         }
     }
 
@@ -212,15 +217,19 @@ mod tests {
         ] {
             assert_eq!(
                 PersonName::parse(bad).unwrap_err().code,
-                "INVALID_NAME",
+                ErrorCode::InvalidName,
                 "{bad:?}"
             );
             assert_eq!(
                 DisplayName::parse(bad).unwrap_err().code,
-                "INVALID_NAME",
+                ErrorCode::InvalidName,
                 "{bad:?}"
             );
-            assert_eq!(Bio::parse(bad).unwrap_err().code, "INVALID_BIO", "{bad:?}");
+            assert_eq!(
+                Bio::parse(bad).unwrap_err().code,
+                ErrorCode::InvalidBio,
+                "{bad:?}"
+            );
         }
     }
 

@@ -4,6 +4,7 @@
 use phonenumber::Mode;
 
 use super::{Invalid, string_value};
+use crate::error::ErrorCode;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PhoneNumber(String);
@@ -11,7 +12,7 @@ string_value!(PhoneNumber);
 
 impl PhoneNumber {
     pub fn parse(input: &str) -> Result<Self, Invalid> {
-        let invalid = |why: &str| Invalid::new("INVALID_PHONE_NUMBER", why);
+        let invalid = |why: &str| Invalid::new(ErrorCode::InvalidPhoneNumber, why);
         let input = input.trim();
         if !input.starts_with('+') || input.len() > 32 {
             return Err(invalid(
@@ -55,7 +56,7 @@ mod tests {
         ] {
             assert_eq!(
                 PhoneNumber::parse(bad).unwrap_err().code,
-                "INVALID_PHONE_NUMBER",
+                ErrorCode::InvalidPhoneNumber,
                 "{bad:?}"
             );
         }

@@ -6,6 +6,7 @@
 use base64::{Engine, engine::general_purpose::STANDARD};
 
 use super::{Invalid, string_value};
+use crate::error::ErrorCode;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProfileImage(String);
@@ -32,7 +33,7 @@ impl ProfileImage {
 }
 
 fn invalid(why: &str) -> Invalid {
-    Invalid::new("INVALID_IMAGE", why)
+    Invalid::new(ErrorCode::InvalidImage, why)
 }
 
 fn parse_web_url(input: &str) -> Result<ProfileImage, Invalid> {
@@ -153,7 +154,7 @@ mod tests {
         ] {
             assert_eq!(
                 ProfileImage::parse(&bad).unwrap_err().code,
-                "INVALID_IMAGE",
+                ErrorCode::InvalidImage,
                 "{bad:.60}"
             );
         }

@@ -7,6 +7,7 @@ use std::{collections::HashMap, sync::LazyLock};
 use chrono_tz::{TZ_VARIANTS, Tz};
 
 use super::{Invalid, string_value};
+use crate::error::ErrorCode;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Timezone(String);
@@ -30,7 +31,10 @@ impl Timezone {
         let lowercase = input.to_ascii_lowercase();
         match BY_LOWERCASE_NAME.get(&lowercase) {
             Some(tz) if !is_pseudo_zone(&lowercase) => Ok(Self(tz.name().to_owned())),
-            _ => Err(Invalid::new("INVALID_TIMEZONE", "unknown IANA timezone")),
+            _ => Err(Invalid::new(
+                ErrorCode::InvalidTimezone,
+                "unknown IANA timezone",
+            )),
         }
     }
 }
@@ -72,7 +76,7 @@ mod tests {
             let invalid = Timezone::parse(bad).unwrap_err();
             assert_eq!(
                 invalid,
-                Invalid::new("INVALID_TIMEZONE", "unknown IANA timezone"),
+                Invalid::new(ErrorCode::InvalidTimezone, "unknown IANA timezone"),
                 "{bad:?}"
             );
         }

@@ -57,7 +57,7 @@ async fn an_operation_past_its_deadline_answers_503_rolls_back_and_the_pool_reco
         .await
         .unwrap_err();
     assert_eq!(
-        (error.status.as_u16(), error.code),
+        (error.status.as_u16(), error.code.as_str()),
         (503, "SERVICE_UNAVAILABLE")
     );
     let elapsed = started.elapsed();
