@@ -2,12 +2,13 @@
 
 use std::process::ExitCode;
 
+use anyhow::{Result, anyhow, bail};
 use clap::Parser;
 use users_api::{
     auth::reseal::{self, Reseal},
     bootstrap,
     config::{AdminCommand, Cli, Command},
-    db::{DatabaseUrl, Db, migrate},
+    db::{DatabaseUrl, migrate},
     server, telemetry,
 };
 
@@ -18,21 +19,20 @@ async fn main() -> ExitCode {
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("users-api: {error}");
+            // One line: the error with the context it went through, outermost first.
+            eprintln!("users-api: {error:#}");
             ExitCode::FAILURE
         }
     }
 }
 
-async fn run(cli: Cli) -> Result<(), String> {
+async fn run(cli: Cli) -> Result<()> {
     let config = cli.config;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => server::run(&config).await,
         Command::Migrate => {
-            let url = DatabaseUrl::parse(&config.database_url)?;
-            migrate(&url, config.database_timeouts())
-                .await
-                .map_err(|e| e.to_string())?;
+            let url = DatabaseUrl::parse(&config.database_url).map_err(anyhow::Error::msg)?;
+            migrate(&url, config.database_timeouts()).await?;
             println!("migrations applied");
             Ok(())
         }
@@ -45,14 +45,11 @@ async fn run(cli: Cli) -> Result<(), String> {
             let created = bootstrap::create_org(&state.db, &state.tokens, &name, &admin_email)
                 .await
                 .map_err(|e| match e.fields.first() {
-                    Some(field) => format!("{}: {}", field.field, field.message),
-                    None => e.message,
+                    Some(field) => anyhow!("{}: {}", field.field, field.message),
+                    None => anyhow!(e.message),
                 })?;
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string(&created).map_err(|e| e.to_string())?
-                );
+                println!("{}", serde_json::to_string(&created)?);
             } else {
                 println!(
                     "organization  {}\nadmin user    {} <{}>\npassword      {}\nsession token {}\nAPI key       {}",
@@ -67,16 +64,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Admin(AdminCommand::RotateSecrets) => {
-            let url = DatabaseUrl::parse(&config.database_url)?;
-            let db = Db::connect(&url, config.database_timeouts())
-                .await
-                .map_err(|e| e.to_string())?;
-            let keys = reseal::open_keys(
-                &db,
-                &config.secrets_key_file,
-                config.previous_secrets_key_file.as_deref(),
-            )
-            .await?;
+            let (db, keys) = server::open_database(&config).await?;
             let done = reseal::reseal(&db, &keys, Reseal::NotCurrent).await?;
             println!(
                 "re-encrypted {} TOTP secrets under key {}",
@@ -85,10 +73,10 @@ async fn run(cli: Cli) -> Result<(), String> {
             );
             match done.failed {
                 0 => Ok(()),
-                failed => Err(format!(
+                failed => bail!(
                     "{failed} TOTP secrets did not decrypt and were left as they were \
                      (their user ids are logged)"
-                )),
+                ),
             }
         }
     }

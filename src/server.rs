@@ -8,12 +8,13 @@ mod http;
 
 use std::net::SocketAddr;
 
+use anyhow::{Context, Result, anyhow};
 use tokio::net::TcpListener;
 
 use crate::{
     api::{self, AppState, EdgeOptions},
     auth::{
-        SigningKeys, TokenSettings, Tokens,
+        SecretKeys, SigningKeys, TokenSettings, Tokens,
         reseal::{self, Reseal},
         throttle::SignInLimits,
     },
@@ -23,19 +24,23 @@ use crate::{
     sweeper,
 };
 
-/// Connects to the database (applying migrations) and loads or creates the secrets and signing
-/// keys.
-pub async fn state(config: &Config) -> Result<AppState, String> {
-    let url = DatabaseUrl::parse(&config.database_url)?;
-    let db = Db::connect(&url, config.database_timeouts())
-        .await
-        .map_err(|e| e.to_string())?;
+/// Connects to the database (applying migrations) and loads or creates the secrets keys,
+/// checked against the secrets it stores: what serving and `admin rotate-secrets` both need.
+pub async fn open_database(config: &Config) -> Result<(Db, SecretKeys)> {
+    let url = DatabaseUrl::parse(&config.database_url).map_err(anyhow::Error::msg)?;
+    let db = Db::connect(&url, config.database_timeouts()).await?;
     let secrets = reseal::open_keys(
         &db,
         &config.secrets_key_file,
         config.previous_secrets_key_file.as_deref(),
     )
     .await?;
+    Ok((db, secrets))
+}
+
+/// `open_database`, then loads or creates the signing keys.
+pub async fn state(config: &Config) -> Result<AppState> {
+    let (db, secrets) = open_database(config).await?;
     let keys = SigningKeys::load_or_create(&config.signing_key_file)?;
     let settings = TokenSettings {
         issuer: config.issuer.clone(),
@@ -45,9 +50,9 @@ pub async fn state(config: &Config) -> Result<AppState, String> {
     let mut tokens = Tokens::new(keys, settings);
     if let Some(path) = &config.previous_signing_key_file {
         let pem = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read previous signing key {}: {e}", path.display()))?;
+            .with_context(|| format!("cannot read previous signing key {}", path.display()))?;
         let previous = SigningKeys::from_pem(&pem)
-            .map_err(|e| format!("previous signing key {}: {e}", path.display()))?;
+            .with_context(|| format!("previous signing key {}", path.display()))?;
         tokens = tokens.with_previous(previous);
     }
     let limits = SignInLimits {
@@ -59,19 +64,19 @@ pub async fn state(config: &Config) -> Result<AppState, String> {
 
 pub use http::{ConnectionLimits, serve};
 
-pub async fn bind(addr: &str) -> Result<(TcpListener, SocketAddr), String> {
+pub async fn bind(addr: &str) -> Result<(TcpListener, SocketAddr)> {
     let listener = TcpListener::bind(addr)
         .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener
         .local_addr()
-        .map_err(|e| format!("no local address for {addr}: {e}"))?;
+        .with_context(|| format!("no local address for {addr}"))?;
     Ok((listener, local))
 }
 
 /// The connection limits from the configuration; fails when `--max-connections` leaves no
 /// descriptors for the database.
-pub fn connection_limits(config: &Config) -> Result<ConnectionLimits, String> {
+pub fn connection_limits(config: &Config) -> Result<ConnectionLimits> {
     Ok(ConnectionLimits {
         header_read_timeout: config.header_read_timeout,
         keep_alive_timeout: config.keep_alive_timeout,
@@ -81,7 +86,7 @@ pub fn connection_limits(config: &Config) -> Result<ConnectionLimits, String> {
 }
 
 /// `users-api` / `users-api serve`.
-pub async fn run(config: &Config) -> Result<(), String> {
+pub async fn run(config: &Config) -> Result<()> {
     let limits = connection_limits(config)?;
     let state = state(config).await?;
     let sealed = reseal::reseal(&state.db, &state.secrets, Reseal::Plaintext).await?;
@@ -92,10 +97,15 @@ pub async fn run(config: &Config) -> Result<(), String> {
         );
     }
     let (listener, local) = bind(&config.addr).await?;
-    if orgs::count(&state.db).await.map_err(|e| e.message)? == 0 {
+    let orgs = orgs::count(&state.db)
+        .await
+        .map_err(|e| anyhow!(e.message))
+        .context("cannot count the organizations")?;
+    if orgs == 0 {
         let demo = bootstrap::create_org(&state.db, &state.tokens, "Demo", "admin@demo.example")
             .await
-            .map_err(|e| format!("cannot create the demo organization: {}", e.message))?;
+            .map_err(|e| anyhow!(e.message))
+            .context("cannot create the demo organization")?;
         print_demo_banner(local, &demo);
     }
     let retention = sweeper::Retention {
@@ -116,7 +126,7 @@ pub async fn run(config: &Config) -> Result<(), String> {
     };
     serve(listener, api::app(state, edge), limits, shutdown)
         .await
-        .map_err(|e| e.to_string())
+        .with_context(|| format!("serving on {local}"))
 }
 
 fn print_demo_banner(addr: SocketAddr, demo: &bootstrap::Credentials) {

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use anyhow::{Context, Result};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use ed25519_dalek::{
     SigningKey,
@@ -21,26 +22,27 @@ pub struct SigningKeys {
 }
 
 impl SigningKeys {
-    pub fn load_or_create(path: &Path) -> Result<Self, String> {
+    pub fn load_or_create(path: &Path) -> Result<Self> {
         let pem = if path.exists() {
             std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read signing key {}: {e}", path.display()))?
+                .with_context(|| format!("cannot read signing key {}", path.display()))?
         } else {
             let pem = generate_pem()?;
             write_private(path, &pem)?;
             tracing::info!(path = %path.display(), "generated a new token signing key");
             pem
         };
-        Self::from_pem(&pem).map_err(|e| format!("signing key {}: {e}", path.display()))
+        Self::from_pem(&pem).with_context(|| format!("signing key {}", path.display()))
     }
 
-    pub fn from_pem(pem: &str) -> Result<Self, String> {
+    pub fn from_pem(pem: &str) -> Result<Self> {
         let signing = SigningKey::from_pkcs8_pem(pem)
-            .map_err(|e| format!("not an Ed25519 PKCS#8 PEM private key: {e}"))?;
+            .map_err(anyhow::Error::msg)
+            .context("not an Ed25519 PKCS#8 PEM private key")?;
         let public = signing.verifying_key().to_bytes();
-        let encoding = EncodingKey::from_ed_pem(pem.as_bytes()).map_err(|e| e.to_string())?;
+        let encoding = EncodingKey::from_ed_pem(pem.as_bytes())?;
         let public_x = URL_SAFE_NO_PAD.encode(public);
-        let decoding = DecodingKey::from_ed_components(&public_x).map_err(|e| e.to_string())?;
+        let decoding = DecodingKey::from_ed_components(&public_x)?;
         let kid = hex::encode(&Sha256::digest(public)[..8]);
         Ok(Self {
             kid,
@@ -51,20 +53,20 @@ impl SigningKeys {
     }
 }
 
-fn generate_pem() -> Result<String, String> {
+fn generate_pem() -> Result<String> {
     let signing = SigningKey::generate(&mut rand::rngs::OsRng);
     let pem = signing
         .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|e| format!("cannot encode the signing key: {e}"))?;
+        .map_err(anyhow::Error::msg)
+        .context("cannot encode the signing key")?;
     Ok(pem.to_string())
 }
 
 /// Writes a new private key file, mode 0600 whatever the umask, creating its directory; never
 /// overwrites one (the signing key and `auth::secrets`' data-encryption key both use this).
-pub(super) fn write_private(path: &Path, pem: &str) -> Result<(), String> {
+pub(super) fn write_private(path: &Path, pem: &str) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -72,9 +74,9 @@ pub(super) fn write_private(path: &Path, pem: &str) -> Result<(), String> {
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options
         .open(path)
-        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        .with_context(|| format!("cannot create {}", path.display()))?;
     std::io::Write::write_all(&mut file, pem.as_bytes())
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@
 
 use std::path::Path;
 
+use anyhow::{Context, Result, anyhow, bail};
+
 use super::secrets::{self, SecretKey, SecretKeys};
 use crate::db::{
     Db,
@@ -20,14 +22,11 @@ const HEAD_LEN: usize = 19;
 /// generated when its file is missing, unless the database already holds sealed secrets (a new
 /// key would open none of them). Fails, in one line, when a stored secret is sealed under a key
 /// that neither file holds: a wrong key file would otherwise refuse every 2FA sign-in.
-pub async fn open_keys(
-    db: &Db,
-    path: &Path,
-    previous: Option<&Path>,
-) -> Result<SecretKeys, String> {
+pub async fn open_keys(db: &Db, path: &Path, previous: Option<&Path>) -> Result<SecretKeys> {
     let heads = totp_secrets::distinct_heads(db, &secrets::sealed_prefix(None), HEAD_LEN)
         .await
-        .map_err(|e| format!("cannot read the stored TOTP secrets: {}", e.message))?;
+        .map_err(|e| anyhow!(e.message))
+        .context("cannot read the stored TOTP secrets")?;
     let mut in_use: Vec<&str> = heads
         .iter()
         .flatten()
@@ -36,33 +35,28 @@ pub async fn open_keys(
     in_use.sort_unstable();
     in_use.dedup();
     let current = match (path.exists(), in_use.is_empty()) {
-        (false, false) => {
-            return Err(format!(
-                "secrets key {} does not exist, but stored TOTP secrets are sealed under key {}: \
-                 restore that key file (--secrets-key-file)",
-                path.display(),
-                in_use.join(", ")
-            ));
-        }
+        (false, false) => bail!(
+            "secrets key {} does not exist, but stored TOTP secrets are sealed under key {}: \
+             restore that key file (--secrets-key-file)",
+            path.display(),
+            in_use.join(", ")
+        ),
         _ => SecretKey::load_or_create(path)?,
     };
     let previous = match previous {
-        Some(path) => Some(
-            SecretKey::load(path)
-                .map_err(|e| format!("previous {e} (--previous-secrets-key-file)"))?,
-        ),
+        Some(path) => Some(SecretKey::load(path).context("--previous-secrets-key-file")?),
         None => None,
     };
     let keys = SecretKeys::new(current, previous);
     let unknown: Vec<&str> = in_use.into_iter().filter(|id| !keys.knows(id)).collect();
     if !unknown.is_empty() {
-        return Err(format!(
+        bail!(
             "stored TOTP secrets are sealed under key {}, which neither --secrets-key-file {} \
              (key {}) nor --previous-secrets-key-file holds: a wrong key file?",
             unknown.join(", "),
             path.display(),
             keys.current_id()
-        ));
+        );
     }
     Ok(keys)
 }
@@ -88,7 +82,7 @@ pub struct Resealed {
 /// Re-encrypts the stored secrets that `which` names under the current key, `BATCH` rows per
 /// transaction. Safe to run from several processes at once: a row is replaced only if it still
 /// holds the value that was read.
-pub async fn reseal(db: &Db, keys: &SecretKeys, which: Reseal) -> Result<Resealed, String> {
+pub async fn reseal(db: &Db, keys: &SecretKeys, which: Reseal) -> Result<Resealed> {
     let skip = match which {
         Reseal::Plaintext => secrets::sealed_prefix(None),
         Reseal::NotCurrent => secrets::sealed_prefix(Some(keys.current_id())),
@@ -98,7 +92,8 @@ pub async fn reseal(db: &Db, keys: &SecretKeys, which: Reseal) -> Result<Reseale
     loop {
         let page = totp_secrets::page_without_prefix(db, &after, &skip, BATCH)
             .await
-            .map_err(|e| format!("cannot read the stored TOTP secrets: {}", e.message))?;
+            .map_err(|e| anyhow!(e.message))
+            .context("cannot read the stored TOTP secrets")?;
         let mut replacements = Vec::with_capacity(page.len());
         for (user_id, old) in &page {
             match keys.open(user_id, old) {
@@ -115,7 +110,8 @@ pub async fn reseal(db: &Db, keys: &SecretKeys, which: Reseal) -> Result<Reseale
         }
         done.changed += totp_secrets::replace(db, &replacements)
             .await
-            .map_err(|e| format!("cannot re-encrypt the stored TOTP secrets: {}", e.message))?;
+            .map_err(|e| anyhow!(e.message))
+            .context("cannot re-encrypt the stored TOTP secrets")?;
         match page.last() {
             Some((last, _)) if page.len() as i64 == BATCH => after.clone_from(last),
             _ => return Ok(done),

@@ -14,6 +14,7 @@
 
 use std::{fmt, path::Path};
 
+use anyhow::{Context, Result};
 use base64::{
     Engine,
     engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
@@ -40,7 +41,7 @@ pub struct SecretKey {
 impl SecretKey {
     /// The key in `path` (32 bytes, standard base64), or a new one written there (0600) when
     /// the file does not exist.
-    pub fn load_or_create(path: &Path) -> Result<Self, String> {
+    pub fn load_or_create(path: &Path) -> Result<Self> {
         if path.exists() {
             return Self::load(path);
         }
@@ -52,10 +53,10 @@ impl SecretKey {
     }
 
     /// The key in `path`, which must exist.
-    pub fn load(path: &Path) -> Result<Self, String> {
+    pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read secrets key {}: {e}", path.display()))?;
-        Self::parse(&text).ok_or_else(|| {
+            .with_context(|| format!("cannot read secrets key {}", path.display()))?;
+        Self::parse(&text).with_context(|| {
             format!(
                 "secrets key {}: not 32 bytes of standard base64 (make one with \
                  `head -c 32 /dev/urandom | base64`)",
@@ -331,7 +332,7 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         std::fs::write(&path, "c2hvcnQ=\n").unwrap();
-        let error = SecretKey::load(&path).err().unwrap();
+        let error = SecretKey::load(&path).err().unwrap().to_string();
         assert!(error.contains("not 32 bytes"), "{error}");
     }
 }

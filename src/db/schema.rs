@@ -1,5 +1,6 @@
 //! Diesel table definitions shared by both backends. The migrations under `migrations/sqlite` and
 //! `migrations/postgres` use the same portable column types, so one schema serves both.
+//! `tests/api/schema.rs` checks it against the databases both trees migrate.
 
 diesel::table! {
     organizations (id) {

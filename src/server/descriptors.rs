@@ -4,6 +4,7 @@
 
 use std::num::NonZeroUsize;
 
+use anyhow::{Context, Result, bail};
 use tokio::sync::Semaphore;
 
 /// Descriptors never given to client connections: the database pools (at most 16 connections,
@@ -13,26 +14,26 @@ pub const RESERVED_DESCRIPTORS: u64 = 128;
 /// Raises the soft open-file limit to the hard one (a process may always do that), then returns
 /// the connection cap: `configured`, or all the descriptors above the reserve. A configured cap
 /// that would eat into the reserve is refused.
-pub fn connection_cap(configured: Option<NonZeroUsize>) -> Result<usize, String> {
-    let limit = rlimit::increase_nofile_limit(u64::MAX)
-        .map_err(|e| format!("cannot read the open-file limit: {e}"))?;
+pub fn connection_cap(configured: Option<NonZeroUsize>) -> Result<usize> {
+    let limit =
+        rlimit::increase_nofile_limit(u64::MAX).context("cannot read the open-file limit")?;
     cap_for(limit, configured)
 }
 
-fn cap_for(limit: u64, configured: Option<NonZeroUsize>) -> Result<usize, String> {
+fn cap_for(limit: u64, configured: Option<NonZeroUsize>) -> Result<usize> {
     let available = limit
         .saturating_sub(RESERVED_DESCRIPTORS)
         .min(Semaphore::MAX_PERMITS as u64) as usize;
     match configured {
-        _ if available == 0 => Err(format!(
+        _ if available == 0 => bail!(
             "the open-file limit ({limit}) leaves no descriptors for connections once \
              {RESERVED_DESCRIPTORS} are kept for the database and files: raise it (ulimit -n)"
-        )),
-        Some(cap) if cap.get() > available => Err(format!(
+        ),
+        Some(cap) if cap.get() > available => bail!(
             "--max-connections {cap} would leave fewer than {RESERVED_DESCRIPTORS} of the \
              {limit} open files for the database and files: use at most {available}, or raise \
              the limit (ulimit -n)"
-        )),
+        ),
         Some(cap) => Ok(cap.get()),
         None => Ok(available),
     }
@@ -44,12 +45,12 @@ mod tests {
 
     #[test]
     fn the_cap_keeps_a_reserve_below_the_descriptor_limit() {
-        let cap = |n: usize| NonZeroUsize::new(n);
-        assert_eq!(cap_for(1024, None), Ok(896));
-        assert_eq!(cap_for(1024, cap(500)), Ok(500));
-        assert_eq!(cap_for(1024, cap(896)), Ok(896));
-        assert!(cap_for(1024, cap(897)).is_err());
-        assert!(cap_for(100, None).is_err());
-        assert_eq!(cap_for(u64::MAX, None), Ok(Semaphore::MAX_PERMITS));
+        let cap = |limit: u64, n: usize| cap_for(limit, NonZeroUsize::new(n)).ok();
+        assert_eq!(cap(1024, 0), Some(896));
+        assert_eq!(cap(1024, 500), Some(500));
+        assert_eq!(cap(1024, 896), Some(896));
+        assert_eq!(cap(1024, 897), None);
+        assert_eq!(cap(100, 0), None);
+        assert_eq!(cap(u64::MAX, 0), Some(Semaphore::MAX_PERMITS));
     }
 }

@@ -361,14 +361,14 @@ async fn check_contract<E: Endpoint>(
 }
 
 /// A PostgreSQL database made for one test.
-struct TestDatabase {
+pub struct TestDatabase {
     server: String,
     name: String,
-    url: String,
+    pub url: String,
 }
 
 impl TestDatabase {
-    async fn create(server: &str) -> Self {
+    pub async fn create(server: &str) -> Self {
         use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
         let name = format!("users_api_test_{}", uuid::Uuid::new_v4().simple());
         let mut conn = AsyncPgConnection::establish(server)
@@ -387,7 +387,7 @@ impl TestDatabase {
     }
 
     /// Drops the database from a thread of its own: `Drop` cannot await.
-    fn drop_blocking(self) {
+    pub fn drop_blocking(self) {
         let _ = std::thread::spawn(move || {
             use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
             let runtime = tokio::runtime::Builder::new_current_thread()

@@ -27,6 +27,7 @@ mod privilege;
 mod proxy;
 mod raw;
 mod retention;
+mod schema;
 mod secrets_at_rest;
 mod sessions;
 mod sign_in;
