@@ -5,6 +5,7 @@
 mod access;
 mod cursor;
 mod email;
+mod ids;
 mod locale;
 mod metadata;
 mod names;
@@ -16,6 +17,7 @@ mod timezone;
 pub use access::{Role, Scope, UserStatus};
 pub use cursor::Cursor;
 pub use email::EmailAddress;
+pub use ids::{ApiKeyId, OrgId, SessionId, TeamId, UserId};
 pub use locale::Locale;
 pub use metadata::{Metadata, merge_patch};
 pub use names::{Bio, DisplayName, PersonName};
