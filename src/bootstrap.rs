@@ -11,15 +11,15 @@ use crate::{
         now,
         orgs::{self, Bootstrap},
     },
-    domain::{EmailAddress, Role, Scope, UserStatus},
+    domain::{EmailAddress, OrgId, Role, Scope, UserId, UserStatus},
     error::{ApiError, ErrorCode, FieldError},
 };
 
 /// How to act as the new admin. Printed once; only hashes are stored.
 #[derive(Debug, Clone, Serialize)]
 pub struct Credentials {
-    pub org_id: String,
-    pub user_id: String,
+    pub org_id: OrgId,
+    pub user_id: UserId,
     pub admin_email: String,
     /// A random password for the admin's e-mail sign-in (`POST /v1/sessions`).
     pub admin_password: String,
@@ -53,13 +53,13 @@ pub async fn create_org(
     let password_hash = auth::password::hash(&admin_password).await?;
     let at = now();
     let org = Organization {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: OrgId::new(),
         name: name.to_owned(),
         created_at: at,
     };
     let admin = User {
-        id: uuid::Uuid::now_v7().to_string(),
-        org_id: org.id.clone(),
+        id: UserId::new(),
+        org_id: org.id,
         status: UserStatus::Active,
         role: Role::Admin,
         display_name: None,
@@ -91,8 +91,8 @@ pub async fn create_org(
     let session = auth::new_session(&admin.id, tokens.lifetime());
     let session_token = tokens.issue(&session, &org.id)?;
     let credentials = Credentials {
-        org_id: org.id.clone(),
-        user_id: admin.id.clone(),
+        org_id: org.id,
+        user_id: admin.id,
         admin_email: admin.primary_email.clone().unwrap_or_default(),
         admin_password,
         session_token,

@@ -8,13 +8,13 @@
 use super::{AppState, BearerAuth};
 use crate::{
     auth::Principal,
-    domain::{Role, Scope},
+    domain::{OrgId, Role, Scope},
     error::{ApiError, ErrorCode, FieldError},
 };
 
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub org_id: String,
+    pub org_id: OrgId,
     pub scopes: Vec<Scope>,
     kind: Kind,
 }
@@ -29,14 +29,14 @@ impl Caller {
     pub fn of(principal: &Principal) -> Self {
         match principal {
             Principal::ApiKey(key) => Caller {
-                org_id: key.org_id.clone(),
+                org_id: key.org_id,
                 scopes: Scope::parse_stored(&key.scopes),
                 kind: Kind::ApiKey,
             },
             Principal::User { user, .. } => {
                 let role = user.role;
                 Caller {
-                    org_id: user.org_id.clone(),
+                    org_id: user.org_id,
                     scopes: role.scopes().to_vec(),
                     kind: Kind::User(role),
                 }
@@ -115,7 +115,7 @@ mod tests {
 
     fn caller(kind: Kind, scopes: &[Scope]) -> Caller {
         Caller {
-            org_id: "org".into(),
+            org_id: OrgId::new(),
             scopes: scopes.to_vec(),
             kind,
         }

@@ -4,27 +4,25 @@
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
-use uuid::Uuid;
 
 use super::{
     ApiTags, AppState, BearerAuth,
     access::Caller,
     envelope::{envelope, error_responses},
-    model::uuid,
     patch::{FieldRules, PatchBody},
     users::DeletedResponse,
 };
 use crate::{
     auth,
     db::{api_keys, models},
-    domain::{DisplayName, Scope},
+    domain::{ApiKeyId, DisplayName, Scope},
     error::{ApiError, ErrorCode, FieldError},
 };
 
 /// An API key, without its secret.
 #[derive(Debug, Clone, Object)]
 pub struct ApiKey {
-    pub id: Uuid,
+    pub id: ApiKeyId,
     /// What the key is for.
     pub name: String,
     pub scopes: Vec<Scope>,
@@ -34,7 +32,7 @@ pub struct ApiKey {
 /// A new API key and its secret, shown this once.
 #[derive(Debug, Clone, Object)]
 pub struct CreatedApiKey {
-    pub id: Uuid,
+    pub id: ApiKeyId,
     pub name: String,
     pub scopes: Vec<Scope>,
     pub created_at: DateTime<Utc>,
@@ -164,7 +162,7 @@ impl ApiKeysApi {
         let scopes = scopes.unwrap_or_default();
         let (secret, row) = auth::new_api_key(&caller.org_id, &name.unwrap_or_default(), &scopes);
         api_keys::insert(&state.db, &row).await?;
-        let key = view(&row)?;
+        let key = view(&row);
         Ok(CreatedApiKeyResponse::Created(Json(
             CreatedApiKey {
                 id: key.id,
@@ -188,7 +186,7 @@ impl ApiKeysApi {
     ) -> Result<ApiKeyListResponse, ListApiKeysError> {
         let caller = admin(&state, &auth).await?;
         let rows = api_keys::list(&state.db, &caller.org_id).await?;
-        let data = rows.iter().map(view).collect::<Result<_, _>>()?;
+        let data = rows.iter().map(view).collect();
         Ok(ApiKeyListResponse::Ok(Json(ApiKeyListEnvelope {
             success: true,
             data,
@@ -207,10 +205,10 @@ impl ApiKeysApi {
         &self,
         auth: BearerAuth,
         state: Data<&AppState>,
-        key_id: Path<Uuid>,
+        key_id: Path<ApiKeyId>,
     ) -> Result<DeletedResponse, DeleteApiKeyError> {
         let caller = admin(&state, &auth).await?;
-        api_keys::revoke(&state.db, &caller.org_id, &key_id.0.to_string()).await?;
+        api_keys::revoke(&state.db, &caller.org_id, &key_id).await?;
         Ok(DeletedResponse::NoContent)
     }
 }
@@ -221,11 +219,11 @@ async fn admin(state: &AppState, auth: &BearerAuth) -> Result<Caller, ApiError> 
     Ok(caller)
 }
 
-fn view(row: &models::ApiKey) -> Result<ApiKey, ApiError> {
-    Ok(ApiKey {
-        id: uuid(&row.id)?,
+fn view(row: &models::ApiKey) -> ApiKey {
+    ApiKey {
+        id: row.id,
         name: row.name.clone(),
         scopes: Scope::parse_stored(&row.scopes),
         created_at: row.created_at.and_utc(),
-    })
+    }
 }

@@ -18,6 +18,7 @@ use crate::{
         models::User,
         users::{Revoke, UserUpdate},
     },
+    domain::{SessionId, UserId},
     error::{ApiError, ErrorCode, FieldError},
 };
 
@@ -189,14 +190,15 @@ pub fn read_admin(r: &mut Reader, user: Option<&User>) -> CredentialInput {
 /// Who is proving a credential, and where from: each proof takes an attempt from the same
 /// limits as sign-in, so a stolen session cannot guess the password or a TOTP code.
 pub struct Prover<'a> {
-    pub session_id: &'a str,
+    pub session_id: SessionId,
     pub throttle: &'a SignInThrottle,
     pub address: IpAddr,
 }
 
 impl Prover<'_> {
     fn attempt(&self, user: &User) -> Result<(), ApiError> {
-        let email_key = user.primary_email_key.as_deref().unwrap_or(&user.id);
+        let user_id = user.id.to_string();
+        let email_key = user.primary_email_key.as_deref().unwrap_or(&user_id);
         self.throttle
             .attempt(&account_key(&user.org_id, email_key), self.address)
             .map_err(ApiError::rate_limited)
@@ -225,7 +227,7 @@ impl CredentialInput {
                 }
             }
             update.changes.password_hash = Some(Some(password::hash(new.as_str()).await?));
-            update.on_password_change = Revoke::AllExcept(prover.session_id.to_owned());
+            update.on_password_change = Revoke::AllExcept(prover.session_id);
         }
         match self.totp {
             None => {}
@@ -256,7 +258,7 @@ impl CredentialInput {
     /// for the admin surface: a password change revokes every session of the user.
     pub async fn apply_admin(
         self,
-        user_id: &str,
+        user_id: &UserId,
         secrets: &SecretKeys,
         update: &mut UserUpdate,
     ) -> Result<(), ApiError> {

@@ -9,13 +9,12 @@ use poem_openapi::{
     ApiResponse, Object, OpenApi, param::Header, payload::Json, types::MaybeUndefined,
 };
 use serde_json::Value;
-use uuid::Uuid;
 
 use super::{
     ApiTags, AppState, BearerAuth,
     credential_input::Prover,
     envelope::{envelope, error_responses},
-    model::{Extras, UserFields, user_fields, uuid},
+    model::{Extras, UserFields, user_fields},
     patch::PatchBody,
     sessions::client_address,
     user_input::{ME_FIELDS, read_me_patch},
@@ -26,20 +25,21 @@ use crate::{
         models::{Session, User},
         users,
     },
+    domain::{OrgId, SessionId, TeamId},
     error::ApiError,
 };
 
 /// The organization the user belongs to.
 #[derive(Debug, Clone, Object)]
 pub struct OrgRef {
-    pub id: Uuid,
+    pub id: OrgId,
     pub name: String,
 }
 
 /// A team the user belongs to, with the user's role in it.
 #[derive(Debug, Clone, Object)]
 pub struct MyTeam {
-    pub id: Uuid,
+    pub id: TeamId,
     pub name: String,
     pub role: String,
 }
@@ -47,18 +47,18 @@ pub struct MyTeam {
 /// The session the request was made with.
 #[derive(Debug, Clone, Object)]
 pub struct CurrentSession {
-    pub id: Uuid,
+    pub id: SessionId,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
 
 impl CurrentSession {
-    pub fn of(session: &Session) -> Result<Self, ApiError> {
-        Ok(Self {
-            id: uuid(&session.id)?,
+    pub fn of(session: &Session) -> Self {
+        Self {
+            id: session.id,
             created_at: session.created_at.and_utc(),
             expires_at: session.expires_at.and_utc(),
-        })
+        }
     }
 }
 
@@ -121,7 +121,7 @@ pub struct MePatch {
     pub primary_email: MaybeUndefined<String>,
     /// A team the user is a member of (422 `NOT_A_TEAM_MEMBER` otherwise); `null` clears it.
     #[oai(nullable)]
-    pub selected_team_id: MaybeUndefined<Uuid>,
+    pub selected_team_id: MaybeUndefined<TeamId>,
     /// Merged as JSON Merge Patch (RFC 7396): keys replace, `null` deletes a key, objects merge.
     /// The result may have at most 16 top-level keys, keys of 1–64 characters from
     /// `[A-Za-z0-9_.-]`, nesting at most 5 deep and 8 KiB serialised (422 `INVALID_METADATA`).
@@ -219,7 +219,7 @@ impl MeApi {
         let (user, session) = state.authenticate(&auth).await?.into_user()?;
         let reader = body.0.reader(&ME_FIELDS)?;
         let prover = Prover {
-            session_id: &session.id,
+            session_id: session.id,
             throttle: &state.sign_in_throttle,
             address: client_address(remote),
         };
@@ -272,26 +272,24 @@ fn me_response(user: User, session: Session, rows: MeRows) -> Result<MeResponse,
     let me = Me {
         user: user_fields(&user, extras)?,
         org: OrgRef {
-            id: uuid(&org.id)?,
+            id: org.id,
             name: org.name,
         },
         teams: teams
             .into_iter()
-            .map(|(team, role)| {
-                Ok(MyTeam {
-                    id: uuid(&team.id)?,
-                    name: team.name,
-                    role,
-                })
+            .map(|(team, role)| MyTeam {
+                id: team.id,
+                name: team.name,
+                role,
             })
-            .collect::<Result<_, ApiError>>()?,
+            .collect(),
         scopes: user
             .role
             .scopes()
             .iter()
             .map(|s| s.as_str().to_owned())
             .collect(),
-        session: CurrentSession::of(&session)?,
+        session: CurrentSession::of(&session),
     };
     Ok(MeResponse::Ok(Json(me.into()), etag))
 }

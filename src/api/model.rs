@@ -7,26 +7,25 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 use serde_json::Value;
-use uuid::Uuid;
 
 use crate::{
     db::models,
-    domain::{Role, UserStatus},
+    domain::{OrgId, Role, TeamId, UserId, UserStatus},
     error::ApiError,
 };
 
 /// A team, by id and name.
 #[derive(Debug, Clone, Object)]
 pub struct TeamRef {
-    pub id: Uuid,
+    pub id: TeamId,
     pub name: String,
 }
 
 /// The user's fields as both surfaces show them.
 #[derive(Debug, Clone, Object)]
 pub struct UserFields {
-    pub id: Uuid,
-    pub org_id: Uuid,
+    pub id: UserId,
+    pub org_id: OrgId,
     /// `suspended` users cannot sign in or use their sessions.
     pub status: UserStatus,
     /// Set through the admin surface only.
@@ -65,7 +64,7 @@ pub struct UserFields {
     pub otp_auth_enabled: bool,
     /// A team the user is a member of, or null.
     #[oai(nullable)]
-    pub selected_team_id: Option<Uuid>,
+    pub selected_team_id: Option<TeamId>,
     /// `selected_team_id` expanded.
     #[oai(nullable)]
     pub selected_team: Option<TeamRef>,
@@ -92,10 +91,6 @@ pub struct User {
     pub server_metadata: BTreeMap<String, Value>,
 }
 
-pub fn uuid(id: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(id).map_err(ApiError::internal)
-}
-
 pub fn metadata(stored: &str) -> Result<BTreeMap<String, Value>, ApiError> {
     serde_json::from_str(stored).map_err(ApiError::internal)
 }
@@ -115,17 +110,14 @@ pub fn user_fields(user: &models::User, extras: Extras) -> Result<UserFields, Ap
     };
     let selected_team = extras
         .selected_team
-        .filter(|team| user.selected_team_id.as_deref() == Some(team.id.as_str()))
-        .map(|team| {
-            Ok::<_, ApiError>(TeamRef {
-                id: uuid(&team.id)?,
-                name: team.name,
-            })
-        })
-        .transpose()?;
+        .filter(|team| user.selected_team_id == Some(team.id))
+        .map(|team| TeamRef {
+            id: team.id,
+            name: team.name,
+        });
     Ok(UserFields {
-        id: uuid(&user.id)?,
-        org_id: uuid(&user.org_id)?,
+        id: user.id,
+        org_id: user.org_id,
         status: user.status,
         role: user.role,
         display_name: user.display_name.clone(),
@@ -143,7 +135,7 @@ pub fn user_fields(user: &models::User, extras: Extras) -> Result<UserFields, Ap
         primary_email_auth_enabled: user.primary_email_auth_enabled,
         has_password: user.password_hash.is_some(),
         otp_auth_enabled: user.totp_secret.is_some(),
-        selected_team_id: user.selected_team_id.as_deref().map(uuid).transpose()?,
+        selected_team_id: user.selected_team_id,
         selected_team,
         client_metadata: metadata(&user.client_metadata)?,
         client_read_only_metadata: metadata(&user.client_read_only_metadata)?,
@@ -165,13 +157,10 @@ pub fn admin_user(user: &models::User, extras: Extras) -> Result<User, ApiError>
 pub async fn extras_of(
     db: &crate::db::Db,
     users: &[models::User],
-) -> Result<HashMap<String, Extras>, ApiError> {
-    let team_ids: Vec<String> = users
-        .iter()
-        .filter_map(|u| u.selected_team_id.clone())
-        .collect();
+) -> Result<HashMap<UserId, Extras>, ApiError> {
+    let team_ids: Vec<TeamId> = users.iter().filter_map(|u| u.selected_team_id).collect();
     let teams = crate::db::teams::find_many(db, &team_ids).await?;
-    let user_ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
+    let user_ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
     let sessions = crate::db::sessions::count_live_many(db, &user_ids, crate::db::now()).await?;
     Ok(users
         .iter()
@@ -183,7 +172,7 @@ pub async fn extras_of(
                     .and_then(|id| teams.iter().find(|t| &t.id == id).cloned()),
                 active_sessions: sessions.get(&u.id).copied().unwrap_or(0),
             };
-            (u.id.clone(), extras)
+            (u.id, extras)
         })
         .collect())
 }

@@ -14,7 +14,7 @@ pub const MAX_LIMIT: u32 = 100;
 /// A page request, checked.
 pub struct PageRequest {
     pub limit: i64,
-    pub after: Option<String>,
+    pub after: Option<Uuid>,
 }
 
 impl PageRequest {
@@ -31,7 +31,7 @@ impl PageRequest {
                 })
             })
             .transpose()?
-            .map(|cursor| cursor.last_id().to_string());
+            .map(Cursor::last_id);
         Ok(Self { limit, after })
     }
 
@@ -41,14 +41,13 @@ impl PageRequest {
     }
 
     /// Cuts the fetched rows to the page and says where the next page starts.
-    pub fn page<T>(&self, mut rows: Vec<T>, id: impl Fn(&T) -> &str) -> (Vec<T>, PageMeta) {
+    pub fn page<T>(&self, mut rows: Vec<T>, id: impl Fn(&T) -> Uuid) -> (Vec<T>, PageMeta) {
         let more = rows.len() as i64 > self.limit;
         rows.truncate(self.limit as usize);
         let next_cursor = more
             .then(|| rows.last())
             .flatten()
-            .and_then(|last| Uuid::parse_str(id(last)).ok())
-            .map(|last| Cursor::after(last).encode());
+            .map(|last| Cursor::after(id(last)).encode());
         let meta = PageMeta {
             next_cursor,
             limit: self.limit,
@@ -73,12 +72,12 @@ mod tests {
     #[test]
     fn next_cursor_is_absent_on_the_last_page() {
         let request = PageRequest::parse(Some(2), None).unwrap();
-        let ids: Vec<String> = (0..3).map(|_| Uuid::now_v7().to_string()).collect();
-        let (page, meta) = request.page(ids.clone(), |s| s.as_str());
+        let ids: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
+        let (page, meta) = request.page(ids.clone(), |id| *id);
         assert_eq!(page.len(), 2);
         let cursor = Cursor::parse(&meta.next_cursor.unwrap()).unwrap();
-        assert_eq!(cursor.last_id().to_string(), ids[1]);
-        let (page, meta) = request.page(ids[..2].to_vec(), |s| s.as_str());
+        assert_eq!(cursor.last_id(), ids[1]);
+        let (page, meta) = request.page(ids[..2].to_vec(), |id| *id);
         assert_eq!(page.len(), 2);
         assert!(meta.next_cursor.is_none());
     }

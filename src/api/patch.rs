@@ -248,12 +248,13 @@ impl Reader {
         }
     }
 
-    /// A nullable UUID: `null` clears. Returns the column change like `nullable`.
-    pub fn nullable_uuid(&mut self, name: &str) -> Option<Option<String>> {
+    /// A nullable UUID, as whichever typed id `T` is: `null` clears. Returns the column change
+    /// like `nullable`.
+    pub fn nullable_uuid<T: From<uuid::Uuid>>(&mut self, name: &str) -> Option<Option<T>> {
         let uuid = |v: Value| {
             v.as_str()
                 .and_then(|s| uuid::Uuid::parse_str(s).ok())
-                .map(|id| id.to_string())
+                .map(T::from)
         };
         match self.take(name, "a UUID or null", uuid) {
             Field::Absent => None,

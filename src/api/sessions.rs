@@ -6,13 +6,11 @@
 use chrono::{DateTime, Utc};
 use poem::web::{Data, RemoteAddr};
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
-use uuid::Uuid;
 
 use super::{
     ApiTags, AppState, BearerAuth,
     envelope::{envelope, error_responses},
     me::CurrentSession,
-    model::uuid,
     users::DeletedResponse,
 };
 use crate::{
@@ -23,7 +21,7 @@ use crate::{
         totp,
     },
     db::sessions,
-    domain::{EmailAddress, UserStatus},
+    domain::{EmailAddress, OrgId, SessionId, UserStatus},
     error::ApiError,
 };
 
@@ -32,7 +30,7 @@ use crate::{
 #[derive(Debug, Clone, Object)]
 #[oai(deny_unknown_fields)]
 pub struct SignIn {
-    pub org_id: Uuid,
+    pub org_id: OrgId,
     /// The user's primary e-mail address, matched case-insensitively and with the domain in
     /// either its Unicode or its ASCII (`xn--`) form.
     #[oai(validator(min_length = 1, max_length = 254))]
@@ -57,7 +55,7 @@ pub struct SignedIn {
 /// One of the user's live sessions.
 #[derive(Debug, Clone, Object)]
 pub struct SessionInfo {
-    pub id: Uuid,
+    pub id: SessionId,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     /// Last authenticated use, refreshed at most once a minute.
@@ -147,7 +145,6 @@ impl SessionsApi {
             password,
             totp_code,
         } = body.0;
-        let org_id = org_id.to_string();
         // The canonical key, so every spelling of one address (letter case, a Unicode or
         // `xn--` domain) is one account and one throttle bucket. Something that is not an
         // address names no account, but costs the same password work below.
@@ -198,7 +195,7 @@ impl SessionsApi {
         Ok(SignInResponse::Created(Json(
             SignedIn {
                 token,
-                session: CurrentSession::of(&session)?,
+                session: CurrentSession::of(&session),
             }
             .into(),
         )))
@@ -241,18 +238,16 @@ impl SessionsApi {
     ) -> Result<SessionListResponse, SignOutError> {
         let (user, current) = state.authenticate(&auth).await?.into_user()?;
         let live = sessions::list_live(&state.db, &user.id, crate::db::now()).await?;
-        let sessions = live
+        let sessions: Vec<_> = live
             .into_iter()
-            .map(|session| {
-                Ok(SessionInfo {
-                    id: uuid(&session.id)?,
-                    created_at: session.created_at.and_utc(),
-                    expires_at: session.expires_at.and_utc(),
-                    last_active_at: session.last_active_at.and_utc(),
-                    current: session.id == current.id,
-                })
+            .map(|session| SessionInfo {
+                id: session.id,
+                created_at: session.created_at.and_utc(),
+                expires_at: session.expires_at.and_utc(),
+                last_active_at: session.last_active_at.and_utc(),
+                current: session.id == current.id,
             })
-            .collect::<Result<Vec<_>, ApiError>>()?;
+            .collect();
         Ok(SessionListResponse::Ok(Json(sessions.into())))
     }
 
@@ -271,10 +266,10 @@ impl SessionsApi {
         &self,
         auth: BearerAuth,
         state: Data<&AppState>,
-        session_id: Path<Uuid>,
+        session_id: Path<SessionId>,
     ) -> Result<DeletedResponse, RevokeSessionError> {
         let (user, _) = state.authenticate(&auth).await?.into_user()?;
-        sessions::revoke_own(&state.db, &user.id, &session_id.0.to_string()).await?;
+        sessions::revoke_own(&state.db, &user.id, &session_id).await?;
         Ok(DeletedResponse::NoContent)
     }
 }

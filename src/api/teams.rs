@@ -9,27 +9,25 @@ use poem_openapi::{
     param::{Path, Query},
     payload::Json,
 };
-use uuid::Uuid;
 
 use super::{
     ApiTags, AppState, BearerAuth,
     envelope::{envelope, error_responses, page_envelope},
-    model::uuid,
     pages::PageRequest,
     patch::{FieldRules, PatchBody, Reader},
     users::DeletedResponse,
 };
 use crate::{
     db::{models, teams},
-    domain::{DisplayName, Scope},
-    error::{ApiError, ErrorCode},
+    domain::{DisplayName, OrgId, Scope, TeamId, UserId},
+    error::ErrorCode,
 };
 
 /// A team of the organization.
 #[derive(Debug, Clone, Object)]
 pub struct Team {
-    pub id: Uuid,
-    pub org_id: Uuid,
+    pub id: TeamId,
+    pub org_id: OrgId,
     /// 1–100 characters.
     pub name: String,
     pub created_at: DateTime<Utc>,
@@ -56,8 +54,8 @@ pub struct TeamPatch {
 /// A user's membership of a team.
 #[derive(Debug, Clone, Object)]
 pub struct TeamMember {
-    pub team_id: Uuid,
-    pub user_id: Uuid,
+    pub team_id: TeamId,
+    pub user_id: UserId,
     /// The user's role in the team (`member`).
     pub role: String,
     pub created_at: DateTime<Utc>,
@@ -163,15 +161,10 @@ impl TeamsApi {
     ) -> Result<TeamListResponse, ListTeamsError> {
         let caller = state.caller(&auth, Scope::TeamsRead).await?;
         let page = PageRequest::parse(limit.0, cursor.0.as_deref())?;
-        let rows = teams::list(
-            &state.db,
-            &caller.org_id,
-            page.after.as_deref(),
-            page.fetch(),
-        )
-        .await?;
-        let (rows, meta) = page.page(rows, |t| t.id.as_str());
-        let data = rows.iter().map(team).collect::<Result<_, _>>()?;
+        let after = page.after.map(TeamId::from);
+        let rows = teams::list(&state.db, &caller.org_id, after, page.fetch()).await?;
+        let (rows, meta) = page.page(rows, |t| t.id.into_uuid());
+        let data = rows.iter().map(team).collect();
         Ok(TeamListResponse::Ok(Json(TeamListEnvelope {
             success: true,
             data,
@@ -195,15 +188,15 @@ impl TeamsApi {
         let name = name.and_then(|n| checked_name(&mut r, &n));
         r.finish()?;
         let row = models::Team {
-            id: Uuid::now_v7().to_string(),
-            org_id: caller.org_id.clone(),
+            id: TeamId::new(),
+            org_id: caller.org_id,
             name: name.unwrap_or_default(),
             created_at: crate::db::now(),
         };
         teams::insert(&state.db, &row).await?;
         let location = format!("/v1/teams/{}", row.id);
         Ok(CreatedTeamResponse::Created(
-            Json(team(&row)?.into()),
+            Json(team(&row).into()),
             location,
         ))
     }
@@ -217,11 +210,11 @@ impl TeamsApi {
         &self,
         auth: BearerAuth,
         state: Data<&AppState>,
-        team_id: Path<Uuid>,
+        team_id: Path<TeamId>,
     ) -> Result<TeamResponse, TeamByIdError> {
         let caller = state.caller(&auth, Scope::TeamsRead).await?;
-        let row = teams::find(&state.db, &caller.org_id, &team_id.0.to_string()).await?;
-        Ok(TeamResponse::Ok(Json(team(&row)?.into())))
+        let row = teams::find(&state.db, &caller.org_id, &team_id).await?;
+        Ok(TeamResponse::Ok(Json(team(&row).into())))
     }
 
     /// Update a team
@@ -236,11 +229,10 @@ impl TeamsApi {
         &self,
         auth: BearerAuth,
         state: Data<&AppState>,
-        team_id: Path<Uuid>,
+        team_id: Path<TeamId>,
         body: Json<PatchBody<TeamPatch>>,
     ) -> Result<TeamResponse, PatchTeamError> {
         let caller = state.caller(&auth, Scope::TeamsWrite).await?;
-        let team_id = team_id.0.to_string();
         let mut r = body.0.reader(&TEAM_FIELDS)?;
         let name = match r.string("name") {
             super::patch::Field::Value(name) => checked_name(&mut r, &name),
@@ -259,7 +251,7 @@ impl TeamsApi {
             Some(name) => teams::rename(&state.db, &caller.org_id, &team_id, &name).await?,
             None => teams::find(&state.db, &caller.org_id, &team_id).await?,
         };
-        Ok(TeamResponse::Ok(Json(team(&row)?.into())))
+        Ok(TeamResponse::Ok(Json(team(&row).into())))
     }
 
     /// Delete a team
@@ -275,10 +267,10 @@ impl TeamsApi {
         &self,
         auth: BearerAuth,
         state: Data<&AppState>,
-        team_id: Path<Uuid>,
+        team_id: Path<TeamId>,
     ) -> Result<DeletedResponse, TeamByIdError> {
         let caller = state.caller(&auth, Scope::TeamsWrite).await?;
-        teams::delete(&state.db, &caller.org_id, &team_id.0.to_string()).await?;
+        teams::delete(&state.db, &caller.org_id, &team_id).await?;
         Ok(DeletedResponse::NoContent)
     }
 
@@ -295,20 +287,14 @@ impl TeamsApi {
         &self,
         auth: BearerAuth,
         state: Data<&AppState>,
-        team_id: Path<Uuid>,
-        user_id: Path<Uuid>,
+        team_id: Path<TeamId>,
+        user_id: Path<UserId>,
     ) -> Result<TeamMemberResponse, TeamByIdError> {
         let caller = state.caller(&auth, Scope::TeamsWrite).await?;
-        let (member, _) = teams::add_member(
-            &state.db,
-            &caller.org_id,
-            &team_id.0.to_string(),
-            &user_id.0.to_string(),
-        )
-        .await?;
+        let (member, _) = teams::add_member(&state.db, &caller.org_id, &team_id, &user_id).await?;
         let member = TeamMember {
-            team_id: uuid(&member.team_id)?,
-            user_id: uuid(&member.user_id)?,
+            team_id: member.team_id,
+            user_id: member.user_id,
             role: member.role,
             created_at: member.created_at.and_utc(),
         };
@@ -328,17 +314,11 @@ impl TeamsApi {
         &self,
         auth: BearerAuth,
         state: Data<&AppState>,
-        team_id: Path<Uuid>,
-        user_id: Path<Uuid>,
+        team_id: Path<TeamId>,
+        user_id: Path<UserId>,
     ) -> Result<DeletedResponse, TeamByIdError> {
         let caller = state.caller(&auth, Scope::TeamsWrite).await?;
-        teams::remove_member(
-            &state.db,
-            &caller.org_id,
-            &team_id.0.to_string(),
-            &user_id.0.to_string(),
-        )
-        .await?;
+        teams::remove_member(&state.db, &caller.org_id, &team_id, &user_id).await?;
         Ok(DeletedResponse::NoContent)
     }
 }
@@ -353,11 +333,11 @@ fn checked_name(r: &mut Reader, name: &str) -> Option<String> {
     }
 }
 
-fn team(row: &models::Team) -> Result<Team, ApiError> {
-    Ok(Team {
-        id: uuid(&row.id)?,
-        org_id: uuid(&row.org_id)?,
+fn team(row: &models::Team) -> Team {
+    Team {
+        id: row.id,
+        org_id: row.org_id,
         name: row.name.clone(),
         created_at: row.created_at.and_utc(),
-    })
+    }
 }

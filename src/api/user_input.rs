@@ -17,8 +17,8 @@ use crate::{
         users::{self, UserUpdate},
     },
     domain::{
-        Bio, DisplayName, EmailAddress, Locale, PersonName, PhoneNumber, ProfileImage, Role,
-        Timezone, UserStatus,
+        Bio, DisplayName, EmailAddress, Locale, OrgId, PersonName, PhoneNumber, ProfileImage, Role,
+        Timezone, UserId, UserStatus,
     },
     error::{ApiError, ErrorCode},
 };
@@ -190,7 +190,7 @@ async fn check_selected_team(
     db: &Db,
     r: &mut Reader,
     changes: &UserChanges,
-    user_id: &str,
+    user_id: &UserId,
 ) -> Result<(), ApiError> {
     if let Some(Some(team_id)) = &changes.selected_team_id
         && !users::is_member(db, team_id, user_id).await?
@@ -256,7 +256,7 @@ pub async fn read_admin_patch(
 /// A `POST /v1/users` body: the new user's row, for organization `org_id`.
 pub async fn read_create(
     mut r: Reader,
-    org_id: &str,
+    org_id: &OrgId,
     secrets: &SecretKeys,
 ) -> Result<User, ApiError> {
     let changes = read_fields(&mut r, Surface::Admin);
@@ -265,7 +265,7 @@ pub async fn read_create(
     let server_metadata = read_metadata(&mut r, "server_metadata", "{}");
     let credentials = credential_input::read_admin(&mut r, None);
     r.finish()?;
-    let id = uuid::Uuid::now_v7().to_string();
+    let id = UserId::new();
     let mut credential_update = UserUpdate::default();
     credentials
         .apply_admin(&id, secrets, &mut credential_update)
@@ -280,7 +280,7 @@ pub async fn read_create(
     let primary_email = changes.primary_email.flatten();
     Ok(User {
         id,
-        org_id: org_id.to_owned(),
+        org_id: *org_id,
         status: changes.status.unwrap_or(UserStatus::Active),
         role: changes.role.unwrap_or(Role::Member),
         display_name: changes.display_name.flatten(),

@@ -12,7 +12,6 @@ use poem_openapi::{
     types::{MaybeUndefined, ParseFromJSON, ToJSON},
 };
 use serde_json::Value;
-use uuid::Uuid;
 
 use super::{
     ApiTags, AppState, BearerAuth,
@@ -30,7 +29,7 @@ use crate::{
         user_create::{self, Created},
         users::{self, UserFilter},
     },
-    domain::{EmailAddress, Role, Scope, UserStatus},
+    domain::{EmailAddress, Role, Scope, TeamId, UserId, UserStatus},
     error::ApiError,
 };
 
@@ -162,7 +161,7 @@ pub struct UserPatch {
     pub primary_email_auth_enabled: Option<bool>,
     /// A team the user is a member of (422 `NOT_A_TEAM_MEMBER`); `null` clears it.
     #[oai(nullable)]
-    pub selected_team_id: MaybeUndefined<Uuid>,
+    pub selected_team_id: MaybeUndefined<TeamId>,
     pub role: Option<Role>,
     /// `suspended` refuses the user's sessions and sign-ins from the next request on.
     pub status: Option<UserStatus>,
@@ -320,18 +319,12 @@ impl UsersApi {
         };
         let rows = match matchable {
             true => {
-                users::list(
-                    &state.db,
-                    &caller.org_id,
-                    page.after.as_deref(),
-                    page.fetch(),
-                    &filter,
-                )
-                .await?
+                let after = page.after.map(UserId::from);
+                users::list(&state.db, &caller.org_id, after, page.fetch(), &filter).await?
             }
             false => Vec::new(),
         };
-        let (rows, meta) = page.page(rows, |u| u.id.as_str());
+        let (rows, meta) = page.page(rows, |u| u.id.into_uuid());
         let mut extras = extras_of(&state.db, &rows).await?;
         let data = rows
             .iter()
@@ -407,10 +400,10 @@ impl UsersApi {
         &self,
         auth: BearerAuth,
         state: Data<&AppState>,
-        user_id: Path<Uuid>,
+        user_id: Path<UserId>,
     ) -> Result<UserResponse, GetUserError> {
         let caller = state.caller(&auth, Scope::UsersRead).await?;
-        let user = users::find(&state.db, &caller.org_id, &user_id.0.to_string()).await?;
+        let user = users::find(&state.db, &caller.org_id, &user_id).await?;
         Ok(user_response(&state, user).await?)
     }
 
@@ -433,14 +426,14 @@ impl UsersApi {
         &self,
         auth: BearerAuth,
         state: Data<&AppState>,
-        user_id: Path<Uuid>,
+        user_id: Path<UserId>,
         /// The `ETag` of the version this change is based on; `*` matches any version.
         #[oai(name = "If-Match")]
         if_match: Header<Option<String>>,
         body: Json<PatchBody<UserPatch>>,
     ) -> Result<UserResponse, PatchUserError> {
         let caller = state.caller(&auth, Scope::UsersWrite).await?;
-        let user = users::find(&state.db, &caller.org_id, &user_id.0.to_string()).await?;
+        let user = users::find(&state.db, &caller.org_id, &user_id).await?;
         let reader = body.0.reader(&ADMIN_FIELDS)?;
         let update = read_admin_patch(&state.db, reader, &user, &state.secrets).await?;
         let expected = if_match
@@ -480,11 +473,11 @@ impl UsersApi {
         &self,
         auth: BearerAuth,
         state: Data<&AppState>,
-        user_id: Path<Uuid>,
+        user_id: Path<UserId>,
     ) -> Result<DeletedResponse, DeleteUserError> {
         let caller = state.caller(&auth, Scope::UsersWrite).await?;
         let authorize = |current: &_| privilege::check_delete(&caller, current);
-        users::delete(&state.db, &caller.org_id, &user_id.0.to_string(), authorize).await?;
+        users::delete(&state.db, &caller.org_id, &user_id, authorize).await?;
         Ok(DeletedResponse::NoContent)
     }
 }

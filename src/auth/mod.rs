@@ -27,7 +27,7 @@ use crate::{
         models::{ApiKey, Session, User},
         sessions,
     },
-    domain::{Scope, UserStatus},
+    domain::{ApiKeyId, OrgId, Scope, SessionId, UserId, UserStatus},
     error::ApiError,
 };
 pub use keys::SigningKeys;
@@ -41,11 +41,11 @@ pub struct Claims {
     pub iss: String,
     pub aud: String,
     /// User id.
-    pub sub: String,
+    pub sub: UserId,
     /// Session id.
-    pub sid: String,
+    pub sid: SessionId,
     /// Organization id.
-    pub org: String,
+    pub org: OrgId,
     pub iat: i64,
     pub exp: i64,
 }
@@ -137,13 +137,13 @@ impl Tokens {
         &self.keys
     }
 
-    pub fn issue(&self, session: &Session, org_id: &str) -> Result<String, ApiError> {
+    pub fn issue(&self, session: &Session, org_id: &OrgId) -> Result<String, ApiError> {
         let claims = Claims {
             iss: self.settings.issuer.clone(),
             aud: self.settings.audience.clone(),
-            sub: session.user_id.clone(),
-            sid: session.id.clone(),
-            org: org_id.to_owned(),
+            sub: session.user_id,
+            sid: session.id,
+            org: *org_id,
             iat: session.created_at.and_utc().timestamp(),
             exp: session.expires_at.and_utc().timestamp(),
         };
@@ -170,12 +170,12 @@ impl Tokens {
 }
 
 /// A new session row for `user_id`, live for the configured lifetime.
-pub fn new_session(user_id: &str, lifetime: Duration) -> Session {
+pub fn new_session(user_id: &UserId, lifetime: Duration) -> Session {
     let now = crate::db::now();
     let lifetime = chrono::Duration::from_std(lifetime).unwrap_or(chrono::Duration::days(1));
     Session {
-        id: uuid::Uuid::now_v7().to_string(),
-        user_id: user_id.to_owned(),
+        id: SessionId::new(),
+        user_id: *user_id,
         created_at: now,
         expires_at: now + lifetime,
         revoked_at: None,
@@ -184,13 +184,13 @@ pub fn new_session(user_id: &str, lifetime: Duration) -> Session {
 }
 
 /// A new API key secret and its row. The secret is returned once and only its hash is stored.
-pub fn new_api_key(org_id: &str, name: &str, scopes: &[Scope]) -> (String, ApiKey) {
+pub fn new_api_key(org_id: &OrgId, name: &str, scopes: &[Scope]) -> (String, ApiKey) {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let secret = format!("{API_KEY_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
     let row = ApiKey {
-        id: uuid::Uuid::now_v7().to_string(),
-        org_id: org_id.to_owned(),
+        id: ApiKeyId::new(),
+        org_id: *org_id,
         name: name.to_owned(),
         secret_hash: hash_api_key(&secret),
         scopes: Scope::to_stored(scopes),

@@ -88,9 +88,9 @@ pub async fn reseal(db: &Db, keys: &SecretKeys, which: Reseal) -> Result<Reseale
         Reseal::NotCurrent => secrets::sealed_prefix(Some(keys.current_id())),
     };
     let mut done = Resealed::default();
-    let mut after = String::new();
+    let mut after = None;
     loop {
-        let page = totp_secrets::page_without_prefix(db, &after, &skip, BATCH)
+        let page = totp_secrets::page_without_prefix(db, after, &skip, BATCH)
             .await
             .map_err(|e| anyhow!(e.message))
             .context("cannot read the stored TOTP secrets")?;
@@ -99,11 +99,11 @@ pub async fn reseal(db: &Db, keys: &SecretKeys, which: Reseal) -> Result<Reseale
             match keys.open(user_id, old) {
                 Ok(secret) => replacements.push(Replacement {
                     new: keys.seal(user_id, &secret),
-                    user_id: user_id.clone(),
+                    user_id: *user_id,
                     old: old.clone(),
                 }),
                 Err(reason) => {
-                    tracing::error!(user_id, %reason, "a stored TOTP secret does not open: left as it is");
+                    tracing::error!(%user_id, %reason, "a stored TOTP secret does not open: left as it is");
                     done.failed += 1;
                 }
             }
@@ -113,7 +113,7 @@ pub async fn reseal(db: &Db, keys: &SecretKeys, which: Reseal) -> Result<Reseale
             .map_err(|e| anyhow!(e.message))
             .context("cannot re-encrypt the stored TOTP secrets")?;
         match page.last() {
-            Some((last, _)) if page.len() as i64 == BATCH => after.clone_from(last),
+            Some((last, _)) if page.len() as i64 == BATCH => after = Some(*last),
             _ => return Ok(done),
         }
     }

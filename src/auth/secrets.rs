@@ -26,6 +26,7 @@ use chacha20poly1305::{
 use sha2::{Digest, Sha256};
 
 use super::{keys::write_private, totp::TotpSecret};
+use crate::domain::UserId;
 
 /// The version tag that starts every sealed value. Plain base64 never contains a `.`, so a
 /// value that starts with it is never mistaken for a secret stored in plaintext.
@@ -137,7 +138,7 @@ impl SecretKeys {
     }
 
     /// `secret` sealed under the current key for the row of `user_id`.
-    pub fn seal(&self, user_id: &str, secret: &TotpSecret) -> String {
+    pub fn seal(&self, user_id: &UserId, secret: &TotpSecret) -> String {
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
         let aad = associated_data(user_id);
         let ciphertext = self
@@ -161,7 +162,7 @@ impl SecretKeys {
 
     /// The secret stored in the row of `user_id`: sealed by `seal`, or in plaintext (as stored
     /// before encryption).
-    pub fn open(&self, user_id: &str, stored: &str) -> Result<TotpSecret, OpenError> {
+    pub fn open(&self, user_id: &UserId, stored: &str) -> Result<TotpSecret, OpenError> {
         let Some(sealed) = stored
             .strip_prefix(FORMAT)
             .and_then(|s| s.strip_prefix('.'))
@@ -203,7 +204,7 @@ impl SecretKeys {
     /// A value that does not open is logged as an error and matches no code.
     pub fn check_totp(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         stored: &str,
         code: &str,
         unix_seconds: u64,
@@ -211,7 +212,7 @@ impl SecretKeys {
         match self.open(user_id, stored) {
             Ok(secret) => secret.check(code, unix_seconds),
             Err(reason) => {
-                tracing::error!(user_id, %reason, "the stored TOTP secret does not open: its codes are refused");
+                tracing::error!(%user_id, %reason, "the stored TOTP secret does not open: its codes are refused");
                 None
             }
         }
@@ -237,7 +238,7 @@ pub fn sealed_prefix(key_id: Option<&str>) -> String {
 }
 
 /// The associated data binds a value to its row, its column and this format.
-fn associated_data(user_id: &str) -> Vec<u8> {
+fn associated_data(user_id: &UserId) -> Vec<u8> {
     format!("users-api users.totp_secret {FORMAT} {user_id}").into_bytes()
 }
 
@@ -249,6 +250,10 @@ mod tests {
         SecretKey::from_bytes(&[byte; KEY_BYTES])
     }
 
+    fn user(n: u128) -> UserId {
+        uuid::Uuid::from_u128(n).into()
+    }
+
     fn secret() -> TotpSecret {
         TotpSecret::parse("MTIzNDU2Nzg5MDEyMzQ1Njc4OTA=").unwrap()
     }
@@ -256,17 +261,17 @@ mod tests {
     #[test]
     fn a_sealed_secret_opens_for_its_own_row_only() {
         let keys = SecretKeys::new(key(1), None);
-        let sealed = keys.seal("user-a", &secret());
+        let sealed = keys.seal(&user(1), &secret());
         assert!(
             sealed.starts_with(&format!("v1.{}.", keys.current_id())),
             "{sealed}"
         );
         assert!(!sealed.contains("MTIzNDU2"), "{sealed}");
-        assert_eq!(keys.open("user-a", &sealed), Ok(secret()));
-        assert_eq!(keys.open("user-b", &sealed), Err(OpenError::Forged));
+        assert_eq!(keys.open(&user(1), &sealed), Ok(secret()));
+        assert_eq!(keys.open(&user(2), &sealed), Err(OpenError::Forged));
         assert_ne!(
             sealed,
-            keys.seal("user-a", &secret()),
+            keys.seal(&user(1), &secret()),
             "a fresh nonce each time"
         );
     }
@@ -274,18 +279,18 @@ mod tests {
     #[test]
     fn a_tampered_or_malformed_value_does_not_open() {
         let keys = SecretKeys::new(key(1), None);
-        let sealed = keys.seal("u", &secret());
+        let sealed = keys.seal(&user(1), &secret());
         let mut tampered = sealed.clone().into_bytes();
         let last = tampered.len() - 1;
         tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
         let tampered = String::from_utf8(tampered).unwrap();
-        assert_eq!(keys.open("u", &tampered), Err(OpenError::Forged));
+        assert_eq!(keys.open(&user(1), &tampered), Err(OpenError::Forged));
         for bad in ["v1.", "v1.x.y", "v1.a.b.c.d", "not base64!", ""] {
-            assert!(keys.open("u", bad).is_err(), "{bad}");
+            assert!(keys.open(&user(1), bad).is_err(), "{bad}");
         }
         let other = format!("v1.0123456789abcdef.{}", &sealed[20..]);
         assert_eq!(
-            keys.open("u", &other),
+            keys.open(&user(1), &other),
             Err(OpenError::UnknownKey("0123456789abcdef".into()))
         );
     }
@@ -293,16 +298,16 @@ mod tests {
     #[test]
     fn the_previous_key_opens_what_it_sealed_and_never_seals() {
         let old = SecretKeys::new(key(1), None);
-        let sealed_by_old = old.seal("u", &secret());
+        let sealed_by_old = old.seal(&user(1), &secret());
         let rotated = SecretKeys::new(key(2), Some(key(1)));
-        assert_eq!(rotated.open("u", &sealed_by_old), Ok(secret()));
+        assert_eq!(rotated.open(&user(1), &sealed_by_old), Ok(secret()));
         assert_eq!(
-            key_id_of(&rotated.seal("u", &secret())),
+            key_id_of(&rotated.seal(&user(1), &secret())),
             Some(rotated.current_id())
         );
         let new_only = SecretKeys::new(key(2), None);
         assert!(matches!(
-            new_only.open("u", &sealed_by_old),
+            new_only.open(&user(1), &sealed_by_old),
             Err(OpenError::UnknownKey(_))
         ));
     }
@@ -310,10 +315,13 @@ mod tests {
     #[test]
     fn a_secret_stored_in_plaintext_still_opens() {
         let keys = SecretKeys::new(key(1), None);
-        assert_eq!(keys.open("u", "MTIzNDU2Nzg5MDEyMzQ1Njc4OTA="), Ok(secret()));
+        assert_eq!(
+            keys.open(&user(1), "MTIzNDU2Nzg5MDEyMzQ1Njc4OTA="),
+            Ok(secret())
+        );
         assert_eq!(key_id_of("MTIzNDU2Nzg5MDEyMzQ1Njc4OTA="), None);
         assert_eq!(
-            keys.check_totp("u", "MTIzNDU2Nzg5MDEyMzQ1Njc4OTA=", "287082", 59),
+            keys.check_totp(&user(1), "MTIzNDU2Nzg5MDEyMzQ1Njc4OTA=", "287082", 59),
             Some(1)
         );
     }

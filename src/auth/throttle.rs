@@ -10,6 +10,8 @@ use governor::{
     clock::{Clock, DefaultClock},
 };
 
+use crate::domain::OrgId;
+
 /// Sign-in attempts allowed per minute, as a burst that refills evenly over the minute.
 #[derive(Debug, Clone, Copy)]
 pub struct SignInLimits {
@@ -36,7 +38,7 @@ pub struct SignInThrottle {
 const SWEEP_ABOVE: usize = 10_000;
 
 /// The account a sign-in (or a proof of the current password or TOTP code) is counted against.
-pub fn account_key(org_id: &str, email_key: &str) -> String {
+pub fn account_key(org_id: &OrgId, email_key: &str) -> String {
     format!("{org_id}/{email_key}")
 }
 

@@ -5,10 +5,13 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::{Db, models::ApiKey, now, schema::api_keys};
-use crate::error::ApiError;
+use crate::{
+    domain::{ApiKeyId, OrgId},
+    error::ApiError,
+};
 
 /// The organization's live keys, oldest first.
-pub async fn list(db: &Db, org_id: &str) -> Result<Vec<ApiKey>, ApiError> {
+pub async fn list(db: &Db, org_id: &OrgId) -> Result<Vec<ApiKey>, ApiError> {
     read!(db, |conn| Ok(api_keys::table
         .filter(api_keys::org_id.eq(org_id))
         .filter(api_keys::revoked_at.is_null())
@@ -30,7 +33,7 @@ pub async fn insert(db: &Db, key: &ApiKey) -> Result<(), ApiError> {
 
 /// Revokes a live key of `org_id`; the next request with it answers 401. 404 when there is no
 /// such live key in the organization.
-pub async fn revoke(db: &Db, org_id: &str, key_id: &str) -> Result<(), ApiError> {
+pub async fn revoke(db: &Db, org_id: &OrgId, key_id: &ApiKeyId) -> Result<(), ApiError> {
     write!(db, |conn| {
         let revoked = diesel::update(
             api_keys::table

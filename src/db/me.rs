@@ -12,7 +12,10 @@ use super::{
     models::{Organization, Session, Team, User},
     schema::{organizations, sessions, team_members, teams, users},
 };
-use crate::{domain::UserStatus, error::ApiError};
+use crate::{
+    domain::{SessionId, UserId, UserStatus},
+    error::ApiError,
+};
 
 /// Everything of the Me payload besides the user row and the session.
 pub struct MeRows {
@@ -65,8 +68,8 @@ macro_rules! rest_of_me {
 /// not live (revoked, expired, unknown, or not this user's): the caller answers 401.
 pub async fn load_with_session(
     db: &Db,
-    session_id: &str,
-    user_id: &str,
+    session_id: &SessionId,
+    user_id: &UserId,
     now: NaiveDateTime,
 ) -> Result<Option<(Session, User, MeRows)>, ApiError> {
     let counted_at = super::now();

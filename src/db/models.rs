@@ -4,7 +4,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::domain::{Role, UserStatus};
+use crate::domain::{ApiKeyId, OrgId, Role, SessionId, TeamId, UserId, UserStatus};
 
 use super::schema::{
     api_keys, idempotency_keys, organizations, sessions, team_members, teams, users,
@@ -13,7 +13,7 @@ use super::schema::{
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = organizations)]
 pub struct Organization {
-    pub id: String,
+    pub id: OrgId,
     pub name: String,
     pub created_at: NaiveDateTime,
 }
@@ -21,8 +21,8 @@ pub struct Organization {
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = users)]
 pub struct User {
-    pub id: String,
-    pub org_id: String,
+    pub id: UserId,
+    pub org_id: OrgId,
     pub status: UserStatus,
     pub role: Role,
     pub display_name: Option<String>,
@@ -40,7 +40,7 @@ pub struct User {
     pub primary_email_auth_enabled: bool,
     pub password_hash: Option<String>,
     pub totp_secret: Option<String>,
-    pub selected_team_id: Option<String>,
+    pub selected_team_id: Option<TeamId>,
     pub client_metadata: String,
     pub client_read_only_metadata: String,
     pub server_metadata: String,
@@ -67,7 +67,7 @@ pub struct UserChanges {
     pub locale: Option<Option<String>>,
     pub timezone: Option<Option<String>>,
     pub client_metadata: Option<String>,
-    pub selected_team_id: Option<Option<String>>,
+    pub selected_team_id: Option<Option<TeamId>>,
     pub primary_email: Option<Option<String>>,
     pub primary_email_key: Option<Option<String>>,
     pub primary_email_verified: Option<bool>,
@@ -84,8 +84,8 @@ pub struct UserChanges {
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = teams)]
 pub struct Team {
-    pub id: String,
-    pub org_id: String,
+    pub id: TeamId,
+    pub org_id: OrgId,
     pub name: String,
     pub created_at: NaiveDateTime,
 }
@@ -93,8 +93,8 @@ pub struct Team {
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = team_members)]
 pub struct TeamMember {
-    pub team_id: String,
-    pub user_id: String,
+    pub team_id: TeamId,
+    pub user_id: UserId,
     pub role: String,
     pub created_at: NaiveDateTime,
 }
@@ -102,8 +102,8 @@ pub struct TeamMember {
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = sessions)]
 pub struct Session {
-    pub id: String,
-    pub user_id: String,
+    pub id: SessionId,
+    pub user_id: UserId,
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub revoked_at: Option<NaiveDateTime>,
@@ -113,8 +113,8 @@ pub struct Session {
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = api_keys)]
 pub struct ApiKey {
-    pub id: String,
-    pub org_id: String,
+    pub id: ApiKeyId,
+    pub org_id: OrgId,
     pub name: String,
     pub secret_hash: String,
     pub scopes: String,
@@ -126,10 +126,10 @@ pub struct ApiKey {
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = idempotency_keys)]
 pub struct IdempotencyRecord {
-    pub org_id: String,
+    pub org_id: OrgId,
     pub idempotency_key: String,
     pub request_hash: String,
     pub response_body: Option<String>,
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     pub created_at: NaiveDateTime,
 }

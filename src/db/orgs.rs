@@ -8,7 +8,7 @@ use super::{
     models::{ApiKey, Organization, Session, User},
     schema::{api_keys, organizations, sessions, users},
 };
-use crate::error::ApiError;
+use crate::{domain::OrgId, error::ApiError};
 
 pub async fn count(db: &Db) -> Result<i64, ApiError> {
     read!(db, |conn| Ok(organizations::table
@@ -17,7 +17,7 @@ pub async fn count(db: &Db) -> Result<i64, ApiError> {
         .await?))
 }
 
-pub async fn find(db: &Db, id: &str) -> Result<Organization, ApiError> {
+pub async fn find(db: &Db, id: &OrgId) -> Result<Organization, ApiError> {
     read!(db, |conn| Ok(organizations::table
         .find(id)
         .select(Organization::as_select())

@@ -9,13 +9,16 @@ use super::{
     models::{ApiKey, Session, User},
     schema::{api_keys, sessions, users},
 };
-use crate::error::ApiError;
+use crate::{
+    domain::{OrgId, SessionId, UserId},
+    error::ApiError,
+};
 
 /// The session `session_id` of user `user_id` with its user, if the session is live at `now`.
 pub async fn find_live(
     db: &Db,
-    session_id: &str,
-    user_id: &str,
+    session_id: &SessionId,
+    user_id: &UserId,
     now: NaiveDateTime,
 ) -> Result<Option<(Session, User)>, ApiError> {
     read!(db, |conn| Ok(sessions::table
@@ -30,7 +33,7 @@ pub async fn find_live(
         .optional()?))
 }
 
-pub async fn count_live(db: &Db, user_id: &str, now: NaiveDateTime) -> Result<i64, ApiError> {
+pub async fn count_live(db: &Db, user_id: &UserId, now: NaiveDateTime) -> Result<i64, ApiError> {
     read!(db, |conn| Ok(sessions::table
         .filter(sessions::user_id.eq(user_id))
         .filter(sessions::revoked_at.is_null())
@@ -52,7 +55,7 @@ pub async fn find_api_key(db: &Db, secret_hash: &str) -> Result<Option<ApiKey>, 
 }
 
 /// Revokes one session; its token answers 401 from the next request on.
-pub async fn revoke(db: &Db, session_id: &str) -> Result<(), ApiError> {
+pub async fn revoke(db: &Db, session_id: &SessionId) -> Result<(), ApiError> {
     write!(db, |conn| {
         diesel::update(sessions::table.find(session_id))
             .set(sessions::revoked_at.eq(Some(super::now())))
@@ -64,7 +67,7 @@ pub async fn revoke(db: &Db, session_id: &str) -> Result<(), ApiError> {
 
 /// Revokes the live session `session_id` of `user_id`; 404 when there is no such live session
 /// (another user's, already revoked, expired or unknown).
-pub async fn revoke_own(db: &Db, user_id: &str, session_id: &str) -> Result<(), ApiError> {
+pub async fn revoke_own(db: &Db, user_id: &UserId, session_id: &SessionId) -> Result<(), ApiError> {
     let at = super::now();
     write!(db, |conn| {
         let revoked = diesel::update(
@@ -115,7 +118,7 @@ pub(crate) use revoke_sessions;
 /// The live sessions of `user_id`, newest first.
 pub async fn list_live(
     db: &Db,
-    user_id: &str,
+    user_id: &UserId,
     now: NaiveDateTime,
 ) -> Result<Vec<Session>, ApiError> {
     read!(db, |conn| Ok(sessions::table
@@ -141,8 +144,8 @@ pub fn activity_is_stale(session: &Session, now: NaiveDateTime) -> bool {
 /// one session write once.
 pub async fn mark_active(
     db: &Db,
-    session_id: &str,
-    user_id: &str,
+    session_id: &SessionId,
+    user_id: &UserId,
     now: NaiveDateTime,
 ) -> Result<(), ApiError> {
     write!(db, |conn| {
@@ -167,7 +170,7 @@ pub async fn mark_active(
 /// The user of organization `org_id` whose lower-cased address is `email_key`, for sign-in.
 pub async fn find_signing_in(
     db: &Db,
-    org_id: &str,
+    org_id: &OrgId,
     email_key: &str,
 ) -> Result<Option<User>, ApiError> {
     read!(db, |conn| Ok(users::table
@@ -182,7 +185,7 @@ pub async fn find_signing_in(
 /// Accepts TOTP step `step` for `user_id` once: true only for the first caller with a step
 /// later than every step accepted before (one conditional UPDATE, so concurrent sign-ins with
 /// one code get one success).
-pub async fn consume_totp_step(db: &Db, user_id: &str, step: i64) -> Result<bool, ApiError> {
+pub async fn consume_totp_step(db: &Db, user_id: &UserId, step: i64) -> Result<bool, ApiError> {
     write!(db, |conn| {
         let accepted = diesel::update(
             users::table.filter(users::id.eq(user_id)).filter(
@@ -244,13 +247,13 @@ pub async fn start(
 /// Live sessions per user, for several users in one query.
 pub async fn count_live_many(
     db: &Db,
-    user_ids: &[String],
+    user_ids: &[UserId],
     now: NaiveDateTime,
-) -> Result<std::collections::HashMap<String, i64>, ApiError> {
+) -> Result<std::collections::HashMap<UserId, i64>, ApiError> {
     if user_ids.is_empty() {
         return Ok(Default::default());
     }
-    let counts: Vec<(String, i64)> = read!(db, |conn| Ok::<_, ApiError>(
+    let counts: Vec<(UserId, i64)> = read!(db, |conn| Ok::<_, ApiError>(
         sessions::table
             .filter(sessions::user_id.eq_any(user_ids))
             .filter(sessions::revoked_at.is_null())

@@ -12,13 +12,16 @@ use super::{
     now,
     schema::{team_members, teams, users},
 };
-use crate::error::ApiError;
+use crate::{
+    domain::{OrgId, TeamId, UserId},
+    error::ApiError,
+};
 
 /// Up to `limit` teams of `org_id` with ids after `after`, by id (keyset on `(org_id, id)`).
 pub async fn list(
     db: &Db,
-    org_id: &str,
-    after: Option<&str>,
+    org_id: &OrgId,
+    after: Option<TeamId>,
     limit: i64,
 ) -> Result<Vec<Team>, ApiError> {
     read!(db, |conn| {
@@ -35,7 +38,7 @@ pub async fn list(
     })
 }
 
-pub async fn find(db: &Db, org_id: &str, team_id: &str) -> Result<Team, ApiError> {
+pub async fn find(db: &Db, org_id: &OrgId, team_id: &TeamId) -> Result<Team, ApiError> {
     read!(db, |conn| Ok(teams::table
         .filter(teams::id.eq(team_id))
         .filter(teams::org_id.eq(org_id))
@@ -54,7 +57,12 @@ pub async fn insert(db: &Db, team: &Team) -> Result<(), ApiError> {
     })
 }
 
-pub async fn rename(db: &Db, org_id: &str, team_id: &str, name: &str) -> Result<Team, ApiError> {
+pub async fn rename(
+    db: &Db,
+    org_id: &OrgId,
+    team_id: &TeamId,
+    name: &str,
+) -> Result<Team, ApiError> {
     write!(db, |conn| Ok(diesel::update(
         teams::table
             .filter(teams::id.eq(team_id))
@@ -67,7 +75,7 @@ pub async fn rename(db: &Db, org_id: &str, team_id: &str, name: &str) -> Result<
 }
 
 /// Deletes the team with its memberships and clears it as anyone's selected team.
-pub async fn delete(db: &Db, org_id: &str, team_id: &str) -> Result<(), ApiError> {
+pub async fn delete(db: &Db, org_id: &OrgId, team_id: &TeamId) -> Result<(), ApiError> {
     write!(db, |conn| {
         let deleted = diesel::delete(
             teams::table
@@ -81,7 +89,7 @@ pub async fn delete(db: &Db, org_id: &str, team_id: &str) -> Result<(), ApiError
         }
         diesel::update(users::table.filter(users::selected_team_id.eq(team_id)))
             .set((
-                users::selected_team_id.eq(None::<String>),
+                users::selected_team_id.eq(None::<TeamId>),
                 users::version.eq(users::version + 1),
                 users::updated_at.eq(now()),
             ))
@@ -95,9 +103,9 @@ pub async fn delete(db: &Db, org_id: &str, team_id: &str) -> Result<(), ApiError
 /// membership and whether it is new.
 pub async fn add_member(
     db: &Db,
-    org_id: &str,
-    team_id: &str,
-    user_id: &str,
+    org_id: &OrgId,
+    team_id: &TeamId,
+    user_id: &UserId,
 ) -> Result<(TeamMember, bool), ApiError> {
     write!(db, |conn| {
         let team: i64 = teams::table
@@ -117,8 +125,8 @@ pub async fn add_member(
         }
         let added = diesel::insert_into(team_members::table)
             .values(&TeamMember {
-                team_id: team_id.to_owned(),
-                user_id: user_id.to_owned(),
+                team_id: *team_id,
+                user_id: *user_id,
                 role: "member".into(),
                 created_at: now(),
             })
@@ -138,9 +146,9 @@ pub async fn add_member(
 /// team as their selected team.
 pub async fn remove_member(
     db: &Db,
-    org_id: &str,
-    team_id: &str,
-    user_id: &str,
+    org_id: &OrgId,
+    team_id: &TeamId,
+    user_id: &UserId,
 ) -> Result<(), ApiError> {
     write!(db, |conn| {
         let team: i64 = teams::table
@@ -164,7 +172,7 @@ pub async fn remove_member(
                 .filter(users::selected_team_id.eq(team_id)),
         )
         .set((
-            users::selected_team_id.eq(None::<String>),
+            users::selected_team_id.eq(None::<TeamId>),
             users::version.eq(users::version + 1),
             users::updated_at.eq(now()),
         ))
@@ -175,7 +183,7 @@ pub async fn remove_member(
 }
 
 /// The teams with these ids (any organization: callers pass ids read from their own rows).
-pub async fn find_many(db: &Db, ids: &[String]) -> Result<Vec<Team>, ApiError> {
+pub async fn find_many(db: &Db, ids: &[TeamId]) -> Result<Vec<Team>, ApiError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }

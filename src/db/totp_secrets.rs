@@ -8,7 +8,7 @@ use diesel::{
 use diesel_async::RunQueryDsl;
 
 use super::{Db, schema::users};
-use crate::error::ApiError;
+use crate::{domain::UserId, error::ApiError};
 
 #[derive(QueryableByName)]
 struct Head {
@@ -35,30 +35,34 @@ pub async fn distinct_heads(
     Ok(heads.into_iter().map(|h| h.head).collect())
 }
 
-/// Up to `limit` `(user id, stored secret)` with ids after `after`, by id, whose secret does
-/// not start with `prefix`.
+/// Up to `limit` `(user id, stored secret)` with ids after `after` (from the first when
+/// `None`), by id, whose secret does not start with `prefix`.
 pub async fn page_without_prefix(
     db: &Db,
-    after: &str,
+    after: Option<UserId>,
     prefix: &str,
     limit: i64,
-) -> Result<Vec<(String, String)>, ApiError> {
+) -> Result<Vec<(UserId, String)>, ApiError> {
     let pattern = format!("{prefix}%");
-    read!(db, |conn| Ok(users::table
-        .filter(users::id.gt(after))
-        .filter(users::totp_secret.is_not_null())
-        .filter(users::totp_secret.not_like(&pattern))
-        .order(users::id)
-        .limit(limit)
-        .select((users::id, users::totp_secret.assume_not_null()))
-        .load(conn)
-        .await?))
+    read!(db, |conn| {
+        let mut query = users::table
+            .filter(users::totp_secret.is_not_null())
+            .filter(users::totp_secret.not_like(&pattern))
+            .order(users::id)
+            .limit(limit)
+            .select((users::id, users::totp_secret.assume_not_null()))
+            .into_boxed();
+        if let Some(after) = after {
+            query = query.filter(users::id.gt(after));
+        }
+        Ok(query.load(conn).await?)
+    })
 }
 
 /// A stored secret to replace, only if it is still `old` (a user who changed it meanwhile
 /// keeps the change).
 pub struct Replacement {
-    pub user_id: String,
+    pub user_id: UserId,
     pub old: String,
     pub new: String,
 }

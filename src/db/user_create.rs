@@ -56,7 +56,7 @@ pub async fn create(
                 .await?;
             let claimed = diesel::insert_into(idempotency_keys::table)
                 .values(&IdempotencyRecord {
-                    org_id: user.org_id.clone(),
+                    org_id: user.org_id,
                     idempotency_key: claim.key.clone(),
                     request_hash: claim.request_hash.clone(),
                     response_body: None,

@@ -16,7 +16,7 @@ use super::{
     sessions::revoke_sessions,
 };
 use crate::{
-    domain::{Invalid, Metadata, UserStatus, merge_patch},
+    domain::{Invalid, Metadata, OrgId, SessionId, TeamId, UserId, UserStatus, merge_patch},
     error::{ApiError, ErrorCode, FieldError},
 };
 
@@ -27,7 +27,7 @@ diesel::define_sql_function! {
 }
 
 /// The teams `user_id` belongs to, with the user's role in each, by name.
-pub async fn teams_of(db: &Db, user_id: &str) -> Result<Vec<(Team, String)>, ApiError> {
+pub async fn teams_of(db: &Db, user_id: &UserId) -> Result<Vec<(Team, String)>, ApiError> {
     read!(db, |conn| Ok(team_members::table
         .inner_join(teams::table)
         .filter(team_members::user_id.eq(user_id))
@@ -38,7 +38,7 @@ pub async fn teams_of(db: &Db, user_id: &str) -> Result<Vec<(Team, String)>, Api
 }
 
 /// User `user_id` of organization `org_id`; 404 when it does not exist there.
-pub async fn find(db: &Db, org_id: &str, user_id: &str) -> Result<User, ApiError> {
+pub async fn find(db: &Db, org_id: &OrgId, user_id: &UserId) -> Result<User, ApiError> {
     read!(db, |conn| Ok(users::table
         .filter(users::id.eq(user_id))
         .filter(users::org_id.eq(org_id))
@@ -48,7 +48,7 @@ pub async fn find(db: &Db, org_id: &str, user_id: &str) -> Result<User, ApiError
 }
 
 /// Whether `user_id` is a member of team `team_id`.
-pub async fn is_member(db: &Db, team_id: &str, user_id: &str) -> Result<bool, ApiError> {
+pub async fn is_member(db: &Db, team_id: &TeamId, user_id: &UserId) -> Result<bool, ApiError> {
     read!(db, |conn| {
         let found: i64 = team_members::table
             .filter(team_members::team_id.eq(team_id))
@@ -73,8 +73,8 @@ pub struct UserFilter {
 /// `(org_id, id)` index: every page costs what the first costs.
 pub async fn list(
     db: &Db,
-    org_id: &str,
-    after: Option<&str>,
+    org_id: &OrgId,
+    after: Option<UserId>,
     limit: i64,
     filter: &UserFilter,
 ) -> Result<Vec<User>, ApiError> {
@@ -180,8 +180,8 @@ macro_rules! locked_user {
 /// organization's last active admin is never deleted (409 `LAST_ADMIN`).
 pub async fn delete(
     db: &Db,
-    org_id: &str,
-    user_id: &str,
+    org_id: &OrgId,
+    user_id: &UserId,
     authorize: impl Fn(&User) -> Result<(), ApiError> + Sync,
 ) -> Result<(), ApiError> {
     write!(db, |conn| {
@@ -222,7 +222,7 @@ pub enum Revoke {
     #[default]
     None,
     /// Every session of the user but this one (the caller's own).
-    AllExcept(String),
+    AllExcept(SessionId),
     All,
 }
 
@@ -356,8 +356,8 @@ pub fn not_a_team_member() -> FieldError {
 /// and the version are left alone.
 pub async fn update(
     db: &Db,
-    org_id: &str,
-    user_id: &str,
+    org_id: &OrgId,
+    user_id: &UserId,
     expected_version: Option<i64>,
     update: &UserUpdate,
     authorize: impl Fn(&User, &UserChanges) -> Result<(), ApiError> + Sync,
@@ -411,7 +411,7 @@ pub async fn update(
 }
 
 /// Sets a user's status (`active` or `suspended`); suspended users' tokens answer 401.
-pub async fn set_status(db: &Db, user_id: &str, status: UserStatus) -> Result<(), ApiError> {
+pub async fn set_status(db: &Db, user_id: &UserId, status: UserStatus) -> Result<(), ApiError> {
     write!(db, |conn| {
         diesel::update(users::table.find(user_id))
             .set(users::status.eq(status))

@@ -65,7 +65,7 @@ async fn expired_wrong_issuer_wrong_audience_and_foreign_key_tokens_are_refused(
     let good = tokens(&app, ISSUER, AUDIENCE);
     // A valid token with a live row is accepted (and proves the helper signs correctly) ...
     let claims = app.state.tokens.verify(&app.admin.session_token).unwrap();
-    session.id = claims.sid.clone();
+    session.id = claims.sid;
     assert_eq!(
         status_of(&app, &good.issue(&session, &app.admin.org_id).unwrap()).await,
         200

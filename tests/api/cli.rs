@@ -87,14 +87,14 @@ async fn admin_create_org_prints_one_json_object_whose_credentials_work() {
         auth::authenticate(&db, &tokens, created["session_token"].as_str().unwrap()).await;
     match session.unwrap() {
         Principal::User { user, .. } => {
-            assert_eq!(user.id, created["user_id"].as_str().unwrap());
+            assert_eq!(user.id.to_string(), created["user_id"].as_str().unwrap());
             assert_eq!(user.role, users_api::domain::Role::Admin);
         }
         other => panic!("expected a user, got {other:?}"),
     }
     let key = auth::authenticate(&db, &tokens, created["api_key"].as_str().unwrap()).await;
     assert!(
-        matches!(key.unwrap(), Principal::ApiKey(k) if k.org_id == created["org_id"].as_str().unwrap())
+        matches!(key.unwrap(), Principal::ApiKey(k) if k.org_id.to_string() == created["org_id"].as_str().unwrap())
     );
 }
 

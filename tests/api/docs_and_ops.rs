@@ -175,8 +175,8 @@ async fn the_jwks_publishes_the_key_that_verifies_session_tokens() {
     let claims = jsonwebtoken::decode::<Value>(token, &decoding, &validation)
         .unwrap()
         .claims;
-    assert_eq!(claims["sub"], app.admin.user_id.as_str());
-    assert_eq!(claims["org"], app.admin.org_id.as_str());
+    assert_eq!(claims["sub"], app.admin.user_id.to_string());
+    assert_eq!(claims["org"], app.admin.org_id.to_string());
     for claim in ["sid", "iat", "exp"] {
         assert!(claims.get(claim).is_some(), "{claim} missing");
     }

@@ -4,7 +4,7 @@
 use users_api::{
     auth::{new_api_key, new_session},
     db::{api_keys, sessions},
-    domain::Scope,
+    domain::{OrgId, Scope, UserId},
 };
 use users_api_client::{
     Client, Error, ResponseValue,
@@ -69,13 +69,13 @@ pub async fn create_user(app: &TestApp, email: &str, role: Role) -> User {
 
 /// A live session token for `user` (what signing in will hand out).
 pub async fn session_token(app: &TestApp, user: &User) -> String {
-    let session = new_session(&user.id.to_string(), std::time::Duration::from_secs(600));
+    let session = new_session(&UserId::from(user.id), std::time::Duration::from_secs(600));
     sessions::insert(&app.state.db, &session)
         .await
         .expect("session stored");
     app.state
         .tokens
-        .issue(&session, &user.org_id.to_string())
+        .issue(&session, &OrgId::from(user.org_id))
         .expect("token issued")
 }
 
@@ -89,13 +89,13 @@ pub async fn person(app: &TestApp, email: &str, role: Role) -> (User, Client) {
 /// `POST /v1/sessions` without credentials, as a person signing in would.
 pub async fn sign_in(
     app: &TestApp,
-    org_id: &str,
+    org_id: &OrgId,
     email: &str,
     password: &str,
     totp_code: Option<&str>,
 ) -> Reply<SignedInEnvelope> {
     let body = SignIn {
-        org_id: org_id.parse().expect("org id is a UUID"),
+        org_id: org_id.into_uuid(),
         email: email.parse().expect("email fits the schema"),
         password: password.parse().expect("password fits the schema"),
         totp_code: totp_code.map(|code| code.parse().expect("code fits the schema")),

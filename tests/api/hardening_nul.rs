@@ -65,7 +65,7 @@ async fn user_count(app: &TestApp) -> usize {
 #[tokio::test]
 async fn hardening_sign_in_with_nul_in_the_email_or_password_is_a_400_not_a_500() {
     let app = spawn_app().await;
-    let org_id = app.admin.org_id.clone();
+    let org_id = app.admin.org_id;
     let before = me(&app).await;
     refused(
         &app,

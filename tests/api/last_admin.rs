@@ -66,7 +66,7 @@ async fn active_admins(app: &TestApp) -> Vec<Uuid> {
 }
 
 fn admin_id(app: &TestApp) -> Uuid {
-    app.admin.user_id.parse().unwrap()
+    app.admin.user_id.into_uuid()
 }
 
 #[tokio::test]

@@ -51,8 +51,8 @@ async fn patch_raw(app: &TestApp, body: Value) -> (reqwest::StatusCode, Value) {
 async fn get_me_returns_the_user_with_org_scopes_and_session() {
     let app = spawn_app().await;
     let (etag, me) = get_me(&app).await;
-    assert_eq!(me.id.to_string(), app.admin.user_id);
-    assert_eq!(me.org_id.to_string(), app.admin.org_id);
+    assert_eq!(me.id, app.admin.user_id.into_uuid());
+    assert_eq!(me.org_id, app.admin.org_id.into_uuid());
     assert_eq!(me.org.id, me.org_id);
     assert_eq!(me.org.name, "Acme");
     assert_eq!(me.role, Role::Admin);

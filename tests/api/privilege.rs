@@ -44,7 +44,7 @@ async fn writer_and_admin(app: &TestApp) -> (Client, User) {
 async fn admin_now(app: &TestApp) -> User {
     key_client(app)
         .get_user()
-        .user_id(app.admin.user_id.parse::<uuid::Uuid>().unwrap())
+        .user_id(app.admin.user_id.into_uuid())
         .send()
         .await
         .unwrap()
@@ -87,7 +87,7 @@ async fn a_users_write_key_cannot_create_an_admin_to_sign_in_as() {
         .into_inner()
         .data;
     assert!(found.is_empty(), "nothing was created: {found:?}");
-    let org = app.admin.org_id.clone();
+    let org = app.admin.org_id;
     let (status, _) = failure(sign_in(&app, &org, "mallory@acme.test", PASSWORD, None).await);
     assert_eq!(status, 401);
 }
@@ -140,7 +140,7 @@ async fn a_users_write_key_cannot_set_an_admins_password() {
         assert_needs_every_scope(patch(&writer, &admin, body).await);
     }
     assert_admin_untouched(&app, &admin).await;
-    let org = app.admin.org_id.clone();
+    let org = app.admin.org_id;
     let (status, _) = failure(sign_in(&app, &org, "admin@acme.test", PASSWORD, None).await);
     assert_eq!(status, 401);
 }
@@ -156,7 +156,7 @@ async fn a_users_write_key_cannot_set_an_admins_password_hash() {
     };
     assert_needs_every_scope(patch(&writer, &admin, body).await);
     assert_admin_untouched(&app, &admin).await;
-    let org = app.admin.org_id.clone();
+    let org = app.admin.org_id;
     let (status, _) = failure(sign_in(&app, &org, "admin@acme.test", PASSWORD, None).await);
     assert_eq!(status, 401);
 }

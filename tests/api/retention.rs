@@ -10,9 +10,7 @@ use diesel_async::RunQueryDsl;
 use users_api::{
     db::{
         Db,
-        models::Session,
         schema::{idempotency_keys, sessions},
-        sessions::insert,
     },
     sweeper::{self, Retention},
 };
@@ -23,23 +21,26 @@ fn days(n: i64) -> TimeDelta {
     TimeDelta::days(n)
 }
 
-/// Stores a session of the first admin with `id`, that expires at `expires_at` and was revoked
-/// at `revoked_at`.
+/// Stores a session of the first admin with `id` (a readable label, not a UUID: the sweeper
+/// deletes by SQL and never reads a row), that expires at `expires_at` and was revoked at
+/// `revoked_at`.
 async fn seed_session(
     app: &TestApp,
     id: &str,
     expires_at: NaiveDateTime,
     revoked_at: Option<NaiveDateTime>,
 ) {
-    let session = Session {
-        id: id.to_owned(),
-        user_id: app.admin.user_id.clone(),
-        created_at: expires_at - days(1),
-        expires_at,
-        revoked_at,
-        last_active_at: expires_at - days(1),
-    };
-    insert(&app.state.db, &session)
+    let at = |t: NaiveDateTime| format!("'{}'", t.format("%Y-%m-%d %H:%M:%S%.6f"));
+    let created_at = at(expires_at - days(1));
+    app.state
+        .db
+        .execute_script(&format!(
+            "INSERT INTO sessions (id, user_id, created_at, expires_at, revoked_at, \
+             last_active_at) VALUES ('{id}', '{}', {created_at}, {}, {}, {created_at})",
+            app.admin.user_id,
+            at(expires_at),
+            revoked_at.map_or("NULL".to_owned(), at),
+        ))
         .await
         .expect("session stored");
 }

@@ -17,6 +17,7 @@ use users_api::{
         secrets::SecretKey,
     },
     db::schema::users,
+    domain::{OrgId, UserId},
 };
 use users_api_client::{
     Client, MePatch, Patch,
@@ -33,7 +34,7 @@ use crate::{
 const PASSWORD: &str = "violet staircase under 7 moons";
 
 /// The `totp_secret` column of `user_id`, read straight from the database.
-async fn stored_secret(app: &TestApp, user_id: &str) -> Option<String> {
+async fn stored_secret(app: &TestApp, user_id: &UserId) -> Option<String> {
     on_db!(&app.state.db, |conn| users::table
         .find(user_id)
         .select(users::totp_secret)
@@ -43,7 +44,7 @@ async fn stored_secret(app: &TestApp, user_id: &str) -> Option<String> {
 }
 
 /// Creates a user with a password and an imported TOTP `secret`; returns their id.
-async fn user_with_totp(app: &TestApp, email: &str, secret: &[u8]) -> String {
+async fn user_with_totp(app: &TestApp, email: &str, secret: &[u8]) -> UserId {
     let body = UserCreate {
         password: Some(PASSWORD.parse().unwrap()),
         totp_secret_base64: Some(base64_of(secret)),
@@ -58,13 +59,13 @@ async fn user_with_totp(app: &TestApp, email: &str, secret: &[u8]) -> String {
         .into_inner()
         .data;
     assert!(user.otp_auth_enabled);
-    user.id.to_string()
+    user.id.into()
 }
 
 /// The status of a sign-in at `address` with the password and `code`.
-async fn sign_in_status(address: &str, org_id: &str, email: &str, code: &str) -> u16 {
+async fn sign_in_status(address: &str, org_id: &OrgId, email: &str, code: &str) -> u16 {
     let body = SignIn {
-        org_id: org_id.parse().unwrap(),
+        org_id: org_id.into_uuid(),
         email: email.parse().unwrap(),
         password: PASSWORD.parse().unwrap(),
         totp_code: Some(code.parse().unwrap()),
@@ -146,8 +147,7 @@ async fn a_secret_copied_to_another_users_row_is_refused_like_a_wrong_code() {
         .unwrap()
         .into_inner()
         .data
-        .id
-        .to_string();
+        .id;
     app.state
         .db
         .execute_script(&format!(
@@ -167,7 +167,7 @@ async fn a_secret_copied_to_another_users_row_is_refused_like_a_wrong_code() {
     // The admin surface still shows Bob (2FA on) rather than failing.
     let bob_now = key_client(&app)
         .get_user()
-        .user_id(bob.parse::<uuid::Uuid>().unwrap())
+        .user_id(bob)
         .send()
         .await
         .expect("200, not a 500")
@@ -268,7 +268,7 @@ async fn rotating_the_secrets_key_keeps_codes_working_and_then_drops_the_old_key
             previous.then(|| SecretKey::load(&old_path).unwrap()),
         )
     };
-    let org = app.admin.org_id.clone();
+    let org = app.admin.org_id;
     let now = early_in_a_step().await;
 
     // Instances restarted with the new key and the previous one verify old secrets; one

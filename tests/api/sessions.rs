@@ -8,6 +8,7 @@ use diesel_async::RunQueryDsl;
 use users_api::{
     auth::{SigningKeys, new_session},
     db::{Db, Pools, models::Session, schema::sessions, sessions as session_rows},
+    domain::SessionId,
 };
 
 use crate::{
@@ -26,7 +27,7 @@ async fn my_sessions(app: &TestApp, token: &str) -> Vec<users_api_client::types:
 }
 
 /// Runs one diesel statement against either backend of the test database.
-async fn session_row(db: &Db, id: &str) -> Session {
+async fn session_row(db: &Db, id: &SessionId) -> Session {
     macro_rules! find {
         ($pool:expr) => {{
             let mut conn = $pool.get().await.unwrap();
@@ -44,7 +45,7 @@ async fn session_row(db: &Db, id: &str) -> Session {
     }
 }
 
-async fn backdate_activity(db: &Db, id: &str, by: chrono::TimeDelta) {
+async fn backdate_activity(db: &Db, id: &SessionId, by: chrono::TimeDelta) {
     let at = users_api::db::now() - by;
     macro_rules! set {
         ($pool:expr) => {{
@@ -145,11 +146,7 @@ async fn revoking_one_of_my_sessions_kills_its_token_and_no_one_elses() {
     // Already revoked, unknown, or another user's: 404 alike.
     let globex = app.create_org("Globex", "admin@globex.test").await;
     let globex_session = app.state.tokens.verify(&globex.session_token).unwrap().sid;
-    for id in [
-        other_id,
-        uuid::Uuid::new_v4(),
-        globex_session.parse().unwrap(),
-    ] {
+    for id in [other_id, uuid::Uuid::new_v4(), globex_session.into_uuid()] {
         let reply = app
             .client_with(&mine)
             .revoke_my_session()

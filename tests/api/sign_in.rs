@@ -1,7 +1,10 @@
 //! `POST /v1/sessions`: who may sign in, with one answer for every refusal, limits on brute
 //! force, and imported password hashes upgraded on the way.
 
-use users_api::db::users;
+use users_api::{
+    db::users,
+    domain::{OrgId, UserId},
+};
 use users_api_client::{
     Patch, UserPatch,
     types::{Role, UserCreate, UserStatus},
@@ -67,25 +70,25 @@ async fn every_wrong_part_is_the_same_401() {
     let app = spawn_app().await;
     let other = app.create_org("Globex", "admin@globex.test").await;
     let admin = &app.admin;
-    let unknown_org = uuid::Uuid::new_v4().to_string();
+    let unknown_org = OrgId::from(uuid::Uuid::new_v4());
     let attempts = [
         (
-            admin.org_id.as_str(),
+            &admin.org_id,
             admin.admin_email.as_str(),
             "not the password",
         ),
         (
-            admin.org_id.as_str(),
+            &admin.org_id,
             "nobody@acme.test",
             admin.admin_password.as_str(),
         ),
         (
-            other.org_id.as_str(),
+            &other.org_id,
             admin.admin_email.as_str(),
             admin.admin_password.as_str(),
         ),
         (
-            unknown_org.as_str(),
+            &unknown_org,
             admin.admin_email.as_str(),
             admin.admin_password.as_str(),
         ),
@@ -107,7 +110,7 @@ async fn every_wrong_part_is_the_same_401() {
 async fn suspended_users_and_users_without_email_auth_are_refused() {
     let app = spawn_app().await;
     let user = user_with_password(&app, "ada@acme.test").await;
-    let org = app.admin.org_id.clone();
+    let org = app.admin.org_id;
     let admin = key_client(&app);
     let set = |patch: UserPatch| {
         let admin = admin.clone();
@@ -229,9 +232,9 @@ async fn a_bcrypt_import_signs_in_with_the_original_password_and_is_upgraded_to_
             .data;
         assert!(user.has_password);
         let stored = |app: &TestApp| {
-            let (db, org, id) = (app.state.db.clone(), app.admin.org_id.clone(), user.id);
+            let (db, org, id) = (app.state.db.clone(), app.admin.org_id, user.id);
             async move {
-                users::find(&db, &org, &id.to_string())
+                users::find(&db, &org, &UserId::from(id))
                     .await
                     .unwrap()
                     .password_hash

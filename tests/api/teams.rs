@@ -43,7 +43,7 @@ async fn teams_are_created_listed_renamed_and_deleted() {
     let team = created.into_inner().data;
     assert_eq!(location, format!("/v1/teams/{}", team.id));
     assert_eq!(team.name, "Platform");
-    assert_eq!(team.org_id.to_string(), app.admin.org_id);
+    assert_eq!(team.org_id, app.admin.org_id.into_uuid());
     for name in ["B", "C"] {
         create_team(&app, name).await;
     }

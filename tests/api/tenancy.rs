@@ -91,7 +91,7 @@ async fn every_id_taking_route_answers_another_orgs_ids_like_missing_ones_for_ev
         .into_inner()
         .data
         .id;
-    let b_user: Uuid = b.user_id.parse().unwrap();
+    let b_user: Uuid = b.user_id.into_uuid();
     let missing = Uuid::now_v7();
 
     let rename = json!({"name": "taken over"});
@@ -304,8 +304,8 @@ async fn lists_show_only_the_callers_organization() {
     let as_b = app.client_with(&b.api_key);
     let users = as_b.list_users().send().await.unwrap().into_inner().data;
     assert_eq!(
-        users.iter().map(|u| u.id.to_string()).collect::<Vec<_>>(),
-        [b.user_id.as_str()]
+        users.iter().map(|u| u.id).collect::<Vec<_>>(),
+        [b.user_id.into_uuid()]
     );
     let by_email = as_b
         .list_users()

@@ -33,7 +33,7 @@ async fn create_user_returns_201_with_a_location_where_the_user_can_be_read() {
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     let created = response.into_inner().data;
     assert_eq!(location, format!("/v1/users/{}", created.id));
-    assert_eq!(created.org_id.to_string(), app.admin.org_id);
+    assert_eq!(created.org_id, app.admin.org_id.into_uuid());
     assert_eq!(created.role, Role::Viewer);
     assert_eq!(created.status, UserStatus::Active);
     assert_eq!(created.timezone.as_deref(), Some("Europe/Paris"));
