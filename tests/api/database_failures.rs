@@ -1,6 +1,7 @@
 //! A failing database: an operation past its deadline answers 503 and leaves nothing behind;
 //! against a real PostgreSQL behind a `Proxy`, a partition (stall) or a cut answers 503 within
-//! the deadline, rolls back the write it interrupted, and heals without a restart.
+//! the deadline, rolls back the write it interrupted, and heals without a restart. A row whose
+//! stored id is not a UUID is a 500, never a panic.
 
 use std::time::{Duration, Instant};
 
@@ -9,7 +10,7 @@ use users_api::db::{DatabaseUrl, Db, Timeouts, orgs};
 use users_api_client::types::Role;
 
 use crate::{
-    fixtures::{create_user, session_token},
+    fixtures::{code, create_user, key_client, me_status, session_token},
     helpers::{TestApp, TestOptions, spawn_app, spawn_app_with},
     proxy::Proxy,
 };
@@ -76,6 +77,23 @@ async fn an_operation_past_its_deadline_answers_503_rolls_back_and_the_pool_reco
         2,
         "the first organization and the survivor; the doomed insert was rolled back"
     );
+}
+
+#[tokio::test]
+async fn a_stored_id_that_is_not_a_uuid_is_a_500_and_the_server_serves_on() {
+    let app = spawn_app().await;
+    app.state
+        .db
+        .execute_script(&format!(
+            "INSERT INTO teams (id, org_id, name, created_at) \
+             VALUES ('not-a-uuid', '{}', 'Broken', '2024-01-01 00:00:00')",
+            app.admin.org_id
+        ))
+        .await
+        .unwrap();
+    let reply = key_client(&app).list_teams().send().await;
+    assert_eq!(code(reply), (500, "INTERNAL".into()));
+    assert_eq!(me_status(&app, &app.admin.session_token).await, 200);
 }
 
 #[tokio::test]
