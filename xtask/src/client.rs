@@ -33,7 +33,8 @@ fn render() -> Result<String> {
     let spec_path = workspace_root().join("spec/openapi.json");
     let text = std::fs::read_to_string(&spec_path)
         .with_context(|| format!("reading {}", spec_path.display()))?;
-    let spec: OpenAPI = serde_json::from_str(&text).context("parsing spec/openapi.json")?;
+    let mut spec: OpenAPI = serde_json::from_str(&text).context("parsing spec/openapi.json")?;
+    plain_integer_queries(&mut spec);
 
     let patches = patch_schemas(&spec);
     let mut settings = GenerationSettings::default();
@@ -53,6 +54,47 @@ fn render() -> Result<String> {
     }
     let file = syn::parse_file(&source).context("generated code parses")?;
     Ok(format!("{HEADER}{}", prettyplease::unparse(&file)))
+}
+
+/// Query integers with `minimum: 1` (`limit`) would become `NonZeroU32`, which a literal such as
+/// `limit(50)` cannot convert into; the client takes them as plain integers and leaves the range
+/// to the server, whose 400 names it.
+fn plain_integer_queries(spec: &mut OpenAPI) {
+    for (_, path) in spec.paths.paths.iter_mut() {
+        let ReferenceOr::Item(path) = path else {
+            continue;
+        };
+        let operations = [
+            &mut path.get,
+            &mut path.put,
+            &mut path.post,
+            &mut path.delete,
+            &mut path.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            for parameter in &mut operation.parameters {
+                let ReferenceOr::Item(openapiv3::Parameter::Query { parameter_data, .. }) =
+                    parameter
+                else {
+                    continue;
+                };
+                let openapiv3::ParameterSchemaOrContent::Schema(ReferenceOr::Item(schema)) =
+                    &mut parameter_data.format
+                else {
+                    continue;
+                };
+                match &mut schema.schema_kind {
+                    SchemaKind::Type(Type::Integer(integer)) => integer.minimum = None,
+                    // `minimum: 1.0` (as poem-openapi writes it) does not parse as an integer
+                    // schema's i64, so openapiv3 keeps it as an untyped schema.
+                    SchemaKind::Any(any) if any.typ.as_deref() == Some("integer") => {
+                        any.minimum = None;
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
 }
 
 fn patch_schemas(spec: &OpenAPI) -> Vec<(String, Schema)> {

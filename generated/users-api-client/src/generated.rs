@@ -7595,7 +7595,7 @@ pub mod builder {
     pub struct ListTeams<'a> {
         client: &'a super::Client,
         cursor: Result<Option<::std::string::String>, String>,
-        limit: Result<Option<::std::num::NonZeroU32>, String>,
+        limit: Result<Option<u32>, String>,
     }
     impl<'a> ListTeams<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -7620,15 +7620,12 @@ pub mod builder {
         }
         pub fn limit<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::num::NonZeroU32>,
+            V: std::convert::TryInto<u32>,
         {
             self.limit = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU32` for limit failed"
-                        .to_string()
-                });
+                .map_err(|_| "conversion to `u32` for limit failed".to_string());
             self
         }
         ///Sends a `GET` request to `/v1/teams`
@@ -8580,7 +8577,7 @@ pub mod builder {
         client: &'a super::Client,
         cursor: Result<Option<::std::string::String>, String>,
         email: Result<Option<types::ListUsersEmail>, String>,
-        limit: Result<Option<::std::num::NonZeroU32>, String>,
+        limit: Result<Option<u32>, String>,
         q: Result<Option<types::ListUsersQ>, String>,
     }
     impl<'a> ListUsers<'a> {
@@ -8620,15 +8617,12 @@ pub mod builder {
         }
         pub fn limit<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::num::NonZeroU32>,
+            V: std::convert::TryInto<u32>,
         {
             self.limit = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU32` for limit failed"
-                        .to_string()
-                });
+                .map_err(|_| "conversion to `u32` for limit failed".to_string());
             self
         }
         pub fn q<V>(mut self, value: V) -> Self
