@@ -44,6 +44,7 @@ fn render() -> Result<String> {
     for (name, _) in &patches {
         settings.with_replacement(name, format!("crate::{name}"), std::iter::empty());
     }
+    settings.with_replacement("ErrorCode", "crate::ErrorCode", std::iter::empty());
     let tokens = Generator::new(&settings)
         .generate_tokens(&spec)
         .map_err(|e| anyhow!("progenitor: {e}"))?;
@@ -52,6 +53,7 @@ fn render() -> Result<String> {
     for (name, schema) in &patches {
         source.push_str(&patch_struct(name, schema)?);
     }
+    source.push_str(&error_code_enum(&spec)?);
     let file = syn::parse_file(&source).context("generated code parses")?;
     Ok(format!("{HEADER}{}", prettyplease::unparse(&file)))
 }
@@ -182,6 +184,72 @@ fn rust_type(schema: &Schema) -> Result<&'static str> {
         SchemaKind::Type(Type::Array(_)) => "::std::vec::Vec<::serde_json::Value>",
         other => return Err(anyhow!("unsupported schema in a Patch body: {other:?}")),
     })
+}
+
+/// `ErrorCode`: the spec's codes as variants plus `Unknown(String)`, so that a code added by a
+/// newer server reaches an older client as data instead of failing to parse (progenitor's own
+/// enum would refuse it). Compares equal to its wire string (`code == "LAST_ADMIN"`).
+fn error_code_enum(spec: &OpenAPI) -> Result<String> {
+    let schema = spec
+        .components
+        .as_ref()
+        .and_then(|c| c.schemas.get("ErrorCode"))
+        .and_then(ReferenceOr::as_item)
+        .ok_or_else(|| anyhow!("the spec has no ErrorCode schema"))?;
+    let SchemaKind::Type(Type::String(string)) = &schema.schema_kind else {
+        return Err(anyhow!("ErrorCode is not a string enum"));
+    };
+    let codes: Vec<(String, &str)> = string
+        .enumeration
+        .iter()
+        .flatten()
+        .map(|wire| {
+            let variant = wire
+                .split('_')
+                .map(|word| word[..1].to_owned() + &word[1..].to_lowercase())
+                .collect::<String>();
+            (variant, wire.as_str())
+        })
+        .collect();
+    let mut out = String::new();
+    writeln!(out, "{}", doc(schema.schema_data.description.as_deref()))?;
+    writeln!(
+        out,
+        "#[derive(Debug, Clone, PartialEq, Eq, Hash)] pub enum ErrorCode {{"
+    )?;
+    for (variant, wire) in &codes {
+        writeln!(out, "#[doc = \"`{wire}`\"] {variant},")?;
+    }
+    writeln!(
+        out,
+        "/// A code this client does not know yet: treat it by the response's HTTP status.\n\
+         Unknown(::std::string::String), }}"
+    )?;
+    writeln!(
+        out,
+        "impl ErrorCode {{ pub fn as_str(&self) -> &str {{ match self {{"
+    )?;
+    for (variant, wire) in &codes {
+        writeln!(out, "Self::{variant} => {wire:?},")?;
+    }
+    writeln!(out, "Self::Unknown(code) => code, }} }} }}")?;
+    writeln!(
+        out,
+        "impl ::std::convert::From<&str> for ErrorCode {{ fn from(code: &str) -> Self {{ match code {{"
+    )?;
+    for (variant, wire) in &codes {
+        writeln!(out, "{wire:?} => Self::{variant},")?;
+    }
+    writeln!(out, "other => Self::Unknown(other.to_owned()), }} }} }}")?;
+    out.push_str(
+        "impl ::std::fmt::Display for ErrorCode { fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result { f.write_str(self.as_str()) } }
+impl ::std::cmp::PartialEq<str> for ErrorCode { fn eq(&self, other: &str) -> bool { self.as_str() == other } }
+impl ::std::cmp::PartialEq<&str> for ErrorCode { fn eq(&self, other: &&str) -> bool { self.as_str() == *other } }
+impl ::serde::Serialize for ErrorCode { fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> { serializer.serialize_str(self.as_str()) } }
+impl<'de> ::serde::Deserialize<'de> for ErrorCode { fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> { let code = <::std::string::String as ::serde::Deserialize>::deserialize(deserializer)?; Ok(Self::from(code.as_str())) } }
+",
+    );
+    Ok(out)
 }
 
 fn doc(text: Option<&str>) -> String {

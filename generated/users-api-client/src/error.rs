@@ -5,7 +5,7 @@ use std::fmt;
 
 use reqwest::StatusCode;
 
-use crate::{Error, types::ErrorBody, types::ErrorEnvelope};
+use crate::{Error, ErrorCode, types::ErrorBody, types::ErrorEnvelope};
 
 /// A failed call.
 #[derive(Debug)]
@@ -31,8 +31,9 @@ impl ApiError {
         }
     }
 
-    /// The stable error code (`UNAUTHORIZED`, `PRECONDITION_FAILED`, …), when users-api sent one.
-    pub fn code(&self) -> Option<&str> {
+    /// The stable error code (`ErrorCode::PreconditionFailed`, …), when users-api sent one; a
+    /// code newer than this client is `ErrorCode::Unknown`. It compares equal to its wire string.
+    pub fn code(&self) -> Option<&ErrorCode> {
         match self {
             ApiError::Api { error, .. } => Some(&error.code),
             ApiError::Transport { .. } => None,
@@ -152,9 +153,22 @@ mod tests {
             "403 INSUFFICIENT_SCOPE: this call needs the users:write scope \
              (request 01JDQ8Z6K3M9V4X2B7N5C1R0TS)"
         );
-        assert_eq!(error.code(), Some("INSUFFICIENT_SCOPE"));
+        assert_eq!(error.code(), Some(&ErrorCode::InsufficientScope));
         assert_eq!(error.status(), Some(StatusCode::FORBIDDEN));
         assert_eq!(error.body().unwrap().errors.len(), 1);
+    }
+
+    #[test]
+    fn a_code_newer_than_the_client_is_kept_as_unknown_not_a_parse_failure() {
+        let mut json = serde_json::to_value(envelope("INSUFFICIENT_SCOPE")).unwrap();
+        json["error"]["code"] = "MFA_REQUIRED_SOMEDAY".into();
+        let parsed: ErrorEnvelope = serde_json::from_value(json).unwrap();
+        assert_eq!(
+            parsed.error.code,
+            ErrorCode::Unknown("MFA_REQUIRED_SOMEDAY".into())
+        );
+        assert_eq!(parsed.error.code, "MFA_REQUIRED_SOMEDAY");
+        assert_eq!(parsed.error.errors[0].code, ErrorCode::InsufficientScope);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! [`ApiError`] with `?`, whose `code()` is the stable code to branch on.
 //!
 //! ```no_run
-//! use users_api_client::{ApiError, MePatch, Patch, with_bearer_token};
+//! use users_api_client::{ApiError, ErrorCode, MePatch, Patch, with_bearer_token};
 //!
 //! # async fn run() -> Result<(), ApiError> {
 //! // A session token (from `sign_in`) or an API key (`uak_…`).
@@ -25,7 +25,7 @@
 //! };
 //! match client.patch_me().if_match(etag).body(patch).send().await.map_err(ApiError::from) {
 //!     Ok(updated) => println!("now in {:?}", updated.data.timezone),
-//!     Err(error) if error.code() == Some("PRECONDITION_FAILED") => println!("changed meanwhile"),
+//!     Err(error) if error.code() == Some(&ErrorCode::PreconditionFailed) => println!("changed"),
 //!     Err(error) => return Err(error),
 //! }
 //! # Ok(())
