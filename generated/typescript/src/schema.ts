@@ -487,13 +487,7 @@ export interface components {
          *     `truncated` says how many.
          */
         ErrorBody: {
-            /**
-             * @description Stable SCREAMING_SNAKE_CASE code to branch on, e.g. `UNAUTHORIZED`, `MALFORMED_REQUEST`,
-             *     `IMMUTABLE_FIELD`, `FIELD_NOT_WRITABLE`, `PRECONDITION_FAILED`, `VALIDATION_FAILED`,
-             *     `INVALID_TIMEZONE`. With exactly one invalid field it is that field's code; with several,
-             *     `VALIDATION_FAILED`. New codes may be added: treat unknown codes by their HTTP status.
-             */
-            code: string;
+            code: components["schemas"]["ErrorCode"];
             /** @description Field name → reason, for every field at fault. */
             details: {
                 [key: string]: string;
@@ -512,6 +506,14 @@ export interface components {
             truncated?: number;
         };
         /**
+         * @description A stable code to branch on, as `error.code` and as each field's `code` in `errors`.
+         *     With exactly one invalid field the error's code is that field's code; with several,
+         *     `VALIDATION_FAILED`. New codes may be added in later versions: treat a code you do
+         *     not know by the response's HTTP status.
+         * @enum {string}
+         */
+        ErrorCode: "UNAUTHORIZED" | "FORBIDDEN" | "INSUFFICIENT_SCOPE" | "FIELD_NOT_WRITABLE" | "NOT_FOUND" | "MALFORMED_REQUEST" | "IMMUTABLE_FIELD" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "EMAIL_TAKEN" | "LAST_ADMIN" | "IDEMPOTENCY_CONFLICT" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "URI_TOO_LONG" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "HEADERS_TOO_LARGE" | "INTERNAL" | "SERVICE_UNAVAILABLE" | "VALIDATION_FAILED" | "INVALID_NAME" | "INVALID_BIO" | "INVALID_EMAIL" | "INVALID_PHONE_NUMBER" | "INVALID_IMAGE" | "INVALID_TIMEZONE" | "INVALID_LOCALE" | "INVALID_METADATA" | "INVALID_CURSOR" | "NOT_A_TEAM_MEMBER" | "WEAK_PASSWORD" | "INVALID_PASSWORD_HASH" | "INVALID_TOTP_SECRET";
+        /**
          * ErrorEnvelope
          * @description A failed response.
          */
@@ -525,7 +527,7 @@ export interface components {
          * @description One field at fault.
          */
         FieldErrorBody: {
-            code: string;
+            code: components["schemas"]["ErrorCode"];
             field: string;
             message: string;
         };
