@@ -18,7 +18,6 @@ use crate::{
         models::User,
         users::{Revoke, UserUpdate},
     },
-    domain::{DisplayName, EmailAddress, PersonName},
     error::{ApiError, ErrorCode, FieldError},
 };
 
@@ -42,10 +41,10 @@ fn personal_words(user: Option<&User>) -> Vec<&str> {
         return Vec::new();
     };
     [
-        user.primary_email.as_ref().map(EmailAddress::as_str),
-        user.display_name.as_ref().map(DisplayName::as_str),
-        user.first_name.as_ref().map(PersonName::as_str),
-        user.last_name.as_ref().map(PersonName::as_str),
+        user.primary_email.as_ref().map(|v| v.as_str()),
+        user.display_name.as_ref().map(|v| v.as_str()),
+        user.first_name.as_ref().map(|v| v.as_str()),
+        user.last_name.as_ref().map(|v| v.as_str()),
     ]
     .into_iter()
     .flatten()

@@ -16,7 +16,7 @@ use super::{
     sessions::revoke_sessions,
 };
 use crate::{
-    domain::{EmailAddress, Invalid, Metadata, UserStatus, merge_patch},
+    domain::{Invalid, Metadata, UserStatus, merge_patch},
     error::{ApiError, ErrorCode, FieldError},
 };
 
@@ -281,7 +281,7 @@ impl UserUpdate {
             changes.phone_number_verified = Some(false);
         }
         if let Some(address) = &changes.primary_email {
-            let key = address.as_ref().map(EmailAddress::key);
+            let key = address.as_ref().map(|address| address.key());
             if key != current.primary_email_key {
                 if c.primary_email_verified.is_none() && current.primary_email_verified {
                     changes.primary_email_verified = Some(false);
