@@ -72,7 +72,7 @@ pub async fn create_org(
         locale: None,
         timezone: None,
         primary_email_key: Some(email.key()),
-        primary_email: Some(email.into_inner()),
+        primary_email: Some(email),
         primary_email_verified: true,
         primary_email_auth_enabled: true,
         password_hash: Some(password_hash),
@@ -93,7 +93,11 @@ pub async fn create_org(
     let credentials = Credentials {
         org_id: org.id,
         user_id: admin.id,
-        admin_email: admin.primary_email.clone().unwrap_or_default(),
+        admin_email: admin
+            .primary_email
+            .clone()
+            .map(EmailAddress::into_inner)
+            .unwrap_or_default(),
         admin_password,
         session_token,
         api_key,

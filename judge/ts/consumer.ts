@@ -1,18 +1,24 @@
-// A TypeScript SDK consumer of users-api: `openapi-fetch` typed by `openapi-typescript` from the
-// committed spec. If this stops compiling, the spec changed in a way that breaks TypeScript
-// users; if it stops passing, the server no longer does what the spec says.
+// A TypeScript SDK consumer of users-api, written as a web team would against the package it
+// installs: `@users-api/client` from generated/typescript (openapi-typescript types of the
+// committed spec over openapi-fetch), linked into judge/node_modules. If this stops compiling, the
+// spec or the package changed in a way that breaks TypeScript users; if it stops passing, the
+// server no longer does what the spec says.
 //
 // Environment: BASE_URL, TOKEN (a user session token), API_KEY (an organization API key), and
 // ORG_ID, EMAIL, PASSWORD (the sign-in of TOKEN's user, an admin).
 
-import createClient from "openapi-fetch";
+import {
+  createUsersApiClient,
+  type ErrorEnvelope,
+  errorCode,
+  idempotencyKey,
+  ifMatch,
+  type Schemas,
+} from "@users-api/client";
 
-import type { components, paths } from "./generated/api.js";
-
-type Me = components["schemas"]["Me"];
-type ErrorEnvelope = components["schemas"]["ErrorEnvelope"];
-type SignedIn = components["schemas"]["SignedIn"];
-type SessionInfo = components["schemas"]["SessionInfo"];
+type Me = Schemas["Me"];
+type SignedIn = Schemas["SignedIn"];
+type SessionInfo = Schemas["SessionInfo"];
 
 function env(name: string): string {
   const value = process.env[name];
@@ -30,10 +36,7 @@ function check(condition: boolean, what: string, detail?: unknown): asserts cond
 }
 
 const baseUrl = env("BASE_URL");
-const user = createClient<paths>({
-  baseUrl,
-  headers: { Authorization: `Bearer ${env("TOKEN")}` },
-});
+const user = createUsersApiClient({ baseUrl, token: env("TOKEN") });
 
 // Read the current user.
 const got = await user.GET("/v1/me");
@@ -60,6 +63,31 @@ const again = await user.GET("/v1/me");
 check(again.data?.data.timezone === null, "GET shows timezone cleared", again.data);
 check(again.data.data.locale === "en-GB", "GET keeps the locale", again.data.data);
 
+// If-Match: a PATCH based on the version just read applies; one based on a version that changed
+// since is 412 PRECONDITION_FAILED and stores nothing.
+const read = await user.GET("/v1/me");
+const based = await user.PATCH("/v1/me", {
+  params: { header: ifMatch(read.response) },
+  body: { display_name: "TypeScript Judge (If-Match)" },
+});
+check(based.response.status === 200, "PATCH with the current ETag as If-Match is 200", based.error);
+const stale = await user.PATCH("/v1/me", {
+  params: { header: ifMatch(read.response) },
+  body: { display_name: "A lost update" },
+});
+check(stale.response.status === 412, "PATCH with a stale If-Match is 412", stale.response.status);
+check(
+  stale.error !== undefined && errorCode(stale.error) === "PRECONDITION_FAILED",
+  "code PRECONDITION_FAILED",
+  stale.error,
+);
+const kept = await user.GET("/v1/me");
+check(
+  kept.data?.data.display_name === "TypeScript Judge (If-Match)",
+  "the refused PATCH stored nothing",
+  kept.data,
+);
+
 // An invalid value is a 422 in the error envelope, with the request id of the response.
 const invalid = await user.PATCH("/v1/me", {
   body: { timezone: "Mars/Olympus_Mons" },
@@ -67,7 +95,7 @@ const invalid = await user.PATCH("/v1/me", {
 check(invalid.response.status === 422, "unknown timezone is 422", invalid.response.status);
 const error: ErrorEnvelope | undefined = invalid.error;
 check(error?.success === false, "422 is an error envelope", error);
-check(error.error.code === "INVALID_TIMEZONE", "code INVALID_TIMEZONE", error.error);
+check(errorCode(error) === "INVALID_TIMEZONE", "code INVALID_TIMEZONE", error.error);
 check(
   error.error.details["timezone"] === "unknown IANA timezone",
   "details.timezone says why",
@@ -84,22 +112,60 @@ check(
 );
 
 // API keys are not user-scoped: 403 FORBIDDEN, same envelope.
-const byKey = createClient<paths>({
-  baseUrl,
-  headers: { Authorization: `Bearer ${env("API_KEY")}` },
-});
+const byKey = createUsersApiClient({ baseUrl, token: env("API_KEY") });
 const refused = await byKey.GET("/v1/me");
 check(refused.response.status === 403, "API key on /v1/me is 403", refused.response.status);
 check(refused.error?.error.code === "FORBIDDEN", "code FORBIDDEN", refused.error);
 
+// Idempotency-Key: a retried create answers the first response again (one user, not two); the
+// same key with another body is 409 IDEMPOTENCY_CONFLICT.
+const key = idempotencyKey();
+const newUser = { primary_email: `ts-${key["Idempotency-Key"].slice(0, 8)}@example.com` };
+const created = await byKey.POST("/v1/users", { params: { header: key }, body: newUser });
+check(created.response.status === 201, "POST /v1/users is 201", created.error);
+const retried = await byKey.POST("/v1/users", { params: { header: key }, body: newUser });
+check(
+  retried.response.status === 201 && retried.data?.data.id === created.data?.data.id,
+  "a retry with the same Idempotency-Key answers the same user",
+  retried.data,
+);
+const conflicting = await byKey.POST("/v1/users", {
+  params: { header: key },
+  body: { primary_email: `other-${newUser.primary_email}` },
+});
+check(conflicting.response.status === 409, "the key with another body is 409", conflicting.error);
+check(
+  conflicting.error !== undefined && errorCode(conflicting.error) === "IDEMPOTENCY_CONFLICT",
+  "code IDEMPOTENCY_CONFLICT",
+  conflicting.error,
+);
+
+// Pagination: follow meta.next_cursor until it is absent; every user comes exactly once.
+const listedIds: string[] = [];
+let cursor: string | undefined;
+do {
+  const page = await byKey.GET("/v1/users", {
+    params: { query: { limit: 1, ...(cursor === undefined ? {} : { cursor }) } },
+  });
+  if (!page.data) throw new Error(`GET /v1/users: ${JSON.stringify(page.error)}`);
+  listedIds.push(...page.data.data.map((u) => u.id));
+  cursor = page.data.meta.next_cursor;
+} while (cursor !== undefined);
+check(
+  listedIds.length >= 2 && new Set(listedIds).size === listedIds.length,
+  "pages of one list every user once",
+  listedIds,
+);
+check(listedIds.includes(created.data?.data.id ?? ""), "the new user is listed", listedIds);
+
 // No credentials: 401 UNAUTHORIZED.
-const anonymous = await createClient<paths>({ baseUrl }).GET("/v1/me");
+const anonymousClient = createUsersApiClient({ baseUrl });
+const anonymous = await anonymousClient.GET("/v1/me");
 check(anonymous.response.status === 401, "no token is 401", anonymous.response.status);
 check(anonymous.error?.error.code === "UNAUTHORIZED", "code UNAUTHORIZED", anonymous.error);
 
 // Sign in with e-mail and password: a new session and its token.
 const signIn = { org_id: env("ORG_ID"), email: env("EMAIL"), password: env("PASSWORD") };
-const anonymousClient = createClient<paths>({ baseUrl });
 const signedIn = await anonymousClient.POST("/v1/sessions", { body: signIn });
 check(signedIn.response.status === 201, "POST /v1/sessions is 201", signedIn.error);
 check(signedIn.data?.success === true, "sign-in is a success envelope", signedIn.data);
@@ -116,10 +182,7 @@ check(wrong.response.status === 401, "a wrong password is 401", wrong.response.s
 check(wrong.error?.error.code === "UNAUTHORIZED", "code UNAUTHORIZED", wrong.error);
 
 // The new token works, and lists the user's sessions: this one is current, TOKEN's is there.
-const signedInUser = createClient<paths>({
-  baseUrl,
-  headers: { Authorization: `Bearer ${session.token}` },
-});
+const signedInUser = createUsersApiClient({ baseUrl, token: session.token });
 const listed = await signedInUser.GET("/v1/me/sessions");
 check(listed.response.status === 200, "GET /v1/me/sessions is 200", listed.error);
 check(listed.data?.success === true, "the list is a success envelope", listed.data);

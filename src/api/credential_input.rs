@@ -37,25 +37,23 @@ pub struct CredentialInput {
 }
 
 /// What a password may not be made of: the user's own names and address.
-fn personal_words(user: Option<&User>) -> Vec<String> {
+fn personal_words(user: Option<&User>) -> Vec<&str> {
     let Some(user) = user else {
         return Vec::new();
     };
     [
-        &user.primary_email,
-        &user.display_name,
-        &user.first_name,
-        &user.last_name,
+        user.primary_email.as_ref().map(|v| v.as_str()),
+        user.display_name.as_ref().map(|v| v.as_str()),
+        user.first_name.as_ref().map(|v| v.as_str()),
+        user.last_name.as_ref().map(|v| v.as_str()),
     ]
     .into_iter()
     .flatten()
-    .cloned()
     .collect()
 }
 
 fn new_password(r: &mut Reader, raw: &str, user: Option<&User>) -> Option<NewPassword> {
     let words = personal_words(user);
-    let words: Vec<&str> = words.iter().map(String::as_str).collect();
     NewPassword::parse(raw, &words)
         .map_err(|invalid| r.invalid("password", invalid))
         .ok()

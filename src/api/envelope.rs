@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use poem_openapi::Object;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 tokio::task_local! {
     /// The request id of the request being handled (set by the middleware).
@@ -57,11 +57,7 @@ pub struct ErrorEnvelope {
 /// `truncated` says how many.
 #[derive(Debug, Clone, Object)]
 pub struct ErrorBody {
-    /// Stable SCREAMING_SNAKE_CASE code to branch on, e.g. `UNAUTHORIZED`, `MALFORMED_REQUEST`,
-    /// `IMMUTABLE_FIELD`, `FIELD_NOT_WRITABLE`, `PRECONDITION_FAILED`, `VALIDATION_FAILED`,
-    /// `INVALID_TIMEZONE`. With exactly one invalid field it is that field's code; with several,
-    /// `VALIDATION_FAILED`. New codes may be added: treat unknown codes by their HTTP status.
-    pub code: String,
+    pub code: ErrorCode,
     /// A human-readable sentence; wording may change, do not parse it.
     pub message: String,
     /// Equals the `X-Request-Id` response header; quote it when asking for support.
@@ -88,7 +84,7 @@ const LISTED_FIELDS_BUDGET: usize = 8 * 1024;
 #[derive(Debug, Clone, Object)]
 pub struct FieldErrorBody {
     pub field: String,
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
 }
 
@@ -101,11 +97,12 @@ impl From<ApiError> for ErrorEnvelope {
         for field in error.fields.into_iter().take(MAX_LISTED_FIELDS) {
             let listed = FieldErrorBody {
                 field: clip(&field.field, MAX_FIELD_NAME_CHARS),
-                code: field.code.as_str().to_owned(),
+                code: field.code,
                 message: clip(&field.message, MAX_FIELD_MESSAGE_CHARS),
             };
             // Listed twice (`errors` and `details`), each string escaped as JSON.
-            spent += 2 * (json_len(&listed.field) + json_len(&listed.message)) + listed.code.len();
+            spent += 2 * (json_len(&listed.field) + json_len(&listed.message))
+                + listed.code.as_str().len();
             if spent > LISTED_FIELDS_BUDGET {
                 break;
             }
@@ -116,7 +113,7 @@ impl From<ApiError> for ErrorEnvelope {
         ErrorEnvelope {
             success: false,
             error: ErrorBody {
-                code: error.code.as_str().to_owned(),
+                code: error.code,
                 message: clip(&error.message, MAX_MESSAGE_CHARS),
                 request_id: current_request_id(),
                 details,

@@ -10,7 +10,10 @@ use serde_json::Value;
 
 use crate::{
     db::models,
-    domain::{OrgId, Role, TeamId, UserId, UserStatus},
+    domain::{
+        Bio, DisplayName, EmailAddress, Locale, OrgId, PersonName, PhoneNumber, ProfileImage, Role,
+        TeamId, Timezone, UserId, UserStatus,
+    },
     error::ApiError,
 };
 
@@ -31,32 +34,32 @@ pub struct UserFields {
     /// Set through the admin surface only.
     pub role: Role,
     #[oai(nullable)]
-    pub display_name: Option<String>,
+    pub display_name: Option<DisplayName>,
     #[oai(nullable)]
-    pub first_name: Option<String>,
+    pub first_name: Option<PersonName>,
     #[oai(nullable)]
-    pub last_name: Option<String>,
+    pub last_name: Option<PersonName>,
     /// `first_name` and `last_name` joined by a space; read-only.
     #[oai(nullable)]
     pub full_name: Option<String>,
     #[oai(nullable)]
-    pub bio: Option<String>,
+    pub bio: Option<Bio>,
     #[oai(nullable)]
-    pub profile_image_url: Option<String>,
+    pub profile_image_url: Option<ProfileImage>,
     /// E.164.
     #[oai(nullable)]
-    pub phone_number: Option<String>,
+    pub phone_number: Option<PhoneNumber>,
     pub phone_number_verified: bool,
     /// BCP 47, canonical casing.
     #[oai(nullable)]
-    pub locale: Option<String>,
+    pub locale: Option<Locale>,
     /// IANA time zone name, canonical spelling.
     #[oai(nullable)]
-    pub timezone: Option<String>,
+    pub timezone: Option<Timezone>,
     /// The canonical form: the local part as sent (NFC), the domain in lower-case ASCII
     /// (`eve@xn--bcher-kva.example` for `eve@bücher.example`).
     #[oai(nullable)]
-    pub primary_email: Option<String>,
+    pub primary_email: Option<EmailAddress>,
     pub primary_email_verified: bool,
     /// When false the user cannot sign in with e-mail and password.
     pub primary_email_auth_enabled: bool,
@@ -105,7 +108,7 @@ pub struct Extras {
 pub fn user_fields(user: &models::User, extras: Extras) -> Result<UserFields, ApiError> {
     let full_name = match (&user.first_name, &user.last_name) {
         (Some(first), Some(last)) => Some(format!("{first} {last}")),
-        (Some(one), None) | (None, Some(one)) => Some(one.clone()),
+        (Some(one), None) | (None, Some(one)) => Some(one.to_string()),
         (None, None) => None,
     };
     let selected_team = extras

@@ -188,13 +188,12 @@ impl Reader {
         &mut self,
         name: &str,
         parse: impl Fn(&str) -> Result<D, Invalid>,
-        into: impl Fn(D) -> String,
-    ) -> Option<Option<String>> {
+    ) -> Option<Option<D>> {
         match self.string(name) {
             Field::Absent => None,
             Field::Null => Some(None),
             Field::Value(raw) => match parse(&raw) {
-                Ok(value) => Some(Some(into(value))),
+                Ok(value) => Some(Some(value)),
                 Err(invalid) => {
                     self.invalid(name, invalid);
                     None

@@ -145,23 +145,15 @@ enum Surface {
 
 fn read_fields(r: &mut Reader, surface: Surface) -> UserChanges {
     let mut changes = UserChanges {
-        display_name: r.nullable("display_name", DisplayName::parse, DisplayName::into_inner),
-        first_name: r.nullable("first_name", PersonName::parse, PersonName::into_inner),
-        last_name: r.nullable("last_name", PersonName::parse, PersonName::into_inner),
-        bio: r.nullable("bio", Bio::parse, Bio::into_inner),
-        profile_image_url: r.nullable(
-            "profile_image_url",
-            ProfileImage::parse,
-            ProfileImage::into_inner,
-        ),
-        phone_number: r.nullable("phone_number", PhoneNumber::parse, PhoneNumber::into_inner),
-        locale: r.nullable("locale", Locale::parse, Locale::into_inner),
-        timezone: r.nullable("timezone", Timezone::parse, Timezone::into_inner),
-        primary_email: r.nullable(
-            "primary_email",
-            EmailAddress::parse,
-            EmailAddress::into_inner,
-        ),
+        display_name: r.nullable("display_name", DisplayName::parse),
+        first_name: r.nullable("first_name", PersonName::parse),
+        last_name: r.nullable("last_name", PersonName::parse),
+        bio: r.nullable("bio", Bio::parse),
+        profile_image_url: r.nullable("profile_image_url", ProfileImage::parse),
+        phone_number: r.nullable("phone_number", PhoneNumber::parse),
+        locale: r.nullable("locale", Locale::parse),
+        timezone: r.nullable("timezone", Timezone::parse),
+        primary_email: r.nullable("primary_email", EmailAddress::parse),
         selected_team_id: r.nullable_uuid("selected_team_id"),
         ..UserChanges::default()
     };
@@ -293,7 +285,7 @@ pub async fn read_create(
         phone_number: changes.phone_number.flatten(),
         locale: changes.locale.flatten(),
         timezone: changes.timezone.flatten(),
-        primary_email_key: primary_email.as_deref().map(str::to_lowercase),
+        primary_email_key: primary_email.as_ref().map(EmailAddress::key),
         primary_email_verified: changes.primary_email_verified.unwrap_or(false)
             && primary_email.is_some(),
         primary_email,

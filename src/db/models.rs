@@ -4,7 +4,10 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::domain::{ApiKeyId, OrgId, Role, SessionId, TeamId, UserId, UserStatus};
+use crate::domain::{
+    ApiKeyId, Bio, DisplayName, EmailAddress, Locale, OrgId, PersonName, PhoneNumber, ProfileImage,
+    Role, SessionId, TeamId, Timezone, UserId, UserStatus,
+};
 
 use super::schema::{
     api_keys, idempotency_keys, organizations, sessions, team_members, teams, users,
@@ -25,16 +28,16 @@ pub struct User {
     pub org_id: OrgId,
     pub status: UserStatus,
     pub role: Role,
-    pub display_name: Option<String>,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub bio: Option<String>,
-    pub profile_image_url: Option<String>,
-    pub phone_number: Option<String>,
+    pub display_name: Option<DisplayName>,
+    pub first_name: Option<PersonName>,
+    pub last_name: Option<PersonName>,
+    pub bio: Option<Bio>,
+    pub profile_image_url: Option<ProfileImage>,
+    pub phone_number: Option<PhoneNumber>,
     pub phone_number_verified: bool,
-    pub locale: Option<String>,
-    pub timezone: Option<String>,
-    pub primary_email: Option<String>,
+    pub locale: Option<Locale>,
+    pub timezone: Option<Timezone>,
+    pub primary_email: Option<EmailAddress>,
     pub primary_email_key: Option<String>,
     pub primary_email_verified: bool,
     pub primary_email_auth_enabled: bool,
@@ -57,18 +60,18 @@ pub struct User {
 #[derive(Debug, Clone, Default, PartialEq, AsChangeset)]
 #[diesel(table_name = users)]
 pub struct UserChanges {
-    pub display_name: Option<Option<String>>,
-    pub first_name: Option<Option<String>>,
-    pub last_name: Option<Option<String>>,
-    pub bio: Option<Option<String>>,
-    pub profile_image_url: Option<Option<String>>,
-    pub phone_number: Option<Option<String>>,
+    pub display_name: Option<Option<DisplayName>>,
+    pub first_name: Option<Option<PersonName>>,
+    pub last_name: Option<Option<PersonName>>,
+    pub bio: Option<Option<Bio>>,
+    pub profile_image_url: Option<Option<ProfileImage>>,
+    pub phone_number: Option<Option<PhoneNumber>>,
     pub phone_number_verified: Option<bool>,
-    pub locale: Option<Option<String>>,
-    pub timezone: Option<Option<String>>,
+    pub locale: Option<Option<Locale>>,
+    pub timezone: Option<Option<Timezone>>,
     pub client_metadata: Option<String>,
     pub selected_team_id: Option<Option<TeamId>>,
-    pub primary_email: Option<Option<String>>,
+    pub primary_email: Option<Option<EmailAddress>>,
     pub primary_email_key: Option<Option<String>>,
     pub primary_email_verified: Option<bool>,
     pub primary_email_auth_enabled: Option<bool>,

@@ -281,7 +281,7 @@ impl UserUpdate {
             changes.phone_number_verified = Some(false);
         }
         if let Some(address) = &changes.primary_email {
-            let key = address.as_deref().map(str::to_lowercase);
+            let key = address.as_ref().map(|address| address.key());
             if key != current.primary_email_key {
                 if c.primary_email_verified.is_none() && current.primary_email_verified {
                     changes.primary_email_verified = Some(false);

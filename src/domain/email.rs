@@ -11,6 +11,7 @@
 //! Quoted local parts (`"a@b"@example.com`) are refused as well: they are legal but only ever
 //! seen in spoofing.
 
+use diesel::{deserialize::FromSqlRow, expression::AsExpression, sql_types::Text};
 use email_address::Options;
 use unicode_normalization::UnicodeNormalization;
 use unicode_security::{RestrictionLevel, RestrictionLevelDetection};
@@ -20,7 +21,8 @@ use crate::error::ErrorCode;
 
 const MAX_LENGTH: usize = 254;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = Text)]
 pub struct EmailAddress(String);
 string_value!(EmailAddress);
 

@@ -1,12 +1,14 @@
 //! `Locale`: a well-formed BCP 47 language tag (RFC 5646), held canonicalised with canonical
 //! casing (`en-us` → `en-US`, `zh-hant-tw` → `zh-Hant-TW`).
 
+use diesel::{deserialize::FromSqlRow, expression::AsExpression, sql_types::Text};
 use language_tags::LanguageTag;
 
 use super::{Invalid, string_value};
 use crate::error::ErrorCode;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = Text)]
 pub struct Locale(String);
 string_value!(Locale);
 

@@ -43,7 +43,10 @@ impl Invalid {
     }
 }
 
-/// A string newtype: `as_str`, `into_inner`, `Display`, `AsRef<str>`.
+/// A string newtype, valid by construction: `as_str`, `into_inner`, `Display`, `AsRef<str>`.
+/// Stored as its text (the struct derives diesel's `AsExpression` and `FromSqlRow` with
+/// `sql_type = Text`) and shown in the API as a plain `string`, so the spec is the same as for
+/// a `String` field. The type needs a `parse(&str) -> Result<Self, Invalid>`.
 macro_rules! string_value {
     ($name:ident) => {
         impl $name {
@@ -53,6 +56,12 @@ macro_rules! string_value {
 
             pub fn into_inner(self) -> String {
                 self.0
+            }
+
+            /// Stored text, validated when written: a value read back from the database is
+            /// trusted as it is, without parsing it again (so a read costs what a `String` does).
+            pub(in crate::domain) fn from_stored(text: String) -> Self {
+                Self(text)
             }
         }
 
@@ -67,6 +76,65 @@ macro_rules! string_value {
                 f.write_str(&self.0)
             }
         }
+
+        $crate::domain::text_to_sql!($name);
+
+        impl<DB> diesel::deserialize::FromSql<diesel::sql_types::Text, DB> for $name
+        where
+            DB: diesel::backend::Backend,
+            String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
+        {
+            fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
+                <String as diesel::deserialize::FromSql<diesel::sql_types::Text, DB>>::from_sql(
+                    bytes,
+                )
+                .map(Self::from_stored)
+            }
+        }
+
+        impl poem_openapi::types::Type for $name {
+            const IS_REQUIRED: bool = true;
+            type RawValueType = String;
+            type RawElementValueType = String;
+
+            fn name() -> std::borrow::Cow<'static, str> {
+                <String as poem_openapi::types::Type>::name()
+            }
+
+            fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
+                <String as poem_openapi::types::Type>::schema_ref()
+            }
+
+            fn as_raw_value(&self) -> Option<&String> {
+                Some(&self.0)
+            }
+
+            fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a String> + 'a> {
+                Box::new(std::iter::once(&self.0))
+            }
+
+            fn is_empty(&self) -> bool {
+                self.0.is_empty()
+            }
+        }
+
+        impl poem_openapi::types::ToJSON for $name {
+            fn to_json(&self) -> Option<serde_json::Value> {
+                Some(serde_json::Value::String(self.0.clone()))
+            }
+        }
+
+        /// Read like a `String`, then parsed: JSON holds untrusted text.
+        impl poem_openapi::types::ParseFromJSON for $name {
+            fn parse_from_json(
+                value: Option<serde_json::Value>,
+            ) -> poem_openapi::types::ParseResult<Self> {
+                let text = <String as poem_openapi::types::ParseFromJSON>::parse_from_json(value)
+                    .map_err(poem_openapi::types::ParseError::propagate)?;
+                Self::parse(&text)
+                    .map_err(|invalid| poem_openapi::types::ParseError::custom(invalid.reason))
+            }
+        }
     };
 }
 
@@ -76,21 +144,7 @@ pub(crate) use string_value;
 /// `$parse`; a stored text that no longer parses is a database error, never a silent default.
 macro_rules! stored_as_text {
     ($name:ty, $parse:expr) => {
-        impl<DB> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for $name
-        where
-            DB: diesel::backend::Backend,
-            str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
-        {
-            fn to_sql<'b>(
-                &'b self,
-                out: &mut diesel::serialize::Output<'b, '_, DB>,
-            ) -> diesel::serialize::Result {
-                <str as diesel::serialize::ToSql<diesel::sql_types::Text, DB>>::to_sql(
-                    self.as_str(),
-                    out,
-                )
-            }
-        }
+        $crate::domain::text_to_sql!($name);
 
         impl<DB> diesel::deserialize::FromSql<diesel::sql_types::Text, DB> for $name
         where
@@ -112,3 +166,59 @@ macro_rules! stored_as_text {
 }
 
 pub(crate) use stored_as_text;
+
+/// `ToSql<Text>` on either backend for a type with `as_str`.
+macro_rules! text_to_sql {
+    ($name:ty) => {
+        impl<DB> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for $name
+        where
+            DB: diesel::backend::Backend,
+            str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+        {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, DB>,
+            ) -> diesel::serialize::Result {
+                <str as diesel::serialize::ToSql<diesel::sql_types::Text, DB>>::to_sql(
+                    self.as_str(),
+                    out,
+                )
+            }
+        }
+    };
+}
+
+pub(crate) use text_to_sql;
+
+#[cfg(test)]
+mod tests {
+    use diesel::{Connection, IntoSql, RunQueryDsl, SqliteConnection, dsl::sql, sql_types::Text};
+    use poem_openapi::types::{ParseFromJSON, ToJSON, Type};
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_string_value_is_stored_as_its_text_and_read_back_without_parsing_it_again() {
+        let mut conn = SqliteConnection::establish(":memory:").unwrap();
+        let paris = Timezone::parse("europe/paris").unwrap();
+        let read: Timezone = diesel::select(paris.clone().into_sql::<Text>())
+            .get_result(&mut conn)
+            .unwrap();
+        assert_eq!(read, paris);
+        // Stored text was validated when written; reading trusts it as it is.
+        let stored: Timezone = diesel::select(sql::<Text>("'Mars/Olympus'"))
+            .get_result(&mut conn)
+            .unwrap();
+        assert_eq!(stored.as_str(), "Mars/Olympus");
+    }
+
+    #[test]
+    fn a_string_value_is_a_plain_string_in_the_api_and_parsed_when_read_from_json() {
+        assert_eq!(Timezone::name(), String::name());
+        assert_eq!(Timezone::schema_ref(), String::schema_ref());
+        let paris = Timezone::parse_from_json(Some(json!("europe/paris"))).unwrap();
+        assert_eq!(paris.to_json(), Some(json!("Europe/Paris")));
+        assert!(Timezone::parse_from_json(Some(json!("Mars/Olympus"))).is_err());
+    }
+}

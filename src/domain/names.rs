@@ -2,6 +2,7 @@
 //! NFC-normalised so that visually equal names are stored equally, and none may hold invisible
 //! or spoofing characters (`text::check`): what a reader sees is what is stored.
 
+use diesel::{deserialize::FromSqlRow, expression::AsExpression, sql_types::Text};
 use unicode_normalization::{UnicodeNormalization, char::is_combining_mark};
 
 use super::{
@@ -26,7 +27,8 @@ const BIO: TextRules = TextRules {
 
 /// A first or last name: 1–64 letters of any script with combining marks, and single spaces,
 /// hyphens or apostrophes only between letters (`José`, `Jean-Luc`, `O'Brien`, `李`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = Text)]
 pub struct PersonName(String);
 string_value!(PersonName);
 
@@ -69,7 +71,8 @@ impl PersonName {
 
 /// How the user is shown: 1–100 characters after trimming, with at least one visible letter or
 /// digit; emoji allowed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = Text)]
 pub struct DisplayName(String);
 string_value!(DisplayName);
 
@@ -90,7 +93,8 @@ impl DisplayName {
 
 /// Free text about the user: at most 2,000 characters; line breaks, tabs and emoji allowed,
 /// other control and invisible characters not. Empty is refused: send `null` to clear.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = Text)]
 pub struct Bio(String);
 string_value!(Bio);
 

@@ -1,12 +1,14 @@
 //! `PhoneNumber`: a number that libphonenumber's metadata considers valid, entered with its
 //! country code (`+…`) and held in E.164 (`+14155552671`).
 
+use diesel::{deserialize::FromSqlRow, expression::AsExpression, sql_types::Text};
 use phonenumber::Mode;
 
 use super::{Invalid, string_value};
 use crate::error::ErrorCode;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = Text)]
 pub struct PhoneNumber(String);
 string_value!(PhoneNumber);
 

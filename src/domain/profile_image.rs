@@ -4,11 +4,13 @@
 //! `javascript:` and every other scheme are refused.
 
 use base64::{Engine, engine::general_purpose::STANDARD};
+use diesel::{deserialize::FromSqlRow, expression::AsExpression, sql_types::Text};
 
 use super::{Invalid, string_value};
 use crate::error::ErrorCode;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = Text)]
 pub struct ProfileImage(String);
 string_value!(ProfileImage);
 

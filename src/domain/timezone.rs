@@ -5,11 +5,13 @@
 use std::{collections::HashMap, sync::LazyLock};
 
 use chrono_tz::{TZ_VARIANTS, Tz};
+use diesel::{deserialize::FromSqlRow, expression::AsExpression, sql_types::Text};
 
 use super::{Invalid, string_value};
 use crate::error::ErrorCode;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = Text)]
 pub struct Timezone(String);
 string_value!(Timezone);
 

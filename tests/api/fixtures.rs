@@ -27,7 +27,7 @@ pub fn failure<T: std::fmt::Debug>(reply: Reply<T>) -> (u16, ErrorEnvelope) {
 /// The status and error code of a failed call.
 pub fn code<T: std::fmt::Debug>(reply: Reply<T>) -> (u16, String) {
     let (status, body) = failure(reply);
-    (status, body.error.code)
+    (status, body.error.code.to_string())
 }
 
 /// The generated client acting with the organization's bootstrap API key (every scope).

@@ -167,7 +167,7 @@ fn outcome<T: std::fmt::Debug>(reply: Reply<T>) -> Result<(), (u16, String)> {
                 (409, "LAST_ADMIN") | (403, "INSUFFICIENT_SCOPE") | (401, "UNAUTHORIZED")
             );
             assert!(lost, "unexpected {status} {}", body.error.code);
-            Err((status, body.error.code))
+            Err((status, body.error.code.to_string()))
         }
     }
 }

@@ -50,7 +50,7 @@ async fn teams_are_created_listed_renamed_and_deleted() {
 
     let first = client
         .list_teams()
-        .limit(std::num::NonZeroU32::new(2).unwrap())
+        .limit(2)
         .send()
         .await
         .unwrap()

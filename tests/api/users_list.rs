@@ -3,7 +3,10 @@
 
 use std::collections::BTreeSet;
 
-use users_api_client::types::{Role, UserCreate};
+use users_api_client::{
+    TryStreamExt, pages,
+    types::{Role, UserCreate},
+};
 
 use crate::{
     envelope::call,
@@ -22,9 +25,7 @@ async fn list_users_pages_through_everyone_once_and_the_last_page_has_no_cursor(
     let mut cursor: Option<String> = None;
     let mut pages = 0;
     loop {
-        let mut request = client
-            .list_users()
-            .limit(std::num::NonZeroU32::new(3).unwrap());
+        let mut request = client.list_users().limit(3);
         if let Some(cursor) = &cursor {
             request = request.cursor(cursor.clone());
         }
@@ -80,7 +81,7 @@ async fn list_users_answers_422_invalid_cursor_for_a_tampered_cursor() {
     let client = key_client(&app);
     let page = client
         .list_users()
-        .limit(std::num::NonZeroU32::new(1).unwrap())
+        .limit(1)
         .send()
         .await
         .unwrap()
@@ -165,4 +166,43 @@ async fn list_users_filters_by_exact_email_case_insensitively_and_by_name_or_ema
     assert_eq!(ids("adam_").await, ["adam_x@example.test"]);
     assert!(ids("ada%").await.is_empty());
     assert!(ids("nobody").await.is_empty());
+}
+
+#[tokio::test]
+async fn the_client_streams_every_user_across_pages_and_all_users_applies_the_prefix() {
+    let app = spawn_app().await;
+    for i in 0..6 {
+        create_user(&app, &format!("streamed{i}@acme.test"), Role::Member).await;
+    }
+    let client = key_client(&app);
+    let mut asked = 0;
+    let every: Vec<_> = pages(|cursor| {
+        asked += 1;
+        let mut request = client.list_users().limit(2);
+        if let Some(cursor) = cursor {
+            request = request.cursor(cursor);
+        }
+        async move {
+            let page = request.send().await?.into_inner();
+            Ok((page.data, page.meta.next_cursor))
+        }
+    })
+    .try_collect()
+    .await
+    .unwrap();
+    // The admin plus six users, two per page: four pages, each user once.
+    assert_eq!(every.len(), 7);
+    assert_eq!(every.iter().map(|u| u.id).collect::<BTreeSet<_>>().len(), 7);
+    assert_eq!(asked, 4);
+    let streamed: Vec<_> = client
+        .all_users(Some("streamed"))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(streamed.len(), 6);
+    assert!(
+        streamed
+            .iter()
+            .all(|u| u.primary_email.as_deref().unwrap().starts_with("streamed"))
+    );
 }

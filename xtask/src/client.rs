@@ -33,7 +33,8 @@ fn render() -> Result<String> {
     let spec_path = workspace_root().join("spec/openapi.json");
     let text = std::fs::read_to_string(&spec_path)
         .with_context(|| format!("reading {}", spec_path.display()))?;
-    let spec: OpenAPI = serde_json::from_str(&text).context("parsing spec/openapi.json")?;
+    let mut spec: OpenAPI = serde_json::from_str(&text).context("parsing spec/openapi.json")?;
+    plain_integer_queries(&mut spec);
 
     let patches = patch_schemas(&spec);
     let mut settings = GenerationSettings::default();
@@ -43,6 +44,7 @@ fn render() -> Result<String> {
     for (name, _) in &patches {
         settings.with_replacement(name, format!("crate::{name}"), std::iter::empty());
     }
+    settings.with_replacement("ErrorCode", "crate::ErrorCode", std::iter::empty());
     let tokens = Generator::new(&settings)
         .generate_tokens(&spec)
         .map_err(|e| anyhow!("progenitor: {e}"))?;
@@ -51,8 +53,50 @@ fn render() -> Result<String> {
     for (name, schema) in &patches {
         source.push_str(&patch_struct(name, schema)?);
     }
+    source.push_str(&error_code_enum(&spec)?);
     let file = syn::parse_file(&source).context("generated code parses")?;
     Ok(format!("{HEADER}{}", prettyplease::unparse(&file)))
+}
+
+/// Query integers with `minimum: 1` (`limit`) would become `NonZeroU32`, which a literal such as
+/// `limit(50)` cannot convert into; the client takes them as plain integers and leaves the range
+/// to the server, whose 400 names it.
+fn plain_integer_queries(spec: &mut OpenAPI) {
+    for (_, path) in spec.paths.paths.iter_mut() {
+        let ReferenceOr::Item(path) = path else {
+            continue;
+        };
+        let operations = [
+            &mut path.get,
+            &mut path.put,
+            &mut path.post,
+            &mut path.delete,
+            &mut path.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            for parameter in &mut operation.parameters {
+                let ReferenceOr::Item(openapiv3::Parameter::Query { parameter_data, .. }) =
+                    parameter
+                else {
+                    continue;
+                };
+                let openapiv3::ParameterSchemaOrContent::Schema(ReferenceOr::Item(schema)) =
+                    &mut parameter_data.format
+                else {
+                    continue;
+                };
+                match &mut schema.schema_kind {
+                    SchemaKind::Type(Type::Integer(integer)) => integer.minimum = None,
+                    // `minimum: 1.0` (as poem-openapi writes it) does not parse as an integer
+                    // schema's i64, so openapiv3 keeps it as an untyped schema.
+                    SchemaKind::Any(any) if any.typ.as_deref() == Some("integer") => {
+                        any.minimum = None;
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
 }
 
 fn patch_schemas(spec: &OpenAPI) -> Vec<(String, Schema)> {
@@ -140,6 +184,72 @@ fn rust_type(schema: &Schema) -> Result<&'static str> {
         SchemaKind::Type(Type::Array(_)) => "::std::vec::Vec<::serde_json::Value>",
         other => return Err(anyhow!("unsupported schema in a Patch body: {other:?}")),
     })
+}
+
+/// `ErrorCode`: the spec's codes as variants plus `Unknown(String)`, so that a code added by a
+/// newer server reaches an older client as data instead of failing to parse (progenitor's own
+/// enum would refuse it). Compares equal to its wire string (`code == "LAST_ADMIN"`).
+fn error_code_enum(spec: &OpenAPI) -> Result<String> {
+    let schema = spec
+        .components
+        .as_ref()
+        .and_then(|c| c.schemas.get("ErrorCode"))
+        .and_then(ReferenceOr::as_item)
+        .ok_or_else(|| anyhow!("the spec has no ErrorCode schema"))?;
+    let SchemaKind::Type(Type::String(string)) = &schema.schema_kind else {
+        return Err(anyhow!("ErrorCode is not a string enum"));
+    };
+    let codes: Vec<(String, &str)> = string
+        .enumeration
+        .iter()
+        .flatten()
+        .map(|wire| {
+            let variant = wire
+                .split('_')
+                .map(|word| word[..1].to_owned() + &word[1..].to_lowercase())
+                .collect::<String>();
+            (variant, wire.as_str())
+        })
+        .collect();
+    let mut out = String::new();
+    writeln!(out, "{}", doc(schema.schema_data.description.as_deref()))?;
+    writeln!(
+        out,
+        "#[derive(Debug, Clone, PartialEq, Eq, Hash)] pub enum ErrorCode {{"
+    )?;
+    for (variant, wire) in &codes {
+        writeln!(out, "#[doc = \"`{wire}`\"] {variant},")?;
+    }
+    writeln!(
+        out,
+        "/// A code this client does not know yet: treat it by the response's HTTP status.\n\
+         Unknown(::std::string::String), }}"
+    )?;
+    writeln!(
+        out,
+        "impl ErrorCode {{ pub fn as_str(&self) -> &str {{ match self {{"
+    )?;
+    for (variant, wire) in &codes {
+        writeln!(out, "Self::{variant} => {wire:?},")?;
+    }
+    writeln!(out, "Self::Unknown(code) => code, }} }} }}")?;
+    writeln!(
+        out,
+        "impl ::std::convert::From<&str> for ErrorCode {{ fn from(code: &str) -> Self {{ match code {{"
+    )?;
+    for (variant, wire) in &codes {
+        writeln!(out, "{wire:?} => Self::{variant},")?;
+    }
+    writeln!(out, "other => Self::Unknown(other.to_owned()), }} }} }}")?;
+    out.push_str(
+        "impl ::std::fmt::Display for ErrorCode { fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result { f.write_str(self.as_str()) } }
+impl ::std::cmp::PartialEq<str> for ErrorCode { fn eq(&self, other: &str) -> bool { self.as_str() == other } }
+impl ::std::cmp::PartialEq<&str> for ErrorCode { fn eq(&self, other: &&str) -> bool { self.as_str() == *other } }
+impl ::serde::Serialize for ErrorCode { fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> { serializer.serialize_str(self.as_str()) } }
+impl<'de> ::serde::Deserialize<'de> for ErrorCode { fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> { let code = <::std::string::String as ::serde::Deserialize>::deserialize(deserializer)?; Ok(Self::from(code.as_str())) } }
+",
+    );
+    Ok(out)
 }
 
 fn doc(text: Option<&str>) -> String {

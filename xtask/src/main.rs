@@ -3,7 +3,9 @@
 //! - `openapi generate|check`: write `spec/openapi.json` from the server's API description, or
 //!   fail with a diff when the committed file is stale.
 //! - `client generate|check`: the same for the progenitor client in `generated/`.
-//! - `check`: both checks (CI runs this).
+//! - `typescript generate|check`: the same for the npm package in `generated/typescript/`
+//!   (both also build it).
+//! - `check`: all three checks (CI runs this).
 //! - `test`: the test suite on SQLite, then on PostgreSQL.
 //! - `bench`: throughput, latency and memory under `wrk`, written to `BENCHMARKS.md`.
 //! - `judge`: the external judges (spec linters, Schemathesis, a TypeScript consumer, Swagger UI
@@ -14,6 +16,7 @@ mod client;
 mod judge;
 mod openapi;
 mod test;
+mod typescript;
 
 use std::path::{Path, PathBuf};
 
@@ -39,7 +42,12 @@ enum Command {
         #[command(subcommand)]
         action: Action,
     },
-    /// Fail if the spec or the client is stale.
+    /// The generated TypeScript package (`@users-api/client`).
+    Typescript {
+        #[command(subcommand)]
+        action: Action,
+    },
+    /// Fail if the spec, the Rust client or the TypeScript package is stale.
     Check,
     /// Run the tests on SQLite and, when reachable, PostgreSQL (`TEST_DATABASE_URL`).
     Test {
@@ -106,10 +114,17 @@ fn main() -> Result<()> {
         Command::Client {
             action: Action::Check,
         } => client::check(),
+        Command::Typescript {
+            action: Action::Generate,
+        } => typescript::generate(),
+        Command::Typescript {
+            action: Action::Check,
+        } => typescript::check(),
         Command::Check => {
             let spec = openapi::check();
             let client = client::check();
-            spec.and(client)
+            let typescript = typescript::check();
+            spec.and(client).and(typescript)
         }
         Command::Test {
             require_postgres,

@@ -216,11 +216,7 @@ each field name at 64 and each field's message at 200 (a cut ends in `…`), and
 `truncated` says how many.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ErrorBody {
-        /**Stable SCREAMING_SNAKE_CASE code to branch on, e.g. `UNAUTHORIZED`, `MALFORMED_REQUEST`,
-`IMMUTABLE_FIELD`, `FIELD_NOT_WRITABLE`, `PRECONDITION_FAILED`, `VALIDATION_FAILED`,
-`INVALID_TIMEZONE`. With exactly one invalid field it is that field's code; with several,
-`VALIDATION_FAILED`. New codes may be added: treat unknown codes by their HTTP status.*/
-        pub code: ::std::string::String,
+        pub code: crate::ErrorCode,
         ///Field name → reason, for every field at fault.
         pub details: ::std::collections::HashMap<
             ::std::string::String,
@@ -257,7 +253,7 @@ list them all.*/
     ///One field at fault.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct FieldErrorBody {
-        pub code: ::std::string::String,
+        pub code: crate::ErrorCode,
         pub field: ::std::string::String,
         pub message: ::std::string::String,
     }
@@ -2138,7 +2134,7 @@ E-mail addresses).*/
         }
         #[derive(Clone, Debug)]
         pub struct ErrorBody {
-            code: ::std::result::Result<::std::string::String, ::std::string::String>,
+            code: ::std::result::Result<crate::ErrorCode, ::std::string::String>,
             details: ::std::result::Result<
                 ::std::collections::HashMap<
                     ::std::string::String,
@@ -2175,7 +2171,7 @@ E-mail addresses).*/
         impl ErrorBody {
             pub fn code<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<crate::ErrorCode>,
                 T::Error: ::std::fmt::Display,
             {
                 self.code = value
@@ -2338,7 +2334,7 @@ E-mail addresses).*/
         }
         #[derive(Clone, Debug)]
         pub struct FieldErrorBody {
-            code: ::std::result::Result<::std::string::String, ::std::string::String>,
+            code: ::std::result::Result<crate::ErrorCode, ::std::string::String>,
             field: ::std::result::Result<::std::string::String, ::std::string::String>,
             message: ::std::result::Result<::std::string::String, ::std::string::String>,
         }
@@ -2354,7 +2350,7 @@ E-mail addresses).*/
         impl FieldErrorBody {
             pub fn code<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<crate::ErrorCode>,
                 T::Error: ::std::fmt::Display,
             {
                 self.code = value
@@ -7595,7 +7591,7 @@ pub mod builder {
     pub struct ListTeams<'a> {
         client: &'a super::Client,
         cursor: Result<Option<::std::string::String>, String>,
-        limit: Result<Option<::std::num::NonZeroU32>, String>,
+        limit: Result<Option<u32>, String>,
     }
     impl<'a> ListTeams<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -7620,15 +7616,12 @@ pub mod builder {
         }
         pub fn limit<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::num::NonZeroU32>,
+            V: std::convert::TryInto<u32>,
         {
             self.limit = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU32` for limit failed"
-                        .to_string()
-                });
+                .map_err(|_| "conversion to `u32` for limit failed".to_string());
             self
         }
         ///Sends a `GET` request to `/v1/teams`
@@ -8580,7 +8573,7 @@ pub mod builder {
         client: &'a super::Client,
         cursor: Result<Option<::std::string::String>, String>,
         email: Result<Option<types::ListUsersEmail>, String>,
-        limit: Result<Option<::std::num::NonZeroU32>, String>,
+        limit: Result<Option<u32>, String>,
         q: Result<Option<types::ListUsersQ>, String>,
     }
     impl<'a> ListUsers<'a> {
@@ -8620,15 +8613,12 @@ pub mod builder {
         }
         pub fn limit<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::num::NonZeroU32>,
+            V: std::convert::TryInto<u32>,
         {
             self.limit = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU32` for limit failed"
-                        .to_string()
-                });
+                .map_err(|_| "conversion to `u32` for limit failed".to_string());
             self
         }
         pub fn q<V>(mut self, value: V) -> Self
@@ -9551,4 +9541,196 @@ pub struct UserPatch {
     /// two-factor authentication off.
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub totp_secret_base64: crate::Patch<::std::string::String>,
+}
+/// A stable code to branch on, as `error.code` and as each field's `code` in `errors`.
+/// With exactly one invalid field the error's code is that field's code; with several,
+/// `VALIDATION_FAILED`. New codes may be added in later versions: treat a code you do
+/// not know by the response's HTTP status.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    ///`UNAUTHORIZED`
+    Unauthorized,
+    ///`FORBIDDEN`
+    Forbidden,
+    ///`INSUFFICIENT_SCOPE`
+    InsufficientScope,
+    ///`FIELD_NOT_WRITABLE`
+    FieldNotWritable,
+    ///`NOT_FOUND`
+    NotFound,
+    ///`MALFORMED_REQUEST`
+    MalformedRequest,
+    ///`IMMUTABLE_FIELD`
+    ImmutableField,
+    ///`METHOD_NOT_ALLOWED`
+    MethodNotAllowed,
+    ///`REQUEST_TIMEOUT`
+    RequestTimeout,
+    ///`EMAIL_TAKEN`
+    EmailTaken,
+    ///`LAST_ADMIN`
+    LastAdmin,
+    ///`IDEMPOTENCY_CONFLICT`
+    IdempotencyConflict,
+    ///`PRECONDITION_FAILED`
+    PreconditionFailed,
+    ///`PAYLOAD_TOO_LARGE`
+    PayloadTooLarge,
+    ///`URI_TOO_LONG`
+    UriTooLong,
+    ///`UNSUPPORTED_MEDIA_TYPE`
+    UnsupportedMediaType,
+    ///`RATE_LIMITED`
+    RateLimited,
+    ///`HEADERS_TOO_LARGE`
+    HeadersTooLarge,
+    ///`INTERNAL`
+    Internal,
+    ///`SERVICE_UNAVAILABLE`
+    ServiceUnavailable,
+    ///`VALIDATION_FAILED`
+    ValidationFailed,
+    ///`INVALID_NAME`
+    InvalidName,
+    ///`INVALID_BIO`
+    InvalidBio,
+    ///`INVALID_EMAIL`
+    InvalidEmail,
+    ///`INVALID_PHONE_NUMBER`
+    InvalidPhoneNumber,
+    ///`INVALID_IMAGE`
+    InvalidImage,
+    ///`INVALID_TIMEZONE`
+    InvalidTimezone,
+    ///`INVALID_LOCALE`
+    InvalidLocale,
+    ///`INVALID_METADATA`
+    InvalidMetadata,
+    ///`INVALID_CURSOR`
+    InvalidCursor,
+    ///`NOT_A_TEAM_MEMBER`
+    NotATeamMember,
+    ///`WEAK_PASSWORD`
+    WeakPassword,
+    ///`INVALID_PASSWORD_HASH`
+    InvalidPasswordHash,
+    ///`INVALID_TOTP_SECRET`
+    InvalidTotpSecret,
+    /// A code this client does not know yet: treat it by the response's HTTP status.
+    Unknown(::std::string::String),
+}
+impl ErrorCode {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Unauthorized => "UNAUTHORIZED",
+            Self::Forbidden => "FORBIDDEN",
+            Self::InsufficientScope => "INSUFFICIENT_SCOPE",
+            Self::FieldNotWritable => "FIELD_NOT_WRITABLE",
+            Self::NotFound => "NOT_FOUND",
+            Self::MalformedRequest => "MALFORMED_REQUEST",
+            Self::ImmutableField => "IMMUTABLE_FIELD",
+            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Self::RequestTimeout => "REQUEST_TIMEOUT",
+            Self::EmailTaken => "EMAIL_TAKEN",
+            Self::LastAdmin => "LAST_ADMIN",
+            Self::IdempotencyConflict => "IDEMPOTENCY_CONFLICT",
+            Self::PreconditionFailed => "PRECONDITION_FAILED",
+            Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Self::UriTooLong => "URI_TOO_LONG",
+            Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            Self::RateLimited => "RATE_LIMITED",
+            Self::HeadersTooLarge => "HEADERS_TOO_LARGE",
+            Self::Internal => "INTERNAL",
+            Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
+            Self::ValidationFailed => "VALIDATION_FAILED",
+            Self::InvalidName => "INVALID_NAME",
+            Self::InvalidBio => "INVALID_BIO",
+            Self::InvalidEmail => "INVALID_EMAIL",
+            Self::InvalidPhoneNumber => "INVALID_PHONE_NUMBER",
+            Self::InvalidImage => "INVALID_IMAGE",
+            Self::InvalidTimezone => "INVALID_TIMEZONE",
+            Self::InvalidLocale => "INVALID_LOCALE",
+            Self::InvalidMetadata => "INVALID_METADATA",
+            Self::InvalidCursor => "INVALID_CURSOR",
+            Self::NotATeamMember => "NOT_A_TEAM_MEMBER",
+            Self::WeakPassword => "WEAK_PASSWORD",
+            Self::InvalidPasswordHash => "INVALID_PASSWORD_HASH",
+            Self::InvalidTotpSecret => "INVALID_TOTP_SECRET",
+            Self::Unknown(code) => code,
+        }
+    }
+}
+impl ::std::convert::From<&str> for ErrorCode {
+    fn from(code: &str) -> Self {
+        match code {
+            "UNAUTHORIZED" => Self::Unauthorized,
+            "FORBIDDEN" => Self::Forbidden,
+            "INSUFFICIENT_SCOPE" => Self::InsufficientScope,
+            "FIELD_NOT_WRITABLE" => Self::FieldNotWritable,
+            "NOT_FOUND" => Self::NotFound,
+            "MALFORMED_REQUEST" => Self::MalformedRequest,
+            "IMMUTABLE_FIELD" => Self::ImmutableField,
+            "METHOD_NOT_ALLOWED" => Self::MethodNotAllowed,
+            "REQUEST_TIMEOUT" => Self::RequestTimeout,
+            "EMAIL_TAKEN" => Self::EmailTaken,
+            "LAST_ADMIN" => Self::LastAdmin,
+            "IDEMPOTENCY_CONFLICT" => Self::IdempotencyConflict,
+            "PRECONDITION_FAILED" => Self::PreconditionFailed,
+            "PAYLOAD_TOO_LARGE" => Self::PayloadTooLarge,
+            "URI_TOO_LONG" => Self::UriTooLong,
+            "UNSUPPORTED_MEDIA_TYPE" => Self::UnsupportedMediaType,
+            "RATE_LIMITED" => Self::RateLimited,
+            "HEADERS_TOO_LARGE" => Self::HeadersTooLarge,
+            "INTERNAL" => Self::Internal,
+            "SERVICE_UNAVAILABLE" => Self::ServiceUnavailable,
+            "VALIDATION_FAILED" => Self::ValidationFailed,
+            "INVALID_NAME" => Self::InvalidName,
+            "INVALID_BIO" => Self::InvalidBio,
+            "INVALID_EMAIL" => Self::InvalidEmail,
+            "INVALID_PHONE_NUMBER" => Self::InvalidPhoneNumber,
+            "INVALID_IMAGE" => Self::InvalidImage,
+            "INVALID_TIMEZONE" => Self::InvalidTimezone,
+            "INVALID_LOCALE" => Self::InvalidLocale,
+            "INVALID_METADATA" => Self::InvalidMetadata,
+            "INVALID_CURSOR" => Self::InvalidCursor,
+            "NOT_A_TEAM_MEMBER" => Self::NotATeamMember,
+            "WEAK_PASSWORD" => Self::WeakPassword,
+            "INVALID_PASSWORD_HASH" => Self::InvalidPasswordHash,
+            "INVALID_TOTP_SECRET" => Self::InvalidTotpSecret,
+            other => Self::Unknown(other.to_owned()),
+        }
+    }
+}
+impl ::std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::std::cmp::PartialEq<str> for ErrorCode {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+impl ::std::cmp::PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+impl ::serde::Serialize for ErrorCode {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for ErrorCode {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        let code = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
+        Ok(Self::from(code.as_str()))
+    }
 }

@@ -23,8 +23,8 @@ pub enum Judge {
     /// Property-based tests of every operation of the committed spec, all checks, deterministic
     /// (`schemathesis.toml`).
     Schemathesis,
-    /// `openapi-typescript` types from the committed spec, an `openapi-fetch` consumer checked by
-    /// `tsc` and run against the server.
+    /// The `@users-api/client` package (generated/typescript) built, and a consumer of it
+    /// checked by `tsc` and run against the server.
     TypeScript,
     /// Swagger UI at `/docs` driven in headless Chromium by `playwright-core`.
     SwaggerUi,
@@ -157,17 +157,11 @@ fn schemathesis(stage: &Stage, paths: &Paths) -> Result<()> {
     run_bounded(&mut command, Duration::from_secs(240))
 }
 
+/// The consumer imports the package as an installer would: `judge/package.json` depends on
+/// `file:../generated/typescript`, so `node_modules/@users-api/client` links to it, and its
+/// `exports` and `types` are what `tsc` and `node` resolve.
 fn typescript(stage: &Stage, paths: &Paths) -> Result<()> {
-    let spec = paths.root.join("spec/openapi.json");
-    run_bounded(
-        &mut tool(
-            paths,
-            "node_modules/.bin/openapi-typescript",
-            &[&spec.to_string_lossy(), "--output", "ts/generated/api.d.ts"],
-        ),
-        Duration::from_secs(60),
-    )
-    .context("openapi-typescript")?;
+    crate::typescript::build(&crate::typescript::package()).context("the package")?;
     run_bounded(
         &mut tool(
             paths,
