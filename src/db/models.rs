@@ -1,5 +1,6 @@
-//! Rows as stored. Ids are UUID text and metadata is JSON text; conversion to API types happens in
-//! `api`, never here.
+//! Rows as stored. Ids and profile values are domain types (`UserId`, `Timezone`, …), each
+//! stored as its text, and metadata is JSON text; conversion to API types happens in `api`,
+//! never here.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
