@@ -71,34 +71,14 @@ pub fn last_admin() -> ApiError {
 
 #[cfg(test)]
 mod tests {
-    use diesel::{prelude::*, sql_types::Text, sqlite::Sqlite};
+    use diesel::prelude::*;
 
     /// The count reads the small partial index of active admins, never the organization's
     /// users one by one.
     #[tokio::test]
     async fn counting_active_admins_reads_the_partial_index() {
-        #[derive(QueryableByName)]
-        struct Step {
-            #[diesel(sql_type = Text)]
-            detail: String,
-        }
-
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("plan.db").display().to_string();
-        crate::db::migrate(
-            &crate::db::DatabaseUrl::Sqlite(path.clone()),
-            crate::db::Timeouts::default(),
-        )
-        .await
-        .unwrap();
-        let mut conn = diesel::SqliteConnection::establish(&path).unwrap();
-        let query = other_active_admins!("org", "user");
-        let sql = diesel::debug_query::<Sqlite, _>(&query).to_string();
-        let sql = sql.split(" -- binds").next().unwrap().to_owned();
-        let plan: Vec<Step> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
-            .load(&mut conn)
-            .unwrap();
-        let plan: Vec<String> = plan.into_iter().map(|s| s.detail).collect();
+        let (_dir, mut conn) = crate::db::sqlite::plan::migrated_database().await;
+        let plan = crate::db::sqlite::plan::of(&mut conn, &other_active_admins!("org", "user"));
         assert_eq!(
             plan,
             ["SEARCH users USING INDEX users_active_admins (org_id=?)"]

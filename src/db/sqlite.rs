@@ -106,3 +106,39 @@ fn warn_if_shared(dir: &Path) {
 
 #[cfg(not(unix))]
 fn warn_if_shared(_dir: &Path) {}
+
+/// For tests that pin a query's plan: a migrated SQLite database in a temporary directory
+/// (kept alive by the returned guard), and `EXPLAIN QUERY PLAN` of a diesel query on it.
+#[cfg(test)]
+pub mod plan {
+    use diesel::{
+        Connection, QueryableByName, RunQueryDsl, SqliteConnection, query_builder::QueryFragment,
+        sql_types::Text, sqlite::Sqlite,
+    };
+
+    pub async fn migrated_database() -> (tempfile::TempDir, SqliteConnection) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.db").display().to_string();
+        let url = crate::db::DatabaseUrl::Sqlite(path.clone());
+        crate::db::migrate(&url, crate::db::Timeouts::default())
+            .await
+            .unwrap();
+        let conn = SqliteConnection::establish(&path).unwrap();
+        (dir, conn)
+    }
+
+    /// The `detail` of each step SQLite plans for `query` (its binds left as `?`).
+    pub fn of(conn: &mut SqliteConnection, query: &impl QueryFragment<Sqlite>) -> Vec<String> {
+        #[derive(QueryableByName)]
+        struct Step {
+            #[diesel(sql_type = Text)]
+            detail: String,
+        }
+        let sql = diesel::debug_query::<Sqlite, _>(query).to_string();
+        let sql = sql.split(" -- binds").next().unwrap();
+        let plan: Vec<Step> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+            .load(conn)
+            .unwrap();
+        plan.into_iter().map(|s| s.detail).collect()
+    }
+}

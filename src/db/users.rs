@@ -429,32 +429,13 @@ mod tests {
     /// `(org_id, id)` index that stops after `limit` rows — no sort, no offset.
     #[tokio::test]
     async fn a_later_page_is_an_index_range_scan_without_a_sort() {
-        use diesel::{Connection, sqlite::Sqlite};
+        use diesel::sqlite::Sqlite;
 
-        #[derive(QueryableByName)]
-        struct Step {
-            #[diesel(sql_type = Text)]
-            detail: String,
-        }
-
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("plan.db").display().to_string();
-        let url = crate::db::DatabaseUrl::Sqlite(path.clone());
-        crate::db::migrate(&url, crate::db::Timeouts::default())
-            .await
-            .unwrap();
-        let mut conn = diesel::SqliteConnection::establish(&path).unwrap();
+        let (_dir, mut conn) = crate::db::sqlite::plan::migrated_database().await;
         let mut plan_of = |filter: UserFilter| {
             let query: users::BoxedQuery<'_, Sqlite, _> =
                 list_query!("org", Some("after"), 51, filter, &None::<String>);
-            let sql = diesel::debug_query::<Sqlite, _>(&query).to_string();
-            let sql = sql.split(" -- binds").next().unwrap().to_owned();
-            let plan: Vec<Step> = diesel::RunQueryDsl::load(
-                diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}")),
-                &mut conn,
-            )
-            .unwrap();
-            plan.into_iter().map(|s| s.detail).collect::<Vec<_>>()
+            crate::db::sqlite::plan::of(&mut conn, &query)
         };
         let plan = plan_of(UserFilter::default());
         assert_eq!(
