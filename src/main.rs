@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::{Result, anyhow, bail};
 use clap::Parser;
 use users_api::{
-    auth::reseal::{self, Reseal},
+    auth::reseal::{self, OpenedKeys, Reseal},
     bootstrap,
     config::{AdminCommand, Cli, Command},
     db::{DatabaseUrl, migrate},
@@ -64,7 +64,7 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Admin(AdminCommand::RotateSecrets) => {
-            let (db, keys) = server::open_database(&config).await?;
+            let (db, OpenedKeys { keys, .. }) = server::open_database(&config).await?;
             let done = reseal::reseal(&db, &keys, Reseal::NotCurrent).await?;
             println!(
                 "re-encrypted {} TOTP secrets under key {}",

@@ -15,7 +15,7 @@ use crate::{
     api::{self, AppState, EdgeOptions},
     auth::{
         SecretKeys, SigningKeys, TokenSettings, Tokens,
-        reseal::{self, Reseal},
+        reseal::{self, OpenedKeys, Reseal},
         throttle::SignInLimits,
     },
     bootstrap,
@@ -26,7 +26,7 @@ use crate::{
 
 /// Connects to the database (applying migrations) and loads or creates the secrets keys,
 /// checked against the secrets it stores: what serving and `admin rotate-secrets` both need.
-pub async fn open_database(config: &Config) -> Result<(Db, SecretKeys)> {
+pub async fn open_database(config: &Config) -> Result<(Db, OpenedKeys)> {
     let url = DatabaseUrl::parse(&config.database_url).map_err(anyhow::Error::msg)?;
     let db = Db::connect(&url, config.database_timeouts()).await?;
     let secrets = reseal::open_keys(
@@ -41,6 +41,11 @@ pub async fn open_database(config: &Config) -> Result<(Db, SecretKeys)> {
 /// `open_database`, then loads or creates the signing keys.
 pub async fn state(config: &Config) -> Result<AppState> {
     let (db, secrets) = open_database(config).await?;
+    app_state(config, db, secrets.keys)
+}
+
+/// The signing keys, token settings and sign-in limits of `config`, around an opened database.
+fn app_state(config: &Config, db: Db, secrets: SecretKeys) -> Result<AppState> {
     let keys = SigningKeys::load_or_create(&config.signing_key_file)?;
     let settings = TokenSettings {
         issuer: config.issuer.clone(),
@@ -88,14 +93,17 @@ pub fn connection_limits(config: &Config) -> Result<ConnectionLimits> {
 /// `users-api` / `users-api serve`.
 pub async fn run(config: &Config) -> Result<()> {
     let limits = connection_limits(config)?;
-    let state = state(config).await?;
-    let sealed = reseal::reseal(&state.db, &state.secrets, Reseal::Plaintext).await?;
-    if sealed.changed > 0 {
-        tracing::info!(
-            count = sealed.changed,
-            "encrypted TOTP secrets stored in plaintext"
-        );
+    let (db, secrets) = open_database(config).await?;
+    if secrets.plaintext_stored {
+        let sealed = reseal::reseal(&db, &secrets.keys, Reseal::Plaintext).await?;
+        if sealed.changed > 0 {
+            tracing::info!(
+                count = sealed.changed,
+                "encrypted TOTP secrets stored in plaintext"
+            );
+        }
     }
+    let state = app_state(config, db, secrets.keys)?;
     let (listener, local) = bind(&config.addr).await?;
     let orgs = orgs::count(&state.db)
         .await

@@ -18,11 +18,19 @@ const BATCH: i64 = 500;
 /// `v1.` plus a 16-digit key id.
 const HEAD_LEN: usize = 19;
 
+/// What `open_keys` found.
+pub struct OpenedKeys {
+    pub keys: SecretKeys,
+    /// Some stored secret is still in plaintext (written by a version without encryption): the
+    /// same scan that checks the keys tells, so start-up scans again only when there is work.
+    pub plaintext_stored: bool,
+}
+
 /// The current key from `path` and the previous one from `previous`. The current key is
 /// generated when its file is missing, unless the database already holds sealed secrets (a new
 /// key would open none of them). Fails, in one line, when a stored secret is sealed under a key
 /// that neither file holds: a wrong key file would otherwise refuse every 2FA sign-in.
-pub async fn open_keys(db: &Db, path: &Path, previous: Option<&Path>) -> Result<SecretKeys> {
+pub async fn open_keys(db: &Db, path: &Path, previous: Option<&Path>) -> Result<OpenedKeys> {
     let heads = totp_secrets::distinct_heads(db, &secrets::sealed_prefix(None), HEAD_LEN)
         .await
         .map_err(|e| anyhow!(e.message))
@@ -58,7 +66,10 @@ pub async fn open_keys(db: &Db, path: &Path, previous: Option<&Path>) -> Result<
             keys.current_id()
         );
     }
-    Ok(keys)
+    Ok(OpenedKeys {
+        keys,
+        plaintext_stored: heads.contains(&None),
+    })
 }
 
 /// Which stored secrets `reseal` re-encrypts.

@@ -134,7 +134,8 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     let secrets_key_file = dir.path().join("secrets-key");
     let secrets = reseal::open_keys(&db, &secrets_key_file, None)
         .await
-        .expect("secrets key");
+        .expect("secrets key")
+        .keys;
     let key_file = dir.path().join("key.pem");
     let keys = SigningKeys::load_or_create(&key_file).expect("signing key");
     let settings = TokenSettings {

@@ -201,10 +201,22 @@ async fn a_secret_stored_in_plaintext_still_verifies_and_is_then_encrypted() {
         201
     );
 
+    let plaintext_stored = |app: &TestApp| {
+        let (db, key_file) = (app.state.db.clone(), app.secrets_key_file.clone());
+        async move {
+            reseal::open_keys(&db, &key_file, None)
+                .await
+                .unwrap()
+                .plaintext_stored
+        }
+    };
+    // Start-up reseals only when the key check's scan saw plaintext.
+    assert!(plaintext_stored(&app).await);
     let done = reseal::reseal(&app.state.db, &app.state.secrets, Reseal::Plaintext)
         .await
         .unwrap();
     assert_eq!((done.changed, done.failed), (1, 0));
+    assert!(!plaintext_stored(&app).await);
     let stored = stored_secret(&app, &ada).await.unwrap();
     assert!(stored.starts_with("v1."), "{stored}");
     let next = totp_code(&secret, now + 30);
