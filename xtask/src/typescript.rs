@@ -1,7 +1,8 @@
 //! `generated/typescript/`: the `@users-api/client` npm package. Two of its files are generated
 //! and committed: `src/schema.ts`, openapi-typescript's types for the committed spec, and
-//! `src/codes.ts`, the server's own `ErrorCode` list (so the error-code union exists whether or
-//! not the spec enumerates the codes). `src/index.ts` is hand-written and never touched here.
+//! `src/codes.ts`, the server's own `ErrorCode` list as a runtime array (`isErrorCode` needs
+//! values; the spec's `ErrorCode` enum reaches `schema.ts` as a type only, and a test keeps the
+//! two equal). `src/index.ts` is hand-written and never touched here.
 //!
 //! The tools are the package's pinned devDependencies: `npm ci` installs them from its lockfile
 //! when `node_modules` is missing or older than the lockfile (the only step that needs the
