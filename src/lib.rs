@@ -1,7 +1,8 @@
 //! users-api: the user-profile service. `api` is the HTTP surface (poem-openapi), `db` the
 //! persistence (diesel-async on SQLite or PostgreSQL), `domain` the validated values, `auth` the
-//! credentials; `server` starts it all (and the retention `sweeper`) and `config` is how it is
-//! configured.
+//! credentials, sign-in and access decisions, `users` the use cases that change users; `state`
+//! is what every request shares, `server` starts it all (and the retention `sweeper`) and
+//! `config` is how it is configured.
 
 pub mod api;
 pub mod auth;
@@ -11,5 +12,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod server;
+pub mod state;
 pub mod sweeper;
 pub mod telemetry;
+pub mod users;

@@ -12,7 +12,7 @@ use anyhow::{Context, Result, anyhow};
 use tokio::net::TcpListener;
 
 use crate::{
-    api::{self, AppState, EdgeOptions},
+    api::{self, EdgeOptions},
     auth::{
         SecretKeys, SigningKeys, TokenSettings, Tokens,
         reseal::{self, OpenedKeys, Reseal},
@@ -21,6 +21,7 @@ use crate::{
     bootstrap,
     config::Config,
     db::{DatabaseUrl, Db, orgs},
+    state::AppState,
     sweeper,
 };
 

@@ -1,22 +1,25 @@
 //! `/v1/api-keys`: the organization's API keys, managed by `admin` users only (never by an API
 //! key). The secret is returned once, at creation; only its SHA-256 is stored.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
 
 use super::{
-    ApiTags, AppState, BearerAuth,
-    access::Caller,
+    ApiTags, BearerAuth,
     envelope::{envelope, error_responses},
+    http::DeletedResponse,
     patch::{FieldRules, PatchBody},
-    users::DeletedResponse,
 };
 use crate::{
     auth,
+    auth::Caller,
     db::{api_keys, models},
     domain::{ApiKeyId, DisplayName, Scope},
     error::{ApiError, ErrorCode, FieldError},
+    state::AppState,
 };
 
 /// An API key, without its secret.
@@ -105,11 +108,8 @@ error_responses!(DeleteApiKeyError {
     503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
 });
 
-const CREATE_FIELDS: FieldRules = FieldRules {
-    writable: &["name", "scopes"],
-    not_writable: &[],
-    immutable: &["id", "created_at", "secret"],
-};
+static CREATE_FIELDS: LazyLock<FieldRules> =
+    LazyLock::new(|| FieldRules::derive::<ApiKeyCreate>(&["id", "created_at", "secret"], &[]));
 
 pub struct ApiKeysApi;
 

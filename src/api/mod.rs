@@ -3,12 +3,12 @@
 //! it to state, the docs, the guard that refuses NUL in every input, and the middleware that
 //! keeps every response in the envelope.
 
-mod access;
 mod api_keys;
+mod bodies;
 mod cors;
-mod credential_input;
 mod docs;
 pub mod envelope;
+mod http;
 mod idempotency;
 mod me;
 mod middleware;
@@ -17,7 +17,6 @@ mod nul_guard;
 mod ops;
 mod pages;
 mod patch;
-mod privilege;
 mod routes;
 mod sessions;
 mod spec;
@@ -32,39 +31,26 @@ use poem_openapi::{OpenApiService, SecurityScheme, Tags, auth::Bearer};
 use serde_json::Value;
 
 use crate::{
-    auth::{
-        self, Principal, SecretKeys, Tokens,
-        throttle::{SignInLimits, SignInThrottle},
-    },
-    db::Db,
+    auth::{self, Caller, Principal},
+    domain::Scope,
     error::ApiError,
+    state::AppState,
 };
 pub use middleware::{
     MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_HEADERS, MAX_URI_BYTES, REQUEST_ID_HEADER,
 };
 
-/// Shared by every handler (cheap to clone: pools and an `Arc`).
-#[derive(Clone)]
-pub struct AppState {
-    pub db: Db,
-    pub tokens: Arc<Tokens>,
-    /// Seals and opens TOTP secrets at rest.
-    pub secrets: Arc<SecretKeys>,
-    pub sign_in_throttle: Arc<SignInThrottle>,
-}
-
+/// What the edge adds to the shared state: authentication from the `Authorization` header.
 impl AppState {
-    pub fn new(db: Db, tokens: Tokens, secrets: SecretKeys, limits: SignInLimits) -> Self {
-        Self {
-            db,
-            tokens: Arc::new(tokens),
-            secrets: Arc::new(secrets),
-            sign_in_throttle: Arc::new(SignInThrottle::new(limits)),
-        }
-    }
-
     pub async fn authenticate(&self, auth: &BearerAuth) -> Result<Principal, ApiError> {
         auth::authenticate(&self.db, &self.tokens, &auth.0.token).await
+    }
+
+    /// Authenticates and checks `scope` in one step: 401 before 403.
+    pub async fn caller(&self, auth: &BearerAuth, scope: Scope) -> Result<Caller, ApiError> {
+        let caller = Caller::of(&self.authenticate(auth).await?);
+        caller.require(scope)?;
+        Ok(caller)
     }
 }
 

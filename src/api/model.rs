@@ -87,7 +87,8 @@ pub struct UserFields {
 /// A user as the admin surface shows it: everything in `Me`'s user fields plus
 /// `server_metadata`. Never the password hash or the TOTP secret.
 #[derive(Debug, Clone, Object)]
-pub struct User {
+#[oai(rename = "User")]
+pub struct AdminUser {
     #[oai(flatten)]
     pub fields: UserFields,
     /// Data only the admin surface reads and writes; never shown through `/v1/me`.
@@ -149,8 +150,8 @@ pub fn user_fields(user: &models::User, extras: Extras) -> Result<UserFields, Ap
     })
 }
 
-pub fn admin_user(user: &models::User, extras: Extras) -> Result<User, ApiError> {
-    Ok(User {
+pub fn admin_user(user: &models::User, extras: Extras) -> Result<AdminUser, ApiError> {
+    Ok(AdminUser {
         fields: user_fields(user, extras)?,
         server_metadata: metadata(&user.server_metadata)?,
     })

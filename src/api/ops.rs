@@ -8,10 +8,10 @@ use poem_openapi::{
 };
 
 use super::{
-    ApiTags, AppState,
+    ApiTags,
     envelope::{ErrorEnvelope, envelope, error_responses},
 };
-use crate::error::ApiError;
+use crate::{error::ApiError, state::AppState};
 
 /// Service health.
 #[derive(Debug, Clone, Object)]

@@ -72,11 +72,40 @@ impl<T: Type> ToJSON for PatchBody<T> {
 }
 
 /// What a surface lets its principal do with each field name.
+#[derive(Debug)]
 pub struct FieldRules {
-    pub writable: &'static [&'static str],
+    pub writable: Vec<&'static str>,
     /// Fields that exist but that this principal may not write.
-    pub not_writable: &'static [&'static str],
+    pub not_writable: Vec<&'static str>,
     pub immutable: &'static [&'static str],
+}
+
+/// The fields no body may change: a resource's identity and birth.
+pub const IMMUTABLE: &[&str] = &["id", "org_id", "created_at"];
+
+impl FieldRules {
+    /// The rules of a body documented as `T`: `T`'s properties are writable, `immutable` can
+    /// never be written, and any other property of the `read_only` schemas exists but is not
+    /// this principal's to write.
+    pub fn derive<T: Type>(
+        immutable: &'static [&'static str],
+        read_only: &[Vec<&'static str>],
+    ) -> Self {
+        let writable = super::bodies::properties::<T>();
+        let mut not_writable: Vec<&'static str> = read_only
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|name| !writable.contains(name) && !immutable.contains(name))
+            .collect();
+        not_writable.sort_unstable();
+        not_writable.dedup();
+        Self {
+            writable,
+            not_writable,
+            immutable,
+        }
+    }
 }
 
 /// One field as sent: absent, `null`, or a value.
@@ -99,7 +128,7 @@ impl<T> Field<T> {
 
 impl<T> PatchBody<T> {
     /// Checks field names against `rules`, then hands out a reader for the values.
-    pub fn reader(self, rules: &FieldRules) -> Result<Reader, ApiError> {
+    pub fn reader(self, rules: &'static FieldRules) -> Result<Reader, ApiError> {
         let named = |pick: &dyn Fn(&str) -> bool, code: ErrorCode, message: &str| {
             let mut fields: Vec<FieldError> = self
                 .fields
@@ -139,6 +168,7 @@ impl<T> PatchBody<T> {
         }
         Ok(Reader {
             fields: self.fields,
+            rules,
             wrong_types: Vec::new(),
             invalid: Vec::new(),
         })
@@ -146,8 +176,12 @@ impl<T> PatchBody<T> {
 }
 
 /// Takes typed fields out of a PATCH body, collecting every wrong JSON type and every invalid value.
+/// Its surface's `rules` keep the documented fields and the read ones one list: a field read
+/// but not documented, or documented but left unread, fails a debug assertion (and the
+/// field-list test in `user_input`).
 pub struct Reader {
     fields: Map<String, Value>,
+    rules: &'static FieldRules,
     wrong_types: Vec<FieldError>,
     invalid: Vec<FieldError>,
 }
@@ -159,6 +193,10 @@ impl Reader {
         expected: &str,
         cast: impl Fn(Value) -> Option<T>,
     ) -> Field<T> {
+        debug_assert!(
+            self.rules.writable.contains(&name),
+            "`{name}` is read but its body schema does not document it"
+        );
         match self.fields.remove(name) {
             None => Field::Absent,
             Some(Value::Null) => Field::Null,
@@ -332,16 +370,28 @@ impl Reader {
             .push(FieldError::new(name, invalid.code, invalid.reason));
     }
 
-    /// Fails with 400 for wrong JSON types, else with 422 for invalid values.
-    pub fn finish(self) -> Result<(), ApiError> {
+    /// Fails with 400 for wrong JSON types, else hands over the invalid values found so far,
+    /// for a use case to report together with its own (422).
+    pub fn into_invalid(self) -> Result<Vec<FieldError>, ApiError> {
+        debug_assert!(
+            self.fields.is_empty(),
+            "documented but never read: {:?}",
+            self.fields.keys().collect::<Vec<_>>()
+        );
         if !self.wrong_types.is_empty() {
             let names: Vec<&str> = self.wrong_types.iter().map(|f| f.field.as_str()).collect();
             let message = format!("wrong JSON type for: {}", names.join(", "));
             return Err(ApiError::malformed_fields(&message, self.wrong_types));
         }
-        if !self.invalid.is_empty() {
-            return Err(ApiError::validation(self.invalid));
+        Ok(self.invalid)
+    }
+
+    /// Fails with 400 for wrong JSON types, else with 422 for invalid values.
+    pub fn finish(self) -> Result<(), ApiError> {
+        let invalid = self.into_invalid()?;
+        match invalid.is_empty() {
+            true => Ok(()),
+            false => Err(ApiError::validation(invalid)),
         }
-        Ok(())
     }
 }

@@ -1,28 +1,21 @@
 //! Sign-in and sessions: `POST /v1/sessions` (e-mail, password and, with 2FA on, a TOTP code),
-//! `DELETE /v1/sessions/current`, and the user's own sessions under `/v1/me/sessions`. Every
-//! sign-in failure is the same 401 whatever was wrong, after the same password work, so neither
-//! the answer nor its timing tells whether an account exists.
+//! `DELETE /v1/sessions/current`, and the user's own sessions under `/v1/me/sessions`. The
+//! rules of sign-in are `auth::sign_in`'s.
 
 use chrono::{DateTime, Utc};
 use poem::web::{Data, RemoteAddr};
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
 
 use super::{
-    ApiTags, AppState, BearerAuth,
+    ApiTags, BearerAuth,
     envelope::{envelope, error_responses},
-    me::CurrentSession,
-    users::DeletedResponse,
+    http::{CurrentSession, DeletedResponse, client_address},
 };
 use crate::{
-    auth::{
-        self,
-        password::{self, Verdict},
-        throttle::account_key,
-        totp,
-    },
+    auth::sign_in,
     db::sessions,
-    domain::{EmailAddress, OrgId, SessionId, UserStatus},
-    error::ApiError,
+    domain::{OrgId, SessionId},
+    state::AppState,
 };
 
 /// E-mail and password (and a TOTP code when two-factor authentication is on) of a user of
@@ -107,13 +100,6 @@ error_responses!(RevokeSessionError {
     503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
 });
 
-/// The client's address, as the connection shows it (a proxy in front shows its own).
-pub(super) fn client_address(remote: &RemoteAddr) -> std::net::IpAddr {
-    remote
-        .as_socket_addr()
-        .map_or([0u8; 4].into(), |addr| addr.ip())
-}
-
 pub struct SessionsApi;
 
 /// Per-operation tags: the `/v1/me/sessions` operations belong with the rest of `/v1/me`.
@@ -145,53 +131,14 @@ impl SessionsApi {
             password,
             totp_code,
         } = body.0;
-        // The canonical key, so every spelling of one address (letter case, a Unicode or
-        // `xn--` domain) is one account and one throttle bucket. Something that is not an
-        // address names no account, but costs the same password work below.
-        let email_key = EmailAddress::parse(&email).map(|address| address.key());
-        let throttle_key = match &email_key {
-            Ok(key) => key.clone(),
-            Err(_) => email.trim().to_lowercase(),
+        let attempt = sign_in::Attempt {
+            org_id,
+            email: &email,
+            password: &password,
+            totp_code: totp_code.as_deref(),
+            address: client_address(remote),
         };
-        state
-            .sign_in_throttle
-            .attempt(&account_key(&org_id, &throttle_key), client_address(remote))
-            .map_err(ApiError::rate_limited)?;
-        let user = match &email_key {
-            Ok(key) => sessions::find_signing_in(&state.db, &org_id, key).await?,
-            Err(_) => None,
-        };
-        let stored = user.as_ref().and_then(|user| user.password_hash.clone());
-        let Verdict::Right { rehash } = password::verify(&password, stored.as_deref()).await?
-        else {
-            return Err(ApiError::unauthorized().into());
-        };
-        let (Some(user), Some(stored)) = (user, stored) else {
-            return Err(ApiError::unauthorized().into());
-        };
-        if user.status != UserStatus::Active || !user.primary_email_auth_enabled {
-            return Err(ApiError::unauthorized().into());
-        }
-        if let Some(secret) = &user.totp_secret {
-            let step = totp_code
-                .as_deref()
-                .and_then(|code| {
-                    state
-                        .secrets
-                        .check_totp(&user.id, secret, code, totp::unix_now())
-                })
-                .ok_or_else(ApiError::unauthorized)?;
-            if !sessions::consume_totp_step(&state.db, &user.id, step).await? {
-                return Err(ApiError::unauthorized().into());
-            }
-        }
-        let upgraded = match rehash {
-            true => Some(password::hash(&password).await?),
-            false => None,
-        };
-        let session = auth::new_session(&user.id, state.tokens.lifetime());
-        sessions::start(&state.db, &session, &stored, upgraded.as_deref()).await?;
-        let token = state.tokens.issue(&session, &user.org_id)?;
+        let (session, token) = sign_in::sign_in(&state, attempt).await?;
         Ok(SignInResponse::Created(Json(
             SignedIn {
                 token,

@@ -2,6 +2,8 @@
 //! `teams:write`). Removing a member, or deleting the team, clears it as the user's
 //! `selected_team_id`.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{
@@ -11,16 +13,17 @@ use poem_openapi::{
 };
 
 use super::{
-    ApiTags, AppState, BearerAuth,
+    ApiTags, BearerAuth,
     envelope::{envelope, error_responses, page_envelope},
+    http::DeletedResponse,
     pages::PageRequest,
-    patch::{FieldRules, PatchBody, Reader},
-    users::DeletedResponse,
+    patch::{FieldRules, IMMUTABLE, PatchBody, Reader},
 };
 use crate::{
     db::{models, teams},
     domain::{DisplayName, OrgId, Scope, TeamId, UserId},
     error::ErrorCode,
+    state::AppState,
 };
 
 /// A team of the organization.
@@ -134,11 +137,10 @@ error_responses!(TeamByIdError {
     503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
 });
 
-const TEAM_FIELDS: FieldRules = FieldRules {
-    writable: &["name"],
-    not_writable: &[],
-    immutable: &["id", "org_id", "created_at"],
-};
+static TEAM_CREATE_FIELDS: LazyLock<FieldRules> =
+    LazyLock::new(|| FieldRules::derive::<TeamCreate>(IMMUTABLE, &[]));
+static TEAM_PATCH_FIELDS: LazyLock<FieldRules> =
+    LazyLock::new(|| FieldRules::derive::<TeamPatch>(IMMUTABLE, &[]));
 
 pub struct TeamsApi;
 
@@ -183,7 +185,7 @@ impl TeamsApi {
         body: Json<PatchBody<TeamCreate>>,
     ) -> Result<CreatedTeamResponse, CreateTeamError> {
         let caller = state.caller(&auth, Scope::TeamsWrite).await?;
-        let mut r = body.0.reader(&TEAM_FIELDS)?;
+        let mut r = body.0.reader(&TEAM_CREATE_FIELDS)?;
         let name = r.required_string("name");
         let name = name.and_then(|n| checked_name(&mut r, &n));
         r.finish()?;
@@ -233,7 +235,7 @@ impl TeamsApi {
         body: Json<PatchBody<TeamPatch>>,
     ) -> Result<TeamResponse, PatchTeamError> {
         let caller = state.caller(&auth, Scope::TeamsWrite).await?;
-        let mut r = body.0.reader(&TEAM_FIELDS)?;
+        let mut r = body.0.reader(&TEAM_PATCH_FIELDS)?;
         let name = match r.string("name") {
             super::patch::Field::Value(name) => checked_name(&mut r, &name),
             super::patch::Field::Null => {

@@ -1,195 +1,40 @@
 //! `/v1/users`: user administration within the caller's organization, for API keys with
 //! `users:read`/`users:write` and for sessions of `admin` (and, read-only, `viewer`) users.
-//! Handlers stay thin: check the scope, read the body by `user_input`'s rules, call `db::users`.
-
-use std::collections::BTreeMap;
+//! Handlers stay thin: check the scope, read the body by `user_input`'s rules, call the use case
+//! (`crate::users`); reads go to `db::users` directly.
 
 use poem::web::Data;
 use poem_openapi::{
-    ApiResponse, Object, OpenApi,
+    ApiResponse, OpenApi,
     param::{Header, Path, Query},
     payload::Json,
-    types::{MaybeUndefined, ParseFromJSON, ToJSON},
+    types::{ParseFromJSON, ToJSON},
 };
 use serde_json::Value;
 
 use super::{
-    ApiTags, AppState, BearerAuth,
+    ApiTags, BearerAuth,
+    bodies::{ADMIN_FIELDS, CREATE_FIELDS, UserCreate, UserPatch},
     envelope::{envelope, error_responses, page_envelope},
+    http::{self, DeletedResponse},
     idempotency::{idempotency_claim, request_hash},
-    me::{etag, parse_if_match},
-    model::{User, admin_user, extras_of, extras_of_one},
+    model::{AdminUser, admin_user, extras_of, extras_of_one},
     pages::PageRequest,
     patch::PatchBody,
-    privilege,
-    user_input::{ADMIN_FIELDS, CREATE_FIELDS, read_admin_patch, read_create},
+    user_input::{read_user_create, read_user_patch},
 };
 use crate::{
     db::{
-        user_create::{self, Created},
+        user_create::Created,
         users::{self, UserFilter},
     },
-    domain::{EmailAddress, Role, Scope, TeamId, UserId, UserStatus},
+    domain::{EmailAddress, Scope, UserId},
     error::ApiError,
+    state::AppState,
 };
 
-/// A new user. Every field is optional; `null` is the same as leaving a field out. `role`
-/// defaults to `member`, `status` to `active`. Unknown fields are a 400; invalid values a 422
-/// listing every one.
-#[derive(Debug, Clone, Object)]
-pub struct UserCreate {
-    /// A valid address (≤ 254 characters), unique in the organization case-insensitively
-    /// (409 `EMAIL_TAKEN`); stored and returned with its domain in ASCII (`xn--`) form (see
-    /// E-mail addresses).
-    #[oai(nullable, validator(max_length = 254))]
-    pub primary_email: Option<String>,
-    /// Whether the address is known to belong to the user. Default false.
-    pub primary_email_verified: Option<bool>,
-    /// Whether the user may sign in with e-mail and password. Default true.
-    pub primary_email_auth_enabled: Option<bool>,
-    /// 1–100 characters after trimming with at least one visible letter or digit; emoji
-    /// allowed; no control or invisible characters (see Text fields); stored NFC-normalised.
-    #[oai(nullable, validator(min_length = 1, max_length = 100))]
-    pub display_name: Option<String>,
-    /// 1–64 letters (any script) with single spaces, hyphens or apostrophes between them; no
-    /// emoji, digits or invisible characters (see Text fields).
-    #[oai(nullable, validator(min_length = 1, max_length = 64))]
-    pub first_name: Option<String>,
-    /// Same rules as `first_name`.
-    #[oai(nullable, validator(min_length = 1, max_length = 64))]
-    pub last_name: Option<String>,
-    /// 1–2,000 characters after trimming; line breaks, tabs and emoji allowed, other control
-    /// and invisible characters (U+2028/U+2029 included) not (see Text fields).
-    #[oai(nullable, validator(min_length = 1, max_length = 2000))]
-    pub bio: Option<String>,
-    /// An `https://`/`http://` URL or a `data:image/{png,jpeg,gif,webp};base64,` URL ≤ 100 KB.
-    #[oai(nullable)]
-    pub profile_image_url: Option<String>,
-    /// A BCP 47 tag, stored canonicalised.
-    #[oai(nullable)]
-    pub locale: Option<String>,
-    /// An IANA time zone name, stored in canonical spelling.
-    #[oai(nullable)]
-    pub timezone: Option<String>,
-    /// E.164 (`+14155550123`).
-    #[oai(nullable)]
-    pub phone_number: Option<String>,
-    /// Default false.
-    pub phone_number_verified: Option<bool>,
-    /// Default `member`.
-    pub role: Option<Role>,
-    /// Default `active`.
-    pub status: Option<UserStatus>,
-    /// At most 16 top-level keys, keys of 1–64 characters from `[A-Za-z0-9_.-]`, nesting at
-    /// most 5 deep, 8 KiB serialised (422 `INVALID_METADATA`). The same limits apply to every
-    /// metadata tier.
-    #[oai(validator(max_properties = 16))]
-    pub client_metadata: Option<BTreeMap<String, Value>>,
-    /// Readable by the user through `/v1/me`, writable only here.
-    #[oai(validator(max_properties = 16))]
-    pub client_read_only_metadata: Option<BTreeMap<String, Value>>,
-    /// Readable and writable only on the admin surface.
-    #[oai(validator(max_properties = 16))]
-    pub server_metadata: Option<BTreeMap<String, Value>>,
-    /// A password for e-mail sign-in: 8–256 characters, not easily guessed (zxcvbn score 3
-    /// or more, and not made of the user's own name or address); else 422 `WEAK_PASSWORD`.
-    /// Stored as an argon2id hash; never returned.
-    #[oai(nullable, validator(min_length = 8, max_length = 256))]
-    pub password: Option<String>,
-    /// A password hash imported from another system, in Modular Crypt Format: bcrypt (`$2a$`,
-    /// `$2b$`, `$2y$`, cost ≤ 12) or argon2 (`$argon2id$`, `$argon2i$`, m ≤ 65536 KiB = 64 MiB,
-    /// t × m ≤ 196608 = 3 passes over 64 MiB, p ≤ 8); anything else 422
-    /// `INVALID_PASSWORD_HASH`, with the limit in the message. The limits keep every sign-in
-    /// attempt near the cost of the server's own hash. The user signs in with the original
-    /// password, and the hash is upgraded to argon2id at that sign-in; until then a wrong
-    /// password against a hash cheaper than the server's own costs the server's own hash as
-    /// well, so timing does not tell imported accounts apart. Send `password` or
-    /// `password_hash`, not both.
-    #[oai(nullable)]
-    pub password_hash: Option<String>,
-    /// A TOTP secret (RFC 6238: HMAC-SHA1, 6 digits, 30 s), as standard base64 of 16–128
-    /// bytes, imported without a code: sign-in then needs a code. Never returned.
-    #[oai(nullable)]
-    pub totp_secret_base64: Option<String>,
-}
-
-/// Changes to a user, with the PATCH semantics of `/v1/me` (absent: unchanged; `null`: cleared;
-/// `{}`: no-op; all or nothing; every invalid field reported) over a larger writable set:
-/// `role`, `status`, the verification flags, `primary_email_auth_enabled` and the
-/// `client_read_only_metadata` and `server_metadata` tiers, and the credentials (`password`,
-/// `password_hash`, `totp_secret_base64`). `status: suspended` and a password change revoke
-/// every session of the user. `id`, `org_id`, `created_at` are a
-/// 400 `IMMUTABLE_FIELD`; read-only facts (`full_name`, `has_password`, …) a 403
-/// `FIELD_NOT_WRITABLE`.
-#[derive(Debug, Clone, Object)]
-pub struct UserPatch {
-    /// 1–100 characters after trimming with at least one visible letter or digit; emoji
-    /// allowed; no control or invisible characters (see Text fields); stored NFC-normalised.
-    #[oai(nullable, validator(min_length = 1, max_length = 100))]
-    pub display_name: MaybeUndefined<String>,
-    /// 1–64 letters (any script) with single spaces, hyphens or apostrophes between them; no
-    /// emoji, digits or invisible characters (see Text fields).
-    #[oai(nullable, validator(min_length = 1, max_length = 64))]
-    pub first_name: MaybeUndefined<String>,
-    /// Same rules as `first_name`.
-    #[oai(nullable, validator(min_length = 1, max_length = 64))]
-    pub last_name: MaybeUndefined<String>,
-    /// 1–2,000 characters after trimming; line breaks, tabs and emoji allowed, other control
-    /// and invisible characters (U+2028/U+2029 included) not (see Text fields). Send `null`
-    /// to clear.
-    #[oai(nullable, validator(min_length = 1, max_length = 2000))]
-    pub bio: MaybeUndefined<String>,
-    /// An `https://`/`http://` URL or a `data:image/{png,jpeg,gif,webp};base64,` URL ≤ 100 KB.
-    #[oai(nullable)]
-    pub profile_image_url: MaybeUndefined<String>,
-    /// A BCP 47 tag; stored canonicalised.
-    #[oai(nullable)]
-    pub locale: MaybeUndefined<String>,
-    /// An IANA time zone name; stored in canonical spelling.
-    #[oai(nullable)]
-    pub timezone: MaybeUndefined<String>,
-    /// E.164. A new number resets `phone_number_verified` unless this change sets it.
-    #[oai(nullable)]
-    pub phone_number: MaybeUndefined<String>,
-    pub phone_number_verified: Option<bool>,
-    /// Unique in the organization case-insensitively (409 `EMAIL_TAKEN`, decided by the
-    /// database); stored with its domain in ASCII (`xn--`) form (see E-mail addresses). A new
-    /// address resets `primary_email_verified` unless this change sets it.
-    #[oai(nullable, validator(max_length = 254))]
-    pub primary_email: MaybeUndefined<String>,
-    pub primary_email_verified: Option<bool>,
-    pub primary_email_auth_enabled: Option<bool>,
-    /// A team the user is a member of (422 `NOT_A_TEAM_MEMBER`); `null` clears it.
-    #[oai(nullable)]
-    pub selected_team_id: MaybeUndefined<TeamId>,
-    pub role: Option<Role>,
-    /// `suspended` refuses the user's sessions and sign-ins from the next request on.
-    pub status: Option<UserStatus>,
-    /// Merged as JSON Merge Patch (RFC 7396); limits apply to the result.
-    #[oai(validator(max_properties = 16))]
-    pub client_metadata: Option<BTreeMap<String, Value>>,
-    /// Merged as JSON Merge Patch; the user reads it through `/v1/me` but cannot write it.
-    #[oai(validator(max_properties = 16))]
-    pub client_read_only_metadata: Option<BTreeMap<String, Value>>,
-    /// Merged as JSON Merge Patch; never shown through `/v1/me`.
-    #[oai(validator(max_properties = 16))]
-    pub server_metadata: Option<BTreeMap<String, Value>>,
-    /// A new password (rules as on create), no current password needed; `null` removes it.
-    /// Either way every session of the user is revoked.
-    #[oai(nullable, validator(min_length = 8, max_length = 256))]
-    pub password: MaybeUndefined<String>,
-    /// An imported hash (formats as on create); `null` removes the password. Revokes every
-    /// session of the user. Send `password` or `password_hash`, not both (422).
-    #[oai(nullable)]
-    pub password_hash: MaybeUndefined<String>,
-    /// Imports a TOTP secret (standard base64 of 16–128 bytes) without a code; `null` turns
-    /// two-factor authentication off.
-    #[oai(nullable)]
-    pub totp_secret_base64: MaybeUndefined<String>,
-}
-
-envelope!(UserEnvelope, User);
-page_envelope!(UserListEnvelope, User);
+envelope!(UserEnvelope, AdminUser);
+page_envelope!(UserListEnvelope, AdminUser);
 
 #[derive(Debug, ApiResponse)]
 pub enum UserResponse {
@@ -215,13 +60,6 @@ pub enum UserListResponse {
     /// One page of users, by id (creation order).
     #[oai(status = 200)]
     Ok(Json<UserListEnvelope>),
-}
-
-#[derive(Debug, ApiResponse)]
-pub enum DeletedResponse {
-    /// Deleted.
-    #[oai(status = 204)]
-    NoContent,
 }
 
 error_responses!(ListUsersError {
@@ -366,21 +204,20 @@ impl UsersApi {
                 idempotency_claim(key, hash)
             })
             .transpose()?;
-        let reader = body.0.reader(&CREATE_FIELDS)?;
-        let new = read_create(reader, &caller.org_id, &state.secrets).await?;
-        privilege::check_create(&caller, &new)?;
+        let input = read_user_create(body.0.reader(&CREATE_FIELDS)?)?;
         let render = |user: &crate::db::models::User| {
             let view = admin_user(user, Default::default())?;
             Ok(view.to_json_string())
         };
-        let user = match user_create::create(&state.db, &new, claim.as_ref(), render).await? {
-            Created::New(user) => admin_user(&user, Default::default())?,
-            Created::Replayed(stored) => {
-                let value: Value = serde_json::from_str(&stored).map_err(ApiError::internal)?;
-                User::parse_from_json(Some(value))
-                    .map_err(|e| ApiError::internal(e.into_message()))?
-            }
-        };
+        let user =
+            match crate::users::create(&state, &caller, input, claim.as_ref(), render).await? {
+                Created::New(user) => admin_user(&user, Default::default())?,
+                Created::Replayed(stored) => {
+                    let value: Value = serde_json::from_str(&stored).map_err(ApiError::internal)?;
+                    AdminUser::parse_from_json(Some(value))
+                        .map_err(|e| ApiError::internal(e.into_message()))?
+                }
+            };
         let location = format!("/v1/users/{}", user.fields.id);
         // The ETag of a replay is that of the first response: version 1, as created.
         let etag = "\"1\"".to_owned();
@@ -434,25 +271,9 @@ impl UsersApi {
     ) -> Result<UserResponse, PatchUserError> {
         let caller = state.caller(&auth, Scope::UsersWrite).await?;
         let user = users::find(&state.db, &caller.org_id, &user_id).await?;
-        let reader = body.0.reader(&ADMIN_FIELDS)?;
-        let update = read_admin_patch(&state.db, reader, &user, &state.secrets).await?;
-        let expected = if_match
-            .0
-            .as_deref()
-            .map(parse_if_match)
-            .transpose()?
-            .flatten();
-        let authorize =
-            |current: &_, changes: &_| privilege::check_change(&caller, current, changes);
-        let user = users::update(
-            &state.db,
-            &caller.org_id,
-            &user.id,
-            expected,
-            &update,
-            authorize,
-        )
-        .await?;
+        let input = read_user_patch(body.0.reader(&ADMIN_FIELDS)?)?;
+        let expected = http::if_match(if_match.0.as_deref())?;
+        let user = crate::users::update(&state, &caller, &user, input, expected).await?;
         Ok(user_response(&state, user).await?)
     }
 
@@ -476,8 +297,7 @@ impl UsersApi {
         user_id: Path<UserId>,
     ) -> Result<DeletedResponse, DeleteUserError> {
         let caller = state.caller(&auth, Scope::UsersWrite).await?;
-        let authorize = |current: &_| privilege::check_delete(&caller, current);
-        users::delete(&state.db, &caller.org_id, &user_id, authorize).await?;
+        crate::users::delete(&state, &caller, &user_id).await?;
         Ok(DeletedResponse::NoContent)
     }
 }
@@ -487,7 +307,7 @@ async fn user_response(
     user: crate::db::models::User,
 ) -> Result<UserResponse, ApiError> {
     let extras = extras_of_one(&state.db, &user).await?;
-    let etag = etag(&user);
+    let etag = http::etag(&user);
     Ok(UserResponse::Ok(
         Json(admin_user(&user, extras)?.into()),
         etag,

@@ -4,10 +4,12 @@
 //! active (at most once a minute). Sign-in's parts live beside it: `password`, `totp`, `throttle`;
 //! `secrets` and `reseal` keep TOTP secrets encrypted at rest.
 
+pub mod access;
 pub mod keys;
 pub mod password;
 pub mod reseal;
 pub mod secrets;
+pub mod sign_in;
 pub mod throttle;
 pub mod totp;
 
@@ -22,7 +24,7 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     db::{
-        Db,
+        Db, api_keys,
         me::{self, MeRows},
         models::{ApiKey, Session, User},
         sessions,
@@ -30,6 +32,7 @@ use crate::{
     domain::{ApiKeyId, OrgId, Scope, SessionId, UserId, UserStatus},
     error::ApiError,
 };
+pub use access::{Caller, Principal};
 pub use keys::SigningKeys;
 pub use secrets::SecretKeys;
 
@@ -206,22 +209,6 @@ pub fn hash_api_key(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-#[derive(Debug, Clone)]
-pub enum Principal {
-    User { user: Box<User>, session: Session },
-    ApiKey(ApiKey),
-}
-
-impl Principal {
-    /// The user behind a session token; API keys are refused on user-scoped routes.
-    pub fn into_user(self) -> Result<(User, Session), ApiError> {
-        match self {
-            Principal::User { user, session } => Ok((*user, session)),
-            Principal::ApiKey(_) => Err(ApiError::forbidden("api keys are not user-scoped")),
-        }
-    }
-}
-
 /// `authenticate` for `/v1/me`: a session token's session, user, organization and the rest of
 /// the Me payload, read on one pooled connection. An API key is authenticated as usual and then
 /// refused (403), exactly as `authenticate(…)?.into_user()` does.
@@ -251,7 +238,7 @@ pub async fn authenticate_me(
 
 pub async fn authenticate(db: &Db, tokens: &Tokens, bearer: &str) -> Result<Principal, ApiError> {
     if bearer.starts_with(API_KEY_PREFIX) {
-        let key = sessions::find_api_key(db, &hash_api_key(bearer)).await?;
+        let key = api_keys::find_by_secret_hash(db, &hash_api_key(bearer)).await?;
         return key
             .map(Principal::ApiKey)
             .ok_or_else(ApiError::unauthorized);

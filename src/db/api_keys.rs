@@ -21,6 +21,17 @@ pub async fn list(db: &Db, org_id: &OrgId) -> Result<Vec<ApiKey>, ApiError> {
         .await?))
 }
 
+/// The unrevoked API key whose secret hashes to `secret_hash`.
+pub async fn find_by_secret_hash(db: &Db, secret_hash: &str) -> Result<Option<ApiKey>, ApiError> {
+    read!(db, |conn| Ok(api_keys::table
+        .filter(api_keys::secret_hash.eq(secret_hash))
+        .filter(api_keys::revoked_at.is_null())
+        .select(ApiKey::as_select())
+        .get_result(conn)
+        .await
+        .optional()?))
+}
+
 pub async fn insert(db: &Db, key: &ApiKey) -> Result<(), ApiError> {
     write!(db, |conn| {
         diesel::insert_into(api_keys::table)

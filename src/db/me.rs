@@ -54,8 +54,7 @@ macro_rules! rest_of_me {
         };
         let active_sessions: i64 = sessions::table
             .filter(sessions::user_id.eq(&user.id))
-            .filter(sessions::revoked_at.is_null())
-            .filter(sessions::expires_at.gt($now))
+            .filter(super::sessions::live_at($now))
             .count()
             .get_result($conn)
             .await?;
@@ -78,8 +77,7 @@ pub async fn load_with_session(
             .inner_join(users::table.inner_join(organizations::table))
             .filter(sessions::id.eq(session_id))
             .filter(sessions::user_id.eq(user_id))
-            .filter(sessions::revoked_at.is_null())
-            .filter(sessions::expires_at.gt(now))
+            .filter(super::sessions::live_at(now))
             .select((
                 Session::as_select(),
                 User::as_select(),

@@ -1,4 +1,4 @@
-//! Sessions and API keys: the rows behind every credential, and the writes of sign-in.
+//! Sessions: the rows behind session tokens, and the writes of sign-in.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -6,13 +6,31 @@ use diesel_async::RunQueryDsl;
 
 use super::{
     Db,
-    models::{ApiKey, Session, User},
-    schema::{api_keys, sessions, users},
+    models::{Session, User},
+    schema::{sessions, users},
 };
 use crate::{
-    domain::{OrgId, SessionId, UserId},
+    domain::{SessionId, UserId},
     error::ApiError,
 };
+
+/// Sessions live at `now`: not revoked and not expired. Every query for live sessions uses it.
+#[diesel::dsl::auto_type]
+pub fn live_at(now: NaiveDateTime) -> _ {
+    sessions::revoked_at
+        .is_null()
+        .and(sessions::expires_at.gt(now))
+}
+
+/// Sessions to revoke together with a change of their user.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Revoke {
+    #[default]
+    None,
+    /// Every session of the user but this one (the caller's own).
+    AllExcept(SessionId),
+    All,
+}
 
 /// The session `session_id` of user `user_id` with its user, if the session is live at `now`.
 pub async fn find_live(
@@ -25,8 +43,7 @@ pub async fn find_live(
         .inner_join(users::table)
         .filter(sessions::id.eq(session_id))
         .filter(sessions::user_id.eq(user_id))
-        .filter(sessions::revoked_at.is_null())
-        .filter(sessions::expires_at.gt(now))
+        .filter(live_at(now))
         .select((Session::as_select(), User::as_select()))
         .get_result(conn)
         .await
@@ -36,22 +53,10 @@ pub async fn find_live(
 pub async fn count_live(db: &Db, user_id: &UserId, now: NaiveDateTime) -> Result<i64, ApiError> {
     read!(db, |conn| Ok(sessions::table
         .filter(sessions::user_id.eq(user_id))
-        .filter(sessions::revoked_at.is_null())
-        .filter(sessions::expires_at.gt(now))
+        .filter(live_at(now))
         .count()
         .get_result(conn)
         .await?))
-}
-
-/// The unrevoked API key whose secret hashes to `secret_hash`.
-pub async fn find_api_key(db: &Db, secret_hash: &str) -> Result<Option<ApiKey>, ApiError> {
-    read!(db, |conn| Ok(api_keys::table
-        .filter(api_keys::secret_hash.eq(secret_hash))
-        .filter(api_keys::revoked_at.is_null())
-        .select(ApiKey::as_select())
-        .get_result(conn)
-        .await
-        .optional()?))
 }
 
 /// Revokes one session; its token answers 401 from the next request on.
@@ -74,8 +79,7 @@ pub async fn revoke_own(db: &Db, user_id: &UserId, session_id: &SessionId) -> Re
             sessions::table
                 .filter(sessions::id.eq(session_id))
                 .filter(sessions::user_id.eq(user_id))
-                .filter(sessions::revoked_at.is_null())
-                .filter(sessions::expires_at.gt(at)),
+                .filter(live_at(at)),
         )
         .set(sessions::revoked_at.eq(Some(at)))
         .execute(conn)
@@ -87,11 +91,11 @@ pub async fn revoke_own(db: &Db, user_id: &UserId, session_id: &SessionId) -> Re
     })
 }
 
-/// Inside a `write!` body: revokes the live sessions of `$user_id` that `$revoke`
-/// (`users::Revoke`) names.
+/// Inside a `write!` body: revokes the live sessions of `$user_id` that `$revoke` (a `Revoke`)
+/// names.
 macro_rules! revoke_sessions {
     ($conn:ident, $user_id:expr, $revoke:expr) => {{
-        use $crate::db::{schema::sessions, users::Revoke};
+        use $crate::db::{schema::sessions, sessions::Revoke};
         let live = sessions::table
             .filter(sessions::user_id.eq($user_id))
             .filter(sessions::revoked_at.is_null());
@@ -123,8 +127,7 @@ pub async fn list_live(
 ) -> Result<Vec<Session>, ApiError> {
     read!(db, |conn| Ok(sessions::table
         .filter(sessions::user_id.eq(user_id))
-        .filter(sessions::revoked_at.is_null())
-        .filter(sessions::expires_at.gt(now))
+        .filter(live_at(now))
         .order(sessions::created_at.desc())
         .select(Session::as_select())
         .load(conn)
@@ -165,21 +168,6 @@ pub async fn mark_active(
         }
         Ok(())
     })
-}
-
-/// The user of organization `org_id` whose lower-cased address is `email_key`, for sign-in.
-pub async fn find_signing_in(
-    db: &Db,
-    org_id: &OrgId,
-    email_key: &str,
-) -> Result<Option<User>, ApiError> {
-    read!(db, |conn| Ok(users::table
-        .filter(users::org_id.eq(org_id))
-        .filter(users::primary_email_key.eq(email_key))
-        .select(User::as_select())
-        .get_result(conn)
-        .await
-        .optional()?))
 }
 
 /// Accepts TOTP step `step` for `user_id` once: true only for the first caller with a step
@@ -256,8 +244,7 @@ pub async fn count_live_many(
     let counts: Vec<(UserId, i64)> = read!(db, |conn| Ok::<_, ApiError>(
         sessions::table
             .filter(sessions::user_id.eq_any(user_ids))
-            .filter(sessions::revoked_at.is_null())
-            .filter(sessions::expires_at.gt(now))
+            .filter(live_at(now))
             .group_by(sessions::user_id)
             .select((sessions::user_id, diesel::dsl::count_star()))
             .load(conn)

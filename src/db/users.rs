@@ -5,7 +5,6 @@
 
 use diesel::{prelude::*, sql_types::Text};
 use diesel_async::RunQueryDsl;
-use serde_json::Value;
 
 use super::{
     Db,
@@ -13,10 +12,10 @@ use super::{
     models::{Team, User, UserChanges},
     now,
     schema::{idempotency_keys, team_members, teams, users},
-    sessions::revoke_sessions,
+    sessions::{Revoke, revoke_sessions},
 };
 use crate::{
-    domain::{Invalid, Metadata, OrgId, SessionId, TeamId, UserId, UserStatus, merge_patch},
+    domain::{OrgId, TeamId, UserId, UserStatus},
     error::{ApiError, ErrorCode, FieldError},
 };
 
@@ -35,6 +34,21 @@ pub async fn teams_of(db: &Db, user_id: &UserId) -> Result<Vec<(Team, String)>, 
         .order(teams::name.asc())
         .load(conn)
         .await?))
+}
+
+/// The user of organization `org_id` whose lower-cased address is `email_key`, for sign-in.
+pub async fn find_by_email_key(
+    db: &Db,
+    org_id: &OrgId,
+    email_key: &str,
+) -> Result<Option<User>, ApiError> {
+    read!(db, |conn| Ok(users::table
+        .filter(users::org_id.eq(org_id))
+        .filter(users::primary_email_key.eq(email_key))
+        .select(User::as_select())
+        .get_result(conn)
+        .await
+        .optional()?))
 }
 
 /// User `user_id` of organization `org_id`; 404 when it does not exist there.
@@ -201,143 +215,13 @@ pub async fn delete(
     })
 }
 
-/// A validated change to one user. Metadata patches are merged against the row as it is inside
-/// the transaction, so concurrent PATCHes of different keys both survive.
+/// What a use case decided to write to one user, judged against the row as locked.
 #[derive(Debug, Default)]
-pub struct UserUpdate {
+pub struct Write {
+    /// Only the columns that really change; empty when nothing does.
     pub changes: UserChanges,
-    pub client_metadata_patch: Option<Value>,
-    pub client_read_only_metadata_patch: Option<Value>,
-    pub server_metadata_patch: Option<Value>,
-    /// A TOTP time step proved by a code in this request: accepted only if it is later than
-    /// the last accepted step (checked under the row lock), and then recorded as it.
-    pub totp_step: Option<i64>,
-    /// Which sessions a new (or removed) password revokes, in the same transaction.
-    pub on_password_change: Revoke,
-}
-
-/// Sessions to revoke together with a change.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum Revoke {
-    #[default]
-    None,
-    /// Every session of the user but this one (the caller's own).
-    AllExcept(SessionId),
-    All,
-}
-
-impl UserUpdate {
-    /// The columns that really change against `current`: unchanged values are dropped, a new
-    /// phone number or address drops its verification (unless this change sets it), metadata is
-    /// merged and checked against its limits.
-    pub fn against(&self, current: &User) -> Result<UserChanges, ApiError> {
-        fn keep<T: PartialEq + Clone>(new: &Option<T>, current: &T) -> Option<T> {
-            new.as_ref().filter(|value| *value != current).cloned()
-        }
-        let c = &self.changes;
-        let mut changes = UserChanges {
-            display_name: keep(&c.display_name, &current.display_name),
-            first_name: keep(&c.first_name, &current.first_name),
-            last_name: keep(&c.last_name, &current.last_name),
-            bio: keep(&c.bio, &current.bio),
-            profile_image_url: keep(&c.profile_image_url, &current.profile_image_url),
-            phone_number: keep(&c.phone_number, &current.phone_number),
-            phone_number_verified: keep(&c.phone_number_verified, &current.phone_number_verified),
-            locale: keep(&c.locale, &current.locale),
-            timezone: keep(&c.timezone, &current.timezone),
-            client_metadata: None,
-            selected_team_id: keep(&c.selected_team_id, &current.selected_team_id),
-            primary_email: keep(&c.primary_email, &current.primary_email),
-            primary_email_key: None,
-            primary_email_verified: keep(
-                &c.primary_email_verified,
-                &current.primary_email_verified,
-            ),
-            primary_email_auth_enabled: keep(
-                &c.primary_email_auth_enabled,
-                &current.primary_email_auth_enabled,
-            ),
-            role: keep(&c.role, &current.role),
-            status: keep(&c.status, &current.status),
-            client_read_only_metadata: None,
-            server_metadata: None,
-            // A new hash never equals the old one (fresh salt); clearing what is clear is no change.
-            password_hash: keep(&c.password_hash, &current.password_hash),
-            totp_secret: keep(&c.totp_secret, &current.totp_secret),
-            totp_last_step: keep(&c.totp_last_step, &current.totp_last_step),
-        };
-        if let Some(step) = self.totp_step {
-            if current.totp_last_step.is_some_and(|last| step <= last) {
-                return Err(ApiError::forbidden(
-                    "this TOTP code was already used; wait for the next one",
-                ));
-            }
-            changes.totp_last_step = Some(Some(step));
-        }
-        if changes.phone_number.is_some()
-            && c.phone_number_verified.is_none()
-            && current.phone_number_verified
-        {
-            changes.phone_number_verified = Some(false);
-        }
-        if let Some(address) = &changes.primary_email {
-            let key = address.as_ref().map(|address| address.key());
-            if key != current.primary_email_key {
-                if c.primary_email_verified.is_none() && current.primary_email_verified {
-                    changes.primary_email_verified = Some(false);
-                }
-                changes.primary_email_key = Some(key);
-            }
-        }
-        let merge = |field: &str, stored: &str, patch: &Option<Value>| {
-            patch
-                .as_ref()
-                .map(|patch| {
-                    merged_metadata(stored, patch).map_err(|invalid| {
-                        ApiError::validation(vec![FieldError::new(
-                            field,
-                            invalid.code,
-                            invalid.reason,
-                        )])
-                    })
-                })
-                .transpose()
-        };
-        changes.client_metadata = keep(
-            &merge(
-                "client_metadata",
-                &current.client_metadata,
-                &self.client_metadata_patch,
-            )?,
-            &current.client_metadata,
-        );
-        changes.client_read_only_metadata = keep(
-            &merge(
-                "client_read_only_metadata",
-                &current.client_read_only_metadata,
-                &self.client_read_only_metadata_patch,
-            )?,
-            &current.client_read_only_metadata,
-        );
-        changes.server_metadata = keep(
-            &merge(
-                "server_metadata",
-                &current.server_metadata,
-                &self.server_metadata_patch,
-            )?,
-            &current.server_metadata,
-        );
-        Ok(changes)
-    }
-}
-
-/// Merges `patch` into the stored JSON `stored` (RFC 7396) and checks the limits on the result.
-pub fn merged_metadata(stored: &str, patch: &Value) -> Result<String, Invalid> {
-    // Stored metadata was valid JSON when written; treat an unreadable value as empty.
-    let current: Value =
-        serde_json::from_str(stored).unwrap_or_else(|_| Value::Object(Default::default()));
-    let merged = Metadata::parse(merge_patch(&current, patch))?;
-    Ok(merged.as_value().to_string())
+    /// Sessions revoked in the same transaction.
+    pub revoke: Revoke,
 }
 
 /// The 422 for a `selected_team_id` that names no team the user belongs to.
@@ -349,29 +233,27 @@ pub fn not_a_team_member() -> FieldError {
     )
 }
 
-/// Applies `update` to user `user_id` of `org_id` in one transaction and returns the row as
-/// stored. `expected_version` (from `If-Match`) must still be current. `authorize` judges what
-/// really changes against the row as locked; the organization's last active admin is never
-/// demoted or suspended (409 `LAST_ADMIN`). When nothing really changes the row, `updated_at`
-/// and the version are left alone.
+/// Writes what `decide` makes of user `user_id` of `org_id` as locked, in one transaction, and
+/// returns the row as stored. `expected_version` (from `If-Match`) must still be current. The
+/// organization's last active admin is never demoted or suspended (409 `LAST_ADMIN`), and a
+/// selected team must still have the user as a member. When nothing really changes the row,
+/// `updated_at` and the version are left alone.
 pub async fn update(
     db: &Db,
     org_id: &OrgId,
     user_id: &UserId,
     expected_version: Option<i64>,
-    update: &UserUpdate,
-    authorize: impl Fn(&User, &UserChanges) -> Result<(), ApiError> + Sync,
+    decide: impl Fn(&User) -> Result<Write, ApiError> + Sync,
 ) -> Result<User, ApiError> {
     write!(db, |conn| {
         let current = locked_user!(conn, org_id, user_id);
         if expected_version.is_some_and(|version| version != current.version) {
             return Err(ApiError::precondition_failed());
         }
-        let changes = update.against(&current)?;
+        let Write { changes, revoke } = decide(&current)?;
         if changes == UserChanges::default() {
             return Ok(current);
         }
-        authorize(&current, &changes)?;
         if removes_active_admin(&current, &changes) {
             keep_an_active_admin!(conn, org_id, user_id);
         }
@@ -398,13 +280,6 @@ pub async fn update(
             .get_result(conn)
             .await
             .map_err(email_taken)?;
-        let revoke = if changes.status == Some(UserStatus::Suspended) {
-            Revoke::All
-        } else if changes.password_hash.is_some() {
-            update.on_password_change.clone()
-        } else {
-            Revoke::None
-        };
         revoke_sessions!(conn, user_id, revoke);
         Ok(updated)
     })

@@ -35,10 +35,11 @@ async fn an_admin_creates_a_key_whose_secret_works_with_exactly_its_scopes() {
     assert_eq!(key.scopes, [ScopeName::UsersRead]);
     assert_eq!(key.name, "reporting");
 
-    let stored = users_api::db::sessions::find_api_key(&app.state.db, &hash_api_key(&key.secret))
-        .await
-        .unwrap()
-        .expect("stored by its hash");
+    let stored =
+        users_api::db::api_keys::find_by_secret_hash(&app.state.db, &hash_api_key(&key.secret))
+            .await
+            .unwrap()
+            .expect("stored by its hash");
     assert_ne!(stored.secret_hash, key.secret);
 
     let as_key = app.client_with(&key.secret);

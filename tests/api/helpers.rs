@@ -12,11 +12,12 @@ use poem::{Body, Endpoint, EndpointExt, IntoResponse, Request, Response, http::S
 use tempfile::TempDir;
 use tokio::{sync::oneshot, task::JoinHandle};
 use users_api::{
-    api::{self, AppState, EdgeOptions},
+    api::{self, EdgeOptions},
     auth::{SecretKeys, SigningKeys, TokenSettings, Tokens, reseal, throttle::SignInLimits},
     bootstrap::{self, Credentials},
     db::{DatabaseUrl, Db, Timeouts},
     server::ConnectionLimits,
+    state::AppState,
 };
 use users_api_client::Client;
 

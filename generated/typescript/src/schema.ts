@@ -657,13 +657,13 @@ export interface components {
         MePatch: {
             /**
              * @description 1–2,000 characters after trimming; line breaks, tabs and emoji allowed, other control
-             *     and invisible characters (U+2028/U+2029 included) not (see Text fields). Send `null`
-             *     to clear.
+             *     and invisible characters (U+2028/U+2029 included) not (see Text fields).
              */
             bio?: string | null;
             /**
-             * @description Merged as JSON Merge Patch (RFC 7396): keys replace, `null` deletes a key, objects merge.
-             *     The result may have at most 16 top-level keys, keys of 1–64 characters from
+             * @description Free-form data the user may write, merged as JSON Merge Patch (RFC 7396) into what is
+             *     stored (`{}` for a new user): keys replace, `null` deletes a key, objects merge. The
+             *     result may have at most 16 top-level keys, keys of 1–64 characters from
              *     `[A-Za-z0-9_.-]`, nesting at most 5 deep and 8 KiB serialised (422 `INVALID_METADATA`).
              */
             client_metadata?: {
@@ -692,12 +692,16 @@ export interface components {
              *     the user is revoked; the one making this request stays signed in.
              */
             password?: string;
-            /** @description E.164 (`+14155550123`); a change resets `phone_number_verified` to false. */
+            /**
+             * @description E.164 (`+14155550123`). A new number resets `phone_number_verified` to false unless the
+             *     same change sets it (only the admin surface can).
+             */
             phone_number?: string | null;
             /**
              * @description A valid address (≤ 254 characters), unique in the organization case-insensitively
              *     (409 `EMAIL_TAKEN`); stored and returned with its domain in ASCII (`xn--`) form (see
-             *     E-mail addresses). A new address resets `primary_email_verified` to false.
+             *     E-mail addresses). A new address resets `primary_email_verified` to false unless the
+             *     same change sets it (only the admin surface can).
              */
             primary_email?: string | null;
             /**
@@ -992,9 +996,8 @@ export interface components {
         };
         /**
          * UserCreate
-         * @description A new user. Every field is optional; `null` is the same as leaving a field out. `role`
-         *     defaults to `member`, `status` to `active`. Unknown fields are a 400; invalid values a 422
-         *     listing every one.
+         * @description A new user. Every field is optional; `null` is the same as leaving a field out. Unknown
+         *     fields are a 400; invalid values a 422 listing every one.
          */
         UserCreate: {
             /**
@@ -1003,14 +1006,18 @@ export interface components {
              */
             bio?: string | null;
             /**
-             * @description At most 16 top-level keys, keys of 1–64 characters from `[A-Za-z0-9_.-]`, nesting at
-             *     most 5 deep, 8 KiB serialised (422 `INVALID_METADATA`). The same limits apply to every
-             *     metadata tier.
+             * @description Free-form data the user may write, merged as JSON Merge Patch (RFC 7396) into what is
+             *     stored (`{}` for a new user): keys replace, `null` deletes a key, objects merge. The
+             *     result may have at most 16 top-level keys, keys of 1–64 characters from
+             *     `[A-Za-z0-9_.-]`, nesting at most 5 deep and 8 KiB serialised (422 `INVALID_METADATA`).
              */
             client_metadata?: {
                 [key: string]: unknown;
             };
-            /** @description Readable by the user through `/v1/me`, writable only here. */
+            /**
+             * @description Merged as JSON Merge Patch, with `client_metadata`'s limits; the user reads it through
+             *     `/v1/me` but cannot write it.
+             */
             client_read_only_metadata?: {
                 [key: string]: unknown;
             };
@@ -1026,7 +1033,7 @@ export interface components {
             first_name?: string | null;
             /** @description Same rules as `first_name`. */
             last_name?: string | null;
-            /** @description A BCP 47 tag, stored canonicalised. */
+            /** @description A BCP 47 tag; stored canonicalised (`en-us` → `en-US`). Invalid: 422 `INVALID_LOCALE`. */
             locale?: string | null;
             /**
              * @description A password for e-mail sign-in: 8–256 characters, not easily guessed (zxcvbn score 3
@@ -1042,39 +1049,57 @@ export interface components {
              *     attempt near the cost of the server's own hash. The user signs in with the original
              *     password, and the hash is upgraded to argon2id at that sign-in; until then a wrong
              *     password against a hash cheaper than the server's own costs the server's own hash as
-             *     well, so timing does not tell imported accounts apart. Send `password` or
-             *     `password_hash`, not both.
+             *     well, so timing does not tell imported accounts apart. `null` removes the password.
+             *     Send `password` or `password_hash`, not both (422). Changing it revokes every session of
+             *     the user.
              */
             password_hash?: string | null;
-            /** @description E.164 (`+14155550123`). */
+            /**
+             * @description E.164 (`+14155550123`). A new number resets `phone_number_verified` to false unless the
+             *     same change sets it (only the admin surface can).
+             */
             phone_number?: string | null;
-            /** @description Default false. */
+            /** @description Whether the number is known to belong to the user (false for a new user unless set). */
             phone_number_verified?: boolean;
             /**
              * @description A valid address (≤ 254 characters), unique in the organization case-insensitively
              *     (409 `EMAIL_TAKEN`); stored and returned with its domain in ASCII (`xn--`) form (see
-             *     E-mail addresses).
+             *     E-mail addresses). A new address resets `primary_email_verified` to false unless the
+             *     same change sets it (only the admin surface can).
              */
             primary_email?: string | null;
-            /** @description Whether the user may sign in with e-mail and password. Default true. */
+            /** @description Whether the user may sign in with e-mail and password (true for a new user unless set). */
             primary_email_auth_enabled?: boolean;
-            /** @description Whether the address is known to belong to the user. Default false. */
+            /** @description Whether the address is known to belong to the user (false for a new user unless set). */
             primary_email_verified?: boolean;
-            /** @description An `https://`/`http://` URL or a `data:image/{png,jpeg,gif,webp};base64,` URL ≤ 100 KB. */
+            /**
+             * @description An absolute `https://` or `http://` URL (≤ 2,048 characters) or a
+             *     `data:image/{png,jpeg,gif,webp};base64,` URL of at most 100 KB whose bytes are that type.
+             */
             profile_image_url?: string | null;
-            /** @description Default `member`. */
+            /** @description `member` for a new user unless set. Granting `admin` needs every scope. */
             role?: components["schemas"]["Role"] & unknown;
-            /** @description Readable and writable only on the admin surface. */
+            /**
+             * @description Merged as JSON Merge Patch, with `client_metadata`'s limits; never shown through
+             *     `/v1/me`.
+             */
             server_metadata?: {
                 [key: string]: unknown;
             };
-            /** @description Default `active`. */
+            /**
+             * @description `active` for a new user unless set. `suspended` refuses the user's sessions and
+             *     sign-ins from the next request on.
+             */
             status?: components["schemas"]["UserStatus"] & unknown;
-            /** @description An IANA time zone name, stored in canonical spelling. */
+            /**
+             * @description An IANA time zone name (`America/New_York`, `UTC`), matched case-insensitively and
+             *     stored in canonical spelling. Unknown: 422 `INVALID_TIMEZONE`.
+             */
             timezone?: string | null;
             /**
-             * @description A TOTP secret (RFC 6238: HMAC-SHA1, 6 digits, 30 s), as standard base64 of 16–128
-             *     bytes, imported without a code: sign-in then needs a code. Never returned.
+             * @description A TOTP secret (RFC 6238: HMAC-SHA1, 6 digits, 30 s) as standard base64 of 16–128
+             *     bytes, imported without a code: sign-in then needs a code. `null` turns two-factor
+             *     authentication off. Never returned.
              */
             totp_secret_base64?: string | null;
         };
@@ -1098,22 +1123,28 @@ export interface components {
          *     `role`, `status`, the verification flags, `primary_email_auth_enabled` and the
          *     `client_read_only_metadata` and `server_metadata` tiers, and the credentials (`password`,
          *     `password_hash`, `totp_secret_base64`). `status: suspended` and a password change revoke
-         *     every session of the user. `id`, `org_id`, `created_at` are a
-         *     400 `IMMUTABLE_FIELD`; read-only facts (`full_name`, `has_password`, …) a 403
-         *     `FIELD_NOT_WRITABLE`.
+         *     every session of the user. `id`, `org_id`, `created_at` are a 400 `IMMUTABLE_FIELD`;
+         *     read-only facts (`full_name`, `has_password`, …) a 403 `FIELD_NOT_WRITABLE`.
          */
         UserPatch: {
             /**
              * @description 1–2,000 characters after trimming; line breaks, tabs and emoji allowed, other control
-             *     and invisible characters (U+2028/U+2029 included) not (see Text fields). Send `null`
-             *     to clear.
+             *     and invisible characters (U+2028/U+2029 included) not (see Text fields).
              */
             bio?: string | null;
-            /** @description Merged as JSON Merge Patch (RFC 7396); limits apply to the result. */
+            /**
+             * @description Free-form data the user may write, merged as JSON Merge Patch (RFC 7396) into what is
+             *     stored (`{}` for a new user): keys replace, `null` deletes a key, objects merge. The
+             *     result may have at most 16 top-level keys, keys of 1–64 characters from
+             *     `[A-Za-z0-9_.-]`, nesting at most 5 deep and 8 KiB serialised (422 `INVALID_METADATA`).
+             */
             client_metadata?: {
                 [key: string]: unknown;
             };
-            /** @description Merged as JSON Merge Patch; the user reads it through `/v1/me` but cannot write it. */
+            /**
+             * @description Merged as JSON Merge Patch, with `client_metadata`'s limits; the user reads it through
+             *     `/v1/me` but cannot write it.
+             */
             client_read_only_metadata?: {
                 [key: string]: unknown;
             };
@@ -1129,7 +1160,7 @@ export interface components {
             first_name?: string | null;
             /** @description Same rules as `first_name`. */
             last_name?: string | null;
-            /** @description A BCP 47 tag; stored canonicalised. */
+            /** @description A BCP 47 tag; stored canonicalised (`en-us` → `en-US`). Invalid: 422 `INVALID_LOCALE`. */
             locale?: string | null;
             /**
              * @description A new password (rules as on create), no current password needed; `null` removes it.
@@ -1137,40 +1168,69 @@ export interface components {
              */
             password?: string | null;
             /**
-             * @description An imported hash (formats as on create); `null` removes the password. Revokes every
-             *     session of the user. Send `password` or `password_hash`, not both (422).
+             * @description A password hash imported from another system, in Modular Crypt Format: bcrypt (`$2a$`,
+             *     `$2b$`, `$2y$`, cost ≤ 12) or argon2 (`$argon2id$`, `$argon2i$`, m ≤ 65536 KiB = 64 MiB,
+             *     t × m ≤ 196608 = 3 passes over 64 MiB, p ≤ 8); anything else 422
+             *     `INVALID_PASSWORD_HASH`, with the limit in the message. The limits keep every sign-in
+             *     attempt near the cost of the server's own hash. The user signs in with the original
+             *     password, and the hash is upgraded to argon2id at that sign-in; until then a wrong
+             *     password against a hash cheaper than the server's own costs the server's own hash as
+             *     well, so timing does not tell imported accounts apart. `null` removes the password.
+             *     Send `password` or `password_hash`, not both (422). Changing it revokes every session of
+             *     the user.
              */
             password_hash?: string | null;
-            /** @description E.164. A new number resets `phone_number_verified` unless this change sets it. */
+            /**
+             * @description E.164 (`+14155550123`). A new number resets `phone_number_verified` to false unless the
+             *     same change sets it (only the admin surface can).
+             */
             phone_number?: string | null;
+            /** @description Whether the number is known to belong to the user (false for a new user unless set). */
             phone_number_verified?: boolean;
             /**
-             * @description Unique in the organization case-insensitively (409 `EMAIL_TAKEN`, decided by the
-             *     database); stored with its domain in ASCII (`xn--`) form (see E-mail addresses). A new
-             *     address resets `primary_email_verified` unless this change sets it.
+             * @description A valid address (≤ 254 characters), unique in the organization case-insensitively
+             *     (409 `EMAIL_TAKEN`); stored and returned with its domain in ASCII (`xn--`) form (see
+             *     E-mail addresses). A new address resets `primary_email_verified` to false unless the
+             *     same change sets it (only the admin surface can).
              */
             primary_email?: string | null;
+            /** @description Whether the user may sign in with e-mail and password (true for a new user unless set). */
             primary_email_auth_enabled?: boolean;
+            /** @description Whether the address is known to belong to the user (false for a new user unless set). */
             primary_email_verified?: boolean;
-            /** @description An `https://`/`http://` URL or a `data:image/{png,jpeg,gif,webp};base64,` URL ≤ 100 KB. */
+            /**
+             * @description An absolute `https://` or `http://` URL (≤ 2,048 characters) or a
+             *     `data:image/{png,jpeg,gif,webp};base64,` URL of at most 100 KB whose bytes are that type.
+             */
             profile_image_url?: string | null;
-            role?: components["schemas"]["Role"];
+            /** @description `member` for a new user unless set. Granting `admin` needs every scope. */
+            role?: components["schemas"]["Role"] & unknown;
             /**
              * Format: uuid
-             * @description A team the user is a member of (422 `NOT_A_TEAM_MEMBER`); `null` clears it.
+             * @description A team the user is a member of (422 `NOT_A_TEAM_MEMBER` otherwise); `null` clears it.
              */
             selected_team_id?: string | null;
-            /** @description Merged as JSON Merge Patch; never shown through `/v1/me`. */
+            /**
+             * @description Merged as JSON Merge Patch, with `client_metadata`'s limits; never shown through
+             *     `/v1/me`.
+             */
             server_metadata?: {
                 [key: string]: unknown;
             };
-            /** @description `suspended` refuses the user's sessions and sign-ins from the next request on. */
+            /**
+             * @description `active` for a new user unless set. `suspended` refuses the user's sessions and
+             *     sign-ins from the next request on.
+             */
             status?: components["schemas"]["UserStatus"] & unknown;
-            /** @description An IANA time zone name; stored in canonical spelling. */
+            /**
+             * @description An IANA time zone name (`America/New_York`, `UTC`), matched case-insensitively and
+             *     stored in canonical spelling. Unknown: 422 `INVALID_TIMEZONE`.
+             */
             timezone?: string | null;
             /**
-             * @description Imports a TOTP secret (standard base64 of 16–128 bytes) without a code; `null` turns
-             *     two-factor authentication off.
+             * @description A TOTP secret (RFC 6238: HMAC-SHA1, 6 digits, 30 s) as standard base64 of 16–128
+             *     bytes, imported without a code: sign-in then needs a code. `null` turns two-factor
+             *     authentication off. Never returned.
              */
             totp_secret_base64?: string | null;
         };

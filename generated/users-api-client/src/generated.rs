@@ -1143,9 +1143,8 @@ invisible or spoofing characters; a visible letter or digit): else 422 `INVALID_
             Default::default()
         }
     }
-    /**A new user. Every field is optional; `null` is the same as leaving a field out. `role`
-defaults to `member`, `status` to `active`. Unknown fields are a 400; invalid values a 422
-listing every one.*/
+    /**A new user. Every field is optional; `null` is the same as leaving a field out. Unknown
+fields are a 400; invalid values a 422 listing every one.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     #[serde(deny_unknown_fields)]
     pub struct UserCreate {
@@ -1153,15 +1152,17 @@ listing every one.*/
 and invisible characters (U+2028/U+2029 included) not (see Text fields).*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub bio: ::std::option::Option<UserCreateBio>,
-        /**At most 16 top-level keys, keys of 1–64 characters from `[A-Za-z0-9_.-]`, nesting at
-most 5 deep, 8 KiB serialised (422 `INVALID_METADATA`). The same limits apply to every
-metadata tier.*/
+        /**Free-form data the user may write, merged as JSON Merge Patch (RFC 7396) into what is
+stored (`{}` for a new user): keys replace, `null` deletes a key, objects merge. The
+result may have at most 16 top-level keys, keys of 1–64 characters from
+`[A-Za-z0-9_.-]`, nesting at most 5 deep and 8 KiB serialised (422 `INVALID_METADATA`).*/
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub client_metadata: ::serde_json::Map<
             ::std::string::String,
             ::serde_json::Value,
         >,
-        ///Readable by the user through `/v1/me`, writable only here.
+        /**Merged as JSON Merge Patch, with `client_metadata`'s limits; the user reads it through
+`/v1/me` but cannot write it.*/
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub client_read_only_metadata: ::serde_json::Map<
             ::std::string::String,
@@ -1178,7 +1179,7 @@ emoji, digits or invisible characters (see Text fields).*/
         ///Same rules as `first_name`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub last_name: ::std::option::Option<UserCreateLastName>,
-        ///A BCP 47 tag, stored canonicalised.
+        ///A BCP 47 tag; stored canonicalised (`en-us` → `en-US`). Invalid: 422 `INVALID_LOCALE`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub locale: ::std::option::Option<::std::string::String>,
         /**A password for e-mail sign-in: 8–256 characters, not easily guessed (zxcvbn score 3
@@ -1193,33 +1194,38 @@ t × m ≤ 196608 = 3 passes over 64 MiB, p ≤ 8); anything else 422
 attempt near the cost of the server's own hash. The user signs in with the original
 password, and the hash is upgraded to argon2id at that sign-in; until then a wrong
 password against a hash cheaper than the server's own costs the server's own hash as
-well, so timing does not tell imported accounts apart. Send `password` or
-`password_hash`, not both.*/
+well, so timing does not tell imported accounts apart. `null` removes the password.
+Send `password` or `password_hash`, not both (422). Changing it revokes every session of
+the user.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub password_hash: ::std::option::Option<::std::string::String>,
-        ///E.164 (`+14155550123`).
+        /**E.164 (`+14155550123`). A new number resets `phone_number_verified` to false unless the
+same change sets it (only the admin surface can).*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub phone_number: ::std::option::Option<::std::string::String>,
-        ///Default false.
+        ///Whether the number is known to belong to the user (false for a new user unless set).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub phone_number_verified: ::std::option::Option<bool>,
         /**A valid address (≤ 254 characters), unique in the organization case-insensitively
 (409 `EMAIL_TAKEN`); stored and returned with its domain in ASCII (`xn--`) form (see
-E-mail addresses).*/
+E-mail addresses). A new address resets `primary_email_verified` to false unless the
+same change sets it (only the admin surface can).*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub primary_email: ::std::option::Option<UserCreatePrimaryEmail>,
-        ///Whether the user may sign in with e-mail and password. Default true.
+        ///Whether the user may sign in with e-mail and password (true for a new user unless set).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub primary_email_auth_enabled: ::std::option::Option<bool>,
-        ///Whether the address is known to belong to the user. Default false.
+        ///Whether the address is known to belong to the user (false for a new user unless set).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub primary_email_verified: ::std::option::Option<bool>,
-        ///An `https://`/`http://` URL or a `data:image/{png,jpeg,gif,webp};base64,` URL ≤ 100 KB.
+        /**An absolute `https://` or `http://` URL (≤ 2,048 characters) or a
+`data:image/{png,jpeg,gif,webp};base64,` URL of at most 100 KB whose bytes are that type.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub profile_image_url: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub role: ::std::option::Option<Role>,
-        ///Readable and writable only on the admin surface.
+        /**Merged as JSON Merge Patch, with `client_metadata`'s limits; never shown through
+`/v1/me`.*/
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub server_metadata: ::serde_json::Map<
             ::std::string::String,
@@ -1227,11 +1233,13 @@ E-mail addresses).*/
         >,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub status: ::std::option::Option<UserStatus>,
-        ///An IANA time zone name, stored in canonical spelling.
+        /**An IANA time zone name (`America/New_York`, `UTC`), matched case-insensitively and
+stored in canonical spelling. Unknown: 422 `INVALID_TIMEZONE`.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub timezone: ::std::option::Option<::std::string::String>,
-        /**A TOTP secret (RFC 6238: HMAC-SHA1, 6 digits, 30 s), as standard base64 of 16–128
-bytes, imported without a code: sign-in then needs a code. Never returned.*/
+        /**A TOTP secret (RFC 6238: HMAC-SHA1, 6 digits, 30 s) as standard base64 of 16–128
+bytes, imported without a code: sign-in then needs a code. `null` turns two-factor
+authentication off. Never returned.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub totp_secret_base64: ::std::option::Option<::std::string::String>,
     }
@@ -1532,7 +1540,8 @@ Stored as an argon2id hash; never returned.*/
     }
     /**A valid address (≤ 254 characters), unique in the organization case-insensitively
 (409 `EMAIL_TAKEN`); stored and returned with its domain in ASCII (`xn--`) form (see
-E-mail addresses).*/
+E-mail addresses). A new address resets `primary_email_verified` to false unless the
+same change sets it (only the admin surface can).*/
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
     pub struct UserCreatePrimaryEmail(::std::string::String);
@@ -9380,12 +9389,12 @@ pub mod prelude {
 #[serde(deny_unknown_fields)]
 pub struct MePatch {
     /// 1–2,000 characters after trimming; line breaks, tabs and emoji allowed, other control
-    /// and invisible characters (U+2028/U+2029 included) not (see Text fields). Send `null`
-    /// to clear.
+    /// and invisible characters (U+2028/U+2029 included) not (see Text fields).
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub bio: crate::Patch<::std::string::String>,
-    /// Merged as JSON Merge Patch (RFC 7396): keys replace, `null` deletes a key, objects merge.
-    /// The result may have at most 16 top-level keys, keys of 1–64 characters from
+    /// Free-form data the user may write, merged as JSON Merge Patch (RFC 7396) into what is
+    /// stored (`{}` for a new user): keys replace, `null` deletes a key, objects merge. The
+    /// result may have at most 16 top-level keys, keys of 1–64 characters from
     /// `[A-Za-z0-9_.-]`, nesting at most 5 deep and 8 KiB serialised (422 `INVALID_METADATA`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_metadata: Option<
@@ -9414,12 +9423,14 @@ pub struct MePatch {
     /// the user is revoked; the one making this request stays signed in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<::std::string::String>,
-    /// E.164 (`+14155550123`); a change resets `phone_number_verified` to false.
+    /// E.164 (`+14155550123`). A new number resets `phone_number_verified` to false unless the
+    /// same change sets it (only the admin surface can).
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub phone_number: crate::Patch<::std::string::String>,
     /// A valid address (≤ 254 characters), unique in the organization case-insensitively
     /// (409 `EMAIL_TAKEN`); stored and returned with its domain in ASCII (`xn--`) form (see
-    /// E-mail addresses). A new address resets `primary_email_verified` to false.
+    /// E-mail addresses). A new address resets `primary_email_verified` to false unless the
+    /// same change sets it (only the admin surface can).
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub primary_email: crate::Patch<::std::string::String>,
     /// An absolute `https://` or `http://` URL (≤ 2,048 characters) or a
@@ -9461,23 +9472,25 @@ pub struct TeamPatch {
 /// `role`, `status`, the verification flags, `primary_email_auth_enabled` and the
 /// `client_read_only_metadata` and `server_metadata` tiers, and the credentials (`password`,
 /// `password_hash`, `totp_secret_base64`). `status: suspended` and a password change revoke
-/// every session of the user. `id`, `org_id`, `created_at` are a
-/// 400 `IMMUTABLE_FIELD`; read-only facts (`full_name`, `has_password`, …) a 403
-/// `FIELD_NOT_WRITABLE`.
+/// every session of the user. `id`, `org_id`, `created_at` are a 400 `IMMUTABLE_FIELD`;
+/// read-only facts (`full_name`, `has_password`, …) a 403 `FIELD_NOT_WRITABLE`.
 #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
     /// 1–2,000 characters after trimming; line breaks, tabs and emoji allowed, other control
-    /// and invisible characters (U+2028/U+2029 included) not (see Text fields). Send `null`
-    /// to clear.
+    /// and invisible characters (U+2028/U+2029 included) not (see Text fields).
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub bio: crate::Patch<::std::string::String>,
-    /// Merged as JSON Merge Patch (RFC 7396); limits apply to the result.
+    /// Free-form data the user may write, merged as JSON Merge Patch (RFC 7396) into what is
+    /// stored (`{}` for a new user): keys replace, `null` deletes a key, objects merge. The
+    /// result may have at most 16 top-level keys, keys of 1–64 characters from
+    /// `[A-Za-z0-9_.-]`, nesting at most 5 deep and 8 KiB serialised (422 `INVALID_METADATA`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_metadata: Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
-    /// Merged as JSON Merge Patch; the user reads it through `/v1/me` but cannot write it.
+    /// Merged as JSON Merge Patch, with `client_metadata`'s limits; the user reads it through
+    /// `/v1/me` but cannot write it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_read_only_metadata: Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
@@ -9493,52 +9506,71 @@ pub struct UserPatch {
     /// Same rules as `first_name`.
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub last_name: crate::Patch<::std::string::String>,
-    /// A BCP 47 tag; stored canonicalised.
+    /// A BCP 47 tag; stored canonicalised (`en-us` → `en-US`). Invalid: 422 `INVALID_LOCALE`.
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub locale: crate::Patch<::std::string::String>,
     /// A new password (rules as on create), no current password needed; `null` removes it.
     /// Either way every session of the user is revoked.
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub password: crate::Patch<::std::string::String>,
-    /// An imported hash (formats as on create); `null` removes the password. Revokes every
-    /// session of the user. Send `password` or `password_hash`, not both (422).
+    /// A password hash imported from another system, in Modular Crypt Format: bcrypt (`$2a$`,
+    /// `$2b$`, `$2y$`, cost ≤ 12) or argon2 (`$argon2id$`, `$argon2i$`, m ≤ 65536 KiB = 64 MiB,
+    /// t × m ≤ 196608 = 3 passes over 64 MiB, p ≤ 8); anything else 422
+    /// `INVALID_PASSWORD_HASH`, with the limit in the message. The limits keep every sign-in
+    /// attempt near the cost of the server's own hash. The user signs in with the original
+    /// password, and the hash is upgraded to argon2id at that sign-in; until then a wrong
+    /// password against a hash cheaper than the server's own costs the server's own hash as
+    /// well, so timing does not tell imported accounts apart. `null` removes the password.
+    /// Send `password` or `password_hash`, not both (422). Changing it revokes every session of
+    /// the user.
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub password_hash: crate::Patch<::std::string::String>,
-    /// E.164. A new number resets `phone_number_verified` unless this change sets it.
+    /// E.164 (`+14155550123`). A new number resets `phone_number_verified` to false unless the
+    /// same change sets it (only the admin surface can).
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub phone_number: crate::Patch<::std::string::String>,
+    /// Whether the number is known to belong to the user (false for a new user unless set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_number_verified: Option<bool>,
-    /// Unique in the organization case-insensitively (409 `EMAIL_TAKEN`, decided by the
-    /// database); stored with its domain in ASCII (`xn--`) form (see E-mail addresses). A new
-    /// address resets `primary_email_verified` unless this change sets it.
+    /// A valid address (≤ 254 characters), unique in the organization case-insensitively
+    /// (409 `EMAIL_TAKEN`); stored and returned with its domain in ASCII (`xn--`) form (see
+    /// E-mail addresses). A new address resets `primary_email_verified` to false unless the
+    /// same change sets it (only the admin surface can).
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub primary_email: crate::Patch<::std::string::String>,
+    /// Whether the user may sign in with e-mail and password (true for a new user unless set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_email_auth_enabled: Option<bool>,
+    /// Whether the address is known to belong to the user (false for a new user unless set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_email_verified: Option<bool>,
-    /// An `https://`/`http://` URL or a `data:image/{png,jpeg,gif,webp};base64,` URL ≤ 100 KB.
+    /// An absolute `https://` or `http://` URL (≤ 2,048 characters) or a
+    /// `data:image/{png,jpeg,gif,webp};base64,` URL of at most 100 KB whose bytes are that type.
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub profile_image_url: crate::Patch<::std::string::String>,
+    /// `member` for a new user unless set. Granting `admin` needs every scope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<crate::types::Role>,
-    /// A team the user is a member of (422 `NOT_A_TEAM_MEMBER`); `null` clears it.
+    /// A team the user is a member of (422 `NOT_A_TEAM_MEMBER` otherwise); `null` clears it.
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub selected_team_id: crate::Patch<::uuid::Uuid>,
-    /// Merged as JSON Merge Patch; never shown through `/v1/me`.
+    /// Merged as JSON Merge Patch, with `client_metadata`'s limits; never shown through
+    /// `/v1/me`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_metadata: Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
-    /// `suspended` refuses the user's sessions and sign-ins from the next request on.
+    /// `active` for a new user unless set. `suspended` refuses the user's sessions and
+    /// sign-ins from the next request on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<crate::types::UserStatus>,
-    /// An IANA time zone name; stored in canonical spelling.
+    /// An IANA time zone name (`America/New_York`, `UTC`), matched case-insensitively and
+    /// stored in canonical spelling. Unknown: 422 `INVALID_TIMEZONE`.
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub timezone: crate::Patch<::std::string::String>,
-    /// Imports a TOTP secret (standard base64 of 16–128 bytes) without a code; `null` turns
-    /// two-factor authentication off.
+    /// A TOTP secret (RFC 6238: HMAC-SHA1, 6 digits, 30 s) as standard base64 of 16–128
+    /// bytes, imported without a code: sign-in then needs a code. `null` turns two-factor
+    /// authentication off. Never returned.
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub totp_secret_base64: crate::Patch<::std::string::String>,
 }

@@ -1,16 +1,45 @@
-//! Who may do what on the admin surface (PRODUCT §1). A `Caller` is an authenticated principal
-//! seen as its organization plus the scopes it acts with: an API key holds the scopes it was
-//! created with; a user session acts as its role (`admin` every scope, `viewer` the read
-//! scopes, `member` none). Every admin handler asks for exactly one scope before touching data,
-//! and passes `org_id` to every query, which is what keeps organizations apart. Changes that
-//! could make or take over an admin need every scope on top (`privilege`).
+//! Access decisions, in one place (PRODUCT §1, §7). A `Principal` is who authenticated: a user
+//! with a session, or an API key. On the admin surface it acts as a `Caller`: its organization
+//! plus the scopes it holds — an API key the scopes it was created with, a user session those of
+//! its role (`admin` every scope, `viewer` the read scopes, `member` none). Every admin operation
+//! asks for exactly one scope before touching data and passes `org_id` to every query, which is
+//! what keeps organizations apart.
+//!
+//! Privilege never escalates: a principal with only some scopes (an API key with `users:write`,
+//! say) must not make an admin, nor take over or lock out one, since an admin holds every scope
+//! and mints API keys. So these need every scope (an admin's session, or an API key with all
+//! scopes), else 403 `INSUFFICIENT_SCOPE`:
+//! - creating a user with `role: admin`, or changing a user's `role` to `admin`;
+//! - changing an admin's `role`, `status`, sign-in credentials (`password`, `password_hash`,
+//!   `totp_secret_base64`) or how they sign in and prove their address (`primary_email`,
+//!   `primary_email_verified`, `primary_email_auth_enabled`);
+//! - deleting an admin.
+//!
+//! Everything else about an admin (names, profile, phone, metadata, team) stays a `users:write`
+//! change. A change is judged by what really changes, against the row as locked by the write,
+//! so a user promoted to admin meanwhile is judged as an admin.
 
-use super::{AppState, BearerAuth};
 use crate::{
-    auth::Principal,
+    db::models::{ApiKey, Session, User, UserChanges},
     domain::{OrgId, Role, Scope},
     error::{ApiError, ErrorCode, FieldError},
 };
+
+#[derive(Debug, Clone)]
+pub enum Principal {
+    User { user: Box<User>, session: Session },
+    ApiKey(ApiKey),
+}
+
+impl Principal {
+    /// The user behind a session token; API keys are refused on user-scoped routes.
+    pub fn into_user(self) -> Result<(User, Session), ApiError> {
+        match self {
+            Principal::User { user, session } => Ok((*user, session)),
+            Principal::ApiKey(_) => Err(ApiError::forbidden("api keys are not user-scoped")),
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -98,13 +127,65 @@ fn insufficient_scope(message: String, missing: &[Scope]) -> ApiError {
     ))
 }
 
-impl AppState {
-    /// Authenticates and checks `scope` in one step: 401 before 403.
-    pub async fn caller(&self, auth: &BearerAuth, scope: Scope) -> Result<Caller, ApiError> {
-        let caller = Caller::of(&self.authenticate(auth).await?);
-        caller.require(scope)?;
-        Ok(caller)
+/// `POST /v1/users` of `new`.
+pub fn may_create(caller: &Caller, new: &User) -> Result<(), ApiError> {
+    match new.role {
+        Role::Admin => caller.require_every_scope("creating an admin"),
+        _ => Ok(()),
     }
+}
+
+/// `PATCH /v1/users/{id}` of `current` by `changes` (only what really changes).
+pub fn may_change(caller: &Caller, current: &User, changes: &UserChanges) -> Result<(), ApiError> {
+    if changes.role == Some(Role::Admin) {
+        return caller.require_every_scope("granting the admin role");
+    }
+    if current.role != Role::Admin {
+        return Ok(());
+    }
+    let guarded = guarded_fields(changes);
+    if guarded.is_empty() {
+        return Ok(());
+    }
+    caller.require_every_scope(&format!("changing an admin's {}", guarded.join(", ")))
+}
+
+/// `DELETE /v1/users/{id}` of `current`.
+pub fn may_delete(caller: &Caller, current: &User) -> Result<(), ApiError> {
+    match current.role {
+        Role::Admin => caller.require_every_scope("deleting an admin"),
+        _ => Ok(()),
+    }
+}
+
+/// The fields of an admin that only a principal with every scope may change, by their names in
+/// the API, in the order of the list above.
+fn guarded_fields(changes: &UserChanges) -> Vec<&'static str> {
+    let UserChanges {
+        role,
+        status,
+        password_hash,
+        totp_secret,
+        primary_email,
+        primary_email_verified,
+        primary_email_auth_enabled,
+        ..
+    } = changes;
+    [
+        ("role", role.is_some()),
+        ("status", status.is_some()),
+        ("password", password_hash.is_some()),
+        ("totp_secret_base64", totp_secret.is_some()),
+        ("primary_email", primary_email.is_some()),
+        ("primary_email_verified", primary_email_verified.is_some()),
+        (
+            "primary_email_auth_enabled",
+            primary_email_auth_enabled.is_some(),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(name, changed)| changed.then_some(name))
+    .collect()
 }
 
 #[cfg(test)]

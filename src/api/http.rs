@@ -1,0 +1,87 @@
+//! HTTP pieces that several handlers share, so that handlers never import each other: the
+//! `ETag`/`If-Match` pair, the client's address, the session a request was made with, and the
+//! 204 of every delete.
+
+use chrono::{DateTime, Utc};
+use poem::web::RemoteAddr;
+use poem_openapi::{ApiResponse, Object};
+
+use crate::{
+    db::models::{Session, User},
+    domain::SessionId,
+    error::ApiError,
+};
+
+/// The `ETag` of a user: its version, as a strong tag.
+pub fn etag(user: &User) -> String {
+    format!("\"{}\"", user.version)
+}
+
+/// An optional `If-Match` header: `"<version>"` → that version; `*` or no header → any.
+/// Weak or malformed tags can never match (412).
+pub fn if_match(header: Option<&str>) -> Result<Option<i64>, ApiError> {
+    let Some(header) = header.map(str::trim) else {
+        return Ok(None);
+    };
+    if header == "*" {
+        return Ok(None);
+    }
+    header
+        .strip_prefix('"')
+        .and_then(|h| h.strip_suffix('"'))
+        .and_then(|v| v.parse::<i64>().ok())
+        .map(Some)
+        .ok_or_else(ApiError::precondition_failed)
+}
+
+/// The client's address, as the connection shows it (a proxy in front shows its own).
+pub fn client_address(remote: &RemoteAddr) -> std::net::IpAddr {
+    remote
+        .as_socket_addr()
+        .map_or([0u8; 4].into(), |addr| addr.ip())
+}
+
+/// The session the request was made with.
+#[derive(Debug, Clone, Object)]
+pub struct CurrentSession {
+    pub id: SessionId,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl CurrentSession {
+    pub fn of(session: &Session) -> Self {
+        Self {
+            id: session.id,
+            created_at: session.created_at.and_utc(),
+            expires_at: session.expires_at.and_utc(),
+        }
+    }
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum DeletedResponse {
+    /// Deleted.
+    #[oai(status = 204)]
+    NoContent,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    #[test]
+    fn if_match_accepts_a_strong_tag_or_a_star_and_refuses_anything_else() {
+        assert_eq!(if_match(Some("\"7\"")).unwrap(), Some(7));
+        assert_eq!(if_match(Some("*")).unwrap(), None);
+        assert_eq!(if_match(None).unwrap(), None);
+        for bad in ["W/\"7\"", "7", "\"x\"", ""] {
+            assert_eq!(
+                if_match(Some(bad)).unwrap_err().code,
+                ErrorCode::PreconditionFailed,
+                "{bad}"
+            );
+        }
+    }
+}

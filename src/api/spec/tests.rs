@@ -1,0 +1,62 @@
+use super::*;
+
+#[test]
+fn every_link_joins_two_operations_that_exist() {
+    let mut spec: Value = serde_json::from_str(&crate::api::api_service().spec()).unwrap();
+    normalise(&mut spec);
+    let ids: Vec<String> = operations(&mut spec)
+        .filter_map(|op| op["operationId"].as_str().map(str::to_owned))
+        .collect();
+    for link in LINKS {
+        assert!(
+            ids.iter().any(|id| id == link.to),
+            "{}: {}",
+            link.name,
+            link.to
+        );
+    }
+}
+
+#[test]
+fn nullable_response_fields_are_required_but_request_body_fields_stay_optional() {
+    let body = json!({"content": {"application/json": {"schema": {
+        "$ref": "#/components/schemas/MePatch"}}}});
+    let mut spec = json!({"paths": {"/v1/me": {"patch": {"requestBody": body}}},
+        "components": {"schemas": {
+        "Me": {"type": "object", "required": ["id"], "properties": {
+            "id": {"type": "string"}, "bio": {"type": "string", "nullable": true}}},
+        "MePatch": {"type": "object", "properties": {
+            "bio": {"type": "string", "nullable": true}}}
+    }}});
+    require_nullable_response_fields(&mut spec);
+    let schemas = &spec["components"]["schemas"];
+    assert_eq!(schemas["Me"]["required"], json!(["id", "bio"]));
+    assert!(schemas["MePatch"].get("required").is_none());
+}
+
+#[test]
+fn a_nullable_reference_to_an_object_gets_the_object_type() {
+    let mut spec = json!({"components": {"schemas": {
+        "TeamRef": {"type": "object", "properties": {}},
+        "Me": {"type": "object", "properties": {"selected_team": {
+            "allOf": [{"$ref": "#/components/schemas/TeamRef"},
+                      {"description": "expanded", "nullable": true}],
+            "description": "expanded", "nullable": true}}}
+    }}});
+    type_nullable_references(&mut spec);
+    assert_eq!(
+        spec["components"]["schemas"]["Me"]["properties"]["selected_team"],
+        json!({"allOf": [{"$ref": "#/components/schemas/TeamRef"}],
+               "description": "expanded", "nullable": true, "type": "object"})
+    );
+}
+
+#[test]
+fn public_operations_declare_an_empty_security_requirement() {
+    let mut op = Map::new();
+    declare_public_operations(&mut op);
+    assert_eq!(op["security"], json!([]));
+    let mut secured = json!({"security": [{"BearerAuth": []}]});
+    declare_public_operations(secured.as_object_mut().unwrap());
+    assert_eq!(secured["security"], json!([{"BearerAuth": []}]));
+}

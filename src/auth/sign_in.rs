@@ -1,0 +1,90 @@
+//! Sign-in (PRODUCT §5): e-mail and password, plus a TOTP code when two-factor authentication is
+//! on. Every failure is the same 401 whatever was wrong, after the same password work, so neither
+//! the answer nor its timing tells whether an account exists. Attempts are limited per account
+//! and per client address before anything is read.
+
+use std::net::IpAddr;
+
+use super::{
+    new_session,
+    password::{self, Verdict},
+    throttle::account_key,
+    totp,
+};
+use crate::{
+    db::{models::Session, sessions, users},
+    domain::{EmailAddress, OrgId, UserStatus},
+    error::ApiError,
+    state::AppState,
+};
+
+/// One sign-in attempt, as sent.
+pub struct Attempt<'a> {
+    pub org_id: OrgId,
+    pub email: &'a str,
+    pub password: &'a str,
+    pub totp_code: Option<&'a str>,
+    /// Where the attempt comes from, for the per-address limit.
+    pub address: IpAddr,
+}
+
+/// Starts a session for the attempt's user; returns it with its token. A password hash
+/// imported from another system (or with old parameters) is upgraded to argon2id here.
+pub async fn sign_in(
+    state: &AppState,
+    attempt: Attempt<'_>,
+) -> Result<(Session, String), ApiError> {
+    let Attempt {
+        org_id,
+        email,
+        password,
+        totp_code,
+        address,
+    } = attempt;
+    // The canonical key, so every spelling of one address (letter case, a Unicode or `xn--`
+    // domain) is one account and one throttle bucket. Something that is not an address names
+    // no account, but costs the same password work below.
+    let email_key = EmailAddress::parse(email).map(|address| address.key());
+    let throttle_key = match &email_key {
+        Ok(key) => key.clone(),
+        Err(_) => email.trim().to_lowercase(),
+    };
+    state
+        .sign_in_throttle
+        .attempt(&account_key(&org_id, &throttle_key), address)
+        .map_err(ApiError::rate_limited)?;
+    let user = match &email_key {
+        Ok(key) => users::find_by_email_key(&state.db, &org_id, key).await?,
+        Err(_) => None,
+    };
+    let stored = user.as_ref().and_then(|user| user.password_hash.clone());
+    let Verdict::Right { rehash } = password::verify(password, stored.as_deref()).await? else {
+        return Err(ApiError::unauthorized());
+    };
+    let (Some(user), Some(stored)) = (user, stored) else {
+        return Err(ApiError::unauthorized());
+    };
+    if user.status != UserStatus::Active || !user.primary_email_auth_enabled {
+        return Err(ApiError::unauthorized());
+    }
+    if let Some(secret) = &user.totp_secret {
+        let step = totp_code
+            .and_then(|code| {
+                state
+                    .secrets
+                    .check_totp(&user.id, secret, code, totp::unix_now())
+            })
+            .ok_or_else(ApiError::unauthorized)?;
+        if !sessions::consume_totp_step(&state.db, &user.id, step).await? {
+            return Err(ApiError::unauthorized());
+        }
+    }
+    let upgraded = match rehash {
+        true => Some(password::hash(password).await?),
+        false => None,
+    };
+    let session = new_session(&user.id, state.tokens.lifetime());
+    sessions::start(&state.db, &session, &stored, upgraded.as_deref()).await?;
+    let token = state.tokens.issue(&session, &user.org_id)?;
+    Ok((session, token))
+}

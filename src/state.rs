@@ -1,0 +1,34 @@
+//! The state every request shares: the database pools, the token keys, the keys that seal TOTP
+//! secrets at rest, and the sign-in throttle. The HTTP edge holds it; use cases take what they
+//! need from it.
+
+use std::sync::Arc;
+
+use crate::{
+    auth::{
+        SecretKeys, Tokens,
+        throttle::{SignInLimits, SignInThrottle},
+    },
+    db::Db,
+};
+
+/// Shared by every handler (cheap to clone: pools and an `Arc`).
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub tokens: Arc<Tokens>,
+    /// Seals and opens TOTP secrets at rest.
+    pub secrets: Arc<SecretKeys>,
+    pub sign_in_throttle: Arc<SignInThrottle>,
+}
+
+impl AppState {
+    pub fn new(db: Db, tokens: Tokens, secrets: SecretKeys, limits: SignInLimits) -> Self {
+        Self {
+            db,
+            tokens: Arc::new(tokens),
+            secrets: Arc::new(secrets),
+            sign_in_throttle: Arc::new(SignInThrottle::new(limits)),
+        }
+    }
+}
