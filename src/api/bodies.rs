@@ -10,9 +10,8 @@ use poem_openapi::{Object, types::MaybeUndefined};
 use serde_json::Value;
 
 use super::{
-    me::Me,
-    model::AdminUser,
-    patch::{FieldRules, IMMUTABLE},
+    model::{AdminUser, Me},
+    patch::{FieldRules, IMMUTABLE, properties},
 };
 use crate::domain::{Role, TeamId, UserStatus};
 
@@ -190,14 +189,3 @@ pub static ADMIN_FIELDS: LazyLock<FieldRules> =
 /// A new user: `UserCreate`'s fields; anything else is unknown (400).
 pub static CREATE_FIELDS: LazyLock<FieldRules> =
     LazyLock::new(|| FieldRules::derive::<UserCreate>(IMMUTABLE, &[]));
-
-/// The property names of `T`'s schema as poem-openapi registers it (flattened fields included).
-pub fn properties<T: poem_openapi::types::Type>() -> Vec<&'static str> {
-    let mut registry = poem_openapi::registry::Registry::new();
-    T::register(&mut registry);
-    registry
-        .schemas
-        .get(T::name().as_ref())
-        .map(|schema| schema.properties.iter().map(|(name, _)| *name).collect())
-        .unwrap_or_default()
-}

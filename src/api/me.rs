@@ -3,14 +3,14 @@
 //! (`crate::users`).
 
 use poem::web::{Data, RemoteAddr};
-use poem_openapi::{ApiResponse, Object, OpenApi, param::Header, payload::Json};
+use poem_openapi::{ApiResponse, OpenApi, param::Header, payload::Json};
 
 use super::{
     ApiTags, BearerAuth,
     bodies::{ME_FIELDS, MePatch},
     envelope::{envelope, error_responses},
     http::{self, CurrentSession},
-    model::{Extras, UserFields, user_fields},
+    model::{Extras, Me, MyTeam, OrgRef, user_fields},
     patch::PatchBody,
     user_input::read_me,
 };
@@ -19,40 +19,10 @@ use crate::{
         me::{self, MeRows},
         models::{Session, User},
     },
-    domain::{OrgId, TeamId},
     error::ApiError,
     state::AppState,
     users::{self, Prover},
 };
-
-/// The organization the user belongs to.
-#[derive(Debug, Clone, Object)]
-pub struct OrgRef {
-    pub id: OrgId,
-    pub name: String,
-}
-
-/// A team the user belongs to, with the user's role in it.
-#[derive(Debug, Clone, Object)]
-pub struct MyTeam {
-    pub id: TeamId,
-    pub name: String,
-    pub role: String,
-}
-
-/// The signed-in user as they see themselves: their user fields plus organization, teams,
-/// scopes and session. `server_metadata`, the password hash and the TOTP secret never appear here.
-#[derive(Debug, Clone, Object)]
-pub struct Me {
-    #[oai(flatten)]
-    pub user: UserFields,
-    pub org: OrgRef,
-    /// Every team the user is a member of, by name.
-    pub teams: Vec<MyTeam>,
-    /// The scopes this principal acts with on the admin surface.
-    pub scopes: Vec<String>,
-    pub session: CurrentSession,
-}
 
 envelope!(MeEnvelope, Me);
 

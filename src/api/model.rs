@@ -1,5 +1,6 @@
 //! The user as the API shows it, shared by `/v1/me` and `/v1/users`: `UserFields` holds what
-//! both surfaces show and is flattened into `Me` and `User`. `server_metadata` exists only on
+//! both surfaces show and is flattened into `Me` (with organization, teams, scopes and session)
+//! and `User`. `server_metadata` exists only on
 //! `User` (the admin view); the password hash and TOTP secret exist on neither.
 
 use std::collections::{BTreeMap, HashMap};
@@ -8,6 +9,7 @@ use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 use serde_json::Value;
 
+use super::http::CurrentSession;
 use crate::{
     db::models,
     domain::{
@@ -93,6 +95,35 @@ pub struct AdminUser {
     pub fields: UserFields,
     /// Data only the admin surface reads and writes; never shown through `/v1/me`.
     pub server_metadata: BTreeMap<String, Value>,
+}
+
+/// The organization the user belongs to.
+#[derive(Debug, Clone, Object)]
+pub struct OrgRef {
+    pub id: OrgId,
+    pub name: String,
+}
+
+/// A team the user belongs to, with the user's role in it.
+#[derive(Debug, Clone, Object)]
+pub struct MyTeam {
+    pub id: TeamId,
+    pub name: String,
+    pub role: String,
+}
+
+/// The signed-in user as they see themselves: their user fields plus organization, teams,
+/// scopes and session. `server_metadata`, the password hash and the TOTP secret never appear here.
+#[derive(Debug, Clone, Object)]
+pub struct Me {
+    #[oai(flatten)]
+    pub user: UserFields,
+    pub org: OrgRef,
+    /// Every team the user is a member of, by name.
+    pub teams: Vec<MyTeam>,
+    /// The scopes this principal acts with on the admin surface.
+    pub scopes: Vec<String>,
+    pub session: CurrentSession,
 }
 
 pub fn metadata(stored: &str) -> Result<BTreeMap<String, Value>, ApiError> {

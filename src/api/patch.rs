@@ -91,7 +91,7 @@ impl FieldRules {
         immutable: &'static [&'static str],
         read_only: &[Vec<&'static str>],
     ) -> Self {
-        let writable = super::bodies::properties::<T>();
+        let writable = properties::<T>();
         let mut not_writable: Vec<&'static str> = read_only
             .iter()
             .flatten()
@@ -106,6 +106,17 @@ impl FieldRules {
             immutable,
         }
     }
+}
+
+/// The property names of `T`'s schema as poem-openapi registers it (flattened fields included).
+pub fn properties<T: Type>() -> Vec<&'static str> {
+    let mut registry = Registry::new();
+    T::register(&mut registry);
+    registry
+        .schemas
+        .get(T::name().as_ref())
+        .map(|schema| schema.properties.iter().map(|(name, _)| *name).collect())
+        .unwrap_or_default()
 }
 
 /// One field as sent: absent, `null`, or a value.

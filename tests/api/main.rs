@@ -22,6 +22,7 @@ mod helpers;
 mod last_admin;
 mod logs;
 mod me;
+mod me_patch;
 mod metadata;
 mod privilege;
 mod proxy;
