@@ -3,7 +3,6 @@
 
 use std::sync::LazyLock;
 
-use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
 
@@ -17,7 +16,7 @@ use crate::{
     auth,
     auth::Caller,
     db::{api_keys, models},
-    domain::{ApiKeyId, DisplayName, Scope},
+    domain::{ApiKeyId, DisplayName, Scope, Timestamp},
     error::{ApiError, ErrorCode, FieldError},
     state::AppState,
 };
@@ -29,7 +28,7 @@ pub struct ApiKey {
     /// What the key is for.
     pub name: String,
     pub scopes: Vec<Scope>,
-    pub created_at: DateTime<Utc>,
+    pub created_at: Timestamp,
 }
 
 /// A new API key and its secret, shown this once.
@@ -38,7 +37,7 @@ pub struct CreatedApiKey {
     pub id: ApiKeyId,
     pub name: String,
     pub scopes: Vec<Scope>,
-    pub created_at: DateTime<Utc>,
+    pub created_at: Timestamp,
     /// The bearer credential (`uak_…`). Store it now: only its hash is kept and it is never
     /// shown again.
     pub secret: String,
@@ -224,6 +223,6 @@ fn view(row: &models::ApiKey) -> ApiKey {
         id: row.id,
         name: row.name.clone(),
         scopes: Scope::parse_stored(&row.scopes),
-        created_at: row.created_at.and_utc(),
+        created_at: Timestamp::from(row.created_at),
     }
 }

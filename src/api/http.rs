@@ -2,13 +2,12 @@
 //! `ETag`/`If-Match` pair, the client's address, the session a request was made with, and the
 //! 204 of every delete.
 
-use chrono::{DateTime, Utc};
 use poem::web::RemoteAddr;
 use poem_openapi::{ApiResponse, Object};
 
 use crate::{
     db::models::{Session, User},
-    domain::SessionId,
+    domain::{SessionId, Timestamp},
     error::ApiError,
 };
 
@@ -45,16 +44,16 @@ pub fn client_address(remote: &RemoteAddr) -> std::net::IpAddr {
 #[derive(Debug, Clone, Object)]
 pub struct CurrentSession {
     pub id: SessionId,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
 }
 
 impl CurrentSession {
     pub fn of(session: &Session) -> Self {
         Self {
             id: session.id,
-            created_at: session.created_at.and_utc(),
-            expires_at: session.expires_at.and_utc(),
+            created_at: Timestamp::from(session.created_at),
+            expires_at: Timestamp::from(session.expires_at),
         }
     }
 }

@@ -5,7 +5,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 use serde_json::Value;
 
@@ -14,7 +13,7 @@ use crate::{
     db::models,
     domain::{
         Bio, DisplayName, EmailAddress, Locale, OrgId, PersonName, PhoneNumber, ProfileImage, Role,
-        TeamId, Timezone, UserId, UserStatus,
+        TeamId, Timestamp, Timezone, UserId, UserStatus,
     },
     error::ApiError,
 };
@@ -79,11 +78,11 @@ pub struct UserFields {
     pub client_read_only_metadata: BTreeMap<String, Value>,
     /// The number of the user's live sessions.
     pub active_sessions: i64,
-    pub created_at: DateTime<Utc>,
+    pub created_at: Timestamp,
     /// Moves only when something actually changed.
-    pub updated_at: DateTime<Utc>,
+    pub updated_at: Timestamp,
     #[oai(nullable)]
-    pub last_active_at: Option<DateTime<Utc>>,
+    pub last_active_at: Option<Timestamp>,
 }
 
 /// A user as the admin surface shows it: everything in `Me`'s user fields plus
@@ -175,9 +174,9 @@ pub fn user_fields(user: &models::User, extras: Extras) -> Result<UserFields, Ap
         client_metadata: metadata(&user.client_metadata)?,
         client_read_only_metadata: metadata(&user.client_read_only_metadata)?,
         active_sessions: extras.active_sessions,
-        created_at: user.created_at.and_utc(),
-        updated_at: user.updated_at.and_utc(),
-        last_active_at: user.last_active_at.map(|t| t.and_utc()),
+        created_at: Timestamp::from(user.created_at),
+        updated_at: Timestamp::from(user.updated_at),
+        last_active_at: user.last_active_at.map(Timestamp::from),
     })
 }
 

@@ -2,7 +2,6 @@
 //! `DELETE /v1/sessions/current`, and the user's own sessions under `/v1/me/sessions`. The
 //! rules of sign-in are `auth::sign_in`'s.
 
-use chrono::{DateTime, Utc};
 use poem::web::{Data, RemoteAddr};
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
 
@@ -14,7 +13,7 @@ use super::{
 use crate::{
     auth::sign_in,
     db::sessions,
-    domain::{OrgId, SessionId},
+    domain::{OrgId, SessionId, Timestamp},
     state::AppState,
 };
 
@@ -49,10 +48,10 @@ pub struct SignedIn {
 #[derive(Debug, Clone, Object)]
 pub struct SessionInfo {
     pub id: SessionId,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
     /// Last authenticated use, refreshed at most once a minute.
-    pub last_active_at: DateTime<Utc>,
+    pub last_active_at: Timestamp,
     /// Whether this is the session making the request.
     pub current: bool,
 }
@@ -189,9 +188,9 @@ impl SessionsApi {
             .into_iter()
             .map(|session| SessionInfo {
                 id: session.id,
-                created_at: session.created_at.and_utc(),
-                expires_at: session.expires_at.and_utc(),
-                last_active_at: session.last_active_at.and_utc(),
+                created_at: Timestamp::from(session.created_at),
+                expires_at: Timestamp::from(session.expires_at),
+                last_active_at: Timestamp::from(session.last_active_at),
                 current: session.id == current.id,
             })
             .collect();

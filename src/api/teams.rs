@@ -4,7 +4,6 @@
 
 use std::sync::LazyLock;
 
-use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
@@ -21,7 +20,7 @@ use super::{
 };
 use crate::{
     db::{models, teams},
-    domain::{DisplayName, OrgId, Scope, TeamId, UserId},
+    domain::{DisplayName, OrgId, Scope, TeamId, Timestamp, UserId},
     error::ErrorCode,
     state::AppState,
 };
@@ -33,7 +32,7 @@ pub struct Team {
     pub org_id: OrgId,
     /// 1–100 characters.
     pub name: String,
-    pub created_at: DateTime<Utc>,
+    pub created_at: Timestamp,
 }
 
 /// A new team.
@@ -61,7 +60,7 @@ pub struct TeamMember {
     pub user_id: UserId,
     /// The user's role in the team (`member`).
     pub role: String,
-    pub created_at: DateTime<Utc>,
+    pub created_at: Timestamp,
 }
 
 envelope!(TeamEnvelope, Team);
@@ -298,7 +297,7 @@ impl TeamsApi {
             team_id: member.team_id,
             user_id: member.user_id,
             role: member.role,
-            created_at: member.created_at.and_utc(),
+            created_at: Timestamp::from(member.created_at),
         };
         Ok(TeamMemberResponse::Ok(Json(member.into())))
     }
@@ -340,6 +339,6 @@ fn team(row: &models::Team) -> Team {
         id: row.id,
         org_id: row.org_id,
         name: row.name.clone(),
-        created_at: row.created_at.and_utc(),
+        created_at: Timestamp::from(row.created_at),
     }
 }

@@ -12,6 +12,7 @@ mod names;
 mod phone_number;
 mod profile_image;
 mod text;
+mod timestamp;
 mod timezone;
 
 pub use access::{Role, Scope, UserStatus};
@@ -23,6 +24,7 @@ pub use metadata::{Metadata, merge_patch};
 pub use names::{Bio, DisplayName, PersonName};
 pub use phone_number::PhoneNumber;
 pub use profile_image::ProfileImage;
+pub use timestamp::Timestamp;
 pub use timezone::Timezone;
 
 use crate::error::ErrorCode;
