@@ -191,6 +191,7 @@ pub fn app(state: AppState, options: EdgeOptions) -> impl Endpoint {
         .at("/openapi.yaml", get(docs::openapi_yaml))
         .at("/docs", get(docs::docs_index))
         .at("/docs/*file", get(docs::docs_file))
+        .around(docs::redirect_root)
         .data(state)
         .with(CatchPanic::new())
         .around(move |next, req| middleware::handle(next, req, edge.clone()))
