@@ -1,5 +1,6 @@
 //! The `users-api` binary as scripts and newcomers use it: `migrate`, `admin create-org --json`,
-//! clear failures for bad configuration, and a first start that prints how to get in.
+//! each command's `--help`, clear failures for bad configuration, and a first start that prints
+//! how to get in.
 
 use std::{
     io::{BufRead, BufReader},
@@ -96,6 +97,79 @@ async fn admin_create_org_prints_one_json_object_whose_credentials_work() {
     assert!(
         matches!(key.unwrap(), Principal::ApiKey(k) if k.org_id.to_string() == created["org_id"].as_str().unwrap())
     );
+}
+
+#[test]
+fn each_command_help_lists_only_its_own_flags_and_environment_variables_still_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = |args: &[&str]| {
+        let output = users_api(dir.path())
+            .args(args)
+            .arg("--help")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{args:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let serve_only = [
+        "--addr",
+        "--cors-origins",
+        "--sweep-interval",
+        "--header-read-timeout",
+    ];
+    for (command, has, lacks) in [
+        (
+            &[][..],
+            &["--addr", "--database-url", "--signing-key-file"][..],
+            &[][..],
+        ),
+        (&["serve"], &["--addr", "--secrets-key-file"], &[]),
+        (
+            &["migrate"],
+            &["--database-url", "--database-migration-timeout"],
+            &["--secrets-key-file", "--signing-key-file"],
+        ),
+        (
+            &["admin", "create-org"],
+            &[
+                "--admin-email",
+                "--database-url",
+                "--signing-key-file",
+                "--secrets-key-file",
+            ],
+            &["--previous-signing-key-file"],
+        ),
+        (
+            &["admin", "rotate-secrets"],
+            &["--database-url", "--previous-secrets-key-file"],
+            &["--signing-key-file", "--issuer"],
+        ),
+    ] {
+        let text = help(command);
+        for flag in has {
+            assert!(text.contains(flag), "{command:?} lacks {flag}:\n{text}");
+        }
+        let foreign = if command.first().is_some_and(|c| *c != "serve") {
+            &serve_only[..]
+        } else {
+            &[][..]
+        };
+        for flag in lacks.iter().chain(foreign) {
+            assert!(!text.contains(flag), "{command:?} lists {flag}:\n{text}");
+        }
+    }
+
+    let output = users_api(dir.path())
+        .arg("migrate")
+        .env("DATABASE_URL", "sqlite://from-env/x.db")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(dir.path().join("from-env/x.db").exists());
 }
 
 /// Each failure is one line naming what is wrong and where (`host:port`), never the password.
