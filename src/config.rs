@@ -9,7 +9,7 @@ use std::{
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::db::Timeouts;
+use crate::{db::Timeouts, domain::OrgId};
 
 /// `users-api [serve] [FLAGS]`, or a subcommand with only the flags it uses. Flags come after
 /// the subcommand's name (`users-api migrate --database-url …`); one before it is refused rather
@@ -211,6 +211,9 @@ pub enum Command {
 pub enum AdminCommand {
     /// Create an organization with its first admin user; print how to act as them.
     CreateOrg(CreateOrg),
+    /// Give a user a new random password, print it once, and revoke all of the user's
+    /// sessions: how to get in again when the credentials printed at creation are lost.
+    ResetPassword(ResetPassword),
     /// Re-encrypt every stored TOTP secret under the current `--secrets-key-file` (opening
     /// old ones with `--previous-secrets-key-file`); print how many changed. Safe to run
     /// while servers are up, and to run again.
@@ -238,6 +241,18 @@ pub struct CreateOrg {
     pub secrets: SecretsArgs,
     #[command(flatten)]
     pub tokens: TokenArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ResetPassword {
+    /// The user's sign-in address.
+    #[arg(long)]
+    pub email: String,
+    /// The user's organization; needed when users of several organizations have the address.
+    #[arg(long)]
+    pub org: Option<OrgId>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {

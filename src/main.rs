@@ -7,7 +7,7 @@ use clap::Parser;
 use users_api::{
     auth::reseal::{self, OpenedKeys, Reseal},
     bootstrap,
-    config::{AdminCommand, Cli, Command, CreateOrg},
+    config::{AdminCommand, Cli, Command, CreateOrg, ResetPassword},
     db::{DatabaseUrl, migrate},
     server, telemetry,
 };
@@ -37,6 +37,7 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Some(Command::Admin(AdminCommand::CreateOrg(args))) => create_org(args).await,
+        Some(Command::Admin(AdminCommand::ResetPassword(args))) => reset_password(args).await,
         Some(Command::Admin(AdminCommand::RotateSecrets { database, secrets })) => {
             let (db, OpenedKeys { keys, .. }) = server::open_database(&database, &secrets).await?;
             let done = reseal::reseal(&db, &keys, Reseal::NotCurrent).await?;
@@ -76,6 +77,24 @@ async fn create_org(args: CreateOrg) -> Result<()> {
             created.admin_password,
             created.session_token,
             created.api_key
+        );
+    }
+    Ok(())
+}
+
+async fn reset_password(args: ResetPassword) -> Result<()> {
+    let db = server::connect(&args.database).await?;
+    let reset = bootstrap::reset_password(&db, &args.email, args.org.as_ref()).await?;
+    println!(
+        "organization  {}\nuser          {} <{}>\npassword      {}\nsessions      {} revoked",
+        reset.org_id, reset.user_id, reset.email, reset.password, reset.revoked_sessions
+    );
+    if reset.totp_enabled {
+        println!("note: two-factor authentication is on; signing in also needs a code");
+    }
+    if !reset.can_sign_in {
+        println!(
+            "note: this user cannot sign in with a password (suspended, or e-mail sign-in off)"
         );
     }
     Ok(())

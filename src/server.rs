@@ -117,11 +117,18 @@ pub async fn run(config: &Config) -> Result<()> {
         .map_err(|e| anyhow!(e.message))
         .context("cannot count the organizations")?;
     if orgs == 0 {
-        let demo = bootstrap::create_org(&state.db, &state.tokens, "Demo", "admin@demo.example")
-            .await
-            .map_err(|e| anyhow!(e.message))
-            .context("cannot create the demo organization")?;
+        let demo = bootstrap::create_org(
+            &state.db,
+            &state.tokens,
+            "Demo",
+            bootstrap::DEMO_ADMIN_EMAIL,
+        )
+        .await
+        .map_err(|e| anyhow!(e.message))
+        .context("cannot create the demo organization")?;
         print_demo_banner(local, &demo);
+    } else {
+        println!("\n{}\n", bootstrap::restart_hint());
     }
     let retention = sweeper::Retention {
         sessions: config.session_retention,
