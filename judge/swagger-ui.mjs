@@ -1,6 +1,7 @@
 // @ts-check
 // Swagger UI at /docs, as a person would use it, in headless Debian Chromium driven by
-// playwright-core: every operation of the spec is listed; Authorize with the token; Try it out
+// playwright-core: every operation of the spec is listed, under the page title "users-api" and
+// with the spec's tags in its order; Authorize with the token; Try it out
 // GET /v1/me (200) and PATCH /v1/me with a new timezone (200, and a following GET shows it).
 // Then the two-factor walk: sign in with the admin's password (POST /v1/sessions, 201),
 // Authorize with the token from the response panel, turn TOTP on (PATCH /v1/me with a secret
@@ -112,6 +113,18 @@ try {
   );
   const missing = expected.filter((op) => !listed.includes(op));
   check(missing.length === 0, `all ${expected.length} operations listed (missing: ${missing})`);
+
+  // The page is users-api's, and its tags come in the spec's order (as a user meets them).
+  const title = await page.title();
+  check(title === "users-api", `the page title is "users-api" (${title})`);
+  const shownTags = await page.$$eval(".opblock-tag", (tags) =>
+    tags.map((tag) => tag.getAttribute("data-tag") ?? ""),
+  );
+  const specTags = spec.tags.map((/** @type {{name: string}} */ tag) => tag.name);
+  check(
+    shownTags.join(",") === specTags.join(","),
+    `tags in the spec's order: ${specTags} (shown: ${shownTags})`,
+  );
 
   /**
    * Authorize (the button at the top, then the dialog) with a token, logging out of the one

@@ -1,5 +1,6 @@
-//! Creating an organization with its first admin, for `users-api admin create-org` and for the
-//! demo organization made on first start.
+//! How to get in: creating an organization with its first admin (`users-api admin create-org`,
+//! and the demo organization made on first start), a new password for a user who lost theirs
+//! (`users-api admin reset-password`), and the hint a restart prints about both.
 
 use serde::Serialize;
 
@@ -10,6 +11,7 @@ use crate::{
         models::{Organization, User},
         now,
         orgs::{self, Bootstrap},
+        password_reset::{self, Outcome},
     },
     domain::{EmailAddress, OrgId, Role, Scope, UserId, UserStatus},
     error::{ApiError, ErrorCode, FieldError},
@@ -122,4 +124,88 @@ fn random_password() -> String {
     let mut bytes = [0u8; 15];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The demo organization's admin, created on the first start.
+pub const DEMO_ADMIN_EMAIL: &str = "admin@demo.example";
+
+/// Printed when the server starts on a database that already has organizations: the banner
+/// with credentials is shown only once, so say how to get new ones.
+pub fn restart_hint() -> String {
+    format!(
+        "This database already has organizations; their credentials were printed once, at \
+         creation.\nTo get in again, with the same --database-url:\
+         \n  users-api admin reset-password --email <address>   (the demo admin is {DEMO_ADMIN_EMAIL})\
+         \n  users-api admin create-org --name <name> --admin-email <address>"
+    )
+}
+
+/// A new password for the user with address `email` (in `org_id`, needed when several
+/// organizations have that address), printed once by the caller; all of the user's sessions
+/// are revoked with it.
+pub struct PasswordReset {
+    pub org_id: OrgId,
+    pub user_id: UserId,
+    pub email: String,
+    pub password: String,
+    pub revoked_sessions: usize,
+    pub totp_enabled: bool,
+    pub can_sign_in: bool,
+}
+
+/// Why `reset_password` changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ResetError {
+    #[error("{0}")]
+    InvalidEmail(String),
+    #[error("no user has the address {0}")]
+    NotFound(String),
+    #[error(
+        "users of {} organizations have the address {email} ({}): choose one with --org <id>",
+        orgs.len(),
+        orgs.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    InSeveralOrgs { email: String, orgs: Vec<OrgId> },
+    #[error("{}", .0.message)]
+    Database(ApiError),
+}
+
+impl From<ApiError> for ResetError {
+    fn from(error: ApiError) -> Self {
+        Self::Database(error)
+    }
+}
+
+pub async fn reset_password(
+    db: &Db,
+    email: &str,
+    org_id: Option<&OrgId>,
+) -> Result<PasswordReset, ResetError> {
+    let email = EmailAddress::parse(email)
+        .map_err(|invalid| ResetError::InvalidEmail(format!("--email: {}", invalid.reason)))?;
+    let password = random_password();
+    let hash = auth::password::hash(&password).await?;
+    let shown = email.clone().into_inner();
+    match password_reset::reset(db, &email.key(), org_id, &hash).await? {
+        Outcome::Reset {
+            org_id,
+            user_id,
+            revoked,
+            totp_enabled,
+            can_sign_in,
+        } => Ok(PasswordReset {
+            org_id,
+            user_id,
+            email: shown,
+            password,
+            revoked_sessions: revoked,
+            totp_enabled,
+            can_sign_in,
+        }),
+        Outcome::NotFound => Err(ResetError::NotFound(match org_id {
+            Some(org) => format!("{shown} in organization {org}"),
+            None => shown,
+        })),
+        Outcome::InSeveralOrgs(orgs) => Err(ResetError::InSeveralOrgs { email: shown, orgs }),
+    }
 }

@@ -9,157 +9,22 @@ use std::{
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::db::Timeouts;
+use crate::{db::Timeouts, domain::OrgId};
 
+/// `users-api [serve] [FLAGS]`, or a subcommand with only the flags it uses. Flags come after
+/// the subcommand's name (`users-api migrate --database-url …`); one before it is refused rather
+/// than silently ignored.
 #[derive(Debug, Parser)]
 #[command(
     name = "users-api",
     version,
-    about = "The user-profile service: /v1/me, users, sessions and API keys."
+    about = "The user-profile service: /v1/me, users, sessions and API keys.",
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
+    /// Serving's flags, for `users-api` without a subcommand.
     #[command(flatten)]
     pub config: Config,
-    #[command(subcommand)]
-    pub command: Option<Command>,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct Config {
-    /// Address to listen on.
-    #[arg(
-        long,
-        env = "USERS_API_ADDR",
-        default_value = "127.0.0.1:8080",
-        global = true
-    )]
-    pub addr: String,
-    /// `sqlite://PATH` (created if missing) or `postgres://USER@HOST/DB`.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "sqlite://data/users-api.db",
-        global = true
-    )]
-    pub database_url: String,
-    /// Ed25519 PKCS#8 PEM key that signs session tokens; generated here if missing. Every
-    /// instance behind one load balancer must share it.
-    #[arg(
-        long,
-        env = "USERS_API_SIGNING_KEY_FILE",
-        default_value = "data/signing-key.pem",
-        global = true
-    )]
-    pub signing_key_file: PathBuf,
-    /// A previous signing key (PKCS#8 PEM) during a rotation: tokens it signed keep verifying
-    /// and `/.well-known/jwks.json` keeps publishing it; it never signs. Drop it once the
-    /// tokens it signed have expired.
-    #[arg(long, env = "USERS_API_PREVIOUS_SIGNING_KEY_FILE", global = true)]
-    pub previous_signing_key_file: Option<PathBuf>,
-    /// The 256-bit key (standard base64) that encrypts TOTP secrets in the database;
-    /// generated here (mode 0600) if missing and no stored secret needs another. Every
-    /// instance must share it; keep it apart from database backups.
-    #[arg(
-        long,
-        env = "USERS_API_SECRETS_KEY_FILE",
-        default_value = "data/secrets-key",
-        global = true
-    )]
-    pub secrets_key_file: PathBuf,
-    /// A previous secrets key during a rotation: it still decrypts what it encrypted, never
-    /// encrypts. Drop it after `users-api admin rotate-secrets`.
-    #[arg(long, env = "USERS_API_PREVIOUS_SECRETS_KEY_FILE", global = true)]
-    pub previous_secrets_key_file: Option<PathBuf>,
-    /// `iss` of issued session tokens, and the only issuer accepted.
-    #[arg(
-        long,
-        env = "USERS_API_ISSUER",
-        default_value = "users-api",
-        global = true
-    )]
-    pub issuer: String,
-    /// `aud` of issued session tokens, and the only audience accepted.
-    #[arg(
-        long,
-        env = "USERS_API_AUDIENCE",
-        default_value = "users-api",
-        global = true
-    )]
-    pub audience: String,
-    /// Session lifetime: seconds, or a number with `s`, `m`, `h` or `d`.
-    #[arg(long, env = "USERS_API_TOKEN_TTL", default_value = "24h", value_parser = parse_duration, global = true)]
-    pub token_ttl: Duration,
-    /// Sign-in attempts allowed per account per minute (a burst that refills over the minute);
-    /// more get 429 `RATE_LIMITED` with `Retry-After`.
-    #[arg(
-        long,
-        env = "USERS_API_SIGN_IN_LIMIT_PER_ACCOUNT",
-        default_value = "10",
-        global = true
-    )]
-    pub sign_in_limit_per_account: NonZeroU32,
-    /// Sign-in attempts allowed per client address per minute, whatever the account.
-    #[arg(
-        long,
-        env = "USERS_API_SIGN_IN_LIMIT_PER_ADDRESS",
-        default_value = "60",
-        global = true
-    )]
-    pub sign_in_limit_per_address: NonZeroU32,
-    /// Deadline of one database operation: waiting for a connection plus every statement of it
-    /// (a whole transaction for a write). Past it the request answers 503
-    /// `SERVICE_UNAVAILABLE` and the transaction is rolled back. Also PostgreSQL's
-    /// `statement_timeout` and `idle_in_transaction_session_timeout`, and SQLite's
-    /// `busy_timeout`. Accepts `ms` as well as `s`, `m`, `h`, `d`.
-    #[arg(long, env = "USERS_API_DATABASE_TIMEOUT", default_value = "5s", value_parser = parse_duration, global = true)]
-    pub database_timeout: Duration,
-    /// How long a request waits for a free pooled connection before answering 503, so an
-    /// exhausted or unreachable pool fails fast.
-    #[arg(long, env = "USERS_API_DATABASE_CHECKOUT_TIMEOUT", default_value = "2s", value_parser = parse_duration, global = true)]
-    pub database_checkout_timeout: Duration,
-    /// PostgreSQL: deadline to open one connection (TCP connect, then authentication and session
-    /// set-up).
-    #[arg(long, env = "USERS_API_DATABASE_CONNECT_TIMEOUT", default_value = "10s", value_parser = parse_duration, global = true)]
-    pub database_connect_timeout: Duration,
-    /// PostgreSQL: deadline for applying pending migrations at start-up (`migrate`, `serve`);
-    /// raise it for a migration known to be long.
-    #[arg(long, env = "USERS_API_DATABASE_MIGRATION_TIMEOUT", default_value = "15s", value_parser = parse_duration, global = true)]
-    pub database_migration_timeout: Duration,
-    /// How long expired or revoked sessions are kept (for audit) before the sweeper deletes
-    /// them: seconds, or a number with `s`, `m`, `h` or `d`.
-    #[arg(long, env = "USERS_API_SESSION_RETENTION", default_value = "30d", value_parser = parse_duration, global = true)]
-    pub session_retention: Duration,
-    /// How often the sweeper deletes expired sessions and idempotency records (each wait is
-    /// randomised by ±25 %, so instances drift apart).
-    #[arg(long, env = "USERS_API_SWEEP_INTERVAL", default_value = "1h", value_parser = parse_duration, global = true)]
-    pub sweep_interval: Duration,
-    /// Total time a client has to send a request's line and headers, counted from when the
-    /// connection starts waiting for them (on a new connection: from accept); a client still
-    /// sending headers then, however active, is disconnected. Seconds, or a number with a unit.
-    #[arg(long, env = "USERS_API_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration, global = true)]
-    pub header_read_timeout: Duration,
-    /// Total time a client has to send a request body once its headers are in; past it the
-    /// request is answered 408 `REQUEST_TIMEOUT` and the connection closed.
-    #[arg(long, env = "USERS_API_BODY_READ_TIMEOUT", default_value = "30s", value_parser = parse_duration, global = true)]
-    pub body_read_timeout: Duration,
-    /// How long a keep-alive connection may sit idle between requests before it is closed.
-    /// Longer than the usual load balancer idle timeout (60 s), so the balancer, not the server,
-    /// closes idle connections and never reuses one the server is closing.
-    #[arg(long, env = "USERS_API_KEEP_ALIVE_TIMEOUT", default_value = "75s", value_parser = parse_duration, global = true)]
-    pub keep_alive_timeout: Duration,
-    /// Most client connections open at once; past it new clients wait in the listen backlog.
-    /// Default: the open-file limit (raised to its hard limit at start) minus 128 descriptors
-    /// kept for the database, files and logs; a larger value is refused at start.
-    #[arg(long, env = "USERS_API_MAX_CONNECTIONS", global = true)]
-    pub max_connections: Option<NonZeroUsize>,
-    /// On SIGTERM/Ctrl-C, how long requests in flight may take to finish; idle connections and
-    /// connections still sending their headers are closed at once.
-    #[arg(long, env = "USERS_API_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration, global = true)]
-    pub shutdown_timeout: Duration,
-    /// Browser origins allowed to call the API cross-origin, comma-separated exact origins
-    /// (`https://app.example.com`); none by default. Other origins get no CORS headers.
-    #[arg(long, env = "USERS_API_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin, global = true)]
-    pub cors_origins: Vec<String>,
     /// Log line format.
     #[arg(
         long,
@@ -169,10 +34,112 @@ pub struct Config {
         global = true
     )]
     pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Option<Command>,
 }
 
-impl Config {
-    pub fn database_timeouts(&self) -> Timeouts {
+/// Everything `users-api serve` is configured by.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "USERS_API_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: String,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub tokens: TokenArgs,
+    /// A previous signing key (PKCS#8 PEM) during a rotation: tokens it signed keep verifying
+    /// and `/.well-known/jwks.json` keeps publishing it; it never signs. Drop it once the
+    /// tokens it signed have expired.
+    #[arg(long, env = "USERS_API_PREVIOUS_SIGNING_KEY_FILE")]
+    pub previous_signing_key_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub secrets: SecretsArgs,
+    /// Sign-in attempts allowed per account per minute (a burst that refills over the minute);
+    /// more get 429 `RATE_LIMITED` with `Retry-After`.
+    #[arg(
+        long,
+        env = "USERS_API_SIGN_IN_LIMIT_PER_ACCOUNT",
+        default_value = "10"
+    )]
+    pub sign_in_limit_per_account: NonZeroU32,
+    /// Sign-in attempts allowed per client address per minute, whatever the account.
+    #[arg(
+        long,
+        env = "USERS_API_SIGN_IN_LIMIT_PER_ADDRESS",
+        default_value = "60"
+    )]
+    pub sign_in_limit_per_address: NonZeroU32,
+    /// How long expired or revoked sessions are kept (for audit) before the sweeper deletes
+    /// them: seconds, or a number with `s`, `m`, `h` or `d`.
+    #[arg(long, env = "USERS_API_SESSION_RETENTION", default_value = "30d", value_parser = parse_duration)]
+    pub session_retention: Duration,
+    /// How often the sweeper deletes expired sessions and idempotency records (each wait is
+    /// randomised by ±25 %, so instances drift apart).
+    #[arg(long, env = "USERS_API_SWEEP_INTERVAL", default_value = "1h", value_parser = parse_duration)]
+    pub sweep_interval: Duration,
+    /// Total time a client has to send a request's line and headers, counted from when the
+    /// connection starts waiting for them (on a new connection: from accept); a client still
+    /// sending headers then, however active, is disconnected. Seconds, or a number with a unit.
+    #[arg(long, env = "USERS_API_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_read_timeout: Duration,
+    /// Total time a client has to send a request body once its headers are in; past it the
+    /// request is answered 408 `REQUEST_TIMEOUT` and the connection closed.
+    #[arg(long, env = "USERS_API_BODY_READ_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub body_read_timeout: Duration,
+    /// How long a keep-alive connection may sit idle between requests before it is closed.
+    /// Longer than the usual load balancer idle timeout (60 s), so the balancer, not the server,
+    /// closes idle connections and never reuses one the server is closing.
+    #[arg(long, env = "USERS_API_KEEP_ALIVE_TIMEOUT", default_value = "75s", value_parser = parse_duration)]
+    pub keep_alive_timeout: Duration,
+    /// Most client connections open at once; past it new clients wait in the listen backlog.
+    /// Default: the open-file limit (raised to its hard limit at start) minus 128 descriptors
+    /// kept for the database, files and logs; a larger value is refused at start.
+    #[arg(long, env = "USERS_API_MAX_CONNECTIONS")]
+    pub max_connections: Option<NonZeroUsize>,
+    /// On SIGTERM/Ctrl-C, how long requests in flight may take to finish; idle connections and
+    /// connections still sending their headers are closed at once.
+    #[arg(long, env = "USERS_API_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
+    /// Browser origins allowed to call the API cross-origin, comma-separated exact origins
+    /// (`https://app.example.com`); none by default. Other origins get no CORS headers.
+    #[arg(long, env = "USERS_API_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
+    pub cors_origins: Vec<String>,
+}
+
+/// Where the database is and how long its work may take: every command needs these.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// `sqlite://PATH` (created if missing) or `postgres://USER@HOST/DB`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/users-api.db"
+    )]
+    pub database_url: String,
+    /// Deadline of one database operation: waiting for a connection plus every statement of it
+    /// (a whole transaction for a write). Past it the request answers 503
+    /// `SERVICE_UNAVAILABLE` and the transaction is rolled back. Also PostgreSQL's
+    /// `statement_timeout` and `idle_in_transaction_session_timeout`, and SQLite's
+    /// `busy_timeout`. Accepts `ms` as well as `s`, `m`, `h`, `d`.
+    #[arg(long, env = "USERS_API_DATABASE_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub database_timeout: Duration,
+    /// How long a request waits for a free pooled connection before answering 503, so an
+    /// exhausted or unreachable pool fails fast.
+    #[arg(long, env = "USERS_API_DATABASE_CHECKOUT_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
+    pub database_checkout_timeout: Duration,
+    /// PostgreSQL: deadline to open one connection (TCP connect, then authentication and session
+    /// set-up).
+    #[arg(long, env = "USERS_API_DATABASE_CONNECT_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub database_connect_timeout: Duration,
+    /// PostgreSQL: deadline for applying pending migrations at start-up (`migrate`, `serve`);
+    /// raise it for a migration known to be long.
+    #[arg(long, env = "USERS_API_DATABASE_MIGRATION_TIMEOUT", default_value = "15s", value_parser = parse_duration)]
+    pub database_migration_timeout: Duration,
+}
+
+impl DatabaseArgs {
+    pub fn timeouts(&self) -> Timeouts {
         Timeouts {
             operation: self.database_timeout,
             checkout: self.database_checkout_timeout,
@@ -180,6 +147,47 @@ impl Config {
             migration: self.database_migration_timeout,
         }
     }
+}
+
+/// How session tokens are signed and what they claim: serving and `admin create-org` (which
+/// issues the new admin's first token).
+#[derive(Debug, Clone, Args)]
+pub struct TokenArgs {
+    /// Ed25519 PKCS#8 PEM key that signs session tokens; generated here if missing. Every
+    /// instance behind one load balancer must share it.
+    #[arg(
+        long,
+        env = "USERS_API_SIGNING_KEY_FILE",
+        default_value = "data/signing-key.pem"
+    )]
+    pub signing_key_file: PathBuf,
+    /// `iss` of issued session tokens, and the only issuer accepted.
+    #[arg(long, env = "USERS_API_ISSUER", default_value = "users-api")]
+    pub issuer: String,
+    /// `aud` of issued session tokens, and the only audience accepted.
+    #[arg(long, env = "USERS_API_AUDIENCE", default_value = "users-api")]
+    pub audience: String,
+    /// Session lifetime: seconds, or a number with `s`, `m`, `h` or `d`.
+    #[arg(long, env = "USERS_API_TOKEN_TTL", default_value = "24h", value_parser = parse_duration)]
+    pub token_ttl: Duration,
+}
+
+/// The keys of the TOTP secrets stored in the database: every command that opens them.
+#[derive(Debug, Clone, Args)]
+pub struct SecretsArgs {
+    /// The 256-bit key (standard base64) that encrypts TOTP secrets in the database;
+    /// generated here (mode 0600) if missing and no stored secret needs another. Every
+    /// instance must share it; keep it apart from database backups.
+    #[arg(
+        long,
+        env = "USERS_API_SECRETS_KEY_FILE",
+        default_value = "data/secrets-key"
+    )]
+    pub secrets_key_file: PathBuf,
+    /// A previous secrets key during a rotation: it still decrypts what it encrypted, never
+    /// encrypts. Drop it after `users-api admin rotate-secrets`.
+    #[arg(long, env = "USERS_API_PREVIOUS_SECRETS_KEY_FILE")]
+    pub previous_secrets_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -191,9 +199,9 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the API (the default). On an empty database, creates a demo organization first.
-    Serve,
+    Serve(Config),
     /// Apply pending migrations and exit.
-    Migrate,
+    Migrate(DatabaseArgs),
     /// Administrative tasks for scripts.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -202,20 +210,49 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
     /// Create an organization with its first admin user; print how to act as them.
-    CreateOrg {
-        #[arg(long)]
-        name: String,
-        #[arg(long)]
-        admin_email: String,
-        /// Print one JSON object (org_id, user_id, admin_email, admin_password, session_token,
-        /// api_key).
-        #[arg(long)]
-        json: bool,
-    },
+    CreateOrg(CreateOrg),
+    /// Give a user a new random password, print it once, and revoke all of the user's
+    /// sessions: how to get in again when the credentials printed at creation are lost.
+    ResetPassword(ResetPassword),
     /// Re-encrypt every stored TOTP secret under the current `--secrets-key-file` (opening
     /// old ones with `--previous-secrets-key-file`); print how many changed. Safe to run
     /// while servers are up, and to run again.
-    RotateSecrets,
+    RotateSecrets {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        secrets: SecretsArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CreateOrg {
+    #[arg(long)]
+    pub name: String,
+    #[arg(long)]
+    pub admin_email: String,
+    /// Print one JSON object (org_id, user_id, admin_email, admin_password, session_token,
+    /// api_key).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub secrets: SecretsArgs,
+    #[command(flatten)]
+    pub tokens: TokenArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ResetPassword {
+    /// The user's sign-in address.
+    #[arg(long)]
+    pub email: String,
+    /// The user's organization; needed when users of several organizations have the address.
+    #[arg(long)]
+    pub org: Option<OrgId>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -278,7 +315,7 @@ mod tests {
     #[test]
     fn the_database_timeouts_default_to_the_documented_values() {
         let cli = Cli::try_parse_from(["users-api"]).unwrap();
-        assert_eq!(cli.config.database_timeouts(), Timeouts::default());
+        assert_eq!(cli.config.database.timeouts(), Timeouts::default());
     }
 
     #[test]
@@ -318,7 +355,7 @@ mod tests {
     }
 
     #[test]
-    fn the_cli_parses_the_admin_command_with_global_flags() {
+    fn each_subcommand_takes_its_own_flags_after_its_name() {
         let cli = Cli::try_parse_from([
             "users-api",
             "admin",
@@ -330,12 +367,33 @@ mod tests {
             "--json",
             "--database-url",
             "sqlite://x.db",
+            "--log-format",
+            "json",
         ])
         .unwrap();
-        assert_eq!(cli.config.database_url, "sqlite://x.db");
-        assert!(matches!(
-            cli.command,
-            Some(Command::Admin(AdminCommand::CreateOrg { json: true, .. }))
-        ));
+        assert_eq!(cli.log_format, LogFormat::Json);
+        let Some(Command::Admin(AdminCommand::CreateOrg(create))) = cli.command else {
+            panic!("{:?}", cli.command);
+        };
+        assert!(create.json);
+        assert_eq!(create.database.database_url, "sqlite://x.db");
+
+        let cli = Cli::try_parse_from(["users-api", "serve", "--addr", "0.0.0.0:1"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Serve(c)) if c.addr == "0.0.0.0:1"));
+        for refused in [
+            // A flag before the subcommand would be serving's, and silently unused.
+            &["users-api", "--database-url", "sqlite://x.db", "migrate"][..],
+            // A flag of another command.
+            &["users-api", "migrate", "--addr", "0.0.0.0:1"],
+            &[
+                "users-api",
+                "admin",
+                "rotate-secrets",
+                "--signing-key-file",
+                "k",
+            ],
+        ] {
+            assert!(Cli::try_parse_from(refused).is_err(), "{refused:?}");
+        }
     }
 }

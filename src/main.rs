@@ -7,7 +7,7 @@ use clap::Parser;
 use users_api::{
     auth::reseal::{self, OpenedKeys, Reseal},
     bootstrap,
-    config::{AdminCommand, Cli, Command},
+    config::{AdminCommand, Cli, Command, CreateOrg, ResetPassword},
     db::{DatabaseUrl, migrate},
     server, telemetry,
 };
@@ -15,7 +15,7 @@ use users_api::{
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init(cli.config.log_format);
+    telemetry::init(cli.log_format);
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -27,44 +27,19 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<()> {
-    let config = cli.config;
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => server::run(&config).await,
-        Command::Migrate => {
-            let url = DatabaseUrl::parse(&config.database_url).map_err(anyhow::Error::msg)?;
-            migrate(&url, config.database_timeouts()).await?;
+    match cli.command {
+        None => server::run(&cli.config).await,
+        Some(Command::Serve(config)) => server::run(&config).await,
+        Some(Command::Migrate(database)) => {
+            let url = DatabaseUrl::parse(&database.database_url).map_err(anyhow::Error::msg)?;
+            migrate(&url, database.timeouts()).await?;
             println!("migrations applied");
             Ok(())
         }
-        Command::Admin(AdminCommand::CreateOrg {
-            name,
-            admin_email,
-            json,
-        }) => {
-            let state = server::state(&config).await?;
-            let created = bootstrap::create_org(&state.db, &state.tokens, &name, &admin_email)
-                .await
-                .map_err(|e| match e.fields.first() {
-                    Some(field) => anyhow!("{}: {}", field.field, field.message),
-                    None => anyhow!(e.message),
-                })?;
-            if json {
-                println!("{}", serde_json::to_string(&created)?);
-            } else {
-                println!(
-                    "organization  {}\nadmin user    {} <{}>\npassword      {}\nsession token {}\nAPI key       {}",
-                    created.org_id,
-                    created.user_id,
-                    created.admin_email,
-                    created.admin_password,
-                    created.session_token,
-                    created.api_key
-                );
-            }
-            Ok(())
-        }
-        Command::Admin(AdminCommand::RotateSecrets) => {
-            let (db, OpenedKeys { keys, .. }) = server::open_database(&config).await?;
+        Some(Command::Admin(AdminCommand::CreateOrg(args))) => create_org(args).await,
+        Some(Command::Admin(AdminCommand::ResetPassword(args))) => reset_password(args).await,
+        Some(Command::Admin(AdminCommand::RotateSecrets { database, secrets })) => {
+            let (db, OpenedKeys { keys, .. }) = server::open_database(&database, &secrets).await?;
             let done = reseal::reseal(&db, &keys, Reseal::NotCurrent).await?;
             println!(
                 "re-encrypted {} TOTP secrets under key {}",
@@ -80,4 +55,47 @@ async fn run(cli: Cli) -> Result<()> {
             }
         }
     }
+}
+
+async fn create_org(args: CreateOrg) -> Result<()> {
+    let (db, _) = server::open_database(&args.database, &args.secrets).await?;
+    let tokens = server::tokens(&args.tokens)?;
+    let created = bootstrap::create_org(&db, &tokens, &args.name, &args.admin_email)
+        .await
+        .map_err(|e| match e.fields.first() {
+            Some(field) => anyhow!("{}: {}", field.field, field.message),
+            None => anyhow!(e.message),
+        })?;
+    if args.json {
+        println!("{}", serde_json::to_string(&created)?);
+    } else {
+        println!(
+            "organization  {}\nadmin user    {} <{}>\npassword      {}\nsession token {}\nAPI key       {}",
+            created.org_id,
+            created.user_id,
+            created.admin_email,
+            created.admin_password,
+            created.session_token,
+            created.api_key
+        );
+    }
+    Ok(())
+}
+
+async fn reset_password(args: ResetPassword) -> Result<()> {
+    let db = server::connect(&args.database).await?;
+    let reset = bootstrap::reset_password(&db, &args.email, args.org.as_ref()).await?;
+    println!(
+        "organization  {}\nuser          {} <{}>\npassword      {}\nsessions      {} revoked",
+        reset.org_id, reset.user_id, reset.email, reset.password, reset.revoked_sessions
+    );
+    if reset.totp_enabled {
+        println!("note: two-factor authentication is on; signing in also needs a code");
+    }
+    if !reset.can_sign_in {
+        println!(
+            "note: this user cannot sign in with a password (suspended, or e-mail sign-in off)"
+        );
+    }
+    Ok(())
 }

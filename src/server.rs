@@ -19,41 +19,48 @@ use crate::{
         throttle::SignInLimits,
     },
     bootstrap,
-    config::Config,
+    config::{Config, DatabaseArgs, SecretsArgs, TokenArgs},
     db::{DatabaseUrl, Db, orgs},
     state::AppState,
     sweeper,
 };
 
+/// Connects to the database, applying migrations.
+pub async fn connect(database: &DatabaseArgs) -> Result<Db> {
+    let url = DatabaseUrl::parse(&database.database_url).map_err(anyhow::Error::msg)?;
+    Ok(Db::connect(&url, database.timeouts()).await?)
+}
+
 /// Connects to the database (applying migrations) and loads or creates the secrets keys,
 /// checked against the secrets it stores: what serving and `admin rotate-secrets` both need.
-pub async fn open_database(config: &Config) -> Result<(Db, OpenedKeys)> {
-    let url = DatabaseUrl::parse(&config.database_url).map_err(anyhow::Error::msg)?;
-    let db = Db::connect(&url, config.database_timeouts()).await?;
+pub async fn open_database(
+    database: &DatabaseArgs,
+    secrets: &SecretsArgs,
+) -> Result<(Db, OpenedKeys)> {
+    let db = connect(database).await?;
     let secrets = reseal::open_keys(
         &db,
-        &config.secrets_key_file,
-        config.previous_secrets_key_file.as_deref(),
+        &secrets.secrets_key_file,
+        secrets.previous_secrets_key_file.as_deref(),
     )
     .await?;
     Ok((db, secrets))
 }
 
-/// `open_database`, then loads or creates the signing keys.
-pub async fn state(config: &Config) -> Result<AppState> {
-    let (db, secrets) = open_database(config).await?;
-    app_state(config, db, secrets.keys)
+/// Loads or creates the signing key, with the token settings.
+pub fn tokens(args: &TokenArgs) -> Result<Tokens> {
+    let keys = SigningKeys::load_or_create(&args.signing_key_file)?;
+    let settings = TokenSettings {
+        issuer: args.issuer.clone(),
+        audience: args.audience.clone(),
+        lifetime: args.token_ttl,
+    };
+    Ok(Tokens::new(keys, settings))
 }
 
 /// The signing keys, token settings and sign-in limits of `config`, around an opened database.
 fn app_state(config: &Config, db: Db, secrets: SecretKeys) -> Result<AppState> {
-    let keys = SigningKeys::load_or_create(&config.signing_key_file)?;
-    let settings = TokenSettings {
-        issuer: config.issuer.clone(),
-        audience: config.audience.clone(),
-        lifetime: config.token_ttl,
-    };
-    let mut tokens = Tokens::new(keys, settings);
+    let mut tokens = tokens(&config.tokens)?;
     if let Some(path) = &config.previous_signing_key_file {
         let pem = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read previous signing key {}", path.display()))?;
@@ -94,7 +101,7 @@ pub fn connection_limits(config: &Config) -> Result<ConnectionLimits> {
 /// `users-api` / `users-api serve`.
 pub async fn run(config: &Config) -> Result<()> {
     let limits = connection_limits(config)?;
-    let (db, secrets) = open_database(config).await?;
+    let (db, secrets) = open_database(&config.database, &config.secrets).await?;
     if secrets.plaintext_stored {
         let sealed = reseal::reseal(&db, &secrets.keys, Reseal::Plaintext).await?;
         if sealed.changed > 0 {
@@ -111,11 +118,18 @@ pub async fn run(config: &Config) -> Result<()> {
         .map_err(|e| anyhow!(e.message))
         .context("cannot count the organizations")?;
     if orgs == 0 {
-        let demo = bootstrap::create_org(&state.db, &state.tokens, "Demo", "admin@demo.example")
-            .await
-            .map_err(|e| anyhow!(e.message))
-            .context("cannot create the demo organization")?;
+        let demo = bootstrap::create_org(
+            &state.db,
+            &state.tokens,
+            "Demo",
+            bootstrap::DEMO_ADMIN_EMAIL,
+        )
+        .await
+        .map_err(|e| anyhow!(e.message))
+        .context("cannot create the demo organization")?;
         print_demo_banner(local, &demo);
+    } else {
+        println!("\n{}\n", bootstrap::restart_hint());
     }
     let retention = sweeper::Retention {
         sessions: config.session_retention,

@@ -21,6 +21,12 @@ pub fn init(format: LogFormat) {
     };
 }
 
+/// A duration for a log line, in milliseconds rounded to two decimals: `0.07`, not
+/// `0.07364899999999999` (a number in JSON logs too).
+pub fn log_millis(duration: Duration) -> f64 {
+    (duration.as_secs_f64() * 100_000.0).round() / 100.0
+}
+
 /// Request latency buckets, in seconds: from a cached read to a slow password hash.
 const LATENCY_BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -129,5 +135,23 @@ pub fn record_sweep(ok: bool) {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
         metrics::gauge!("sweeper_last_success_timestamp_seconds").set(now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logged_durations_have_at_most_two_decimals() {
+        for (duration, shown) in [
+            (Duration::from_nanos(73_649), "0.07"),
+            (Duration::from_nanos(1_234_567), "1.23"),
+            (Duration::from_nanos(5_000), "0.01"),
+            (Duration::from_millis(250), "250.0"),
+        ] {
+            assert_eq!(format!("{:?}", log_millis(duration)), shown);
+            assert_eq!(serde_json::json!(log_millis(duration)).to_string(), shown);
+        }
     }
 }

@@ -129,11 +129,12 @@ pub async fn handle<E: Endpoint>(
                 .or_insert(HeaderValue::from_static("1"));
         }
         let response = ensure_envelope(response);
-        let elapsed = started.elapsed().as_secs_f64();
+        let elapsed = started.elapsed();
         let status = response.status().as_u16();
-        tracing::info!(status, elapsed_ms = elapsed * 1000.0, "request");
+        let elapsed_ms = crate::telemetry::log_millis(elapsed);
+        tracing::info!(status, elapsed_ms, "request");
         let route = routes.template(&path).unwrap_or(UNMATCHED_ROUTE);
-        crate::telemetry::record_request(method.as_str(), route, status, elapsed);
+        crate::telemetry::record_request(method.as_str(), route, status, elapsed.as_secs_f64());
         response
     };
     let mut response = REQUEST_ID

@@ -54,20 +54,35 @@ impl AppState {
     }
 }
 
+/// The spec's tags, declared in the order a user meets them, which is the order the spec lists
+/// them in (and Swagger UI shows them in).
 #[derive(Tags)]
 enum ApiTags {
     /// The signed-in user's own profile (session tokens only).
     Me,
+    /// Signing in and out.
+    Sessions,
     /// User administration within the caller's organization (`users:read`, `users:write`).
     Users,
     /// Teams and their members (`teams:read`, `teams:write`).
     Teams,
     /// The organization's API keys (admin users only).
+    #[oai(rename = "API keys")]
     ApiKeys,
-    /// Signing in and out.
-    Sessions,
     /// Liveness, readiness and token verification keys.
     Operations,
+}
+
+impl ApiTags {
+    /// Every tag, in declaration order (a tag left out would be listed first).
+    const ALL: [ApiTags; 6] = [
+        ApiTags::Me,
+        ApiTags::Sessions,
+        ApiTags::Users,
+        ApiTags::Teams,
+        ApiTags::ApiKeys,
+        ApiTags::Operations,
+    ];
 }
 
 /// `Authorization: Bearer <credential>`: a session token (a JWT signed by users-api) or an API
@@ -114,8 +129,9 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
 /// poem-openapi's output is normalised for the tools that read it: media types are the plain
 /// `application/json` and `text/plain` (the charset parameter confuses generators), then
 /// `spec::normalise` adds what poem-openapi cannot express (closed PATCH and create bodies,
-/// `security: []` on public operations, links between operations) and the usual header
-/// spelling (`ETag`). No `info.summary`: it is OpenAPI 3.1, and poem-openapi emits 3.0.
+/// `security: []` on public operations, links between operations), the usual header
+/// spelling (`ETag`) and the tags in `ApiTags`' order. No `info.summary`: it is OpenAPI 3.1,
+/// and poem-openapi emits 3.0.
 pub fn spec_json() -> String {
     let text = api_service()
         .spec()
@@ -123,9 +139,18 @@ pub fn spec_json() -> String {
         .replace("text/plain; charset=utf-8", "text/plain");
     let mut spec: Value = serde_json::from_str(&text).expect("poem-openapi emits valid JSON");
     spec::normalise(&mut spec);
+    order_tags(&mut spec);
     let mut text = serde_json::to_string_pretty(&spec).expect("a JSON value serialises");
     text.push('\n');
     text
+}
+
+/// Lists the spec's tags in `ApiTags::ALL`'s order (poem-openapi sorts them by name).
+fn order_tags(spec: &mut Value) {
+    let order = ApiTags::ALL.map(|tag| tag.name());
+    if let Some(Value::Array(tags)) = spec.get_mut("tags") {
+        tags.sort_by_key(|tag| order.iter().position(|name| tag["name"] == *name));
+    }
 }
 
 /// What the HTTP edge enforces before a handler runs, from the configuration.
@@ -152,6 +177,7 @@ pub fn app(state: AppState, options: EdgeOptions) -> impl Endpoint {
         .at("/openapi.yaml", get(docs::openapi_yaml))
         .at("/docs", get(docs::docs_index))
         .at("/docs/*file", get(docs::docs_file))
+        .around(docs::redirect_root)
         .data(state)
         .with(CatchPanic::new())
         .around(move |next, req| middleware::handle(next, req, edge.clone()))

@@ -90,6 +90,7 @@ pub mod api_keys;
 pub mod me;
 pub mod models;
 pub mod orgs;
+pub mod password_reset;
 mod pool;
 mod postgres;
 pub mod retention;

@@ -1,5 +1,6 @@
 //! The `users-api` binary as scripts and newcomers use it: `migrate`, `admin create-org --json`,
-//! clear failures for bad configuration, and a first start that prints how to get in.
+//! `admin reset-password`, each command's `--help`, clear failures for bad configuration, and a
+//! first start that prints how to get in (a restart: how to get in again).
 
 use std::{
     io::{BufRead, BufReader},
@@ -11,6 +12,11 @@ use serde_json::Value;
 use users_api::{
     auth::{self, Principal, SigningKeys, TokenSettings, Tokens},
     db::{DatabaseUrl, Db, Timeouts},
+};
+
+use crate::{
+    fixtures::{me_status, sign_in},
+    helpers::{database_url_arg, spawn_app},
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_users-api");
@@ -98,6 +104,180 @@ async fn admin_create_org_prints_one_json_object_whose_credentials_work() {
     );
 }
 
+#[test]
+fn each_command_help_lists_only_its_own_flags_and_environment_variables_still_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = |args: &[&str]| {
+        let output = users_api(dir.path())
+            .args(args)
+            .arg("--help")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{args:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let serve_only = [
+        "--addr",
+        "--cors-origins",
+        "--sweep-interval",
+        "--header-read-timeout",
+    ];
+    for (command, has, lacks) in [
+        (
+            &[][..],
+            &["--addr", "--database-url", "--signing-key-file"][..],
+            &[][..],
+        ),
+        (&["serve"], &["--addr", "--secrets-key-file"], &[]),
+        (
+            &["migrate"],
+            &["--database-url", "--database-migration-timeout"],
+            &["--secrets-key-file", "--signing-key-file"],
+        ),
+        (
+            &["admin", "create-org"],
+            &[
+                "--admin-email",
+                "--database-url",
+                "--signing-key-file",
+                "--secrets-key-file",
+            ],
+            &["--previous-signing-key-file"],
+        ),
+        (
+            &["admin", "reset-password"],
+            &["--email", "--org", "--database-url"],
+            &["--secrets-key-file", "--signing-key-file"],
+        ),
+        (
+            &["admin", "rotate-secrets"],
+            &["--database-url", "--previous-secrets-key-file"],
+            &["--signing-key-file", "--issuer"],
+        ),
+    ] {
+        let text = help(command);
+        for flag in has {
+            assert!(text.contains(flag), "{command:?} lacks {flag}:\n{text}");
+        }
+        let foreign = if command.first().is_some_and(|c| *c != "serve") {
+            &serve_only[..]
+        } else {
+            &[][..]
+        };
+        for flag in lacks.iter().chain(foreign) {
+            assert!(!text.contains(flag), "{command:?} lists {flag}:\n{text}");
+        }
+    }
+
+    let output = users_api(dir.path())
+        .arg("migrate")
+        .env("DATABASE_URL", "sqlite://from-env/x.db")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(dir.path().join("from-env/x.db").exists());
+}
+
+/// `admin reset-password` gives the user a new password that signs in, printed once, and ends
+/// every session they had; with the address in several organizations it asks which.
+#[tokio::test]
+async fn admin_reset_password_prints_a_password_that_signs_in_and_revokes_the_old_sessions() {
+    let app = spawn_app().await;
+    let email = app.admin.admin_email.clone();
+    let other = app.create_org("Other", &email).await;
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = database_url_arg(&app.database_url);
+    let reset = |extra: &[&str]| {
+        users_api(dir.path())
+            .args(["admin", "reset-password", "--email", &email.to_uppercase()])
+            .args(["--database-url", &database_url])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+
+    let ambiguous = reset(&[]);
+    assert_eq!(ambiguous.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&ambiguous.stderr);
+    let error = last_line(&stderr);
+    assert!(
+        error.starts_with("users-api: users of 2 organizations"),
+        "{stderr}"
+    );
+    for part in [
+        "--org",
+        &app.admin.org_id.to_string(),
+        &other.org_id.to_string(),
+    ] {
+        assert!(error.contains(part), "{stderr}");
+    }
+    assert_eq!(
+        me_status(&app, &app.admin.session_token).await,
+        200,
+        "nothing changed"
+    );
+
+    let org = app.admin.org_id.to_string();
+    let output = reset(&["--org", &org]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let password = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("password"))
+        .unwrap_or_else(|| panic!("no password in {stdout}"))
+        .trim();
+    assert!(password.len() >= 20, "{stdout}");
+    assert!(stdout.contains("sessions      1 revoked"), "{stdout}");
+
+    assert_eq!(me_status(&app, &app.admin.session_token).await, 401);
+    assert_eq!(
+        me_status(&app, &other.session_token).await,
+        200,
+        "another user's"
+    );
+    let old = sign_in(
+        &app,
+        &app.admin.org_id,
+        &email,
+        &app.admin.admin_password,
+        None,
+    )
+    .await;
+    assert!(old.is_err(), "the old password no longer signs in");
+    let token = sign_in(&app, &app.admin.org_id, &email, password, None)
+        .await
+        .expect("the printed password signs in")
+        .into_inner()
+        .data
+        .token;
+    assert_eq!(me_status(&app, &token).await, 200);
+
+    let unknown = users_api(dir.path())
+        .args(["admin", "reset-password", "--email", "nobody@example.com"])
+        .args(["--database-url", &database_url])
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(1));
+    assert_eq!(
+        last_line(&String::from_utf8_lossy(&unknown.stderr)),
+        "users-api: no user has the address nobody@example.com"
+    );
+}
+
+/// The error line, after any warning logged before it (a test database's directory is not
+/// private, for one).
+fn last_line(stderr: &str) -> &str {
+    stderr.trim().lines().last().unwrap_or_default()
+}
+
 /// Each failure is one line naming what is wrong and where (`host:port`), never the password.
 #[test]
 fn a_bad_database_url_is_one_clear_line_and_a_non_zero_exit() {
@@ -143,6 +323,13 @@ fn the_first_start_prints_working_demo_credentials_once_and_sigterm_stops_it_cle
         !again.contains("session token:"),
         "printed only on the first start: {again}"
     );
+    // Instead, how to get in again.
+    assert!(
+        again.contains("users-api admin reset-password --email <address>"),
+        "{again}"
+    );
+    assert!(again.contains("admin@demo.example"), "{again}");
+    assert!(again.contains("users-api admin create-org"), "{again}");
     assert!(status.success());
 }
 

@@ -45,6 +45,67 @@ async fn docs_serve_swagger_ui_offline_over_the_committed_spec_with_authorizatio
 }
 
 #[tokio::test]
+async fn the_root_redirects_to_swagger_ui_and_stays_out_of_the_spec() {
+    let app = spawn_app().await;
+    let redirect = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for method in [reqwest::Method::GET, reqwest::Method::HEAD] {
+        let response = redirect
+            .request(method.clone(), app.url("/"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 302, "{method}");
+        assert_eq!(response.headers()["location"], "/docs/", "{method}");
+    }
+    let followed = app.http().get(app.url("/")).send().await.unwrap();
+    assert_eq!(followed.status(), 200);
+    assert_eq!(followed.url().path(), "/docs/");
+    let spec: Value = serde_json::from_str(include_str!("../../spec/openapi.json")).unwrap();
+    assert!(spec["paths"].get("/").is_none());
+}
+
+/// The page is titled and introduced as users-api, without Swagger's top bar; operation ids
+/// never wrap mid-word; tags keep the spec's order (no `tagsSorter`).
+#[tokio::test]
+async fn swagger_ui_is_branded_as_users_api() {
+    let app = spawn_app().await;
+    let http = app.http();
+    let html = http
+        .get(app.url("/docs/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("<title>users-api</title>"), "{html}");
+    assert!(html.contains("<strong>users-api</strong>"), "{html}");
+    assert!(html.contains("Authorize"), "{html}");
+    let rule = html
+        .split(".swagger-ui .opblock .opblock-summary-operation-id {")
+        .nth(1)
+        .and_then(|rest| rest.split('}').next())
+        .unwrap_or_else(|| panic!("no rule for operation ids in {html}"));
+    assert!(rule.contains("word-break: normal"), "{rule}");
+    assert!(rule.contains("white-space: nowrap"), "{rule}");
+    let again = http.get(app.url("/docs/index.html")).send().await.unwrap();
+    assert_eq!(again.text().await.unwrap(), html);
+    let script = http
+        .get(app.url("/docs/swagger-initializer.js"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(script.contains("\"layout\": \"BaseLayout\""), "{script}");
+    assert!(!script.contains("Sorter"), "{script}");
+}
+
+#[tokio::test]
 async fn the_served_spec_is_the_committed_spec_as_json_and_yaml() {
     let app = spawn_app().await;
     let committed: Value = serde_json::from_str(include_str!("../../spec/openapi.json")).unwrap();

@@ -1,6 +1,7 @@
 //! The server's own logs, at the most verbose level and in the JSON format operators ship,
 //! never contain a password, a password hash, a TOTP secret, a session token or an API key —
-//! while they do contain a line per request.
+//! while they do contain a line per request, its duration rounded to hundredths of a
+//! millisecond in either format.
 
 use std::{
     io::{BufRead, BufReader, Read},
@@ -155,11 +156,21 @@ async fn no_secret_reaches_the_logs() {
     let logs = logs.join().unwrap();
 
     // The capture works: every request above has its line.
-    let request_lines = logs.lines().filter(|l| l.contains("\"status\"")).count();
+    let request_lines: Vec<serde_json::Value> = logs
+        .lines()
+        .filter(|l| l.contains("\"status\""))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert!(
-        request_lines >= 6,
-        "{request_lines} request lines in:\n{logs}"
+        request_lines.len() >= 6,
+        "{} request lines in:\n{logs}",
+        request_lines.len()
     );
+    for line in &request_lines {
+        let elapsed = &line["elapsed_ms"];
+        assert!(elapsed.is_f64(), "{line}");
+        assert!(at_most_two_decimals(&elapsed.to_string()), "{line}");
+    }
     for (what, secret) in [
         ("the demo password", password.as_str()),
         ("the new password", new_password),
@@ -178,4 +189,60 @@ async fn no_secret_reaches_the_logs() {
         !rest.contains(new_password),
         "stdout after the banner: {rest}"
     );
+}
+
+fn at_most_two_decimals(number: &str) -> bool {
+    number.parse::<f64>().is_ok() && number.split_once('.').is_none_or(|(_, d)| d.len() <= 2)
+}
+
+/// Text logs, what a person reads in a terminal: `elapsed_ms=0.07`, not `0.07364899999999999`.
+#[tokio::test]
+async fn text_logs_round_request_durations() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = users_api(dir.path())
+        .env("RUST_LOG", "info")
+        .args(["--addr", "127.0.0.1:0", "--log-format", "text"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let (lines_tx, lines_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let next_line = |what: &str| {
+        lines_rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no log line while waiting for {what}"))
+    };
+    let address = loop {
+        let line = next_line("listening");
+        if let Some(rest) = line.split("addr=").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    let status = reqwest::get(format!("http://{address}/healthz"))
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    let request = loop {
+        let line = next_line("the request's line");
+        if line.contains("elapsed_ms=") {
+            break line;
+        }
+    };
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    child.wait().unwrap();
+    let elapsed = request
+        .split("elapsed_ms=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap();
+    assert!(at_most_two_decimals(elapsed), "{request}");
 }

@@ -112,3 +112,20 @@ fn the_spec_is_openapi_3_0_and_every_operation_states_its_security() {
         }
     }
 }
+
+/// Tags are listed as a user meets them (Swagger UI shows them in the spec's order), not
+/// alphabetically as poem-openapi emits them.
+#[test]
+fn tags_are_listed_in_the_order_a_user_meets_them() {
+    let spec: Value = serde_json::from_str(&committed()).unwrap();
+    let tags: Vec<&str> = spec["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|tag| tag["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        tags,
+        ["Me", "Sessions", "Users", "Teams", "API keys", "Operations"]
+    );
+}

@@ -123,14 +123,7 @@ fn build_server(root: &Path) -> Result<PathBuf> {
     println!("== building users-api");
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(root)
-        .args([
-            "build",
-            "--quiet",
-            "--package",
-            "users-api",
-            "--bin",
-            "users-api",
-        ])
+        .args(["build", "--package", "users-api", "--bin", "users-api"])
         .status()?;
     if !status.success() {
         bail!("cargo build failed ({status})");
