@@ -81,12 +81,12 @@ pub enum ApiKeyListResponse {
 }
 
 error_responses!(CreateApiKeyError {
-    400 => BadRequest: "`MALFORMED_REQUEST`: not JSON, wrong JSON types, unknown fields or unknown scopes.",
+    400 => BadRequest: "`MALFORMED_REQUEST`: not JSON, wrong JSON types, unknown fields or unknown scopes; `IMMUTABLE_FIELD` for `id`, `created_at` or `secret`.",
     401 => Unauthorized: "Missing, malformed, expired or revoked credentials.",
     403 => Forbidden: "`FORBIDDEN`: only admin users manage API keys (not API keys, viewers or members).",
     413 => PayloadTooLarge: "The body is larger than 256 KiB.",
     415 => UnsupportedMediaType: "The body is not `application/json`.",
-    422 => Unprocessable: "An invalid name or an empty scope list.",
+    422 => Unprocessable: "`INVALID_NAME` for an invalid name, `VALIDATION_FAILED` for an empty scope list or several invalid fields.",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
     503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
 });

@@ -35,7 +35,7 @@ pub enum MeResponse {
 
 error_responses!(GetMeError {
     401 => Unauthorized: "Missing, malformed, expired or revoked credentials.",
-    403 => Forbidden: "An API key was used: `/v1/me` needs a user session token.",
+    403 => Forbidden: "`FORBIDDEN`: an API key was used; `/v1/me` needs a user session token.",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
     503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
 });
@@ -48,7 +48,7 @@ error_responses!(PatchMeError {
     412 => PreconditionFailed: "`If-Match` does not match the current `ETag`; nothing was changed.",
     413 => PayloadTooLarge: "The body is larger than 256 KiB.",
     415 => UnsupportedMediaType: "The body is not `application/json`.",
-    422 => Unprocessable: "One or more values are invalid; `errors` lists every one and nothing was changed.",
+    422 => Unprocessable: "One or more values are invalid; `errors` lists every one with its code (`INVALID_NAME`, `INVALID_BIO`, `INVALID_IMAGE`, `INVALID_LOCALE`, `INVALID_TIMEZONE`, `INVALID_PHONE_NUMBER`, `INVALID_EMAIL`, `INVALID_METADATA`, `NOT_A_TEAM_MEMBER`, `WEAK_PASSWORD`, `INVALID_TOTP_SECRET`, `VALIDATION_FAILED`) and nothing was changed. With one invalid field `error.code` is its code, with several `VALIDATION_FAILED`.",
     429 => TooManyRequests: "`RATE_LIMITED`: too many proofs of the current password or a TOTP code (counted with sign-in attempts); retry after `Retry-After` seconds.", header "Retry-After",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
     503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",

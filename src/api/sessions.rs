@@ -85,7 +85,7 @@ error_responses!(SignInError {
 
 error_responses!(SignOutError {
     401 => Unauthorized: "Missing, malformed, expired or revoked credentials.",
-    403 => Forbidden: "An API key was used: sessions belong to users.",
+    403 => Forbidden: "`FORBIDDEN`: an API key was used; sessions belong to users.",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
     503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
 });
@@ -93,7 +93,7 @@ error_responses!(SignOutError {
 error_responses!(RevokeSessionError {
     400 => BadRequest: "`MALFORMED_REQUEST`: `session_id` is not a UUID.",
     401 => Unauthorized: "Missing, malformed, expired or revoked credentials.",
-    403 => Forbidden: "An API key was used: sessions belong to users.",
+    403 => Forbidden: "`FORBIDDEN`: an API key was used; sessions belong to users.",
     404 => NotFound: "No live session with this id belongs to the user.",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
     503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",

@@ -172,6 +172,8 @@ pub fn normalise(spec: &mut Value) {
         declare_public_operations(op);
         declare_edge_errors(op);
         header_spelling(op);
+        error_examples::add(op);
+        request_examples::add(op);
     }
     add_links(spec);
 }
@@ -413,5 +415,7 @@ fn operations(spec: &mut Value) -> impl Iterator<Item = &mut Map<String, Value>>
         .filter_map(Value::as_object_mut)
 }
 
+mod error_examples;
+mod request_examples;
 #[cfg(test)]
 mod tests;

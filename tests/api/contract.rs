@@ -85,14 +85,26 @@ impl Contract {
             .take(5)
             .map(|e| format!("at {:?}: {e}", e.instance_path.to_string()))
             .collect();
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(format!(
+        if !problems.is_empty() {
+            return Err(format!(
                 "{operation_id} {status}: body does not match the schema: {}",
                 problems.join("; ")
-            ))
+            ));
         }
+        // An error response lists the codes it can carry, one example each.
+        if let Some(listed) = response
+            .pointer("/content/application~1json/examples")
+            .and_then(Value::as_object)
+        {
+            let code = instance.pointer("/error/code").and_then(Value::as_str);
+            if !code.is_some_and(|code| listed.contains_key(code)) {
+                let listed: Vec<&String> = listed.keys().collect();
+                return Err(format!(
+                    "{operation_id} {status}: code {code:?} is not one the spec lists for it {listed:?}"
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The spec path template matching `path`; literal segments win over `{parameters}`.
@@ -198,7 +210,11 @@ mod tests {
             "paths": {
                 "/v1/users/{user_id}": {"get": {"operationId": "getUser", "responses": {
                     "200": {"description": "", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/User"}}}},
-                    "404": {"description": ""}
+                    "404": {"description": ""},
+                    "409": {"description": "", "content": {"application/json": {
+                        "schema": {"type": "object"},
+                        "examples": {"LAST_ADMIN": {"value": {}}}
+                    }}}
                 }}},
                 "/v1/users/me": {"get": {"operationId": "getMe", "responses": {
                     "2XX": {"description": "", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/User"}}}}
@@ -218,6 +234,16 @@ mod tests {
     }
 
     const ID: &str = "0192f7e0-0000-7000-8000-000000000000";
+
+    #[test]
+    fn an_error_code_the_response_does_not_list_fails() {
+        let path = format!("/v1/users/{ID}");
+        let error = |code: &str| json!({"success": false, "error": {"code": code}});
+        assert!(check(&path, 409, error("LAST_ADMIN")).is_ok());
+        let refused = check(&path, 409, error("EMAIL_TAKEN")).unwrap_err();
+        assert!(refused.contains("EMAIL_TAKEN"), "{refused}");
+        assert!(check(&path, 409, json!({"success": false})).is_err());
+    }
 
     fn check(path: &str, status: u16, body: Value) -> Result<(), String> {
         contract().check(

@@ -13,6 +13,7 @@ mod database_failures;
 mod docs_and_ops;
 mod edge;
 mod envelope;
+mod examples;
 mod fixtures;
 mod hardening_email;
 mod hardening_hashes;

@@ -1525,6 +1525,15 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "CI pipeline",
+                 *       "scopes": [
+                 *         "users:read",
+                 *         "teams:read"
+                 *       ]
+                 *     }
+                 */
                 "application/json": components["schemas"]["ApiKeyCreate"];
             };
         };
@@ -1538,7 +1547,7 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedApiKeyEnvelope"];
                 };
             };
-            /** @description `MALFORMED_REQUEST`: not JSON, wrong JSON types, unknown fields or unknown scopes. */
+            /** @description `MALFORMED_REQUEST`: not JSON, wrong JSON types, unknown fields or unknown scopes; `IMMUTABLE_FIELD` for `id`, `created_at` or `secret`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1601,7 +1610,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description An invalid name or an empty scope list. */
+            /** @description `INVALID_NAME` for an invalid name, `VALIDATION_FAILED` for an empty scope list or several invalid fields. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1759,7 +1768,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description An API key was used: `/v1/me` needs a user session token. */
+            /** @description `FORBIDDEN`: an API key was used; `/v1/me` needs a user session token. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1818,6 +1827,23 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "bio": "Mathematician; wrote the first published program.",
+                 *       "client_metadata": {
+                 *         "onboarding": {
+                 *           "done": true
+                 *         },
+                 *         "theme": "dark"
+                 *       },
+                 *       "display_name": "Ada",
+                 *       "first_name": "Ada",
+                 *       "last_name": "Lovelace",
+                 *       "locale": "en-GB",
+                 *       "phone_number": "+14155550123",
+                 *       "timezone": "Europe/London"
+                 *     }
+                 */
                 "application/json": components["schemas"]["MePatch"];
             };
         };
@@ -1913,7 +1939,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description One or more values are invalid; `errors` lists every one and nothing was changed. */
+            /** @description One or more values are invalid; `errors` lists every one with its code (`INVALID_NAME`, `INVALID_BIO`, `INVALID_IMAGE`, `INVALID_LOCALE`, `INVALID_TIMEZONE`, `INVALID_PHONE_NUMBER`, `INVALID_EMAIL`, `INVALID_METADATA`, `NOT_A_TEAM_MEMBER`, `WEAK_PASSWORD`, `INVALID_TOTP_SECRET`, `VALIDATION_FAILED`) and nothing was changed. With one invalid field `error.code` is its code, with several `VALIDATION_FAILED`. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1988,7 +2014,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description An API key was used: sessions belong to users. */
+            /** @description `FORBIDDEN`: an API key was used; sessions belong to users. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2071,7 +2097,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description An API key was used: sessions belong to users. */
+            /** @description `FORBIDDEN`: an API key was used; sessions belong to users. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2136,6 +2162,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "admin@demo.example",
+                 *       "org_id": "0193c1a2-7d4e-7c3b-9a8f-2b1c0d9e8f7a",
+                 *       "password": "the password printed at first start"
+                 *     }
+                 */
                 "application/json": components["schemas"]["SignIn"];
             };
         };
@@ -2267,7 +2300,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description An API key was used: sessions belong to users. */
+            /** @description `FORBIDDEN`: an API key was used; sessions belong to users. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2420,6 +2453,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "Platform"
+                 *     }
+                 */
                 "application/json": components["schemas"]["TeamCreate"];
             };
         };
@@ -2732,6 +2770,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "Platform Engineering"
+                 *     }
+                 */
                 "application/json": components["schemas"]["TeamPatch"];
             };
         };
@@ -3162,6 +3205,23 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "client_read_only_metadata": {
+                 *         "plan": "pro"
+                 *       },
+                 *       "display_name": "Grace Hopper",
+                 *       "first_name": "Grace",
+                 *       "last_name": "Hopper",
+                 *       "locale": "en-US",
+                 *       "primary_email": "grace@example.com",
+                 *       "role": "member",
+                 *       "server_metadata": {
+                 *         "crm_id": "C-1042"
+                 *       },
+                 *       "timezone": "America/New_York"
+                 *     }
+                 */
                 "application/json": components["schemas"]["UserCreate"];
             };
         };
@@ -3252,7 +3312,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description One or more values are invalid; `errors` lists every one and nothing was created. */
+            /** @description One or more values are invalid; `errors` lists every one with its code (`INVALID_NAME`, `INVALID_BIO`, `INVALID_IMAGE`, `INVALID_LOCALE`, `INVALID_TIMEZONE`, `INVALID_PHONE_NUMBER`, `INVALID_EMAIL`, `INVALID_METADATA`, `WEAK_PASSWORD`, `INVALID_PASSWORD_HASH`, `INVALID_TOTP_SECRET`, `VALIDATION_FAILED`) and nothing was created. With one invalid field `error.code` is its code, with several `VALIDATION_FAILED`. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3500,6 +3560,15 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "display_name": "Grace B. Hopper",
+                 *       "role": "viewer",
+                 *       "server_metadata": {
+                 *         "crm_id": "C-2048"
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["UserPatch"];
             };
         };
@@ -3604,7 +3673,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description One or more values are invalid; `errors` lists every one and nothing was changed. */
+            /** @description One or more values are invalid; `errors` lists every one with its code (`INVALID_NAME`, `INVALID_BIO`, `INVALID_IMAGE`, `INVALID_LOCALE`, `INVALID_TIMEZONE`, `INVALID_PHONE_NUMBER`, `INVALID_EMAIL`, `INVALID_METADATA`, `NOT_A_TEAM_MEMBER`, `WEAK_PASSWORD`, `INVALID_PASSWORD_HASH`, `INVALID_TOTP_SECRET`, `VALIDATION_FAILED`) and nothing was changed. With one invalid field `error.code` is its code, with several `VALIDATION_FAILED`. */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -60,3 +60,51 @@ fn public_operations_declare_an_empty_security_requirement() {
     declare_public_operations(secured.as_object_mut().unwrap());
     assert_eq!(secured["security"], json!([{"BearerAuth": []}]));
 }
+
+/// Every error response lists the codes it can carry, each with an example envelope whose
+/// code has that status; a status several codes share names its codes in the description.
+#[test]
+fn every_error_response_lists_its_codes_with_an_example_of_each() {
+    let spec: Value = serde_json::from_str(&crate::api::spec_json()).unwrap();
+    let mut responses = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for (status, response) in op["responses"].as_object().unwrap() {
+                let Ok(status) = status.parse::<u16>() else {
+                    continue;
+                };
+                if status < 400 {
+                    continue;
+                }
+                responses += 1;
+                let examples = response
+                    .pointer("/content/application~1json/examples")
+                    .and_then(Value::as_object)
+                    .unwrap_or_else(|| panic!("{method} {path} {status}: no examples"));
+                assert!(!examples.is_empty(), "{method} {path} {status}");
+                let shared = crate::error::ErrorCode::ALL
+                    .iter()
+                    .filter(|c| c.status().as_u16() == status)
+                    .count();
+                let description = response["description"].as_str().unwrap();
+                let names_one = examples
+                    .keys()
+                    .any(|code| description.contains(&format!("`{code}`")));
+                assert!(
+                    shared == 1 || names_one,
+                    "{method} {path} {status}: name its codes in the description"
+                );
+                for (code, example) in examples {
+                    let known = crate::error::ErrorCode::ALL
+                        .iter()
+                        .find(|c| c.as_str() == code)
+                        .unwrap_or_else(|| panic!("{code} is not an ErrorCode"));
+                    assert_eq!(known.status().as_u16(), status, "{method} {path}: {code}");
+                    assert_eq!(example["value"]["error"]["code"], *code);
+                    assert_eq!(example["value"]["success"], false);
+                }
+            }
+        }
+    }
+    assert!(responses > 100, "{responses}");
+}
