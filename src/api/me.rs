@@ -92,7 +92,7 @@ impl MeApi {
     ) -> Result<MeResponse, PatchMeError> {
         let (user, session) = state.authenticate(&auth).await?.into_user()?;
         let input = read_me(body.0.reader(&ME_FIELDS)?)?;
-        let expected = http::if_match(if_match.0.as_deref())?;
+        let expected = http::if_match(if_match.0.as_deref());
         let prover = Prover {
             session_id: session.id,
             throttle: &state.sign_in_throttle,

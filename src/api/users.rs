@@ -272,7 +272,7 @@ impl UsersApi {
         let caller = state.caller(&auth, Scope::UsersWrite).await?;
         let user = users::find(&state.db, &caller.org_id, &user_id).await?;
         let input = read_user_patch(body.0.reader(&ADMIN_FIELDS)?)?;
-        let expected = http::if_match(if_match.0.as_deref())?;
+        let expected = http::if_match(if_match.0.as_deref());
         let user = crate::users::update(&state, &caller, &user, input, expected).await?;
         Ok(user_response(&state, user).await?)
     }

@@ -40,13 +40,14 @@ pub struct UserInput {
 }
 
 /// `PATCH /v1/me`: `user` changes their own profile, proving credentials as `prover`.
-/// `expected_version` comes from `If-Match`.
+/// `expected_version` is `If-Match` as read: a malformed one is refused (412) only once the
+/// body is known to be valid (400 and 422 come first, as for any schema-violating request).
 pub async fn update_me(
     state: &AppState,
     user: &User,
     prover: &Prover<'_>,
     input: UserInput,
-    expected_version: Option<i64>,
+    expected_version: Result<Option<i64>, ApiError>,
 ) -> Result<User, ApiError> {
     let UserInput {
         changes,
@@ -72,19 +73,21 @@ pub async fn update_me(
     credentials
         .apply_me(user, prover, &state.secrets, &mut update)
         .await?;
+    let expected_version = expected_version?;
     // `role` and `status` are not the user's to write, so their own change can neither
     // escalate nor take an admin away: nothing to authorize.
     let decide = |current: &User| update.decide(current, |_, _| Ok(()));
     users::update(&state.db, &user.org_id, &user.id, expected_version, decide).await
 }
 
-/// `PATCH /v1/users/{id}`: `caller` changes `user` (as read before the body).
+/// `PATCH /v1/users/{id}`: `caller` changes `user` (as read before the body); `If-Match` as
+/// for `update_me`.
 pub async fn update(
     state: &AppState,
     caller: &Caller,
     user: &User,
     input: UserInput,
-    expected_version: Option<i64>,
+    expected_version: Result<Option<i64>, ApiError>,
 ) -> Result<User, ApiError> {
     let mut invalid = input.invalid;
     let mut update = UserUpdate {
@@ -115,6 +118,7 @@ pub async fn update(
     credentials
         .apply_admin(&user.id, &state.secrets, &mut update)
         .await?;
+    let expected_version = expected_version?;
     let authorize =
         |current: &User, changes: &UserChanges| access::may_change(caller, current, changes);
     let decide = |current: &User| update.decide(current, authorize);

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use users_api_client::{MePatch, Patch};
 
 use crate::{
+    envelope::call,
     helpers::spawn_app,
     me::{failure, get_me, patch, patch_raw, success},
 };
@@ -234,4 +235,25 @@ async fn concurrent_patches_of_different_fields_never_lose_an_update() {
     let (_, me) = get_me(&app).await;
     assert_eq!(me.client_metadata.len(), 12, "{:?}", me.client_metadata);
     assert_eq!(me.timezone.as_deref(), Some("Africa/Lagos"));
+}
+
+/// A body that breaks the schema is refused for what it is (400, 422) even when `If-Match` is
+/// malformed too: the 412 comes only for a valid body, on both surfaces.
+#[tokio::test]
+async fn a_malformed_if_match_is_a_412_only_once_the_body_is_valid() {
+    let app = spawn_app().await;
+    let admin_url = format!("/v1/users/{}", app.admin.user_id);
+    for url in ["/v1/me", admin_url.as_str()] {
+        let send = |body: Value| {
+            let request = app.http().patch(app.url(url)).header("If-Match", "");
+            call(request.bearer_auth(&app.admin.session_token).json(&body))
+        };
+        let (status, _, body) = send(json!({"primary_email": ""})).await;
+        assert_eq!(status, 422, "{url}: {body}");
+        let (status, _, body) = send(json!({"display_name": 5})).await;
+        assert_eq!(status, 400, "{url}: {body}");
+        let (status, _, body) = send(json!({"timezone": "UTC"})).await;
+        assert_eq!(status, 412, "{url}: {body}");
+        assert_eq!(body["error"]["code"], "PRECONDITION_FAILED");
+    }
 }
