@@ -263,8 +263,9 @@ mod tests {
         let wire: BTreeSet<String> = ErrorCode::ALL.iter().map(|c| c.as_str().into()).collect();
         assert_eq!(listed, wire);
         for body in ["ErrorBody", "FieldErrorBody"] {
+            // A described reference is `allOf: [{$ref}]`.
             assert_eq!(
-                json["components"]["schemas"][body]["properties"]["code"]["$ref"],
+                json["components"]["schemas"][body]["properties"]["code"]["allOf"][0]["$ref"],
                 "#/components/schemas/ErrorCode",
                 "{body}.code is the enum"
             );

@@ -24,19 +24,26 @@ use crate::{
 /// An API key, without its secret.
 #[derive(Debug, Clone, Object)]
 pub struct ApiKey {
+    /// The key's id (`DELETE /v1/api-keys/{id}` revokes it).
     pub id: ApiKeyId,
     /// What the key is for.
     pub name: String,
+    /// What the key may do, one scope per operation family.
     pub scopes: Vec<Scope>,
+    /// When the key was created.
     pub created_at: Timestamp,
 }
 
 /// A new API key and its secret, shown this once.
 #[derive(Debug, Clone, Object)]
 pub struct CreatedApiKey {
+    /// The key's id.
     pub id: ApiKeyId,
+    /// The name it was given.
     pub name: String,
+    /// What the key may do.
     pub scopes: Vec<Scope>,
+    /// When the key was created.
     pub created_at: Timestamp,
     /// The bearer credential (`uak_…`). Store it now: only its hash is kept and it is never
     /// shown again.
@@ -63,6 +70,7 @@ envelope!(CreatedApiKeyEnvelope, CreatedApiKey);
 pub struct ApiKeyListEnvelope {
     /// Always `true`.
     pub success: bool,
+    /// The organization's live keys, oldest first.
     pub data: Vec<ApiKey>,
 }
 

@@ -27,6 +27,7 @@ macro_rules! envelope {
         pub struct $name {
             /// Always `true`.
             pub success: bool,
+            /// The payload.
             pub data: $data,
         }
 
@@ -48,6 +49,7 @@ pub(crate) use envelope;
 pub struct ErrorEnvelope {
     /// Always `false`.
     pub success: bool,
+    /// What went wrong.
     pub error: ErrorBody,
 }
 
@@ -57,6 +59,7 @@ pub struct ErrorEnvelope {
 /// `truncated` says how many.
 #[derive(Debug, Clone, Object)]
 pub struct ErrorBody {
+    /// A stable code to branch on; its HTTP status is the response's.
     pub code: ErrorCode,
     /// A human-readable sentence; wording may change, do not parse it.
     pub message: String,
@@ -83,8 +86,11 @@ const LISTED_FIELDS_BUDGET: usize = 8 * 1024;
 /// One field at fault.
 #[derive(Debug, Clone, Object)]
 pub struct FieldErrorBody {
+    /// The field's name as sent (a nested one as `parent.child`).
     pub field: String,
+    /// The field's own code, e.g. `INVALID_TIMEZONE`.
     pub code: ErrorCode,
+    /// Why the value was refused; wording may change, do not parse it.
     pub message: String,
 }
 
@@ -198,7 +204,9 @@ macro_rules! page_envelope {
         pub struct $name {
             /// Always `true`.
             pub success: bool,
+            /// This page's items.
             pub data: Vec<$item>,
+            /// Where the list stands: the cursor of the next page, if there is one.
             pub meta: $crate::api::envelope::PageMeta,
         }
     };

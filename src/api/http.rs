@@ -43,8 +43,11 @@ pub fn client_address(remote: &RemoteAddr) -> std::net::IpAddr {
 /// The session the request was made with.
 #[derive(Debug, Clone, Object)]
 pub struct CurrentSession {
+    /// The session's id (`DELETE /v1/me/sessions/{id}` revokes it).
     pub id: SessionId,
+    /// When the session started (sign-in).
     pub created_at: Timestamp,
+    /// When its token stops working, unless revoked before.
     pub expires_at: Timestamp,
 }
 

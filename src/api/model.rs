@@ -21,35 +21,45 @@ use crate::{
 /// A team, by id and name.
 #[derive(Debug, Clone, Object)]
 pub struct TeamRef {
+    /// The team's id.
     pub id: TeamId,
+    /// The team's name, unique in the organization.
     pub name: String,
 }
 
 /// The user's fields as both surfaces show them.
 #[derive(Debug, Clone, Object)]
 pub struct UserFields {
+    /// The user's id (a UUIDv7: ids sort by creation time).
     pub id: UserId,
+    /// The organization the user belongs to; never changes.
     pub org_id: OrgId,
     /// `suspended` users cannot sign in or use their sessions.
     pub status: UserStatus,
     /// Set through the admin surface only.
     pub role: Role,
+    /// How the user is shown; `null` when not set.
     #[oai(nullable)]
     pub display_name: Option<DisplayName>,
+    /// Given name; `null` when not set.
     #[oai(nullable)]
     pub first_name: Option<PersonName>,
+    /// Family name; `null` when not set.
     #[oai(nullable)]
     pub last_name: Option<PersonName>,
     /// `first_name` and `last_name` joined by a space; read-only.
     #[oai(nullable)]
     pub full_name: Option<String>,
+    /// A short text about the user; `null` when not set.
     #[oai(nullable)]
     pub bio: Option<Bio>,
+    /// An `http(s)` URL or a `data:image/…` URL; `null` when not set.
     #[oai(nullable)]
     pub profile_image_url: Option<ProfileImage>,
     /// E.164.
     #[oai(nullable)]
     pub phone_number: Option<PhoneNumber>,
+    /// Whether the number is known to belong to the user; false again after a change of number.
     pub phone_number_verified: bool,
     /// BCP 47, canonical casing.
     #[oai(nullable)]
@@ -61,10 +71,13 @@ pub struct UserFields {
     /// (`eve@xn--bcher-kva.example` for `eve@bücher.example`).
     #[oai(nullable)]
     pub primary_email: Option<EmailAddress>,
+    /// Whether the address is known to belong to the user; false again after a change of address.
     pub primary_email_verified: bool,
     /// When false the user cannot sign in with e-mail and password.
     pub primary_email_auth_enabled: bool,
+    /// Whether the user can sign in with a password (the hash itself is never shown).
     pub has_password: bool,
+    /// Whether two-factor authentication (TOTP) is on; sign-in then needs a code.
     pub otp_auth_enabled: bool,
     /// A team the user is a member of, or null.
     #[oai(nullable)]
@@ -78,9 +91,11 @@ pub struct UserFields {
     pub client_read_only_metadata: BTreeMap<String, Value>,
     /// The number of the user's live sessions.
     pub active_sessions: i64,
+    /// When the user was created.
     pub created_at: Timestamp,
     /// Moves only when something actually changed.
     pub updated_at: Timestamp,
+    /// The last authenticated request or sign-in, to the minute; `null` before the first.
     #[oai(nullable)]
     pub last_active_at: Option<Timestamp>,
 }
@@ -99,15 +114,20 @@ pub struct AdminUser {
 /// The organization the user belongs to.
 #[derive(Debug, Clone, Object)]
 pub struct OrgRef {
+    /// The organization's id.
     pub id: OrgId,
+    /// The organization's name.
     pub name: String,
 }
 
 /// A team the user belongs to, with the user's role in it.
 #[derive(Debug, Clone, Object)]
 pub struct MyTeam {
+    /// The team's id.
     pub id: TeamId,
+    /// The team's name.
     pub name: String,
+    /// The user's role in the team (`member`).
     pub role: String,
 }
 
@@ -117,11 +137,13 @@ pub struct MyTeam {
 pub struct Me {
     #[oai(flatten)]
     pub user: UserFields,
+    /// The organization the user belongs to.
     pub org: OrgRef,
     /// Every team the user is a member of, by name.
     pub teams: Vec<MyTeam>,
     /// The scopes this principal acts with on the admin surface.
     pub scopes: Vec<String>,
+    /// The session this request was made with.
     pub session: CurrentSession,
 }
 

@@ -48,12 +48,17 @@ pub enum MetricsResponse {
 /// One public key in JWK form (RFC 8037, OKP/Ed25519).
 #[derive(Debug, Clone, Object)]
 pub struct Jwk {
+    /// Key type: `OKP` (RFC 8037).
     pub kty: String,
+    /// Curve: `Ed25519`.
     pub crv: String,
     /// The public key, base64url.
     pub x: String,
+    /// Key id; matches the `kid` header of the tokens it signed.
     pub kid: String,
+    /// Algorithm: `EdDSA`.
     pub alg: String,
+    /// `sig`: the key verifies signatures.
     #[oai(rename = "use")]
     pub key_use: String,
 }
@@ -61,6 +66,7 @@ pub struct Jwk {
 /// A JSON Web Key Set (RFC 7517). Not wrapped in the envelope: JWT libraries read this shape.
 #[derive(Debug, Clone, Object)]
 pub struct JwkSet {
+    /// Every key that verifies session tokens: the signing key first, then keys of earlier rotations.
     pub keys: Vec<Jwk>,
 }
 

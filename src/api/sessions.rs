@@ -22,11 +22,13 @@ use crate::{
 #[derive(Debug, Clone, Object)]
 #[oai(deny_unknown_fields)]
 pub struct SignIn {
+    /// The organization the user belongs to (the first start prints the demo one's).
     pub org_id: OrgId,
     /// The user's primary e-mail address, matched case-insensitively and with the domain in
     /// either its Unicode or its ASCII (`xn--`) form.
     #[oai(validator(min_length = 1, max_length = 254))]
     pub email: String,
+    /// The user's password.
     #[oai(validator(min_length = 1, max_length = 256))]
     pub password: String,
     /// Six digits from the authenticator; required when the user has 2FA on. Each code signs
@@ -41,14 +43,18 @@ pub struct SignedIn {
     /// Send as `Authorization: Bearer <token>`. An EdDSA JWT, valid until `session.expires_at`
     /// unless the session is revoked first.
     pub token: String,
+    /// The session the token belongs to.
     pub session: CurrentSession,
 }
 
 /// One of the user's live sessions.
 #[derive(Debug, Clone, Object)]
 pub struct SessionInfo {
+    /// The session's id.
     pub id: SessionId,
+    /// When the session started (sign-in).
     pub created_at: Timestamp,
+    /// When its token stops working, unless revoked before.
     pub expires_at: Timestamp,
     /// Last authenticated use, refreshed at most once a minute.
     pub last_active_at: Timestamp,

@@ -28,10 +28,13 @@ use crate::{
 /// A team of the organization.
 #[derive(Debug, Clone, Object)]
 pub struct Team {
+    /// The team's id.
     pub id: TeamId,
+    /// The organization the team belongs to.
     pub org_id: OrgId,
     /// 1–100 characters.
     pub name: String,
+    /// When the team was created.
     pub created_at: Timestamp,
 }
 
@@ -56,10 +59,13 @@ pub struct TeamPatch {
 /// A user's membership of a team.
 #[derive(Debug, Clone, Object)]
 pub struct TeamMember {
+    /// The team.
     pub team_id: TeamId,
+    /// The member.
     pub user_id: UserId,
     /// The user's role in the team (`member`).
     pub role: String,
+    /// When the user joined the team.
     pub created_at: Timestamp,
 }
 

@@ -413,12 +413,19 @@ export interface components {
          * @description An API key, without its secret.
          */
         ApiKey: {
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the key was created.
+             */
             created_at: string;
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The key's id (`DELETE /v1/api-keys/{id}` revokes it).
+             */
             id: string;
             /** @description What the key is for. */
             name: string;
+            /** @description What the key may do, one scope per operation family. */
             scopes: components["schemas"]["ScopeName"][];
         };
         /**
@@ -440,6 +447,7 @@ export interface components {
          * @description The organization's live API keys.
          */
         ApiKeyListEnvelope: {
+            /** @description The organization's live keys, oldest first. */
             data: components["schemas"]["ApiKey"][];
             /** @description Always `true`. */
             success: boolean;
@@ -449,11 +457,19 @@ export interface components {
          * @description A new API key and its secret, shown this once.
          */
         CreatedApiKey: {
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the key was created.
+             */
             created_at: string;
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The key's id.
+             */
             id: string;
+            /** @description The name it was given. */
             name: string;
+            /** @description What the key may do. */
             scopes: components["schemas"]["ScopeName"][];
             /**
              * @description The bearer credential (`uak_…`). Store it now: only its hash is kept and it is never
@@ -463,7 +479,8 @@ export interface components {
         };
         /** CreatedApiKeyEnvelope */
         CreatedApiKeyEnvelope: {
-            data: components["schemas"]["CreatedApiKey"];
+            /** @description The payload. */
+            data: components["schemas"]["CreatedApiKey"] & unknown;
             /** @description Always `true`. */
             success: boolean;
         };
@@ -472,11 +489,20 @@ export interface components {
          * @description The session the request was made with.
          */
         CurrentSession: {
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the session started (sign-in).
+             */
             created_at: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When its token stops working, unless revoked before.
+             */
             expires_at: string;
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The session's id (`DELETE /v1/me/sessions/{id}` revokes it).
+             */
             id: string;
         };
         /**
@@ -487,7 +513,8 @@ export interface components {
          *     `truncated` says how many.
          */
         ErrorBody: {
-            code: components["schemas"]["ErrorCode"];
+            /** @description A stable code to branch on; its HTTP status is the response's. */
+            code: components["schemas"]["ErrorCode"] & unknown;
             /** @description Field name → reason, for every field at fault. */
             details: {
                 [key: string]: string;
@@ -518,7 +545,8 @@ export interface components {
          * @description A failed response.
          */
         ErrorEnvelope: {
-            error: components["schemas"]["ErrorBody"];
+            /** @description What went wrong. */
+            error: components["schemas"]["ErrorBody"] & unknown;
             /** @description Always `false`. */
             success: boolean;
         };
@@ -527,8 +555,11 @@ export interface components {
          * @description One field at fault.
          */
         FieldErrorBody: {
-            code: components["schemas"]["ErrorCode"];
+            /** @description The field's own code, e.g. `INVALID_TIMEZONE`. */
+            code: components["schemas"]["ErrorCode"] & unknown;
+            /** @description The field's name as sent (a nested one as `parent.child`). */
             field: string;
+            /** @description Why the value was refused; wording may change, do not parse it. */
             message: string;
         };
         /**
@@ -541,7 +572,8 @@ export interface components {
         };
         /** HealthEnvelope */
         HealthEnvelope: {
-            data: components["schemas"]["Health"];
+            /** @description The payload. */
+            data: components["schemas"]["Health"] & unknown;
             /** @description Always `true`. */
             success: boolean;
         };
@@ -550,10 +582,15 @@ export interface components {
          * @description One public key in JWK form (RFC 8037, OKP/Ed25519).
          */
         Jwk: {
+            /** @description Algorithm: `EdDSA`. */
             alg: string;
+            /** @description Curve: `Ed25519`. */
             crv: string;
+            /** @description Key id; matches the `kid` header of the tokens it signed. */
             kid: string;
+            /** @description Key type: `OKP` (RFC 8037). */
             kty: string;
+            /** @description `sig`: the key verifies signatures. */
             use: string;
             /** @description The public key, base64url. */
             x: string;
@@ -563,6 +600,7 @@ export interface components {
          * @description A JSON Web Key Set (RFC 7517). Not wrapped in the envelope: JWT libraries read this shape.
          */
         JwkSet: {
+            /** @description Every key that verifies session tokens: the signing key first, then keys of earlier rotations. */
             keys: components["schemas"]["Jwk"][];
         };
         /**
@@ -576,6 +614,7 @@ export interface components {
              * @description The number of the user's live sessions.
              */
             active_sessions: number;
+            /** @description A short text about the user; `null` when not set. */
             bio: string | null;
             /** @description Free-form data the user may write. */
             client_metadata: {
@@ -585,26 +624,45 @@ export interface components {
             client_read_only_metadata: {
                 [key: string]: unknown;
             };
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the user was created.
+             */
             created_at: string;
+            /** @description How the user is shown; `null` when not set. */
             display_name: string | null;
+            /** @description Given name; `null` when not set. */
             first_name: string | null;
             /** @description `first_name` and `last_name` joined by a space; read-only. */
             full_name: string | null;
+            /** @description Whether the user can sign in with a password (the hash itself is never shown). */
             has_password: boolean;
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The user's id (a UUIDv7: ids sort by creation time).
+             */
             id: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description The last authenticated request or sign-in, to the minute; `null` before the first.
+             */
             last_active_at: string | null;
+            /** @description Family name; `null` when not set. */
             last_name: string | null;
             /** @description BCP 47, canonical casing. */
             locale: string | null;
-            org: components["schemas"]["OrgRef"];
-            /** Format: uuid */
+            /** @description The organization the user belongs to. */
+            org: components["schemas"]["OrgRef"] & unknown;
+            /**
+             * Format: uuid
+             * @description The organization the user belongs to; never changes.
+             */
             org_id: string;
+            /** @description Whether two-factor authentication (TOTP) is on; sign-in then needs a code. */
             otp_auth_enabled: boolean;
             /** @description E.164. */
             phone_number: string | null;
+            /** @description Whether the number is known to belong to the user; false again after a change of number. */
             phone_number_verified: boolean;
             /**
              * @description The canonical form: the local part as sent (NFC), the domain in lower-case ASCII
@@ -613,7 +671,9 @@ export interface components {
             primary_email: string | null;
             /** @description When false the user cannot sign in with e-mail and password. */
             primary_email_auth_enabled: boolean;
+            /** @description Whether the address is known to belong to the user; false again after a change of address. */
             primary_email_verified: boolean;
+            /** @description An `http(s)` URL or a `data:image/…` URL; `null` when not set. */
             profile_image_url: string | null;
             /** @description Set through the admin surface only. */
             role: components["schemas"]["Role"] & unknown;
@@ -626,7 +686,8 @@ export interface components {
              * @description A team the user is a member of, or null.
              */
             selected_team_id: string | null;
-            session: components["schemas"]["CurrentSession"];
+            /** @description The session this request was made with. */
+            session: components["schemas"]["CurrentSession"] & unknown;
             /** @description `suspended` users cannot sign in or use their sessions. */
             status: components["schemas"]["UserStatus"] & unknown;
             /** @description Every team the user is a member of, by name. */
@@ -641,7 +702,8 @@ export interface components {
         };
         /** MeEnvelope */
         MeEnvelope: {
-            data: components["schemas"]["Me"];
+            /** @description The payload. */
+            data: components["schemas"]["Me"] & unknown;
             /** @description Always `true`. */
             success: boolean;
         };
@@ -740,9 +802,14 @@ export interface components {
          * @description A team the user belongs to, with the user's role in it.
          */
         MyTeam: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The team's id.
+             */
             id: string;
+            /** @description The team's name. */
             name: string;
+            /** @description The user's role in the team (`member`). */
             role: string;
         };
         /**
@@ -750,8 +817,12 @@ export interface components {
          * @description The organization the user belongs to.
          */
         OrgRef: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The organization's id.
+             */
             id: string;
+            /** @description The organization's name. */
             name: string;
         };
         /**
@@ -786,13 +857,22 @@ export interface components {
          * @description One of the user's live sessions.
          */
         SessionInfo: {
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the session started (sign-in).
+             */
             created_at: string;
             /** @description Whether this is the session making the request. */
             current: boolean;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When its token stops working, unless revoked before.
+             */
             expires_at: string;
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The session's id.
+             */
             id: string;
             /**
              * Format: date-time
@@ -802,6 +882,7 @@ export interface components {
         };
         /** SessionListEnvelope */
         SessionListEnvelope: {
+            /** @description The payload. */
             data: components["schemas"]["SessionInfo"][];
             /** @description Always `true`. */
             success: boolean;
@@ -817,8 +898,12 @@ export interface components {
              *     either its Unicode or its ASCII (`xn--`) form.
              */
             email: string;
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The organization the user belongs to (the first start prints the demo one's).
+             */
             org_id: string;
+            /** @description The user's password. */
             password: string;
             /**
              * @description Six digits from the authenticator; required when the user has 2FA on. Each code signs
@@ -831,7 +916,8 @@ export interface components {
          * @description A new session and the token that carries it.
          */
         SignedIn: {
-            session: components["schemas"]["CurrentSession"];
+            /** @description The session the token belongs to. */
+            session: components["schemas"]["CurrentSession"] & unknown;
             /**
              * @description Send as `Authorization: Bearer <token>`. An EdDSA JWT, valid until `session.expires_at`
              *     unless the session is revoked first.
@@ -840,7 +926,8 @@ export interface components {
         };
         /** SignedInEnvelope */
         SignedInEnvelope: {
-            data: components["schemas"]["SignedIn"];
+            /** @description The payload. */
+            data: components["schemas"]["SignedIn"] & unknown;
             /** @description Always `true`. */
             success: boolean;
         };
@@ -849,13 +936,22 @@ export interface components {
          * @description A team of the organization.
          */
         Team: {
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the team was created.
+             */
             created_at: string;
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The team's id.
+             */
             id: string;
             /** @description 1–100 characters. */
             name: string;
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The organization the team belongs to.
+             */
             org_id: string;
         };
         /**
@@ -871,14 +967,17 @@ export interface components {
         };
         /** TeamEnvelope */
         TeamEnvelope: {
-            data: components["schemas"]["Team"];
+            /** @description The payload. */
+            data: components["schemas"]["Team"] & unknown;
             /** @description Always `true`. */
             success: boolean;
         };
         /** TeamListEnvelope */
         TeamListEnvelope: {
+            /** @description This page's items. */
             data: components["schemas"]["Team"][];
-            meta: components["schemas"]["PageMeta"];
+            /** @description Where the list stands: the cursor of the next page, if there is one. */
+            meta: components["schemas"]["PageMeta"] & unknown;
             /** @description Always `true`. */
             success: boolean;
         };
@@ -887,18 +986,28 @@ export interface components {
          * @description A user's membership of a team.
          */
         TeamMember: {
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the user joined the team.
+             */
             created_at: string;
             /** @description The user's role in the team (`member`). */
             role: string;
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The team.
+             */
             team_id: string;
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The member.
+             */
             user_id: string;
         };
         /** TeamMemberEnvelope */
         TeamMemberEnvelope: {
-            data: components["schemas"]["TeamMember"];
+            /** @description The payload. */
+            data: components["schemas"]["TeamMember"] & unknown;
             /** @description Always `true`. */
             success: boolean;
         };
@@ -918,8 +1027,12 @@ export interface components {
          * @description A team, by id and name.
          */
         TeamRef: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The team's id.
+             */
             id: string;
+            /** @description The team's name, unique in the organization. */
             name: string;
         };
         /**
@@ -933,6 +1046,7 @@ export interface components {
              * @description The number of the user's live sessions.
              */
             active_sessions: number;
+            /** @description A short text about the user; `null` when not set. */
             bio: string | null;
             /** @description Free-form data the user may write. */
             client_metadata: {
@@ -942,25 +1056,43 @@ export interface components {
             client_read_only_metadata: {
                 [key: string]: unknown;
             };
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the user was created.
+             */
             created_at: string;
+            /** @description How the user is shown; `null` when not set. */
             display_name: string | null;
+            /** @description Given name; `null` when not set. */
             first_name: string | null;
             /** @description `first_name` and `last_name` joined by a space; read-only. */
             full_name: string | null;
+            /** @description Whether the user can sign in with a password (the hash itself is never shown). */
             has_password: boolean;
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The user's id (a UUIDv7: ids sort by creation time).
+             */
             id: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description The last authenticated request or sign-in, to the minute; `null` before the first.
+             */
             last_active_at: string | null;
+            /** @description Family name; `null` when not set. */
             last_name: string | null;
             /** @description BCP 47, canonical casing. */
             locale: string | null;
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The organization the user belongs to; never changes.
+             */
             org_id: string;
+            /** @description Whether two-factor authentication (TOTP) is on; sign-in then needs a code. */
             otp_auth_enabled: boolean;
             /** @description E.164. */
             phone_number: string | null;
+            /** @description Whether the number is known to belong to the user; false again after a change of number. */
             phone_number_verified: boolean;
             /**
              * @description The canonical form: the local part as sent (NFC), the domain in lower-case ASCII
@@ -969,7 +1101,9 @@ export interface components {
             primary_email: string | null;
             /** @description When false the user cannot sign in with e-mail and password. */
             primary_email_auth_enabled: boolean;
+            /** @description Whether the address is known to belong to the user; false again after a change of address. */
             primary_email_verified: boolean;
+            /** @description An `http(s)` URL or a `data:image/…` URL; `null` when not set. */
             profile_image_url: string | null;
             /** @description Set through the admin surface only. */
             role: components["schemas"]["Role"] & unknown;
@@ -1105,14 +1239,17 @@ export interface components {
         };
         /** UserEnvelope */
         UserEnvelope: {
-            data: components["schemas"]["User"];
+            /** @description The payload. */
+            data: components["schemas"]["User"] & unknown;
             /** @description Always `true`. */
             success: boolean;
         };
         /** UserListEnvelope */
         UserListEnvelope: {
+            /** @description This page's items. */
             data: components["schemas"]["User"][];
-            meta: components["schemas"]["PageMeta"];
+            /** @description Where the list stands: the cursor of the next page, if there is one. */
+            meta: components["schemas"]["PageMeta"] & unknown;
             /** @description Always `true`. */
             success: boolean;
         };

@@ -10,10 +10,13 @@ pub mod types {
     ///An API key, without its secret.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ApiKey {
+        ///When the key was created.
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The key's id (`DELETE /v1/api-keys/{id}` revokes it).
         pub id: ::uuid::Uuid,
         ///What the key is for.
         pub name: ::std::string::String,
+        ///What the key may do, one scope per operation family.
         pub scopes: ::std::vec::Vec<ScopeName>,
     }
     impl ApiKey {
@@ -99,6 +102,7 @@ pub mod types {
     ///The organization's live API keys.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ApiKeyListEnvelope {
+        ///The organization's live keys, oldest first.
         pub data: ::std::vec::Vec<ApiKey>,
         ///Always `true`.
         pub success: bool,
@@ -173,9 +177,13 @@ pub mod types {
     ///A new API key and its secret, shown this once.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct CreatedApiKey {
+        ///When the key was created.
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The key's id.
         pub id: ::uuid::Uuid,
+        ///The name it was given.
         pub name: ::std::string::String,
+        ///What the key may do.
         pub scopes: ::std::vec::Vec<ScopeName>,
         /**The bearer credential (`uak_…`). Store it now: only its hash is kept and it is never
 shown again.*/
@@ -201,8 +209,11 @@ shown again.*/
     ///The session the request was made with.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct CurrentSession {
+        ///When the session started (sign-in).
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///When its token stops working, unless revoked before.
         pub expires_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The session's id (`DELETE /v1/me/sessions/{id}` revokes it).
         pub id: ::uuid::Uuid,
     }
     impl CurrentSession {
@@ -254,7 +265,9 @@ list them all.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct FieldErrorBody {
         pub code: crate::ErrorCode,
+        ///The field's name as sent (a nested one as `parent.child`).
         pub field: ::std::string::String,
+        ///Why the value was refused; wording may change, do not parse it.
         pub message: ::std::string::String,
     }
     impl FieldErrorBody {
@@ -288,10 +301,15 @@ list them all.*/
     ///One public key in JWK form (RFC 8037, OKP/Ed25519).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct Jwk {
+        ///Algorithm: `EdDSA`.
         pub alg: ::std::string::String,
+        ///Curve: `Ed25519`.
         pub crv: ::std::string::String,
+        ///Key id; matches the `kid` header of the tokens it signed.
         pub kid: ::std::string::String,
+        ///Key type: `OKP` (RFC 8037).
         pub kty: ::std::string::String,
+        ///`sig`: the key verifies signatures.
         #[serde(rename = "use")]
         pub use_: ::std::string::String,
         ///The public key, base64url.
@@ -305,6 +323,7 @@ list them all.*/
     ///A JSON Web Key Set (RFC 7517). Not wrapped in the envelope: JWT libraries read this shape.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct JwkSet {
+        ///Every key that verifies session tokens: the signing key first, then keys of earlier rotations.
         pub keys: ::std::vec::Vec<Jwk>,
     }
     impl JwkSet {
@@ -430,6 +449,7 @@ scopes and session. `server_metadata`, the password hash and the TOTP secret nev
     pub struct Me {
         ///The number of the user's live sessions.
         pub active_sessions: i64,
+        ///A short text about the user; `null` when not set.
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub bio: ::std::option::Option<::std::string::String>,
         ///Free-form data the user may write.
@@ -442,31 +462,41 @@ scopes and session. `server_metadata`, the password hash and the TOTP secret nev
             ::std::string::String,
             ::serde_json::Value,
         >,
+        ///When the user was created.
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///How the user is shown; `null` when not set.
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub display_name: ::std::option::Option<::std::string::String>,
+        ///Given name; `null` when not set.
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub first_name: ::std::option::Option<::std::string::String>,
         ///`first_name` and `last_name` joined by a space; read-only.
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub full_name: ::std::option::Option<::std::string::String>,
+        ///Whether the user can sign in with a password (the hash itself is never shown).
         pub has_password: bool,
+        ///The user's id (a UUIDv7: ids sort by creation time).
         pub id: ::uuid::Uuid,
+        ///The last authenticated request or sign-in, to the minute; `null` before the first.
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub last_active_at: ::std::option::Option<
             ::chrono::DateTime<::chrono::offset::Utc>,
         >,
+        ///Family name; `null` when not set.
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub last_name: ::std::option::Option<::std::string::String>,
         ///BCP 47, canonical casing.
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub locale: ::std::option::Option<::std::string::String>,
         pub org: OrgRef,
+        ///The organization the user belongs to; never changes.
         pub org_id: ::uuid::Uuid,
+        ///Whether two-factor authentication (TOTP) is on; sign-in then needs a code.
         pub otp_auth_enabled: bool,
         ///E.164.
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub phone_number: ::std::option::Option<::std::string::String>,
+        ///Whether the number is known to belong to the user; false again after a change of number.
         pub phone_number_verified: bool,
         /**The canonical form: the local part as sent (NFC), the domain in lower-case ASCII
 (`eve@xn--bcher-kva.example` for `eve@bücher.example`).*/
@@ -474,7 +504,9 @@ scopes and session. `server_metadata`, the password hash and the TOTP secret nev
         pub primary_email: ::std::option::Option<::std::string::String>,
         ///When false the user cannot sign in with e-mail and password.
         pub primary_email_auth_enabled: bool,
+        ///Whether the address is known to belong to the user; false again after a change of address.
         pub primary_email_verified: bool,
+        ///An `http(s)` URL or a `data:image/…` URL; `null` when not set.
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub profile_image_url: ::std::option::Option<::std::string::String>,
         pub role: Role,
@@ -516,8 +548,11 @@ scopes and session. `server_metadata`, the password hash and the TOTP secret nev
     ///A team the user belongs to, with the user's role in it.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct MyTeam {
+        ///The team's id.
         pub id: ::uuid::Uuid,
+        ///The team's name.
         pub name: ::std::string::String,
+        ///The user's role in the team (`member`).
         pub role: ::std::string::String,
     }
     impl MyTeam {
@@ -528,7 +563,9 @@ scopes and session. `server_metadata`, the password hash and the TOTP secret nev
     ///The organization the user belongs to.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct OrgRef {
+        ///The organization's id.
         pub id: ::uuid::Uuid,
+        ///The organization's name.
         pub name: ::std::string::String,
     }
     impl OrgRef {
@@ -677,10 +714,13 @@ was not issued by this API is 422 `INVALID_CURSOR`.*/
     ///One of the user's live sessions.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct SessionInfo {
+        ///When the session started (sign-in).
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
         ///Whether this is the session making the request.
         pub current: bool,
+        ///When its token stops working, unless revoked before.
         pub expires_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The session's id.
         pub id: ::uuid::Uuid,
         ///Last authenticated use, refreshed at most once a minute.
         pub last_active_at: ::chrono::DateTime<::chrono::offset::Utc>,
@@ -693,6 +733,7 @@ was not issued by this API is 422 `INVALID_CURSOR`.*/
     ///`SessionListEnvelope`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct SessionListEnvelope {
+        ///The payload.
         pub data: ::std::vec::Vec<SessionInfo>,
         ///Always `true`.
         pub success: bool,
@@ -710,7 +751,9 @@ organization `org_id`.*/
         /**The user's primary e-mail address, matched case-insensitively and with the domain in
 either its Unicode or its ASCII (`xn--`) form.*/
         pub email: SignInEmail,
+        ///The organization the user belongs to (the first start prints the demo one's).
         pub org_id: ::uuid::Uuid,
+        ///The user's password.
         pub password: SignInPassword,
         /**Six digits from the authenticator; required when the user has 2FA on. Each code signs
 in once.*/
@@ -780,7 +823,7 @@ either its Unicode or its ASCII (`xn--`) form.*/
                 })
         }
     }
-    ///`SignInPassword`
+    ///The user's password.
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
     pub struct SignInPassword(::std::string::String);
@@ -923,10 +966,13 @@ unless the session is revoked first.*/
     ///A team of the organization.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct Team {
+        ///When the team was created.
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The team's id.
         pub id: ::uuid::Uuid,
         ///1–100 characters.
         pub name: ::std::string::String,
+        ///The organization the team belongs to.
         pub org_id: ::uuid::Uuid,
     }
     impl Team {
@@ -1020,6 +1066,7 @@ invisible or spoofing characters; a visible letter or digit): else 422 `INVALID_
     ///`TeamListEnvelope`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct TeamListEnvelope {
+        ///This page's items.
         pub data: ::std::vec::Vec<Team>,
         pub meta: PageMeta,
         ///Always `true`.
@@ -1033,10 +1080,13 @@ invisible or spoofing characters; a visible letter or digit): else 422 `INVALID_
     ///A user's membership of a team.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct TeamMember {
+        ///When the user joined the team.
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
         ///The user's role in the team (`member`).
         pub role: ::std::string::String,
+        ///The team.
         pub team_id: ::uuid::Uuid,
+        ///The member.
         pub user_id: ::uuid::Uuid,
     }
     impl TeamMember {
@@ -1059,7 +1109,9 @@ invisible or spoofing characters; a visible letter or digit): else 422 `INVALID_
     ///A team, by id and name.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct TeamRef {
+        ///The team's id.
         pub id: ::uuid::Uuid,
+        ///The team's name, unique in the organization.
         pub name: ::std::string::String,
     }
     impl TeamRef {
@@ -1073,6 +1125,7 @@ invisible or spoofing characters; a visible letter or digit): else 422 `INVALID_
     pub struct User {
         ///The number of the user's live sessions.
         pub active_sessions: i64,
+        ///A short text about the user; `null` when not set.
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub bio: ::std::option::Option<::std::string::String>,
         ///Free-form data the user may write.
@@ -1085,30 +1138,40 @@ invisible or spoofing characters; a visible letter or digit): else 422 `INVALID_
             ::std::string::String,
             ::serde_json::Value,
         >,
+        ///When the user was created.
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///How the user is shown; `null` when not set.
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub display_name: ::std::option::Option<::std::string::String>,
+        ///Given name; `null` when not set.
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub first_name: ::std::option::Option<::std::string::String>,
         ///`first_name` and `last_name` joined by a space; read-only.
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub full_name: ::std::option::Option<::std::string::String>,
+        ///Whether the user can sign in with a password (the hash itself is never shown).
         pub has_password: bool,
+        ///The user's id (a UUIDv7: ids sort by creation time).
         pub id: ::uuid::Uuid,
+        ///The last authenticated request or sign-in, to the minute; `null` before the first.
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub last_active_at: ::std::option::Option<
             ::chrono::DateTime<::chrono::offset::Utc>,
         >,
+        ///Family name; `null` when not set.
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub last_name: ::std::option::Option<::std::string::String>,
         ///BCP 47, canonical casing.
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub locale: ::std::option::Option<::std::string::String>,
+        ///The organization the user belongs to; never changes.
         pub org_id: ::uuid::Uuid,
+        ///Whether two-factor authentication (TOTP) is on; sign-in then needs a code.
         pub otp_auth_enabled: bool,
         ///E.164.
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub phone_number: ::std::option::Option<::std::string::String>,
+        ///Whether the number is known to belong to the user; false again after a change of number.
         pub phone_number_verified: bool,
         /**The canonical form: the local part as sent (NFC), the domain in lower-case ASCII
 (`eve@xn--bcher-kva.example` for `eve@bücher.example`).*/
@@ -1116,7 +1179,9 @@ invisible or spoofing characters; a visible letter or digit): else 422 `INVALID_
         pub primary_email: ::std::option::Option<::std::string::String>,
         ///When false the user cannot sign in with e-mail and password.
         pub primary_email_auth_enabled: bool,
+        ///Whether the address is known to belong to the user; false again after a change of address.
         pub primary_email_verified: bool,
+        ///An `http(s)` URL or a `data:image/…` URL; `null` when not set.
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub profile_image_url: ::std::option::Option<::std::string::String>,
         pub role: Role,
@@ -1610,6 +1675,7 @@ same change sets it (only the admin surface can).*/
     ///`UserListEnvelope`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct UserListEnvelope {
+        ///This page's items.
         pub data: ::std::vec::Vec<User>,
         pub meta: PageMeta,
         ///Always `true`.

@@ -108,3 +108,23 @@ fn every_error_response_lists_its_codes_with_an_example_of_each() {
     }
     assert!(responses > 100, "{responses}");
 }
+
+/// Every property of every schema says what it is: responses document their fields as request
+/// bodies document their rules.
+#[test]
+fn every_schema_property_has_a_description() {
+    let spec: Value = serde_json::from_str(&crate::api::spec_json()).unwrap();
+    let mut missing = Vec::new();
+    for (name, schema) in spec["components"]["schemas"].as_object().unwrap() {
+        for (field, property) in schema["properties"].as_object().into_iter().flatten() {
+            let described = property.get("description").is_some()
+                || property["allOf"]
+                    .as_array()
+                    .is_some_and(|all| all.iter().any(|p| p.get("description").is_some()));
+            if !described {
+                missing.push(format!("{name}.{field}"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "undocumented: {missing:?}");
+}
