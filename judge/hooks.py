@@ -163,11 +163,15 @@ def depth(value: Any) -> int:
 
 def keyed(value: Any) -> Any:
     """The same shape with every object key renamed `k0`, `k1`, … (as many as generated, so a
-    count over the limit stays over it, and merged results stay within 16 keys)."""
+    count over the limit stays over it, and merged results stay within 16 keys), and no NUL in
+    any string: the server refuses U+0000 anywhere in a request (400), which JSON Schema
+    cannot say of a free-form value."""
     if isinstance(value, dict):
         return {f"k{i}": keyed(item) for i, item in enumerate(value.values())}
     if isinstance(value, list):
         return [keyed(item) for item in value]
+    if isinstance(value, str):
+        return value.replace("\x00", "")
     return value
 
 
