@@ -21,12 +21,6 @@ impl From<NaiveDateTime> for Timestamp {
     }
 }
 
-impl Timestamp {
-    pub fn as_datetime(&self) -> DateTime<Utc> {
-        self.0
-    }
-}
-
 impl std::fmt::Display for Timestamp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0.to_rfc3339_opts(SecondsFormat::Micros, true))

@@ -146,16 +146,13 @@ pub async fn create(
         mut invalid,
         ..
     } = input;
-    let client_metadata =
-        checked_metadata(&mut invalid, "client_metadata", "{}", input.client_metadata);
-    let client_read_only_metadata = checked_metadata(
+    let client_metadata = new_metadata(&mut invalid, "client_metadata", input.client_metadata);
+    let client_read_only_metadata = new_metadata(
         &mut invalid,
         "client_read_only_metadata",
-        "{}",
         input.client_read_only_metadata,
     );
-    let server_metadata =
-        checked_metadata(&mut invalid, "server_metadata", "{}", input.server_metadata);
+    let server_metadata = new_metadata(&mut invalid, "server_metadata", input.server_metadata);
     let credentials = input.credentials.check_admin(&mut invalid, None);
     refuse_invalid(invalid)?;
     let id = UserId::new();
@@ -164,11 +161,6 @@ pub async fn create(
         .apply_admin(&id, &state.secrets, &mut credential_update)
         .await?;
     let credential_changes = credential_update.changes;
-    let metadata = |patch: Option<Value>| {
-        patch
-            .and_then(|patch| merged_metadata("{}", &patch).ok())
-            .unwrap_or_else(|| "{}".to_owned())
-    };
     let at = crate::db::now();
     let primary_email = changes.primary_email.flatten();
     let new = User {
@@ -194,9 +186,9 @@ pub async fn create(
         password_hash: credential_changes.password_hash.flatten(),
         totp_secret: credential_changes.totp_secret.flatten(),
         selected_team_id: None,
-        client_metadata: metadata(client_metadata),
-        client_read_only_metadata: metadata(client_read_only_metadata),
-        server_metadata: metadata(server_metadata),
+        client_metadata,
+        client_read_only_metadata,
+        server_metadata,
         version: 1,
         created_at: at,
         updated_at: at,
@@ -227,6 +219,18 @@ fn checked_metadata(
         invalid.push(FieldError::new(name, refused.code, refused.reason));
     }
     Some(patch)
+}
+
+/// A new user's metadata tier: the patch merged into `{}` once, its error (if any) reported with
+/// the others.
+fn new_metadata(invalid: &mut Vec<FieldError>, name: &str, patch: Option<Value>) -> String {
+    let Some(patch) = patch else {
+        return "{}".to_owned();
+    };
+    merged_metadata("{}", &patch).unwrap_or_else(|refused| {
+        invalid.push(FieldError::new(name, refused.code, refused.reason));
+        "{}".to_owned()
+    })
 }
 
 /// `selected_team_id` must name a team the user belongs to.

@@ -45,7 +45,7 @@ pub fn add(op: &mut Map<String, Value>) {
 }
 
 /// The codes a response of `status` described by `description` can carry.
-pub fn codes_of(status: u16, description: &str) -> Vec<ErrorCode> {
+fn codes_of(status: u16, description: &str) -> Vec<ErrorCode> {
     let of_status = |code: &&ErrorCode| code.status().as_u16() == status;
     let named: Vec<ErrorCode> = ErrorCode::ALL
         .iter()
@@ -90,8 +90,16 @@ fn example(code: ErrorCode) -> Value {
     json!({ "summary": code.as_str(), "value": envelope })
 }
 
-/// A message the server really gives for `code`, and the field it names, if any.
-fn typical(code: ErrorCode) -> (&'static str, Option<(&'static str, &'static str)>) {
+/// An error's message, and the field it names with that field's reason, if any.
+type Typical = (&'static str, Option<(&'static str, &'static str)>);
+
+/// A 422 of one field: the error's message is the field's reason, as the server sends it.
+fn one_field(field: &'static str, reason: &'static str) -> Typical {
+    (reason, Some((field, reason)))
+}
+
+/// A message the server really gives for `code`.
+fn typical(code: ErrorCode) -> Typical {
     use ErrorCode::*;
     match code {
         Unauthorized => ("missing or invalid credentials", None),
@@ -143,14 +151,8 @@ fn typical(code: ErrorCode) -> (&'static str, Option<(&'static str, &'static str
                 "must be 1–64 letters with single spaces, hyphens or apostrophes between them",
             )),
         ),
-        InvalidBio => (
-            "must be 1–2,000 characters",
-            Some(("bio", "must be 1–2,000 characters")),
-        ),
-        InvalidEmail => (
-            "not a valid e-mail address",
-            Some(("primary_email", "not a valid e-mail address")),
-        ),
+        InvalidBio => one_field("bio", "must be 1–2,000 characters"),
+        InvalidEmail => one_field("primary_email", "not a valid e-mail address"),
         InvalidPhoneNumber => (
             "must be an E.164 number such as +14155550123",
             Some((
@@ -165,31 +167,15 @@ fn typical(code: ErrorCode) -> (&'static str, Option<(&'static str, &'static str
                 "must be an http(s) URL or a data:image URL of at most 100 KB",
             )),
         ),
-        InvalidTimezone => (
-            "unknown IANA time zone: Mars/Olympus_Mons",
-            Some(("timezone", "unknown IANA time zone: Mars/Olympus_Mons")),
-        ),
-        InvalidLocale => (
-            "not a BCP 47 language tag",
-            Some(("locale", "not a BCP 47 language tag")),
-        ),
-        InvalidMetadata => (
-            "at most 16 top-level keys",
-            Some(("client_metadata", "at most 16 top-level keys")),
-        ),
-        InvalidCursor => (
-            "this cursor was not issued by this API",
-            Some(("cursor", "this cursor was not issued by this API")),
-        ),
-        NotATeamMember => (
-            "the user is not a member of this team",
-            Some(("selected_team_id", "the user is not a member of this team")),
-        ),
-        WeakPassword => ("too easy to guess", Some(("password", "too easy to guess"))),
-        InvalidPasswordHash => (
-            "bcrypt cost 14 is above the limit of 12",
-            Some(("password_hash", "bcrypt cost 14 is above the limit of 12")),
-        ),
+        InvalidTimezone => one_field("timezone", "unknown IANA time zone: Mars/Olympus_Mons"),
+        InvalidLocale => one_field("locale", "not a BCP 47 language tag"),
+        InvalidMetadata => one_field("client_metadata", "at most 16 top-level keys"),
+        InvalidCursor => one_field("cursor", "this cursor was not issued by this API"),
+        NotATeamMember => one_field("selected_team_id", "the user is not a member of this team"),
+        WeakPassword => one_field("password", "too easy to guess"),
+        InvalidPasswordHash => {
+            one_field("password_hash", "bcrypt cost 14 is above the limit of 12")
+        }
         InvalidTotpSecret => (
             "does not match the new secret at the current time",
             Some((
