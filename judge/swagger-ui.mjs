@@ -1,7 +1,9 @@
 // @ts-check
 // Swagger UI at /docs, as a person would use it, in headless Debian Chromium driven by
 // playwright-core: every operation of the spec is listed, under the page title "users-api" and
-// with the spec's tags in its order; Authorize with the token; Try it out
+// with the spec's tags in its order. The pre-filled examples work unedited: sign in as the demo
+// admin, Authorize with the token from the response panel, then PATCH /v1/me, POST /v1/users,
+// POST /v1/teams and POST /v1/api-keys as pre-filled are 2xx. Authorize with the token; Try it out
 // GET /v1/me (200) and PATCH /v1/me with a new timezone (200, and a following GET shows it).
 // Then the two-factor walk: sign in with the admin's password (POST /v1/sessions, 201),
 // Authorize with the token from the response panel, turn TOTP on (PATCH /v1/me with a secret
@@ -141,8 +143,6 @@ try {
     await modal.locator("button.btn-done").click();
   }
 
-  await authorize(token);
-
   /**
    * Opens an operation, optionally fills its body, executes it; returns status and JSON body
    * as Swagger UI received them, the status Swagger UI displays, and the response body as the
@@ -185,6 +185,33 @@ try {
   const expect = (ok, what, result) =>
     check(ok, ok ? what : `${what} (got ${result.status}: ${JSON.stringify(result.json)})`);
 
+  // The pre-filled examples, executed unedited against the demo organization the server
+  // created on its first start: sign in (the example is the demo admin's), Authorize with the
+  // token from the response panel, then the four bodies a person tries first.
+  const demo = await tryItOut("signIn", "POST", "/v1/sessions", undefined);
+  expect(demo.status === 201 && demo.shown === "201", "the pre-filled sign-in is 201", demo);
+  const demoToken = demo.panel?.data?.token;
+  if (typeof demoToken === "string") {
+    await authorize(demoToken);
+    /** @type {[string, string, string, number][]} */
+    const prefilled = [
+      ["patchMe", "PATCH", "/v1/me", 200],
+      ["createUser", "POST", "/v1/users", 201],
+      ["createTeam", "POST", "/v1/teams", 201],
+      ["createApiKey", "POST", "/v1/api-keys", 201],
+    ];
+    for (const [operationId, method, path, status] of prefilled) {
+      const result = await tryItOut(operationId, method, path, undefined);
+      expect(
+        result.status === status && result.authorization === `Bearer ${demoToken}`,
+        `the pre-filled ${method} ${path} is ${status} for the demo admin`,
+        result,
+      );
+    }
+  }
+
+  // The person's own organization from here on.
+  await authorize(token);
   const got = await tryItOut("getMe", "GET", "/v1/me", undefined);
   check(got.authorization === `Bearer ${token}`, "Try it out sends the authorized token");
   check(got.status === 200 && got.shown === "200", `GET /v1/me is 200 (shown: ${got.shown})`);

@@ -2,7 +2,10 @@
 //! and the demo organization made on first start), a new password for a user who lost theirs
 //! (`users-api admin reset-password`), and the hint a restart prints about both.
 
+use std::net::SocketAddr;
+
 use serde::Serialize;
+use uuid::{Uuid, uuid};
 
 use crate::{
     auth::{self, Tokens},
@@ -29,11 +32,74 @@ pub struct Credentials {
     pub api_key: String,
 }
 
+/// A new organization with a random id and its admin with a random password.
 pub async fn create_org(
     db: &Db,
     tokens: &Tokens,
     name: &str,
     admin_email: &str,
+) -> Result<Credentials, ApiError> {
+    let ids = (OrgId::new(), UserId::new());
+    create(db, tokens, ids, name, admin_email, random_password()).await
+}
+
+/// The demo organization's id: the same on every first start (an id is no secret), so that
+/// the spec's sign-in example names it.
+pub const DEMO_ORG_ID: Uuid = uuid!("0193a5d0-0000-7000-8000-00000000de30");
+
+/// The demo admin's user id, fixed for the same reason: the spec's `user_id` examples name it.
+pub const DEMO_ADMIN_ID: Uuid = uuid!("0193a5d0-0000-7000-8000-000000000ada");
+
+/// The demo organization's admin, created on the first start.
+pub const DEMO_ADMIN_EMAIL: &str = "admin@demo.example";
+
+/// The demo admin's password when the first start listens on loopback only: well known, so
+/// that the spec's sign-in example works unedited in Swagger UI. Anyone who can reach a
+/// loopback listener can already read the banner's credentials on that machine.
+pub const DEMO_ADMIN_PASSWORD: &str = "lovelace-analytical-engine-1843";
+
+/// Which password the demo admin gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DemoPassword {
+    /// [`DEMO_ADMIN_PASSWORD`].
+    WellKnown,
+    /// A random one, printed once.
+    Random,
+}
+
+impl DemoPassword {
+    /// Well known only for a server that listens on a loopback address: one reachable from
+    /// other machines gets a random password.
+    pub fn for_listener(addr: SocketAddr) -> Self {
+        match addr.ip().is_loopback() {
+            true => Self::WellKnown,
+            false => Self::Random,
+        }
+    }
+}
+
+/// The demo organization (made on a first start with an empty database): id
+/// [`DEMO_ORG_ID`], admin [`DEMO_ADMIN_EMAIL`].
+pub async fn create_demo_org(
+    db: &Db,
+    tokens: &Tokens,
+    password: DemoPassword,
+) -> Result<Credentials, ApiError> {
+    let password = match password {
+        DemoPassword::WellKnown => DEMO_ADMIN_PASSWORD.to_owned(),
+        DemoPassword::Random => random_password(),
+    };
+    let ids = (OrgId::from(DEMO_ORG_ID), UserId::from(DEMO_ADMIN_ID));
+    create(db, tokens, ids, "Demo", DEMO_ADMIN_EMAIL, password).await
+}
+
+async fn create(
+    db: &Db,
+    tokens: &Tokens,
+    (org_id, admin_id): (OrgId, UserId),
+    name: &str,
+    admin_email: &str,
+    admin_password: String,
 ) -> Result<Credentials, ApiError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
@@ -51,16 +117,15 @@ pub async fn create_org(
             invalid.reason,
         )])
     })?;
-    let admin_password = random_password();
     let password_hash = auth::password::hash(&admin_password).await?;
     let at = now();
     let org = Organization {
-        id: OrgId::new(),
+        id: org_id,
         name: name.to_owned(),
         created_at: at,
     };
     let admin = User {
-        id: UserId::new(),
+        id: admin_id,
         org_id: org.id,
         status: UserStatus::Active,
         role: Role::Admin,
@@ -126,9 +191,6 @@ fn random_password() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// The demo organization's admin, created on the first start.
-pub const DEMO_ADMIN_EMAIL: &str = "admin@demo.example";
-
 /// Printed when the server starts on a database that already has organizations: the banner
 /// with credentials is shown only once, so say how to get new ones.
 pub fn restart_hint() -> String {
@@ -138,6 +200,13 @@ pub fn restart_hint() -> String {
          \n  users-api admin reset-password --email <address>   (the demo admin is {DEMO_ADMIN_EMAIL})\
          \n  users-api admin create-org --name <name> --admin-email <address>"
     )
+}
+
+/// Printed when `--no-demo` leaves an empty database empty.
+pub fn empty_database_hint() -> String {
+    "This database has no organization yet (--no-demo). Create one, with the same \
+     --database-url:\n  users-api admin create-org --name <name> --admin-email <address>"
+        .to_owned()
 }
 
 /// A new password for the user with address `email` (in `org_id`, needed when several
@@ -207,5 +276,26 @@ pub async fn reset_password(
             None => shown,
         })),
         Outcome::InSeveralOrgs(orgs) => Err(ResetError::InSeveralOrgs { email: shown, orgs }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_well_known_demo_password_is_only_for_a_loopback_listener() {
+        let password = |addr: &str| DemoPassword::for_listener(addr.parse().unwrap());
+        assert_eq!(password("127.0.0.1:8080"), DemoPassword::WellKnown);
+        assert_eq!(password("[::1]:8080"), DemoPassword::WellKnown);
+        assert_eq!(password("0.0.0.0:8080"), DemoPassword::Random);
+        assert_eq!(password("[::]:8080"), DemoPassword::Random);
+        assert_eq!(password("192.0.2.7:8080"), DemoPassword::Random);
+    }
+
+    /// The demo password is one the server's own policy would accept from a user.
+    #[test]
+    fn the_well_known_demo_password_meets_the_password_policy() {
+        auth::password::NewPassword::parse(DEMO_ADMIN_PASSWORD, &[DEMO_ADMIN_EMAIL]).unwrap();
     }
 }

@@ -105,6 +105,10 @@ pub struct Config {
     /// (`https://app.example.com`); none by default. Other origins get no CORS headers.
     #[arg(long, env = "USERS_API_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
     pub cors_origins: Vec<String>,
+    /// Leave an empty database empty instead of creating the demo organization (for
+    /// production: create organizations with `users-api admin create-org`).
+    #[arg(long, env = "USERS_API_NO_DEMO")]
+    pub no_demo: bool,
 }
 
 /// Where the database is and how long its work may take: every command needs these.

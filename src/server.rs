@@ -117,19 +117,17 @@ pub async fn run(config: &Config) -> Result<()> {
         .await
         .map_err(|e| anyhow!(e.message))
         .context("cannot count the organizations")?;
-    if orgs == 0 {
-        let demo = bootstrap::create_org(
-            &state.db,
-            &state.tokens,
-            "Demo",
-            bootstrap::DEMO_ADMIN_EMAIL,
-        )
-        .await
-        .map_err(|e| anyhow!(e.message))
-        .context("cannot create the demo organization")?;
-        print_demo_banner(local, &demo);
-    } else {
-        println!("\n{}\n", bootstrap::restart_hint());
+    match (orgs, config.no_demo) {
+        (0, false) => {
+            let password = bootstrap::DemoPassword::for_listener(local);
+            let demo = bootstrap::create_demo_org(&state.db, &state.tokens, password)
+                .await
+                .map_err(|e| anyhow!(e.message))
+                .context("cannot create the demo organization")?;
+            print_demo_banner(local, &demo, password);
+        }
+        (0, true) => println!("\n{}\n", bootstrap::empty_database_hint()),
+        _ => println!("\n{}\n", bootstrap::restart_hint()),
     }
     let retention = sweeper::Retention {
         sessions: config.session_retention,
@@ -152,9 +150,20 @@ pub async fn run(config: &Config) -> Result<()> {
         .with_context(|| format!("serving on {local}"))
 }
 
-fn print_demo_banner(addr: SocketAddr, demo: &bootstrap::Credentials) {
+fn print_demo_banner(
+    addr: SocketAddr,
+    demo: &bootstrap::Credentials,
+    kind: bootstrap::DemoPassword,
+) {
+    let shown = match kind {
+        bootstrap::DemoPassword::WellKnown => {
+            "token and key shown once; the password is the spec's sign-in example, as this \
+             server listens on loopback only: behind a proxy, start with --no-demo"
+        }
+        bootstrap::DemoPassword::Random => "shown once; only hashes are stored",
+    };
     println!(
-        "\nCreated the demo organization (shown once; only hashes are stored).\n\
+        "\nCreated the demo organization ({shown}).\n\
          \n  Swagger UI:    http://{addr}/docs/  → Authorize → paste a credential\
          \n  organization:  {org}\
          \n  admin e-mail:  {email}\

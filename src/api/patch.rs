@@ -227,6 +227,19 @@ impl Reader {
         })
     }
 
+    /// A string that may be left out but not `null`, such as a proof (there is nothing to
+    /// clear): `null` is a wrong JSON type (400).
+    pub fn non_null_string(&mut self, name: &str) -> Option<String> {
+        match self.string(name) {
+            Field::Null => {
+                let message = "must be a string; leave it out when not needed".to_owned();
+                self.wrong_type(name, message);
+                None
+            }
+            field => field.into_value(),
+        }
+    }
+
     pub fn object(&mut self, name: &str) -> Field<Value> {
         self.take(name, "an object", |v| v.is_object().then_some(v))
     }

@@ -3,7 +3,9 @@
 //! rules of sign-in are `auth::sign_in`'s.
 
 use poem::web::{Data, RemoteAddr};
-use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
+use poem_openapi::{
+    ApiResponse, Object, OpenApi, param::Path, payload::Json, types::MaybeUndefined,
+};
 
 use super::{
     ApiTags, BearerAuth,
@@ -14,6 +16,7 @@ use crate::{
     auth::sign_in,
     db::sessions,
     domain::{OrgId, SessionId, Timestamp},
+    error::{ApiError, ErrorCode, FieldError},
     state::AppState,
 };
 
@@ -22,7 +25,7 @@ use crate::{
 #[derive(Debug, Clone, Object)]
 #[oai(deny_unknown_fields)]
 pub struct SignIn {
-    /// The organization the user belongs to (the first start prints the demo one's).
+    /// The organization the user belongs to (the example is the demo organization).
     pub org_id: OrgId,
     /// The user's primary e-mail address, matched case-insensitively and with the domain in
     /// either its Unicode or its ASCII (`xn--`) form.
@@ -32,9 +35,9 @@ pub struct SignIn {
     #[oai(validator(min_length = 1, max_length = 256))]
     pub password: String,
     /// Six digits from the authenticator; required when the user has 2FA on. Each code signs
-    /// in once.
+    /// in once. Leave it out when 2FA is off (`null` is not a code: 400).
     #[oai(validator(min_length = 6, max_length = 6))]
-    pub totp_code: Option<String>,
+    pub totp_code: MaybeUndefined<String>,
 }
 
 /// A new session and the token that carries it.
@@ -136,11 +139,16 @@ impl SessionsApi {
             password,
             totp_code,
         } = body.0;
+        if totp_code.is_null() {
+            let reason = "must be six digits; leave it out when two-factor authentication is off";
+            let field = FieldError::new("totp_code", ErrorCode::MalformedRequest, reason);
+            return Err(ApiError::malformed_fields(reason, vec![field]).into());
+        }
         let attempt = sign_in::Attempt {
             org_id,
             email: &email,
             password: &password,
-            totp_code: totp_code.as_deref(),
+            totp_code: totp_code.as_opt_deref().flatten(),
             address: client_address(remote),
         };
         let (session, token) = sign_in::sign_in(&state, attempt).await?;

@@ -174,6 +174,7 @@ pub fn normalise(spec: &mut Value) {
         header_spelling(op);
         error_examples::add(op);
         request_examples::add(op);
+        response_examples::add(op);
     }
     add_links(spec);
 }
@@ -417,5 +418,6 @@ fn operations(spec: &mut Value) -> impl Iterator<Item = &mut Map<String, Value>>
 
 mod error_examples;
 mod request_examples;
+mod response_examples;
 #[cfg(test)]
 mod tests;

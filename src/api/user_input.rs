@@ -66,8 +66,8 @@ pub fn read_me(mut r: Reader) -> Result<UserInput, ApiError> {
     let client_metadata = metadata(&mut r, "client_metadata");
     let credentials = CredentialInput {
         password: nullable_string(&mut r, "password"),
-        current_password: r.string("current_password").into_value(),
-        totp_code: r.string("totp_code").into_value(),
+        current_password: r.non_null_string("current_password"),
+        totp_code: r.non_null_string("totp_code"),
         totp_secret_base64: nullable_string(&mut r, "totp_secret_base64"),
         password_hash: None,
     };

@@ -11,6 +11,7 @@ use std::{
 use serde_json::Value;
 use users_api::{
     auth::{self, Principal, SigningKeys, TokenSettings, Tokens},
+    bootstrap::{DEMO_ADMIN_PASSWORD, DEMO_ORG_ID},
     db::{DatabaseUrl, Db, Timeouts},
 };
 
@@ -311,14 +312,20 @@ fn a_bad_database_url_is_one_clear_line_and_a_non_zero_exit() {
 #[test]
 fn the_first_start_prints_working_demo_credentials_once_and_sigterm_stops_it_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let (banner, status) = start_and_stop(dir.path(), true);
+    let (banner, status) = start_and_stop(dir.path(), true, "127.0.0.1:0", &[]);
     assert!(banner.contains("API key:       uak_"), "{banner}");
     assert!(banner.contains("/docs/"), "{banner}");
+    // On loopback, the credentials of the spec's sign-in example.
+    assert!(banner.contains(&DEMO_ORG_ID.to_string()), "{banner}");
+    assert!(
+        banner.contains(&format!("password:      {DEMO_ADMIN_PASSWORD}\n")),
+        "{banner}"
+    );
     assert!(status.success(), "SIGTERM drains and exits 0: {status:?}");
     assert!(dir.path().join("data/users-api.db").exists());
     assert!(dir.path().join("data/signing-key.pem").exists());
 
-    let (again, status) = start_and_stop(dir.path(), false);
+    let (again, status) = start_and_stop(dir.path(), false, "127.0.0.1:0", &[]);
     assert!(
         !again.contains("session token:"),
         "printed only on the first start: {again}"
@@ -333,13 +340,50 @@ fn the_first_start_prints_working_demo_credentials_once_and_sigterm_stops_it_cle
     assert!(status.success());
 }
 
-/// Starts the binary with no configuration but a free port. On the first start, reads the
+/// A server other machines can reach gets no well-known password.
+#[test]
+fn a_first_start_on_every_interface_gives_the_demo_admin_a_random_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let (banner, status) = start_and_stop(dir.path(), true, "0.0.0.0:0", &[]);
+    let password = banner
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("password:"))
+        .expect("a password line")
+        .trim();
+    assert_eq!(password.len(), 20, "{banner}");
+    assert_ne!(password, DEMO_ADMIN_PASSWORD);
+    assert!(status.success());
+}
+
+/// `--no-demo` leaves an empty database empty and says how to create an organization; a
+/// later start without it creates the demo organization then.
+#[test]
+fn no_demo_leaves_an_empty_database_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let (printed, status) = start_and_stop(dir.path(), false, "127.0.0.1:0", &["--no-demo"]);
+    assert!(status.success());
+    assert!(!printed.contains("session token:"), "{printed}");
+    assert!(
+        printed.contains("users-api admin create-org --name <name> --admin-email <address>"),
+        "{printed}"
+    );
+    let (banner, _) = start_and_stop(dir.path(), true, "127.0.0.1:0", &[]);
+    assert!(banner.contains("session token:"), "{banner}");
+}
+
+/// Starts the binary with no configuration but `addr` (a free port) and `flags`. On the first start, reads the
 /// banner and uses its session token for `GET /v1/me`. Then sends SIGTERM and returns what it
 /// printed and how it exited.
-fn start_and_stop(dir: &std::path::Path, first_start: bool) -> (String, std::process::ExitStatus) {
+fn start_and_stop(
+    dir: &std::path::Path,
+    first_start: bool,
+    addr: &str,
+    flags: &[&str],
+) -> (String, std::process::ExitStatus) {
     let mut child = users_api(dir)
         .env("RUST_LOG", "info")
-        .args(["--addr", "127.0.0.1:0"])
+        .args(["--addr", addr])
+        .args(flags)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -79,18 +79,8 @@ impl Contract {
         }
         let instance: Value = serde_json::from_slice(body)
             .map_err(|e| format!("{operation_id} {status}: body is not JSON ({e})"))?;
-        let validator = self.validator(&format!("{operation_id} {key}"), schema)?;
-        let problems: Vec<String> = validator
-            .iter_errors(&instance)
-            .take(5)
-            .map(|e| format!("at {:?}: {e}", e.instance_path.to_string()))
-            .collect();
-        if !problems.is_empty() {
-            return Err(format!(
-                "{operation_id} {status}: body does not match the schema: {}",
-                problems.join("; ")
-            ));
-        }
+        self.validate(&format!("{operation_id} {key}"), schema, &instance)
+            .map_err(|problems| format!("{operation_id} {status}: body {problems}"))?;
         // An error response lists the codes it can carry, one example each.
         if let Some(listed) = response
             .pointer("/content/application~1json/examples")
@@ -105,6 +95,23 @@ impl Contract {
             }
         }
         Ok(())
+    }
+
+    /// Checks `instance` against `schema` (an OpenAPI schema of the spec, cached under `key`).
+    pub fn validate(&self, key: &str, schema: &Value, instance: &Value) -> Result<(), String> {
+        let problems: Vec<String> = self
+            .validator(key, schema)?
+            .iter_errors(instance)
+            .take(5)
+            .map(|e| format!("at {:?}: {e}", e.instance_path.to_string()))
+            .collect();
+        match problems.is_empty() {
+            true => Ok(()),
+            false => Err(format!(
+                "does not match the schema: {}",
+                problems.join("; ")
+            )),
+        }
     }
 
     /// The spec path template matching `path`; literal segments win over `{parameters}`.

@@ -462,3 +462,52 @@ async fn guessing_the_current_password_through_me_counts_against_the_sign_in_lim
         "one budget for both"
     );
 }
+
+/// A proof or a code is a string or left out: `null` is not a password or a code, on
+/// `PATCH /v1/me` and on sign-in alike (400, the field named), and nothing changes.
+#[tokio::test]
+async fn a_null_proof_or_code_is_a_malformed_request() {
+    let app = spawn_app().await;
+    let token = admin_sign_in(&app).await;
+    for (path, body) in [
+        (
+            "/v1/me",
+            serde_json::json!({"current_password": null, "display_name": "X"}),
+        ),
+        (
+            "/v1/me",
+            serde_json::json!({"totp_code": null, "display_name": "X"}),
+        ),
+    ] {
+        let reply = app
+            .http()
+            .patch(app.url(path))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 400, "{body}");
+        let body: serde_json::Value = reply.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "MALFORMED_REQUEST", "{body}");
+    }
+    let me = app.client_with(&token).get_me().send().await.unwrap();
+    assert_ne!(me.into_inner().data.display_name.as_deref(), Some("X"));
+
+    let admin = &app.admin;
+    let reply = app
+        .http()
+        .post(app.url("/v1/sessions"))
+        .json(&serde_json::json!({
+            "org_id": admin.org_id,
+            "email": admin.admin_email,
+            "password": admin.admin_password,
+            "totp_code": null
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 400);
+    let body: serde_json::Value = reply.json().await.unwrap();
+    assert_eq!(body["error"]["errors"][0]["field"], "totp_code", "{body}");
+}

@@ -900,14 +900,14 @@ export interface components {
             email: string;
             /**
              * Format: uuid
-             * @description The organization the user belongs to (the first start prints the demo one's).
+             * @description The organization the user belongs to (the example is the demo organization).
              */
             org_id: string;
             /** @description The user's password. */
             password: string;
             /**
              * @description Six digits from the authenticator; required when the user has 2FA on. Each code signs
-             *     in once.
+             *     in once. Leave it out when 2FA is off (`null` is not a code: 400).
              */
             totp_code?: string;
         };
@@ -1397,6 +1397,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "keys": [
+                     *         {
+                     *           "alg": "EdDSA",
+                     *           "crv": "Ed25519",
+                     *           "kid": "b02f962b99e3850f",
+                     *           "kty": "OKP",
+                     *           "use": "sig",
+                     *           "x": "LS-vqWUMaM5ocCRtcTc5wP02WRiKj4jy-F20ySXbsWA"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["JwkSet"];
                 };
             };
@@ -1444,6 +1458,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "status": "ok"
+                     *       },
+                     *       "success": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["HealthEnvelope"];
                 };
             };
@@ -1491,6 +1513,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example # TYPE http_requests_total counter
+                     *     http_requests_total{method="GET",route="/v1/me",status="200"} 1027
+                     *     # TYPE http_request_duration_seconds histogram
+                     *     http_request_duration_seconds_bucket{method="GET",route="/v1/me",le="0.001"} 1002
+                     */
                     "text/plain": string;
                 };
             };
@@ -1538,6 +1566,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "status": "ok"
+                     *       },
+                     *       "success": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["HealthEnvelope"];
                 };
             };
@@ -1594,6 +1630,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "created_at": "2026-11-30T09:52:31.604210Z",
+                     *           "id": "0193a5d5-6c7d-7e8f-9a0b-1c2d3e4f5a6b",
+                     *           "name": "CI pipeline",
+                     *           "scopes": [
+                     *             "users:read",
+                     *             "teams:read"
+                     *           ]
+                     *         }
+                     *       ],
+                     *       "success": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["ApiKeyListEnvelope"];
                 };
             };
@@ -1681,6 +1733,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "created_at": "2026-11-30T09:52:31.604210Z",
+                     *         "id": "0193a5d5-6c7d-7e8f-9a0b-1c2d3e4f5a6b",
+                     *         "name": "CI pipeline",
+                     *         "scopes": [
+                     *           "users:read",
+                     *           "teams:read"
+                     *         ],
+                     *         "secret": "uak_7mQKhwqqD3BH3RUNPXj4S-O2kw2u_g90VtscD6z1bjs"
+                     *       },
+                     *       "success": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["CreatedApiKeyEnvelope"];
                 };
             };
@@ -1790,6 +1857,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @example 0193a5d5-6c7d-7e8f-9a0b-1c2d3e4f5a6b */
                 key_id: string;
             };
             cookie?: never;
@@ -1893,6 +1961,70 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "active_sessions": 2,
+                     *         "bio": "Mathematician; wrote the first published program.",
+                     *         "client_metadata": {
+                     *           "onboarding": {
+                     *             "done": true
+                     *           },
+                     *           "theme": "dark"
+                     *         },
+                     *         "client_read_only_metadata": {},
+                     *         "created_at": "2026-11-30T09:41:07.123456Z",
+                     *         "display_name": "Ada",
+                     *         "first_name": "Ada",
+                     *         "full_name": "Ada Lovelace",
+                     *         "has_password": true,
+                     *         "id": "0193a5d0-0000-7000-8000-000000000ada",
+                     *         "last_active_at": "2026-11-30T09:52:31.604210Z",
+                     *         "last_name": "Lovelace",
+                     *         "locale": "en-GB",
+                     *         "org": {
+                     *           "id": "0193a5d0-0000-7000-8000-00000000de30",
+                     *           "name": "Demo"
+                     *         },
+                     *         "org_id": "0193a5d0-0000-7000-8000-00000000de30",
+                     *         "otp_auth_enabled": false,
+                     *         "phone_number": "+14155550123",
+                     *         "phone_number_verified": false,
+                     *         "primary_email": "admin@demo.example",
+                     *         "primary_email_auth_enabled": true,
+                     *         "primary_email_verified": true,
+                     *         "profile_image_url": null,
+                     *         "role": "admin",
+                     *         "scopes": [
+                     *           "users:read",
+                     *           "users:write",
+                     *           "teams:read",
+                     *           "teams:write"
+                     *         ],
+                     *         "selected_team": {
+                     *           "id": "0193a5d4-2f1c-7a10-9c3e-5b7d8e9f0a11",
+                     *           "name": "Platform"
+                     *         },
+                     *         "selected_team_id": "0193a5d4-2f1c-7a10-9c3e-5b7d8e9f0a11",
+                     *         "session": {
+                     *           "created_at": "2026-11-30T09:52:30.000000Z",
+                     *           "expires_at": "2026-12-01T09:52:30.000000Z",
+                     *           "id": "0193a5d2-1a4b-7c5d-8e6f-7a8b9c0d1e2f"
+                     *         },
+                     *         "status": "active",
+                     *         "teams": [
+                     *           {
+                     *             "id": "0193a5d4-2f1c-7a10-9c3e-5b7d8e9f0a11",
+                     *             "name": "Platform",
+                     *             "role": "member"
+                     *           }
+                     *         ],
+                     *         "timezone": "Europe/London",
+                     *         "updated_at": "2026-11-30T09:52:31.604210Z"
+                     *       },
+                     *       "success": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["MeEnvelope"];
                 };
             };
@@ -1956,7 +2088,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description The `ETag` of the version this change is based on; `*` matches any version. */
+                /**
+                 * @description The `ETag` of the version this change is based on; `*` matches any version.
+                 * @example *
+                 */
                 "If-Match"?: string;
             };
             path?: never;
@@ -1992,6 +2127,70 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "active_sessions": 2,
+                     *         "bio": "Mathematician; wrote the first published program.",
+                     *         "client_metadata": {
+                     *           "onboarding": {
+                     *             "done": true
+                     *           },
+                     *           "theme": "dark"
+                     *         },
+                     *         "client_read_only_metadata": {},
+                     *         "created_at": "2026-11-30T09:41:07.123456Z",
+                     *         "display_name": "Ada",
+                     *         "first_name": "Ada",
+                     *         "full_name": "Ada Lovelace",
+                     *         "has_password": true,
+                     *         "id": "0193a5d0-0000-7000-8000-000000000ada",
+                     *         "last_active_at": "2026-11-30T09:52:31.604210Z",
+                     *         "last_name": "Lovelace",
+                     *         "locale": "en-GB",
+                     *         "org": {
+                     *           "id": "0193a5d0-0000-7000-8000-00000000de30",
+                     *           "name": "Demo"
+                     *         },
+                     *         "org_id": "0193a5d0-0000-7000-8000-00000000de30",
+                     *         "otp_auth_enabled": false,
+                     *         "phone_number": "+14155550123",
+                     *         "phone_number_verified": false,
+                     *         "primary_email": "admin@demo.example",
+                     *         "primary_email_auth_enabled": true,
+                     *         "primary_email_verified": true,
+                     *         "profile_image_url": null,
+                     *         "role": "admin",
+                     *         "scopes": [
+                     *           "users:read",
+                     *           "users:write",
+                     *           "teams:read",
+                     *           "teams:write"
+                     *         ],
+                     *         "selected_team": {
+                     *           "id": "0193a5d4-2f1c-7a10-9c3e-5b7d8e9f0a11",
+                     *           "name": "Platform"
+                     *         },
+                     *         "selected_team_id": "0193a5d4-2f1c-7a10-9c3e-5b7d8e9f0a11",
+                     *         "session": {
+                     *           "created_at": "2026-11-30T09:52:30.000000Z",
+                     *           "expires_at": "2026-12-01T09:52:30.000000Z",
+                     *           "id": "0193a5d2-1a4b-7c5d-8e6f-7a8b9c0d1e2f"
+                     *         },
+                     *         "status": "active",
+                     *         "teams": [
+                     *           {
+                     *             "id": "0193a5d4-2f1c-7a10-9c3e-5b7d8e9f0a11",
+                     *             "name": "Platform",
+                     *             "role": "member"
+                     *           }
+                     *         ],
+                     *         "timezone": "Europe/London",
+                     *         "updated_at": "2026-11-30T09:52:31.604210Z"
+                     *       },
+                     *       "success": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["MeEnvelope"];
                 };
             };
@@ -2139,6 +2338,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "created_at": "2026-11-30T09:52:30.000000Z",
+                     *           "current": true,
+                     *           "expires_at": "2026-12-01T09:52:30.000000Z",
+                     *           "id": "0193a5d2-1a4b-7c5d-8e6f-7a8b9c0d1e2f",
+                     *           "last_active_at": "2026-11-30T09:52:31.604210Z"
+                     *         }
+                     *       ],
+                     *       "success": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["SessionListEnvelope"];
                 };
             };
@@ -2203,6 +2416,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @example 0193a5d2-1a4b-7c5d-8e6f-7a8b9c0d1e2f */
                 session_id: string;
             };
             cookie?: never;
@@ -2302,8 +2516,8 @@ export interface operations {
                 /**
                  * @example {
                  *       "email": "admin@demo.example",
-                 *       "org_id": "0193c1a2-7d4e-7c3b-9a8f-2b1c0d9e8f7a",
-                 *       "password": "the password printed at first start"
+                 *       "org_id": "0193a5d0-0000-7000-8000-00000000de30",
+                 *       "password": "lovelace-analytical-engine-1843"
                  *     }
                  */
                 "application/json": components["schemas"]["SignIn"];
@@ -2316,6 +2530,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "session": {
+                     *           "created_at": "2026-11-30T09:52:30.000000Z",
+                     *           "expires_at": "2026-12-01T09:52:30.000000Z",
+                     *           "id": "0193a5d2-1a4b-7c5d-8e6f-7a8b9c0d1e2f"
+                     *         },
+                     *         "token": "eyJ0eXAiOiJKV1QiLCJhbGciOiJFZERTQSIsImtpZCI6ImIwMmY5NjJiOTllMzg1MGYifQ.eyJpc3MiOiJ1c2Vycy1hcGkiLCJzdWIiOiIwMTkzYTVkMC0wMDAwIn0.c2lnbmF0dXJl"
+                     *       },
+                     *       "success": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["SignedInEnvelope"];
                 };
             };
@@ -2487,9 +2714,15 @@ export interface operations {
     listTeams: {
         parameters: {
             query?: {
-                /** @description Page size, 1–100 (default 50). */
+                /**
+                 * @description Page size, 1–100 (default 50).
+                 * @example 20
+                 */
                 limit?: number;
-                /** @description `meta.next_cursor` of the previous page; leave out for the first page. */
+                /**
+                 * @description `meta.next_cursor` of the previous page; leave out for the first page.
+                 * @example AQGTpdOLIH5EofI8TV5veoh8e1ht
+                 */
                 cursor?: string;
             };
             header?: never;
@@ -2504,6 +2737,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "created_at": "2026-11-30T09:41:07.123456Z",
+                     *           "id": "0193a5d4-2f1c-7a10-9c3e-5b7d8e9f0a11",
+                     *           "name": "Platform",
+                     *           "org_id": "0193a5d0-0000-7000-8000-00000000de30"
+                     *         }
+                     *       ],
+                     *       "meta": {
+                     *         "limit": 50
+                     *       },
+                     *       "success": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["TeamListEnvelope"];
                 };
             };
@@ -2606,6 +2855,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "created_at": "2026-11-30T09:41:07.123456Z",
+                     *         "id": "0193a5d4-2f1c-7a10-9c3e-5b7d8e9f0a11",
+                     *         "name": "Platform",
+                     *         "org_id": "0193a5d0-0000-7000-8000-00000000de30"
+                     *       },
+                     *       "success": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["TeamEnvelope"];
                 };
             };
@@ -2715,6 +2975,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @example 0193a5d4-2f1c-7a10-9c3e-5b7d8e9f0a11 */
                 team_id: string;
             };
             cookie?: never;
@@ -2727,6 +2988,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "created_at": "2026-11-30T09:41:07.123456Z",
+                     *         "id": "0193a5d4-2f1c-7a10-9c3e-5b7d8e9f0a11",
+                     *         "name": "Platform",
+                     *         "org_id": "0193a5d0-0000-7000-8000-00000000de30"
+                     *       },
+                     *       "success": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["TeamEnvelope"];
                 };
             };
@@ -2809,6 +3081,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @example 0193a5d4-2f1c-7a10-9c3e-5b7d8e9f0a11 */
                 team_id: string;
             };
             cookie?: never;
@@ -2901,6 +3174,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @example 0193a5d4-2f1c-7a10-9c3e-5b7d8e9f0a11 */
                 team_id: string;
             };
             cookie?: never;
@@ -2922,6 +3196,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "created_at": "2026-11-30T09:41:07.123456Z",
+                     *         "id": "0193a5d4-2f1c-7a10-9c3e-5b7d8e9f0a11",
+                     *         "name": "Platform",
+                     *         "org_id": "0193a5d0-0000-7000-8000-00000000de30"
+                     *       },
+                     *       "success": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["TeamEnvelope"];
                 };
             };
@@ -3040,7 +3325,9 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @example 0193a5d4-2f1c-7a10-9c3e-5b7d8e9f0a11 */
                 team_id: string;
+                /** @example 0193a5d0-0000-7000-8000-000000000ada */
                 user_id: string;
             };
             cookie?: never;
@@ -3053,6 +3340,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "created_at": "2026-11-30T09:52:31.604210Z",
+                     *         "role": "member",
+                     *         "team_id": "0193a5d4-2f1c-7a10-9c3e-5b7d8e9f0a11",
+                     *         "user_id": "0193a5d3-8b20-7e44-a1f2-3c4d5e6f7a88"
+                     *       },
+                     *       "success": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["TeamMemberEnvelope"];
                 };
             };
@@ -3135,7 +3433,9 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @example 0193a5d4-2f1c-7a10-9c3e-5b7d8e9f0a11 */
                 team_id: string;
+                /** @example 0193a5d0-0000-7000-8000-000000000ada */
                 user_id: string;
             };
             cookie?: never;
@@ -3226,18 +3526,26 @@ export interface operations {
     listUsers: {
         parameters: {
             query?: {
-                /** @description Page size, 1–100 (default 50). */
+                /**
+                 * @description Page size, 1–100 (default 50).
+                 * @example 20
+                 */
                 limit?: number;
-                /** @description `meta.next_cursor` of the previous page; leave out for the first page. */
+                /**
+                 * @description `meta.next_cursor` of the previous page; leave out for the first page.
+                 * @example AQGTpdOLIH5EofI8TV5veoh8e1ht
+                 */
                 cursor?: string;
                 /**
                  * @description Only the user with this address (exact, case-insensitive, the domain in its Unicode or
                  *     ASCII `xn--` form). No NUL (U+0000).
+                 * @example grace@example.com
                  */
                 email?: string;
                 /**
                  * @description Only users whose `display_name`, `first_name`, `last_name` or `primary_email` starts
                  *     with this, ignoring letter case (on SQLite, of ASCII letters only; addresses always).
+                 * @example gra
                  */
                 q?: string;
             };
@@ -3253,6 +3561,89 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "active_sessions": 2,
+                     *           "bio": "Mathematician; wrote the first published program.",
+                     *           "client_metadata": {
+                     *             "onboarding": {
+                     *               "done": true
+                     *             },
+                     *             "theme": "dark"
+                     *           },
+                     *           "client_read_only_metadata": {},
+                     *           "created_at": "2026-11-30T09:41:07.123456Z",
+                     *           "display_name": "Ada",
+                     *           "first_name": "Ada",
+                     *           "full_name": "Ada Lovelace",
+                     *           "has_password": true,
+                     *           "id": "0193a5d0-0000-7000-8000-000000000ada",
+                     *           "last_active_at": "2026-11-30T09:52:31.604210Z",
+                     *           "last_name": "Lovelace",
+                     *           "locale": "en-GB",
+                     *           "org_id": "0193a5d0-0000-7000-8000-00000000de30",
+                     *           "otp_auth_enabled": false,
+                     *           "phone_number": "+14155550123",
+                     *           "phone_number_verified": false,
+                     *           "primary_email": "admin@demo.example",
+                     *           "primary_email_auth_enabled": true,
+                     *           "primary_email_verified": true,
+                     *           "profile_image_url": null,
+                     *           "role": "admin",
+                     *           "selected_team": {
+                     *             "id": "0193a5d4-2f1c-7a10-9c3e-5b7d8e9f0a11",
+                     *             "name": "Platform"
+                     *           },
+                     *           "selected_team_id": "0193a5d4-2f1c-7a10-9c3e-5b7d8e9f0a11",
+                     *           "server_metadata": {},
+                     *           "status": "active",
+                     *           "timezone": "Europe/London",
+                     *           "updated_at": "2026-11-30T09:52:31.604210Z"
+                     *         },
+                     *         {
+                     *           "active_sessions": 0,
+                     *           "bio": null,
+                     *           "client_metadata": {},
+                     *           "client_read_only_metadata": {
+                     *             "plan": "pro"
+                     *           },
+                     *           "created_at": "2026-11-30T09:52:31.604210Z",
+                     *           "display_name": "Grace Hopper",
+                     *           "first_name": "Grace",
+                     *           "full_name": "Grace Hopper",
+                     *           "has_password": false,
+                     *           "id": "0193a5d3-8b20-7e44-a1f2-3c4d5e6f7a88",
+                     *           "last_active_at": null,
+                     *           "last_name": "Hopper",
+                     *           "locale": "en-US",
+                     *           "org_id": "0193a5d0-0000-7000-8000-00000000de30",
+                     *           "otp_auth_enabled": false,
+                     *           "phone_number": null,
+                     *           "phone_number_verified": false,
+                     *           "primary_email": "grace@example.com",
+                     *           "primary_email_auth_enabled": true,
+                     *           "primary_email_verified": false,
+                     *           "profile_image_url": null,
+                     *           "role": "member",
+                     *           "selected_team": null,
+                     *           "selected_team_id": null,
+                     *           "server_metadata": {
+                     *             "crm_id": "C-1042"
+                     *           },
+                     *           "status": "active",
+                     *           "timezone": "America/New_York",
+                     *           "updated_at": "2026-11-30T09:52:31.604210Z"
+                     *         }
+                     *       ],
+                     *       "meta": {
+                     *         "limit": 2,
+                     *         "next_cursor": "AQGTpdOLIH5EofI8TV5veoh8e1ht"
+                     *       },
+                     *       "success": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["UserListEnvelope"];
                 };
             };
@@ -3334,7 +3725,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description 1–255 visible ASCII characters chosen by the client, e.g. a UUID. */
+                /**
+                 * @description 1–255 visible ASCII characters chosen by the client, e.g. a UUID.
+                 * @example 3f0d5b8e-2c1a-4e6f-9b7d-8a0c1e2f3a4b
+                 */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -3374,6 +3768,45 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "active_sessions": 0,
+                     *         "bio": null,
+                     *         "client_metadata": {},
+                     *         "client_read_only_metadata": {
+                     *           "plan": "pro"
+                     *         },
+                     *         "created_at": "2026-11-30T09:52:31.604210Z",
+                     *         "display_name": "Grace Hopper",
+                     *         "first_name": "Grace",
+                     *         "full_name": "Grace Hopper",
+                     *         "has_password": false,
+                     *         "id": "0193a5d3-8b20-7e44-a1f2-3c4d5e6f7a88",
+                     *         "last_active_at": null,
+                     *         "last_name": "Hopper",
+                     *         "locale": "en-US",
+                     *         "org_id": "0193a5d0-0000-7000-8000-00000000de30",
+                     *         "otp_auth_enabled": false,
+                     *         "phone_number": null,
+                     *         "phone_number_verified": false,
+                     *         "primary_email": "grace@example.com",
+                     *         "primary_email_auth_enabled": true,
+                     *         "primary_email_verified": false,
+                     *         "profile_image_url": null,
+                     *         "role": "member",
+                     *         "selected_team": null,
+                     *         "selected_team_id": null,
+                     *         "server_metadata": {
+                     *           "crm_id": "C-1042"
+                     *         },
+                     *         "status": "active",
+                     *         "timezone": "America/New_York",
+                     *         "updated_at": "2026-11-30T09:52:31.604210Z"
+                     *       },
+                     *       "success": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["UserEnvelope"];
                 };
             };
@@ -3492,6 +3925,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @example 0193a5d0-0000-7000-8000-000000000ada */
                 user_id: string;
             };
             cookie?: never;
@@ -3505,6 +3939,45 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "active_sessions": 0,
+                     *         "bio": null,
+                     *         "client_metadata": {},
+                     *         "client_read_only_metadata": {
+                     *           "plan": "pro"
+                     *         },
+                     *         "created_at": "2026-11-30T09:52:31.604210Z",
+                     *         "display_name": "Grace Hopper",
+                     *         "first_name": "Grace",
+                     *         "full_name": "Grace Hopper",
+                     *         "has_password": false,
+                     *         "id": "0193a5d3-8b20-7e44-a1f2-3c4d5e6f7a88",
+                     *         "last_active_at": null,
+                     *         "last_name": "Hopper",
+                     *         "locale": "en-US",
+                     *         "org_id": "0193a5d0-0000-7000-8000-00000000de30",
+                     *         "otp_auth_enabled": false,
+                     *         "phone_number": null,
+                     *         "phone_number_verified": false,
+                     *         "primary_email": "grace@example.com",
+                     *         "primary_email_auth_enabled": true,
+                     *         "primary_email_verified": false,
+                     *         "profile_image_url": null,
+                     *         "role": "member",
+                     *         "selected_team": null,
+                     *         "selected_team_id": null,
+                     *         "server_metadata": {
+                     *           "crm_id": "C-1042"
+                     *         },
+                     *         "status": "active",
+                     *         "timezone": "America/New_York",
+                     *         "updated_at": "2026-11-30T09:52:31.604210Z"
+                     *       },
+                     *       "success": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["UserEnvelope"];
                 };
             };
@@ -3587,6 +4060,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @example 0193a5d0-0000-7000-8000-000000000ada */
                 user_id: string;
             };
             cookie?: never;
@@ -3687,10 +4161,14 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description The `ETag` of the version this change is based on; `*` matches any version. */
+                /**
+                 * @description The `ETag` of the version this change is based on; `*` matches any version.
+                 * @example *
+                 */
                 "If-Match"?: string;
             };
             path: {
+                /** @example 0193a5d0-0000-7000-8000-000000000ada */
                 user_id: string;
             };
             cookie?: never;
@@ -3699,8 +4177,7 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "display_name": "Grace B. Hopper",
-                 *       "role": "viewer",
+                 *       "display_name": "Ada, Countess of Lovelace",
                  *       "server_metadata": {
                  *         "crm_id": "C-2048"
                  *       }
@@ -3717,6 +4194,45 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "active_sessions": 0,
+                     *         "bio": null,
+                     *         "client_metadata": {},
+                     *         "client_read_only_metadata": {
+                     *           "plan": "pro"
+                     *         },
+                     *         "created_at": "2026-11-30T09:52:31.604210Z",
+                     *         "display_name": "Grace Hopper",
+                     *         "first_name": "Grace",
+                     *         "full_name": "Grace Hopper",
+                     *         "has_password": false,
+                     *         "id": "0193a5d3-8b20-7e44-a1f2-3c4d5e6f7a88",
+                     *         "last_active_at": null,
+                     *         "last_name": "Hopper",
+                     *         "locale": "en-US",
+                     *         "org_id": "0193a5d0-0000-7000-8000-00000000de30",
+                     *         "otp_auth_enabled": false,
+                     *         "phone_number": null,
+                     *         "phone_number_verified": false,
+                     *         "primary_email": "grace@example.com",
+                     *         "primary_email_auth_enabled": true,
+                     *         "primary_email_verified": false,
+                     *         "profile_image_url": null,
+                     *         "role": "member",
+                     *         "selected_team": null,
+                     *         "selected_team_id": null,
+                     *         "server_metadata": {
+                     *           "crm_id": "C-1042"
+                     *         },
+                     *         "status": "active",
+                     *         "timezone": "America/New_York",
+                     *         "updated_at": "2026-11-30T09:52:31.604210Z"
+                     *       },
+                     *       "success": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["UserEnvelope"];
                 };
             };

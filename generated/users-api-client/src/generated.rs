@@ -751,12 +751,12 @@ organization `org_id`.*/
         /**The user's primary e-mail address, matched case-insensitively and with the domain in
 either its Unicode or its ASCII (`xn--`) form.*/
         pub email: SignInEmail,
-        ///The organization the user belongs to (the first start prints the demo one's).
+        ///The organization the user belongs to (the example is the demo organization).
         pub org_id: ::uuid::Uuid,
         ///The user's password.
         pub password: SignInPassword,
         /**Six digits from the authenticator; required when the user has 2FA on. Each code signs
-in once.*/
+in once. Leave it out when 2FA is off (`null` is not a code: 400).*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub totp_code: ::std::option::Option<SignInTotpCode>,
     }
@@ -881,7 +881,7 @@ either its Unicode or its ASCII (`xn--`) form.*/
         }
     }
     /**Six digits from the authenticator; required when the user has 2FA on. Each code signs
-in once.*/
+in once. Leave it out when 2FA is off (`null` is not a code: 400).*/
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
     pub struct SignInTotpCode(::std::string::String);

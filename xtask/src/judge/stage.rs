@@ -1,5 +1,5 @@
-//! One stage for the judges: a fresh database, two seeded organizations, and the server running on
-//! a free port. `stop` ends the server and drops the database; nothing outlives the run but
+//! One stage for the judges: a fresh database, the server running on a free port (it creates
+//! the demo organization), and two seeded organizations. `stop` ends the server and drops the database; nothing outlives the run but
 //! logs under `target/judge/<database>/`.
 
 use std::{
@@ -94,9 +94,6 @@ impl Stage {
             common(&mut create);
             create_org(&mut create)
         };
-        let fuzzed = seed("Judges", "judge@example.com")?;
-        let person = seed("Judges in person", "person@example.com")?;
-
         let addr = free_port()?;
         let log = File::create(out.join("server.log"))?;
         let mut serve = Command::new(binary);
@@ -111,8 +108,24 @@ impl Stage {
             .stdout(log.try_clone()?)
             .stderr(log);
         common(&mut serve);
-        let server = serve.spawn().context("starting users-api")?;
-        let mut stage = Stage {
+        // The server starts on the empty database, so that it creates the demo organization
+        // (on loopback: with the credentials of the spec's sign-in example, which the Swagger
+        // UI judge executes unedited); the judges' own organizations come after.
+        let mut server = serve.spawn().context("starting users-api")?;
+        let log = out.join("server.log");
+        let seeded = wait_ready(&mut server, addr, &log).and_then(|()| {
+            let fuzzed = seed("Judges", "judge@example.com")?;
+            Ok((fuzzed, seed("Judges in person", "person@example.com")?))
+        });
+        let (fuzzed, person) = match seeded {
+            Ok(seeded) => seeded,
+            Err(error) => {
+                let _ = server.kill();
+                let _ = server.wait();
+                return Err(error);
+            }
+        };
+        let stage = Stage {
             database,
             base_url: format!("http://{addr}"),
             addr,
@@ -122,35 +135,13 @@ impl Stage {
             server,
             postgres,
         };
-        stage.wait_ready()?;
         println!(
             "server on {} ({}), log in {}",
             stage.base_url,
             database.name(),
-            stage.out.join("server.log").display()
+            log.display()
         );
         Ok(stage)
-    }
-
-    fn wait_ready(&mut self) -> Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if let Some(status) = self.server.try_wait()? {
-                bail!("the server exited ({status}); see {}", self.log().display());
-            }
-            if http_get(self.addr, "/readyz").is_ok_and(|(status, _)| status == 200) {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        bail!(
-            "the server was not ready within 60 s; see {}",
-            self.log().display()
-        )
-    }
-
-    pub fn log(&self) -> PathBuf {
-        self.out.join("server.log")
     }
 
     /// Stops the server and drops the PostgreSQL database (the SQLite file stays, for a look).
@@ -173,6 +164,24 @@ impl Drop for Stage {
         // Also on a panic or an early return: never leave a server behind.
         let _ = self.server.kill();
     }
+}
+
+/// Waits until the server answers `/readyz` with 200.
+fn wait_ready(server: &mut Child, addr: SocketAddr, log: &Path) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Some(status) = server.try_wait()? {
+            bail!("the server exited ({status}); see {}", log.display());
+        }
+        if http_get(addr, "/readyz").is_ok_and(|(status, _)| status == 200) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    bail!(
+        "the server was not ready within 60 s; see {}",
+        log.display()
+    )
 }
 
 /// Runs `users-api admin create-org --json` and reads what it printed.
