@@ -227,6 +227,16 @@ pub enum AdminCommand {
         #[command(flatten)]
         secrets: SecretsArgs,
     },
+    /// List the fleet's token signing keys (each instance publishes its own at start), or
+    /// retire one: tokens it signed stop verifying on every instance within 30 s, and an
+    /// instance holding it refuses to start.
+    SigningKeys {
+        /// The key id to retire (`kid`, as listed).
+        #[arg(long)]
+        retire: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -7,8 +7,8 @@ use clap::Parser;
 use users_api::{
     auth::reseal::{self, OpenedKeys, Reseal},
     bootstrap,
-    config::{AdminCommand, Cli, Command, CreateOrg, ResetPassword},
-    db::{DatabaseUrl, migrate},
+    config::{AdminCommand, Cli, Command, CreateOrg, DatabaseArgs, ResetPassword},
+    db::{self, DatabaseUrl, Db, migrate},
     server, telemetry,
 };
 
@@ -38,6 +38,9 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Some(Command::Admin(AdminCommand::CreateOrg(args))) => create_org(args).await,
         Some(Command::Admin(AdminCommand::ResetPassword(args))) => reset_password(args).await,
+        Some(Command::Admin(AdminCommand::SigningKeys { retire, database })) => {
+            signing_keys(retire, database).await
+        }
         Some(Command::Admin(AdminCommand::RotateSecrets { database, secrets })) => {
             let (db, OpenedKeys { keys, .. }) = server::open_database(&database, &secrets).await?;
             let done = reseal::reseal(&db, &keys, Reseal::NotCurrent).await?;
@@ -57,9 +60,35 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// `admin signing-keys [--retire KID]`: the registry, one key per line (kid, created, retired).
+async fn signing_keys(retire: Option<String>, database: DatabaseArgs) -> Result<()> {
+    let url = DatabaseUrl::parse(&database.database_url).map_err(anyhow::Error::msg)?;
+    let db = Db::connect(&url, database.timeouts()).await?;
+    let failed = |e: users_api::error::ApiError| anyhow!(e.message);
+    if let Some(kid) = retire {
+        if !db::signing_keys::retire(&db, &kid).await.map_err(failed)? {
+            bail!("no live signing key {kid} (see users-api admin signing-keys)");
+        }
+        println!("retired {kid}");
+    }
+    for key in db::signing_keys::all(&db).await.map_err(failed)? {
+        let retired = key
+            .retired_at
+            .map(|at| format!("  retired {}", at.and_utc()));
+        println!(
+            "{}  published {}{}",
+            key.kid,
+            key.created_at.and_utc(),
+            retired.unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
 async fn create_org(args: CreateOrg) -> Result<()> {
     let (db, _) = server::open_database(&args.database, &args.secrets).await?;
     let tokens = server::tokens(&args.tokens)?;
+    server::publish_signing_key(&db, &tokens, &args.tokens).await?;
     let created = bootstrap::create_org(&db, &tokens, &args.name, &args.admin_email)
         .await
         .map_err(|e| match e.fields.first() {

@@ -8,19 +8,19 @@ mod http;
 
 use std::net::SocketAddr;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use tokio::net::TcpListener;
 
 use crate::{
     api::{self, EdgeOptions},
     auth::{
-        SecretKeys, SigningKeys, TokenSettings, Tokens,
+        SecretKeys, SigningKeys, TokenSettings, Tokens, fleet,
         reseal::{self, OpenedKeys, Reseal},
         throttle::SignInLimits,
     },
     bootstrap,
     config::{Config, DatabaseArgs, SecretsArgs, TokenArgs},
-    db::{DatabaseUrl, Db, orgs},
+    db::{DatabaseUrl, Db, orgs, signing_keys::Publication},
     state::AppState,
     sweeper,
 };
@@ -56,6 +56,25 @@ pub fn tokens(args: &TokenArgs) -> Result<Tokens> {
         lifetime: args.token_ttl,
     };
     Ok(Tokens::new(keys, settings))
+}
+
+/// Publishes this instance's signing key in the database's registry (`auth::fleet`), so that its
+/// tokens verify on every instance; refuses a retired key.
+pub async fn publish_signing_key(db: &Db, tokens: &Tokens, args: &TokenArgs) -> Result<()> {
+    let publication = tokens
+        .publish(db)
+        .await
+        .map_err(|e| anyhow!(e.message))
+        .context("cannot publish the signing key")?;
+    if publication == Publication::Retired {
+        bail!(
+            "the signing key {} in {} was retired (users-api admin signing-keys): move that \
+             file away to have a new key generated, or give --signing-key-file another key",
+            tokens.keys().kid,
+            args.signing_key_file.display()
+        );
+    }
+    Ok(())
 }
 
 /// The signing keys, token settings and sign-in limits of `config`, around an opened database.
@@ -112,6 +131,8 @@ pub async fn run(config: &Config) -> Result<()> {
         }
     }
     let state = app_state(config, db, secrets.keys)?;
+    publish_signing_key(&state.db, &state.tokens, &config.tokens).await?;
+    fleet::spawn_refresh(state.db.clone(), state.tokens.clone());
     let (listener, local) = bind(&config.addr).await?;
     let orgs = orgs::count(&state.db)
         .await

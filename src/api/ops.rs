@@ -130,8 +130,9 @@ impl OpsApi {
     /// Token signing keys
     ///
     /// The public keys that verify session tokens (EdDSA over Ed25519), so other services can
-    /// check a token offline: the signing key first, then any previous key still verifying
-    /// tokens issued before a rotation (pick the key by the token's `kid`). Checking the session is still live needs `GET /v1/me`.
+    /// check a token offline: this instance's signing key first, then any previous key still
+    /// verifying tokens issued before a rotation, then the other instances' keys, published
+    /// in the shared database and not retired (pick the key by the token's `kid`). Checking the session is still live needs `GET /v1/me`.
     #[oai(
         path = "/.well-known/jwks.json",
         method = "get",
@@ -141,11 +142,12 @@ impl OpsApi {
         let keys = state
             .tokens
             .verifying_keys()
-            .map(|keys| Jwk {
+            .into_iter()
+            .map(|(kid, x)| Jwk {
                 kty: "OKP".into(),
                 crv: "Ed25519".into(),
-                x: keys.public_x.clone(),
-                kid: keys.kid.clone(),
+                x,
+                kid,
                 alg: "EdDSA".into(),
                 key_use: "sig".into(),
             })

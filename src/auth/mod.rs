@@ -5,6 +5,7 @@
 //! `secrets` and `reseal` keep TOTP secrets encrypted at rest.
 
 pub mod access;
+pub mod fleet;
 pub mod keys;
 pub mod password;
 pub mod reseal;
@@ -28,6 +29,7 @@ use crate::{
         me::{self, MeRows},
         models::{ApiKey, Session, User},
         sessions,
+        signing_keys::{self, Publication},
     },
     domain::{ApiKeyId, OrgId, Scope, SessionId, UserId, UserStatus},
     error::ApiError,
@@ -65,6 +67,8 @@ pub struct Tokens {
     keys: SigningKeys,
     /// Keys of an earlier rotation: they still verify, they never sign.
     previous: Vec<SigningKeys>,
+    /// The other instances' keys, from the database's registry.
+    fleet: fleet::FleetKeys,
     settings: TokenSettings,
     validation: Validation,
     verified: VerifiedTokens,
@@ -73,8 +77,8 @@ pub struct Tokens {
 /// Tokens whose signature and claims already checked out, keyed by their exact bytes, so a
 /// client that sends the same token on every request pays for one Ed25519 verification (about
 /// a quarter of a `GET /v1/me`) once per process rather than once per request. Only what
-/// `verify` accepted goes in, the signing key never changes while the process runs, and `exp`
-/// is checked again on every hit; the session row is still read on every request, so a revoked
+/// `verify` accepted goes in, it is emptied whenever the fleet's set of keys changes (a key
+/// retired), and `exp` is checked again on every hit; the session row is still read on every request, so a revoked
 /// session answers 401 from the next request on. Bounded: when full it is emptied and refills.
 struct VerifiedTokens {
     entries: Mutex<HashMap<Box<str>, Claims>>,
@@ -89,6 +93,13 @@ impl VerifiedTokens {
         // The same rule as `Validation` with no leeway: expired once `exp` is in the past.
         let now = jsonwebtoken::get_current_timestamp();
         (u64::try_from(claims.exp).is_ok_and(|exp| exp >= now)).then(|| claims.clone())
+    }
+
+    fn clear(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     fn insert(&self, token: &str, claims: &Claims) {
@@ -110,6 +121,7 @@ impl Tokens {
         Self {
             keys,
             previous: Vec::new(),
+            fleet: fleet::FleetKeys::default(),
             settings,
             validation,
             verified: VerifiedTokens {
@@ -127,9 +139,40 @@ impl Tokens {
         self
     }
 
-    /// Every key that verifies tokens: the signing key first, then earlier ones.
-    pub fn verifying_keys(&self) -> impl Iterator<Item = &SigningKeys> {
-        std::iter::once(&self.keys).chain(&self.previous)
+    /// Every key that verifies tokens, as `(kid, public key)`: the signing key first, then
+    /// earlier ones, then the rest of the fleet's.
+    pub fn verifying_keys(&self) -> Vec<(String, String)> {
+        let local = std::iter::once(&self.keys).chain(&self.previous);
+        let mut keys: Vec<_> = local.map(|k| (k.kid.clone(), k.public_x.clone())).collect();
+        let mut fleet: Vec<_> = self
+            .fleet
+            .all()
+            .iter()
+            .map(|(kid, key)| (kid.clone(), key.public_x.clone()))
+            .collect();
+        fleet.sort();
+        for key in fleet {
+            if !keys.iter().any(|(kid, _)| *kid == key.0) {
+                keys.push(key);
+            }
+        }
+        keys
+    }
+
+    /// Publishes this instance's signing key in the database's registry and reads the fleet's
+    /// keys; says whether the key was retired (then this instance must not sign with it).
+    pub async fn publish(&self, db: &Db) -> Result<Publication, ApiError> {
+        let publication = signing_keys::publish(db, &self.keys.kid, &self.keys.public_x).await?;
+        self.refresh(db).await?;
+        Ok(publication)
+    }
+
+    /// Reads the fleet's keys again (`fleet::REFRESH_EVERY`), forgetting retired ones.
+    pub async fn refresh(&self, db: &Db) -> Result<(), ApiError> {
+        if self.fleet.refresh(db).await? {
+            self.verified.clear();
+        }
+        Ok(())
     }
 
     pub fn lifetime(&self) -> Duration {
@@ -155,20 +198,50 @@ impl Tokens {
         jsonwebtoken::encode(&header, &claims, &self.keys.encoding).map_err(ApiError::internal)
     }
 
+    /// The claims of `token` if a key this instance knows signed it and they are valid.
     pub fn verify(&self, token: &str) -> Option<Claims> {
         if let Some(claims) = self.verified.get(token) {
             return Some(claims);
         }
         let kid = jsonwebtoken::decode_header(token).ok()?.kid;
-        let keys = match kid {
-            Some(kid) => self.verifying_keys().find(|keys| keys.kid == kid)?,
-            None => &self.keys,
+        let fleet_key;
+        let decoding = match kid {
+            None => &self.keys.decoding,
+            Some(kid) => match std::iter::once(&self.keys)
+                .chain(&self.previous)
+                .find(|keys| keys.kid == kid)
+            {
+                Some(keys) => &keys.decoding,
+                None => {
+                    fleet_key = self.fleet.get(&kid)?;
+                    &fleet_key.decoding
+                }
+            },
         };
-        let claims = jsonwebtoken::decode::<Claims>(token, &keys.decoding, &self.validation)
+        let claims = jsonwebtoken::decode::<Claims>(token, decoding, &self.validation)
             .map(|data| data.claims)
             .ok()?;
         self.verified.insert(token, &claims);
         Some(claims)
+    }
+
+    /// `verify`, reading the fleet's registry first when the token names a key this instance
+    /// does not know yet (one started since the last read).
+    pub async fn verify_in_fleet(&self, db: &Db, token: &str) -> Result<Option<Claims>, ApiError> {
+        let asked_at = std::time::Instant::now();
+        if let Some(claims) = self.verify(token) {
+            return Ok(Some(claims));
+        }
+        let Some(kid) = jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid) else {
+            return Ok(None);
+        };
+        if self.verifying_keys().iter().any(|(known, _)| *known == kid) {
+            return Ok(None);
+        }
+        if self.fleet.refresh_for_unknown_key(db, asked_at).await? {
+            self.verified.clear();
+        }
+        Ok(self.verify(token))
     }
 }
 
@@ -224,7 +297,10 @@ pub async fn authenticate_me(
             Ok(_) => Err(ApiError::internal("an api key authenticated as a user")),
         };
     }
-    let claims = tokens.verify(bearer).ok_or_else(ApiError::unauthorized)?;
+    let claims = tokens
+        .verify_in_fleet(db, bearer)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
     let now: NaiveDateTime = Utc::now().naive_utc();
     let (mut session, mut user, rows) = me::load_with_session(db, &claims.sid, &claims.sub, now)
         .await?
@@ -243,7 +319,10 @@ pub async fn authenticate(db: &Db, tokens: &Tokens, bearer: &str) -> Result<Prin
             .map(Principal::ApiKey)
             .ok_or_else(ApiError::unauthorized);
     }
-    let claims = tokens.verify(bearer).ok_or_else(ApiError::unauthorized)?;
+    let claims = tokens
+        .verify_in_fleet(db, bearer)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
     let now: NaiveDateTime = Utc::now().naive_utc();
     let (mut session, mut user) = sessions::find_live(db, &claims.sid, &claims.sub, now)
         .await?

@@ -96,6 +96,7 @@ mod postgres;
 pub mod retention;
 pub mod schema;
 pub mod sessions;
+pub mod signing_keys;
 mod sqlite;
 pub mod teams;
 pub mod totp_secrets;

@@ -96,6 +96,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        public_x -> Text,
+        created_at -> Timestamp,
+        retired_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(users -> organizations (org_id));
 diesel::joinable!(teams -> organizations (org_id));
 diesel::joinable!(team_members -> teams (team_id));
@@ -111,4 +120,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     api_keys,
     idempotency_keys,
+    signing_keys,
 );

@@ -454,3 +454,58 @@ fn get_me(address: &str, token: &str) -> String {
         response.text().await.unwrap()
     })
 }
+
+/// `admin signing-keys` lists the fleet's keys and retires one; a process holding a retired
+/// key refuses to issue tokens with it, in one line that says what to do.
+#[test]
+fn a_retired_signing_key_is_listed_as_such_and_its_holder_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let output = users_api(dir.path()).args(args).output().unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        (output.status.code(), stdout, stderr)
+    };
+    let create = [
+        "admin",
+        "create-org",
+        "--name",
+        "A",
+        "--admin-email",
+        "a@a.test",
+    ];
+    let (status, _, stderr) = run(&create);
+    assert_eq!(status, Some(0), "{stderr}");
+
+    let (status, listed, _) = run(&["admin", "signing-keys"]);
+    assert_eq!(status, Some(0));
+    let kid = listed
+        .split_whitespace()
+        .next()
+        .expect("one key")
+        .to_owned();
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert!(!listed.contains("retired"), "{listed}");
+
+    let (status, retired, _) = run(&["admin", "signing-keys", "--retire", &kid]);
+    assert_eq!(status, Some(0));
+    assert!(
+        retired.starts_with(&format!("retired {kid}\n")),
+        "{retired}"
+    );
+    assert!(
+        retired.contains("  retired "),
+        "listed as retired: {retired}"
+    );
+    let (status, _, again) = run(&["admin", "signing-keys", "--retire", &kid]);
+    assert_eq!(status, Some(1), "{again}");
+
+    let (status, _, refused) = run(&create);
+    assert_eq!(status, Some(1));
+    assert_eq!(refused.trim().lines().count(), 1, "{refused}");
+    assert!(
+        refused.contains(&format!("the signing key {kid}")),
+        "{refused}"
+    );
+    assert!(refused.contains("was retired"), "{refused}");
+}

@@ -149,6 +149,12 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         tokens = tokens.with_previous(SigningKeys::from_pem(pem).expect("previous key"));
     }
     let state = AppState::new(db, tokens, secrets, options.sign_in_limits);
+    // As the server does at start: the key is the fleet's from now on.
+    state
+        .tokens
+        .publish(&state.db)
+        .await
+        .expect("publish the signing key");
     let admin = bootstrap::create_org(&state.db, &state.tokens, "Acme", "admin@acme.test")
         .await
         .expect("bootstrap org");
@@ -227,6 +233,38 @@ impl TestApp {
             address,
             _shutdown: shutdown,
         }
+    }
+
+    /// Another instance on this app's database with a signing key of its own (as one started
+    /// in another directory generates), published as the server does at start. Stops when
+    /// dropped.
+    pub async fn instance_with_own_key(&self) -> (Sibling, Arc<Tokens>) {
+        let key_file = self.key_file.with_file_name("other-instance-key.pem");
+        let settings = TokenSettings {
+            issuer: ISSUER.into(),
+            audience: AUDIENCE.into(),
+            lifetime: std::time::Duration::from_secs(3600),
+        };
+        let keys = SigningKeys::load_or_create(&key_file).expect("signing key");
+        let tokens = Arc::new(Tokens::new(keys, settings));
+        tokens.publish(&self.state.db).await.expect("publish");
+        let state = AppState {
+            tokens: tokens.clone(),
+            ..self.state.clone()
+        };
+        let defaults = TestOptions::default();
+        let (address, shutdown, _) = serve_checked(
+            state,
+            self.violations.clone(),
+            defaults.edge,
+            defaults.connections,
+        )
+        .await;
+        let instance = Sibling {
+            address,
+            _shutdown: shutdown,
+        };
+        (instance, tokens)
     }
 
     /// A generated client acting with `token` (a session token or an API key).

@@ -15,6 +15,7 @@ mod edge;
 mod envelope;
 mod examples;
 mod fixtures;
+mod fleet;
 mod hardening_email;
 mod hardening_hashes;
 mod hardening_nul;

@@ -5837,8 +5837,9 @@ impl Client {
     /**Token signing keys
 
 The public keys that verify session tokens (EdDSA over Ed25519), so other services can
-check a token offline: the signing key first, then any previous key still verifying
-tokens issued before a rotation (pick the key by the token's `kid`). Checking the session is still live needs `GET /v1/me`.
+check a token offline: this instance's signing key first, then any previous key still
+verifying tokens issued before a rotation, then the other instances' keys, published
+in the shared database and not retired (pick the key by the token's `kid`). Checking the session is still live needs `GET /v1/me`.
 
 Sends a `GET` request to `/.well-known/jwks.json`
 
