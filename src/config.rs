@@ -105,6 +105,12 @@ pub struct Config {
     /// (`https://app.example.com`); none by default. Other origins get no CORS headers.
     #[arg(long, env = "USERS_API_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
     pub cors_origins: Vec<String>,
+    /// Load balancers in front of the server, comma-separated CIDRs or addresses
+    /// (`10.0.0.0/8,127.0.0.1`); none by default. From these peers only, `X-Forwarded-For` is
+    /// read from the right, past every trusted hop, and the first other address is the client
+    /// (for sign-in limits and logs).
+    #[arg(long, env = "USERS_API_TRUSTED_PROXIES", value_delimiter = ',', value_parser = crate::api::parse_network)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Leave an empty database empty instead of creating the demo organization (for
     /// production: create organizations with `users-api admin create-org`).
     #[arg(long, env = "USERS_API_NO_DEMO")]

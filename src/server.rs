@@ -12,7 +12,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use tokio::net::TcpListener;
 
 use crate::{
-    api::{self, EdgeOptions},
+    api::{self, EdgeOptions, TrustedProxies},
     auth::{
         SecretKeys, SigningKeys, TokenSettings, Tokens, fleet,
         reseal::{self, OpenedKeys, Reseal},
@@ -165,6 +165,7 @@ pub async fn run(config: &Config) -> Result<()> {
     let edge = EdgeOptions {
         cors_origins: config.cors_origins.clone(),
         body_read_timeout: config.body_read_timeout,
+        trusted_proxies: TrustedProxies::new(config.trusted_proxies.clone()),
     };
     serve(listener, api::app(state, edge), limits, shutdown)
         .await

@@ -2,7 +2,6 @@
 //! `ETag`/`If-Match` pair, the client's address, the session a request was made with, and the
 //! 204 of every delete.
 
-use poem::web::RemoteAddr;
 use poem_openapi::{ApiResponse, Object};
 
 use crate::{
@@ -31,13 +30,6 @@ pub fn if_match(header: Option<&str>) -> Result<Option<i64>, ApiError> {
         .and_then(|v| v.parse::<i64>().ok())
         .map(Some)
         .ok_or_else(ApiError::precondition_failed)
-}
-
-/// The client's address, as the connection shows it (a proxy in front shows its own).
-pub fn client_address(remote: &RemoteAddr) -> std::net::IpAddr {
-    remote
-        .as_socket_addr()
-        .map_or([0u8; 4].into(), |addr| addr.ip())
 }
 
 /// The session the request was made with.

@@ -2,12 +2,13 @@
 //! 403. Handlers stay thin: authenticate, read the body by `patch`'s rules, call the use case
 //! (`crate::users`).
 
-use poem::web::{Data, RemoteAddr};
+use poem::web::Data;
 use poem_openapi::{ApiResponse, OpenApi, param::Header, payload::Json};
 
 use super::{
     ApiTags, BearerAuth,
     bodies::{ME_FIELDS, MePatch},
+    client_address::ClientAddress,
     envelope::{envelope, error_responses},
     http::{self, CurrentSession},
     model::{Extras, Me, MyTeam, OrgRef, user_fields},
@@ -84,7 +85,7 @@ impl MeApi {
         &self,
         auth: BearerAuth,
         state: Data<&AppState>,
-        remote: &RemoteAddr,
+        client: Data<&ClientAddress>,
         /// The `ETag` of the version this change is based on; `*` matches any version.
         #[oai(name = "If-Match")]
         if_match: Header<Option<String>>,
@@ -96,7 +97,7 @@ impl MeApi {
         let prover = Prover {
             session_id: session.id,
             throttle: &state.sign_in_throttle,
-            address: http::client_address(remote),
+            address: client.0.0,
         };
         let user = users::update_me(&state, &user, &prover, input, expected).await?;
         let rows = me::load(&state.db, &user).await?;

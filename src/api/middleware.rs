@@ -20,6 +20,7 @@ use tracing::Instrument;
 use ulid::Ulid;
 
 use super::{
+    client_address::{ClientAddress, TrustedProxies},
     cors::Cors,
     envelope::{ErrorEnvelope, REQUEST_ID},
     nul_guard,
@@ -49,6 +50,7 @@ pub struct Edge {
     pub routes: Arc<RouteTable>,
     pub cors: Cors,
     pub body_read_timeout: Duration,
+    pub proxies: TrustedProxies,
 }
 
 pub async fn handle<E: Endpoint>(
@@ -69,8 +71,15 @@ pub async fn handle<E: Endpoint>(
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let logged_path = path.get(..LOGGED_PATH_BYTES).unwrap_or(&path);
-    let span =
-        tracing::info_span!("request", request_id = %request_id, %method, path = %logged_path);
+    let client = edge.proxies.client_of(&req);
+    req.extensions_mut().insert(ClientAddress(client));
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        %method,
+        path = %logged_path,
+        %client
+    );
     let started = Instant::now();
     let origin = req.headers().get(header::ORIGIN).cloned();
     let version = req.version();

@@ -5,6 +5,7 @@
 
 mod api_keys;
 mod bodies;
+mod client_address;
 mod cors;
 mod docs;
 pub mod envelope;
@@ -36,6 +37,7 @@ use crate::{
     error::ApiError,
     state::AppState,
 };
+pub use client_address::{TrustedProxies, parse_network};
 pub use middleware::{
     MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_HEADERS, MAX_URI_BYTES, REQUEST_ID_HEADER,
 };
@@ -158,6 +160,8 @@ fn order_tags(spec: &mut Value) {
 pub struct EdgeOptions {
     /// Exact origins (`https://app.example.com`) allowed to call the API from a browser.
     pub cors_origins: Vec<String>,
+    /// Load balancers whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: client_address::TrustedProxies,
     /// Time allowed to receive a request body once its headers are in (then 408).
     pub body_read_timeout: Duration,
 }
@@ -170,6 +174,7 @@ pub fn app(state: AppState, options: EdgeOptions) -> impl Endpoint {
         routes: routes.clone(),
         cors: cors::Cors::new(options.cors_origins),
         body_read_timeout: options.body_read_timeout,
+        proxies: options.trusted_proxies,
     });
     Route::new()
         .nest("/", api_service())

@@ -2,15 +2,16 @@
 //! `DELETE /v1/sessions/current`, and the user's own sessions under `/v1/me/sessions`. The
 //! rules of sign-in are `auth::sign_in`'s.
 
-use poem::web::{Data, RemoteAddr};
+use poem::web::Data;
 use poem_openapi::{
     ApiResponse, Object, OpenApi, param::Path, payload::Json, types::MaybeUndefined,
 };
 
 use super::{
     ApiTags, BearerAuth,
+    client_address::ClientAddress,
     envelope::{envelope, error_responses},
-    http::{CurrentSession, DeletedResponse, client_address},
+    http::{CurrentSession, DeletedResponse},
 };
 use crate::{
     auth::sign_in,
@@ -130,7 +131,7 @@ impl SessionsApi {
     async fn sign_in(
         &self,
         state: Data<&AppState>,
-        remote: &RemoteAddr,
+        client: Data<&ClientAddress>,
         body: Json<SignIn>,
     ) -> Result<SignInResponse, SignInError> {
         let SignIn {
@@ -149,7 +150,7 @@ impl SessionsApi {
             email: &email,
             password: &password,
             totp_code: totp_code.as_opt_deref().flatten(),
-            address: client_address(remote),
+            address: client.0.0,
         };
         let (session, token) = sign_in::sign_in(&state, attempt).await?;
         Ok(SignInResponse::Created(Json(

@@ -12,7 +12,7 @@ use poem::{Body, Endpoint, EndpointExt, IntoResponse, Request, Response, http::S
 use tempfile::TempDir;
 use tokio::{sync::oneshot, task::JoinHandle};
 use users_api::{
-    api::{self, EdgeOptions},
+    api::{self, EdgeOptions, TrustedProxies},
     auth::{SecretKeys, SigningKeys, TokenSettings, Tokens, reseal, throttle::SignInLimits},
     bootstrap::{self, Credentials},
     db::{DatabaseUrl, Db, Timeouts},
@@ -80,6 +80,7 @@ impl Default for TestOptions {
             },
             edge: EdgeOptions {
                 cors_origins: Vec::new(),
+                trusted_proxies: TrustedProxies::default(),
                 body_read_timeout: Duration::from_secs(30),
             },
         }

@@ -167,6 +167,11 @@ async fn no_secret_reaches_the_logs() {
         request_lines.len()
     );
     for line in &request_lines {
+        // Who asked: the TCP peer here (no trusted proxies), see tests/api/trusted_proxies.rs.
+        assert!(
+            line.to_string().contains(r#""client":"127.0.0.1""#),
+            "{line}"
+        );
         let elapsed = &line["elapsed_ms"];
         assert!(elapsed.is_f64(), "{line}");
         assert!(at_most_two_decimals(&elapsed.to_string()), "{line}");

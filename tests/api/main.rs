@@ -38,6 +38,7 @@ mod spec;
 mod startup;
 mod teams;
 mod tenancy;
+mod trusted_proxies;
 mod users_create;
 mod users_list;
 mod users_patch;
