@@ -28,7 +28,7 @@ use crate::{
         user_create::Created,
         users::{self, UserFilter},
     },
-    domain::{EmailAddress, Scope, UserId},
+    domain::{EmailAddress, Scope, SearchPrefix, UserId},
     error::ApiError,
     state::AppState,
 };
@@ -138,8 +138,11 @@ impl UsersApi {
         /// ASCII `xn--` form). No NUL (U+0000).
         #[oai(validator(pattern = r"^[^\x00]*$"))]
         email: Query<Option<String>>,
-        /// Only users whose `display_name`, `first_name`, `last_name` or `primary_email` starts
-        /// with this, ignoring letter case (on SQLite, of ASCII letters only; addresses always).
+        /// Only users whose `display_name`, `first_name`, `last_name` or `primary_email` (as
+        /// returned) starts with this, trimmed, whatever the letter case, in every script: `élo`
+        /// and `ÉLO` find `Élodie`, `strasse` finds `Straße`, `κώς` finds `Κώστας`. Letter case is
+        /// Unicode's, the same for every language (`İ` is a dotted `i`: `il` does not find
+        /// `İlker`); accents are not letter case (`elo` does not find `Élodie`).
         #[oai(validator(pattern = r"^[^\x00]*$"))]
         q: Query<Option<String>>,
     ) -> Result<UserListResponse, ListUsersError> {
@@ -150,10 +153,7 @@ impl UsersApi {
         let matchable = !matches!(email_key, Some(Err(_)));
         let filter = UserFilter {
             email_key: email_key.and_then(Result::ok),
-            prefix: q
-                .0
-                .map(|q| q.trim().to_lowercase())
-                .filter(|q| !q.is_empty()),
+            prefix: q.0.as_deref().and_then(SearchPrefix::parse),
         };
         let rows = match matchable {
             true => {

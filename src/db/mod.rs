@@ -95,6 +95,7 @@ mod pool;
 mod postgres;
 pub mod retention;
 pub mod schema;
+pub mod search_keys;
 pub mod sessions;
 pub mod signing_keys;
 mod sqlite;
@@ -198,7 +199,9 @@ impl DatabaseUrl {
 pub struct ConnectError(String);
 
 impl Db {
-    /// Applies pending migrations, then builds the pools. Connections open on first use.
+    /// Applies pending migrations, builds the pools, then derives again every user's search key
+    /// that is not current (`search_keys::backfill`: one look-up in an empty index once all
+    /// are), so that every entry point serves `q` from current keys.
     pub async fn connect(url: &DatabaseUrl, timeouts: Timeouts) -> Result<Self, ConnectError> {
         migrate(url, timeouts).await?;
         let pools = match url {
@@ -211,7 +214,20 @@ impl Db {
                 write: build_pool(SqliteManager::new(path, timeouts), 1, false, timeouts),
             },
         };
-        Ok(Self { pools, timeouts })
+        let db = Self { pools, timeouts };
+        let derived = search_keys::backfill(&db).await.map_err(|e| {
+            ConnectError(format!(
+                "cannot derive the users' search keys: {}",
+                e.message
+            ))
+        })?;
+        if derived > 0 {
+            tracing::info!(
+                count = derived,
+                "derived the search keys of users stored or changed by an earlier version"
+            );
+        }
+        Ok(db)
     }
 
     /// The pools, for tests and tools that run their own statements.

@@ -7,6 +7,7 @@ use super::{
     Db,
     models::{ApiKey, Organization, Session, User},
     schema::{api_keys, organizations, sessions, users},
+    search_keys,
 };
 use crate::{domain::OrgId, error::ApiError};
 
@@ -40,7 +41,7 @@ pub async fn create(db: &Db, new: &Bootstrap) -> Result<(), ApiError> {
             .execute(conn)
             .await?;
         diesel::insert_into(users::table)
-            .values(&new.admin)
+            .values((&new.admin, search_keys::of(&new.admin)))
             .execute(conn)
             .await?;
         diesel::insert_into(api_keys::table)

@@ -4,7 +4,7 @@
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use super::{Db, now, schema::users, sessions::revoke_sessions};
+use super::{Db, now, schema::users, search_keys, sessions::revoke_sessions};
 use crate::{
     domain::{OrgId, UserId, UserStatus},
     error::ApiError,
@@ -63,6 +63,7 @@ pub async fn reset(
                 .set((
                     users::password_hash.eq(Some(password_hash)),
                     users::version.eq(users::version + 1),
+                    search_keys::kept_current(),
                     users::updated_at.eq(now()),
                 ))
                 .returning((

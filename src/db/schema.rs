@@ -40,6 +40,8 @@ diesel::table! {
         updated_at -> Timestamp,
         last_active_at -> Nullable<Timestamp>,
         totp_last_step -> Nullable<BigInt>,
+        search_key -> Nullable<Text>,
+        search_key_version -> Nullable<BigInt>,
     }
 }
 

@@ -11,6 +11,7 @@ use super::{
     models::{Team, TeamMember},
     now,
     schema::{team_members, teams, users},
+    search_keys,
 };
 use crate::{
     domain::{OrgId, TeamId, UserId},
@@ -91,6 +92,7 @@ pub async fn delete(db: &Db, org_id: &OrgId, team_id: &TeamId) -> Result<(), Api
             .set((
                 users::selected_team_id.eq(None::<TeamId>),
                 users::version.eq(users::version + 1),
+                search_keys::kept_current(),
                 users::updated_at.eq(now()),
             ))
             .execute(conn)
@@ -174,6 +176,7 @@ pub async fn remove_member(
         .set((
             users::selected_team_id.eq(None::<TeamId>),
             users::version.eq(users::version + 1),
+            search_keys::kept_current(),
             users::updated_at.eq(now()),
         ))
         .execute(conn)

@@ -11,6 +11,7 @@ use super::{
     models::{IdempotencyRecord, User},
     now,
     schema::{idempotency_keys, users},
+    search_keys,
     users::email_taken,
 };
 use crate::error::{ApiError, ErrorCode};
@@ -80,7 +81,7 @@ pub async fn create(
             }
         }
         diesel::insert_into(users::table)
-            .values(user)
+            .values((user, search_keys::of(user)))
             .execute(conn)
             .await
             .map_err(email_taken)?;

@@ -3,7 +3,7 @@
 //! does not exist. E-mail uniqueness is decided by the unique index `(org_id, primary_email_key)`,
 //! never by a check before the write, so concurrent writers of one address get one success.
 
-use diesel::{prelude::*, sql_types::Text};
+use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::{
@@ -12,18 +12,13 @@ use super::{
     models::{Team, User, UserChanges},
     now,
     schema::{idempotency_keys, team_members, teams, users},
+    search_keys,
     sessions::{Revoke, revoke_sessions},
 };
 use crate::{
-    domain::{OrgId, TeamId, UserId, UserStatus},
+    domain::{OrgId, SearchPrefix, TeamId, UserId, UserStatus},
     error::{ApiError, ErrorCode, FieldError},
 };
-
-diesel::define_sql_function! {
-    /// SQL `lower()`, the same on SQLite and PostgreSQL for the ASCII range used by prefixes.
-    #[sql_name = "lower"]
-    fn sql_lower(x: diesel::sql_types::Nullable<Text>) -> diesel::sql_types::Nullable<Text>;
-}
 
 /// The teams `user_id` belongs to, with the user's role in each, by name.
 pub async fn teams_of(db: &Db, user_id: &UserId) -> Result<Vec<(Team, String)>, ApiError> {
@@ -79,8 +74,9 @@ pub async fn is_member(db: &Db, team_id: &TeamId, user_id: &UserId) -> Result<bo
 pub struct UserFilter {
     /// Exact address, already lower-cased (`primary_email_key`).
     pub email_key: Option<String>,
-    /// Lower-cased prefix of `display_name`, `first_name`, `last_name` or the address.
-    pub prefix: Option<String>,
+    /// A prefix of `display_name`, `first_name`, `last_name` or the address, whatever the
+    /// letter case (matched against the row's `search_key`).
+    pub prefix: Option<SearchPrefix>,
 }
 
 /// Up to `limit` users of `org_id` with ids after `after`, by id. Keyset pagination on the
@@ -92,7 +88,12 @@ pub async fn list(
     limit: i64,
     filter: &UserFilter,
 ) -> Result<Vec<User>, ApiError> {
-    let pattern = filter.prefix.as_deref().map(like_prefix);
+    let pattern = match filter.prefix.as_ref().map(SearchPrefix::key_fragment) {
+        None => None,
+        Some(Some(fragment)) => Some(like_containing(&fragment)),
+        // A prefix spanning lines starts no single value.
+        Some(None) => return Ok(Vec::new()),
+    };
     read!(db, |conn| Ok(list_query!(
         org_id, after, limit, filter, &pattern
     )
@@ -117,24 +118,18 @@ macro_rules! list_query {
             query = query.filter(users::primary_email_key.eq(key));
         }
         if let Some(pattern) = $pattern {
-            query = query.filter(
-                users::primary_email_key
-                    .like(pattern)
-                    .escape('\\')
-                    .or(sql_lower(users::display_name).like(pattern).escape('\\'))
-                    .or(sql_lower(users::first_name).like(pattern).escape('\\'))
-                    .or(sql_lower(users::last_name).like(pattern).escape('\\')),
-            );
+            query = query.filter(users::search_key.like(pattern).escape('\\'));
         }
         query
     }};
 }
 use list_query;
 
-/// `prefix%` with `LIKE`'s own wildcards escaped, so `q=a_b` matches only `a_b…`.
-fn like_prefix(prefix: &str) -> String {
-    let mut pattern = String::with_capacity(prefix.len() + 1);
-    for c in prefix.chars() {
+/// `%text%` with `LIKE`'s own wildcards escaped in `text`, so `q=a_b` matches only `a_b…`.
+fn like_containing(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
         if matches!(c, '%' | '_' | '\\') {
             pattern.push('\\');
         }
@@ -270,10 +265,12 @@ pub async fn update(
                 return Err(ApiError::validation(vec![not_a_team_member()]));
             }
         }
+        let version = current.version + 1;
         let updated = diesel::update(users::table.find(user_id))
             .set((
                 &changes,
-                users::version.eq(current.version + 1),
+                search_keys::after(&current, &changes, version),
+                users::version.eq(version),
                 users::updated_at.eq(now()),
             ))
             .returning(User::as_returning())
@@ -330,7 +327,7 @@ mod tests {
 
     #[test]
     fn like_wildcards_in_a_prefix_are_escaped() {
-        assert_eq!(like_prefix("ada"), "ada%");
-        assert_eq!(like_prefix("a_b%c\\"), "a\\_b\\%c\\\\%");
+        assert_eq!(like_containing("\nada"), "%\nada%");
+        assert_eq!(like_containing("a_b%c\\"), "%a\\_b\\%c\\\\%");
     }
 }

@@ -11,6 +11,7 @@ mod metadata;
 mod names;
 mod phone_number;
 mod profile_image;
+mod search_key;
 mod text;
 mod timestamp;
 mod timezone;
@@ -24,6 +25,7 @@ pub use metadata::{Metadata, merge_patch};
 pub use names::{Bio, DisplayName, PersonName};
 pub use phone_number::PhoneNumber;
 pub use profile_image::ProfileImage;
+pub use search_key::{SearchKey, SearchPrefix};
 pub use timestamp::Timestamp;
 pub use timezone::Timezone;
 

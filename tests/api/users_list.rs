@@ -1,12 +1,18 @@
 //! `GET /v1/users` through the generated client: keyset pagination with an opaque cursor,
-//! `limit`, and the `email` and `q` filters (PRODUCT §5).
+//! `limit`, and the `email` and `q` filters (PRODUCT §5), the latter through each user's search
+//! key, kept by every write and derived for rows stored without one.
 
 use std::collections::BTreeSet;
 
-use users_api_client::{
-    TryStreamExt, pages,
-    types::{Role, UserCreate},
+use users_api::{
+    bootstrap,
+    db::{Db, Timeouts, search_keys},
 };
+use users_api_client::{
+    Client, MePatch, Patch, TryStreamExt, UserPatch, pages,
+    types::{Role, TeamCreate, UserCreate},
+};
+use uuid::Uuid;
 
 use crate::{
     envelope::call,
@@ -166,6 +172,263 @@ async fn list_users_filters_by_exact_email_case_insensitively_and_by_name_or_ema
     assert_eq!(ids("adam_").await, ["adam_x@example.test"]);
     assert!(ids("ada%").await.is_empty());
     assert!(ids("nobody").await.is_empty());
+    // A prefix starts one value: it does not run on from the first name into the last.
+    assert!(ids("ada\nlove").await.is_empty());
+    assert!(ids("adalove").await.is_empty());
+}
+
+/// The ids of the users `q` finds, in id order.
+async fn found(client: &Client, q: &str) -> Vec<Uuid> {
+    let page = client.list_users().q(q).send().await.unwrap().into_inner();
+    page.data.into_iter().map(|u| u.id).collect()
+}
+
+async fn create(client: &Client, body: UserCreate) -> Uuid {
+    client
+        .create_user()
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .into_inner()
+        .data
+        .id
+}
+
+#[tokio::test]
+async fn q_matches_a_prefix_whatever_the_letter_case_in_every_script() {
+    let app = spawn_app().await;
+    let client = key_client(&app);
+    let elodie = create(
+        &client,
+        UserCreate {
+            first_name: Some("Élodie".parse().unwrap()),
+            last_name: Some("Ørsted".parse().unwrap()),
+            ..new_user("e.orsted@example.test")
+        },
+    )
+    .await;
+    let adne = create(
+        &client,
+        UserCreate {
+            display_name: Some("Ådne B.".parse().unwrap()),
+            ..new_user("a.berg@example.test")
+        },
+    )
+    .await;
+    let kostas = create(
+        &client,
+        UserCreate {
+            display_name: Some("Κώστας".parse().unwrap()),
+            last_name: Some("Straße".parse().unwrap()),
+            ..new_user("kp@example.test")
+        },
+    )
+    .await;
+    let asa = create(&client, new_user("ÅSA@example.test")).await;
+    for (q, user) in [
+        ("élo", elodie),
+        ("ÉLO", elodie),
+        ("E\u{301}LO", elodie),
+        ("ørs", elodie),
+        ("ØRSTED", elodie),
+        ("ådne", adne),
+        ("ÅDNE B", adne),
+        ("κώς", kostas),
+        ("ΚΏΣΤΑΣ", kostas),
+        ("straße", kostas),
+        ("STRASSE", kostas),
+        ("åsa", asa),
+        ("Åsa@EXAMPLE.test", asa),
+    ] {
+        assert_eq!(found(&client, q).await, [user], "q={q}");
+    }
+    // Accents are not letter case, and a prefix stops at whole characters.
+    for q in ["elo", "adne", "AS", "orsted", "kostas"] {
+        assert!(found(&client, q).await.is_empty(), "q={q}");
+    }
+}
+
+#[tokio::test]
+async fn a_name_or_address_written_through_any_path_is_found_by_its_new_value_only() {
+    let app = spawn_app().await;
+    let client = key_client(&app);
+    // Created with the organization.
+    let admin = app.admin.user_id.into_uuid();
+    assert_eq!(found(&client, "ADMIN@ACME.TEST").await, [admin]);
+
+    // PATCH /v1/me.
+    let patch_me = |body: MePatch| {
+        let me = app.client();
+        async move { me.patch_me().body(body).send().await.unwrap() }
+    };
+    patch_me(MePatch {
+        display_name: Patch::Value("Ōsaka Ops".into()),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(found(&client, "ŌSAKA").await, [admin]);
+    patch_me(MePatch {
+        display_name: Patch::Null,
+        first_name: Patch::Value("Þóra".into()),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(found(&client, "þÓ").await, [admin]);
+    assert!(found(&client, "ōsaka").await.is_empty());
+
+    // POST /v1/users, then PATCH /v1/users/{id}.
+    let user = create(
+        &client,
+        UserCreate {
+            last_name: Some("Øre".parse().unwrap()),
+            ..new_user("zoe@example.test")
+        },
+    )
+    .await;
+    assert_eq!(found(&client, "ØRE").await, [user]);
+    client
+        .patch_user()
+        .user_id(user)
+        .body(UserPatch {
+            last_name: Patch::Value("Ærø".into()),
+            primary_email: Patch::Value("Zoë@example.test".into()),
+            ..Default::default()
+        })
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(found(&client, "æRØ").await, [user]);
+    assert_eq!(found(&client, "ZOË@").await, [user]);
+    assert!(found(&client, "øre").await.is_empty());
+    assert!(found(&client, "zoe@").await.is_empty());
+    // A change of another field keeps the key.
+    client
+        .patch_user()
+        .user_id(user)
+        .body(UserPatch {
+            bio: Patch::Value("Hi".into()),
+            ..Default::default()
+        })
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(found(&client, "ærø").await, [user]);
+    assert_eq!(search_keys::backfill(&app.state.db).await.unwrap(), 0);
+}
+
+/// Writes that move a user's version without changing a searched value (their selected team
+/// cleared as their membership or the team goes, a password reset) keep the key current: nothing
+/// is left to derive again, and the user is found as before.
+#[tokio::test]
+async fn writes_that_change_no_searched_value_keep_the_key_current() {
+    let app = spawn_app().await;
+    let client = key_client(&app);
+    let user = create(
+        &client,
+        UserCreate {
+            first_name: Some("Élodie".parse().unwrap()),
+            ..new_user("elodie@acme.test")
+        },
+    )
+    .await;
+    let team = |name: &'static str| {
+        let client = client.clone();
+        async move {
+            let body = TeamCreate {
+                name: name.parse().unwrap(),
+            };
+            let team = client.create_team().body(body).send().await.unwrap();
+            let team = team.into_inner().data.id;
+            let member = client.add_team_member().team_id(team).user_id(user);
+            member.send().await.unwrap();
+            let selected = UserPatch {
+                selected_team_id: Patch::Value(team),
+                ..Default::default()
+            };
+            let patch = client.patch_user().user_id(user).body(selected);
+            patch.send().await.unwrap();
+            team
+        }
+    };
+    let left = team("Left").await;
+    let remove = client.remove_team_member().team_id(left).user_id(user);
+    remove.send().await.unwrap();
+    let deleted = team("Deleted").await;
+    client.delete_team().team_id(deleted).send().await.unwrap();
+    bootstrap::reset_password(&app.state.db, "elodie@acme.test", None)
+        .await
+        .unwrap();
+
+    // Created, selected, cleared, selected, cleared, reset: six versions.
+    let now = client.get_user().user_id(user).send().await.unwrap();
+    assert_eq!(now.headers()["etag"], "\"6\"");
+    assert_eq!(search_keys::backfill(&app.state.db).await.unwrap(), 0);
+    assert_eq!(found(&client, "ÉLO").await, [user]);
+}
+
+/// Rows as a version without search keys leaves them: one stored without a key, one renamed
+/// without its key following. Each is found by its current values once its key is derived
+/// again, which opening the database does, leaving the user unchanged (`version`, `updated_at`).
+#[tokio::test]
+async fn opening_the_database_derives_the_keys_of_rows_stored_or_changed_without_them() {
+    let app = spawn_app().await;
+    let client = key_client(&app);
+    let unkeyed = Uuid::now_v7();
+    let renamed = create(
+        &client,
+        UserCreate {
+            first_name: Some("Zoé".parse().unwrap()),
+            ..new_user("renamed@acme.test")
+        },
+    )
+    .await;
+    let untouched = create_user(&app, "untouched@acme.test", Role::Member).await;
+    app.state
+        .db
+        .execute_script(&format!(
+            "INSERT INTO users (id, org_id, first_name, last_name, primary_email, \
+             primary_email_key, created_at, updated_at) VALUES ('{unkeyed}', '{org}', 'Élodie', \
+             'Ørsted', 'E.Orsted@acme.test', 'e.orsted@acme.test', '2026-01-02 03:04:05', \
+             '2026-01-02 03:04:05'); \
+             UPDATE users SET first_name = 'Ådne', version = version + 1 WHERE id = '{renamed}'",
+            org = app.admin.org_id,
+        ))
+        .await
+        .unwrap();
+    assert!(found(&client, "élo").await.is_empty(), "no key yet");
+    assert!(found(&client, "e.orsted").await.is_empty(), "no key yet");
+    assert!(found(&client, "ådne").await.is_empty(), "a stale key");
+    assert_eq!(found(&client, "zoé").await, [renamed], "a stale key");
+    // A change of another field by this version leaves a stale key stale, not current.
+    let bio = UserPatch {
+        bio: Patch::Value("Hi".into()),
+        ..Default::default()
+    };
+    let patch = client.patch_user().user_id(renamed).body(bio);
+    patch.send().await.unwrap();
+    let get = |id: Uuid| client.get_user().user_id(id).send();
+    let before = [get(unkeyed).await.unwrap(), get(renamed).await.unwrap()];
+
+    let reopened = Db::connect(&app.database_url, Timeouts::default())
+        .await
+        .unwrap();
+    for q in ["ÉLO", "ørsted", "E.ORSTED@"] {
+        assert_eq!(found(&client, q).await, [unkeyed], "q={q}");
+    }
+    assert_eq!(found(&client, "ÅDNE").await, [renamed]);
+    assert!(found(&client, "zoé").await.is_empty());
+    let after = [get(unkeyed).await.unwrap(), get(renamed).await.unwrap()];
+    for (before, after) in before.into_iter().zip(after) {
+        assert_eq!(after.headers()["etag"], before.headers()["etag"]);
+        assert_eq!(
+            after.into_inner().data.updated_at,
+            before.into_inner().data.updated_at
+        );
+    }
+    // Current keys were left alone, and nothing is left to derive.
+    assert_eq!(found(&client, "UNTOUCHED").await, [untouched.id]);
+    assert_eq!(search_keys::backfill(&reopened).await.unwrap(), 0);
 }
 
 #[tokio::test]

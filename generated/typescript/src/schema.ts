@@ -3544,8 +3544,11 @@ export interface operations {
                  */
                 email?: string;
                 /**
-                 * @description Only users whose `display_name`, `first_name`, `last_name` or `primary_email` starts
-                 *     with this, ignoring letter case (on SQLite, of ASCII letters only; addresses always).
+                 * @description Only users whose `display_name`, `first_name`, `last_name` or `primary_email` (as
+                 *     returned) starts with this, trimmed, whatever the letter case, in every script: `élo`
+                 *     and `ÉLO` find `Élodie`, `strasse` finds `Straße`, `κώς` finds `Κώστας`. Letter case is
+                 *     Unicode's, the same for every language (`İ` is a dotted `i`: `il` does not find
+                 *     `İlker`); accents are not letter case (`elo` does not find `Élodie`).
                  * @example gra
                  */
                 q?: string;

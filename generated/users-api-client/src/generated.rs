@@ -6173,8 +6173,11 @@ Arguments:
 - `email`: Only the user with this address (exact, case-insensitive, the domain in its Unicode or
 ASCII `xn--` form). No NUL (U+0000).
 - `limit`: Page size, 1–100 (default 50).
-- `q`: Only users whose `display_name`, `first_name`, `last_name` or `primary_email` starts
-with this, ignoring letter case (on SQLite, of ASCII letters only; addresses always).
+- `q`: Only users whose `display_name`, `first_name`, `last_name` or `primary_email` (as
+returned) starts with this, trimmed, whatever the letter case, in every script: `élo`
+and `ÉLO` find `Élodie`, `strasse` finds `Straße`, `κώς` finds `Κώστας`. Letter case is
+Unicode's, the same for every language (`İ` is a dotted `i`: `il` does not find
+`İlker`); accents are not letter case (`elo` does not find `Élodie`).
 ```ignore
 let response = client.list_users()
     .cursor(cursor)
