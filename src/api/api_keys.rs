@@ -54,9 +54,13 @@ pub struct CreatedApiKey {
 #[derive(Debug, Clone, Object)]
 pub struct ApiKeyCreate {
     /// What calls with it: 1–100 characters after trimming, by the text rules of `display_name`
-    /// (no control, invisible or spoofing characters; a visible letter or digit): else 422
-    /// `INVALID_NAME`.
-    #[oai(validator(min_length = 1, max_length = 100))]
+    /// (no control character anywhere, no invisible or spoofing characters; a visible letter or
+    /// digit): else 422 `INVALID_NAME`.
+    #[oai(validator(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*$"
+    ))]
     pub name: String,
     /// At least one of `users:read`, `users:write`, `teams:read`, `teams:write`.
     #[oai(validator(min_items = 1))]

@@ -13,7 +13,9 @@ use super::{
     model::{AdminUser, Me},
     patch::{FieldRules, IMMUTABLE, properties},
 };
-use crate::domain::{Role, TeamId, UserStatus};
+use crate::domain::{
+    Bio, DisplayName, EmailAddress, PersonName, PhoneNumber, Role, TeamId, UserStatus,
+};
 
 /// The profile a user may write about themselves, on every surface.
 #[derive(Debug, Clone, Object)]
@@ -21,18 +23,18 @@ pub struct ProfileFields {
     /// 1–100 characters after trimming with at least one visible letter or digit; emoji
     /// allowed; no control or invisible characters (see Text fields); stored NFC-normalised.
     #[oai(nullable, validator(min_length = 1, max_length = 100))]
-    pub display_name: MaybeUndefined<String>,
+    pub display_name: MaybeUndefined<DisplayName>,
     /// 1–64 letters (any script) with single spaces, hyphens or apostrophes between them; no
     /// emoji, digits or invisible characters (see Text fields).
     #[oai(nullable, validator(min_length = 1, max_length = 64))]
-    pub first_name: MaybeUndefined<String>,
+    pub first_name: MaybeUndefined<PersonName>,
     /// Same rules as `first_name`.
     #[oai(nullable, validator(min_length = 1, max_length = 64))]
-    pub last_name: MaybeUndefined<String>,
+    pub last_name: MaybeUndefined<PersonName>,
     /// 1–2,000 characters after trimming; line breaks, tabs and emoji allowed, other control
     /// and invisible characters (U+2028/U+2029 included) not (see Text fields).
     #[oai(nullable, validator(min_length = 1, max_length = 2000))]
-    pub bio: MaybeUndefined<String>,
+    pub bio: MaybeUndefined<Bio>,
     /// An absolute `https://` or `http://` URL (≤ 2,048 characters) or a
     /// `data:image/{png,jpeg,gif,webp};base64,` URL of at most 100 KB whose bytes are that type.
     #[oai(nullable)]
@@ -44,20 +46,26 @@ pub struct ProfileFields {
     /// stored in canonical spelling. Unknown: 422 `INVALID_TIMEZONE`.
     #[oai(nullable)]
     pub timezone: MaybeUndefined<String>,
-    /// E.164 (`+14155550123`). A new number resets `phone_number_verified` to false unless the
-    /// same change sets it (only the admin surface can).
+    /// With its country code: `+`, then digits with optional spaces, hyphens, dots or
+    /// parentheses (`pattern`); it must be a valid number in its country's numbering plan
+    /// (422 `INVALID_PHONE_NUMBER`), and is stored and returned in E.164 (`+14155550123`). A new
+    /// number resets `phone_number_verified` to false unless the same change sets it (only the
+    /// admin surface can).
     #[oai(nullable)]
-    pub phone_number: MaybeUndefined<String>,
-    /// A valid address (≤ 254 characters), unique in the organization case-insensitively
+    pub phone_number: MaybeUndefined<PhoneNumber>,
+    /// A valid address (`format: email`, ≤ 254 characters; a non-ASCII local part (RFC 6531)
+    /// is accepted too, quoted local parts and look-alike mixes of scripts are not: 422
+    /// `INVALID_EMAIL`), unique in the organization case-insensitively
     /// (409 `EMAIL_TAKEN`); stored and returned with its domain in ASCII (`xn--`) form (see
     /// E-mail addresses). A new address resets `primary_email_verified` to false unless the
     /// same change sets it (only the admin surface can).
-    #[oai(nullable, validator(max_length = 254))]
-    pub primary_email: MaybeUndefined<String>,
+    #[oai(nullable)]
+    pub primary_email: MaybeUndefined<EmailAddress>,
     /// Free-form data the user may write, merged as JSON Merge Patch (RFC 7396) into what is
     /// stored (`{}` for a new user): keys replace, `null` deletes a key, objects merge. The
     /// result may have at most 16 top-level keys, keys of 1–64 characters from
     /// `[A-Za-z0-9_.-]`, nesting at most 5 deep and 8 KiB serialised (422 `INVALID_METADATA`).
+    /// OpenAPI 3.0 has no `propertyNames`, so the key rule is stated here only.
     #[oai(validator(max_properties = 16))]
     pub client_metadata: Option<BTreeMap<String, Value>>,
 }
@@ -92,8 +100,8 @@ pub struct AdminFields {
     /// password, and the hash is upgraded to argon2id at that sign-in; until then a wrong
     /// password against a hash cheaper than the server's own costs the server's own hash as
     /// well, so timing does not tell imported accounts apart. `null` removes the password.
-    /// Send `password` or `password_hash`, not both (422). Changing it revokes every session of
-    /// the user.
+    /// Send a value for `password` or for `password_hash`, not both (422); a value beside the
+    /// other's `null` is that value. Changing it revokes every session of the user.
     #[oai(nullable)]
     pub password_hash: MaybeUndefined<String>,
     /// A TOTP secret (RFC 6238: HMAC-SHA1, 6 digits, 30 s) as standard base64 of 16–128

@@ -20,7 +20,9 @@ pub struct PageRequest {
 impl PageRequest {
     pub fn parse(limit: Option<u32>, cursor: Option<&str>) -> Result<Self, ApiError> {
         let limit = i64::from(limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT));
+        // An empty cursor is the first page, as a missing one is (`Cursor::PATTERN`).
         let after = cursor
+            .filter(|text| !text.is_empty())
             .map(|text| {
                 Cursor::parse(text).map_err(|invalid| {
                     ApiError::validation(vec![FieldError::new(
@@ -62,8 +64,10 @@ mod tests {
     use crate::error::ErrorCode;
 
     #[test]
-    fn the_limit_defaults_to_50_and_a_tampered_cursor_is_invalid_cursor() {
+    fn the_limit_defaults_to_50_an_empty_cursor_is_the_first_page_and_a_tampered_one_is_invalid_cursor()
+     {
         assert_eq!(PageRequest::parse(None, None).unwrap().limit, 50);
+        assert_eq!(PageRequest::parse(None, Some("")).unwrap().after, None);
         let error = PageRequest::parse(Some(10), Some("bogus")).err().unwrap();
         assert_eq!(error.code, ErrorCode::InvalidCursor);
         assert_eq!(error.status.as_u16(), 422);

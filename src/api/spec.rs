@@ -172,6 +172,7 @@ pub fn normalise(spec: &mut Value) {
         declare_public_operations(op);
         declare_edge_errors(op);
         header_spelling(op);
+        cursor_pattern(op);
         error_examples::add(op);
         request_examples::add(op);
         response_examples::add(op);
@@ -370,6 +371,23 @@ fn header_spelling(op: &mut Map<String, Value>) {
             if let Some(header) = headers.remove(&spelling.to_uppercase()) {
                 headers.insert(spelling.into(), header);
             }
+        }
+    }
+}
+
+/// A `cursor` parameter's shape (`domain::Cursor::PATTERN`). It is stated here rather than as a
+/// poem validator, which would answer 400: every cursor this API did not issue, of whatever
+/// shape, is one 422 `INVALID_CURSOR`.
+fn cursor_pattern(op: &mut Map<String, Value>) {
+    for param in op
+        .get_mut("parameters")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+        .filter(|param| param["name"] == "cursor")
+    {
+        if let Some(schema) = param.get_mut("schema").and_then(Value::as_object_mut) {
+            schema.insert("pattern".into(), crate::domain::Cursor::PATTERN.into());
         }
     }
 }

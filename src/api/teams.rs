@@ -41,18 +41,28 @@ pub struct Team {
 /// A new team.
 #[derive(Debug, Clone, Object)]
 pub struct TeamCreate {
-    /// 1–100 characters after trimming, by the text rules of `display_name` (no control,
-    /// invisible or spoofing characters; a visible letter or digit): else 422 `INVALID_NAME`.
-    #[oai(validator(min_length = 1, max_length = 100))]
+    /// 1–100 characters after trimming, by the text rules of `display_name` (no control
+    /// character anywhere, no invisible or spoofing characters; a visible letter or digit):
+    /// else 422 `INVALID_NAME`.
+    #[oai(validator(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*$"
+    ))]
     pub name: String,
 }
 
 /// Changes to a team: absent fields are unchanged; `{}` is a no-op.
 #[derive(Debug, Clone, Object)]
 pub struct TeamPatch {
-    /// 1–100 characters after trimming, by the text rules of `display_name` (no control,
-    /// invisible or spoofing characters; a visible letter or digit): else 422 `INVALID_NAME`.
-    #[oai(validator(min_length = 1, max_length = 100))]
+    /// 1–100 characters after trimming, by the text rules of `display_name` (no control
+    /// character anywhere, no invisible or spoofing characters; a visible letter or digit):
+    /// else 422 `INVALID_NAME`.
+    #[oai(validator(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*$"
+    ))]
     pub name: Option<String>,
 }
 
@@ -163,7 +173,8 @@ impl TeamsApi {
         /// Page size, 1–100 (default 50).
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<u32>>,
-        /// `meta.next_cursor` of the previous page; leave out for the first page.
+        /// `meta.next_cursor` of the previous page; leave out, or send empty, for the first page.
+        /// Anything this API did not issue is a 422 `INVALID_CURSOR`.
         cursor: Query<Option<String>>,
     ) -> Result<TeamListResponse, ListTeamsError> {
         let caller = state.caller(&auth, Scope::TeamsRead).await?;

@@ -132,7 +132,8 @@ impl UsersApi {
         /// Page size, 1–100 (default 50).
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<u32>>,
-        /// `meta.next_cursor` of the previous page; leave out for the first page.
+        /// `meta.next_cursor` of the previous page; leave out, or send empty, for the first page.
+        /// Anything this API did not issue is a 422 `INVALID_CURSOR`.
         cursor: Query<Option<String>>,
         /// Only the user with this address (exact, case-insensitive, the domain in its Unicode or
         /// ASCII `xn--` form). No NUL (U+0000).

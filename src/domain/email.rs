@@ -13,6 +13,7 @@
 
 use diesel::{deserialize::FromSqlRow, expression::AsExpression, sql_types::Text};
 use email_address::Options;
+use poem_openapi::registry::MetaSchema;
 use unicode_normalization::UnicodeNormalization;
 use unicode_security::{RestrictionLevel, RestrictionLevelDetection};
 
@@ -24,7 +25,14 @@ const MAX_LENGTH: usize = 254;
 #[derive(Debug, Clone, PartialEq, Eq, AsExpression, FromSqlRow)]
 #[diesel(sql_type = Text)]
 pub struct EmailAddress(String);
-string_value!(EmailAddress);
+string_value!(
+    EmailAddress,
+    MetaSchema {
+        format: Some("email"),
+        max_length: Some(MAX_LENGTH),
+        ..MetaSchema::new("string")
+    }
+);
 
 fn invalid(why: &str) -> Invalid {
     Invalid::new(ErrorCode::InvalidEmail, why)

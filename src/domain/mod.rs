@@ -49,10 +49,15 @@ impl Invalid {
 
 /// A string newtype, valid by construction: `as_str`, `into_inner`, `Display`, `AsRef<str>`.
 /// Stored as its text (the struct derives diesel's `AsExpression` and `FromSqlRow` with
-/// `sql_type = Text`) and shown in the API as a plain `string`, so the spec is the same as for
-/// a `String` field. The type needs a `parse(&str) -> Result<Self, Invalid>`.
+/// `sql_type = Text`) and shown in the API as a `string`, plainly or with `$schema`'s `format`,
+/// `pattern` and `maxLength`: what JSON Schema can say of the rules `parse` enforces, so that
+/// schema-invalid input is always refused (with the type's own code, as `parse` refuses it).
+/// The type needs a `parse(&str) -> Result<Self, Invalid>`.
 macro_rules! string_value {
     ($name:ident) => {
+        $crate::domain::string_value!($name, poem_openapi::registry::MetaSchema::new("string"));
+    };
+    ($name:ident, $schema:expr) => {
         impl $name {
             pub fn as_str(&self) -> &str {
                 &self.0
@@ -106,7 +111,7 @@ macro_rules! string_value {
             }
 
             fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
-                <String as poem_openapi::types::Type>::schema_ref()
+                poem_openapi::registry::MetaSchemaRef::Inline(Box::new($schema))
             }
 
             fn as_raw_value(&self) -> Option<&String> {

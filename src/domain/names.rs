@@ -3,6 +3,7 @@
 //! or spoofing characters (`text::check`): what a reader sees is what is stored.
 
 use diesel::{deserialize::FromSqlRow, expression::AsExpression, sql_types::Text};
+use poem_openapi::registry::MetaSchema;
 use unicode_normalization::{UnicodeNormalization, char::is_combining_mark};
 
 use super::{
@@ -25,16 +26,25 @@ const BIO: TextRules = TextRules {
     line_breaks: true,
 };
 
+/// The schema of a text field: a `string` with the `pattern` of its rules.
+fn text_schema(rules: TextRules) -> MetaSchema {
+    MetaSchema {
+        pattern: Some(rules.pattern().into()),
+        ..MetaSchema::new("string")
+    }
+}
+
 /// A first or last name: 1–64 letters of any script with combining marks, and single spaces,
 /// hyphens or apostrophes only between letters (`José`, `Jean-Luc`, `O'Brien`, `李`).
 #[derive(Debug, Clone, PartialEq, Eq, AsExpression, FromSqlRow)]
 #[diesel(sql_type = Text)]
 pub struct PersonName(String);
-string_value!(PersonName);
+string_value!(PersonName, text_schema(PERSON_NAME));
 
 impl PersonName {
     pub fn parse(input: &str) -> Result<Self, Invalid> {
         let invalid = |why: &str| Invalid::new(ErrorCode::InvalidName, why);
+        text::check_controls(input, PERSON_NAME).map_err(invalid)?;
         let name: String = input.trim().nfc().collect();
         let length = name.chars().count();
         if !(1..=64).contains(&length) {
@@ -74,11 +84,12 @@ impl PersonName {
 #[derive(Debug, Clone, PartialEq, Eq, AsExpression, FromSqlRow)]
 #[diesel(sql_type = Text)]
 pub struct DisplayName(String);
-string_value!(DisplayName);
+string_value!(DisplayName, text_schema(DISPLAY_NAME));
 
 impl DisplayName {
     pub fn parse(input: &str) -> Result<Self, Invalid> {
         let invalid = |why: &str| Invalid::new(ErrorCode::InvalidName, why);
+        text::check_controls(input, DISPLAY_NAME).map_err(invalid)?;
         let name: String = input.trim().nfc().collect();
         if !(1..=100).contains(&name.chars().count()) {
             return Err(invalid("must be 1–100 characters after trimming"));
@@ -96,11 +107,12 @@ impl DisplayName {
 #[derive(Debug, Clone, PartialEq, Eq, AsExpression, FromSqlRow)]
 #[diesel(sql_type = Text)]
 pub struct Bio(String);
-string_value!(Bio);
+string_value!(Bio, text_schema(BIO));
 
 impl Bio {
     pub fn parse(input: &str) -> Result<Self, Invalid> {
         let invalid = |why: &str| Invalid::new(ErrorCode::InvalidBio, why);
+        text::check_controls(input, BIO).map_err(invalid)?;
         let bio: String = input.trim().nfc().collect();
         if bio.is_empty() {
             return Err(invalid("must not be empty; send null to clear"));

@@ -38,6 +38,37 @@ pub struct TextRules {
     pub line_breaks: bool,
 }
 
+/// What JSON Schema can say of these rules (`pattern`): no control character (U+0000–U+001F,
+/// U+007F–U+009F), anywhere, even where trimming would remove it. The rest (invisible,
+/// unassigned and spoofing characters, a visible letter) needs Unicode's properties.
+pub const CONTROL_FREE: &str = r"^[^\x00-\x1F\x7F-\x9F]*$";
+/// `CONTROL_FREE` but for line feeds, carriage returns and tabs (`line_breaks`).
+pub const CONTROL_FREE_BUT_LINES: &str = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$";
+
+impl TextRules {
+    /// The `pattern` of a field with these rules.
+    pub const fn pattern(self) -> &'static str {
+        match self.line_breaks {
+            true => CONTROL_FREE_BUT_LINES,
+            false => CONTROL_FREE,
+        }
+    }
+}
+
+/// Refuses control characters in raw input, before it is trimmed, so that what the `pattern`
+/// refuses is refused whatever its place (a name ending in a tab is not a name with the tab
+/// trimmed away).
+pub fn check_controls(input: &str, rules: TextRules) -> Result<(), &'static str> {
+    let allowed = |c: char| rules.line_breaks && matches!(c, '\n' | '\r' | '\t');
+    match input.chars().any(|c| c.is_control() && !allowed(c)) {
+        true => Err(match rules.line_breaks {
+            true => "control characters other than line breaks and tabs are not allowed",
+            false => "control characters are not allowed",
+        }),
+        false => Ok(()),
+    }
+}
+
 /// Why `text` would show something other than what it holds, or `Ok` when it is honest text.
 pub fn check(text: &str, rules: TextRules) -> Result<(), &'static str> {
     let chars: Vec<char> = text.chars().collect();
@@ -368,5 +399,22 @@ mod tests {
         assert!(has_visible_letter_or_digit("李"));
         assert!(!has_visible_letter_or_digit("🚀 !"));
         assert!(!has_visible_letter_or_digit(""));
+    }
+
+    #[test]
+    fn the_patterns_in_the_spec_refuse_exactly_the_controls_that_are_checked() {
+        for rules in [BIO, DISPLAY] {
+            let pattern =
+                jsonschema::validator_for(&serde_json::json!({ "pattern": rules.pattern() }))
+                    .unwrap();
+            for c in ('\u{0}'..='\u{A0}').chain(['\u{2028}', '\u{200B}', 'é']) {
+                let text = format!(" a{c}b ");
+                assert_eq!(
+                    check_controls(&text, rules).is_ok(),
+                    pattern.is_valid(&serde_json::json!(text)),
+                    "{c:?}"
+                );
+            }
+        }
     }
 }

@@ -183,14 +183,21 @@ impl CredentialInput {
             totp,
             ..Credentials::default()
         };
-        if input.password.is_some() && input.password_hash.is_some() {
-            refuse(
-                r,
-                "password_hash",
-                ErrorCode::ValidationFailed,
-                "send either password or password_hash, not both",
-            );
-            input.password_hash = None;
+        // Two values conflict; a value beside the other's `null` is that value (it replaces
+        // whatever was stored either way), so the `null` is dropped.
+        match (&input.password, &input.password_hash) {
+            (Some(Some(_)), Some(Some(_))) => {
+                refuse(
+                    r,
+                    "password_hash",
+                    ErrorCode::ValidationFailed,
+                    "send either password or password_hash, not both",
+                );
+                input.password_hash = None;
+            }
+            (Some(Some(_)), Some(None)) => input.password_hash = None,
+            (Some(None), Some(Some(_))) => input.password = None,
+            _ => {}
         }
         input
     }

@@ -130,3 +130,79 @@ async fn hardening_imported_hashes_at_the_ceilings_are_accepted() {
     let right = sign_in(&app, &app.admin.org_id, "cheap@acme.test", PASSWORD, None).await;
     assert_eq!(right.unwrap().status(), 201);
 }
+
+/// `password` and `password_hash` both with values conflict (422, nothing written); a value
+/// beside the other's `null` is that value, as Schemathesis' schema-valid bodies send it.
+#[tokio::test]
+async fn a_password_beside_a_null_hash_or_a_hash_beside_a_null_password_is_that_value() {
+    let app = spawn_app().await;
+    let client = key_client(&app);
+    let user = client
+        .create_user()
+        .body(UserCreate {
+            password: Some(PASSWORD.into()),
+            password_hash: None,
+            ..new_user("ada@acme.test")
+        })
+        .send()
+        .await
+        .unwrap()
+        .into_inner()
+        .data;
+    let org = app.admin.org_id;
+    let signs_in = |password: &'static str| {
+        let app = &app;
+        async move {
+            sign_in(app, &org, "ada@acme.test", password, None)
+                .await
+                .is_ok()
+        }
+    };
+    assert!(signs_in(PASSWORD).await);
+
+    let both = client
+        .patch_user()
+        .user_id(user.id)
+        .body(UserPatch {
+            password: Patch::Value("another horse battery staple 7".into()),
+            password_hash: Patch::Value(bcrypt::hash(PASSWORD, 4).unwrap()),
+            ..Default::default()
+        })
+        .send()
+        .await;
+    let (status, body) = failure(both);
+    assert_eq!(
+        (status, body.error.errors[0].field.as_str()),
+        (422, "password_hash")
+    );
+    assert!(signs_in(PASSWORD).await, "nothing was written");
+
+    let new_password = "another horse battery staple 7";
+    client
+        .patch_user()
+        .user_id(user.id)
+        .body(UserPatch {
+            password: Patch::Value(new_password.into()),
+            password_hash: Patch::Null,
+            ..Default::default()
+        })
+        .send()
+        .await
+        .unwrap();
+    assert!(signs_in(new_password).await);
+    assert!(!signs_in(PASSWORD).await);
+
+    client
+        .patch_user()
+        .user_id(user.id)
+        .body(UserPatch {
+            password: Patch::Null,
+            password_hash: Patch::Value(bcrypt::hash(PASSWORD, 4).unwrap()),
+            ..Default::default()
+        })
+        .send()
+        .await
+        .unwrap();
+    assert!(signs_in(PASSWORD).await);
+    assert!(!signs_in(new_password).await);
+}

@@ -1,6 +1,6 @@
 //! Issue 12, item 4: names and bios refuse invisible and spoofing characters with 422 naming the
 //! field, on `PATCH /v1/me` and on the admin surface's create and patch, and keep emoji
-//! sequences where emoji are allowed.
+//! sequences where emoji are allowed. Control characters are refused wherever they stand.
 
 use users_api_client::{MePatch, Patch, UserPatch, types::UserCreate};
 
@@ -23,6 +23,12 @@ const REFUSED: &[(&str, &str, &str)] = &[
     ("bio", "\u{200b}", "INVALID_BIO"),
     ("bio", "hidden \u{e0068}\u{e0069}", "INVALID_BIO"),
     ("bio", "private \u{e000}", "INVALID_BIO"),
+    // Control characters are refused anywhere, even where trimming would remove them: the
+    // spec's `pattern` refuses them, so the server must.
+    ("first_name", "Ada\t", "INVALID_NAME"),
+    ("display_name", "\nAda", "INVALID_NAME"),
+    ("bio", "ok\u{7}", "INVALID_BIO"),
+    ("bio", "ok \u{85}", "INVALID_BIO"),
 ];
 
 fn me_patch(field: &str, value: &str) -> MePatch {

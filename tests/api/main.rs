@@ -35,6 +35,7 @@ mod secrets_at_rest;
 mod sessions;
 mod sign_in;
 mod spec;
+mod spec_patterns;
 mod startup;
 mod teams;
 mod tenancy;

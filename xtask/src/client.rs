@@ -33,7 +33,10 @@ fn render() -> Result<String> {
     let spec_path = workspace_root().join("spec/openapi.json");
     let text = std::fs::read_to_string(&spec_path)
         .with_context(|| format!("reading {}", spec_path.display()))?;
-    let mut spec: OpenAPI = serde_json::from_str(&text).context("parsing spec/openapi.json")?;
+    let mut spec: serde_json::Value =
+        serde_json::from_str(&text).context("parsing spec/openapi.json")?;
+    plain_strings(&mut spec);
+    let mut spec: OpenAPI = serde_json::from_value(spec).context("reading the spec as OpenAPI")?;
     plain_integer_queries(&mut spec);
 
     let patches = patch_schemas(&spec);
@@ -56,6 +59,25 @@ fn render() -> Result<String> {
     source.push_str(&error_code_enum(&spec)?);
     let file = syn::parse_file(&source).context("generated code parses")?;
     Ok(format!("{HEADER}{}", prettyplease::unparse(&file)))
+}
+
+/// A string with `pattern`, `minLength` or `maxLength` would become a newtype that callers
+/// build with `.parse()?`, and response fields would come back as such types; the client takes
+/// and returns plain `String`s and leaves the rules to the server, whose 400 or 422 names the
+/// field and the rule.
+fn plain_strings(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if map.get("type").and_then(serde_json::Value::as_str) == Some("string") {
+                for constraint in ["pattern", "minLength", "maxLength"] {
+                    map.remove(constraint);
+                }
+            }
+            map.values_mut().for_each(plain_strings);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(plain_strings),
+        _ => {}
+    }
 }
 
 /// Query integers with `minimum: 1` (`limit`) would become `NonZeroU32`, which a literal such as

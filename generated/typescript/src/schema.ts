@@ -436,8 +436,8 @@ export interface components {
         ApiKeyCreate: {
             /**
              * @description What calls with it: 1–100 characters after trimming, by the text rules of `display_name`
-             *     (no control, invisible or spoofing characters; a visible letter or digit): else 422
-             *     `INVALID_NAME`.
+             *     (no control character anywhere, no invisible or spoofing characters; a visible letter or
+             *     digit): else 422 `INVALID_NAME`.
              */
             name: string;
             /** @description At least one of `users:read`, `users:write`, `teams:read`, `teams:write`. */
@@ -666,6 +666,7 @@ export interface components {
             /** @description Whether the number is known to belong to the user; false again after a change of number. */
             phone_number_verified: boolean;
             /**
+             * Format: email
              * @description The canonical form: the local part as sent (NFC), the domain in lower-case ASCII
              *     (`eve@xn--bcher-kva.example` for `eve@bücher.example`).
              */
@@ -728,6 +729,7 @@ export interface components {
              *     stored (`{}` for a new user): keys replace, `null` deletes a key, objects merge. The
              *     result may have at most 16 top-level keys, keys of 1–64 characters from
              *     `[A-Za-z0-9_.-]`, nesting at most 5 deep and 8 KiB serialised (422 `INVALID_METADATA`).
+             *     OpenAPI 3.0 has no `propertyNames`, so the key rule is stated here only.
              */
             client_metadata?: {
                 [key: string]: unknown;
@@ -756,12 +758,18 @@ export interface components {
              */
             password?: string;
             /**
-             * @description E.164 (`+14155550123`). A new number resets `phone_number_verified` to false unless the
-             *     same change sets it (only the admin surface can).
+             * @description With its country code: `+`, then digits with optional spaces, hyphens, dots or
+             *     parentheses (`pattern`); it must be a valid number in its country's numbering plan
+             *     (422 `INVALID_PHONE_NUMBER`), and is stored and returned in E.164 (`+14155550123`). A new
+             *     number resets `phone_number_verified` to false unless the same change sets it (only the
+             *     admin surface can).
              */
             phone_number?: string | null;
             /**
-             * @description A valid address (≤ 254 characters), unique in the organization case-insensitively
+             * Format: email
+             * @description A valid address (`format: email`, ≤ 254 characters; a non-ASCII local part (RFC 6531)
+             *     is accepted too, quoted local parts and look-alike mixes of scripts are not: 422
+             *     `INVALID_EMAIL`), unique in the organization case-insensitively
              *     (409 `EMAIL_TAKEN`); stored and returned with its domain in ASCII (`xn--`) form (see
              *     E-mail addresses). A new address resets `primary_email_verified` to false unless the
              *     same change sets it (only the admin surface can).
@@ -961,8 +969,9 @@ export interface components {
          */
         TeamCreate: {
             /**
-             * @description 1–100 characters after trimming, by the text rules of `display_name` (no control,
-             *     invisible or spoofing characters; a visible letter or digit): else 422 `INVALID_NAME`.
+             * @description 1–100 characters after trimming, by the text rules of `display_name` (no control
+             *     character anywhere, no invisible or spoofing characters; a visible letter or digit):
+             *     else 422 `INVALID_NAME`.
              */
             name: string;
         };
@@ -1018,8 +1027,9 @@ export interface components {
          */
         TeamPatch: {
             /**
-             * @description 1–100 characters after trimming, by the text rules of `display_name` (no control,
-             *     invisible or spoofing characters; a visible letter or digit): else 422 `INVALID_NAME`.
+             * @description 1–100 characters after trimming, by the text rules of `display_name` (no control
+             *     character anywhere, no invisible or spoofing characters; a visible letter or digit):
+             *     else 422 `INVALID_NAME`.
              */
             name?: string;
         };
@@ -1096,6 +1106,7 @@ export interface components {
             /** @description Whether the number is known to belong to the user; false again after a change of number. */
             phone_number_verified: boolean;
             /**
+             * Format: email
              * @description The canonical form: the local part as sent (NFC), the domain in lower-case ASCII
              *     (`eve@xn--bcher-kva.example` for `eve@bücher.example`).
              */
@@ -1145,6 +1156,7 @@ export interface components {
              *     stored (`{}` for a new user): keys replace, `null` deletes a key, objects merge. The
              *     result may have at most 16 top-level keys, keys of 1–64 characters from
              *     `[A-Za-z0-9_.-]`, nesting at most 5 deep and 8 KiB serialised (422 `INVALID_METADATA`).
+             *     OpenAPI 3.0 has no `propertyNames`, so the key rule is stated here only.
              */
             client_metadata?: {
                 [key: string]: unknown;
@@ -1185,19 +1197,25 @@ export interface components {
              *     password, and the hash is upgraded to argon2id at that sign-in; until then a wrong
              *     password against a hash cheaper than the server's own costs the server's own hash as
              *     well, so timing does not tell imported accounts apart. `null` removes the password.
-             *     Send `password` or `password_hash`, not both (422). Changing it revokes every session of
-             *     the user.
+             *     Send a value for `password` or for `password_hash`, not both (422); a value beside the
+             *     other's `null` is that value. Changing it revokes every session of the user.
              */
             password_hash?: string | null;
             /**
-             * @description E.164 (`+14155550123`). A new number resets `phone_number_verified` to false unless the
-             *     same change sets it (only the admin surface can).
+             * @description With its country code: `+`, then digits with optional spaces, hyphens, dots or
+             *     parentheses (`pattern`); it must be a valid number in its country's numbering plan
+             *     (422 `INVALID_PHONE_NUMBER`), and is stored and returned in E.164 (`+14155550123`). A new
+             *     number resets `phone_number_verified` to false unless the same change sets it (only the
+             *     admin surface can).
              */
             phone_number?: string | null;
             /** @description Whether the number is known to belong to the user (false for a new user unless set). */
             phone_number_verified?: boolean;
             /**
-             * @description A valid address (≤ 254 characters), unique in the organization case-insensitively
+             * Format: email
+             * @description A valid address (`format: email`, ≤ 254 characters; a non-ASCII local part (RFC 6531)
+             *     is accepted too, quoted local parts and look-alike mixes of scripts are not: 422
+             *     `INVALID_EMAIL`), unique in the organization case-insensitively
              *     (409 `EMAIL_TAKEN`); stored and returned with its domain in ASCII (`xn--`) form (see
              *     E-mail addresses). A new address resets `primary_email_verified` to false unless the
              *     same change sets it (only the admin surface can).
@@ -1275,6 +1293,7 @@ export interface components {
              *     stored (`{}` for a new user): keys replace, `null` deletes a key, objects merge. The
              *     result may have at most 16 top-level keys, keys of 1–64 characters from
              *     `[A-Za-z0-9_.-]`, nesting at most 5 deep and 8 KiB serialised (422 `INVALID_METADATA`).
+             *     OpenAPI 3.0 has no `propertyNames`, so the key rule is stated here only.
              */
             client_metadata?: {
                 [key: string]: unknown;
@@ -1314,19 +1333,25 @@ export interface components {
              *     password, and the hash is upgraded to argon2id at that sign-in; until then a wrong
              *     password against a hash cheaper than the server's own costs the server's own hash as
              *     well, so timing does not tell imported accounts apart. `null` removes the password.
-             *     Send `password` or `password_hash`, not both (422). Changing it revokes every session of
-             *     the user.
+             *     Send a value for `password` or for `password_hash`, not both (422); a value beside the
+             *     other's `null` is that value. Changing it revokes every session of the user.
              */
             password_hash?: string | null;
             /**
-             * @description E.164 (`+14155550123`). A new number resets `phone_number_verified` to false unless the
-             *     same change sets it (only the admin surface can).
+             * @description With its country code: `+`, then digits with optional spaces, hyphens, dots or
+             *     parentheses (`pattern`); it must be a valid number in its country's numbering plan
+             *     (422 `INVALID_PHONE_NUMBER`), and is stored and returned in E.164 (`+14155550123`). A new
+             *     number resets `phone_number_verified` to false unless the same change sets it (only the
+             *     admin surface can).
              */
             phone_number?: string | null;
             /** @description Whether the number is known to belong to the user (false for a new user unless set). */
             phone_number_verified?: boolean;
             /**
-             * @description A valid address (≤ 254 characters), unique in the organization case-insensitively
+             * Format: email
+             * @description A valid address (`format: email`, ≤ 254 characters; a non-ASCII local part (RFC 6531)
+             *     is accepted too, quoted local parts and look-alike mixes of scripts are not: 422
+             *     `INVALID_EMAIL`), unique in the organization case-insensitively
              *     (409 `EMAIL_TAKEN`); stored and returned with its domain in ASCII (`xn--`) form (see
              *     E-mail addresses). A new address resets `primary_email_verified` to false unless the
              *     same change sets it (only the admin surface can).
@@ -2721,7 +2746,8 @@ export interface operations {
                  */
                 limit?: number;
                 /**
-                 * @description `meta.next_cursor` of the previous page; leave out for the first page.
+                 * @description `meta.next_cursor` of the previous page; leave out, or send empty, for the first page.
+                 *     Anything this API did not issue is a 422 `INVALID_CURSOR`.
                  * @example AQGTpdOLIH5EofI8TV5veoh8e1ht
                  */
                 cursor?: string;
@@ -3533,7 +3559,8 @@ export interface operations {
                  */
                 limit?: number;
                 /**
-                 * @description `meta.next_cursor` of the previous page; leave out for the first page.
+                 * @description `meta.next_cursor` of the previous page; leave out, or send empty, for the first page.
+                 *     Anything this API did not issue is a 422 `INVALID_CURSOR`.
                  * @example AQGTpdOLIH5EofI8TV5veoh8e1ht
                  */
                 cursor?: string;

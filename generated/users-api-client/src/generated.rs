@@ -29,74 +29,15 @@ pub mod types {
     #[serde(deny_unknown_fields)]
     pub struct ApiKeyCreate {
         /**What calls with it: 1–100 characters after trimming, by the text rules of `display_name`
-(no control, invisible or spoofing characters; a visible letter or digit): else 422
-`INVALID_NAME`.*/
-        pub name: ApiKeyCreateName,
+(no control character anywhere, no invisible or spoofing characters; a visible letter or
+digit): else 422 `INVALID_NAME`.*/
+        pub name: ::std::string::String,
         ///At least one of `users:read`, `users:write`, `teams:read`, `teams:write`.
         pub scopes: ::std::vec::Vec<ScopeName>,
     }
     impl ApiKeyCreate {
         pub fn builder() -> builder::ApiKeyCreate {
             Default::default()
-        }
-    }
-    /**What calls with it: 1–100 characters after trimming, by the text rules of `display_name`
-(no control, invisible or spoofing characters; a visible letter or digit): else 422
-`INVALID_NAME`.*/
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct ApiKeyCreateName(::std::string::String);
-    impl ::std::ops::Deref for ApiKeyCreateName {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<ApiKeyCreateName> for ::std::string::String {
-        fn from(value: ApiKeyCreateName) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for ApiKeyCreateName {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 100usize {
-                return Err("longer than 100 characters".into());
-            }
-            if value.chars().count() < 1usize {
-                return Err("shorter than 1 characters".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for ApiKeyCreateName {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for ApiKeyCreateName {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for ApiKeyCreateName {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
         }
     }
     ///The organization's live API keys.
@@ -110,68 +51,6 @@ pub mod types {
     impl ApiKeyListEnvelope {
         pub fn builder() -> builder::ApiKeyListEnvelope {
             Default::default()
-        }
-    }
-    ///`CreateUserIdempotencyKey`
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct CreateUserIdempotencyKey(::std::string::String);
-    impl ::std::ops::Deref for CreateUserIdempotencyKey {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<CreateUserIdempotencyKey> for ::std::string::String {
-        fn from(value: CreateUserIdempotencyKey) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for CreateUserIdempotencyKey {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 255usize {
-                return Err("longer than 255 characters".into());
-            }
-            if value.chars().count() < 1usize {
-                return Err("shorter than 1 characters".into());
-            }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[\\x21-\\x7E]+$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"^[\\x21-\\x7E]+$\"".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for CreateUserIdempotencyKey {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for CreateUserIdempotencyKey {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for CreateUserIdempotencyKey {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
         }
     }
     ///A new API key and its secret, shown this once.
@@ -329,118 +208,6 @@ list them all.*/
     impl JwkSet {
         pub fn builder() -> builder::JwkSet {
             Default::default()
-        }
-    }
-    ///`ListUsersEmail`
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct ListUsersEmail(::std::string::String);
-    impl ::std::ops::Deref for ListUsersEmail {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<ListUsersEmail> for ::std::string::String {
-        fn from(value: ListUsersEmail) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for ListUsersEmail {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[^\\x00]*$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"^[^\\x00]*$\"".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for ListUsersEmail {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for ListUsersEmail {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for ListUsersEmail {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
-        }
-    }
-    ///`ListUsersQ`
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct ListUsersQ(::std::string::String);
-    impl ::std::ops::Deref for ListUsersQ {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<ListUsersQ> for ::std::string::String {
-        fn from(value: ListUsersQ) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for ListUsersQ {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[^\\x00]*$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"^[^\\x00]*$\"".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for ListUsersQ {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for ListUsersQ {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for ListUsersQ {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
         }
     }
     /**The signed-in user as they see themselves: their user fields plus organization, teams,
@@ -750,192 +517,19 @@ organization `org_id`.*/
     pub struct SignIn {
         /**The user's primary e-mail address, matched case-insensitively and with the domain in
 either its Unicode or its ASCII (`xn--`) form.*/
-        pub email: SignInEmail,
+        pub email: ::std::string::String,
         ///The organization the user belongs to (the example is the demo organization).
         pub org_id: ::uuid::Uuid,
         ///The user's password.
-        pub password: SignInPassword,
+        pub password: ::std::string::String,
         /**Six digits from the authenticator; required when the user has 2FA on. Each code signs
 in once. Leave it out when 2FA is off (`null` is not a code: 400).*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub totp_code: ::std::option::Option<SignInTotpCode>,
+        pub totp_code: ::std::option::Option<::std::string::String>,
     }
     impl SignIn {
         pub fn builder() -> builder::SignIn {
             Default::default()
-        }
-    }
-    /**The user's primary e-mail address, matched case-insensitively and with the domain in
-either its Unicode or its ASCII (`xn--`) form.*/
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct SignInEmail(::std::string::String);
-    impl ::std::ops::Deref for SignInEmail {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<SignInEmail> for ::std::string::String {
-        fn from(value: SignInEmail) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for SignInEmail {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 254usize {
-                return Err("longer than 254 characters".into());
-            }
-            if value.chars().count() < 1usize {
-                return Err("shorter than 1 characters".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for SignInEmail {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for SignInEmail {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for SignInEmail {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
-        }
-    }
-    ///The user's password.
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct SignInPassword(::std::string::String);
-    impl ::std::ops::Deref for SignInPassword {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<SignInPassword> for ::std::string::String {
-        fn from(value: SignInPassword) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for SignInPassword {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 256usize {
-                return Err("longer than 256 characters".into());
-            }
-            if value.chars().count() < 1usize {
-                return Err("shorter than 1 characters".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for SignInPassword {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for SignInPassword {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for SignInPassword {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
-        }
-    }
-    /**Six digits from the authenticator; required when the user has 2FA on. Each code signs
-in once. Leave it out when 2FA is off (`null` is not a code: 400).*/
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct SignInTotpCode(::std::string::String);
-    impl ::std::ops::Deref for SignInTotpCode {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<SignInTotpCode> for ::std::string::String {
-        fn from(value: SignInTotpCode) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for SignInTotpCode {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 6usize {
-                return Err("longer than 6 characters".into());
-            }
-            if value.chars().count() < 6usize {
-                return Err("shorter than 6 characters".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for SignInTotpCode {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for SignInTotpCode {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for SignInTotpCode {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
         }
     }
     ///A new session and the token that carries it.
@@ -984,71 +578,14 @@ unless the session is revoked first.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(deny_unknown_fields)]
     pub struct TeamCreate {
-        /**1–100 characters after trimming, by the text rules of `display_name` (no control,
-invisible or spoofing characters; a visible letter or digit): else 422 `INVALID_NAME`.*/
-        pub name: TeamCreateName,
+        /**1–100 characters after trimming, by the text rules of `display_name` (no control
+character anywhere, no invisible or spoofing characters; a visible letter or digit):
+else 422 `INVALID_NAME`.*/
+        pub name: ::std::string::String,
     }
     impl TeamCreate {
         pub fn builder() -> builder::TeamCreate {
             Default::default()
-        }
-    }
-    /**1–100 characters after trimming, by the text rules of `display_name` (no control,
-invisible or spoofing characters; a visible letter or digit): else 422 `INVALID_NAME`.*/
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct TeamCreateName(::std::string::String);
-    impl ::std::ops::Deref for TeamCreateName {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<TeamCreateName> for ::std::string::String {
-        fn from(value: TeamCreateName) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for TeamCreateName {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 100usize {
-                return Err("longer than 100 characters".into());
-            }
-            if value.chars().count() < 1usize {
-                return Err("shorter than 1 characters".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for TeamCreateName {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for TeamCreateName {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for TeamCreateName {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
         }
     }
     ///`TeamEnvelope`
@@ -1216,11 +753,12 @@ fields are a 400; invalid values a 422 listing every one.*/
         /**1–2,000 characters after trimming; line breaks, tabs and emoji allowed, other control
 and invisible characters (U+2028/U+2029 included) not (see Text fields).*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub bio: ::std::option::Option<UserCreateBio>,
+        pub bio: ::std::option::Option<::std::string::String>,
         /**Free-form data the user may write, merged as JSON Merge Patch (RFC 7396) into what is
 stored (`{}` for a new user): keys replace, `null` deletes a key, objects merge. The
 result may have at most 16 top-level keys, keys of 1–64 characters from
-`[A-Za-z0-9_.-]`, nesting at most 5 deep and 8 KiB serialised (422 `INVALID_METADATA`).*/
+`[A-Za-z0-9_.-]`, nesting at most 5 deep and 8 KiB serialised (422 `INVALID_METADATA`).
+OpenAPI 3.0 has no `propertyNames`, so the key rule is stated here only.*/
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub client_metadata: ::serde_json::Map<
             ::std::string::String,
@@ -1236,14 +774,14 @@ result may have at most 16 top-level keys, keys of 1–64 characters from
         /**1–100 characters after trimming with at least one visible letter or digit; emoji
 allowed; no control or invisible characters (see Text fields); stored NFC-normalised.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub display_name: ::std::option::Option<UserCreateDisplayName>,
+        pub display_name: ::std::option::Option<::std::string::String>,
         /**1–64 letters (any script) with single spaces, hyphens or apostrophes between them; no
 emoji, digits or invisible characters (see Text fields).*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub first_name: ::std::option::Option<UserCreateFirstName>,
+        pub first_name: ::std::option::Option<::std::string::String>,
         ///Same rules as `first_name`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub last_name: ::std::option::Option<UserCreateLastName>,
+        pub last_name: ::std::option::Option<::std::string::String>,
         ///A BCP 47 tag; stored canonicalised (`en-us` → `en-US`). Invalid: 422 `INVALID_LOCALE`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub locale: ::std::option::Option<::std::string::String>,
@@ -1251,7 +789,7 @@ emoji, digits or invisible characters (see Text fields).*/
 or more, and not made of the user's own name or address); else 422 `WEAK_PASSWORD`.
 Stored as an argon2id hash; never returned.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub password: ::std::option::Option<UserCreatePassword>,
+        pub password: ::std::option::Option<::std::string::String>,
         /**A password hash imported from another system, in Modular Crypt Format: bcrypt (`$2a$`,
 `$2b$`, `$2y$`, cost ≤ 12) or argon2 (`$argon2id$`, `$argon2i$`, m ≤ 65536 KiB = 64 MiB,
 t × m ≤ 196608 = 3 passes over 64 MiB, p ≤ 8); anything else 422
@@ -1260,23 +798,28 @@ attempt near the cost of the server's own hash. The user signs in with the origi
 password, and the hash is upgraded to argon2id at that sign-in; until then a wrong
 password against a hash cheaper than the server's own costs the server's own hash as
 well, so timing does not tell imported accounts apart. `null` removes the password.
-Send `password` or `password_hash`, not both (422). Changing it revokes every session of
-the user.*/
+Send a value for `password` or for `password_hash`, not both (422); a value beside the
+other's `null` is that value. Changing it revokes every session of the user.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub password_hash: ::std::option::Option<::std::string::String>,
-        /**E.164 (`+14155550123`). A new number resets `phone_number_verified` to false unless the
-same change sets it (only the admin surface can).*/
+        /**With its country code: `+`, then digits with optional spaces, hyphens, dots or
+parentheses (`pattern`); it must be a valid number in its country's numbering plan
+(422 `INVALID_PHONE_NUMBER`), and is stored and returned in E.164 (`+14155550123`). A new
+number resets `phone_number_verified` to false unless the same change sets it (only the
+admin surface can).*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub phone_number: ::std::option::Option<::std::string::String>,
         ///Whether the number is known to belong to the user (false for a new user unless set).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub phone_number_verified: ::std::option::Option<bool>,
-        /**A valid address (≤ 254 characters), unique in the organization case-insensitively
+        /**A valid address (`format: email`, ≤ 254 characters; a non-ASCII local part (RFC 6531)
+is accepted too, quoted local parts and look-alike mixes of scripts are not: 422
+`INVALID_EMAIL`), unique in the organization case-insensitively
 (409 `EMAIL_TAKEN`); stored and returned with its domain in ASCII (`xn--`) form (see
 E-mail addresses). A new address resets `primary_email_verified` to false unless the
 same change sets it (only the admin surface can).*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub primary_email: ::std::option::Option<UserCreatePrimaryEmail>,
+        pub primary_email: ::std::option::Option<::std::string::String>,
         ///Whether the user may sign in with e-mail and password (true for a new user unless set).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub primary_email_auth_enabled: ::std::option::Option<bool>,
@@ -1311,353 +854,6 @@ authentication off. Never returned.*/
     impl UserCreate {
         pub fn builder() -> builder::UserCreate {
             Default::default()
-        }
-    }
-    /**1–2,000 characters after trimming; line breaks, tabs and emoji allowed, other control
-and invisible characters (U+2028/U+2029 included) not (see Text fields).*/
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct UserCreateBio(::std::string::String);
-    impl ::std::ops::Deref for UserCreateBio {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<UserCreateBio> for ::std::string::String {
-        fn from(value: UserCreateBio) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for UserCreateBio {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 2000usize {
-                return Err("longer than 2000 characters".into());
-            }
-            if value.chars().count() < 1usize {
-                return Err("shorter than 1 characters".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for UserCreateBio {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for UserCreateBio {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for UserCreateBio {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
-        }
-    }
-    /**1–100 characters after trimming with at least one visible letter or digit; emoji
-allowed; no control or invisible characters (see Text fields); stored NFC-normalised.*/
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct UserCreateDisplayName(::std::string::String);
-    impl ::std::ops::Deref for UserCreateDisplayName {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<UserCreateDisplayName> for ::std::string::String {
-        fn from(value: UserCreateDisplayName) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for UserCreateDisplayName {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 100usize {
-                return Err("longer than 100 characters".into());
-            }
-            if value.chars().count() < 1usize {
-                return Err("shorter than 1 characters".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for UserCreateDisplayName {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for UserCreateDisplayName {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for UserCreateDisplayName {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
-        }
-    }
-    /**1–64 letters (any script) with single spaces, hyphens or apostrophes between them; no
-emoji, digits or invisible characters (see Text fields).*/
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct UserCreateFirstName(::std::string::String);
-    impl ::std::ops::Deref for UserCreateFirstName {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<UserCreateFirstName> for ::std::string::String {
-        fn from(value: UserCreateFirstName) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for UserCreateFirstName {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 64usize {
-                return Err("longer than 64 characters".into());
-            }
-            if value.chars().count() < 1usize {
-                return Err("shorter than 1 characters".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for UserCreateFirstName {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for UserCreateFirstName {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for UserCreateFirstName {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
-        }
-    }
-    ///Same rules as `first_name`.
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct UserCreateLastName(::std::string::String);
-    impl ::std::ops::Deref for UserCreateLastName {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<UserCreateLastName> for ::std::string::String {
-        fn from(value: UserCreateLastName) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for UserCreateLastName {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 64usize {
-                return Err("longer than 64 characters".into());
-            }
-            if value.chars().count() < 1usize {
-                return Err("shorter than 1 characters".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for UserCreateLastName {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for UserCreateLastName {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for UserCreateLastName {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
-        }
-    }
-    /**A password for e-mail sign-in: 8–256 characters, not easily guessed (zxcvbn score 3
-or more, and not made of the user's own name or address); else 422 `WEAK_PASSWORD`.
-Stored as an argon2id hash; never returned.*/
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct UserCreatePassword(::std::string::String);
-    impl ::std::ops::Deref for UserCreatePassword {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<UserCreatePassword> for ::std::string::String {
-        fn from(value: UserCreatePassword) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for UserCreatePassword {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 256usize {
-                return Err("longer than 256 characters".into());
-            }
-            if value.chars().count() < 8usize {
-                return Err("shorter than 8 characters".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for UserCreatePassword {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for UserCreatePassword {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for UserCreatePassword {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
-        }
-    }
-    /**A valid address (≤ 254 characters), unique in the organization case-insensitively
-(409 `EMAIL_TAKEN`); stored and returned with its domain in ASCII (`xn--`) form (see
-E-mail addresses). A new address resets `primary_email_verified` to false unless the
-same change sets it (only the admin surface can).*/
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct UserCreatePrimaryEmail(::std::string::String);
-    impl ::std::ops::Deref for UserCreatePrimaryEmail {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<UserCreatePrimaryEmail> for ::std::string::String {
-        fn from(value: UserCreatePrimaryEmail) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for UserCreatePrimaryEmail {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 254usize {
-                return Err("longer than 254 characters".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for UserCreatePrimaryEmail {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for UserCreatePrimaryEmail {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for UserCreatePrimaryEmail {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
         }
     }
     ///`UserEnvelope`
@@ -1839,7 +1035,7 @@ same change sets it (only the admin surface can).*/
         }
         #[derive(Clone, Debug)]
         pub struct ApiKeyCreate {
-            name: ::std::result::Result<super::ApiKeyCreateName, ::std::string::String>,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
             scopes: ::std::result::Result<
                 ::std::vec::Vec<super::ScopeName>,
                 ::std::string::String,
@@ -1856,7 +1052,7 @@ same change sets it (only the admin surface can).*/
         impl ApiKeyCreate {
             pub fn name<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::ApiKeyCreateName>,
+                T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
                 self.name = value
@@ -3796,14 +2992,14 @@ same change sets it (only the admin surface can).*/
         }
         #[derive(Clone, Debug)]
         pub struct SignIn {
-            email: ::std::result::Result<super::SignInEmail, ::std::string::String>,
+            email: ::std::result::Result<::std::string::String, ::std::string::String>,
             org_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             password: ::std::result::Result<
-                super::SignInPassword,
+                ::std::string::String,
                 ::std::string::String,
             >,
             totp_code: ::std::result::Result<
-                ::std::option::Option<super::SignInTotpCode>,
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
         }
@@ -3820,7 +3016,7 @@ same change sets it (only the admin surface can).*/
         impl SignIn {
             pub fn email<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::SignInEmail>,
+                T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
                 self.email = value
@@ -3844,7 +3040,7 @@ same change sets it (only the admin surface can).*/
             }
             pub fn password<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::SignInPassword>,
+                T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
                 self.password = value
@@ -3856,7 +3052,7 @@ same change sets it (only the admin surface can).*/
             }
             pub fn totp_code<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::SignInTotpCode>>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.totp_code = value
@@ -4099,7 +3295,7 @@ same change sets it (only the admin surface can).*/
         }
         #[derive(Clone, Debug)]
         pub struct TeamCreate {
-            name: ::std::result::Result<super::TeamCreateName, ::std::string::String>,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
         }
         impl ::std::default::Default for TeamCreate {
             fn default() -> Self {
@@ -4111,7 +3307,7 @@ same change sets it (only the admin surface can).*/
         impl TeamCreate {
             pub fn name<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TeamCreateName>,
+                T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
                 self.name = value
@@ -5065,7 +4261,7 @@ same change sets it (only the admin surface can).*/
         #[derive(Clone, Debug)]
         pub struct UserCreate {
             bio: ::std::result::Result<
-                ::std::option::Option<super::UserCreateBio>,
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             client_metadata: ::std::result::Result<
@@ -5077,15 +4273,15 @@ same change sets it (only the admin surface can).*/
                 ::std::string::String,
             >,
             display_name: ::std::result::Result<
-                ::std::option::Option<super::UserCreateDisplayName>,
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             first_name: ::std::result::Result<
-                ::std::option::Option<super::UserCreateFirstName>,
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             last_name: ::std::result::Result<
-                ::std::option::Option<super::UserCreateLastName>,
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             locale: ::std::result::Result<
@@ -5093,7 +4289,7 @@ same change sets it (only the admin surface can).*/
                 ::std::string::String,
             >,
             password: ::std::result::Result<
-                ::std::option::Option<super::UserCreatePassword>,
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             password_hash: ::std::result::Result<
@@ -5109,7 +4305,7 @@ same change sets it (only the admin surface can).*/
                 ::std::string::String,
             >,
             primary_email: ::std::result::Result<
-                ::std::option::Option<super::UserCreatePrimaryEmail>,
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             primary_email_auth_enabled: ::std::result::Result<
@@ -5174,7 +4370,7 @@ same change sets it (only the admin surface can).*/
         impl UserCreate {
             pub fn bio<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::UserCreateBio>>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.bio = value
@@ -5218,9 +4414,7 @@ same change sets it (only the admin surface can).*/
             }
             pub fn display_name<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<super::UserCreateDisplayName>,
-                >,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.display_name = value
@@ -5232,9 +4426,7 @@ same change sets it (only the admin surface can).*/
             }
             pub fn first_name<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<super::UserCreateFirstName>,
-                >,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.first_name = value
@@ -5246,9 +4438,7 @@ same change sets it (only the admin surface can).*/
             }
             pub fn last_name<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<super::UserCreateLastName>,
-                >,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.last_name = value
@@ -5272,9 +4462,7 @@ same change sets it (only the admin surface can).*/
             }
             pub fn password<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<super::UserCreatePassword>,
-                >,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.password = value
@@ -5324,9 +4512,7 @@ same change sets it (only the admin surface can).*/
             }
             pub fn primary_email<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<super::UserCreatePrimaryEmail>,
-                >,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.primary_email = value
@@ -6052,7 +5238,8 @@ The teams of the caller's organization in creation order, one page at a time. Ne
 Sends a `GET` request to `/v1/teams`
 
 Arguments:
-- `cursor`: `meta.next_cursor` of the previous page; leave out for the first page.
+- `cursor`: `meta.next_cursor` of the previous page; leave out, or send empty, for the first page.
+Anything this API did not issue is a 422 `INVALID_CURSOR`.
 - `limit`: Page size, 1–100 (default 50).
 ```ignore
 let response = client.list_teams()
@@ -6169,7 +5356,8 @@ pagination: every page costs what the first costs). Needs `users:read`.
 Sends a `GET` request to `/v1/users`
 
 Arguments:
-- `cursor`: `meta.next_cursor` of the previous page; leave out for the first page.
+- `cursor`: `meta.next_cursor` of the previous page; leave out, or send empty, for the first page.
+Anything this API did not issue is a 422 `INVALID_CURSOR`.
 - `email`: Only the user with this address (exact, case-insensitive, the domain in its Unicode or
 ASCII `xn--` form). No NUL (U+0000).
 - `limit`: Page size, 1–100 (default 50).
@@ -8651,9 +7839,9 @@ pub mod builder {
     pub struct ListUsers<'a> {
         client: &'a super::Client,
         cursor: Result<Option<::std::string::String>, String>,
-        email: Result<Option<types::ListUsersEmail>, String>,
+        email: Result<Option<::std::string::String>, String>,
         limit: Result<Option<u32>, String>,
-        q: Result<Option<types::ListUsersQ>, String>,
+        q: Result<Option<::std::string::String>, String>,
     }
     impl<'a> ListUsers<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -8680,13 +7868,14 @@ pub mod builder {
         }
         pub fn email<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::ListUsersEmail>,
+            V: std::convert::TryInto<::std::string::String>,
         {
             self.email = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `ListUsersEmail` for email failed".to_string()
+                    "conversion to `:: std :: string :: String` for email failed"
+                        .to_string()
                 });
             self
         }
@@ -8702,12 +7891,14 @@ pub mod builder {
         }
         pub fn q<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::ListUsersQ>,
+            V: std::convert::TryInto<::std::string::String>,
         {
             self.q = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| "conversion to `ListUsersQ` for q failed".to_string());
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for q failed".to_string()
+                });
             self
         }
         ///Sends a `GET` request to `/v1/users`
@@ -8820,7 +8011,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct CreateUser<'a> {
         client: &'a super::Client,
-        idempotency_key: Result<Option<types::CreateUserIdempotencyKey>, String>,
+        idempotency_key: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::UserCreate, String>,
     }
     impl<'a> CreateUser<'a> {
@@ -8833,13 +8024,13 @@ pub mod builder {
         }
         pub fn idempotency_key<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::CreateUserIdempotencyKey>,
+            V: std::convert::TryInto<::std::string::String>,
         {
             self.idempotency_key = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `CreateUserIdempotencyKey` for idempotency_key failed"
+                    "conversion to `:: std :: string :: String` for idempotency_key failed"
                         .to_string()
                 });
             self
@@ -9466,6 +8657,7 @@ pub struct MePatch {
     /// stored (`{}` for a new user): keys replace, `null` deletes a key, objects merge. The
     /// result may have at most 16 top-level keys, keys of 1–64 characters from
     /// `[A-Za-z0-9_.-]`, nesting at most 5 deep and 8 KiB serialised (422 `INVALID_METADATA`).
+    /// OpenAPI 3.0 has no `propertyNames`, so the key rule is stated here only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_metadata: Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
@@ -9493,11 +8685,16 @@ pub struct MePatch {
     /// the user is revoked; the one making this request stays signed in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<::std::string::String>,
-    /// E.164 (`+14155550123`). A new number resets `phone_number_verified` to false unless the
-    /// same change sets it (only the admin surface can).
+    /// With its country code: `+`, then digits with optional spaces, hyphens, dots or
+    /// parentheses (`pattern`); it must be a valid number in its country's numbering plan
+    /// (422 `INVALID_PHONE_NUMBER`), and is stored and returned in E.164 (`+14155550123`). A new
+    /// number resets `phone_number_verified` to false unless the same change sets it (only the
+    /// admin surface can).
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub phone_number: crate::Patch<::std::string::String>,
-    /// A valid address (≤ 254 characters), unique in the organization case-insensitively
+    /// A valid address (`format: email`, ≤ 254 characters; a non-ASCII local part (RFC 6531)
+    /// is accepted too, quoted local parts and look-alike mixes of scripts are not: 422
+    /// `INVALID_EMAIL`), unique in the organization case-insensitively
     /// (409 `EMAIL_TAKEN`); stored and returned with its domain in ASCII (`xn--`) form (see
     /// E-mail addresses). A new address resets `primary_email_verified` to false unless the
     /// same change sets it (only the admin surface can).
@@ -9532,8 +8729,9 @@ pub struct MePatch {
 #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TeamPatch {
-    /// 1–100 characters after trimming, by the text rules of `display_name` (no control,
-    /// invisible or spoofing characters; a visible letter or digit): else 422 `INVALID_NAME`.
+    /// 1–100 characters after trimming, by the text rules of `display_name` (no control
+    /// character anywhere, no invisible or spoofing characters; a visible letter or digit):
+    /// else 422 `INVALID_NAME`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<::std::string::String>,
 }
@@ -9555,6 +8753,7 @@ pub struct UserPatch {
     /// stored (`{}` for a new user): keys replace, `null` deletes a key, objects merge. The
     /// result may have at most 16 top-level keys, keys of 1–64 characters from
     /// `[A-Za-z0-9_.-]`, nesting at most 5 deep and 8 KiB serialised (422 `INVALID_METADATA`).
+    /// OpenAPI 3.0 has no `propertyNames`, so the key rule is stated here only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_metadata: Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
@@ -9591,18 +8790,23 @@ pub struct UserPatch {
     /// password, and the hash is upgraded to argon2id at that sign-in; until then a wrong
     /// password against a hash cheaper than the server's own costs the server's own hash as
     /// well, so timing does not tell imported accounts apart. `null` removes the password.
-    /// Send `password` or `password_hash`, not both (422). Changing it revokes every session of
-    /// the user.
+    /// Send a value for `password` or for `password_hash`, not both (422); a value beside the
+    /// other's `null` is that value. Changing it revokes every session of the user.
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub password_hash: crate::Patch<::std::string::String>,
-    /// E.164 (`+14155550123`). A new number resets `phone_number_verified` to false unless the
-    /// same change sets it (only the admin surface can).
+    /// With its country code: `+`, then digits with optional spaces, hyphens, dots or
+    /// parentheses (`pattern`); it must be a valid number in its country's numbering plan
+    /// (422 `INVALID_PHONE_NUMBER`), and is stored and returned in E.164 (`+14155550123`). A new
+    /// number resets `phone_number_verified` to false unless the same change sets it (only the
+    /// admin surface can).
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub phone_number: crate::Patch<::std::string::String>,
     /// Whether the number is known to belong to the user (false for a new user unless set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_number_verified: Option<bool>,
-    /// A valid address (≤ 254 characters), unique in the organization case-insensitively
+    /// A valid address (`format: email`, ≤ 254 characters; a non-ASCII local part (RFC 6531)
+    /// is accepted too, quoted local parts and look-alike mixes of scripts are not: 422
+    /// `INVALID_EMAIL`), unique in the organization case-insensitively
     /// (409 `EMAIL_TAKEN`); stored and returned with its domain in ASCII (`xn--`) form (see
     /// E-mail addresses). A new address resets `primary_email_verified` to false unless the
     /// same change sets it (only the admin surface can).

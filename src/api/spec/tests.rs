@@ -128,3 +128,19 @@ fn every_schema_property_has_a_description() {
     }
     assert!(missing.is_empty(), "undocumented: {missing:?}");
 }
+
+/// Team and API-key names follow `display_name`'s text rules; their `pattern` is written as a
+/// literal in poem's validator attribute, so it is checked against `DisplayName`'s here.
+#[test]
+fn names_of_teams_and_keys_have_the_pattern_of_a_display_name() {
+    let spec: Value = serde_json::from_str(&crate::api::spec_json()).unwrap();
+    let schemas = &spec["components"]["schemas"];
+    let display_name = &schemas["MePatch"]["properties"]["display_name"]["pattern"];
+    assert!(display_name.is_string());
+    for schema in ["TeamCreate", "TeamPatch", "ApiKeyCreate"] {
+        assert_eq!(
+            &schemas[schema]["properties"]["name"]["pattern"], display_name,
+            "{schema}"
+        );
+    }
+}
