@@ -1,11 +1,11 @@
 //! `cargo xtask judge`: the external judges of the contract, run against the real server on
 //! SQLite and on PostgreSQL. Our own tests can share our own blind spots; these tools cannot.
 //!
-//! For each database: a fresh database, `users-api admin create-org --json` twice (one
-//! organization for Schemathesis, one for the judges that act as a person), the server on a
-//! free port with sign-in limits raised, then the four judges (spec lint, Schemathesis, a TypeScript SDK
-//! consumer, Swagger UI in headless Chromium), then the server is stopped and the database
-//! dropped. Each judge prints its own verdict; the run ends with one line `N passed, N failed`
+//! For each database: a fresh database, `users-api admin create-org --json` three times (one
+//! organization for Schemathesis, one for its unhooked run, one for the judges that act as a
+//! person), the server on a free port with sign-in limits raised, then the five judges (spec
+//! lint, Schemathesis with and without hooks, a TypeScript SDK consumer, Swagger UI in headless
+//! Chromium), then the server is stopped and the database dropped. Each judge prints its own verdict; the run ends with one line `N passed, N failed`
 //! and exits non-zero on any failure. The tools live in `judge/` (pinned; installed by
 //! `judge/install.sh`, which this runs first). Artifacts go to `target/judge/`.
 //!

@@ -3,6 +3,7 @@
 //! judge instead of the whole run.
 
 use std::{
+    fs::File,
     path::Path,
     process::Command,
     time::{Duration, Instant},
@@ -23,6 +24,10 @@ pub enum Judge {
     /// Property-based tests of every operation of the committed spec, all checks, deterministic
     /// (`schemathesis.toml`).
     Schemathesis,
+    /// Schemathesis as an outside team runs it: no hooks, valid data only
+    /// (`schemathesis-unhooked.toml`); every refusal must be a rule the README lists as one
+    /// JSON Schema cannot state (`unhooked_verdict.py`).
+    SchemathesisUnhooked,
     /// The `@users-api/client` package (generated/typescript) built, and a consumer of it
     /// checked by `tsc` and run against the server.
     TypeScript,
@@ -33,6 +38,7 @@ pub enum Judge {
 pub const ALL: &[Judge] = &[
     Judge::SpecLint,
     Judge::Schemathesis,
+    Judge::SchemathesisUnhooked,
     Judge::TypeScript,
     Judge::SwaggerUi,
 ];
@@ -42,6 +48,7 @@ impl Judge {
         match self {
             Judge::SpecLint => "spec-lint",
             Judge::Schemathesis => "schemathesis",
+            Judge::SchemathesisUnhooked => "schemathesis-unhooked",
             Judge::TypeScript => "typescript-sdk",
             Judge::SwaggerUi => "swagger-ui",
         }
@@ -56,6 +63,7 @@ pub fn run(judge: Judge, stage: &Stage, paths: &Paths) -> bool {
     let result = match judge {
         Judge::SpecLint => spec_lint(stage, paths),
         Judge::Schemathesis => schemathesis(stage, paths),
+        Judge::SchemathesisUnhooked => schemathesis_unhooked(stage, paths),
         Judge::TypeScript => typescript(stage, paths),
         Judge::SwaggerUi => swagger_ui(stage, paths),
     };
@@ -155,6 +163,51 @@ fn schemathesis(stage: &Stage, paths: &Paths) -> Result<()> {
     );
     stage_env(&mut command, stage, &stage.fuzzed);
     run_bounded(&mut command, Duration::from_secs(240))
+}
+
+/// Schemathesis' own exit status is not the verdict here: it is 1 on any refusal, which
+/// `unhooked_verdict.py` then judges from the cassette. Any other failure (a timeout, a
+/// configuration error) fails the judge.
+fn schemathesis_unhooked(stage: &Stage, paths: &Paths) -> Result<()> {
+    let cassette = stage.out.join("schemathesis-unhooked.yaml");
+    let spec = paths.root.join("spec/openapi.json");
+    let mut command = tool(
+        paths,
+        ".venv/bin/schemathesis",
+        &[
+            "--no-color",
+            "--config-file",
+            "schemathesis-unhooked.toml",
+            "run",
+            "--report",
+            "vcr",
+            "--report-vcr-path",
+            &cassette.to_string_lossy(),
+            "--url",
+            &stage.base_url,
+            &spec.to_string_lossy(),
+        ],
+    );
+    stage_env(&mut command, stage, &stage.outsider);
+    let log = File::create(stage.out.join("schemathesis-unhooked.log"))?;
+    command.stdout(log.try_clone()?).stderr(log);
+    if let Err(error) = run_bounded(&mut command, Duration::from_secs(240))
+        && (error.to_string() != "exit status 1" || !cassette.exists())
+    {
+        return Err(error).context("schemathesis (see schemathesis-unhooked.log)");
+    }
+    run_bounded(
+        &mut tool(
+            paths,
+            ".venv/bin/python",
+            &[
+                "unhooked_verdict.py",
+                &cassette.to_string_lossy(),
+                &paths.root.join("README.md").to_string_lossy(),
+            ],
+        ),
+        Duration::from_secs(120),
+    )
 }
 
 /// The consumer imports the package as an installer would: `judge/package.json` depends on

@@ -43,6 +43,8 @@ pub struct Stage {
     /// The organization of the judges that act as a person would (the TypeScript consumer,
     /// Swagger UI): its admin still has the seeded address and password.
     pub person: Seeded,
+    /// The organization of the unhooked Schemathesis run, as an outside team's would be.
+    pub outsider: Seeded,
     /// `target/judge/<database>/`.
     pub out: PathBuf,
     server: Child,
@@ -115,9 +117,14 @@ impl Stage {
         let log = out.join("server.log");
         let seeded = wait_ready(&mut server, addr, &log).and_then(|()| {
             let fuzzed = seed("Judges", "judge@example.com")?;
-            Ok((fuzzed, seed("Judges in person", "person@example.com")?))
+            let person = seed("Judges in person", "person@example.com")?;
+            Ok((
+                fuzzed,
+                person,
+                seed("Outside team", "outsider@example.com")?,
+            ))
         });
-        let (fuzzed, person) = match seeded {
+        let (fuzzed, person, outsider) = match seeded {
             Ok(seeded) => seeded,
             Err(error) => {
                 let _ = server.kill();
@@ -131,6 +138,7 @@ impl Stage {
             addr,
             fuzzed,
             person,
+            outsider,
             out,
             server,
             postgres,
