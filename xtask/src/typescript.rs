@@ -58,10 +58,17 @@ pub fn build(dir: &Path) -> Result<()> {
 
 fn render(dir: &Path) -> Result<[(PathBuf, String); 2]> {
     install(dir)?;
+    let spec_path = crate::workspace_root().join("spec/openapi.json");
+    let mut spec: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&spec_path).context("reading spec/openapi.json")?,
+    )?;
+    plain_references(&mut spec);
+    let input = dir.join("node_modules/.spec-for-types.json");
+    std::fs::write(&input, serde_json::to_string(&spec)?)?;
     let types = run(
         dir,
         "node_modules/.bin/openapi-typescript",
-        &["../../spec/openapi.json"],
+        &["node_modules/.spec-for-types.json"],
     )?;
     Ok([
         (
@@ -70,6 +77,35 @@ fn render(dir: &Path) -> Result<[(PathBuf, String); 2]> {
         ),
         (dir.join("src/codes.ts"), codes()),
     ])
+}
+
+/// OpenAPI 3.0 ignores a `description` beside a `$ref`, so a described reference is written
+/// `allOf: [{$ref}, {description}]`; openapi-typescript types the second member `unknown`, and
+/// every such field would read `X & unknown`. The types are made from the spec with those
+/// collapsed to the plain `$ref` (the description stays beside it, for the doc comment).
+fn plain_references(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            let reference = match map.get("allOf").and_then(|all| all.as_array()) {
+                Some(all)
+                    if all.len() == 2
+                        && all[1]
+                            .as_object()
+                            .is_some_and(|o| o.len() == 1 && o.contains_key("description")) =>
+                {
+                    all[0].get("$ref").cloned()
+                }
+                _ => None,
+            };
+            if let Some(reference) = reference {
+                map.remove("allOf");
+                map.insert("$ref".into(), reference);
+            }
+            map.values_mut().for_each(plain_references);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(plain_references),
+        _ => {}
+    }
 }
 
 fn codes() -> String {

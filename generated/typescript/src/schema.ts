@@ -481,7 +481,7 @@ export interface components {
         /** CreatedApiKeyEnvelope */
         CreatedApiKeyEnvelope: {
             /** @description The payload. */
-            data: components["schemas"]["CreatedApiKey"] & unknown;
+            data: components["schemas"]["CreatedApiKey"];
             /** @description Always `true`. */
             success: boolean;
         };
@@ -515,7 +515,7 @@ export interface components {
          */
         ErrorBody: {
             /** @description A stable code to branch on; its HTTP status is the response's. */
-            code: components["schemas"]["ErrorCode"] & unknown;
+            code: components["schemas"]["ErrorCode"];
             /** @description Field name → reason, for every field at fault. */
             details: {
                 [key: string]: string;
@@ -547,7 +547,7 @@ export interface components {
          */
         ErrorEnvelope: {
             /** @description What went wrong. */
-            error: components["schemas"]["ErrorBody"] & unknown;
+            error: components["schemas"]["ErrorBody"];
             /** @description Always `false`. */
             success: boolean;
         };
@@ -557,7 +557,7 @@ export interface components {
          */
         FieldErrorBody: {
             /** @description The field's own code, e.g. `INVALID_TIMEZONE`. */
-            code: components["schemas"]["ErrorCode"] & unknown;
+            code: components["schemas"]["ErrorCode"];
             /** @description The field's name as sent (a nested one as `parent.child`). */
             field: string;
             /** @description Why the value was refused; wording may change, do not parse it. */
@@ -574,7 +574,7 @@ export interface components {
         /** HealthEnvelope */
         HealthEnvelope: {
             /** @description The payload. */
-            data: components["schemas"]["Health"] & unknown;
+            data: components["schemas"]["Health"];
             /** @description Always `true`. */
             success: boolean;
         };
@@ -653,7 +653,7 @@ export interface components {
             /** @description BCP 47, canonical casing. */
             locale: string | null;
             /** @description The organization the user belongs to. */
-            org: components["schemas"]["OrgRef"] & unknown;
+            org: components["schemas"]["OrgRef"];
             /**
              * Format: uuid
              * @description The organization the user belongs to; never changes.
@@ -678,7 +678,7 @@ export interface components {
             /** @description An `http(s)` URL or a `data:image/…` URL; `null` when not set. */
             profile_image_url: string | null;
             /** @description Set through the admin surface only. */
-            role: components["schemas"]["Role"] & unknown;
+            role: components["schemas"]["Role"];
             /** @description The scopes this principal acts with on the admin surface. */
             scopes: string[];
             /** @description `selected_team_id` expanded. */
@@ -689,9 +689,9 @@ export interface components {
              */
             selected_team_id: string | null;
             /** @description The session this request was made with. */
-            session: components["schemas"]["CurrentSession"] & unknown;
+            session: components["schemas"]["CurrentSession"];
             /** @description `suspended` users cannot sign in or use their sessions. */
-            status: components["schemas"]["UserStatus"] & unknown;
+            status: components["schemas"]["UserStatus"];
             /** @description Every team the user is a member of, by name. */
             teams: components["schemas"]["MyTeam"][];
             /** @description IANA time zone name, canonical spelling. */
@@ -705,7 +705,7 @@ export interface components {
         /** MeEnvelope */
         MeEnvelope: {
             /** @description The payload. */
-            data: components["schemas"]["Me"] & unknown;
+            data: components["schemas"]["Me"];
             /** @description Always `true`. */
             success: boolean;
         };
@@ -926,7 +926,7 @@ export interface components {
          */
         SignedIn: {
             /** @description The session the token belongs to. */
-            session: components["schemas"]["CurrentSession"] & unknown;
+            session: components["schemas"]["CurrentSession"];
             /**
              * @description Send as `Authorization: Bearer <token>`. An EdDSA JWT, valid until `session.expires_at`
              *     unless the session is revoked first.
@@ -936,7 +936,7 @@ export interface components {
         /** SignedInEnvelope */
         SignedInEnvelope: {
             /** @description The payload. */
-            data: components["schemas"]["SignedIn"] & unknown;
+            data: components["schemas"]["SignedIn"];
             /** @description Always `true`. */
             success: boolean;
         };
@@ -978,7 +978,7 @@ export interface components {
         /** TeamEnvelope */
         TeamEnvelope: {
             /** @description The payload. */
-            data: components["schemas"]["Team"] & unknown;
+            data: components["schemas"]["Team"];
             /** @description Always `true`. */
             success: boolean;
         };
@@ -987,7 +987,7 @@ export interface components {
             /** @description This page's items. */
             data: components["schemas"]["Team"][];
             /** @description Where the list stands: the cursor of the next page, if there is one. */
-            meta: components["schemas"]["PageMeta"] & unknown;
+            meta: components["schemas"]["PageMeta"];
             /** @description Always `true`. */
             success: boolean;
         };
@@ -1017,7 +1017,7 @@ export interface components {
         /** TeamMemberEnvelope */
         TeamMemberEnvelope: {
             /** @description The payload. */
-            data: components["schemas"]["TeamMember"] & unknown;
+            data: components["schemas"]["TeamMember"];
             /** @description Always `true`. */
             success: boolean;
         };
@@ -1118,7 +1118,7 @@ export interface components {
             /** @description An `http(s)` URL or a `data:image/…` URL; `null` when not set. */
             profile_image_url: string | null;
             /** @description Set through the admin surface only. */
-            role: components["schemas"]["Role"] & unknown;
+            role: components["schemas"]["Role"];
             /** @description `selected_team_id` expanded. */
             selected_team: components["schemas"]["TeamRef"] | null;
             /**
@@ -1131,7 +1131,7 @@ export interface components {
                 [key: string]: unknown;
             };
             /** @description `suspended` users cannot sign in or use their sessions. */
-            status: components["schemas"]["UserStatus"] & unknown;
+            status: components["schemas"]["UserStatus"];
             /** @description IANA time zone name, canonical spelling. */
             timezone: string | null;
             /**
@@ -1231,7 +1231,7 @@ export interface components {
              */
             profile_image_url?: string | null;
             /** @description `member` for a new user unless set. Granting `admin` needs every scope. */
-            role?: components["schemas"]["Role"] & unknown;
+            role?: components["schemas"]["Role"];
             /**
              * @description Merged as JSON Merge Patch, with `client_metadata`'s limits; never shown through
              *     `/v1/me`.
@@ -1243,7 +1243,7 @@ export interface components {
              * @description `active` for a new user unless set. `suspended` refuses the user's sessions and
              *     sign-ins from the next request on.
              */
-            status?: components["schemas"]["UserStatus"] & unknown;
+            status?: components["schemas"]["UserStatus"];
             /**
              * @description An IANA time zone name (`America/New_York`, `UTC`), matched case-insensitively and
              *     stored in canonical spelling. Unknown: 422 `INVALID_TIMEZONE`.
@@ -1259,7 +1259,7 @@ export interface components {
         /** UserEnvelope */
         UserEnvelope: {
             /** @description The payload. */
-            data: components["schemas"]["User"] & unknown;
+            data: components["schemas"]["User"];
             /** @description Always `true`. */
             success: boolean;
         };
@@ -1268,7 +1268,7 @@ export interface components {
             /** @description This page's items. */
             data: components["schemas"]["User"][];
             /** @description Where the list stands: the cursor of the next page, if there is one. */
-            meta: components["schemas"]["PageMeta"] & unknown;
+            meta: components["schemas"]["PageMeta"];
             /** @description Always `true`. */
             success: boolean;
         };
@@ -1367,7 +1367,7 @@ export interface components {
              */
             profile_image_url?: string | null;
             /** @description `member` for a new user unless set. Granting `admin` needs every scope. */
-            role?: components["schemas"]["Role"] & unknown;
+            role?: components["schemas"]["Role"];
             /**
              * Format: uuid
              * @description A team the user is a member of (422 `NOT_A_TEAM_MEMBER` otherwise); `null` clears it.
@@ -1384,7 +1384,7 @@ export interface components {
              * @description `active` for a new user unless set. `suspended` refuses the user's sessions and
              *     sign-ins from the next request on.
              */
-            status?: components["schemas"]["UserStatus"] & unknown;
+            status?: components["schemas"]["UserStatus"];
             /**
              * @description An IANA time zone name (`America/New_York`, `UTC`), matched case-insensitively and
              *     stored in canonical spelling. Unknown: 422 `INVALID_TIMEZONE`.
