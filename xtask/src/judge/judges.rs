@@ -143,26 +143,25 @@ fn spec_lint(stage: &Stage, paths: &Paths) -> Result<()> {
 /// review, so a change to the server that the spec does not have (a renamed field) fails here.
 fn schemathesis(stage: &Stage, paths: &Paths) -> Result<()> {
     let reports = stage.out.join("schemathesis");
-    let spec = paths.root.join("spec/openapi.json");
-    let mut command = tool(
+    let mut command = schemathesis_run(
+        stage,
         paths,
-        ".venv/bin/schemathesis",
-        &[
-            "--no-color",
-            "--config-file",
-            "schemathesis.toml",
-            "run",
-            "--report",
-            "junit",
-            "--report-dir",
-            &reports.to_string_lossy(),
-            "--url",
-            &stage.base_url,
-            &spec.to_string_lossy(),
-        ],
+        "schemathesis.toml",
+        &["junit", "--report-dir", &reports.to_string_lossy()],
     );
     stage_env(&mut command, stage, &stage.fuzzed);
     run_bounded(&mut command, Duration::from_secs(240))
+}
+
+/// `schemathesis run` with `config`, against the stage and the committed spec; `report` is what
+/// follows `--report`.
+fn schemathesis_run(stage: &Stage, paths: &Paths, config: &str, report: &[&str]) -> Command {
+    let spec = paths.root.join("spec/openapi.json");
+    let mut args = vec!["--no-color", "--config-file", config, "run", "--report"];
+    args.extend_from_slice(report);
+    let spec = spec.to_string_lossy();
+    args.extend_from_slice(&["--url", &stage.base_url, &spec]);
+    tool(paths, ".venv/bin/schemathesis", &args)
 }
 
 /// Schemathesis' own exit status is not the verdict here: it is 1 on any refusal, which
@@ -170,23 +169,11 @@ fn schemathesis(stage: &Stage, paths: &Paths) -> Result<()> {
 /// configuration error) fails the judge.
 fn schemathesis_unhooked(stage: &Stage, paths: &Paths) -> Result<()> {
     let cassette = stage.out.join("schemathesis-unhooked.yaml");
-    let spec = paths.root.join("spec/openapi.json");
-    let mut command = tool(
+    let mut command = schemathesis_run(
+        stage,
         paths,
-        ".venv/bin/schemathesis",
-        &[
-            "--no-color",
-            "--config-file",
-            "schemathesis-unhooked.toml",
-            "run",
-            "--report",
-            "vcr",
-            "--report-vcr-path",
-            &cassette.to_string_lossy(),
-            "--url",
-            &stage.base_url,
-            &spec.to_string_lossy(),
-        ],
+        "schemathesis-unhooked.toml",
+        &["vcr", "--report-vcr-path", &cassette.to_string_lossy()],
     );
     stage_env(&mut command, stage, &stage.outsider);
     let log = File::create(stage.out.join("schemathesis-unhooked.log"))?;
