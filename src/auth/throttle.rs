@@ -7,8 +7,9 @@
 //! Where the buckets live is chosen by backend when the state is built:
 //! - PostgreSQL: in the database (`db::sign_in_limits`), so every instance of a fleet counts
 //!   against the same buckets; one statement per attempt, and nothing else touches the table.
-//!   A refused attempt takes from neither bucket. If the database cannot be reached the attempt
-//!   fails with it (503): the limiter never fails open.
+//!   A refused attempt takes from neither bucket (but for the loser of a race for a last token,
+//!   which may have taken from its other one). If the database cannot be reached the attempt
+//!   fails with it (503): the limiter never fails open. The sweeper deletes full buckets.
 //! - SQLite: in memory (`governor`), as one process is the whole service. There an attempt that
 //!   its account's limit refuses has already spent one of its address's tokens.
 //!
