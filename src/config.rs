@@ -56,7 +56,8 @@ pub struct Config {
     #[command(flatten)]
     pub secrets: SecretsArgs,
     /// Sign-in attempts allowed per account per minute (a burst that refills over the minute);
-    /// more get 429 `RATE_LIMITED` with `Retry-After`.
+    /// more get 429 `RATE_LIMITED` with `Retry-After`. On PostgreSQL the limits are kept in the
+    /// database and hold for all instances together.
     #[arg(
         long,
         env = "USERS_API_SIGN_IN_LIMIT_PER_ACCOUNT",

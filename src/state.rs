@@ -1,6 +1,6 @@
 //! The state every request shares: the database pools, the token keys, the keys that seal TOTP
-//! secrets at rest, and the sign-in throttle. The HTTP edge holds it; use cases take what they
-//! need from it.
+//! secrets at rest, and the sign-in throttle (in PostgreSQL or in memory, by backend). The HTTP
+//! edge holds it; use cases take what they need from it.
 
 use std::sync::Arc;
 
@@ -25,10 +25,10 @@ pub struct AppState {
 impl AppState {
     pub fn new(db: Db, tokens: Tokens, secrets: SecretKeys, limits: SignInLimits) -> Self {
         Self {
-            db,
             tokens: Arc::new(tokens),
             secrets: Arc::new(secrets),
-            sign_in_throttle: Arc::new(SignInThrottle::new(limits)),
+            sign_in_throttle: Arc::new(SignInThrottle::for_database(&db, limits)),
+            db,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The retention sweeper: deletes sessions that ended (expired or were revoked) longer ago than
-//! `--session-retention`, and `Idempotency-Key` records past their 24 hours, every
+//! `--session-retention`, `Idempotency-Key` records past their 24 hours, and the shared sign-in
+//! buckets that are full again (PostgreSQL's; SQLite's table stays empty), every
 //! `--sweep-interval`, randomised so that instances started together drift apart. Deletes go in
 //! bounded batches that several instances may run at once (`db::retention`). A failed sweep is
 //! logged and counted, and the next interval tries again: it never stops the server. Counts go
@@ -24,6 +25,11 @@ use crate::{
 /// Rows per delete statement: short enough that no statement holds a lock for long.
 pub const BATCH_ROWS: u32 = 1_000;
 
+/// How long after it filled up again a sign-in bucket is kept. Buckets run on the database's
+/// clock and the cut-off on this instance's, so a margin for clock skew: deleting a bucket
+/// before it is full would give its key tokens back early.
+pub const FULL_BUCKETS_KEPT: TimeDelta = TimeDelta::minutes(1);
+
 /// What the sweeper keeps, and how much it deletes per statement.
 #[derive(Debug, Clone, Copy)]
 pub struct Retention {
@@ -46,6 +52,7 @@ impl Default for Retention {
 pub struct Swept {
     pub sessions: u64,
     pub idempotency_records: u64,
+    pub sign_in_limits: u64,
     /// Delete statements run.
     pub batches: u64,
 }
@@ -72,6 +79,14 @@ async fn sweep_all(db: &Db, retention: &Retention, now: NaiveDateTime) -> Result
         db,
         Expired::IdempotencyRecords,
         cutoff,
+        retention,
+        &mut swept,
+    )
+    .await?;
+    swept.sign_in_limits = drain(
+        db,
+        Expired::SignInLimits,
+        now - FULL_BUCKETS_KEPT,
         retention,
         &mut swept,
     )
@@ -113,6 +128,7 @@ pub fn spawn(db: Db, retention: Retention, interval: Duration) -> tokio::task::J
                 Ok(swept) => tracing::info!(
                     sessions = swept.sessions,
                     idempotency_records = swept.idempotency_records,
+                    sign_in_limits = swept.sign_in_limits,
                     "retention sweep done"
                 ),
                 Err(error) => tracing::warn!(

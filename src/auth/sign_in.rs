@@ -52,7 +52,7 @@ pub async fn sign_in(
     state
         .sign_in_throttle
         .attempt(&account_key(&org_id, &throttle_key), address)
-        .map_err(ApiError::rate_limited)?;
+        .await?;
     let user = match &email_key {
         Ok(key) => users::find_by_email_key(&state.db, &org_id, key).await?,
         Err(_) => None,

@@ -97,6 +97,7 @@ pub mod retention;
 pub mod schema;
 pub mod search_keys;
 pub mod sessions;
+pub mod sign_in_limits;
 pub mod signing_keys;
 mod sqlite;
 pub mod teams;

@@ -19,6 +19,9 @@ pub enum Expired {
     Sessions,
     /// `Idempotency-Key` records created before the cut-off.
     IdempotencyRecords,
+    /// Sign-in buckets (`sign_in_limits`) full again before the cut-off: a missing row is a
+    /// full bucket too.
+    SignInLimits,
 }
 
 impl Expired {
@@ -27,6 +30,7 @@ impl Expired {
         match self {
             Self::Sessions => "sessions",
             Self::IdempotencyRecords => "idempotency",
+            Self::SignInLimits => "sign_in_limits",
         }
     }
 
@@ -43,6 +47,7 @@ impl Expired {
                 "org_id, idempotency_key",
                 "created_at < $cutoff",
             ),
+            Self::SignInLimits => ("sign_in_limits", "key", "tat < $cutoff"),
         }
     }
 

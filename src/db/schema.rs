@@ -107,6 +107,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sign_in_limits (key) {
+        key -> Text,
+        tat -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> organizations (org_id));
 diesel::joinable!(teams -> organizations (org_id));
 diesel::joinable!(team_members -> teams (team_id));
@@ -123,4 +130,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     idempotency_keys,
     signing_keys,
+    sign_in_limits,
 );

@@ -212,12 +212,12 @@ pub struct Prover<'a> {
 }
 
 impl Prover<'_> {
-    fn attempt(&self, user: &User) -> Result<(), ApiError> {
+    async fn attempt(&self, user: &User) -> Result<(), ApiError> {
         let user_id = user.id.to_string();
         let email_key = user.primary_email_key.as_deref().unwrap_or(&user_id);
         self.throttle
             .attempt(&account_key(&user.org_id, email_key), self.address)
-            .map_err(ApiError::rate_limited)
+            .await
     }
 }
 
@@ -234,7 +234,7 @@ impl Credentials {
     ) -> Result<(), ApiError> {
         if let Some(Some(new)) = &self.password {
             if let Some(stored) = &user.password_hash {
-                prover.attempt(user)?;
+                prover.attempt(user).await?;
                 let current = self.current_password.as_deref().ok_or_else(|| {
                     ApiError::forbidden("current_password is required to change the password")
                 })?;
@@ -253,7 +253,7 @@ impl Credentials {
             }
             Some(None) => {
                 if let Some(stored) = &user.totp_secret {
-                    prover.attempt(user)?;
+                    prover.attempt(user).await?;
                     let code = self.totp_code.as_deref().ok_or_else(|| {
                         ApiError::forbidden(
                             "totp_code is required to turn two-factor authentication off",

@@ -13,7 +13,10 @@ use tempfile::TempDir;
 use tokio::{sync::oneshot, task::JoinHandle};
 use users_api::{
     api::{self, EdgeOptions, TrustedProxies},
-    auth::{SecretKeys, SigningKeys, TokenSettings, Tokens, reseal, throttle::SignInLimits},
+    auth::{
+        SecretKeys, SigningKeys, TokenSettings, Tokens, reseal,
+        throttle::{SignInLimits, SignInThrottle},
+    },
     bootstrap::{self, Credentials},
     db::{DatabaseUrl, Db, Timeouts},
     server::ConnectionLimits,
@@ -266,6 +269,32 @@ impl TestApp {
             _shutdown: shutdown,
         };
         (instance, tokens)
+    }
+
+    /// Another instance on this app's database with pools and a sign-in limiter of its own,
+    /// allowing `limits`, as a second process has (on PostgreSQL the limits are then shared
+    /// through the database; on SQLite each process would count alone). Stops when dropped.
+    pub async fn instance_with_own_limiter(&self, limits: SignInLimits) -> Sibling {
+        let db = Db::connect(&self.database_url, Timeouts::default())
+            .await
+            .expect("a second instance connects");
+        let state = AppState {
+            sign_in_throttle: Arc::new(SignInThrottle::for_database(&db, limits)),
+            db,
+            ..self.state.clone()
+        };
+        let defaults = TestOptions::default();
+        let (address, shutdown, _) = serve_checked(
+            state,
+            self.violations.clone(),
+            defaults.edge,
+            defaults.connections,
+        )
+        .await;
+        Sibling {
+            address,
+            _shutdown: shutdown,
+        }
     }
 
     /// A generated client acting with `token` (a session token or an API key).

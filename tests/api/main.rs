@@ -33,6 +33,7 @@ mod retention;
 mod schema;
 mod secrets_at_rest;
 mod sessions;
+mod shared_limits;
 mod sign_in;
 mod spec;
 mod spec_patterns;

@@ -1,6 +1,6 @@
-//! The retention sweeper (issue 12, item 17): which sessions and idempotency records one sweep
-//! deletes, in batches, with two sweepers at once, what `/metrics` shows of it, and that a
-//! failing database neither stops nor crashes it.
+//! The retention sweeper (issue 12, item 17): which sessions, idempotency records and sign-in
+//! buckets one sweep deletes, in batches, with two sweepers at once, what `/metrics` shows of it,
+//! and that a failing database neither stops nor crashes it.
 
 use std::{collections::BTreeSet, time::Duration};
 
@@ -10,7 +10,7 @@ use diesel_async::RunQueryDsl;
 use users_api::{
     db::{
         Db,
-        schema::{idempotency_keys, sessions},
+        schema::{idempotency_keys, sessions, sign_in_limits},
     },
     sweeper::{self, Retention},
 };
@@ -143,8 +143,8 @@ async fn a_sweep_deletes_in_batches_until_a_batch_comes_back_short() {
         .await
         .unwrap();
     assert_eq!(swept.sessions, 25);
-    // Sessions: 10 + 10 + 5; idempotency records: one empty batch.
-    assert_eq!(swept.batches, 4);
+    // Sessions: 10 + 10 + 5; idempotency records and sign-in buckets: one empty batch each.
+    assert_eq!(swept.batches, 5);
     assert!(
         session_ids(&app.state.db)
             .await
@@ -189,6 +189,62 @@ async fn two_sweepers_at_once_share_the_work_without_errors() {
             .all(|id| !id.starts_with("old-"))
     );
     assert!(idempotency_keys(&app.state.db).await.is_empty());
+}
+
+/// Stores sign-in buckets (`sign_in_limits`) named `keys` whose `tat` is `tat`.
+async fn seed_buckets(app: &TestApp, keys: &[&str], tat: NaiveDateTime) {
+    let at = tat.format("%Y-%m-%d %H:%M:%S%.6f");
+    let rows: Vec<String> = keys
+        .iter()
+        .map(|key| format!("('{key}', '{at}')"))
+        .collect();
+    app.state
+        .db
+        .execute_script(&format!(
+            "INSERT INTO sign_in_limits (key, tat) VALUES {}",
+            rows.join(", ")
+        ))
+        .await
+        .expect("sign-in buckets stored");
+}
+
+async fn bucket_keys(db: &Db) -> BTreeSet<String> {
+    on_db!(db, |conn| sign_in_limits::table
+        .select(sign_in_limits::key)
+        .load::<String>(conn)
+        .await
+        .unwrap())
+    .into_iter()
+    .collect()
+}
+
+#[tokio::test]
+async fn a_sweep_deletes_sign_in_buckets_full_again_for_a_minute_in_batches_by_two_sweepers() {
+    let app = spawn_app().await;
+    let now = users_api::db::now();
+    let full: Vec<String> = (0..25).map(|n| format!("address:10.0.0.{n}")).collect();
+    let full: Vec<&str> = full.iter().map(String::as_str).collect();
+    seed_buckets(&app, &full, now - TimeDelta::minutes(2)).await;
+    // Full again, but within the margin for clock skew; and still refilling.
+    seed_buckets(&app, &["address:10.0.1.1"], now - TimeDelta::seconds(30)).await;
+    seed_buckets(&app, &["address:10.0.1.2"], now + TimeDelta::seconds(30)).await;
+    let other = Db::connect(&app.database_url, users_api::db::Timeouts::default())
+        .await
+        .unwrap();
+    let retention = Retention {
+        batch_rows: 4,
+        ..Retention::default()
+    };
+    let (a, b) = tokio::join!(
+        sweeper::sweep(&app.state.db, &retention, now),
+        sweeper::sweep(&other, &retention, now)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.sign_in_limits + b.sign_in_limits, 25, "{a:?} {b:?}");
+    assert_eq!(
+        bucket_keys(&app.state.db).await,
+        set(&["address:10.0.1.1", "address:10.0.1.2"])
+    );
 }
 
 /// The value of the Prometheus series `series` (exact labels) in `text`, 0 when absent.

@@ -1,0 +1,2 @@
+DROP INDEX sign_in_limits_tat;
+DROP TABLE sign_in_limits;
