@@ -241,8 +241,12 @@ pub async fn address_limit_and_forwarded_for(
         admitted
             .as_ref()
             .map_err(|e| anyhow::anyhow!("{e:#}"))
-            .and_then(|&admitted| held_at(limit, admitted, started.elapsed()))
-            .map(|()| format!("{limit} admitted from 127.0.0.2 through nginx, the next 429")),
+            .and_then(|&admitted| {
+                held_at(limit, admitted, started.elapsed())?;
+                Ok(format!(
+                    "{admitted} admitted from 127.0.0.2 through nginx, the next 429"
+                ))
+            }),
     );
     let outcome = match admitted {
         Ok(_) => forwarded_for(d).await,

@@ -129,6 +129,10 @@ async fn run(d: &mut Deployment, people: &People) -> Result<Outcomes> {
             "instance a's /readyz: {}",
             code(&answered)
         );
+        ensure!(
+            tally.after_kill.load(Ordering::SeqCst) > 0,
+            "the stream ended before b was killed: nothing was written after it"
+        );
         Ok(format!(
             "killed after {KILL_AFTER} acknowledged writes; {} more acknowledged after the kill, \
              {} attempts failed and were retried; all {} creates and {PATCHES} patches done",
