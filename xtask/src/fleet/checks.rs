@@ -60,8 +60,8 @@ async fn person(admin: &Client, name: &str) -> Result<Person> {
     let email = format!("{name}@fleet.test");
     let password = format!("fleet-{}", uuid::Uuid::new_v4().simple());
     let body = UserCreate {
-        primary_email: Some(email.parse().map_err(anyhow::Error::msg)?),
-        password: Some(password.parse().map_err(anyhow::Error::msg)?),
+        primary_email: Some(email.clone()),
+        password: Some(password.clone()),
         ..Default::default()
     };
     let reply = admin.create_user().body(body).send().await;

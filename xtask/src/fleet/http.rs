@@ -103,8 +103,8 @@ pub async fn sign_in_with(
 ) -> Result<Reply<SignedInEnvelope>> {
     let body = SignIn {
         org_id: org_id.parse().context("org id")?,
-        email: email.parse().map_err(anyhow::Error::msg)?,
-        password: password.parse().map_err(anyhow::Error::msg)?,
+        email: email.to_owned(),
+        password: password.to_owned(),
         totp_code: None,
     };
     Ok(client.sign_in().body(body).send().await)
