@@ -10,9 +10,11 @@
 //! - `bench`: throughput, latency and memory under `wrk`, written to `BENCHMARKS.md`.
 //! - `judge`: the external judges (spec linters, Schemathesis, a TypeScript consumer, Swagger UI
 //!   in Chromium) against the running server on SQLite and PostgreSQL.
+//! - `fleet`: two instances on one PostgreSQL behind nginx (`deploy/nginx/`), checked end to end.
 
 mod bench;
 mod client;
+mod fleet;
 mod judge;
 mod openapi;
 mod test;
@@ -90,6 +92,10 @@ enum Command {
         #[arg(long)]
         skip_install: bool,
     },
+    /// Two instances on one fresh PostgreSQL database behind nginx (the committed example in
+    /// `deploy/nginx/`), checked end to end: tokens, revocation and sign-in limits across
+    /// instances, X-Forwarded-For, the sweeper, and an instance SIGKILLed mid-traffic.
+    Fleet,
 }
 
 #[derive(Subcommand, Clone, Copy)]
@@ -151,6 +157,7 @@ fn main() -> Result<()> {
             })
         }
         Command::Judge { only, skip_install } => judge::run(only, skip_install),
+        Command::Fleet => fleet::run(),
     }
 }
 
