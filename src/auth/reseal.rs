@@ -1,5 +1,6 @@
 //! The stored TOTP secrets and the keys that open them: `open_keys` loads the keys at start and
-//! refuses to run with keys that cannot open what is stored; `reseal` re-encrypts stored
+//! refuses to run with keys that cannot open what is stored, or with a key other than the one
+//! the instances on the database seal with (`db::secrets_key`); `reseal` re-encrypts stored
 //! secrets under the current key in bounded batches (secrets still in plaintext at start; every
 //! secret not under the current key for `users-api admin rotate-secrets`).
 
@@ -10,6 +11,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use super::secrets::{self, SecretKey, SecretKeys};
 use crate::db::{
     Db,
+    secrets_key::{self, Claim},
     totp_secrets::{self, Replacement},
 };
 
@@ -29,7 +31,9 @@ pub struct OpenedKeys {
 /// The current key from `path` and the previous one from `previous`. The current key is
 /// generated when its file is missing, unless the database already holds sealed secrets (a new
 /// key would open none of them). Fails, in one line, when a stored secret is sealed under a key
-/// that neither file holds: a wrong key file would otherwise refuse every 2FA sign-in.
+/// that neither file holds: a wrong key file would otherwise refuse every 2FA sign-in; and when
+/// the fleet's key (`db::secrets_key`) is another, which `previous` holding it moves to the
+/// current key (a rotation).
 pub async fn open_keys(db: &Db, path: &Path, previous: Option<&Path>) -> Result<OpenedKeys> {
     let heads = totp_secrets::distinct_heads(db, &secrets::sealed_prefix(None), HEAD_LEN)
         .await
@@ -62,6 +66,19 @@ pub async fn open_keys(db: &Db, path: &Path, previous: Option<&Path>) -> Result<
             "stored TOTP secrets are sealed under key {}, which neither --secrets-key-file {} \
              (key {}) nor --previous-secrets-key-file holds: a wrong key file?",
             unknown.join(", "),
+            path.display(),
+            keys.current_id()
+        );
+    }
+    let claim = secrets_key::claim(db, keys.current_id(), keys.previous_id())
+        .await
+        .map_err(|e| anyhow!(e.message))
+        .context("cannot read the fleet's secrets key")?;
+    if let Claim::Another(fleet) = claim {
+        bail!(
+            "the instances on this database seal secrets with key {fleet}, but --secrets-key-file \
+             {} holds key {}: give every instance the same key file (to rotate, pass the new \
+             key as --secrets-key-file and key {fleet} as --previous-secrets-key-file)",
             path.display(),
             keys.current_id()
         );

@@ -126,6 +126,11 @@ impl SecretKeys {
         self.current.id()
     }
 
+    /// The previous key's id, when there is one (a rotation in progress).
+    pub fn previous_id(&self) -> Option<&str> {
+        self.previous.as_ref().map(SecretKey::id)
+    }
+
     /// Whether `key_id` is the current or the previous key.
     pub fn knows(&self, key_id: &str) -> bool {
         self.key(key_id).is_some()

@@ -96,6 +96,7 @@ mod postgres;
 pub mod retention;
 pub mod schema;
 pub mod search_keys;
+pub mod secrets_key;
 pub mod sessions;
 pub mod sign_in_limits;
 pub mod signing_keys;

@@ -114,6 +114,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    fleet_secrets_key (id) {
+        id -> Integer,
+        key_id -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> organizations (org_id));
 diesel::joinable!(teams -> organizations (org_id));
 diesel::joinable!(team_members -> teams (team_id));

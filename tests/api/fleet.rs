@@ -1,8 +1,12 @@
 //! Instances with different signing keys on one database are one fleet (`auth::fleet`): a token
 //! issued by one verifies on the other, the key set is published at `/.well-known/jwks.json`,
-//! and a retired key stops verifying everywhere and cannot be published again.
+//! and a retired key stops verifying everywhere and cannot be published again. Secrets keys
+//! cannot differ: an instance whose key is not the fleet's refuses to start (`db::secrets_key`).
 
-use users_api::db::signing_keys::{self, Publication};
+use users_api::{
+    auth::{reseal, secrets::SecretKey},
+    db::signing_keys::{self, Publication},
+};
 use users_api_client::types::SignIn;
 
 use crate::{fixtures::me_status, helpers::spawn_app};
@@ -100,4 +104,33 @@ async fn a_retired_key_stops_verifying_everywhere_and_cannot_be_published_again(
         Publication::Retired
     );
     drop(other);
+}
+
+#[tokio::test]
+async fn an_instance_with_another_secrets_key_refuses_to_start_unless_it_rotates_from_the_fleets() {
+    let app = spawn_app().await;
+    let db = &app.state.db;
+    let fleet_key = &app.secrets_key_file;
+    let fleet_id = SecretKey::load(fleet_key).unwrap().id().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let other = dir.path().join("secrets-key");
+
+    // Started in another directory, it would generate a key of its own: refused, naming both.
+    let refused = reseal::open_keys(db, &other, None).await.err().unwrap();
+    let other_id = SecretKey::load(&other).unwrap().id().to_owned();
+    assert_ne!(other_id, fleet_id);
+    let message = format!("{refused:#}");
+    assert!(
+        message.contains(&fleet_id) && message.contains(&other_id),
+        "{message}"
+    );
+    // The fleet's own key still starts.
+    assert!(reseal::open_keys(db, fleet_key, None).await.is_ok());
+
+    // A rotation: the new key as current, the fleet's as previous, moves the fleet to the new
+    // key; from then on the old key alone is refused, and the new one alone starts.
+    assert!(reseal::open_keys(db, &other, Some(fleet_key)).await.is_ok());
+    let refused = reseal::open_keys(db, fleet_key, None).await.err().unwrap();
+    assert!(format!("{refused:#}").contains(&other_id), "{refused:#}");
+    assert!(reseal::open_keys(db, &other, None).await.is_ok());
 }

@@ -64,3 +64,22 @@ async fn an_untrusted_peer_s_forwarded_for_is_ignored() {
     // Every "client" was the peer itself: one bucket, now empty.
     assert_eq!(wrong_sign_in(&app, 2, "198.51.100.9").await, 429);
 }
+
+/// A value that is not a list of CIDRs or addresses is one line at start, naming the value; the
+/// server never starts with part of the list.
+#[test]
+fn a_trusted_proxies_value_that_is_not_a_cidr_list_is_a_one_line_start_up_error() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_users-api"))
+        .args(["serve", "--trusted-proxies", "10.0.0.0/8,10.0.0.0/33"])
+        .env("DATABASE_URL", "sqlite:///nonexistent-dir/never-opened.db")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let first = stderr.lines().next().unwrap_or_default();
+    assert!(
+        first.contains("'10.0.0.0/33'") && first.contains("--trusted-proxies"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
