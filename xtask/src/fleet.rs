@@ -24,7 +24,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
 use deploy::{Deployment, Settings};
 
@@ -62,7 +62,7 @@ impl Report {
 
 pub fn run() -> Result<()> {
     let nginx = find_nginx()?;
-    let binary = build_server()?;
+    let binary = crate::services::build_server()?;
     let out = crate::workspace_root().join("target/fleet");
     if out.exists() {
         std::fs::remove_dir_all(&out)?;
@@ -153,22 +153,4 @@ fn find_nginx() -> Result<PathBuf> {
         }
     }
     bail!("nginx is not installed: apt-get install -y nginx (.ci/run does)")
-}
-
-/// The debug build of the server, as the judges use.
-fn build_server() -> Result<PathBuf> {
-    let root = crate::workspace_root();
-    println!("== building users-api");
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .current_dir(&root)
-        .args(["build", "--package", "users-api", "--bin", "users-api"])
-        .status()
-        .context("running cargo build")?;
-    if !status.success() {
-        bail!("cargo build failed ({status})");
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(|dir| root.join(dir))
-        .unwrap_or_else(|| root.join("target"));
-    Ok(target.join("debug").join("users-api"))
 }

@@ -63,7 +63,7 @@ pub fn run(only: Option<Database>, skip_install: bool) -> Result<()> {
     if !skip_install {
         install(&paths.tools)?;
     }
-    let server = build_server(&paths.root)?;
+    let server = crate::services::build_server()?;
 
     let databases = match only {
         Some(db) => vec![db],
@@ -116,20 +116,4 @@ fn install(tools: &Path) -> Result<()> {
         bail!("judge/install.sh failed ({status})");
     }
     Ok(())
-}
-
-/// Builds the server binary once for every judge and database.
-fn build_server(root: &Path) -> Result<PathBuf> {
-    println!("== building users-api");
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .current_dir(root)
-        .args(["build", "--package", "users-api", "--bin", "users-api"])
-        .status()?;
-    if !status.success() {
-        bail!("cargo build failed ({status})");
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(|dir| root.join(dir))
-        .unwrap_or_else(|| root.join("target"));
-    Ok(target.join("debug").join("users-api"))
 }

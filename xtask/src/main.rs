@@ -17,6 +17,7 @@ mod client;
 mod fleet;
 mod judge;
 mod openapi;
+mod services;
 mod test;
 mod typescript;
 

@@ -7,7 +7,7 @@
 use std::{
     fs::File,
     io::{Read, Write},
-    net::{SocketAddr, TcpListener, TcpStream},
+    net::{SocketAddr, TcpStream},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
@@ -17,8 +17,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 use super::nginx;
-
-const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+use crate::services::{free_port, postgres_admin_url, psql, query, with_database};
 
 /// The limits and timings the instances run with: small, so the checks see them bite.
 pub struct Settings {
@@ -76,8 +75,7 @@ impl Deployment {
         out: &Path,
         settings: &Settings,
     ) -> Result<Self> {
-        let admin_url =
-            std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_POSTGRES.into());
+        let admin_url = postgres_admin_url();
         let database = format!(
             "users_api_fleet_{}",
             &uuid::Uuid::new_v4().simple().to_string()[..12]
@@ -266,71 +264,4 @@ pub fn ready(addr: SocketAddr) -> bool {
     write!(stream, "GET /readyz HTTP/1.0\r\nHost: {addr}\r\n\r\n").is_ok()
         && stream.read_exact(&mut head).is_ok()
         && &head[8..12] == b" 200"
-}
-
-/// A port nobody listens on now (its user binds it a moment later).
-fn free_port() -> Result<SocketAddr> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
-}
-
-fn psql(url: &str, sql: &str) -> Result<()> {
-    query(url, sql).map(drop)
-}
-
-/// Runs `sql` with `psql -At`; returns what it printed, trimmed.
-fn query(url: &str, sql: &str) -> Result<String> {
-    let output = Command::new("psql")
-        .args([
-            "-At",
-            "--no-psqlrc",
-            "-v",
-            "ON_ERROR_STOP=1",
-            url,
-            "-c",
-            sql,
-        ])
-        .stdin(Stdio::null())
-        .output()
-        .context("running psql (apt-get install postgresql-client)")?;
-    if !output.status.success() {
-        bail!(
-            "psql {sql:?}: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
-}
-
-/// The same server URL with `name` as its database.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |i| authority_start + i);
-    match query {
-        Some(query) => format!("{}/{name}?{query}", &base[..path_start]),
-        None => format!("{}/{name}", &base[..path_start]),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn with_database_replaces_only_the_path() {
-        let url = "postgres://postgres@127.0.0.1:5432/postgres";
-        assert_eq!(
-            with_database(url, "f"),
-            "postgres://postgres@127.0.0.1:5432/f"
-        );
-        assert_eq!(
-            with_database("postgres://u@h/p?sslmode=disable", "f"),
-            "postgres://u@h/f?sslmode=disable"
-        );
-        assert_eq!(with_database("postgres://u@h", "f"), "postgres://u@h/f");
-    }
 }

@@ -5,9 +5,9 @@
 use std::{
     fs::File,
     io::{Read, Write},
-    net::{SocketAddr, TcpListener, TcpStream},
+    net::{SocketAddr, TcpStream},
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Child, Command},
     time::{Duration, Instant},
 };
 
@@ -15,8 +15,8 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 use super::{Database, Paths};
+use crate::services::{free_port, postgres_admin_url, psql, with_database};
 
-const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 /// Sign-in attempts per minute, per account and per address, for the judges' server.
 const SIGN_IN_LIMIT: &str = "100000";
 
@@ -62,8 +62,7 @@ impl Stage {
         let (url, postgres) = match database {
             Database::Sqlite => (format!("sqlite://{}", out.join("users.db").display()), None),
             Database::Postgres => {
-                let admin =
-                    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_POSTGRES.into());
+                let admin = postgres_admin_url();
                 let name = format!("judge_{}_{}", std::process::id(), database.name());
                 psql(
                     &admin,
@@ -220,51 +219,6 @@ fn create_org(create: &mut Command) -> Result<Seeded> {
     })
 }
 
-/// A port nobody listens on now (the server binds it a moment later).
-fn free_port() -> Result<SocketAddr> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
-}
-
-fn psql(url: &str, sql: &str) -> Result<()> {
-    let output = Command::new("psql")
-        .args([
-            "--quiet",
-            "--no-psqlrc",
-            "-v",
-            "ON_ERROR_STOP=1",
-            url,
-            "-c",
-            sql,
-        ])
-        .stdin(Stdio::null())
-        .output()
-        .context("running psql (install PostgreSQL's client)")?;
-    if !output.status.success() {
-        bail!(
-            "psql {sql:?}: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    Ok(())
-}
-
-/// The same server URL with another database in its path.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let authority_end = base[scheme_end..]
-        .find('/')
-        .map_or(base.len(), |i| scheme_end + i);
-    let mut out = format!("{}/{name}", &base[..authority_end]);
-    if let Some(query) = query {
-        out.push('?');
-        out.push_str(query);
-    }
-    out
-}
-
 /// A plain HTTP/1.0 GET (no chunked bodies, the connection closes): enough to poll `/readyz`
 /// and fetch the served spec without an HTTP client dependency.
 pub fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String)> {
@@ -282,22 +236,4 @@ pub fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String)> {
         .and_then(|s| s.parse().ok())
         .context("no status line")?;
     Ok((status, body.to_owned()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn with_database_replaces_only_the_path() {
-        assert_eq!(
-            with_database("postgres://postgres@127.0.0.1:5432/postgres", "j"),
-            "postgres://postgres@127.0.0.1:5432/j"
-        );
-        assert_eq!(
-            with_database("postgres://u@h/postgres?sslmode=disable", "j"),
-            "postgres://u@h/j?sslmode=disable"
-        );
-        assert_eq!(with_database("postgres://u@h", "j"), "postgres://u@h/j");
-    }
 }
