@@ -115,6 +115,28 @@ diesel::table! {
 }
 
 diesel::table! {
+    event_sequences (org_id) {
+        org_id -> Text,
+        last -> BigInt,
+    }
+}
+
+diesel::table! {
+    events (org_id, sequence) {
+        org_id -> Text,
+        sequence -> BigInt,
+        id -> Text,
+        kind -> Text,
+        occurred_at -> Timestamp,
+        actor_type -> Text,
+        actor_id -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        subject_id -> Nullable<Text>,
+        data -> Text,
+    }
+}
+
+diesel::table! {
     fleet_secrets_key (id) {
         id -> Integer,
         key_id -> Text,
@@ -139,4 +161,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     signing_keys,
     sign_in_limits,
+    events,
+    event_sequences,
+    fleet_secrets_key,
 );

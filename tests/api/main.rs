@@ -13,6 +13,7 @@ mod database_failures;
 mod docs_and_ops;
 mod edge;
 mod envelope;
+mod events;
 mod examples;
 mod fixtures;
 mod fleet;
