@@ -20,51 +20,38 @@ pub enum Claim {
     Another(String),
 }
 
-/// Claims the fleet's key for `current`, with `previous` (the key a rotation moves from).
+/// Claims the fleet's key for `current`, with `previous` (the key a rotation moves from). The
+/// first instance on a database makes its key the fleet's; of two first instances at once, the
+/// second's insert does nothing and it reads the first's key.
 pub async fn claim(db: &Db, current: &str, previous: Option<&str>) -> Result<Claim, ApiError> {
     write!(db, |conn| {
-        let fleet: Option<String> = fleet_secrets_key::table
+        diesel::insert_into(fleet_secrets_key::table)
+            .values((
+                fleet_secrets_key::id.eq(1),
+                fleet_secrets_key::key_id.eq(current),
+                fleet_secrets_key::updated_at.eq(now()),
+            ))
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+        let fleet: String = fleet_secrets_key::table
             .find(1)
             .select(fleet_secrets_key::key_id)
             .first(conn)
-            .await
-            .optional()?;
-        let claim = match fleet {
-            Some(key) if key == current => Claim::Ours,
-            Some(key) if Some(key.as_str()) == previous => {
-                diesel::update(fleet_secrets_key::table.find(1))
-                    .set((
-                        fleet_secrets_key::key_id.eq(current),
-                        fleet_secrets_key::updated_at.eq(now()),
-                    ))
-                    .execute(conn)
-                    .await?;
-                Claim::Ours
-            }
-            Some(key) => Claim::Another(key),
-            None => {
-                // Two first instances may race: the loser's insert does nothing, and it reads
-                // the winner's key.
-                diesel::insert_into(fleet_secrets_key::table)
-                    .values((
-                        fleet_secrets_key::id.eq(1),
-                        fleet_secrets_key::key_id.eq(current),
-                        fleet_secrets_key::updated_at.eq(now()),
-                    ))
-                    .on_conflict_do_nothing()
-                    .execute(conn)
-                    .await?;
-                let key: String = fleet_secrets_key::table
-                    .find(1)
-                    .select(fleet_secrets_key::key_id)
-                    .first(conn)
-                    .await?;
-                match key == current {
-                    true => Claim::Ours,
-                    false => Claim::Another(key),
-                }
-            }
-        };
-        Ok(claim)
+            .await?;
+        if fleet == current {
+            return Ok(Claim::Ours);
+        }
+        if Some(fleet.as_str()) != previous {
+            return Ok(Claim::Another(fleet));
+        }
+        diesel::update(fleet_secrets_key::table.find(1))
+            .set((
+                fleet_secrets_key::key_id.eq(current),
+                fleet_secrets_key::updated_at.eq(now()),
+            ))
+            .execute(conn)
+            .await?;
+        Ok(Claim::Ours)
     })
 }
