@@ -75,6 +75,10 @@ pub struct Config {
     /// them: seconds, or a number with `s`, `m`, `h` or `d`.
     #[arg(long, env = "USERS_API_SESSION_RETENTION", default_value = "30d", value_parser = parse_duration)]
     pub session_retention: Duration,
+    /// How long change events are kept (the audit log's reach) before the sweeper deletes
+    /// them: seconds, or a number with `s`, `m`, `h` or `d`.
+    #[arg(long, env = "USERS_API_EVENT_RETENTION", default_value = "90d", value_parser = parse_duration)]
+    pub event_retention: Duration,
     /// How often the sweeper deletes expired sessions and idempotency records (each wait is
     /// randomised by ±25 %, so instances drift apart).
     #[arg(long, env = "USERS_API_SWEEP_INTERVAL", default_value = "1h", value_parser = parse_duration)]

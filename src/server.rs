@@ -152,6 +152,7 @@ pub async fn run(config: &Config) -> Result<()> {
     }
     let retention = sweeper::Retention {
         sessions: config.session_retention,
+        events: config.event_retention,
         ..sweeper::Retention::default()
     };
     sweeper::spawn(state.db.clone(), retention, config.sweep_interval);

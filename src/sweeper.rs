@@ -1,6 +1,7 @@
 //! The retention sweeper: deletes sessions that ended (expired or were revoked) longer ago than
 //! `--session-retention`, `Idempotency-Key` records past their 24 hours, and the shared sign-in
-//! buckets that are full again (PostgreSQL's; SQLite's table stays empty), every
+//! buckets that are full again (PostgreSQL's; SQLite's table stays empty), and change events
+//! older than `--event-retention`, every
 //! `--sweep-interval`, randomised so that instances started together drift apart. Deletes go in
 //! bounded batches that several instances may run at once (`db::retention`). A failed sweep is
 //! logged and counted, and the next interval tries again: it never stops the server. Counts go
@@ -35,6 +36,8 @@ pub const FULL_BUCKETS_KEPT: TimeDelta = TimeDelta::minutes(1);
 pub struct Retention {
     /// How long an ended session is kept after it expired or was revoked.
     pub sessions: Duration,
+    /// How long a change event is kept after it occurred (the audit log's reach).
+    pub events: Duration,
     pub batch_rows: u32,
 }
 
@@ -42,6 +45,7 @@ impl Default for Retention {
     fn default() -> Self {
         Self {
             sessions: Duration::from_secs(30 * 86_400),
+            events: Duration::from_secs(90 * 86_400),
             batch_rows: BATCH_ROWS,
         }
     }
@@ -53,6 +57,7 @@ pub struct Swept {
     pub sessions: u64,
     pub idempotency_records: u64,
     pub sign_in_limits: u64,
+    pub events: u64,
     /// Delete statements run.
     pub batches: u64,
 }
@@ -68,10 +73,12 @@ pub async fn sweep(db: &Db, retention: &Retention, now: NaiveDateTime) -> Result
 async fn sweep_all(db: &Db, retention: &Retention, now: NaiveDateTime) -> Result<Swept, ApiError> {
     let mut swept = Swept::default();
     // A retention too long to subtract from now keeps everything.
-    let sessions_cutoff = TimeDelta::from_std(retention.sessions)
-        .ok()
-        .and_then(|kept| now.checked_sub_signed(kept));
-    if let Some(cutoff) = sessions_cutoff {
+    let cutoff_after = |kept: Duration| {
+        TimeDelta::from_std(kept)
+            .ok()
+            .and_then(|kept| now.checked_sub_signed(kept))
+    };
+    if let Some(cutoff) = cutoff_after(retention.sessions) {
         swept.sessions = drain(db, Expired::Sessions, cutoff, retention, &mut swept).await?;
     }
     let cutoff = now - IDEMPOTENCY_TTL;
@@ -91,6 +98,9 @@ async fn sweep_all(db: &Db, retention: &Retention, now: NaiveDateTime) -> Result
         &mut swept,
     )
     .await?;
+    if let Some(cutoff) = cutoff_after(retention.events) {
+        swept.events = drain(db, Expired::Events, cutoff, retention, &mut swept).await?;
+    }
     Ok(swept)
 }
 

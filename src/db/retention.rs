@@ -22,6 +22,9 @@ pub enum Expired {
     /// Sign-in buckets (`sign_in_limits`) full again before the cut-off: a missing row is a
     /// full bucket too.
     SignInLimits,
+    /// Change events that occurred before the cut-off (`events`). An organization's numbering
+    /// goes on from its `event_sequences` row, which stays.
+    Events,
 }
 
 impl Expired {
@@ -31,6 +34,7 @@ impl Expired {
             Self::Sessions => "sessions",
             Self::IdempotencyRecords => "idempotency",
             Self::SignInLimits => "sign_in_limits",
+            Self::Events => "events",
         }
     }
 
@@ -48,6 +52,7 @@ impl Expired {
                 "created_at < $cutoff",
             ),
             Self::SignInLimits => ("sign_in_limits", "key", "tat < $cutoff"),
+            Self::Events => ("events", "org_id, sequence", "occurred_at < $cutoff"),
         }
     }
 
