@@ -225,18 +225,7 @@ impl TestApp {
             secrets: Arc::new(secrets),
             ..self.state.clone()
         };
-        let defaults = TestOptions::default();
-        let (address, shutdown, _) = serve_checked(
-            state,
-            self.violations.clone(),
-            defaults.edge,
-            defaults.connections,
-        )
-        .await;
-        Sibling {
-            address,
-            _shutdown: shutdown,
-        }
+        self.instance(state).await
     }
 
     /// Another instance on this app's database with a signing key of its own (as one started
@@ -256,19 +245,7 @@ impl TestApp {
             tokens: tokens.clone(),
             ..self.state.clone()
         };
-        let defaults = TestOptions::default();
-        let (address, shutdown, _) = serve_checked(
-            state,
-            self.violations.clone(),
-            defaults.edge,
-            defaults.connections,
-        )
-        .await;
-        let instance = Sibling {
-            address,
-            _shutdown: shutdown,
-        };
-        (instance, tokens)
+        (self.instance(state).await, tokens)
     }
 
     /// Another instance on this app's database with pools and a sign-in limiter of its own,
@@ -283,6 +260,12 @@ impl TestApp {
             db,
             ..self.state.clone()
         };
+        self.instance(state).await
+    }
+
+    /// `state` served as another instance beside this app, its responses checked against the
+    /// spec as this app's are. Stops when dropped.
+    async fn instance(&self, state: AppState) -> Sibling {
         let defaults = TestOptions::default();
         let (address, shutdown, _) = serve_checked(
             state,
