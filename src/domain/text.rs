@@ -61,11 +61,16 @@ impl TextRules {
 pub fn check_controls(input: &str, rules: TextRules) -> Result<(), &'static str> {
     let allowed = |c: char| rules.line_breaks && matches!(c, '\n' | '\r' | '\t');
     match input.chars().any(|c| c.is_control() && !allowed(c)) {
-        true => Err(match rules.line_breaks {
-            true => "control characters other than line breaks and tabs are not allowed",
-            false => "control characters are not allowed",
-        }),
+        true => Err(control_refused(rules)),
         false => Ok(()),
+    }
+}
+
+/// Why a control character is refused under `rules`.
+fn control_refused(rules: TextRules) -> &'static str {
+    match rules.line_breaks {
+        true => "control characters other than line breaks and tabs are not allowed",
+        false => "control characters are not allowed",
     }
 }
 
@@ -139,10 +144,7 @@ fn check_char(chars: &[char], i: usize, rules: TextRules) -> Result<(), &'static
         return Err("invisible characters (zero-width spaces, fillers, …) are not allowed");
     }
     match CodePointMapData::<GeneralCategory>::new().get(c) {
-        GeneralCategory::Control => Err(match rules.line_breaks {
-            true => "control characters other than line breaks and tabs are not allowed",
-            false => "control characters are not allowed",
-        }),
+        GeneralCategory::Control => Err(control_refused(rules)),
         GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator => {
             Err("line and paragraph separators (U+2028, U+2029) are not allowed")
         }
