@@ -29,7 +29,7 @@ pub enum Actor<'a> {
 
 impl<'a> Actor<'a> {
     /// (`actor_type`, `actor_id`) as stored.
-    fn columns(self) -> (&'static str, Option<&'a str>) {
+    pub fn columns(self) -> (&'static str, Option<&'a str>) {
         match self {
             Self::User(id) => ("user", Some(id)),
             Self::ApiKey(id) => ("api_key", Some(id)),
@@ -86,7 +86,7 @@ macro_rules! append_event {
             .returning(event_sequences::last)
             .get_result($conn)
             .await?;
-        let (actor_type, actor_id) = event.actor_columns();
+        let (actor_type, actor_id) = event.actor.columns();
         diesel::insert_into(events::table)
             .values((
                 events::org_id.eq(event.org_id),
@@ -104,13 +104,6 @@ macro_rules! append_event {
             .await?;
         sequence
     }};
-}
-
-impl NewEvent<'_> {
-    /// (`actor_type`, `actor_id`) as stored.
-    pub fn actor_columns(&self) -> (&'static str, Option<&str>) {
-        self.actor.columns()
-    }
 }
 
 /// Appends `event` in a transaction of its own (an event that no other write goes with);
