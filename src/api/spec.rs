@@ -379,13 +379,7 @@ fn header_spelling(op: &mut Map<String, Value>) {
 /// poem validator, which would answer 400: every cursor this API did not issue, of whatever
 /// shape, is one 422 `INVALID_CURSOR`.
 fn cursor_pattern(op: &mut Map<String, Value>) {
-    for param in op
-        .get_mut("parameters")
-        .and_then(Value::as_array_mut)
-        .into_iter()
-        .flatten()
-        .filter(|param| param["name"] == "cursor")
-    {
+    for param in parameters(op).filter(|param| param["name"] == "cursor") {
         if let Some(schema) = param.get_mut("schema").and_then(Value::as_object_mut) {
             schema.insert("pattern".into(), crate::domain::Cursor::PATTERN.into());
         }
@@ -432,6 +426,14 @@ fn operations(spec: &mut Value) -> impl Iterator<Item = &mut Map<String, Value>>
         .filter_map(Value::as_object_mut)
         .flat_map(|item| item.values_mut())
         .filter_map(Value::as_object_mut)
+}
+
+/// The parameters of operation `op`.
+fn parameters(op: &mut Map<String, Value>) -> impl Iterator<Item = &mut Value> {
+    op.get_mut("parameters")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
 }
 
 mod error_examples;

@@ -78,12 +78,7 @@ pub fn parameter(name: &str) -> Option<Value> {
 /// Puts each operation's example body on its request body's media type, and each
 /// parameter's example on it.
 pub fn add(op: &mut Map<String, Value>) {
-    for param in op
-        .get_mut("parameters")
-        .and_then(Value::as_array_mut)
-        .into_iter()
-        .flatten()
-    {
+    for param in super::parameters(op) {
         let example = param["name"].as_str().and_then(parameter);
         if let (Some(example), Some(param)) = (example, param.as_object_mut()) {
             param.insert("example".into(), example);
