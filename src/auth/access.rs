@@ -21,7 +21,7 @@
 
 use crate::{
     db::models::{ApiKey, Session, User, UserChanges},
-    domain::{OrgId, Role, Scope},
+    domain::{Actor, ApiKeyId, OrgId, Role, Scope, UserId},
     error::{ApiError, ErrorCode, FieldError},
 };
 
@@ -50,8 +50,8 @@ pub struct Caller {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Kind {
-    ApiKey,
-    User(Role),
+    ApiKey(ApiKeyId),
+    User(Role, UserId),
 }
 
 impl Caller {
@@ -60,16 +60,24 @@ impl Caller {
             Principal::ApiKey(key) => Caller {
                 org_id: key.org_id,
                 scopes: Scope::parse_stored(&key.scopes),
-                kind: Kind::ApiKey,
+                kind: Kind::ApiKey(key.id),
             },
             Principal::User { user, .. } => {
                 let role = user.role;
                 Caller {
                     org_id: user.org_id,
                     scopes: role.scopes().to_vec(),
-                    kind: Kind::User(role),
+                    kind: Kind::User(role, user.id),
                 }
             }
+        }
+    }
+
+    /// Who the caller is, as change events name them.
+    pub fn actor(&self) -> Actor {
+        match self.kind {
+            Kind::ApiKey(id) => Actor::ApiKey(id),
+            Kind::User(_, id) => Actor::User(id),
         }
     }
 
@@ -105,11 +113,11 @@ impl Caller {
     /// not by viewers or members.
     pub fn require_admin_user(&self) -> Result<(), ApiError> {
         match self.kind {
-            Kind::User(Role::Admin) => Ok(()),
-            Kind::ApiKey => Err(ApiError::forbidden(
+            Kind::User(Role::Admin, _) => Ok(()),
+            Kind::ApiKey(_) => Err(ApiError::forbidden(
                 "api keys are managed by admin users only, not by api keys",
             )),
-            Kind::User(_) => Err(ApiError::forbidden(
+            Kind::User(..) => Err(ApiError::forbidden(
                 "api keys are managed by admin users only",
             )),
         }
@@ -204,7 +212,7 @@ mod tests {
 
     #[test]
     fn a_missing_scope_is_a_403_that_names_it() {
-        let key = caller(Kind::ApiKey, &[Scope::UsersRead]);
+        let key = caller(Kind::ApiKey(ApiKeyId::new()), &[Scope::UsersRead]);
         assert!(key.require(Scope::UsersRead).is_ok());
         let error = key.require(Scope::UsersWrite).unwrap_err();
         assert_eq!(error.status, StatusCode::FORBIDDEN);
@@ -217,16 +225,19 @@ mod tests {
     fn every_scope_is_held_by_admin_sessions_and_full_keys_and_the_403_lists_what_is_missing() {
         let all = Scope::ALL;
         assert!(
-            caller(Kind::User(Role::Admin), &all)
+            caller(Kind::User(Role::Admin, UserId::new()), &all)
                 .require_every_scope("this")
                 .is_ok()
         );
         assert!(
-            caller(Kind::ApiKey, &all)
+            caller(Kind::ApiKey(ApiKeyId::new()), &all)
                 .require_every_scope("this")
                 .is_ok()
         );
-        let key = caller(Kind::ApiKey, &[Scope::UsersWrite, Scope::TeamsRead]);
+        let key = caller(
+            Kind::ApiKey(ApiKeyId::new()),
+            &[Scope::UsersWrite, Scope::TeamsRead],
+        );
         let error = key.require_every_scope("granting admin").unwrap_err();
         assert_eq!(error.status, StatusCode::FORBIDDEN);
         assert_eq!(error.code, ErrorCode::InsufficientScope);
@@ -236,24 +247,33 @@ mod tests {
             error.message
         );
         assert_eq!(error.fields[0].field, "scope");
-        assert_eq!(error.fields[0].message, "users:read teams:write");
-        let viewer = caller(Kind::User(Role::Viewer), Role::Viewer.scopes());
+        assert_eq!(
+            error.fields[0].message,
+            "users:read teams:write events:read webhooks:write"
+        );
+        let viewer = caller(
+            Kind::User(Role::Viewer, UserId::new()),
+            Role::Viewer.scopes(),
+        );
         let error = viewer.require_every_scope("this").unwrap_err();
-        assert_eq!(error.fields[0].message, "users:write teams:write");
+        assert_eq!(
+            error.fields[0].message,
+            "users:write teams:write events:read webhooks:write"
+        );
     }
 
     #[test]
     fn only_admin_users_manage_api_keys() {
         let all = Scope::ALL;
         assert!(
-            caller(Kind::User(Role::Admin), &all)
+            caller(Kind::User(Role::Admin, UserId::new()), &all)
                 .require_admin_user()
                 .is_ok()
         );
         for kind in [
-            Kind::ApiKey,
-            Kind::User(Role::Viewer),
-            Kind::User(Role::Member),
+            Kind::ApiKey(ApiKeyId::new()),
+            Kind::User(Role::Viewer, UserId::new()),
+            Kind::User(Role::Member, UserId::new()),
         ] {
             let error = caller(kind, &all).require_admin_user().unwrap_err();
             assert_eq!(error.code, ErrorCode::Forbidden);

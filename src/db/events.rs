@@ -16,41 +16,23 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::{Db, schema::events};
-use crate::{domain::OrgId, error::ApiError};
-
-/// Who caused an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Actor<'a> {
-    User(&'a str),
-    ApiKey(&'a str),
-    /// The service itself (retention, a start-up task): no id.
-    System,
-}
-
-impl<'a> Actor<'a> {
-    /// (`actor_type`, `actor_id`) as stored.
-    pub fn columns(self) -> (&'static str, Option<&'a str>) {
-        match self {
-            Self::User(id) => ("user", Some(id)),
-            Self::ApiKey(id) => ("api_key", Some(id)),
-            Self::System => ("system", None),
-        }
-    }
-}
+use crate::{
+    domain::{Actor, EventType, OrgId},
+    error::ApiError,
+};
 
 /// An event to append.
 #[derive(Debug, Clone)]
-pub struct NewEvent<'a> {
-    pub org_id: &'a OrgId,
-    /// `user.updated`, `session.created`, …
-    pub kind: &'a str,
-    pub actor: Actor<'a>,
+pub struct NewEvent {
+    pub org_id: OrgId,
+    pub kind: EventType,
+    pub actor: Actor,
     /// The `X-Request-Id` of the request that caused it, if one did.
-    pub request_id: Option<&'a str>,
+    pub request_id: Option<String>,
     /// What it is about (a user's id for the user's history).
-    pub subject_id: Option<&'a str>,
+    pub subject_id: Option<String>,
     /// The payload, JSON.
-    pub data: &'a str,
+    pub data: String,
 }
 
 /// An event as stored.
@@ -60,7 +42,7 @@ pub struct StoredEvent {
     pub org_id: OrgId,
     pub sequence: i64,
     pub id: String,
-    pub kind: String,
+    pub kind: EventType,
     pub occurred_at: NaiveDateTime,
     pub actor_type: String,
     pub actor_id: Option<String>,
@@ -74,10 +56,10 @@ pub struct StoredEvent {
 macro_rules! append_event {
     ($conn:ident, $event:expr) => {{
         use $crate::db::schema::{event_sequences, events};
-        let event: &$crate::db::events::NewEvent<'_> = $event;
+        let event: &$crate::db::events::NewEvent = $event;
         let sequence: i64 = diesel::insert_into(event_sequences::table)
             .values((
-                event_sequences::org_id.eq(event.org_id),
+                event_sequences::org_id.eq(&event.org_id),
                 event_sequences::last.eq(1_i64),
             ))
             .on_conflict(event_sequences::org_id)
@@ -86,19 +68,18 @@ macro_rules! append_event {
             .returning(event_sequences::last)
             .get_result($conn)
             .await?;
-        let (actor_type, actor_id) = event.actor.columns();
         diesel::insert_into(events::table)
             .values((
-                events::org_id.eq(event.org_id),
+                events::org_id.eq(&event.org_id),
                 events::sequence.eq(sequence),
                 events::id.eq(ulid::Ulid::new().to_string()),
                 events::kind.eq(event.kind),
                 events::occurred_at.eq($crate::db::now()),
-                events::actor_type.eq(actor_type),
-                events::actor_id.eq(actor_id),
-                events::request_id.eq(event.request_id),
-                events::subject_id.eq(event.subject_id),
-                events::data.eq(event.data),
+                events::actor_type.eq(event.actor.kind()),
+                events::actor_id.eq(event.actor.id()),
+                events::request_id.eq(&event.request_id),
+                events::subject_id.eq(&event.subject_id),
+                events::data.eq(&event.data),
             ))
             .execute($conn)
             .await?;
@@ -108,7 +89,7 @@ macro_rules! append_event {
 
 /// Appends `event` in a transaction of its own (an event that no other write goes with);
 /// returns its number.
-pub async fn append(db: &Db, event: &NewEvent<'_>) -> Result<i64, ApiError> {
+pub async fn append(db: &Db, event: &NewEvent) -> Result<i64, ApiError> {
     write!(db, |conn| Ok(append_event!(conn, event)))
 }
 
@@ -119,7 +100,7 @@ pub async fn list(
     org_id: &OrgId,
     after: i64,
     limit: i64,
-    kinds: &[&str],
+    kinds: &[EventType],
 ) -> Result<Vec<StoredEvent>, ApiError> {
     read!(db, |conn| {
         let mut query = events::table

@@ -21,14 +21,20 @@ pub enum Scope {
     TeamsRead,
     #[oai(rename = "teams:write")]
     TeamsWrite,
+    #[oai(rename = "events:read")]
+    EventsRead,
+    #[oai(rename = "webhooks:write")]
+    WebhooksWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 4] = [
+    pub const ALL: [Scope; 6] = [
         Scope::UsersRead,
         Scope::UsersWrite,
         Scope::TeamsRead,
         Scope::TeamsWrite,
+        Scope::EventsRead,
+        Scope::WebhooksWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -37,6 +43,8 @@ impl Scope {
             Scope::UsersWrite => "users:write",
             Scope::TeamsRead => "teams:read",
             Scope::TeamsWrite => "teams:write",
+            Scope::EventsRead => "events:read",
+            Scope::WebhooksWrite => "webhooks:write",
         }
     }
 
@@ -47,7 +55,10 @@ impl Scope {
             .ok_or_else(|| {
                 Invalid::new(
                     ErrorCode::ValidationFailed,
-                    format!("unknown scope {name:?}; known: users:read users:write teams:read teams:write"),
+                    format!(
+                        "unknown scope {name:?}; known: {}",
+                        Scope::to_stored(&Scope::ALL)
+                    ),
                 )
             })
     }

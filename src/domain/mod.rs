@@ -5,6 +5,7 @@
 mod access;
 mod cursor;
 mod email;
+mod event;
 mod ids;
 mod locale;
 mod metadata;
@@ -19,6 +20,7 @@ mod timezone;
 pub use access::{Role, Scope, UserStatus};
 pub use cursor::Cursor;
 pub use email::EmailAddress;
+pub use event::{Actor, EventType};
 pub use ids::{ApiKeyId, OrgId, SessionId, TeamId, UserId};
 pub use locale::Locale;
 pub use metadata::{Metadata, merge_patch};

@@ -12,22 +12,22 @@ use std::sync::{
 use users_api::{
     db::{
         Db,
-        events::{self, Actor, NewEvent},
+        events::{self, NewEvent},
     },
-    domain::OrgId,
+    domain::{Actor, EventType, OrgId},
     sweeper::{self, Retention},
 };
 
 use crate::helpers::spawn_app;
 
-fn event<'a>(org_id: &'a OrgId, data: &'a str) -> NewEvent<'a> {
+fn event(org_id: &OrgId, data: &str) -> NewEvent {
     NewEvent {
-        org_id,
-        kind: "user.updated",
+        org_id: *org_id,
+        kind: EventType::UserUpdated,
         actor: Actor::System,
         request_id: None,
         subject_id: None,
-        data,
+        data: data.to_owned(),
     }
 }
 
@@ -59,7 +59,7 @@ async fn each_organization_numbers_its_events_from_one() {
     );
     assert_ne!(stored[0].id, stored[1].id);
     assert!(
-        events::list(db, &acme, 0, 10, &["team.created"])
+        events::list(db, &acme, 0, 10, &[EventType::TeamCreated])
             .await
             .unwrap()
             .is_empty()

@@ -60,7 +60,14 @@ async fn get_me_returns_the_user_with_org_scopes_and_session() {
     assert_eq!(me.primary_email.as_deref(), Some("admin@acme.test"));
     assert_eq!(
         me.scopes,
-        ["users:read", "users:write", "teams:read", "teams:write"]
+        [
+            "users:read",
+            "users:write",
+            "teams:read",
+            "teams:write",
+            "events:read",
+            "webhooks:write"
+        ]
     );
     assert_eq!(me.active_sessions, 1);
     assert!(me.teams.is_empty());

@@ -860,7 +860,7 @@ export interface components {
          * @description A permission on the admin surface.
          * @enum {string}
          */
-        ScopeName: "users:read" | "users:write" | "teams:read" | "teams:write";
+        ScopeName: "users:read" | "users:write" | "teams:read" | "teams:write" | "events:read" | "webhooks:write";
         /**
          * SessionInfo
          * @description One of the user's live sessions.

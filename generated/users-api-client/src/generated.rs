@@ -437,6 +437,10 @@ was not issued by this API is 422 `INVALID_CURSOR`.*/
         TeamsRead,
         #[serde(rename = "teams:write")]
         TeamsWrite,
+        #[serde(rename = "events:read")]
+        EventsRead,
+        #[serde(rename = "webhooks:write")]
+        WebhooksWrite,
     }
     impl ::std::fmt::Display for ScopeName {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -445,6 +449,8 @@ was not issued by this API is 422 `INVALID_CURSOR`.*/
                 Self::UsersWrite => f.write_str("users:write"),
                 Self::TeamsRead => f.write_str("teams:read"),
                 Self::TeamsWrite => f.write_str("teams:write"),
+                Self::EventsRead => f.write_str("events:read"),
+                Self::WebhooksWrite => f.write_str("webhooks:write"),
             }
         }
     }
@@ -458,6 +464,8 @@ was not issued by this API is 422 `INVALID_CURSOR`.*/
                 "users:write" => Ok(Self::UsersWrite),
                 "teams:read" => Ok(Self::TeamsRead),
                 "teams:write" => Ok(Self::TeamsWrite),
+                "events:read" => Ok(Self::EventsRead),
+                "webhooks:write" => Ok(Self::WebhooksWrite),
                 _ => Err("invalid value".into()),
             }
         }
