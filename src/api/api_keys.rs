@@ -16,7 +16,7 @@ use crate::{
     auth,
     auth::Caller,
     db::{api_keys, models},
-    domain::{ApiKeyId, DisplayName, Scope, Timestamp},
+    domain::{ApiKeyId, DisplayName, EventType, Scope, Timestamp},
     error::{ApiError, ErrorCode, FieldError},
     state::AppState,
 };
@@ -172,8 +172,15 @@ impl ApiKeysApi {
         r.finish()?;
         let scopes = scopes.unwrap_or_default();
         let (secret, row) = auth::new_api_key(&caller.org_id, &name.unwrap_or_default(), &scopes);
-        api_keys::insert(&state.db, &row).await?;
         let key = view(&row);
+        let data = serde_json::json!({"object": poem_openapi::types::ToJSON::to_json(&key)});
+        let created = super::origin(caller.actor()).event(
+            caller.org_id,
+            EventType::ApiKeyCreated,
+            Some(row.id.to_string()),
+            &data,
+        );
+        api_keys::insert(&state.db, &row, &[created]).await?;
         Ok(CreatedApiKeyResponse::Created(Json(
             CreatedApiKey {
                 id: key.id,
@@ -219,7 +226,14 @@ impl ApiKeysApi {
         key_id: Path<ApiKeyId>,
     ) -> Result<DeletedResponse, DeleteApiKeyError> {
         let caller = admin(&state, &auth).await?;
-        api_keys::revoke(&state.db, &caller.org_id, &key_id).await?;
+        let data = serde_json::json!({"object": {"id": *key_id, "revoked": true}});
+        let revoked = super::origin(caller.actor()).event(
+            caller.org_id,
+            EventType::ApiKeyRevoked,
+            Some(key_id.to_string()),
+            &data,
+        );
+        api_keys::revoke(&state.db, &caller.org_id, &key_id, &[revoked]).await?;
         Ok(DeletedResponse::NoContent)
     }
 }

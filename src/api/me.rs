@@ -20,6 +20,7 @@ use crate::{
         me::{self, MeRows},
         models::{Session, User},
     },
+    domain::Actor,
     error::ApiError,
     state::AppState,
     users::{self, Prover},
@@ -99,7 +100,8 @@ impl MeApi {
             throttle: &state.sign_in_throttle,
             address: client.0.0,
         };
-        let user = users::update_me(&state, &user, &prover, input, expected).await?;
+        let events = super::user_events(Actor::User(user.id));
+        let user = users::update_me(&state, &events, &user, &prover, input, expected).await?;
         let rows = me::load(&state.db, &user).await?;
         Ok(me_response(user, session, rows)?)
     }

@@ -9,6 +9,8 @@ mod client_address;
 mod cors;
 mod docs;
 pub mod envelope;
+mod event_schema;
+mod events;
 mod http;
 mod idempotency;
 mod me;
@@ -33,8 +35,9 @@ use serde_json::Value;
 
 use crate::{
     auth::{self, Caller, Principal},
-    domain::Scope,
+    domain::{Actor, Scope},
     error::ApiError,
+    events::{Origin, users::UserEvents},
     state::AppState,
 };
 pub use client_address::{TrustedProxies, parse_network};
@@ -56,6 +59,27 @@ impl AppState {
     }
 }
 
+/// The `X-Request-Id` of the request being handled, for the events it causes.
+pub(crate) fn request_id() -> Option<String> {
+    Some(envelope::current_request_id()).filter(|id| !id.is_empty())
+}
+
+/// How the events of a request's changes name their cause: `actor`, and this request's id.
+pub(crate) fn origin(actor: Actor) -> Origin {
+    Origin {
+        actor,
+        request_id: request_id(),
+    }
+}
+
+/// Records user changes caused by `actor` in this request, with users shown as events show them.
+pub(crate) fn user_events(actor: Actor) -> UserEvents {
+    UserEvents {
+        origin: origin(actor),
+        view: model::user_snapshot,
+    }
+}
+
 /// The spec's tags, declared in the order a user meets them, which is the order the spec lists
 /// them in (and Swagger UI shows them in).
 #[derive(Tags)]
@@ -71,18 +95,21 @@ enum ApiTags {
     /// The organization's API keys (admin users only).
     #[oai(rename = "API keys")]
     ApiKeys,
+    /// Change events: the ordered feed and each user's history (`events:read`).
+    Events,
     /// Liveness, readiness and token verification keys.
     Operations,
 }
 
 impl ApiTags {
     /// Every tag, in declaration order (a tag left out would be listed first).
-    const ALL: [ApiTags; 6] = [
+    const ALL: [ApiTags; 7] = [
         ApiTags::Me,
         ApiTags::Sessions,
         ApiTags::Users,
         ApiTags::Teams,
         ApiTags::ApiKeys,
+        ApiTags::Events,
         ApiTags::Operations,
     ];
 }
@@ -99,6 +126,7 @@ type Apis = (
     users::UsersApi,
     teams::TeamsApi,
     api_keys::ApiKeysApi,
+    events::EventsApi,
     ops::OpsApi,
 );
 
@@ -110,6 +138,7 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
             users::UsersApi,
             teams::TeamsApi,
             api_keys::ApiKeysApi,
+            events::EventsApi,
             ops::OpsApi,
         ),
         "users-api",

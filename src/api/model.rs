@@ -27,9 +27,22 @@ pub struct TeamRef {
     pub name: String,
 }
 
-/// The user's fields as both surfaces show them.
+/// The user's fields as both surfaces show them: the stored ones, and what is looked up beside
+/// the row.
 #[derive(Debug, Clone, Object)]
 pub struct UserFields {
+    #[oai(flatten)]
+    pub stored: StoredUserFields,
+    /// `selected_team_id` expanded.
+    #[oai(nullable)]
+    pub selected_team: Option<TeamRef>,
+    /// The number of the user's live sessions.
+    pub active_sessions: i64,
+}
+
+/// The user's fields kept in its row, as both surfaces and change events show them.
+#[derive(Debug, Clone, Object)]
+pub struct StoredUserFields {
     /// The user's id (a UUIDv7: ids sort by creation time).
     pub id: UserId,
     /// The organization the user belongs to; never changes.
@@ -82,15 +95,10 @@ pub struct UserFields {
     /// A team the user is a member of, or null.
     #[oai(nullable)]
     pub selected_team_id: Option<TeamId>,
-    /// `selected_team_id` expanded.
-    #[oai(nullable)]
-    pub selected_team: Option<TeamRef>,
     /// Free-form data the user may write.
     pub client_metadata: BTreeMap<String, Value>,
     /// Data the user may read but only an admin may write.
     pub client_read_only_metadata: BTreeMap<String, Value>,
-    /// The number of the user's live sessions.
-    pub active_sessions: i64,
     /// When the user was created.
     pub created_at: Timestamp,
     /// Moves only when something actually changed.
@@ -108,6 +116,17 @@ pub struct AdminUser {
     #[oai(flatten)]
     pub fields: UserFields,
     /// Data only the admin surface reads and writes; never shown through `/v1/me`.
+    pub server_metadata: BTreeMap<String, Value>,
+}
+
+/// A user as change events show it: the fields of `User` that are kept in the user's row, as
+/// they were right after the change (without `selected_team` and `active_sessions`, which are
+/// looked up when a user is read). Never the password hash or the TOTP secret.
+#[derive(Debug, Clone, Object)]
+pub struct UserSnapshot {
+    #[oai(flatten)]
+    pub stored: StoredUserFields,
+    /// Data only the admin surface reads and writes.
     pub server_metadata: BTreeMap<String, Value>,
 }
 
@@ -159,11 +178,6 @@ pub struct Extras {
 }
 
 pub fn user_fields(user: &models::User, extras: Extras) -> Result<UserFields, ApiError> {
-    let full_name = match (&user.first_name, &user.last_name) {
-        (Some(first), Some(last)) => Some(format!("{first} {last}")),
-        (Some(one), None) | (None, Some(one)) => Some(one.to_string()),
-        (None, None) => None,
-    };
     let selected_team = extras
         .selected_team
         .filter(|team| user.selected_team_id == Some(team.id))
@@ -172,6 +186,19 @@ pub fn user_fields(user: &models::User, extras: Extras) -> Result<UserFields, Ap
             name: team.name,
         });
     Ok(UserFields {
+        stored: stored_user_fields(user)?,
+        selected_team,
+        active_sessions: extras.active_sessions,
+    })
+}
+
+fn stored_user_fields(user: &models::User) -> Result<StoredUserFields, ApiError> {
+    let full_name = match (&user.first_name, &user.last_name) {
+        (Some(first), Some(last)) => Some(format!("{first} {last}")),
+        (Some(one), None) | (None, Some(one)) => Some(one.to_string()),
+        (None, None) => None,
+    };
+    Ok(StoredUserFields {
         id: user.id,
         org_id: user.org_id,
         status: user.status,
@@ -192,14 +219,22 @@ pub fn user_fields(user: &models::User, extras: Extras) -> Result<UserFields, Ap
         has_password: user.password_hash.is_some(),
         otp_auth_enabled: user.totp_secret.is_some(),
         selected_team_id: user.selected_team_id,
-        selected_team,
         client_metadata: metadata(&user.client_metadata)?,
         client_read_only_metadata: metadata(&user.client_read_only_metadata)?,
-        active_sessions: extras.active_sessions,
         created_at: Timestamp::from(user.created_at),
         updated_at: Timestamp::from(user.updated_at),
         last_active_at: user.last_active_at.map(Timestamp::from),
     })
+}
+
+/// The user as change events show it, as JSON (`events::users::UserView`).
+pub fn user_snapshot(user: &models::User) -> Result<Value, ApiError> {
+    use poem_openapi::types::ToJSON;
+    let snapshot = UserSnapshot {
+        stored: stored_user_fields(user)?,
+        server_metadata: metadata(&user.server_metadata)?,
+    };
+    Ok(snapshot.to_json().unwrap_or(Value::Null))
 }
 
 pub fn admin_user(user: &models::User, extras: Extras) -> Result<AdminUser, ApiError> {

@@ -151,6 +151,7 @@ impl SessionsApi {
             password: &password,
             totp_code: totp_code.as_opt_deref().flatten(),
             address: client.0.0,
+            request_id: super::request_id(),
         };
         let (session, token) = sign_in::sign_in(&state, attempt).await?;
         Ok(SignInResponse::Created(Json(
@@ -178,7 +179,8 @@ impl SessionsApi {
         state: Data<&AppState>,
     ) -> Result<DeletedResponse, SignOutError> {
         let (user, session) = state.authenticate(&auth).await?.into_user()?;
-        sessions::revoke_own(&state.db, &user.id, &session.id).await?;
+        let revoked = revoked_event(&user, &session.id);
+        sessions::revoke_own(&state.db, &user.id, &session.id, &[revoked]).await?;
         Ok(DeletedResponse::NoContent)
     }
 
@@ -230,7 +232,17 @@ impl SessionsApi {
         session_id: Path<SessionId>,
     ) -> Result<DeletedResponse, RevokeSessionError> {
         let (user, _) = state.authenticate(&auth).await?.into_user()?;
-        sessions::revoke_own(&state.db, &user.id, &session_id).await?;
+        let revoked = revoked_event(&user, &session_id);
+        sessions::revoke_own(&state.db, &user.id, &session_id, &[revoked]).await?;
         Ok(DeletedResponse::NoContent)
     }
+}
+
+/// `session.revoked`: `user` ended their own session `session_id`.
+fn revoked_event(
+    user: &crate::db::models::User,
+    session_id: &crate::domain::SessionId,
+) -> crate::db::events::NewEvent {
+    let origin = super::origin(crate::domain::Actor::User(user.id));
+    crate::events::sessions::revoked(&origin, user.org_id, &user.id, session_id)
 }

@@ -19,9 +19,10 @@ use super::{
     patch::{FieldRules, IMMUTABLE, PatchBody, Reader},
 };
 use crate::{
-    db::{models, teams},
-    domain::{DisplayName, OrgId, Scope, TeamId, Timestamp, UserId},
+    db::{events::NewEvent, models, teams},
+    domain::{DisplayName, EventType, OrgId, Scope, TeamId, Timestamp, UserId},
     error::ErrorCode,
+    events::Origin,
     state::AppState,
 };
 
@@ -211,7 +212,8 @@ impl TeamsApi {
             name: name.unwrap_or_default(),
             created_at: crate::db::now(),
         };
-        teams::insert(&state.db, &row).await?;
+        let created = team_event(&caller_origin(&caller), &row, EventType::TeamCreated, None);
+        teams::insert(&state.db, &row, &[created]).await?;
         let location = format!("/v1/teams/{}", row.id);
         Ok(CreatedTeamResponse::Created(
             Json(team(&row).into()),
@@ -266,7 +268,25 @@ impl TeamsApi {
         };
         r.finish()?;
         let row = match name {
-            Some(name) => teams::rename(&state.db, &caller.org_id, &team_id, &name).await?,
+            Some(name) => {
+                let origin = caller_origin(&caller);
+                let record = |before: &models::Team, after: &models::Team| {
+                    let change = (before.name != after.name).then(|| {
+                        crate::events::users::change(
+                            "name",
+                            &before.name.as_str().into(),
+                            &after.name.as_str().into(),
+                        )
+                    });
+                    change
+                        .map(|change| {
+                            team_event(&origin, after, EventType::TeamUpdated, Some(change))
+                        })
+                        .into_iter()
+                        .collect()
+                };
+                teams::rename(&state.db, &caller.org_id, &team_id, &name, record).await?
+            }
             None => teams::find(&state.db, &caller.org_id, &team_id).await?,
         };
         Ok(TeamResponse::Ok(Json(team(&row).into())))
@@ -288,7 +308,16 @@ impl TeamsApi {
         team_id: Path<TeamId>,
     ) -> Result<DeletedResponse, TeamByIdError> {
         let caller = state.caller(&auth, Scope::TeamsWrite).await?;
-        teams::delete(&state.db, &caller.org_id, &team_id).await?;
+        let origin = caller_origin(&caller);
+        let deleted = origin.event(
+            caller.org_id,
+            EventType::TeamDeleted,
+            Some(team_id.to_string()),
+            &serde_json::json!({"object": {"id": *team_id, "deleted": true}}),
+        );
+        let users = super::user_events(caller.actor());
+        let record_user = |before: &_, after: &_| users.updated(before, after);
+        teams::delete(&state.db, &caller.org_id, &team_id, &[deleted], record_user).await?;
         Ok(DeletedResponse::NoContent)
     }
 
@@ -309,7 +338,9 @@ impl TeamsApi {
         user_id: Path<UserId>,
     ) -> Result<TeamMemberResponse, TeamByIdError> {
         let caller = state.caller(&auth, Scope::TeamsWrite).await?;
-        let (member, _) = teams::add_member(&state.db, &caller.org_id, &team_id, &user_id).await?;
+        let added = member_event(&caller, EventType::TeamMemberAdded, &team_id, &user_id);
+        let member =
+            teams::add_member(&state.db, &caller.org_id, &team_id, &user_id, &[added]).await?;
         let member = TeamMember {
             team_id: member.team_id,
             user_id: member.user_id,
@@ -336,7 +367,18 @@ impl TeamsApi {
         user_id: Path<UserId>,
     ) -> Result<DeletedResponse, TeamByIdError> {
         let caller = state.caller(&auth, Scope::TeamsWrite).await?;
-        teams::remove_member(&state.db, &caller.org_id, &team_id, &user_id).await?;
+        let removed = member_event(&caller, EventType::TeamMemberRemoved, &team_id, &user_id);
+        let users = super::user_events(caller.actor());
+        let record_user = |before: &_, after: &_| users.updated(before, after);
+        teams::remove_member(
+            &state.db,
+            &caller.org_id,
+            &team_id,
+            &user_id,
+            &[removed],
+            record_user,
+        )
+        .await?;
         Ok(DeletedResponse::NoContent)
     }
 }
@@ -358,4 +400,32 @@ fn team(row: &models::Team) -> Team {
         name: row.name.clone(),
         created_at: Timestamp::from(row.created_at),
     }
+}
+
+fn caller_origin(caller: &crate::auth::Caller) -> Origin {
+    super::origin(caller.actor())
+}
+
+/// `team.created` or `team.updated`: the team after the change, and for an update its
+/// `changes`.
+fn team_event(
+    origin: &Origin,
+    row: &models::Team,
+    kind: EventType,
+    change: Option<serde_json::Value>,
+) -> NewEvent {
+    use poem_openapi::types::ToJSON;
+    let data = serde_json::json!({"object": team(row).to_json(), "changes": change.into_iter().collect::<Vec<_>>()});
+    origin.event(row.org_id, kind, Some(row.id.to_string()), &data)
+}
+
+/// `team.member_added` or `team.member_removed`, in the member's history.
+fn member_event(
+    caller: &crate::auth::Caller,
+    kind: EventType,
+    team_id: &TeamId,
+    user_id: &UserId,
+) -> NewEvent {
+    let data = serde_json::json!({"object": {"team_id": team_id, "user_id": user_id}});
+    caller_origin(caller).event(caller.org_id, kind, Some(user_id.to_string()), &data)
 }

@@ -210,16 +210,18 @@ impl UsersApi {
             let view = admin_user(user, Default::default())?;
             Ok(view.to_json_string())
         };
-        let user =
-            match crate::users::create(&state, &caller, input, claim.as_ref(), render).await? {
-                Created::New(user) => admin_user(&user, Default::default())?,
-                Created::Replayed(stored) => {
-                    let value: Value = serde_json::from_str(&stored).map_err(ApiError::internal)?;
-                    AdminUser::parse_from_json(Some(value))
-                        .map_err(|e| ApiError::internal(e.into_message()))?
-                }
-            };
-        let location = format!("/v1/users/{}", user.fields.id);
+        let events = super::user_events(caller.actor());
+        let created =
+            crate::users::create(&state, &events, &caller, input, claim.as_ref(), render).await?;
+        let user = match created {
+            Created::New(user) => admin_user(&user, Default::default())?,
+            Created::Replayed(stored) => {
+                let value: Value = serde_json::from_str(&stored).map_err(ApiError::internal)?;
+                AdminUser::parse_from_json(Some(value))
+                    .map_err(|e| ApiError::internal(e.into_message()))?
+            }
+        };
+        let location = format!("/v1/users/{}", user.fields.stored.id);
         // The ETag of a replay is that of the first response: version 1, as created.
         let etag = "\"1\"".to_owned();
         Ok(CreatedUserResponse::Created(
@@ -274,7 +276,8 @@ impl UsersApi {
         let user = users::find(&state.db, &caller.org_id, &user_id).await?;
         let input = read_user_patch(body.0.reader(&ADMIN_FIELDS)?)?;
         let expected = http::if_match(if_match.0.as_deref());
-        let user = crate::users::update(&state, &caller, &user, input, expected).await?;
+        let events = super::user_events(caller.actor());
+        let user = crate::users::update(&state, &events, &caller, &user, input, expected).await?;
         Ok(user_response(&state, user).await?)
     }
 
@@ -298,7 +301,8 @@ impl UsersApi {
         user_id: Path<UserId>,
     ) -> Result<DeletedResponse, DeleteUserError> {
         let caller = state.caller(&auth, Scope::UsersWrite).await?;
-        crate::users::delete(&state, &caller, &user_id).await?;
+        let events = super::user_events(caller.actor());
+        crate::users::delete(&state, &events, &caller, &user_id).await?;
         Ok(DeletedResponse::NoContent)
     }
 }

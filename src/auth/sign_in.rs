@@ -12,9 +12,10 @@ use super::{
     totp,
 };
 use crate::{
-    db::{models::Session, sessions, users},
-    domain::{EmailAddress, OrgId, UserStatus},
+    db::{events, models::Session, sessions, users},
+    domain::{EmailAddress, OrgId, UserId, UserStatus},
     error::ApiError,
+    events::sessions::{self as session_events, SignInFailure},
     state::AppState,
 };
 
@@ -26,6 +27,8 @@ pub struct Attempt<'a> {
     pub totp_code: Option<&'a str>,
     /// Where the attempt comes from, for the per-address limit.
     pub address: IpAddr,
+    /// The request's `X-Request-Id`, for the events it causes.
+    pub request_id: Option<String>,
 }
 
 /// Starts a session for the attempt's user; returns it with its token. A password hash
@@ -40,7 +43,17 @@ pub async fn sign_in(
         password,
         totp_code,
         address,
+        request_id,
     } = attempt;
+    // Every refusal is recorded the same way (one write), whatever was wrong, so recording it
+    // does not tell apart an account that exists.
+    let refuse = async |user_id: Option<UserId>, failure: SignInFailure| {
+        let event = session_events::sign_in_failed(org_id, user_id, failure, request_id.clone());
+        match events::append_if_org_exists(&state.db, &event).await {
+            Ok(()) => ApiError::unauthorized(),
+            Err(error) => error,
+        }
+    };
     // The canonical key, so every spelling of one address (letter case, a Unicode or `xn--`
     // domain) is one account and one throttle bucket. Something that is not an address names
     // no account, but costs the same password work below.
@@ -58,25 +71,31 @@ pub async fn sign_in(
         Err(_) => None,
     };
     let stored = user.as_ref().and_then(|user| user.password_hash.clone());
-    let Verdict::Right { rehash } = password::verify(password, stored.as_deref()).await? else {
-        return Err(ApiError::unauthorized());
+    let verdict = password::verify(password, stored.as_deref()).await?;
+    let (Verdict::Right { rehash }, Some(user), Some(stored)) = (verdict, &user, stored) else {
+        return Err(match &user {
+            None => refuse(None, SignInFailure::UnknownAccount).await,
+            Some(user) => refuse(Some(user.id), SignInFailure::WrongPassword).await,
+        });
     };
-    let (Some(user), Some(stored)) = (user, stored) else {
-        return Err(ApiError::unauthorized());
-    };
-    if user.status != UserStatus::Active || !user.primary_email_auth_enabled {
-        return Err(ApiError::unauthorized());
+    if user.status != UserStatus::Active {
+        return Err(refuse(Some(user.id), SignInFailure::Suspended).await);
+    }
+    if !user.primary_email_auth_enabled {
+        return Err(refuse(Some(user.id), SignInFailure::EmailSignInDisabled).await);
     }
     if let Some(secret) = &user.totp_secret {
-        let step = totp_code
-            .and_then(|code| {
-                state
-                    .secrets
-                    .check_totp(&user.id, secret, code, totp::unix_now())
-            })
-            .ok_or_else(ApiError::unauthorized)?;
-        if !sessions::consume_totp_step(&state.db, &user.id, step).await? {
-            return Err(ApiError::unauthorized());
+        let step = totp_code.and_then(|code| {
+            state
+                .secrets
+                .check_totp(&user.id, secret, code, totp::unix_now())
+        });
+        let accepted = match step {
+            Some(step) => sessions::consume_totp_step(&state.db, &user.id, step).await?,
+            None => false,
+        };
+        if !accepted {
+            return Err(refuse(Some(user.id), SignInFailure::WrongTotpCode).await);
         }
     }
     let upgraded = match rehash {
@@ -84,7 +103,15 @@ pub async fn sign_in(
         false => None,
     };
     let session = new_session(&user.id, state.tokens.lifetime());
-    sessions::start(&state.db, &session, &stored, upgraded.as_deref()).await?;
+    let created = session_events::created(user.org_id, &session, request_id.clone());
+    sessions::start(
+        &state.db,
+        &session,
+        &stored,
+        upgraded.as_deref(),
+        &[created],
+    )
+    .await?;
     let token = state.tokens.issue(&session, &user.org_id)?;
     Ok((session, token))
 }

@@ -4,7 +4,13 @@
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use super::{Db, models::ApiKey, now, schema::api_keys};
+use super::{
+    Db,
+    events::{NewEvent, append_event},
+    models::ApiKey,
+    now,
+    schema::api_keys,
+};
 use crate::{
     domain::{ApiKeyId, OrgId},
     error::ApiError,
@@ -32,19 +38,28 @@ pub async fn find_by_secret_hash(db: &Db, secret_hash: &str) -> Result<Option<Ap
         .optional()?))
 }
 
-pub async fn insert(db: &Db, key: &ApiKey) -> Result<(), ApiError> {
+/// Stores a new key, and its `events`.
+pub async fn insert(db: &Db, key: &ApiKey, events: &[NewEvent]) -> Result<(), ApiError> {
     write!(db, |conn| {
         diesel::insert_into(api_keys::table)
             .values(key)
             .execute(conn)
             .await?;
+        for event in events {
+            append_event!(conn, event);
+        }
         Ok(())
     })
 }
 
 /// Revokes a live key of `org_id`; the next request with it answers 401. 404 when there is no
-/// such live key in the organization.
-pub async fn revoke(db: &Db, org_id: &OrgId, key_id: &ApiKeyId) -> Result<(), ApiError> {
+/// such live key in the organization. The revocation's `events` are appended with it.
+pub async fn revoke(
+    db: &Db,
+    org_id: &OrgId,
+    key_id: &ApiKeyId,
+    events: &[NewEvent],
+) -> Result<(), ApiError> {
     write!(db, |conn| {
         let revoked = diesel::update(
             api_keys::table
@@ -57,6 +72,9 @@ pub async fn revoke(db: &Db, org_id: &OrgId, key_id: &ApiKeyId) -> Result<(), Ap
         .await?;
         if revoked == 0 {
             return Err(ApiError::not_found());
+        }
+        for event in events {
+            append_event!(conn, event);
         }
         Ok(())
     })

@@ -87,10 +87,29 @@ macro_rules! append_event {
     }};
 }
 
+pub(crate) use append_event;
+
 /// Appends `event` in a transaction of its own (an event that no other write goes with);
 /// returns its number.
 pub async fn append(db: &Db, event: &NewEvent) -> Result<i64, ApiError> {
     write!(db, |conn| Ok(append_event!(conn, event)))
+}
+
+/// Appends `event` unless its organization does not exist (a sign-in attempt may name any
+/// organization id), in a transaction of its own.
+pub async fn append_if_org_exists(db: &Db, event: &NewEvent) -> Result<(), ApiError> {
+    use super::schema::organizations;
+    write!(db, |conn| {
+        let exists: i64 = organizations::table
+            .find(&event.org_id)
+            .count()
+            .get_result(conn)
+            .await?;
+        if exists > 0 {
+            append_event!(conn, event);
+        }
+        Ok(())
+    })
 }
 
 /// Up to `limit` events of `org_id` numbered after `after`, in order; of the `kinds` given, or
@@ -98,6 +117,18 @@ pub async fn append(db: &Db, event: &NewEvent) -> Result<i64, ApiError> {
 pub async fn list(
     db: &Db,
     org_id: &OrgId,
+    after: i64,
+    limit: i64,
+    kinds: &[EventType],
+) -> Result<Vec<StoredEvent>, ApiError> {
+    list_about(db, org_id, None, after, limit, kinds).await
+}
+
+/// `list`, of the events about `subject` only when it is `Some` (a user's history).
+pub async fn list_about(
+    db: &Db,
+    org_id: &OrgId,
+    subject: Option<&str>,
     after: i64,
     limit: i64,
     kinds: &[EventType],
@@ -112,6 +143,9 @@ pub async fn list(
             .into_boxed();
         if !kinds.is_empty() {
             query = query.filter(events::kind.eq_any(kinds));
+        }
+        if let Some(subject) = subject {
+            query = query.filter(events::subject_id.eq(subject));
         }
         Ok(query.load(conn).await?)
     })

@@ -6,6 +6,7 @@ use diesel_async::RunQueryDsl;
 
 use super::{
     Db,
+    events::{NewEvent, append_event},
     models::{Session, User},
     schema::{sessions, users},
 };
@@ -71,8 +72,14 @@ pub async fn revoke(db: &Db, session_id: &SessionId) -> Result<(), ApiError> {
 }
 
 /// Revokes the live session `session_id` of `user_id`; 404 when there is no such live session
-/// (another user's, already revoked, expired or unknown).
-pub async fn revoke_own(db: &Db, user_id: &UserId, session_id: &SessionId) -> Result<(), ApiError> {
+/// (another user's, already revoked, expired or unknown). The revocation's `events` are appended
+/// with it.
+pub async fn revoke_own(
+    db: &Db,
+    user_id: &UserId,
+    session_id: &SessionId,
+    events: &[NewEvent],
+) -> Result<(), ApiError> {
     let at = super::now();
     write!(db, |conn| {
         let revoked = diesel::update(
@@ -86,6 +93,9 @@ pub async fn revoke_own(db: &Db, user_id: &UserId, session_id: &SessionId) -> Re
         .await?;
         if revoked == 0 {
             return Err(ApiError::not_found());
+        }
+        for event in events {
+            append_event!(conn, event);
         }
         Ok(())
     })
@@ -198,6 +208,7 @@ pub async fn start(
     session: &Session,
     checked_hash: &str,
     upgraded_hash: Option<&str>,
+    events: &[NewEvent],
 ) -> Result<(), ApiError> {
     write!(db, |conn| {
         diesel::insert_into(sessions::table)
@@ -227,6 +238,9 @@ pub async fn start(
         // The password changed while it was being checked: the old one no longer signs in.
         if updated == 0 {
             return Err(ApiError::unauthorized());
+        }
+        for event in events {
+            append_event!(conn, event);
         }
         Ok(())
     })

@@ -1,14 +1,16 @@
 //! Teams and their members, always within one organization: a team or user id of another
 //! organization is 404 exactly like one that does not exist. Removing a user from a team, or
 //! deleting the team, clears `selected_team_id` where it named that team, in the same
-//! transaction.
+//! transaction, recorded as a `user.updated` of that user. Each write appends its events in
+//! its own transaction.
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::{
     Db,
-    models::{Team, TeamMember},
+    events::{NewEvent, append_event},
+    models::{Team, TeamMember, User},
     now,
     schema::{team_members, teams, users},
     search_keys,
@@ -48,35 +50,87 @@ pub async fn find(db: &Db, org_id: &OrgId, team_id: &TeamId) -> Result<Team, Api
         .await?))
 }
 
-pub async fn insert(db: &Db, team: &Team) -> Result<(), ApiError> {
+/// What the events of a user's change are, from the row before and after (`UserEvents::updated`).
+pub trait RecordUser: Fn(&User, &User) -> Result<Vec<NewEvent>, ApiError> + Sync {}
+impl<F: Fn(&User, &User) -> Result<Vec<NewEvent>, ApiError> + Sync> RecordUser for F {}
+
+/// Inside a `write!` body: clears team `$team_id` as the selected team of whoever selected it
+/// (of `$user_id` only, when it is `Some`), one user at a time, recording each change.
+macro_rules! unselect_team {
+    ($conn:ident, $team_id:expr, $user_id:expr, $record_user:expr) => {{
+        let mut selecting = users::table
+            .filter(users::selected_team_id.eq($team_id))
+            .select(User::as_select())
+            .into_boxed();
+        if let Some(user_id) = $user_id {
+            selecting = selecting.filter(users::id.eq(user_id));
+        }
+        let selecting: Vec<User> = selecting.load($conn).await?;
+        for before in selecting {
+            let after: User = diesel::update(users::table.find(&before.id))
+                .set((
+                    users::selected_team_id.eq(None::<TeamId>),
+                    users::version.eq(users::version + 1),
+                    search_keys::kept_current(),
+                    users::updated_at.eq(now()),
+                ))
+                .returning(User::as_returning())
+                .get_result($conn)
+                .await?;
+            for event in $record_user(&before, &after)? {
+                append_event!($conn, &event);
+            }
+        }
+    }};
+}
+
+pub async fn insert(db: &Db, team: &Team, events: &[NewEvent]) -> Result<(), ApiError> {
     write!(db, |conn| {
         diesel::insert_into(teams::table)
             .values(team)
             .execute(conn)
             .await?;
+        for event in events {
+            append_event!(conn, event);
+        }
         Ok(())
     })
 }
 
+/// Renames team `team_id`; `record` makes the events of the change from the team before and
+/// after.
 pub async fn rename(
     db: &Db,
     org_id: &OrgId,
     team_id: &TeamId,
     name: &str,
+    record: impl Fn(&Team, &Team) -> Vec<NewEvent> + Sync,
 ) -> Result<Team, ApiError> {
-    write!(db, |conn| Ok(diesel::update(
-        teams::table
+    write!(db, |conn| {
+        let mine = teams::table
             .filter(teams::id.eq(team_id))
-            .filter(teams::org_id.eq(org_id))
-    )
-    .set(teams::name.eq(name))
-    .returning(Team::as_returning())
-    .get_result(conn)
-    .await?))
+            .filter(teams::org_id.eq(org_id));
+        let before: Team = mine.select(Team::as_select()).get_result(conn).await?;
+        let after: Team = diesel::update(mine)
+            .set(teams::name.eq(name))
+            .returning(Team::as_returning())
+            .get_result(conn)
+            .await?;
+        for event in record(&before, &after) {
+            append_event!(conn, &event);
+        }
+        Ok(after)
+    })
 }
 
 /// Deletes the team with its memberships and clears it as anyone's selected team.
-pub async fn delete(db: &Db, org_id: &OrgId, team_id: &TeamId) -> Result<(), ApiError> {
+pub async fn delete(
+    db: &Db,
+    org_id: &OrgId,
+    team_id: &TeamId,
+    events: &[NewEvent],
+    record_user: impl RecordUser,
+) -> Result<(), ApiError> {
     write!(db, |conn| {
         let deleted = diesel::delete(
             teams::table
@@ -88,27 +142,23 @@ pub async fn delete(db: &Db, org_id: &OrgId, team_id: &TeamId) -> Result<(), Api
         if deleted == 0 {
             return Err(ApiError::not_found());
         }
-        diesel::update(users::table.filter(users::selected_team_id.eq(team_id)))
-            .set((
-                users::selected_team_id.eq(None::<TeamId>),
-                users::version.eq(users::version + 1),
-                search_keys::kept_current(),
-                users::updated_at.eq(now()),
-            ))
-            .execute(conn)
-            .await?;
+        for event in events {
+            append_event!(conn, event);
+        }
+        unselect_team!(conn, team_id, None::<&UserId>, record_user);
         Ok(())
     })
 }
 
-/// Adds user `user_id` to team `team_id`; adding a member again changes nothing. Returns the
-/// membership and whether it is new.
+/// Adds user `user_id` to team `team_id`; adding a member again changes nothing (and appends
+/// no `events`). Returns the membership.
 pub async fn add_member(
     db: &Db,
     org_id: &OrgId,
     team_id: &TeamId,
     user_id: &UserId,
-) -> Result<(TeamMember, bool), ApiError> {
+    events: &[NewEvent],
+) -> Result<TeamMember, ApiError> {
     write!(db, |conn| {
         let team: i64 = teams::table
             .filter(teams::id.eq(team_id))
@@ -140,7 +190,12 @@ pub async fn add_member(
             .select(TeamMember::as_select())
             .get_result(conn)
             .await?;
-        Ok((member, added > 0))
+        if added > 0 {
+            for event in events {
+                append_event!(conn, event);
+            }
+        }
+        Ok(member)
     })
 }
 
@@ -151,6 +206,8 @@ pub async fn remove_member(
     org_id: &OrgId,
     team_id: &TeamId,
     user_id: &UserId,
+    events: &[NewEvent],
+    record_user: impl RecordUser,
 ) -> Result<(), ApiError> {
     write!(db, |conn| {
         let team: i64 = teams::table
@@ -168,19 +225,10 @@ pub async fn remove_member(
         if removed == 0 {
             return Err(ApiError::not_found());
         }
-        diesel::update(
-            users::table
-                .filter(users::id.eq(user_id))
-                .filter(users::selected_team_id.eq(team_id)),
-        )
-        .set((
-            users::selected_team_id.eq(None::<TeamId>),
-            users::version.eq(users::version + 1),
-            search_keys::kept_current(),
-            users::updated_at.eq(now()),
-        ))
-        .execute(conn)
-        .await?;
+        for event in events {
+            append_event!(conn, event);
+        }
+        unselect_team!(conn, team_id, Some(user_id), record_user);
         Ok(())
     })
 }

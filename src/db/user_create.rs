@@ -8,6 +8,7 @@ use diesel_async::RunQueryDsl;
 
 use super::{
     Db,
+    events::{NewEvent, append_event},
     models::{IdempotencyRecord, User},
     now,
     schema::{idempotency_keys, users},
@@ -40,11 +41,13 @@ pub enum Created {
 /// idempotency `claim`, the key's row is claimed in the same transaction (its primary key makes
 /// a concurrent request with the same key wait for this one and then replay it), and `render`'s
 /// response data is stored with it. A failed create stores nothing: the key can be retried.
+/// `events` are appended with the user, in the same transaction; a replay appends none.
 pub async fn create(
     db: &Db,
     user: &User,
     claim: Option<&IdempotencyClaim>,
     render: impl Fn(&User) -> Result<String, ApiError>,
+    events: &[NewEvent],
 ) -> Result<Created, ApiError> {
     let at = now();
     write!(db, |conn| {
@@ -97,6 +100,9 @@ pub async fn create(
             ))
             .execute(conn)
             .await?;
+        }
+        for event in events {
+            append_event!(conn, event);
         }
         Ok(Created::New(Box::new(user.clone())))
     })

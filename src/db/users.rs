@@ -9,6 +9,7 @@ use diesel_async::RunQueryDsl;
 use super::{
     Db,
     admins::{is_active_admin, keep_an_active_admin, removes_active_admin},
+    events::{NewEvent, append_event},
     models::{Team, User, UserChanges},
     now,
     schema::{idempotency_keys, team_members, teams, users},
@@ -186,12 +187,14 @@ macro_rules! locked_user {
 /// metadata, credentials), by cascade their sessions (tokens answer 401 at once) and team
 /// memberships, and the stored response of the request that created them. The address is free
 /// for reuse afterwards. A second delete is 404. `authorize` judges the user as locked; the
-/// organization's last active admin is never deleted (409 `LAST_ADMIN`).
+/// organization's last active admin is never deleted (409 `LAST_ADMIN`). The events `record`
+/// makes of the user as it was are appended in the same transaction.
 pub async fn delete(
     db: &Db,
     org_id: &OrgId,
     user_id: &UserId,
     authorize: impl Fn(&User) -> Result<(), ApiError> + Sync,
+    record: impl Fn(&User) -> Vec<NewEvent> + Sync,
 ) -> Result<(), ApiError> {
     write!(db, |conn| {
         let current = locked_user!(conn, org_id, user_id);
@@ -206,6 +209,9 @@ pub async fn delete(
         diesel::delete(idempotency_keys::table.filter(idempotency_keys::user_id.eq(user_id)))
             .execute(conn)
             .await?;
+        for event in record(&current) {
+            append_event!(conn, &event);
+        }
         Ok(())
     })
 }
@@ -232,13 +238,15 @@ pub fn not_a_team_member() -> FieldError {
 /// returns the row as stored. `expected_version` (from `If-Match`) must still be current. The
 /// organization's last active admin is never demoted or suspended (409 `LAST_ADMIN`), and a
 /// selected team must still have the user as a member. When nothing really changes the row,
-/// `updated_at` and the version are left alone.
+/// `updated_at` and the version are left alone. The events `record` makes of the row before and
+/// after are appended in the same transaction.
 pub async fn update(
     db: &Db,
     org_id: &OrgId,
     user_id: &UserId,
     expected_version: Option<i64>,
     decide: impl Fn(&User) -> Result<Write, ApiError> + Sync,
+    record: impl Fn(&User, &User) -> Result<Vec<NewEvent>, ApiError> + Sync,
 ) -> Result<User, ApiError> {
     write!(db, |conn| {
         let current = locked_user!(conn, org_id, user_id);
@@ -278,6 +286,9 @@ pub async fn update(
             .await
             .map_err(email_taken)?;
         revoke_sessions!(conn, user_id, revoke);
+        for event in record(&current, &updated)? {
+            append_event!(conn, &event);
+        }
         Ok(updated)
     })
 }

@@ -3,6 +3,9 @@
 //! caused a change and through which request; use cases turn it and what changed into the
 //! `NewEvent`s that `db` appends in the change's own transaction.
 
+pub mod sessions;
+pub mod users;
+
 use serde_json::{Value, json};
 
 use crate::{

@@ -22,6 +22,7 @@ use crate::{
     },
     domain::{EmailAddress, Role, UserId, UserStatus},
     error::{ApiError, FieldError},
+    events::users::UserEvents,
     state::AppState,
 };
 
@@ -39,11 +40,13 @@ pub struct UserInput {
     pub invalid: Vec<FieldError>,
 }
 
-/// `PATCH /v1/me`: `user` changes their own profile, proving credentials as `prover`.
+/// `PATCH /v1/me`: `user` changes their own profile, proving credentials as `prover`; the change
+/// is recorded as `events` say.
 /// `expected_version` is `If-Match` as read: a malformed one is refused (412) only once the
 /// body is known to be valid (400 and 422 come first, as for any schema-violating request).
 pub async fn update_me(
     state: &AppState,
+    events: &UserEvents,
     user: &User,
     prover: &Prover<'_>,
     input: UserInput,
@@ -77,13 +80,23 @@ pub async fn update_me(
     // `role` and `status` are not the user's to write, so their own change can neither
     // escalate nor take an admin away: nothing to authorize.
     let decide = |current: &User| update.decide(current, |_, _| Ok(()));
-    users::update(&state.db, &user.org_id, &user.id, expected_version, decide).await
+    let record = |before: &User, after: &User| events.updated(before, after);
+    users::update(
+        &state.db,
+        &user.org_id,
+        &user.id,
+        expected_version,
+        decide,
+        record,
+    )
+    .await
 }
 
-/// `PATCH /v1/users/{id}`: `caller` changes `user` (as read before the body); `If-Match` as
-/// for `update_me`.
+/// `PATCH /v1/users/{id}`: `caller` changes `user` (as read before the body); `If-Match` and
+/// `events` as for `update_me`.
 pub async fn update(
     state: &AppState,
+    events: &UserEvents,
     caller: &Caller,
     user: &User,
     input: UserInput,
@@ -122,12 +135,14 @@ pub async fn update(
     let authorize =
         |current: &User, changes: &UserChanges| access::may_change(caller, current, changes);
     let decide = |current: &User| update.decide(current, authorize);
+    let record = |before: &User, after: &User| events.updated(before, after);
     users::update(
         &state.db,
         &caller.org_id,
         &user.id,
         expected_version,
         decide,
+        record,
     )
     .await
 }
@@ -136,6 +151,7 @@ pub async fn update(
 /// `claim`, `render` gives the response body stored for replays.
 pub async fn create(
     state: &AppState,
+    events: &UserEvents,
     caller: &Caller,
     input: UserInput,
     claim: Option<&IdempotencyClaim>,
@@ -196,14 +212,21 @@ pub async fn create(
         totp_last_step: None,
     };
     access::may_create(caller, &new)?;
-    user_create::create(&state.db, &new, claim, render).await
+    let events = events.created(&new)?;
+    user_create::create(&state.db, &new, claim, render, &events).await
 }
 
 /// `DELETE /v1/users/{id}`: `caller` deletes user `user_id` of their organization, judged as
 /// locked.
-pub async fn delete(state: &AppState, caller: &Caller, user_id: &UserId) -> Result<(), ApiError> {
+pub async fn delete(
+    state: &AppState,
+    events: &UserEvents,
+    caller: &Caller,
+    user_id: &UserId,
+) -> Result<(), ApiError> {
     let authorize = |current: &User| access::may_delete(caller, current);
-    users::delete(&state.db, &caller.org_id, user_id, authorize).await
+    let record = |current: &User| events.deleted(current);
+    users::delete(&state.db, &caller.org_id, user_id, authorize, record).await
 }
 
 /// A metadata patch, checked against the `stored` tier so that its error is reported together

@@ -84,11 +84,17 @@ fn prefilled(app: &TestApp, method: &str, path: &str, op: &Value) -> RequestBuil
     for param in op["parameters"].as_array().into_iter().flatten() {
         let name = param["name"].as_str().unwrap();
         let example = &param["example"];
-        let value = match example {
+        let text = |value: &Value| match value {
             Value::String(text) => text.clone(),
             Value::Null => panic!("{}: {name} has no example", op["operationId"]),
             other => other.to_string(),
         };
+        // An array is sent as Swagger UI sends an exploded query parameter: once per item.
+        if let (Value::Array(items), Some("query")) = (example, param["in"].as_str()) {
+            query.extend(items.iter().map(|item| (name.to_owned(), text(item))));
+            continue;
+        }
+        let value = text(example);
         match param["in"].as_str().unwrap() {
             "path" => path = path.replace(&format!("{{{name}}}"), &value),
             "query" => query.push((name.to_owned(), value)),

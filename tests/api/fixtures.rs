@@ -40,7 +40,7 @@ pub fn key_client(app: &TestApp) -> Client {
 pub async fn key_with(app: &TestApp, scopes: &[&str]) -> Client {
     let scopes: Vec<Scope> = scopes.iter().map(|s| Scope::parse(s).unwrap()).collect();
     let (secret, row) = new_api_key(&app.admin.org_id, "test", &scopes);
-    api_keys::insert(&app.state.db, &row).await.unwrap();
+    api_keys::insert(&app.state.db, &row, &[]).await.unwrap();
     app.client_with(&secret)
 }
 

@@ -14,6 +14,7 @@ mod docs_and_ops;
 mod edge;
 mod envelope;
 mod events;
+mod events_feed;
 mod examples;
 mod fixtures;
 mod fleet;

@@ -18,7 +18,7 @@ use crate::{
 const PASSWORD: &str = "violet staircase under 7 moons";
 
 /// What a key with only `users:write` lacks of every scope.
-const MISSING: &str = "users:read teams:read teams:write";
+const MISSING: &str = "users:read teams:read teams:write events:read webhooks:write";
 
 fn assert_needs_every_scope<T: std::fmt::Debug>(reply: Reply<T>) {
     let (status, body) = failure(reply);

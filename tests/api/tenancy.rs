@@ -211,6 +211,14 @@ async fn every_id_taking_route_answers_another_orgs_ids_like_missing_ones_for_ev
             &b.api_key,
         ),
         (
+            Method::GET,
+            "/v1/users/{user_id}/events",
+            format!("/v1/users/{a_user}/events"),
+            format!("/v1/users/{missing}/events"),
+            Value::Null,
+            &b.api_key,
+        ),
+        (
             Method::DELETE,
             "/v1/api-keys/{key_id}",
             format!("/v1/api-keys/{}", a_key.id),

@@ -136,6 +136,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List events
+         * @description The organization's change events after `after`, in sequence order: every committed
+         *     change, numbered with no gaps, so a reader that keeps `meta.next_after` sees each event
+         *     exactly once, in order. Events are kept for the configured retention (90 days by
+         *     default). With `wait`, an empty page is answered only after up to that many seconds
+         *     without a new event. Needs `events:read`.
+         */
+        get: operations["listEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/me": {
         parameters: {
             query?: never;
@@ -405,10 +429,36 @@ export interface paths {
         patch: operations["patchUser"];
         trace?: never;
     };
+    "/v1/users/{user_id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a user's events
+         * @description The events about one user, in sequence order: their creation, every change to them,
+         *     their sign-ins (and refused ones), sessions, team memberships and deletion. This is the
+         *     audit log; it outlives the user, so a deleted user's history stays readable for the
+         *     retention period. An id that names neither a user nor any event of the caller's
+         *     organization is 404, like any unknown id. Needs `events:read`.
+         */
+        get: operations["listUserEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @enum {string} */
+        ActorType: "user" | "api_key" | "system";
         /**
          * ApiKey
          * @description An API key, without its secret.
@@ -444,6 +494,43 @@ export interface components {
             scopes: components["schemas"]["ScopeName"][];
         };
         /**
+         * ApiKeyCreatedEvent
+         * @description An API key was created.
+         */
+        ApiKeyCreatedEvent: {
+            /** @description Who made the change. */
+            actor: components["schemas"]["EventActor"];
+            /** @description What happened; its shape depends on `type`. */
+            data: components["schemas"]["ApiKeyEventData"];
+            /** @description The event's id (a ULID); a webhook delivery's `webhook-id`. */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the change was committed.
+             */
+            occurred_at: string;
+            /**
+             * Format: uuid
+             * @description The organization the change belongs to.
+             */
+            org_id: string;
+            /** @description The `X-Request-Id` of the request that made the change; `null` when none did. */
+            request_id: string | null;
+            /**
+             * Format: int64
+             * @description The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+             */
+            sequence: number;
+        };
+        /**
+         * ApiKeyEventData
+         * @description The new key (never its secret).
+         */
+        ApiKeyEventData: {
+            /** @description The key as listed. */
+            object: components["schemas"]["ApiKey"];
+        };
+        /**
          * ApiKeyListEnvelope
          * @description The organization's live API keys.
          */
@@ -452,6 +539,35 @@ export interface components {
             data: components["schemas"]["ApiKey"][];
             /** @description Always `true`. */
             success: boolean;
+        };
+        /**
+         * ApiKeyRevokedEvent
+         * @description An API key was revoked.
+         */
+        ApiKeyRevokedEvent: {
+            /** @description Who made the change. */
+            actor: components["schemas"]["EventActor"];
+            /** @description What happened; its shape depends on `type`. */
+            data: components["schemas"]["GoneData"];
+            /** @description The event's id (a ULID); a webhook delivery's `webhook-id`. */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the change was committed.
+             */
+            occurred_at: string;
+            /**
+             * Format: uuid
+             * @description The organization the change belongs to.
+             */
+            org_id: string;
+            /** @description The `X-Request-Id` of the request that made the change; `null` when none did. */
+            request_id: string | null;
+            /**
+             * Format: int64
+             * @description The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+             */
+            sequence: number;
         };
         /**
          * CreatedApiKey
@@ -507,6 +623,24 @@ export interface components {
             id: string;
         };
         /**
+         * EndpointEventData
+         * @description The endpoint disabled after its retries were exhausted.
+         */
+        EndpointEventData: {
+            /** @description The endpoint. */
+            object: components["schemas"]["EndpointObject"];
+        };
+        /**
+         * EndpointObject
+         * @description A webhook endpoint the dispatcher disabled.
+         */
+        EndpointObject: {
+            /** @description The endpoint's id. */
+            id: string;
+            /** @description Where it delivered to. */
+            url: string;
+        };
+        /**
          * ErrorBody
          * @description What went wrong. Its size never grows with the request: `message` is cut at 300 characters,
          *     each field name at 64 and each field's message at 200 (a cut ends in `…`), and `errors` and
@@ -551,6 +685,333 @@ export interface components {
             /** @description Always `false`. */
             success: boolean;
         };
+        /** @description A change event: the common fields, a `type`, and that type's `data`. */
+        Event: components["schemas"]["Event_UserCreatedEvent"] | components["schemas"]["Event_UserUpdatedEvent"] | components["schemas"]["Event_UserDeletedEvent"] | components["schemas"]["Event_UserSuspendedEvent"] | components["schemas"]["Event_UserReactivatedEvent"] | components["schemas"]["Event_UserPasswordChangedEvent"] | components["schemas"]["Event_UserTotpEnabledEvent"] | components["schemas"]["Event_UserTotpDisabledEvent"] | components["schemas"]["Event_SessionCreatedEvent"] | components["schemas"]["Event_SessionRevokedEvent"] | components["schemas"]["Event_SessionSignInFailedEvent"] | components["schemas"]["Event_TeamCreatedEvent"] | components["schemas"]["Event_TeamUpdatedEvent"] | components["schemas"]["Event_TeamDeletedEvent"] | components["schemas"]["Event_TeamMemberAddedEvent"] | components["schemas"]["Event_TeamMemberRemovedEvent"] | components["schemas"]["Event_ApiKeyCreatedEvent"] | components["schemas"]["Event_ApiKeyRevokedEvent"] | components["schemas"]["Event_WebhookEndpointDisabledEvent"];
+        /**
+         * EventActor
+         * @description Who caused the event: a user, an API key, or the service itself (`id` is then `null`).
+         */
+        EventActor: {
+            /** @description The user's or API key's id; `null` for `system`. */
+            id: string | null;
+            /** @description `user`, `api_key` or `system`. */
+            type: components["schemas"]["ActorType"];
+        };
+        /**
+         * EventListEnvelope
+         * @description One page of events, in sequence order.
+         */
+        EventListEnvelope: {
+            /** @description The events, oldest first. */
+            data: components["schemas"]["Event"][];
+            /** @description Where the reader stands. */
+            meta: components["schemas"]["EventPageMeta"];
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /**
+         * EventPageMeta
+         * @description Where a page of events stands.
+         */
+        EventPageMeta: {
+            /** @description Whether more events follow already (then ask again at once). */
+            has_more: boolean;
+            /**
+             * Format: int64
+             * @description The page size that was applied.
+             */
+            limit: number;
+            /**
+             * Format: int64
+             * @description Send as `after` for the next page: the last sequence on this page, or the `after` that
+             *     was sent when the page is empty. A reader that stores it never misses nor repeats an
+             *     event.
+             */
+            next_after: number;
+        };
+        /** @enum {string} */
+        EventType: "user.created" | "user.updated" | "user.deleted" | "user.suspended" | "user.reactivated" | "user.password_changed" | "user.totp_enabled" | "user.totp_disabled" | "session.created" | "session.revoked" | "session.sign_in_failed" | "team.created" | "team.updated" | "team.deleted" | "team.member_added" | "team.member_removed" | "api_key.created" | "api_key.revoked" | "webhook_endpoint.disabled";
+        /** @description A change event: the common fields, a `type`, and that type's `data`. */
+        Event_ApiKeyCreatedEvent: {
+            /**
+             * @example api_key.created
+             * @enum {string}
+             */
+            type: "api_key.created";
+        } & components["schemas"]["ApiKeyCreatedEvent"] & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "api_key.created";
+        };
+        /** @description A change event: the common fields, a `type`, and that type's `data`. */
+        Event_ApiKeyRevokedEvent: {
+            /**
+             * @example api_key.revoked
+             * @enum {string}
+             */
+            type: "api_key.revoked";
+        } & components["schemas"]["ApiKeyRevokedEvent"] & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "api_key.revoked";
+        };
+        /** @description A change event: the common fields, a `type`, and that type's `data`. */
+        Event_SessionCreatedEvent: {
+            /**
+             * @example session.created
+             * @enum {string}
+             */
+            type: "session.created";
+        } & components["schemas"]["SessionCreatedEvent"] & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "session.created";
+        };
+        /** @description A change event: the common fields, a `type`, and that type's `data`. */
+        Event_SessionRevokedEvent: {
+            /**
+             * @example session.revoked
+             * @enum {string}
+             */
+            type: "session.revoked";
+        } & components["schemas"]["SessionRevokedEvent"] & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "session.revoked";
+        };
+        /** @description A change event: the common fields, a `type`, and that type's `data`. */
+        Event_SessionSignInFailedEvent: {
+            /**
+             * @example session.sign_in_failed
+             * @enum {string}
+             */
+            type: "session.sign_in_failed";
+        } & components["schemas"]["SessionSignInFailedEvent"] & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "session.sign_in_failed";
+        };
+        /** @description A change event: the common fields, a `type`, and that type's `data`. */
+        Event_TeamCreatedEvent: {
+            /**
+             * @example team.created
+             * @enum {string}
+             */
+            type: "team.created";
+        } & components["schemas"]["TeamCreatedEvent"] & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "team.created";
+        };
+        /** @description A change event: the common fields, a `type`, and that type's `data`. */
+        Event_TeamDeletedEvent: {
+            /**
+             * @example team.deleted
+             * @enum {string}
+             */
+            type: "team.deleted";
+        } & components["schemas"]["TeamDeletedEvent"] & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "team.deleted";
+        };
+        /** @description A change event: the common fields, a `type`, and that type's `data`. */
+        Event_TeamMemberAddedEvent: {
+            /**
+             * @example team.member_added
+             * @enum {string}
+             */
+            type: "team.member_added";
+        } & components["schemas"]["TeamMemberAddedEvent"] & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "team.member_added";
+        };
+        /** @description A change event: the common fields, a `type`, and that type's `data`. */
+        Event_TeamMemberRemovedEvent: {
+            /**
+             * @example team.member_removed
+             * @enum {string}
+             */
+            type: "team.member_removed";
+        } & components["schemas"]["TeamMemberRemovedEvent"] & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "team.member_removed";
+        };
+        /** @description A change event: the common fields, a `type`, and that type's `data`. */
+        Event_TeamUpdatedEvent: {
+            /**
+             * @example team.updated
+             * @enum {string}
+             */
+            type: "team.updated";
+        } & components["schemas"]["TeamUpdatedEvent"] & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "team.updated";
+        };
+        /** @description A change event: the common fields, a `type`, and that type's `data`. */
+        Event_UserCreatedEvent: {
+            /**
+             * @example user.created
+             * @enum {string}
+             */
+            type: "user.created";
+        } & components["schemas"]["UserCreatedEvent"] & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "user.created";
+        };
+        /** @description A change event: the common fields, a `type`, and that type's `data`. */
+        Event_UserDeletedEvent: {
+            /**
+             * @example user.deleted
+             * @enum {string}
+             */
+            type: "user.deleted";
+        } & components["schemas"]["UserDeletedEvent"] & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "user.deleted";
+        };
+        /** @description A change event: the common fields, a `type`, and that type's `data`. */
+        Event_UserPasswordChangedEvent: {
+            /**
+             * @example user.password_changed
+             * @enum {string}
+             */
+            type: "user.password_changed";
+        } & components["schemas"]["UserPasswordChangedEvent"] & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "user.password_changed";
+        };
+        /** @description A change event: the common fields, a `type`, and that type's `data`. */
+        Event_UserReactivatedEvent: {
+            /**
+             * @example user.reactivated
+             * @enum {string}
+             */
+            type: "user.reactivated";
+        } & components["schemas"]["UserReactivatedEvent"] & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "user.reactivated";
+        };
+        /** @description A change event: the common fields, a `type`, and that type's `data`. */
+        Event_UserSuspendedEvent: {
+            /**
+             * @example user.suspended
+             * @enum {string}
+             */
+            type: "user.suspended";
+        } & components["schemas"]["UserSuspendedEvent"] & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "user.suspended";
+        };
+        /** @description A change event: the common fields, a `type`, and that type's `data`. */
+        Event_UserTotpDisabledEvent: {
+            /**
+             * @example user.totp_disabled
+             * @enum {string}
+             */
+            type: "user.totp_disabled";
+        } & components["schemas"]["UserTotpDisabledEvent"] & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "user.totp_disabled";
+        };
+        /** @description A change event: the common fields, a `type`, and that type's `data`. */
+        Event_UserTotpEnabledEvent: {
+            /**
+             * @example user.totp_enabled
+             * @enum {string}
+             */
+            type: "user.totp_enabled";
+        } & components["schemas"]["UserTotpEnabledEvent"] & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "user.totp_enabled";
+        };
+        /** @description A change event: the common fields, a `type`, and that type's `data`. */
+        Event_UserUpdatedEvent: {
+            /**
+             * @example user.updated
+             * @enum {string}
+             */
+            type: "user.updated";
+        } & components["schemas"]["UserUpdatedEvent"] & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "user.updated";
+        };
+        /** @description A change event: the common fields, a `type`, and that type's `data`. */
+        Event_WebhookEndpointDisabledEvent: {
+            /**
+             * @example webhook_endpoint.disabled
+             * @enum {string}
+             */
+            type: "webhook_endpoint.disabled";
+        } & components["schemas"]["WebhookEndpointDisabledEvent"] & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "webhook_endpoint.disabled";
+        };
+        /**
+         * FieldChange
+         * @description One changed field. A secret (a password, a TOTP secret) is listed with `secret: true` and
+         *     `null` values: that it changed, never what it was or is.
+         */
+        FieldChange: {
+            /** @description The value after the change (`null` when it is no longer set). */
+            after: unknown;
+            /** @description The value before the change (`null` when it was not set). */
+            before: unknown;
+            /** @description The field's name, as in `object`; `password` or `totp_secret` for a secret. */
+            field: string;
+            /** @description Whether the field is a secret (then both values are `null`). */
+            secret: boolean;
+        };
         /**
          * FieldErrorBody
          * @description One field at fault.
@@ -562,6 +1023,26 @@ export interface components {
             field: string;
             /** @description Why the value was refused; wording may change, do not parse it. */
             message: string;
+        };
+        /**
+         * GoneData
+         * @description What was deleted or revoked.
+         */
+        GoneData: {
+            /** @description What is gone. */
+            object: components["schemas"]["GoneObject"];
+        };
+        /**
+         * GoneObject
+         * @description Something deleted or revoked: only its id remains.
+         */
+        GoneObject: {
+            /** @description `true` for a deletion. */
+            deleted?: boolean;
+            /** @description The id it had. */
+            id: string;
+            /** @description `true` for a revocation. */
+            revoked?: boolean;
         };
         /**
          * Health
@@ -807,6 +1288,30 @@ export interface components {
             totp_secret_base64?: string | null;
         };
         /**
+         * Membership
+         * @description A membership.
+         */
+        Membership: {
+            /**
+             * Format: uuid
+             * @description The team.
+             */
+            team_id: string;
+            /**
+             * Format: uuid
+             * @description The member.
+             */
+            user_id: string;
+        };
+        /**
+         * MembershipData
+         * @description The membership added or removed.
+         */
+        MembershipData: {
+            /** @description The membership. */
+            object: components["schemas"]["Membership"];
+        };
+        /**
          * MyTeam
          * @description A team the user belongs to, with the user's role in it.
          */
@@ -862,6 +1367,43 @@ export interface components {
          */
         ScopeName: "users:read" | "users:write" | "teams:read" | "teams:write" | "events:read" | "webhooks:write";
         /**
+         * SessionCreatedEvent
+         * @description A user signed in.
+         */
+        SessionCreatedEvent: {
+            /** @description Who made the change. */
+            actor: components["schemas"]["EventActor"];
+            /** @description What happened; its shape depends on `type`. */
+            data: components["schemas"]["SessionEventData"];
+            /** @description The event's id (a ULID); a webhook delivery's `webhook-id`. */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the change was committed.
+             */
+            occurred_at: string;
+            /**
+             * Format: uuid
+             * @description The organization the change belongs to.
+             */
+            org_id: string;
+            /** @description The `X-Request-Id` of the request that made the change; `null` when none did. */
+            request_id: string | null;
+            /**
+             * Format: int64
+             * @description The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+             */
+            sequence: number;
+        };
+        /**
+         * SessionEventData
+         * @description The session.
+         */
+        SessionEventData: {
+            /** @description The session. */
+            object: components["schemas"]["SessionObject"];
+        };
+        /**
          * SessionInfo
          * @description One of the user's live sessions.
          */
@@ -897,6 +1439,92 @@ export interface components {
             success: boolean;
         };
         /**
+         * SessionObject
+         * @description A session as its events show it.
+         */
+        SessionObject: {
+            /**
+             * Format: date-time
+             * @description When it was created (`session.created`).
+             */
+            created_at?: string;
+            /**
+             * Format: date-time
+             * @description When its token stops working (`session.created`).
+             */
+            expires_at?: string;
+            /**
+             * Format: uuid
+             * @description The session's id.
+             */
+            id: string;
+            /** @description `true` (`session.revoked`). */
+            revoked?: boolean;
+            /**
+             * Format: uuid
+             * @description The user it belongs to.
+             */
+            user_id: string;
+        };
+        /**
+         * SessionRevokedEvent
+         * @description A user signed out, or revoked one of their sessions.
+         */
+        SessionRevokedEvent: {
+            /** @description Who made the change. */
+            actor: components["schemas"]["EventActor"];
+            /** @description What happened; its shape depends on `type`. */
+            data: components["schemas"]["SessionEventData"];
+            /** @description The event's id (a ULID); a webhook delivery's `webhook-id`. */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the change was committed.
+             */
+            occurred_at: string;
+            /**
+             * Format: uuid
+             * @description The organization the change belongs to.
+             */
+            org_id: string;
+            /** @description The `X-Request-Id` of the request that made the change; `null` when none did. */
+            request_id: string | null;
+            /**
+             * Format: int64
+             * @description The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+             */
+            sequence: number;
+        };
+        /**
+         * SessionSignInFailedEvent
+         * @description A sign-in was refused (audit only: webhooks get it only when they name it).
+         */
+        SessionSignInFailedEvent: {
+            /** @description Who made the change. */
+            actor: components["schemas"]["EventActor"];
+            /** @description What happened; its shape depends on `type`. */
+            data: components["schemas"]["SignInFailedData"];
+            /** @description The event's id (a ULID); a webhook delivery's `webhook-id`. */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the change was committed.
+             */
+            occurred_at: string;
+            /**
+             * Format: uuid
+             * @description The organization the change belongs to.
+             */
+            org_id: string;
+            /** @description The `X-Request-Id` of the request that made the change; `null` when none did. */
+            request_id: string | null;
+            /**
+             * Format: int64
+             * @description The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+             */
+            sequence: number;
+        };
+        /**
          * SignIn
          * @description E-mail and password (and a TOTP code when two-factor authentication is on) of a user of
          *     organization `org_id`.
@@ -920,6 +1548,21 @@ export interface components {
              */
             totp_code?: string;
         };
+        /**
+         * SignInFailedData
+         * @description A refused sign-in. The address tried is not kept (people type passwords into it).
+         */
+        SignInFailedData: {
+            /** @description Why it was refused. */
+            reason: components["schemas"]["SignInFailure"];
+            /**
+             * Format: uuid
+             * @description The user the address names; `null` when it names none.
+             */
+            user_id: string | null;
+        };
+        /** @enum {string} */
+        SignInFailure: "unknown_account" | "wrong_password" | "suspended" | "email_sign_in_disabled" | "wrong_totp_code";
         /**
          * SignedIn
          * @description A new session and the token that carries it.
@@ -975,12 +1618,80 @@ export interface components {
              */
             name: string;
         };
+        /**
+         * TeamCreatedEvent
+         * @description A team was created.
+         */
+        TeamCreatedEvent: {
+            /** @description Who made the change. */
+            actor: components["schemas"]["EventActor"];
+            /** @description What happened; its shape depends on `type`. */
+            data: components["schemas"]["TeamEventData"];
+            /** @description The event's id (a ULID); a webhook delivery's `webhook-id`. */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the change was committed.
+             */
+            occurred_at: string;
+            /**
+             * Format: uuid
+             * @description The organization the change belongs to.
+             */
+            org_id: string;
+            /** @description The `X-Request-Id` of the request that made the change; `null` when none did. */
+            request_id: string | null;
+            /**
+             * Format: int64
+             * @description The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+             */
+            sequence: number;
+        };
+        /**
+         * TeamDeletedEvent
+         * @description A team was deleted with its memberships.
+         */
+        TeamDeletedEvent: {
+            /** @description Who made the change. */
+            actor: components["schemas"]["EventActor"];
+            /** @description What happened; its shape depends on `type`. */
+            data: components["schemas"]["GoneData"];
+            /** @description The event's id (a ULID); a webhook delivery's `webhook-id`. */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the change was committed.
+             */
+            occurred_at: string;
+            /**
+             * Format: uuid
+             * @description The organization the change belongs to.
+             */
+            org_id: string;
+            /** @description The `X-Request-Id` of the request that made the change; `null` when none did. */
+            request_id: string | null;
+            /**
+             * Format: int64
+             * @description The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+             */
+            sequence: number;
+        };
         /** TeamEnvelope */
         TeamEnvelope: {
             /** @description The payload. */
             data: components["schemas"]["Team"];
             /** @description Always `true`. */
             success: boolean;
+        };
+        /**
+         * TeamEventData
+         * @description A team after the change, and what changed (`[]` for `team.created`).
+         */
+        TeamEventData: {
+            /** @description The fields the change changed; `[]` for a creation. */
+            changes: components["schemas"]["FieldChange"][];
+            /** @description The team right after the change. */
+            object: components["schemas"]["Team"];
         };
         /** TeamListEnvelope */
         TeamListEnvelope: {
@@ -1014,12 +1725,70 @@ export interface components {
              */
             user_id: string;
         };
+        /**
+         * TeamMemberAddedEvent
+         * @description A user joined a team.
+         */
+        TeamMemberAddedEvent: {
+            /** @description Who made the change. */
+            actor: components["schemas"]["EventActor"];
+            /** @description What happened; its shape depends on `type`. */
+            data: components["schemas"]["MembershipData"];
+            /** @description The event's id (a ULID); a webhook delivery's `webhook-id`. */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the change was committed.
+             */
+            occurred_at: string;
+            /**
+             * Format: uuid
+             * @description The organization the change belongs to.
+             */
+            org_id: string;
+            /** @description The `X-Request-Id` of the request that made the change; `null` when none did. */
+            request_id: string | null;
+            /**
+             * Format: int64
+             * @description The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+             */
+            sequence: number;
+        };
         /** TeamMemberEnvelope */
         TeamMemberEnvelope: {
             /** @description The payload. */
             data: components["schemas"]["TeamMember"];
             /** @description Always `true`. */
             success: boolean;
+        };
+        /**
+         * TeamMemberRemovedEvent
+         * @description A user left a team.
+         */
+        TeamMemberRemovedEvent: {
+            /** @description Who made the change. */
+            actor: components["schemas"]["EventActor"];
+            /** @description What happened; its shape depends on `type`. */
+            data: components["schemas"]["MembershipData"];
+            /** @description The event's id (a ULID); a webhook delivery's `webhook-id`. */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the change was committed.
+             */
+            occurred_at: string;
+            /**
+             * Format: uuid
+             * @description The organization the change belongs to.
+             */
+            org_id: string;
+            /** @description The `X-Request-Id` of the request that made the change; `null` when none did. */
+            request_id: string | null;
+            /**
+             * Format: int64
+             * @description The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+             */
+            sequence: number;
         };
         /**
          * TeamPatch
@@ -1045,6 +1814,35 @@ export interface components {
             id: string;
             /** @description The team's name, unique in the organization. */
             name: string;
+        };
+        /**
+         * TeamUpdatedEvent
+         * @description A team was renamed.
+         */
+        TeamUpdatedEvent: {
+            /** @description Who made the change. */
+            actor: components["schemas"]["EventActor"];
+            /** @description What happened; its shape depends on `type`. */
+            data: components["schemas"]["TeamEventData"];
+            /** @description The event's id (a ULID); a webhook delivery's `webhook-id`. */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the change was committed.
+             */
+            occurred_at: string;
+            /**
+             * Format: uuid
+             * @description The organization the change belongs to.
+             */
+            org_id: string;
+            /** @description The `X-Request-Id` of the request that made the change; `null` when none did. */
+            request_id: string | null;
+            /**
+             * Format: int64
+             * @description The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+             */
+            sequence: number;
         };
         /**
          * User
@@ -1256,12 +2054,80 @@ export interface components {
              */
             totp_secret_base64?: string | null;
         };
+        /**
+         * UserCreatedEvent
+         * @description A user was created.
+         */
+        UserCreatedEvent: {
+            /** @description Who made the change. */
+            actor: components["schemas"]["EventActor"];
+            /** @description What happened; its shape depends on `type`. */
+            data: components["schemas"]["UserEventData"];
+            /** @description The event's id (a ULID); a webhook delivery's `webhook-id`. */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the change was committed.
+             */
+            occurred_at: string;
+            /**
+             * Format: uuid
+             * @description The organization the change belongs to.
+             */
+            org_id: string;
+            /** @description The `X-Request-Id` of the request that made the change; `null` when none did. */
+            request_id: string | null;
+            /**
+             * Format: int64
+             * @description The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+             */
+            sequence: number;
+        };
+        /**
+         * UserDeletedEvent
+         * @description A user was deleted, with their data.
+         */
+        UserDeletedEvent: {
+            /** @description Who made the change. */
+            actor: components["schemas"]["EventActor"];
+            /** @description What happened; its shape depends on `type`. */
+            data: components["schemas"]["GoneData"];
+            /** @description The event's id (a ULID); a webhook delivery's `webhook-id`. */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the change was committed.
+             */
+            occurred_at: string;
+            /**
+             * Format: uuid
+             * @description The organization the change belongs to.
+             */
+            org_id: string;
+            /** @description The `X-Request-Id` of the request that made the change; `null` when none did. */
+            request_id: string | null;
+            /**
+             * Format: int64
+             * @description The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+             */
+            sequence: number;
+        };
         /** UserEnvelope */
         UserEnvelope: {
             /** @description The payload. */
             data: components["schemas"]["User"];
             /** @description Always `true`. */
             success: boolean;
+        };
+        /**
+         * UserEventData
+         * @description A user after the change, and what changed (`[]` for `user.created`).
+         */
+        UserEventData: {
+            /** @description The fields the change changed, by name; `[]` for a creation. */
+            changes: components["schemas"]["FieldChange"][];
+            /** @description The user right after the change. */
+            object: components["schemas"]["UserSnapshot"];
         };
         /** UserListEnvelope */
         UserListEnvelope: {
@@ -1271,6 +2137,35 @@ export interface components {
             meta: components["schemas"]["PageMeta"];
             /** @description Always `true`. */
             success: boolean;
+        };
+        /**
+         * UserPasswordChangedEvent
+         * @description A user's password was set, changed or removed.
+         */
+        UserPasswordChangedEvent: {
+            /** @description Who made the change. */
+            actor: components["schemas"]["EventActor"];
+            /** @description What happened; its shape depends on `type`. */
+            data: components["schemas"]["UserEventData"];
+            /** @description The event's id (a ULID); a webhook delivery's `webhook-id`. */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the change was committed.
+             */
+            occurred_at: string;
+            /**
+             * Format: uuid
+             * @description The organization the change belongs to.
+             */
+            org_id: string;
+            /** @description The `X-Request-Id` of the request that made the change; `null` when none did. */
+            request_id: string | null;
+            /**
+             * Format: int64
+             * @description The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+             */
+            sequence: number;
         };
         /**
          * UserPatch
@@ -1397,8 +2292,270 @@ export interface components {
              */
             totp_secret_base64?: string | null;
         };
+        /**
+         * UserReactivatedEvent
+         * @description A suspended user was made active.
+         */
+        UserReactivatedEvent: {
+            /** @description Who made the change. */
+            actor: components["schemas"]["EventActor"];
+            /** @description What happened; its shape depends on `type`. */
+            data: components["schemas"]["UserEventData"];
+            /** @description The event's id (a ULID); a webhook delivery's `webhook-id`. */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the change was committed.
+             */
+            occurred_at: string;
+            /**
+             * Format: uuid
+             * @description The organization the change belongs to.
+             */
+            org_id: string;
+            /** @description The `X-Request-Id` of the request that made the change; `null` when none did. */
+            request_id: string | null;
+            /**
+             * Format: int64
+             * @description The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+             */
+            sequence: number;
+        };
+        /**
+         * UserSnapshot
+         * @description A user as change events show it: the fields of `User` that are kept in the user's row, as
+         *     they were right after the change (without `selected_team` and `active_sessions`, which are
+         *     looked up when a user is read). Never the password hash or the TOTP secret.
+         */
+        UserSnapshot: {
+            /** @description A short text about the user; `null` when not set. */
+            bio: string | null;
+            /** @description Free-form data the user may write. */
+            client_metadata: {
+                [key: string]: unknown;
+            };
+            /** @description Data the user may read but only an admin may write. */
+            client_read_only_metadata: {
+                [key: string]: unknown;
+            };
+            /**
+             * Format: date-time
+             * @description When the user was created.
+             */
+            created_at: string;
+            /** @description How the user is shown; `null` when not set. */
+            display_name: string | null;
+            /** @description Given name; `null` when not set. */
+            first_name: string | null;
+            /** @description `first_name` and `last_name` joined by a space; read-only. */
+            full_name: string | null;
+            /** @description Whether the user can sign in with a password (the hash itself is never shown). */
+            has_password: boolean;
+            /**
+             * Format: uuid
+             * @description The user's id (a UUIDv7: ids sort by creation time).
+             */
+            id: string;
+            /**
+             * Format: date-time
+             * @description The last authenticated request or sign-in, to the minute; `null` before the first.
+             */
+            last_active_at: string | null;
+            /** @description Family name; `null` when not set. */
+            last_name: string | null;
+            /** @description BCP 47, canonical casing. */
+            locale: string | null;
+            /**
+             * Format: uuid
+             * @description The organization the user belongs to; never changes.
+             */
+            org_id: string;
+            /** @description Whether two-factor authentication (TOTP) is on; sign-in then needs a code. */
+            otp_auth_enabled: boolean;
+            /** @description E.164. */
+            phone_number: string | null;
+            /** @description Whether the number is known to belong to the user; false again after a change of number. */
+            phone_number_verified: boolean;
+            /**
+             * Format: email
+             * @description The canonical form: the local part as sent (NFC), the domain in lower-case ASCII
+             *     (`eve@xn--bcher-kva.example` for `eve@bücher.example`).
+             */
+            primary_email: string | null;
+            /** @description When false the user cannot sign in with e-mail and password. */
+            primary_email_auth_enabled: boolean;
+            /** @description Whether the address is known to belong to the user; false again after a change of address. */
+            primary_email_verified: boolean;
+            /** @description An `http(s)` URL or a `data:image/…` URL; `null` when not set. */
+            profile_image_url: string | null;
+            /** @description Set through the admin surface only. */
+            role: components["schemas"]["Role"];
+            /**
+             * Format: uuid
+             * @description A team the user is a member of, or null.
+             */
+            selected_team_id: string | null;
+            /** @description Data only the admin surface reads and writes. */
+            server_metadata: {
+                [key: string]: unknown;
+            };
+            /** @description `suspended` users cannot sign in or use their sessions. */
+            status: components["schemas"]["UserStatus"];
+            /** @description IANA time zone name, canonical spelling. */
+            timezone: string | null;
+            /**
+             * Format: date-time
+             * @description Moves only when something actually changed.
+             */
+            updated_at: string;
+        };
         /** @enum {string} */
         UserStatus: "active" | "suspended";
+        /**
+         * UserSuspendedEvent
+         * @description A user was suspended.
+         */
+        UserSuspendedEvent: {
+            /** @description Who made the change. */
+            actor: components["schemas"]["EventActor"];
+            /** @description What happened; its shape depends on `type`. */
+            data: components["schemas"]["UserEventData"];
+            /** @description The event's id (a ULID); a webhook delivery's `webhook-id`. */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the change was committed.
+             */
+            occurred_at: string;
+            /**
+             * Format: uuid
+             * @description The organization the change belongs to.
+             */
+            org_id: string;
+            /** @description The `X-Request-Id` of the request that made the change; `null` when none did. */
+            request_id: string | null;
+            /**
+             * Format: int64
+             * @description The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+             */
+            sequence: number;
+        };
+        /**
+         * UserTotpDisabledEvent
+         * @description Two-factor authentication was turned off.
+         */
+        UserTotpDisabledEvent: {
+            /** @description Who made the change. */
+            actor: components["schemas"]["EventActor"];
+            /** @description What happened; its shape depends on `type`. */
+            data: components["schemas"]["UserEventData"];
+            /** @description The event's id (a ULID); a webhook delivery's `webhook-id`. */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the change was committed.
+             */
+            occurred_at: string;
+            /**
+             * Format: uuid
+             * @description The organization the change belongs to.
+             */
+            org_id: string;
+            /** @description The `X-Request-Id` of the request that made the change; `null` when none did. */
+            request_id: string | null;
+            /**
+             * Format: int64
+             * @description The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+             */
+            sequence: number;
+        };
+        /**
+         * UserTotpEnabledEvent
+         * @description Two-factor authentication was turned on (or its secret replaced).
+         */
+        UserTotpEnabledEvent: {
+            /** @description Who made the change. */
+            actor: components["schemas"]["EventActor"];
+            /** @description What happened; its shape depends on `type`. */
+            data: components["schemas"]["UserEventData"];
+            /** @description The event's id (a ULID); a webhook delivery's `webhook-id`. */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the change was committed.
+             */
+            occurred_at: string;
+            /**
+             * Format: uuid
+             * @description The organization the change belongs to.
+             */
+            org_id: string;
+            /** @description The `X-Request-Id` of the request that made the change; `null` when none did. */
+            request_id: string | null;
+            /**
+             * Format: int64
+             * @description The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+             */
+            sequence: number;
+        };
+        /**
+         * UserUpdatedEvent
+         * @description A user's row changed; `changes` lists what.
+         */
+        UserUpdatedEvent: {
+            /** @description Who made the change. */
+            actor: components["schemas"]["EventActor"];
+            /** @description What happened; its shape depends on `type`. */
+            data: components["schemas"]["UserEventData"];
+            /** @description The event's id (a ULID); a webhook delivery's `webhook-id`. */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the change was committed.
+             */
+            occurred_at: string;
+            /**
+             * Format: uuid
+             * @description The organization the change belongs to.
+             */
+            org_id: string;
+            /** @description The `X-Request-Id` of the request that made the change; `null` when none did. */
+            request_id: string | null;
+            /**
+             * Format: int64
+             * @description The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+             */
+            sequence: number;
+        };
+        /**
+         * WebhookEndpointDisabledEvent
+         * @description A webhook endpoint was disabled after its retries ran out.
+         */
+        WebhookEndpointDisabledEvent: {
+            /** @description Who made the change. */
+            actor: components["schemas"]["EventActor"];
+            /** @description What happened; its shape depends on `type`. */
+            data: components["schemas"]["EndpointEventData"];
+            /** @description The event's id (a ULID); a webhook delivery's `webhook-id`. */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the change was committed.
+             */
+            occurred_at: string;
+            /**
+             * Format: uuid
+             * @description The organization the change belongs to.
+             */
+            org_id: string;
+            /** @description The `X-Request-Id` of the request that made the change; `null` when none did. */
+            request_id: string | null;
+            /**
+             * Format: int64
+             * @description The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+             */
+            sequence: number;
+        };
     };
     responses: never;
     parameters: never;
@@ -1971,6 +3128,180 @@ export interface operations {
             };
         };
     };
+    listEvents: {
+        parameters: {
+            query?: {
+                /**
+                 * @description The last sequence already read; 0 (the default) for the oldest kept event.
+                 * @example 0
+                 */
+                after?: number;
+                /**
+                 * @description Page size, 1–1000 (default 100).
+                 * @example 20
+                 */
+                limit?: number;
+                /**
+                 * @description Only events of these types (repeat the parameter for several); all when absent.
+                 * @example [
+                 *       "user.updated",
+                 *       "user.deleted"
+                 *     ]
+                 */
+                type?: components["schemas"]["EventType"][];
+                /**
+                 * @description Seconds to wait for an event when there is none yet, 0–30 (default 0).
+                 * @example 0
+                 */
+                wait?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page; empty when nothing came after `after` (within `wait`). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "actor": {
+                     *             "id": "0193a5d0-0000-7000-8000-000000000ada",
+                     *             "type": "user"
+                     *           },
+                     *           "data": {
+                     *             "changes": [
+                     *               {
+                     *                 "after": "Mathematician; wrote the first published program.",
+                     *                 "before": null,
+                     *                 "field": "bio",
+                     *                 "secret": false
+                     *               }
+                     *             ],
+                     *             "object": {
+                     *               "bio": "Mathematician; wrote the first published program.",
+                     *               "client_metadata": {
+                     *                 "onboarding": {
+                     *                   "done": true
+                     *                 },
+                     *                 "theme": "dark"
+                     *               },
+                     *               "client_read_only_metadata": {},
+                     *               "created_at": "2026-11-30T09:41:07.123456Z",
+                     *               "display_name": "Ada",
+                     *               "first_name": "Ada",
+                     *               "full_name": "Ada Lovelace",
+                     *               "has_password": true,
+                     *               "id": "0193a5d0-0000-7000-8000-000000000ada",
+                     *               "last_active_at": "2026-11-30T09:52:31.604210Z",
+                     *               "last_name": "Lovelace",
+                     *               "locale": "en-GB",
+                     *               "org_id": "0193a5d0-0000-7000-8000-00000000de30",
+                     *               "otp_auth_enabled": false,
+                     *               "phone_number": "+14155550123",
+                     *               "phone_number_verified": false,
+                     *               "primary_email": "admin@demo.example",
+                     *               "primary_email_auth_enabled": true,
+                     *               "primary_email_verified": true,
+                     *               "profile_image_url": null,
+                     *               "role": "admin",
+                     *               "selected_team_id": "0193a5d4-2f1c-7a10-9c3e-5b7d8e9f0a11",
+                     *               "server_metadata": {},
+                     *               "status": "active",
+                     *               "timezone": "Europe/London",
+                     *               "updated_at": "2026-11-30T09:52:31.604210Z"
+                     *             }
+                     *           },
+                     *           "id": "01JEA7Q2X9M4T8V6K3N5P0R1SZ",
+                     *           "occurred_at": "2026-11-30T09:52:31.604210Z",
+                     *           "org_id": "0193a5d0-0000-7000-8000-00000000de30",
+                     *           "request_id": "0193a5d6-7e8f-7a9b-8c0d-1e2f3a4b5c6d",
+                     *           "sequence": 42,
+                     *           "type": "user.updated"
+                     *         }
+                     *       ],
+                     *       "meta": {
+                     *         "has_more": false,
+                     *         "limit": 20,
+                     *         "next_after": 42
+                     *       },
+                     *       "success": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EventListEnvelope"];
+                };
+            };
+            /** @description `MALFORMED_REQUEST`: `after`, `limit` or `wait` out of range, or an unknown `type`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INSUFFICIENT_SCOPE`: the caller lacks `events:read`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `URI_TOO_LONG`: the path and query are longer than 8 KiB. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `HEADERS_TOO_LARGE`: more than 100 header lines, or more than 16 KiB of them. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unexpected failure; nothing internal is disclosed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     getMe: {
         parameters: {
             query?: never;
@@ -2025,7 +3356,9 @@ export interface operations {
                      *           "users:read",
                      *           "users:write",
                      *           "teams:read",
-                     *           "teams:write"
+                     *           "teams:write",
+                     *           "events:read",
+                     *           "webhooks:write"
                      *         ],
                      *         "selected_team": {
                      *           "id": "0193a5d4-2f1c-7a10-9c3e-5b7d8e9f0a11",
@@ -2191,7 +3524,9 @@ export interface operations {
                      *           "users:read",
                      *           "users:write",
                      *           "teams:read",
-                     *           "teams:write"
+                     *           "teams:write",
+                     *           "events:read",
+                     *           "webhooks:write"
                      *         ],
                      *         "selected_team": {
                      *           "id": "0193a5d4-2f1c-7a10-9c3e-5b7d8e9f0a11",
@@ -4359,6 +5694,187 @@ export interface operations {
             };
             /** @description One or more values are invalid; `errors` lists every one with its code (`INVALID_NAME`, `INVALID_BIO`, `INVALID_IMAGE`, `INVALID_LOCALE`, `INVALID_TIMEZONE`, `INVALID_PHONE_NUMBER`, `INVALID_EMAIL`, `INVALID_METADATA`, `NOT_A_TEAM_MEMBER`, `WEAK_PASSWORD`, `INVALID_PASSWORD_HASH`, `INVALID_TOTP_SECRET`, `VALIDATION_FAILED`) and nothing was changed. With one invalid field `error.code` is its code, with several `VALIDATION_FAILED`. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `HEADERS_TOO_LARGE`: more than 100 header lines, or more than 16 KiB of them. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unexpected failure; nothing internal is disclosed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    listUserEvents: {
+        parameters: {
+            query?: {
+                /**
+                 * @description The last sequence already read; 0 (the default) for the oldest kept event.
+                 * @example 0
+                 */
+                after?: number;
+                /**
+                 * @description Page size, 1–1000 (default 100).
+                 * @example 20
+                 */
+                limit?: number;
+                /**
+                 * @description Only events of these types (repeat the parameter for several); all when absent.
+                 * @example [
+                 *       "user.updated",
+                 *       "user.deleted"
+                 *     ]
+                 */
+                type?: components["schemas"]["EventType"][];
+            };
+            header?: never;
+            path: {
+                /** @example 0193a5d0-0000-7000-8000-000000000ada */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page; empty when nothing came after `after` (within `wait`). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "actor": {
+                     *             "id": "0193a5d0-0000-7000-8000-000000000ada",
+                     *             "type": "user"
+                     *           },
+                     *           "data": {
+                     *             "changes": [
+                     *               {
+                     *                 "after": "Mathematician; wrote the first published program.",
+                     *                 "before": null,
+                     *                 "field": "bio",
+                     *                 "secret": false
+                     *               }
+                     *             ],
+                     *             "object": {
+                     *               "bio": "Mathematician; wrote the first published program.",
+                     *               "client_metadata": {
+                     *                 "onboarding": {
+                     *                   "done": true
+                     *                 },
+                     *                 "theme": "dark"
+                     *               },
+                     *               "client_read_only_metadata": {},
+                     *               "created_at": "2026-11-30T09:41:07.123456Z",
+                     *               "display_name": "Ada",
+                     *               "first_name": "Ada",
+                     *               "full_name": "Ada Lovelace",
+                     *               "has_password": true,
+                     *               "id": "0193a5d0-0000-7000-8000-000000000ada",
+                     *               "last_active_at": "2026-11-30T09:52:31.604210Z",
+                     *               "last_name": "Lovelace",
+                     *               "locale": "en-GB",
+                     *               "org_id": "0193a5d0-0000-7000-8000-00000000de30",
+                     *               "otp_auth_enabled": false,
+                     *               "phone_number": "+14155550123",
+                     *               "phone_number_verified": false,
+                     *               "primary_email": "admin@demo.example",
+                     *               "primary_email_auth_enabled": true,
+                     *               "primary_email_verified": true,
+                     *               "profile_image_url": null,
+                     *               "role": "admin",
+                     *               "selected_team_id": "0193a5d4-2f1c-7a10-9c3e-5b7d8e9f0a11",
+                     *               "server_metadata": {},
+                     *               "status": "active",
+                     *               "timezone": "Europe/London",
+                     *               "updated_at": "2026-11-30T09:52:31.604210Z"
+                     *             }
+                     *           },
+                     *           "id": "01JEA7Q2X9M4T8V6K3N5P0R1SZ",
+                     *           "occurred_at": "2026-11-30T09:52:31.604210Z",
+                     *           "org_id": "0193a5d0-0000-7000-8000-00000000de30",
+                     *           "request_id": "0193a5d6-7e8f-7a9b-8c0d-1e2f3a4b5c6d",
+                     *           "sequence": 42,
+                     *           "type": "user.updated"
+                     *         }
+                     *       ],
+                     *       "meta": {
+                     *         "has_more": false,
+                     *         "limit": 20,
+                     *         "next_after": 42
+                     *       },
+                     *       "success": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EventListEnvelope"];
+                };
+            };
+            /** @description `MALFORMED_REQUEST`: `user_id` not a UUID, `after` or `limit` out of range, or an unknown `type`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INSUFFICIENT_SCOPE`: the caller lacks `events:read`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such user, and no events about that id, in the caller's organization. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `URI_TOO_LONG`: the path and query are longer than 8 KiB. */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };

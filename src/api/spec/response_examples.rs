@@ -67,6 +67,13 @@ pub fn body(schema: &str) -> Option<Value> {
             key
         }
         "HealthEnvelope" => json!({"status": "ok"}),
+        "EventListEnvelope" => {
+            return Some(json!({
+                "success": true,
+                "data": [event()],
+                "meta": {"next_after": 42, "has_more": false, "limit": 20}
+            }));
+        }
         "JwkSet" => {
             return Some(json!({"keys": [{
                 "kty": "OKP",
@@ -129,7 +136,7 @@ fn me() -> Value {
     fields.insert("session".into(), session());
     fields.insert(
         "scopes".into(),
-        json!(["users:read", "users:write", "teams:read", "teams:write"]),
+        json!(crate::domain::Scope::ALL.map(|scope| scope.as_str())),
     );
     fields.insert(
         "teams".into(),
@@ -203,6 +210,32 @@ fn grace() -> Value {
         "created_at": UPDATED,
         "updated_at": UPDATED,
         "last_active_at": null
+    })
+}
+
+/// The demo admin's `patchMe` example as the feed shows it.
+fn event() -> Value {
+    let mut object = admin_user();
+    let fields = object.as_object_mut().expect("an object");
+    fields.remove("selected_team");
+    fields.remove("active_sessions");
+    json!({
+        "id": "01JEA7Q2X9M4T8V6K3N5P0R1SZ",
+        "type": "user.updated",
+        "sequence": 42,
+        "occurred_at": UPDATED,
+        "org_id": DEMO_ORG_ID,
+        "actor": {"type": "user", "id": DEMO_ADMIN_ID},
+        "request_id": "0193a5d6-7e8f-7a9b-8c0d-1e2f3a4b5c6d",
+        "data": {
+            "object": object,
+            "changes": [{
+                "field": "bio",
+                "secret": false,
+                "before": null,
+                "after": "Mathematician; wrote the first published program."
+            }]
+        }
     })
 }
 
