@@ -24,6 +24,7 @@ mod spec;
 mod teams;
 mod user_input;
 mod users;
+mod webhooks;
 
 use std::{sync::Arc, time::Duration};
 
@@ -71,18 +72,22 @@ enum ApiTags {
     /// The organization's API keys (admin users only).
     #[oai(rename = "API keys")]
     ApiKeys,
+    /// Where the organization's change events are delivered, signed per Standard Webhooks
+    /// (`webhooks:write`, admin users by default).
+    Webhooks,
     /// Liveness, readiness and token verification keys.
     Operations,
 }
 
 impl ApiTags {
     /// Every tag, in declaration order (a tag left out would be listed first).
-    const ALL: [ApiTags; 6] = [
+    const ALL: [ApiTags; 7] = [
         ApiTags::Me,
         ApiTags::Sessions,
         ApiTags::Users,
         ApiTags::Teams,
         ApiTags::ApiKeys,
+        ApiTags::Webhooks,
         ApiTags::Operations,
     ];
 }
@@ -99,6 +104,7 @@ type Apis = (
     users::UsersApi,
     teams::TeamsApi,
     api_keys::ApiKeysApi,
+    webhooks::WebhooksApi,
     ops::OpsApi,
 );
 
@@ -110,6 +116,7 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
             users::UsersApi,
             teams::TeamsApi,
             api_keys::ApiKeysApi,
+            webhooks::WebhooksApi,
             ops::OpsApi,
         ),
         "users-api",

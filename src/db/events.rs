@@ -116,3 +116,7 @@ pub async fn list(
         Ok(query.load(conn).await?)
     })
 }
+
+/// For the other writers of `db` that append an event in a transaction of their own
+/// (`db::webhooks` disabling an endpoint).
+pub(crate) use append_event;

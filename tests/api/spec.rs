@@ -126,7 +126,15 @@ fn tags_are_listed_in_the_order_a_user_meets_them() {
         .collect();
     assert_eq!(
         tags,
-        ["Me", "Sessions", "Users", "Teams", "API keys", "Operations"]
+        [
+            "Me",
+            "Sessions",
+            "Users",
+            "Teams",
+            "API keys",
+            "Webhooks",
+            "Operations"
+        ]
     );
 }
 
