@@ -120,6 +120,51 @@ pub struct Config {
     /// production: create organizations with `users-api admin create-org`).
     #[arg(long, env = "USERS_API_NO_DEMO")]
     pub no_demo: bool,
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
+}
+
+/// How webhooks are delivered.
+#[derive(Debug, Clone, Args)]
+pub struct WebhookArgs {
+    /// Let webhook URLs be plain `http://` and name loopback, private and link-local
+    /// addresses, at creation and at delivery. For development and tests only: it lets anyone
+    /// with `webhooks:write` make this server send requests into its own network. Logged
+    /// loudly at start.
+    #[arg(long, env = "USERS_API_WEBHOOKS_ALLOW_PRIVATE_URLS")]
+    pub webhooks_allow_private_urls: bool,
+    /// A delivery succeeds with a 2xx within this; anything else is retried.
+    #[arg(long, env = "USERS_API_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub webhook_timeout: Duration,
+    /// The waits between attempts of an event, comma-separated (`1s,2s,4s`); each is varied by
+    /// ±20 %. Once they are used up the endpoint is disabled.
+    #[arg(
+        long,
+        env = "USERS_API_WEBHOOK_RETRY_SCHEDULE",
+        default_value = crate::webhooks::DEFAULT_RETRY_SCHEDULE,
+        value_parser = crate::webhooks::RetrySchedule::parse
+    )]
+    pub webhook_retry_schedule: crate::webhooks::RetrySchedule,
+    /// Webhook requests in flight at once on this instance, all endpoints together (each
+    /// endpoint gets one at a time, to keep its order).
+    #[arg(long, env = "USERS_API_WEBHOOK_CONCURRENCY", default_value = "64")]
+    pub webhook_concurrency: NonZeroUsize,
+    /// How often the dispatcher looks for new events and due retries: the most a committed
+    /// event waits before it leaves.
+    #[arg(long, env = "USERS_API_WEBHOOK_POLL_INTERVAL", default_value = "500ms", value_parser = parse_duration)]
+    pub webhook_poll_interval: Duration,
+}
+
+impl WebhookArgs {
+    pub fn settings(&self) -> crate::webhooks::WebhookSettings {
+        crate::webhooks::WebhookSettings {
+            allow_private_urls: self.webhooks_allow_private_urls,
+            timeout: self.webhook_timeout,
+            retry_schedule: self.webhook_retry_schedule.clone(),
+            max_concurrent: self.webhook_concurrency.get(),
+            poll_interval: self.webhook_poll_interval,
+        }
+    }
 }
 
 /// Where the database is and how long its work may take: every command needs these.
@@ -214,7 +259,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the API (the default). On an empty database, creates a demo organization first.
-    Serve(Config),
+    Serve(Box<Config>),
     /// Apply pending migrations and exit.
     Migrate(DatabaseArgs),
     /// Administrative tasks for scripts.
@@ -280,7 +325,7 @@ pub struct ResetPassword {
     pub database: DatabaseArgs,
 }
 
-fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
         Some(i) => text.split_at(i),
         None => (text, "s"),
@@ -341,6 +386,29 @@ mod tests {
     fn the_database_timeouts_default_to_the_documented_values() {
         let cli = Cli::try_parse_from(["users-api"]).unwrap();
         assert_eq!(cli.config.database.timeouts(), Timeouts::default());
+    }
+
+    #[test]
+    fn the_webhook_flags_default_to_the_documented_values() {
+        let cli = Cli::try_parse_from(["users-api"]).unwrap();
+        let settings = cli.config.webhooks.settings();
+        let defaults = crate::webhooks::WebhookSettings::default();
+        assert_eq!(settings.retry_schedule, defaults.retry_schedule);
+        assert_eq!(settings.timeout, defaults.timeout);
+        assert_eq!(settings.poll_interval, defaults.poll_interval);
+        assert_eq!(settings.max_concurrent, defaults.max_concurrent);
+        assert!(!settings.allow_private_urls);
+        let cli = Cli::try_parse_from([
+            "users-api",
+            "--webhook-retry-schedule",
+            "1s,1s,2s",
+            "--webhooks-allow-private-urls",
+        ])
+        .unwrap();
+        let settings = cli.config.webhooks.settings();
+        assert_eq!(settings.retry_schedule.attempts(), 4);
+        assert!(settings.allow_private_urls);
+        assert!(Cli::try_parse_from(["users-api", "--webhook-retry-schedule", "soon"]).is_err());
     }
 
     #[test]

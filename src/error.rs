@@ -78,6 +78,8 @@ error_codes! {
     WeakPassword = "WEAK_PASSWORD" => UNPROCESSABLE_ENTITY,
     InvalidPasswordHash = "INVALID_PASSWORD_HASH" => UNPROCESSABLE_ENTITY,
     InvalidTotpSecret = "INVALID_TOTP_SECRET" => UNPROCESSABLE_ENTITY,
+    /// A webhook URL that is not `https://` or does not resolve only to public addresses.
+    InvalidWebhookUrl = "INVALID_WEBHOOK_URL" => UNPROCESSABLE_ENTITY,
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -17,3 +17,4 @@ pub mod state;
 pub mod sweeper;
 pub mod telemetry;
 pub mod users;
+pub mod webhooks;

@@ -1,5 +1,5 @@
 //! Start-up: connect and migrate, load the secrets and signing keys (encrypting TOTP secrets
-//! still stored in plaintext), start the retention sweeper, bind, serve until SIGTERM/Ctrl-C,
+//! still stored in plaintext), start the retention sweeper and the webhook dispatcher, bind, serve until SIGTERM/Ctrl-C,
 //! then drain in-flight requests. The server keeps no state outside the database. The
 //! connection handling itself (deadlines, the connection cap, shutdown) is in `http`.
 
@@ -22,7 +22,7 @@ use crate::{
     config::{Config, DatabaseArgs, SecretsArgs, TokenArgs},
     db::{DatabaseUrl, Db, orgs, signing_keys::Publication},
     state::AppState,
-    sweeper,
+    sweeper, webhooks,
 };
 
 /// Connects to the database, applying migrations.
@@ -130,7 +130,8 @@ pub async fn run(config: &Config) -> Result<()> {
             );
         }
     }
-    let state = app_state(config, db, secrets.keys)?;
+    let mut state = app_state(config, db, secrets.keys)?;
+    state.allow_private_webhook_urls = config.webhooks.webhooks_allow_private_urls;
     publish_signing_key(&state.db, &state.tokens, &config.tokens).await?;
     fleet::spawn_refresh(state.db.clone(), state.tokens.clone());
     let (listener, local) = bind(&config.addr).await?;
@@ -156,6 +157,12 @@ pub async fn run(config: &Config) -> Result<()> {
         ..sweeper::Retention::default()
     };
     sweeper::spawn(state.db.clone(), retention, config.sweep_interval);
+    // Stops with the process; every delivery state is in the database.
+    let _dispatcher = webhooks::spawn(
+        state.db.clone(),
+        state.secrets.clone(),
+        config.webhooks.settings(),
+    );
     let shutdown = shutdown_signal();
     tracing::info!(
         addr = %local,

@@ -20,6 +20,8 @@ pub struct AppState {
     /// Seals and opens TOTP secrets at rest.
     pub secrets: Arc<SecretKeys>,
     pub sign_in_throttle: Arc<SignInThrottle>,
+    /// `--webhooks-allow-private-urls`: webhook URLs may be `http://` and private.
+    pub allow_private_webhook_urls: bool,
 }
 
 impl AppState {
@@ -29,6 +31,7 @@ impl AppState {
             secrets: Arc::new(secrets),
             sign_in_throttle: Arc::new(SignInThrottle::for_database(&db, limits)),
             db,
+            allow_private_webhook_urls: false,
         }
     }
 }

@@ -175,13 +175,41 @@ pub struct EndpointObject {
     pub id: String,
     /// Where it delivered to.
     pub url: String,
+    /// Always `true`.
+    pub disabled: bool,
 }
 
-/// The endpoint disabled after its retries were exhausted.
+/// Why the endpoint was disabled: `retries_exhausted`.
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum DisabledReason {
+    RetriesExhausted,
+}
+
+/// The event the endpoint kept refusing.
+#[derive(Debug, Clone, Object)]
+pub struct FailedEvent {
+    /// Its id.
+    pub id: String,
+    /// Its sequence.
+    pub sequence: i64,
+    /// Its type.
+    #[oai(rename = "type")]
+    pub kind: String,
+}
+
+/// The endpoint disabled after its retries ran out, and the event it was stuck on (deliver
+/// again by setting `disabled: false`; delivery resumes at that event).
 #[derive(Debug, Clone, Object)]
 pub struct EndpointEventData {
     /// The endpoint.
     pub object: EndpointObject,
+    /// Why it was disabled.
+    pub reason: DisabledReason,
+    /// The event it was stuck on.
+    pub failed_event: FailedEvent,
+    /// How many attempts were made at that event.
+    pub attempts: i32,
 }
 
 /// Declares one schema per event type, and `Event`, their union.

@@ -26,6 +26,7 @@ mod spec;
 mod teams;
 mod user_input;
 mod users;
+mod webhooks;
 
 use std::{sync::Arc, time::Duration};
 
@@ -97,19 +98,23 @@ enum ApiTags {
     ApiKeys,
     /// Change events: the ordered feed and each user's history (`events:read`).
     Events,
+    /// Where the organization's change events are delivered, signed per Standard Webhooks
+    /// (`webhooks:write`, admin users by default).
+    Webhooks,
     /// Liveness, readiness and token verification keys.
     Operations,
 }
 
 impl ApiTags {
     /// Every tag, in declaration order (a tag left out would be listed first).
-    const ALL: [ApiTags; 7] = [
+    const ALL: [ApiTags; 8] = [
         ApiTags::Me,
         ApiTags::Sessions,
         ApiTags::Users,
         ApiTags::Teams,
         ApiTags::ApiKeys,
         ApiTags::Events,
+        ApiTags::Webhooks,
         ApiTags::Operations,
     ];
 }
@@ -127,6 +132,7 @@ type Apis = (
     teams::TeamsApi,
     api_keys::ApiKeysApi,
     events::EventsApi,
+    webhooks::WebhooksApi,
     ops::OpsApi,
 );
 
@@ -139,6 +145,7 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
             teams::TeamsApi,
             api_keys::ApiKeysApi,
             events::EventsApi,
+            webhooks::WebhooksApi,
             ops::OpsApi,
         ),
         "users-api",

@@ -26,7 +26,7 @@ use chacha20poly1305::{
 use sha2::{Digest, Sha256};
 
 use super::{keys::write_private, totp::TotpSecret};
-use crate::domain::UserId;
+use crate::domain::{UserId, WebhookEndpointId};
 
 /// The version tag that starts every sealed value. Plain base64 never contains a `.`, so a
 /// value that starts with it is never mistaken for a secret stored in plaintext.
@@ -205,6 +205,71 @@ impl SecretKeys {
         TotpSecret::from_bytes(bytes).map_err(|_| OpenError::Malformed)
     }
 
+    /// A webhook endpoint's signing secret (`whsec_…`) sealed under the current key for the
+    /// endpoint's row.
+    pub fn seal_webhook_secret(&self, endpoint_id: &WebhookEndpointId, secret: &str) -> String {
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let aad = webhook_associated_data(endpoint_id);
+        let ciphertext = self
+            .current
+            .cipher
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: secret.as_bytes(),
+                    aad: &aad,
+                },
+            )
+            .expect("XChaCha20-Poly1305 seals any message under 256 GiB");
+        format!(
+            "{FORMAT}.{}.{}.{}",
+            self.current.id,
+            URL_SAFE_NO_PAD.encode(nonce),
+            URL_SAFE_NO_PAD.encode(ciphertext)
+        )
+    }
+
+    /// The signing secret stored (sealed by `seal_webhook_secret`) in the row of `endpoint_id`.
+    pub fn open_webhook_secret(
+        &self,
+        endpoint_id: &WebhookEndpointId,
+        stored: &str,
+    ) -> Result<String, OpenError> {
+        let sealed = stored
+            .strip_prefix(FORMAT)
+            .and_then(|s| s.strip_prefix('.'))
+            .ok_or(OpenError::Malformed)?;
+        let mut parts = sealed.split('.');
+        let (Some(key_id), Some(nonce), Some(ciphertext), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(OpenError::Malformed);
+        };
+        let key = self
+            .key(key_id)
+            .ok_or_else(|| OpenError::UnknownKey(key_id.to_owned()))?;
+        let nonce: [u8; 24] = URL_SAFE_NO_PAD
+            .decode(nonce)
+            .ok()
+            .and_then(|n| n.try_into().ok())
+            .ok_or(OpenError::Malformed)?;
+        let ciphertext = URL_SAFE_NO_PAD
+            .decode(ciphertext)
+            .map_err(|_| OpenError::Malformed)?;
+        let aad = webhook_associated_data(endpoint_id);
+        let bytes = key
+            .cipher
+            .decrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: &ciphertext,
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| OpenError::Forged)?;
+        String::from_utf8(bytes).map_err(|_| OpenError::Malformed)
+    }
+
     /// The step `code` is valid for at `unix_seconds` under the secret stored for `user_id`.
     /// A value that does not open is logged as an error and matches no code.
     pub fn check_totp(
@@ -240,6 +305,11 @@ pub fn sealed_prefix(key_id: Option<&str>) -> String {
         Some(id) => format!("{FORMAT}.{id}."),
         None => format!("{FORMAT}."),
     }
+}
+
+/// A webhook secret's associated data: its endpoint's row, its column and this format.
+fn webhook_associated_data(endpoint_id: &WebhookEndpointId) -> Vec<u8> {
+    format!("users-api webhook_endpoints.secret {FORMAT} {endpoint_id}").into_bytes()
 }
 
 /// The associated data binds a value to its row, its column and this format.
@@ -315,6 +385,28 @@ mod tests {
             new_only.open(&user(1), &sealed_by_old),
             Err(OpenError::UnknownKey(_))
         ));
+    }
+
+    #[test]
+    fn a_sealed_webhook_secret_opens_for_its_own_endpoint_only() {
+        let keys = SecretKeys::new(key(1), None);
+        let endpoint = WebhookEndpointId::from(uuid::Uuid::from_u128(1));
+        let other = WebhookEndpointId::from(uuid::Uuid::from_u128(2));
+        let sealed = keys.seal_webhook_secret(&endpoint, "whsec_c2VjcmV0");
+        assert!(!sealed.contains("c2VjcmV0"), "{sealed}");
+        assert_eq!(
+            keys.open_webhook_secret(&endpoint, &sealed).as_deref(),
+            Ok("whsec_c2VjcmV0")
+        );
+        assert_eq!(
+            keys.open_webhook_secret(&other, &sealed),
+            Err(OpenError::Forged)
+        );
+        assert_eq!(
+            keys.open_webhook_secret(&endpoint, "whsec_c2VjcmV0"),
+            Err(OpenError::Malformed),
+            "never read in the clear"
+        );
     }
 
     #[test]

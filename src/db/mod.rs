@@ -106,6 +106,7 @@ pub mod teams;
 pub mod totp_secrets;
 pub mod user_create;
 pub mod users;
+pub mod webhooks;
 
 use std::time::Duration;
 

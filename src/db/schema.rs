@@ -144,12 +144,62 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Text,
+        org_id -> Text,
+        url -> Text,
+        description -> Nullable<Text>,
+        event_types -> Text,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_secret_expires_at -> Nullable<Timestamp>,
+        disabled -> Bool,
+        cursor -> BigInt,
+        attempts -> Integer,
+        next_attempt_at -> Nullable<Timestamp>,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        endpoint_id -> Text,
+        event_id -> Text,
+        event_sequence -> BigInt,
+        event_type -> Text,
+        attempt -> Integer,
+        redelivery -> Bool,
+        succeeded -> Bool,
+        response_status -> Nullable<Integer>,
+        latency_ms -> BigInt,
+        response_body -> Nullable<Text>,
+        error -> Nullable<Text>,
+        next_attempt_at -> Nullable<Timestamp>,
+        attempted_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_redeliveries (endpoint_id, event_sequence) {
+        endpoint_id -> Text,
+        event_sequence -> BigInt,
+        requested_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> organizations (org_id));
 diesel::joinable!(teams -> organizations (org_id));
 diesel::joinable!(team_members -> teams (team_id));
 diesel::joinable!(team_members -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_keys -> organizations (org_id));
+diesel::joinable!(webhook_endpoints -> organizations (org_id));
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
@@ -164,4 +214,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     events,
     event_sequences,
     fleet_secrets_key,
+    webhook_endpoints,
+    webhook_deliveries,
+    webhook_redeliveries,
 );

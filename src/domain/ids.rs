@@ -100,7 +100,15 @@ macro_rules! typed_ids {
     )*};
 }
 
-typed_ids!(OrgId, UserId, TeamId, SessionId, ApiKeyId);
+typed_ids!(
+    OrgId,
+    UserId,
+    TeamId,
+    SessionId,
+    ApiKeyId,
+    WebhookEndpointId,
+    WebhookDeliveryId
+);
 
 /// An id as stored: lowercase, hyphenated.
 fn stored_text<'a>(id: &Uuid, buffer: &'a mut [u8; 45]) -> &'a str {

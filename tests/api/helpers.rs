@@ -66,6 +66,8 @@ pub struct TestOptions {
     /// Deadlines and the connection cap (the server's defaults, with a cap that suits tests).
     pub connections: ConnectionLimits,
     pub edge: EdgeOptions,
+    /// `--webhooks-allow-private-urls`: webhook URLs may be `http://` and private.
+    pub allow_private_webhook_urls: bool,
 }
 
 impl Default for TestOptions {
@@ -86,6 +88,7 @@ impl Default for TestOptions {
                 trusted_proxies: TrustedProxies::default(),
                 body_read_timeout: Duration::from_secs(30),
             },
+            allow_private_webhook_urls: false,
         }
     }
 }
@@ -152,7 +155,8 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     if let Some(pem) = &options.previous_key_pem {
         tokens = tokens.with_previous(SigningKeys::from_pem(pem).expect("previous key"));
     }
-    let state = AppState::new(db, tokens, secrets, options.sign_in_limits);
+    let mut state = AppState::new(db, tokens, secrets, options.sign_in_limits);
+    state.allow_private_webhook_urls = options.allow_private_webhook_urls;
     // As the server does at start: the key is the fleet's from now on.
     state
         .tokens

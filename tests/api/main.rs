@@ -47,3 +47,7 @@ mod users_create;
 mod users_list;
 mod users_patch;
 mod walk;
+mod webhooks_api;
+mod webhooks_delivery;
+mod webhooks_lifecycle;
+mod webhooks_receiver;

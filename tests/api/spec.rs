@@ -133,6 +133,7 @@ fn tags_are_listed_in_the_order_a_user_meets_them() {
             "Teams",
             "API keys",
             "Events",
+            "Webhooks",
             "Operations"
         ]
     );

@@ -76,6 +76,21 @@ async fn every_id_taking_route_answers_another_orgs_ids_like_missing_ones_for_ev
         .unwrap()
         .into_inner()
         .data;
+    let a_hook = app
+        .client()
+        .create_webhook_endpoint()
+        .body(users_api_client::types::WebhookEndpointCreate {
+            url: "https://93.184.215.14/hook".into(),
+            event_types: Vec::new(),
+            description: None,
+        })
+        .send()
+        .await
+        .unwrap()
+        .into_inner()
+        .data
+        .id;
+    let an_event = "01JF8Z6Q3W5X7Y9A1B3C5D7E9G";
 
     // Organization B, with a team and a user of its own.
     let b = app.create_org("Globex", "admin@globex.test").await;
@@ -223,6 +238,54 @@ async fn every_id_taking_route_answers_another_orgs_ids_like_missing_ones_for_ev
             "/v1/api-keys/{key_id}",
             format!("/v1/api-keys/{}", a_key.id),
             format!("/v1/api-keys/{missing}"),
+            Value::Null,
+            &b.session_token,
+        ),
+        (
+            Method::GET,
+            "/v1/webhook-endpoints/{endpoint_id}",
+            format!("/v1/webhook-endpoints/{a_hook}"),
+            format!("/v1/webhook-endpoints/{missing}"),
+            Value::Null,
+            &b.session_token,
+        ),
+        (
+            Method::PATCH,
+            "/v1/webhook-endpoints/{endpoint_id}",
+            format!("/v1/webhook-endpoints/{a_hook}"),
+            format!("/v1/webhook-endpoints/{missing}"),
+            json!({"disabled": true}),
+            &b.session_token,
+        ),
+        (
+            Method::DELETE,
+            "/v1/webhook-endpoints/{endpoint_id}",
+            format!("/v1/webhook-endpoints/{a_hook}"),
+            format!("/v1/webhook-endpoints/{missing}"),
+            Value::Null,
+            &b.session_token,
+        ),
+        (
+            Method::POST,
+            "/v1/webhook-endpoints/{endpoint_id}/rotate-secret",
+            format!("/v1/webhook-endpoints/{a_hook}/rotate-secret"),
+            format!("/v1/webhook-endpoints/{missing}/rotate-secret"),
+            Value::Null,
+            &b.session_token,
+        ),
+        (
+            Method::GET,
+            "/v1/webhook-endpoints/{endpoint_id}/deliveries",
+            format!("/v1/webhook-endpoints/{a_hook}/deliveries"),
+            format!("/v1/webhook-endpoints/{missing}/deliveries"),
+            Value::Null,
+            &b.session_token,
+        ),
+        (
+            Method::POST,
+            "/v1/webhook-endpoints/{endpoint_id}/deliveries/{event_id}/redeliver",
+            format!("/v1/webhook-endpoints/{a_hook}/deliveries/{an_event}/redeliver"),
+            format!("/v1/webhook-endpoints/{missing}/deliveries/{an_event}/redeliver"),
             Value::Null,
             &b.session_token,
         ),

@@ -39,6 +39,7 @@ export const ERROR_CODES = [
   "WEAK_PASSWORD",
   "INVALID_PASSWORD_HASH",
   "INVALID_TOTP_SECRET",
+  "INVALID_WEBHOOK_URL",
 ] as const;
 
 /** One of `ERROR_CODES`; `errorCode()` narrows an envelope's code to it. */

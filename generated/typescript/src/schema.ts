@@ -453,6 +453,133 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/webhook-endpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List webhook endpoints
+         * @description The organization's endpoints in creation order, one page at a time, without secrets.
+         *     Needs `webhooks:write`.
+         */
+        get: operations["listWebhookEndpoints"];
+        put?: never;
+        /**
+         * Create a webhook endpoint
+         * @description Registers a URL to receive the organization's change events from now on, signed per
+         *     Standard Webhooks. The response carries the signing secret, shown this once. Needs
+         *     `webhooks:write`.
+         */
+        post: operations["createWebhookEndpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook-endpoints/{endpoint_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a webhook endpoint
+         * @description One endpoint of the caller's organization, with its delivery state, without its
+         *     secret; an id of another organization is 404. Needs `webhooks:write`.
+         */
+        get: operations["getWebhookEndpoint"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a webhook endpoint
+         * @description Stops delivery and deletes the endpoint with its delivery history. Needs
+         *     `webhooks:write`. Deleting again is 404.
+         */
+        delete: operations["deleteWebhookEndpoint"];
+        options?: never;
+        head?: never;
+        /**
+         * Update a webhook endpoint
+         * @description Changes the URL (checked as at creation), the event types or the description, or
+         *     stops (`disabled: true`) and resumes (`disabled: false`) delivery. Needs
+         *     `webhooks:write`.
+         */
+        patch: operations["patchWebhookEndpoint"];
+        trace?: never;
+    };
+    "/v1/webhook-endpoints/{endpoint_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a webhook endpoint's deliveries
+         * @description Every delivery attempt to the endpoint, newest first, one page at a time: the
+         *     outcome, the receiver's status, latency and first 1 KiB of its answer, and when a
+         *     failed event is tried next. Needs `webhooks:write`.
+         */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook-endpoints/{endpoint_id}/deliveries/{event_id}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Redeliver an event
+         * @description Queues one more delivery of the event to the endpoint, made shortly by the
+         *     dispatcher (even to a disabled endpoint) and listed in its deliveries; it is sent
+         *     once, is not retried, and does not move the endpoint's place in the sequence. Needs
+         *     `webhooks:write`.
+         */
+        post: operations["redeliverWebhookEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook-endpoints/{endpoint_id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate a webhook endpoint's secret
+         * @description Issues a new signing secret, returned this once. The secret it replaces keeps
+         *     signing for 24 hours: meanwhile each `webhook-signature` carries both signatures,
+         *     space-separated, so consumers can switch without losing a delivery. Needs
+         *     `webhooks:write`.
+         */
+        post: operations["rotateWebhookSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -623,18 +750,35 @@ export interface components {
             id: string;
         };
         /**
+         * @description Why the endpoint was disabled: `retries_exhausted`.
+         * @enum {string}
+         */
+        DisabledReason: "retries_exhausted";
+        /**
          * EndpointEventData
-         * @description The endpoint disabled after its retries were exhausted.
+         * @description The endpoint disabled after its retries ran out, and the event it was stuck on (deliver
+         *     again by setting `disabled: false`; delivery resumes at that event).
          */
         EndpointEventData: {
+            /**
+             * Format: int32
+             * @description How many attempts were made at that event.
+             */
+            attempts: number;
+            /** @description The event it was stuck on. */
+            failed_event: components["schemas"]["FailedEvent"];
             /** @description The endpoint. */
             object: components["schemas"]["EndpointObject"];
+            /** @description Why it was disabled. */
+            reason: components["schemas"]["DisabledReason"];
         };
         /**
          * EndpointObject
          * @description A webhook endpoint the dispatcher disabled.
          */
         EndpointObject: {
+            /** @description Always `true`. */
+            disabled: boolean;
             /** @description The endpoint's id. */
             id: string;
             /** @description Where it delivered to. */
@@ -674,7 +818,7 @@ export interface components {
          *     not know by the response's HTTP status.
          * @enum {string}
          */
-        ErrorCode: "UNAUTHORIZED" | "FORBIDDEN" | "INSUFFICIENT_SCOPE" | "FIELD_NOT_WRITABLE" | "NOT_FOUND" | "MALFORMED_REQUEST" | "IMMUTABLE_FIELD" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "EMAIL_TAKEN" | "LAST_ADMIN" | "IDEMPOTENCY_CONFLICT" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "URI_TOO_LONG" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "HEADERS_TOO_LARGE" | "INTERNAL" | "SERVICE_UNAVAILABLE" | "VALIDATION_FAILED" | "INVALID_NAME" | "INVALID_BIO" | "INVALID_EMAIL" | "INVALID_PHONE_NUMBER" | "INVALID_IMAGE" | "INVALID_TIMEZONE" | "INVALID_LOCALE" | "INVALID_METADATA" | "INVALID_CURSOR" | "NOT_A_TEAM_MEMBER" | "WEAK_PASSWORD" | "INVALID_PASSWORD_HASH" | "INVALID_TOTP_SECRET";
+        ErrorCode: "UNAUTHORIZED" | "FORBIDDEN" | "INSUFFICIENT_SCOPE" | "FIELD_NOT_WRITABLE" | "NOT_FOUND" | "MALFORMED_REQUEST" | "IMMUTABLE_FIELD" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "EMAIL_TAKEN" | "LAST_ADMIN" | "IDEMPOTENCY_CONFLICT" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "URI_TOO_LONG" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "HEADERS_TOO_LARGE" | "INTERNAL" | "SERVICE_UNAVAILABLE" | "VALIDATION_FAILED" | "INVALID_NAME" | "INVALID_BIO" | "INVALID_EMAIL" | "INVALID_PHONE_NUMBER" | "INVALID_IMAGE" | "INVALID_TIMEZONE" | "INVALID_LOCALE" | "INVALID_METADATA" | "INVALID_CURSOR" | "NOT_A_TEAM_MEMBER" | "WEAK_PASSWORD" | "INVALID_PASSWORD_HASH" | "INVALID_TOTP_SECRET" | "INVALID_WEBHOOK_URL";
         /**
          * ErrorEnvelope
          * @description A failed response.
@@ -996,6 +1140,21 @@ export interface components {
              * @enum {string}
              */
             type: "webhook_endpoint.disabled";
+        };
+        /**
+         * FailedEvent
+         * @description The event the endpoint kept refusing.
+         */
+        FailedEvent: {
+            /** @description Its id. */
+            id: string;
+            /**
+             * Format: int64
+             * @description Its sequence.
+             */
+            sequence: number;
+            /** @description Its type. */
+            type: string;
         };
         /**
          * FieldChange
@@ -1354,6 +1513,26 @@ export interface components {
              *     was not issued by this API is 422 `INVALID_CURSOR`.
              */
             next_cursor?: string;
+        };
+        /**
+         * Redelivery
+         * @description A redelivery, queued.
+         */
+        Redelivery: {
+            /**
+             * Format: uuid
+             * @description The endpoint.
+             */
+            endpoint_id: string;
+            /** @description The event to deliver again. */
+            event_id: string;
+        };
+        /** RedeliveryEnvelope */
+        RedeliveryEnvelope: {
+            /** @description The payload. */
+            data: components["schemas"]["Redelivery"];
+            /** @description Always `true`. */
+            success: boolean;
         };
         /**
          * @description `admin` acts on the admin surface with every scope, `viewer` with `users:read` and
@@ -2528,6 +2707,143 @@ export interface components {
             sequence: number;
         };
         /**
+         * WebhookDelivery
+         * @description One delivery attempt.
+         */
+        WebhookDelivery: {
+            /**
+             * Format: int32
+             * @description 1 for the first attempt of the event; a redelivery is attempt 1 of its own.
+             */
+            attempt: number;
+            /**
+             * Format: date-time
+             * @description When the attempt was made.
+             */
+            attempted_at: string;
+            /** @description Why no response counted: a timeout, a refused address, a connection error. */
+            error: string | null;
+            /** @description The event delivered: also the `webhook-id` header, the same on every attempt. */
+            event_id: string;
+            /**
+             * Format: int64
+             * @description The event's number in its organization's sequence.
+             */
+            event_sequence: number;
+            /** @description The event's type. */
+            event_type: components["schemas"]["EventType"];
+            /**
+             * Format: uuid
+             * @description The attempt's id.
+             */
+            id: string;
+            /**
+             * Format: int64
+             * @description From sending the request to the end of the response, or to the failure.
+             */
+            latency_ms: number;
+            /**
+             * Format: date-time
+             * @description When the event is tried again after this failure; `null` after a success, a
+             *     redelivery, or the last attempt.
+             */
+            next_attempt_at: string | null;
+            /** @description Whether it was asked for with `redeliver`. */
+            redelivery: boolean;
+            /** @description The first 1 KiB of the response body (lossy UTF-8); `null` without a response. */
+            response_body: string | null;
+            /**
+             * Format: int32
+             * @description The receiver's HTTP status; `null` when there was no response (see `error`).
+             */
+            response_status: number | null;
+            /** @description `succeeded` (a 2xx within the timeout) or `failed`. */
+            status: string;
+        };
+        /**
+         * WebhookDeliveryListEnvelope
+         * @description One page of an endpoint's delivery attempts, newest first.
+         */
+        WebhookDeliveryListEnvelope: {
+            /** @description This page's attempts, newest first. */
+            data: components["schemas"]["WebhookDelivery"][];
+            /** @description Where the list stands: the cursor of the next (older) page, if there is one. */
+            meta: components["schemas"]["PageMeta"];
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /**
+         * WebhookEndpoint
+         * @description A webhook endpoint, without its secret.
+         */
+        WebhookEndpoint: {
+            /**
+             * Format: date-time
+             * @description When the endpoint was created.
+             */
+            created_at: string;
+            /** @description What the endpoint is for. */
+            description: string | null;
+            /**
+             * @description Whether delivery is stopped: set by a PATCH, or after every retry of an event failed
+             *     (then a `webhook_endpoint.disabled` event is recorded). A PATCH with `"disabled": false`
+             *     resumes at the event it stopped at.
+             */
+            disabled: boolean;
+            /**
+             * @description The event types delivered; empty: every type except the audit-only
+             *     `session.sign_in_failed`, including types added later.
+             */
+            event_types: components["schemas"]["EventType"][];
+            /**
+             * Format: int32
+             * @description Failed attempts of the event delivery is held at (0 when nothing is failing).
+             */
+            failed_attempts: number;
+            /**
+             * Format: uuid
+             * @description The endpoint's id.
+             */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the failing event is tried again; `null` when nothing is failing.
+             */
+            next_attempt_at: string | null;
+            /**
+             * Format: date-time
+             * @description Until when the secret replaced by the last rotation still signs deliveries (each
+             *     `webhook-signature` then carries both signatures); `null` when there is none.
+             */
+            previous_secret_expires_at: string | null;
+            /**
+             * Format: date-time
+             * @description When the endpoint was last changed.
+             */
+            updated_at: string;
+            /** @description Where events are POSTed. */
+            url: string;
+        };
+        /**
+         * WebhookEndpointCreate
+         * @description A new webhook endpoint.
+         */
+        WebhookEndpointCreate: {
+            /** @description What the endpoint is for: at most 500 characters, no control characters. */
+            description?: string;
+            /**
+             * @description The event types to deliver; absent or empty: every type except the audit-only
+             *     `session.sign_in_failed`. An unknown type is 422 `VALIDATION_FAILED`.
+             */
+            event_types?: components["schemas"]["EventType"][];
+            /**
+             * @description An `https://` URL whose host is, or resolves only to, public addresses (else 422
+             *     `INVALID_WEBHOOK_URL`; `--webhooks-allow-private-urls` lifts both rules). At most 2048
+             *     characters. Redirects are not followed.
+             */
+            url: string;
+        };
+        /**
          * WebhookEndpointDisabledEvent
          * @description A webhook endpoint was disabled after its retries ran out.
          */
@@ -2555,6 +2871,103 @@ export interface components {
              * @description The organization's event number: 1, 2, 3, … in commit order, with no gaps.
              */
             sequence: number;
+        };
+        /** WebhookEndpointEnvelope */
+        WebhookEndpointEnvelope: {
+            /** @description The payload. */
+            data: components["schemas"]["WebhookEndpoint"];
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /** WebhookEndpointListEnvelope */
+        WebhookEndpointListEnvelope: {
+            /** @description This page's items. */
+            data: components["schemas"]["WebhookEndpoint"][];
+            /** @description Where the list stands: the cursor of the next page, if there is one. */
+            meta: components["schemas"]["PageMeta"];
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /**
+         * WebhookEndpointPatch
+         * @description Changes to a webhook endpoint: absent fields are unchanged; `{}` is a no-op.
+         */
+        WebhookEndpointPatch: {
+            /** @description What the endpoint is for; `null` clears it. */
+            description?: string | null;
+            /**
+             * @description `true` stops delivery; `false` resumes it at the event it stopped at, with its
+             *     failures forgotten.
+             */
+            disabled?: boolean;
+            /** @description The event types to deliver; empty: every type delivered by default. */
+            event_types?: components["schemas"]["EventType"][];
+            /** @description A new URL, by the rules of creation. */
+            url?: string;
+        };
+        /**
+         * WebhookEndpointWithSecret
+         * @description A webhook endpoint with its signing secret, shown at creation and rotation only.
+         */
+        WebhookEndpointWithSecret: {
+            /**
+             * Format: date-time
+             * @description When the endpoint was created.
+             */
+            created_at: string;
+            /** @description What the endpoint is for. */
+            description: string | null;
+            /**
+             * @description Whether delivery is stopped: set by a PATCH, or after every retry of an event failed
+             *     (then a `webhook_endpoint.disabled` event is recorded). A PATCH with `"disabled": false`
+             *     resumes at the event it stopped at.
+             */
+            disabled: boolean;
+            /**
+             * @description The event types delivered; empty: every type except the audit-only
+             *     `session.sign_in_failed`, including types added later.
+             */
+            event_types: components["schemas"]["EventType"][];
+            /**
+             * Format: int32
+             * @description Failed attempts of the event delivery is held at (0 when nothing is failing).
+             */
+            failed_attempts: number;
+            /**
+             * Format: uuid
+             * @description The endpoint's id.
+             */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the failing event is tried again; `null` when nothing is failing.
+             */
+            next_attempt_at: string | null;
+            /**
+             * Format: date-time
+             * @description Until when the secret replaced by the last rotation still signs deliveries (each
+             *     `webhook-signature` then carries both signatures); `null` when there is none.
+             */
+            previous_secret_expires_at: string | null;
+            /**
+             * @description The Standard Webhooks signing secret (`whsec_` and the base64 of 32 random bytes). Store
+             *     it now: it is never shown again.
+             */
+            secret: string;
+            /**
+             * Format: date-time
+             * @description When the endpoint was last changed.
+             */
+            updated_at: string;
+            /** @description Where events are POSTed. */
+            url: string;
+        };
+        /** WebhookEndpointWithSecretEnvelope */
+        WebhookEndpointWithSecretEnvelope: {
+            /** @description The payload. */
+            data: components["schemas"]["WebhookEndpointWithSecret"];
+            /** @description Always `true`. */
+            success: boolean;
         };
     };
     responses: never;
@@ -5865,6 +6278,1046 @@ export interface operations {
                 };
             };
             /** @description No such user, and no events about that id, in the caller's organization. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `URI_TOO_LONG`: the path and query are longer than 8 KiB. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `HEADERS_TOO_LARGE`: more than 100 header lines, or more than 16 KiB of them. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unexpected failure; nothing internal is disclosed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    listWebhookEndpoints: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Page size, 1–100 (default 50).
+                 * @example 20
+                 */
+                limit?: number;
+                /**
+                 * @description `meta.next_cursor` of the previous page; leave out, or send empty, for the first page.
+                 *     Anything this API did not issue is a 422 `INVALID_CURSOR`.
+                 * @example AQGTpdOLIH5EofI8TV5veoh8e1ht
+                 */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of endpoints, by id (creation order). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "created_at": "2026-11-30T09:52:31.604210Z",
+                     *           "description": "CRM sync",
+                     *           "disabled": false,
+                     *           "event_types": [
+                     *             "user.created",
+                     *             "user.deleted",
+                     *             "user.updated"
+                     *           ],
+                     *           "failed_attempts": 0,
+                     *           "id": "0193a5d6-7d8e-7f90-8a1b-2c3d4e5f6a7b",
+                     *           "next_attempt_at": null,
+                     *           "previous_secret_expires_at": null,
+                     *           "updated_at": "2026-11-30T09:52:31.604210Z",
+                     *           "url": "https://example.com/webhooks/users-api"
+                     *         }
+                     *       ],
+                     *       "meta": {
+                     *         "limit": 50
+                     *       },
+                     *       "success": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookEndpointListEnvelope"];
+                };
+            };
+            /** @description `MALFORMED_REQUEST`: `limit` is not an integer from 1 to 100, or `endpoint_id` is not a UUID. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INSUFFICIENT_SCOPE`: the caller lacks `webhooks:write`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such endpoint in the caller's organization. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `URI_TOO_LONG`: the path and query are longer than 8 KiB. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INVALID_CURSOR`: the cursor was not issued by this API. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `HEADERS_TOO_LARGE`: more than 100 header lines, or more than 16 KiB of them. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unexpected failure; nothing internal is disclosed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    createWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "description": "CRM sync",
+                 *       "event_types": [
+                 *         "user.created",
+                 *         "user.updated",
+                 *         "user.deleted"
+                 *       ],
+                 *       "url": "https://example.com/webhooks/users-api"
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookEndpointCreate"];
+            };
+        };
+        responses: {
+            /** @description The new endpoint with its secret; `Location` is its URL. */
+            201: {
+                headers: {
+                    LOCATION: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "created_at": "2026-11-30T09:52:31.604210Z",
+                     *         "description": "CRM sync",
+                     *         "disabled": false,
+                     *         "event_types": [
+                     *           "user.created",
+                     *           "user.deleted",
+                     *           "user.updated"
+                     *         ],
+                     *         "failed_attempts": 0,
+                     *         "id": "0193a5d6-7d8e-7f90-8a1b-2c3d4e5f6a7b",
+                     *         "next_attempt_at": null,
+                     *         "previous_secret_expires_at": null,
+                     *         "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwmIqQXk3ZkYs=",
+                     *         "updated_at": "2026-11-30T09:52:31.604210Z",
+                     *         "url": "https://example.com/webhooks/users-api"
+                     *       },
+                     *       "success": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookEndpointWithSecretEnvelope"];
+                };
+            };
+            /** @description `MALFORMED_REQUEST` (not JSON, wrong JSON types, unknown or missing fields) or `IMMUTABLE_FIELD`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INSUFFICIENT_SCOPE`: the caller lacks `webhooks:write`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `REQUEST_TIMEOUT`: the body did not all arrive within the body-read timeout; the connection is closed. */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The body is larger than 256 KiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `URI_TOO_LONG`: the path and query are longer than 8 KiB. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INVALID_WEBHOOK_URL` (not https, or not public), `VALIDATION_FAILED` (an unknown event type, a description with control characters); nothing was created. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `HEADERS_TOO_LARGE`: more than 100 header lines, or more than 16 KiB of them. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unexpected failure; nothing internal is disclosed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 0193a5d6-7d8e-7f90-8a1b-2c3d4e5f6a7b */
+                endpoint_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "created_at": "2026-11-30T09:52:31.604210Z",
+                     *         "description": "CRM sync",
+                     *         "disabled": false,
+                     *         "event_types": [
+                     *           "user.created",
+                     *           "user.deleted",
+                     *           "user.updated"
+                     *         ],
+                     *         "failed_attempts": 0,
+                     *         "id": "0193a5d6-7d8e-7f90-8a1b-2c3d4e5f6a7b",
+                     *         "next_attempt_at": null,
+                     *         "previous_secret_expires_at": null,
+                     *         "updated_at": "2026-11-30T09:52:31.604210Z",
+                     *         "url": "https://example.com/webhooks/users-api"
+                     *       },
+                     *       "success": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookEndpointEnvelope"];
+                };
+            };
+            /** @description `MALFORMED_REQUEST`: `endpoint_id` is not a UUID. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INSUFFICIENT_SCOPE`: the caller lacks `webhooks:write`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such endpoint (or event) in the caller's organization. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `URI_TOO_LONG`: the path and query are longer than 8 KiB. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `HEADERS_TOO_LARGE`: more than 100 header lines, or more than 16 KiB of them. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unexpected failure; nothing internal is disclosed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    deleteWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 0193a5d6-7d8e-7f90-8a1b-2c3d4e5f6a7b */
+                endpoint_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `MALFORMED_REQUEST`: `endpoint_id` is not a UUID. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INSUFFICIENT_SCOPE`: the caller lacks `webhooks:write`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such endpoint (or event) in the caller's organization. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `URI_TOO_LONG`: the path and query are longer than 8 KiB. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `HEADERS_TOO_LARGE`: more than 100 header lines, or more than 16 KiB of them. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unexpected failure; nothing internal is disclosed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    patchWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 0193a5d6-7d8e-7f90-8a1b-2c3d4e5f6a7b */
+                endpoint_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "disabled": false,
+                 *       "event_types": [
+                 *         "user.created",
+                 *         "user.updated",
+                 *         "user.deleted",
+                 *         "user.suspended"
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookEndpointPatch"];
+            };
+        };
+        responses: {
+            /** @description The endpoint. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "created_at": "2026-11-30T09:52:31.604210Z",
+                     *         "description": "CRM sync",
+                     *         "disabled": false,
+                     *         "event_types": [
+                     *           "user.created",
+                     *           "user.deleted",
+                     *           "user.updated"
+                     *         ],
+                     *         "failed_attempts": 0,
+                     *         "id": "0193a5d6-7d8e-7f90-8a1b-2c3d4e5f6a7b",
+                     *         "next_attempt_at": null,
+                     *         "previous_secret_expires_at": null,
+                     *         "updated_at": "2026-11-30T09:52:31.604210Z",
+                     *         "url": "https://example.com/webhooks/users-api"
+                     *       },
+                     *       "success": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookEndpointEnvelope"];
+                };
+            };
+            /** @description `MALFORMED_REQUEST` (not JSON, wrong JSON types, unknown fields, `endpoint_id` not a UUID) or `IMMUTABLE_FIELD`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INSUFFICIENT_SCOPE`: the caller lacks `webhooks:write`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such endpoint in the caller's organization. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `REQUEST_TIMEOUT`: the body did not all arrive within the body-read timeout; the connection is closed. */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The body is larger than 256 KiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `URI_TOO_LONG`: the path and query are longer than 8 KiB. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INVALID_WEBHOOK_URL` or `VALIDATION_FAILED`; nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `HEADERS_TOO_LARGE`: more than 100 header lines, or more than 16 KiB of them. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unexpected failure; nothing internal is disclosed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Page size, 1–100 (default 50).
+                 * @example 20
+                 */
+                limit?: number;
+                /**
+                 * @description `meta.next_cursor` of the previous page; leave out, or send empty, for the first page.
+                 *     Anything this API did not issue is a 422 `INVALID_CURSOR`.
+                 * @example AQGTpdOLIH5EofI8TV5veoh8e1ht
+                 */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @example 0193a5d6-7d8e-7f90-8a1b-2c3d4e5f6a7b */
+                endpoint_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of attempts, newest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "attempt": 1,
+                     *           "attempted_at": "2026-11-30T09:52:31.604210Z",
+                     *           "error": null,
+                     *           "event_id": "01JF8Z6Q3W5X7Y9A1B3C5D7E9G",
+                     *           "event_sequence": 42,
+                     *           "event_type": "user.updated",
+                     *           "id": "0193a5d7-8e9f-7a01-9b2c-3d4e5f6a7b8c",
+                     *           "latency_ms": 87,
+                     *           "next_attempt_at": null,
+                     *           "redelivery": false,
+                     *           "response_body": "",
+                     *           "response_status": 204,
+                     *           "status": "succeeded"
+                     *         }
+                     *       ],
+                     *       "meta": {
+                     *         "limit": 50
+                     *       },
+                     *       "success": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookDeliveryListEnvelope"];
+                };
+            };
+            /** @description `MALFORMED_REQUEST`: `limit` is not an integer from 1 to 100, or `endpoint_id` is not a UUID. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INSUFFICIENT_SCOPE`: the caller lacks `webhooks:write`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such endpoint in the caller's organization. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `URI_TOO_LONG`: the path and query are longer than 8 KiB. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INVALID_CURSOR`: the cursor was not issued by this API. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `HEADERS_TOO_LARGE`: more than 100 header lines, or more than 16 KiB of them. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unexpected failure; nothing internal is disclosed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    redeliverWebhookEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 0193a5d6-7d8e-7f90-8a1b-2c3d4e5f6a7b */
+                endpoint_id: string;
+                /**
+                 * @description The event's id (a ULID), as in `webhook-id` and the deliveries' `event_id`; any
+                 *     other string names no event (404).
+                 * @example 01JF8Z6Q3W5X7Y9A1B3C5D7E9G
+                 */
+                event_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued: the dispatcher sends it shortly, once, and lists the attempt in `deliveries`. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "endpoint_id": "0193a5d6-7d8e-7f90-8a1b-2c3d4e5f6a7b",
+                     *         "event_id": "01JF8Z6Q3W5X7Y9A1B3C5D7E9G"
+                     *       },
+                     *       "success": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RedeliveryEnvelope"];
+                };
+            };
+            /** @description `MALFORMED_REQUEST`: `endpoint_id` is not a UUID. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INSUFFICIENT_SCOPE`: the caller lacks `webhooks:write`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such endpoint (or event) in the caller's organization. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `URI_TOO_LONG`: the path and query are longer than 8 KiB. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `HEADERS_TOO_LARGE`: more than 100 header lines, or more than 16 KiB of them. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unexpected failure; nothing internal is disclosed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    rotateWebhookSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 0193a5d6-7d8e-7f90-8a1b-2c3d4e5f6a7b */
+                endpoint_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint with its new secret. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "created_at": "2026-11-30T09:52:31.604210Z",
+                     *         "description": "CRM sync",
+                     *         "disabled": false,
+                     *         "event_types": [
+                     *           "user.created",
+                     *           "user.deleted",
+                     *           "user.updated"
+                     *         ],
+                     *         "failed_attempts": 0,
+                     *         "id": "0193a5d6-7d8e-7f90-8a1b-2c3d4e5f6a7b",
+                     *         "next_attempt_at": null,
+                     *         "previous_secret_expires_at": null,
+                     *         "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwmIqQXk3ZkYs=",
+                     *         "updated_at": "2026-11-30T09:52:31.604210Z",
+                     *         "url": "https://example.com/webhooks/users-api"
+                     *       },
+                     *       "success": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookEndpointWithSecretEnvelope"];
+                };
+            };
+            /** @description `MALFORMED_REQUEST`: `endpoint_id` is not a UUID. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INSUFFICIENT_SCOPE`: the caller lacks `webhooks:write`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such endpoint (or event) in the caller's organization. */
             404: {
                 headers: {
                     [name: string]: unknown;

@@ -213,10 +213,66 @@ shown again.*/
             Default::default()
         }
     }
-    ///The endpoint disabled after its retries were exhausted.
+    ///Why the endpoint was disabled: `retries_exhausted`.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum DisabledReason {
+        #[serde(rename = "retries_exhausted")]
+        RetriesExhausted,
+    }
+    impl ::std::fmt::Display for DisabledReason {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::RetriesExhausted => f.write_str("retries_exhausted"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for DisabledReason {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "retries_exhausted" => Ok(Self::RetriesExhausted),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for DisabledReason {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for DisabledReason {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    /**The endpoint disabled after its retries ran out, and the event it was stuck on (deliver
+again by setting `disabled: false`; delivery resumes at that event).*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct EndpointEventData {
+        ///How many attempts were made at that event.
+        pub attempts: i32,
+        pub failed_event: FailedEvent,
         pub object: EndpointObject,
+        pub reason: DisabledReason,
     }
     impl EndpointEventData {
         pub fn builder() -> builder::EndpointEventData {
@@ -226,6 +282,8 @@ shown again.*/
     ///A webhook endpoint the dispatcher disabled.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct EndpointObject {
+        ///Always `true`.
+        pub disabled: bool,
         ///The endpoint's id.
         pub id: ::std::string::String,
         ///Where it delivered to.
@@ -1998,6 +2056,22 @@ event.*/
             value.parse()
         }
     }
+    ///The event the endpoint kept refusing.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct FailedEvent {
+        ///Its id.
+        pub id: ::std::string::String,
+        ///Its sequence.
+        pub sequence: i64,
+        ///Its type.
+        #[serde(rename = "type")]
+        pub type_: ::std::string::String,
+    }
+    impl FailedEvent {
+        pub fn builder() -> builder::FailedEvent {
+            Default::default()
+        }
+    }
     /**One changed field. A secret (a password, a TOTP secret) is listed with `secret: true` and
 `null` values: that it changed, never what it was or is.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -2278,6 +2352,31 @@ was not issued by this API is 422 `INVALID_CURSOR`.*/
     }
     impl PageMeta {
         pub fn builder() -> builder::PageMeta {
+            Default::default()
+        }
+    }
+    ///A redelivery, queued.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct Redelivery {
+        ///The endpoint.
+        pub endpoint_id: ::uuid::Uuid,
+        ///The event to deliver again.
+        pub event_id: ::std::string::String,
+    }
+    impl Redelivery {
+        pub fn builder() -> builder::Redelivery {
+            Default::default()
+        }
+    }
+    ///`RedeliveryEnvelope`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct RedeliveryEnvelope {
+        pub data: Redelivery,
+        ///Always `true`.
+        pub success: bool,
+    }
+    impl RedeliveryEnvelope {
+        pub fn builder() -> builder::RedeliveryEnvelope {
             Default::default()
         }
     }
@@ -3444,6 +3543,122 @@ looked up when a user is read). Never the password hash or the TOTP secret.*/
             Default::default()
         }
     }
+    ///One delivery attempt.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WebhookDelivery {
+        ///1 for the first attempt of the event; a redelivery is attempt 1 of its own.
+        pub attempt: i32,
+        ///When the attempt was made.
+        pub attempted_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///Why no response counted: a timeout, a refused address, a connection error.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub error: ::std::option::Option<::std::string::String>,
+        ///The event delivered: also the `webhook-id` header, the same on every attempt.
+        pub event_id: ::std::string::String,
+        ///The event's number in its organization's sequence.
+        pub event_sequence: i64,
+        pub event_type: EventType,
+        ///The attempt's id.
+        pub id: ::uuid::Uuid,
+        ///From sending the request to the end of the response, or to the failure.
+        pub latency_ms: i64,
+        /**When the event is tried again after this failure; `null` after a success, a
+redelivery, or the last attempt.*/
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub next_attempt_at: ::std::option::Option<
+            ::chrono::DateTime<::chrono::offset::Utc>,
+        >,
+        ///Whether it was asked for with `redeliver`.
+        pub redelivery: bool,
+        ///The first 1 KiB of the response body (lossy UTF-8); `null` without a response.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub response_body: ::std::option::Option<::std::string::String>,
+        ///The receiver's HTTP status; `null` when there was no response (see `error`).
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub response_status: ::std::option::Option<i32>,
+        ///`succeeded` (a 2xx within the timeout) or `failed`.
+        pub status: ::std::string::String,
+    }
+    impl WebhookDelivery {
+        pub fn builder() -> builder::WebhookDelivery {
+            Default::default()
+        }
+    }
+    ///One page of an endpoint's delivery attempts, newest first.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WebhookDeliveryListEnvelope {
+        ///This page's attempts, newest first.
+        pub data: ::std::vec::Vec<WebhookDelivery>,
+        pub meta: PageMeta,
+        ///Always `true`.
+        pub success: bool,
+    }
+    impl WebhookDeliveryListEnvelope {
+        pub fn builder() -> builder::WebhookDeliveryListEnvelope {
+            Default::default()
+        }
+    }
+    ///A webhook endpoint, without its secret.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WebhookEndpoint {
+        ///When the endpoint was created.
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///What the endpoint is for.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub description: ::std::option::Option<::std::string::String>,
+        /**Whether delivery is stopped: set by a PATCH, or after every retry of an event failed
+(then a `webhook_endpoint.disabled` event is recorded). A PATCH with `"disabled": false`
+resumes at the event it stopped at.*/
+        pub disabled: bool,
+        /**The event types delivered; empty: every type except the audit-only
+`session.sign_in_failed`, including types added later.*/
+        pub event_types: ::std::vec::Vec<EventType>,
+        ///Failed attempts of the event delivery is held at (0 when nothing is failing).
+        pub failed_attempts: i32,
+        ///The endpoint's id.
+        pub id: ::uuid::Uuid,
+        ///When the failing event is tried again; `null` when nothing is failing.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub next_attempt_at: ::std::option::Option<
+            ::chrono::DateTime<::chrono::offset::Utc>,
+        >,
+        /**Until when the secret replaced by the last rotation still signs deliveries (each
+`webhook-signature` then carries both signatures); `null` when there is none.*/
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub previous_secret_expires_at: ::std::option::Option<
+            ::chrono::DateTime<::chrono::offset::Utc>,
+        >,
+        ///When the endpoint was last changed.
+        pub updated_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///Where events are POSTed.
+        pub url: ::std::string::String,
+    }
+    impl WebhookEndpoint {
+        pub fn builder() -> builder::WebhookEndpoint {
+            Default::default()
+        }
+    }
+    ///A new webhook endpoint.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct WebhookEndpointCreate {
+        ///What the endpoint is for: at most 500 characters, no control characters.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<::std::string::String>,
+        /**The event types to deliver; absent or empty: every type except the audit-only
+`session.sign_in_failed`. An unknown type is 422 `VALIDATION_FAILED`.*/
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub event_types: ::std::vec::Vec<EventType>,
+        /**An `https://` URL whose host is, or resolves only to, public addresses (else 422
+`INVALID_WEBHOOK_URL`; `--webhooks-allow-private-urls` lifts both rules). At most 2048
+characters. Redirects are not followed.*/
+        pub url: ::std::string::String,
+    }
+    impl WebhookEndpointCreate {
+        pub fn builder() -> builder::WebhookEndpointCreate {
+            Default::default()
+        }
+    }
     ///A webhook endpoint was disabled after its retries ran out.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct WebhookEndpointDisabledEvent {
@@ -3463,6 +3678,87 @@ looked up when a user is read). Never the password hash or the TOTP secret.*/
     }
     impl WebhookEndpointDisabledEvent {
         pub fn builder() -> builder::WebhookEndpointDisabledEvent {
+            Default::default()
+        }
+    }
+    ///`WebhookEndpointEnvelope`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WebhookEndpointEnvelope {
+        pub data: WebhookEndpoint,
+        ///Always `true`.
+        pub success: bool,
+    }
+    impl WebhookEndpointEnvelope {
+        pub fn builder() -> builder::WebhookEndpointEnvelope {
+            Default::default()
+        }
+    }
+    ///`WebhookEndpointListEnvelope`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WebhookEndpointListEnvelope {
+        ///This page's items.
+        pub data: ::std::vec::Vec<WebhookEndpoint>,
+        pub meta: PageMeta,
+        ///Always `true`.
+        pub success: bool,
+    }
+    impl WebhookEndpointListEnvelope {
+        pub fn builder() -> builder::WebhookEndpointListEnvelope {
+            Default::default()
+        }
+    }
+    ///A webhook endpoint with its signing secret, shown at creation and rotation only.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WebhookEndpointWithSecret {
+        ///When the endpoint was created.
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///What the endpoint is for.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub description: ::std::option::Option<::std::string::String>,
+        /**Whether delivery is stopped: set by a PATCH, or after every retry of an event failed
+(then a `webhook_endpoint.disabled` event is recorded). A PATCH with `"disabled": false`
+resumes at the event it stopped at.*/
+        pub disabled: bool,
+        /**The event types delivered; empty: every type except the audit-only
+`session.sign_in_failed`, including types added later.*/
+        pub event_types: ::std::vec::Vec<EventType>,
+        ///Failed attempts of the event delivery is held at (0 when nothing is failing).
+        pub failed_attempts: i32,
+        ///The endpoint's id.
+        pub id: ::uuid::Uuid,
+        ///When the failing event is tried again; `null` when nothing is failing.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub next_attempt_at: ::std::option::Option<
+            ::chrono::DateTime<::chrono::offset::Utc>,
+        >,
+        /**Until when the secret replaced by the last rotation still signs deliveries (each
+`webhook-signature` then carries both signatures); `null` when there is none.*/
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub previous_secret_expires_at: ::std::option::Option<
+            ::chrono::DateTime<::chrono::offset::Utc>,
+        >,
+        /**The Standard Webhooks signing secret (`whsec_` and the base64 of 32 random bytes). Store
+it now: it is never shown again.*/
+        pub secret: ::std::string::String,
+        ///When the endpoint was last changed.
+        pub updated_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///Where events are POSTed.
+        pub url: ::std::string::String,
+    }
+    impl WebhookEndpointWithSecret {
+        pub fn builder() -> builder::WebhookEndpointWithSecret {
+            Default::default()
+        }
+    }
+    ///`WebhookEndpointWithSecretEnvelope`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct WebhookEndpointWithSecretEnvelope {
+        pub data: WebhookEndpointWithSecret,
+        ///Always `true`.
+        pub success: bool,
+    }
+    impl WebhookEndpointWithSecretEnvelope {
+        pub fn builder() -> builder::WebhookEndpointWithSecretEnvelope {
             Default::default()
         }
     }
@@ -4256,16 +4552,49 @@ looked up when a user is read). Never the password hash or the TOTP secret.*/
         }
         #[derive(Clone, Debug)]
         pub struct EndpointEventData {
+            attempts: ::std::result::Result<i32, ::std::string::String>,
+            failed_event: ::std::result::Result<
+                super::FailedEvent,
+                ::std::string::String,
+            >,
             object: ::std::result::Result<super::EndpointObject, ::std::string::String>,
+            reason: ::std::result::Result<super::DisabledReason, ::std::string::String>,
         }
         impl ::std::default::Default for EndpointEventData {
             fn default() -> Self {
                 Self {
+                    attempts: Err("no value supplied for attempts".to_string()),
+                    failed_event: Err("no value supplied for failed_event".to_string()),
                     object: Err("no value supplied for object".to_string()),
+                    reason: Err("no value supplied for reason".to_string()),
                 }
             }
         }
         impl EndpointEventData {
+            pub fn attempts<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i32>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.attempts = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for attempts: {e}")
+                    });
+                self
+            }
+            pub fn failed_event<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::FailedEvent>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.failed_event = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for failed_event: {e}")
+                    });
+                self
+            }
             pub fn object<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<super::EndpointObject>,
@@ -4278,34 +4607,70 @@ looked up when a user is read). Never the password hash or the TOTP secret.*/
                     });
                 self
             }
+            pub fn reason<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::DisabledReason>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reason = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for reason: {e}")
+                    });
+                self
+            }
         }
         impl ::std::convert::TryFrom<EndpointEventData> for super::EndpointEventData {
             type Error = super::error::ConversionError;
             fn try_from(
                 value: EndpointEventData,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self { object: value.object? })
+                Ok(Self {
+                    attempts: value.attempts?,
+                    failed_event: value.failed_event?,
+                    object: value.object?,
+                    reason: value.reason?,
+                })
             }
         }
         impl ::std::convert::From<super::EndpointEventData> for EndpointEventData {
             fn from(value: super::EndpointEventData) -> Self {
-                Self { object: Ok(value.object) }
+                Self {
+                    attempts: Ok(value.attempts),
+                    failed_event: Ok(value.failed_event),
+                    object: Ok(value.object),
+                    reason: Ok(value.reason),
+                }
             }
         }
         #[derive(Clone, Debug)]
         pub struct EndpointObject {
+            disabled: ::std::result::Result<bool, ::std::string::String>,
             id: ::std::result::Result<::std::string::String, ::std::string::String>,
             url: ::std::result::Result<::std::string::String, ::std::string::String>,
         }
         impl ::std::default::Default for EndpointObject {
             fn default() -> Self {
                 Self {
+                    disabled: Err("no value supplied for disabled".to_string()),
                     id: Err("no value supplied for id".to_string()),
                     url: Err("no value supplied for url".to_string()),
                 }
             }
         }
         impl EndpointObject {
+            pub fn disabled<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.disabled = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for disabled: {e}")
+                    });
+                self
+            }
             pub fn id<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::string::String>,
@@ -4335,6 +4700,7 @@ looked up when a user is read). Never the password hash or the TOTP secret.*/
                 value: EndpointObject,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
+                    disabled: value.disabled?,
                     id: value.id?,
                     url: value.url?,
                 })
@@ -4343,6 +4709,7 @@ looked up when a user is read). Never the password hash or the TOTP secret.*/
         impl ::std::convert::From<super::EndpointObject> for EndpointObject {
             fn from(value: super::EndpointObject) -> Self {
                 Self {
+                    disabled: Ok(value.disabled),
                     id: Ok(value.id),
                     url: Ok(value.url),
                 }
@@ -7856,6 +8223,78 @@ looked up when a user is read). Never the password hash or the TOTP secret.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct FailedEvent {
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            sequence: ::std::result::Result<i64, ::std::string::String>,
+            type_: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for FailedEvent {
+            fn default() -> Self {
+                Self {
+                    id: Err("no value supplied for id".to_string()),
+                    sequence: Err("no value supplied for sequence".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl FailedEvent {
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn sequence<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sequence = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sequence: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<FailedEvent> for super::FailedEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: FailedEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    id: value.id?,
+                    sequence: value.sequence?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::FailedEvent> for FailedEvent {
+            fn from(value: super::FailedEvent) -> Self {
+                Self {
+                    id: Ok(value.id),
+                    sequence: Ok(value.sequence),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct FieldChange {
             after: ::std::result::Result<::serde_json::Value, ::std::string::String>,
             before: ::std::result::Result<::serde_json::Value, ::std::string::String>,
@@ -9362,6 +9801,125 @@ looked up when a user is read). Never the password hash or the TOTP secret.*/
                 Self {
                     limit: Ok(value.limit),
                     next_cursor: Ok(value.next_cursor),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct Redelivery {
+            endpoint_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            event_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for Redelivery {
+            fn default() -> Self {
+                Self {
+                    endpoint_id: Err("no value supplied for endpoint_id".to_string()),
+                    event_id: Err("no value supplied for event_id".to_string()),
+                }
+            }
+        }
+        impl Redelivery {
+            pub fn endpoint_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.endpoint_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for endpoint_id: {e}")
+                    });
+                self
+            }
+            pub fn event_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for event_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Redelivery> for super::Redelivery {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Redelivery,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    endpoint_id: value.endpoint_id?,
+                    event_id: value.event_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Redelivery> for Redelivery {
+            fn from(value: super::Redelivery) -> Self {
+                Self {
+                    endpoint_id: Ok(value.endpoint_id),
+                    event_id: Ok(value.event_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RedeliveryEnvelope {
+            data: ::std::result::Result<super::Redelivery, ::std::string::String>,
+            success: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for RedeliveryEnvelope {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    success: Err("no value supplied for success".to_string()),
+                }
+            }
+        }
+        impl RedeliveryEnvelope {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Redelivery>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn success<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for success: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RedeliveryEnvelope> for super::RedeliveryEnvelope {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RedeliveryEnvelope,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    success: value.success?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RedeliveryEnvelope> for RedeliveryEnvelope {
+            fn from(value: super::RedeliveryEnvelope) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    success: Ok(value.success),
                 }
             }
         }
@@ -14543,6 +15101,651 @@ looked up when a user is read). Never the password hash or the TOTP secret.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct WebhookDelivery {
+            attempt: ::std::result::Result<i32, ::std::string::String>,
+            attempted_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            error: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            event_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            event_sequence: ::std::result::Result<i64, ::std::string::String>,
+            event_type: ::std::result::Result<super::EventType, ::std::string::String>,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            latency_ms: ::std::result::Result<i64, ::std::string::String>,
+            next_attempt_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            redelivery: ::std::result::Result<bool, ::std::string::String>,
+            response_body: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            response_status: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for WebhookDelivery {
+            fn default() -> Self {
+                Self {
+                    attempt: Err("no value supplied for attempt".to_string()),
+                    attempted_at: Err("no value supplied for attempted_at".to_string()),
+                    error: Err("no value supplied for error".to_string()),
+                    event_id: Err("no value supplied for event_id".to_string()),
+                    event_sequence: Err(
+                        "no value supplied for event_sequence".to_string(),
+                    ),
+                    event_type: Err("no value supplied for event_type".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    latency_ms: Err("no value supplied for latency_ms".to_string()),
+                    next_attempt_at: Err(
+                        "no value supplied for next_attempt_at".to_string(),
+                    ),
+                    redelivery: Err("no value supplied for redelivery".to_string()),
+                    response_body: Err(
+                        "no value supplied for response_body".to_string(),
+                    ),
+                    response_status: Err(
+                        "no value supplied for response_status".to_string(),
+                    ),
+                    status: Err("no value supplied for status".to_string()),
+                }
+            }
+        }
+        impl WebhookDelivery {
+            pub fn attempt<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i32>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.attempt = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for attempt: {e}")
+                    });
+                self
+            }
+            pub fn attempted_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.attempted_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for attempted_at: {e}")
+                    });
+                self
+            }
+            pub fn error<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.error = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for error: {e}")
+                    });
+                self
+            }
+            pub fn event_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for event_id: {e}")
+                    });
+                self
+            }
+            pub fn event_sequence<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_sequence = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for event_sequence: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn event_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EventType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for event_type: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn latency_ms<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.latency_ms = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for latency_ms: {e}")
+                    });
+                self
+            }
+            pub fn next_attempt_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_attempt_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for next_attempt_at: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn redelivery<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.redelivery = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for redelivery: {e}")
+                    });
+                self
+            }
+            pub fn response_body<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.response_body = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for response_body: {e}")
+                    });
+                self
+            }
+            pub fn response_status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.response_status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for response_status: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<WebhookDelivery> for super::WebhookDelivery {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: WebhookDelivery,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    attempt: value.attempt?,
+                    attempted_at: value.attempted_at?,
+                    error: value.error?,
+                    event_id: value.event_id?,
+                    event_sequence: value.event_sequence?,
+                    event_type: value.event_type?,
+                    id: value.id?,
+                    latency_ms: value.latency_ms?,
+                    next_attempt_at: value.next_attempt_at?,
+                    redelivery: value.redelivery?,
+                    response_body: value.response_body?,
+                    response_status: value.response_status?,
+                    status: value.status?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::WebhookDelivery> for WebhookDelivery {
+            fn from(value: super::WebhookDelivery) -> Self {
+                Self {
+                    attempt: Ok(value.attempt),
+                    attempted_at: Ok(value.attempted_at),
+                    error: Ok(value.error),
+                    event_id: Ok(value.event_id),
+                    event_sequence: Ok(value.event_sequence),
+                    event_type: Ok(value.event_type),
+                    id: Ok(value.id),
+                    latency_ms: Ok(value.latency_ms),
+                    next_attempt_at: Ok(value.next_attempt_at),
+                    redelivery: Ok(value.redelivery),
+                    response_body: Ok(value.response_body),
+                    response_status: Ok(value.response_status),
+                    status: Ok(value.status),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct WebhookDeliveryListEnvelope {
+            data: ::std::result::Result<
+                ::std::vec::Vec<super::WebhookDelivery>,
+                ::std::string::String,
+            >,
+            meta: ::std::result::Result<super::PageMeta, ::std::string::String>,
+            success: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for WebhookDeliveryListEnvelope {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    meta: Err("no value supplied for meta".to_string()),
+                    success: Err("no value supplied for success".to_string()),
+                }
+            }
+        }
+        impl WebhookDeliveryListEnvelope {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::WebhookDelivery>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn meta<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::PageMeta>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meta = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meta: {e}")
+                    });
+                self
+            }
+            pub fn success<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for success: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<WebhookDeliveryListEnvelope>
+        for super::WebhookDeliveryListEnvelope {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: WebhookDeliveryListEnvelope,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    meta: value.meta?,
+                    success: value.success?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::WebhookDeliveryListEnvelope>
+        for WebhookDeliveryListEnvelope {
+            fn from(value: super::WebhookDeliveryListEnvelope) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    meta: Ok(value.meta),
+                    success: Ok(value.success),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct WebhookEndpoint {
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            description: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            disabled: ::std::result::Result<bool, ::std::string::String>,
+            event_types: ::std::result::Result<
+                ::std::vec::Vec<super::EventType>,
+                ::std::string::String,
+            >,
+            failed_attempts: ::std::result::Result<i32, ::std::string::String>,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            next_attempt_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            previous_secret_expires_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            updated_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            url: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for WebhookEndpoint {
+            fn default() -> Self {
+                Self {
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    description: Err("no value supplied for description".to_string()),
+                    disabled: Err("no value supplied for disabled".to_string()),
+                    event_types: Err("no value supplied for event_types".to_string()),
+                    failed_attempts: Err(
+                        "no value supplied for failed_attempts".to_string(),
+                    ),
+                    id: Err("no value supplied for id".to_string()),
+                    next_attempt_at: Err(
+                        "no value supplied for next_attempt_at".to_string(),
+                    ),
+                    previous_secret_expires_at: Err(
+                        "no value supplied for previous_secret_expires_at".to_string(),
+                    ),
+                    updated_at: Err("no value supplied for updated_at".to_string()),
+                    url: Err("no value supplied for url".to_string()),
+                }
+            }
+        }
+        impl WebhookEndpoint {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.description = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for description: {e}")
+                    });
+                self
+            }
+            pub fn disabled<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.disabled = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for disabled: {e}")
+                    });
+                self
+            }
+            pub fn event_types<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::EventType>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_types = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for event_types: {e}")
+                    });
+                self
+            }
+            pub fn failed_attempts<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i32>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.failed_attempts = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for failed_attempts: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn next_attempt_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_attempt_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for next_attempt_at: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn previous_secret_expires_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.previous_secret_expires_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for previous_secret_expires_at: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn updated_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.updated_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for updated_at: {e}")
+                    });
+                self
+            }
+            pub fn url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for url: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<WebhookEndpoint> for super::WebhookEndpoint {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: WebhookEndpoint,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    description: value.description?,
+                    disabled: value.disabled?,
+                    event_types: value.event_types?,
+                    failed_attempts: value.failed_attempts?,
+                    id: value.id?,
+                    next_attempt_at: value.next_attempt_at?,
+                    previous_secret_expires_at: value.previous_secret_expires_at?,
+                    updated_at: value.updated_at?,
+                    url: value.url?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::WebhookEndpoint> for WebhookEndpoint {
+            fn from(value: super::WebhookEndpoint) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    description: Ok(value.description),
+                    disabled: Ok(value.disabled),
+                    event_types: Ok(value.event_types),
+                    failed_attempts: Ok(value.failed_attempts),
+                    id: Ok(value.id),
+                    next_attempt_at: Ok(value.next_attempt_at),
+                    previous_secret_expires_at: Ok(value.previous_secret_expires_at),
+                    updated_at: Ok(value.updated_at),
+                    url: Ok(value.url),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct WebhookEndpointCreate {
+            description: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            event_types: ::std::result::Result<
+                ::std::vec::Vec<super::EventType>,
+                ::std::string::String,
+            >,
+            url: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for WebhookEndpointCreate {
+            fn default() -> Self {
+                Self {
+                    description: Ok(Default::default()),
+                    event_types: Ok(Default::default()),
+                    url: Err("no value supplied for url".to_string()),
+                }
+            }
+        }
+        impl WebhookEndpointCreate {
+            pub fn description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.description = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for description: {e}")
+                    });
+                self
+            }
+            pub fn event_types<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::EventType>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_types = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for event_types: {e}")
+                    });
+                self
+            }
+            pub fn url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for url: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<WebhookEndpointCreate>
+        for super::WebhookEndpointCreate {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: WebhookEndpointCreate,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    description: value.description?,
+                    event_types: value.event_types?,
+                    url: value.url?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::WebhookEndpointCreate>
+        for WebhookEndpointCreate {
+            fn from(value: super::WebhookEndpointCreate) -> Self {
+                Self {
+                    description: Ok(value.description),
+                    event_types: Ok(value.event_types),
+                    url: Ok(value.url),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct WebhookEndpointDisabledEvent {
             actor: ::std::result::Result<super::EventActor, ::std::string::String>,
             data: ::std::result::Result<super::EndpointEventData, ::std::string::String>,
@@ -14683,6 +15886,444 @@ looked up when a user is read). Never the password hash or the TOTP secret.*/
                     org_id: Ok(value.org_id),
                     request_id: Ok(value.request_id),
                     sequence: Ok(value.sequence),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct WebhookEndpointEnvelope {
+            data: ::std::result::Result<super::WebhookEndpoint, ::std::string::String>,
+            success: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for WebhookEndpointEnvelope {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    success: Err("no value supplied for success".to_string()),
+                }
+            }
+        }
+        impl WebhookEndpointEnvelope {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::WebhookEndpoint>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn success<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for success: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<WebhookEndpointEnvelope>
+        for super::WebhookEndpointEnvelope {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: WebhookEndpointEnvelope,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    success: value.success?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::WebhookEndpointEnvelope>
+        for WebhookEndpointEnvelope {
+            fn from(value: super::WebhookEndpointEnvelope) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    success: Ok(value.success),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct WebhookEndpointListEnvelope {
+            data: ::std::result::Result<
+                ::std::vec::Vec<super::WebhookEndpoint>,
+                ::std::string::String,
+            >,
+            meta: ::std::result::Result<super::PageMeta, ::std::string::String>,
+            success: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for WebhookEndpointListEnvelope {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    meta: Err("no value supplied for meta".to_string()),
+                    success: Err("no value supplied for success".to_string()),
+                }
+            }
+        }
+        impl WebhookEndpointListEnvelope {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::WebhookEndpoint>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn meta<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::PageMeta>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meta = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meta: {e}")
+                    });
+                self
+            }
+            pub fn success<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for success: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<WebhookEndpointListEnvelope>
+        for super::WebhookEndpointListEnvelope {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: WebhookEndpointListEnvelope,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    meta: value.meta?,
+                    success: value.success?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::WebhookEndpointListEnvelope>
+        for WebhookEndpointListEnvelope {
+            fn from(value: super::WebhookEndpointListEnvelope) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    meta: Ok(value.meta),
+                    success: Ok(value.success),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct WebhookEndpointWithSecret {
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            description: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            disabled: ::std::result::Result<bool, ::std::string::String>,
+            event_types: ::std::result::Result<
+                ::std::vec::Vec<super::EventType>,
+                ::std::string::String,
+            >,
+            failed_attempts: ::std::result::Result<i32, ::std::string::String>,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            next_attempt_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            previous_secret_expires_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            secret: ::std::result::Result<::std::string::String, ::std::string::String>,
+            updated_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            url: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for WebhookEndpointWithSecret {
+            fn default() -> Self {
+                Self {
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    description: Err("no value supplied for description".to_string()),
+                    disabled: Err("no value supplied for disabled".to_string()),
+                    event_types: Err("no value supplied for event_types".to_string()),
+                    failed_attempts: Err(
+                        "no value supplied for failed_attempts".to_string(),
+                    ),
+                    id: Err("no value supplied for id".to_string()),
+                    next_attempt_at: Err(
+                        "no value supplied for next_attempt_at".to_string(),
+                    ),
+                    previous_secret_expires_at: Err(
+                        "no value supplied for previous_secret_expires_at".to_string(),
+                    ),
+                    secret: Err("no value supplied for secret".to_string()),
+                    updated_at: Err("no value supplied for updated_at".to_string()),
+                    url: Err("no value supplied for url".to_string()),
+                }
+            }
+        }
+        impl WebhookEndpointWithSecret {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.description = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for description: {e}")
+                    });
+                self
+            }
+            pub fn disabled<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.disabled = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for disabled: {e}")
+                    });
+                self
+            }
+            pub fn event_types<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::EventType>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_types = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for event_types: {e}")
+                    });
+                self
+            }
+            pub fn failed_attempts<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i32>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.failed_attempts = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for failed_attempts: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn next_attempt_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_attempt_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for next_attempt_at: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn previous_secret_expires_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.previous_secret_expires_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for previous_secret_expires_at: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn secret<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.secret = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for secret: {e}")
+                    });
+                self
+            }
+            pub fn updated_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.updated_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for updated_at: {e}")
+                    });
+                self
+            }
+            pub fn url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for url: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<WebhookEndpointWithSecret>
+        for super::WebhookEndpointWithSecret {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: WebhookEndpointWithSecret,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    description: value.description?,
+                    disabled: value.disabled?,
+                    event_types: value.event_types?,
+                    failed_attempts: value.failed_attempts?,
+                    id: value.id?,
+                    next_attempt_at: value.next_attempt_at?,
+                    previous_secret_expires_at: value.previous_secret_expires_at?,
+                    secret: value.secret?,
+                    updated_at: value.updated_at?,
+                    url: value.url?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::WebhookEndpointWithSecret>
+        for WebhookEndpointWithSecret {
+            fn from(value: super::WebhookEndpointWithSecret) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    description: Ok(value.description),
+                    disabled: Ok(value.disabled),
+                    event_types: Ok(value.event_types),
+                    failed_attempts: Ok(value.failed_attempts),
+                    id: Ok(value.id),
+                    next_attempt_at: Ok(value.next_attempt_at),
+                    previous_secret_expires_at: Ok(value.previous_secret_expires_at),
+                    secret: Ok(value.secret),
+                    updated_at: Ok(value.updated_at),
+                    url: Ok(value.url),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct WebhookEndpointWithSecretEnvelope {
+            data: ::std::result::Result<
+                super::WebhookEndpointWithSecret,
+                ::std::string::String,
+            >,
+            success: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for WebhookEndpointWithSecretEnvelope {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    success: Err("no value supplied for success".to_string()),
+                }
+            }
+        }
+        impl WebhookEndpointWithSecretEnvelope {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::WebhookEndpointWithSecret>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn success<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for success: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<WebhookEndpointWithSecretEnvelope>
+        for super::WebhookEndpointWithSecretEnvelope {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: WebhookEndpointWithSecretEnvelope,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    success: value.success?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::WebhookEndpointWithSecretEnvelope>
+        for WebhookEndpointWithSecretEnvelope {
+            fn from(value: super::WebhookEndpointWithSecretEnvelope) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    success: Ok(value.success),
                 }
             }
         }
@@ -15384,6 +17025,159 @@ let response = client.list_user_events()
 ```*/
     pub fn list_user_events(&self) -> builder::ListUserEvents<'_> {
         builder::ListUserEvents::new(self)
+    }
+    /**List webhook endpoints
+
+The organization's endpoints in creation order, one page at a time, without secrets.
+Needs `webhooks:write`.
+
+Sends a `GET` request to `/v1/webhook-endpoints`
+
+Arguments:
+- `cursor`: `meta.next_cursor` of the previous page; leave out, or send empty, for the first page.
+Anything this API did not issue is a 422 `INVALID_CURSOR`.
+- `limit`: Page size, 1–100 (default 50).
+```ignore
+let response = client.list_webhook_endpoints()
+    .cursor(cursor)
+    .limit(limit)
+    .send()
+    .await;
+```*/
+    pub fn list_webhook_endpoints(&self) -> builder::ListWebhookEndpoints<'_> {
+        builder::ListWebhookEndpoints::new(self)
+    }
+    /**Create a webhook endpoint
+
+Registers a URL to receive the organization's change events from now on, signed per
+Standard Webhooks. The response carries the signing secret, shown this once. Needs
+`webhooks:write`.
+
+Sends a `POST` request to `/v1/webhook-endpoints`
+
+```ignore
+let response = client.create_webhook_endpoint()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn create_webhook_endpoint(&self) -> builder::CreateWebhookEndpoint<'_> {
+        builder::CreateWebhookEndpoint::new(self)
+    }
+    /**Get a webhook endpoint
+
+One endpoint of the caller's organization, with its delivery state, without its
+secret; an id of another organization is 404. Needs `webhooks:write`.
+
+Sends a `GET` request to `/v1/webhook-endpoints/{endpoint_id}`
+
+```ignore
+let response = client.get_webhook_endpoint()
+    .endpoint_id(endpoint_id)
+    .send()
+    .await;
+```*/
+    pub fn get_webhook_endpoint(&self) -> builder::GetWebhookEndpoint<'_> {
+        builder::GetWebhookEndpoint::new(self)
+    }
+    /**Delete a webhook endpoint
+
+Stops delivery and deletes the endpoint with its delivery history. Needs
+`webhooks:write`. Deleting again is 404.
+
+Sends a `DELETE` request to `/v1/webhook-endpoints/{endpoint_id}`
+
+```ignore
+let response = client.delete_webhook_endpoint()
+    .endpoint_id(endpoint_id)
+    .send()
+    .await;
+```*/
+    pub fn delete_webhook_endpoint(&self) -> builder::DeleteWebhookEndpoint<'_> {
+        builder::DeleteWebhookEndpoint::new(self)
+    }
+    /**Update a webhook endpoint
+
+Changes the URL (checked as at creation), the event types or the description, or
+stops (`disabled: true`) and resumes (`disabled: false`) delivery. Needs
+`webhooks:write`.
+
+Sends a `PATCH` request to `/v1/webhook-endpoints/{endpoint_id}`
+
+```ignore
+let response = client.patch_webhook_endpoint()
+    .endpoint_id(endpoint_id)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn patch_webhook_endpoint(&self) -> builder::PatchWebhookEndpoint<'_> {
+        builder::PatchWebhookEndpoint::new(self)
+    }
+    /**List a webhook endpoint's deliveries
+
+Every delivery attempt to the endpoint, newest first, one page at a time: the
+outcome, the receiver's status, latency and first 1 KiB of its answer, and when a
+failed event is tried next. Needs `webhooks:write`.
+
+Sends a `GET` request to `/v1/webhook-endpoints/{endpoint_id}/deliveries`
+
+Arguments:
+- `endpoint_id`
+- `cursor`: `meta.next_cursor` of the previous page; leave out, or send empty, for the first page.
+Anything this API did not issue is a 422 `INVALID_CURSOR`.
+- `limit`: Page size, 1–100 (default 50).
+```ignore
+let response = client.list_webhook_deliveries()
+    .endpoint_id(endpoint_id)
+    .cursor(cursor)
+    .limit(limit)
+    .send()
+    .await;
+```*/
+    pub fn list_webhook_deliveries(&self) -> builder::ListWebhookDeliveries<'_> {
+        builder::ListWebhookDeliveries::new(self)
+    }
+    /**Redeliver an event
+
+Queues one more delivery of the event to the endpoint, made shortly by the
+dispatcher (even to a disabled endpoint) and listed in its deliveries; it is sent
+once, is not retried, and does not move the endpoint's place in the sequence. Needs
+`webhooks:write`.
+
+Sends a `POST` request to `/v1/webhook-endpoints/{endpoint_id}/deliveries/{event_id}/redeliver`
+
+Arguments:
+- `endpoint_id`
+- `event_id`: The event's id (a ULID), as in `webhook-id` and the deliveries' `event_id`; any
+other string names no event (404).
+```ignore
+let response = client.redeliver_webhook_event()
+    .endpoint_id(endpoint_id)
+    .event_id(event_id)
+    .send()
+    .await;
+```*/
+    pub fn redeliver_webhook_event(&self) -> builder::RedeliverWebhookEvent<'_> {
+        builder::RedeliverWebhookEvent::new(self)
+    }
+    /**Rotate a webhook endpoint's secret
+
+Issues a new signing secret, returned this once. The secret it replaces keeps
+signing for 24 hours: meanwhile each `webhook-signature` carries both signatures,
+space-separated, so consumers can switch without losing a delivery. Needs
+`webhooks:write`.
+
+Sends a `POST` request to `/v1/webhook-endpoints/{endpoint_id}/rotate-secret`
+
+```ignore
+let response = client.rotate_webhook_secret()
+    .endpoint_id(endpoint_id)
+    .send()
+    .await;
+```*/
+    pub fn rotate_webhook_secret(&self) -> builder::RotateWebhookSecret<'_> {
+        builder::RotateWebhookSecret::new(self)
     }
 }
 /// Types for composing operation parameters.
@@ -18886,6 +20680,1168 @@ pub mod builder {
             }
         }
     }
+    /**Builder for [`Client::list_webhook_endpoints`]
+
+[`Client::list_webhook_endpoints`]: super::Client::list_webhook_endpoints*/
+    #[derive(Debug, Clone)]
+    pub struct ListWebhookEndpoints<'a> {
+        client: &'a super::Client,
+        cursor: Result<Option<::std::string::String>, String>,
+        limit: Result<Option<u32>, String>,
+    }
+    impl<'a> ListWebhookEndpoints<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                cursor: Ok(None),
+                limit: Ok(None),
+            }
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.cursor = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for cursor failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<u32>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `u32` for limit failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/v1/webhook-endpoints`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::WebhookEndpointListEnvelope>,
+            Error<types::ErrorEnvelope>,
+        > {
+            let Self { client, cursor, limit } = self;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/webhook-endpoints", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_webhook_endpoints",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::create_webhook_endpoint`]
+
+[`Client::create_webhook_endpoint`]: super::Client::create_webhook_endpoint*/
+    #[derive(Debug, Clone)]
+    pub struct CreateWebhookEndpoint<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::WebhookEndpointCreate, String>,
+    }
+    impl<'a> CreateWebhookEndpoint<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::WebhookEndpointCreate>,
+            <V as std::convert::TryInto<
+                types::WebhookEndpointCreate,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `WebhookEndpointCreate` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::WebhookEndpointCreate,
+            ) -> types::builder::WebhookEndpointCreate,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/webhook-endpoints`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::WebhookEndpointWithSecretEnvelope>,
+            Error<types::ErrorEnvelope>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::WebhookEndpointCreate::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/webhook-endpoints", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "create_webhook_endpoint",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_webhook_endpoint`]
+
+[`Client::get_webhook_endpoint`]: super::Client::get_webhook_endpoint*/
+    #[derive(Debug, Clone)]
+    pub struct GetWebhookEndpoint<'a> {
+        client: &'a super::Client,
+        endpoint_id: Result<::uuid::Uuid, String>,
+    }
+    impl<'a> GetWebhookEndpoint<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                endpoint_id: Err("endpoint_id was not initialized".to_string()),
+            }
+        }
+        pub fn endpoint_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.endpoint_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for endpoint_id failed".to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v1/webhook-endpoints/{endpoint_id}`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::WebhookEndpointEnvelope>,
+            Error<types::ErrorEnvelope>,
+        > {
+            let Self { client, endpoint_id } = self;
+            let endpoint_id = endpoint_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/webhook-endpoints/{}", client.baseurl, encode_path(& endpoint_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_webhook_endpoint",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::delete_webhook_endpoint`]
+
+[`Client::delete_webhook_endpoint`]: super::Client::delete_webhook_endpoint*/
+    #[derive(Debug, Clone)]
+    pub struct DeleteWebhookEndpoint<'a> {
+        client: &'a super::Client,
+        endpoint_id: Result<::uuid::Uuid, String>,
+    }
+    impl<'a> DeleteWebhookEndpoint<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                endpoint_id: Err("endpoint_id was not initialized".to_string()),
+            }
+        }
+        pub fn endpoint_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.endpoint_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for endpoint_id failed".to_string()
+                });
+            self
+        }
+        ///Sends a `DELETE` request to `/v1/webhook-endpoints/{endpoint_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<()>, Error<types::ErrorEnvelope>> {
+            let Self { client, endpoint_id } = self;
+            let endpoint_id = endpoint_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/webhook-endpoints/{}", client.baseurl, encode_path(& endpoint_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "delete_webhook_endpoint",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                204u16 => Ok(ResponseValue::empty(response)),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::patch_webhook_endpoint`]
+
+[`Client::patch_webhook_endpoint`]: super::Client::patch_webhook_endpoint*/
+    #[derive(Debug, Clone)]
+    pub struct PatchWebhookEndpoint<'a> {
+        client: &'a super::Client,
+        endpoint_id: Result<::uuid::Uuid, String>,
+        body: Result<crate::WebhookEndpointPatch, String>,
+    }
+    impl<'a> PatchWebhookEndpoint<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                endpoint_id: Err("endpoint_id was not initialized".to_string()),
+                body: Err("body was not initialized".to_string()),
+            }
+        }
+        pub fn endpoint_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.endpoint_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for endpoint_id failed".to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<crate::WebhookEndpointPatch>,
+        {
+            self.body = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `crate :: WebhookEndpointPatch` for body failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `PATCH` request to `/v1/webhook-endpoints/{endpoint_id}`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::WebhookEndpointEnvelope>,
+            Error<types::ErrorEnvelope>,
+        > {
+            let Self { client, endpoint_id, body } = self;
+            let endpoint_id = endpoint_id.map_err(Error::InvalidRequest)?;
+            let body = body.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/webhook-endpoints/{}", client.baseurl, encode_path(& endpoint_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .patch(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "patch_webhook_endpoint",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_webhook_deliveries`]
+
+[`Client::list_webhook_deliveries`]: super::Client::list_webhook_deliveries*/
+    #[derive(Debug, Clone)]
+    pub struct ListWebhookDeliveries<'a> {
+        client: &'a super::Client,
+        endpoint_id: Result<::uuid::Uuid, String>,
+        cursor: Result<Option<::std::string::String>, String>,
+        limit: Result<Option<u32>, String>,
+    }
+    impl<'a> ListWebhookDeliveries<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                endpoint_id: Err("endpoint_id was not initialized".to_string()),
+                cursor: Ok(None),
+                limit: Ok(None),
+            }
+        }
+        pub fn endpoint_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.endpoint_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for endpoint_id failed".to_string()
+                });
+            self
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.cursor = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for cursor failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<u32>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `u32` for limit failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/v1/webhook-endpoints/{endpoint_id}/deliveries`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::WebhookDeliveryListEnvelope>,
+            Error<types::ErrorEnvelope>,
+        > {
+            let Self { client, endpoint_id, cursor, limit } = self;
+            let endpoint_id = endpoint_id.map_err(Error::InvalidRequest)?;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/webhook-endpoints/{}/deliveries", client.baseurl, encode_path(&
+                endpoint_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_webhook_deliveries",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::redeliver_webhook_event`]
+
+[`Client::redeliver_webhook_event`]: super::Client::redeliver_webhook_event*/
+    #[derive(Debug, Clone)]
+    pub struct RedeliverWebhookEvent<'a> {
+        client: &'a super::Client,
+        endpoint_id: Result<::uuid::Uuid, String>,
+        event_id: Result<::std::string::String, String>,
+    }
+    impl<'a> RedeliverWebhookEvent<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                endpoint_id: Err("endpoint_id was not initialized".to_string()),
+                event_id: Err("event_id was not initialized".to_string()),
+            }
+        }
+        pub fn endpoint_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.endpoint_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for endpoint_id failed".to_string()
+                });
+            self
+        }
+        pub fn event_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.event_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for event_id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `POST` request to `/v1/webhook-endpoints/{endpoint_id}/deliveries/{event_id}/redeliver`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::RedeliveryEnvelope>,
+            Error<types::ErrorEnvelope>,
+        > {
+            let Self { client, endpoint_id, event_id } = self;
+            let endpoint_id = endpoint_id.map_err(Error::InvalidRequest)?;
+            let event_id = event_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/webhook-endpoints/{}/deliveries/{}/redeliver", client.baseurl,
+                encode_path(& endpoint_id.to_string()), encode_path(& event_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "redeliver_webhook_event",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                202u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::rotate_webhook_secret`]
+
+[`Client::rotate_webhook_secret`]: super::Client::rotate_webhook_secret*/
+    #[derive(Debug, Clone)]
+    pub struct RotateWebhookSecret<'a> {
+        client: &'a super::Client,
+        endpoint_id: Result<::uuid::Uuid, String>,
+    }
+    impl<'a> RotateWebhookSecret<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                endpoint_id: Err("endpoint_id was not initialized".to_string()),
+            }
+        }
+        pub fn endpoint_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.endpoint_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for endpoint_id failed".to_string()
+                });
+            self
+        }
+        ///Sends a `POST` request to `/v1/webhook-endpoints/{endpoint_id}/rotate-secret`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::WebhookEndpointWithSecretEnvelope>,
+            Error<types::ErrorEnvelope>,
+        > {
+            let Self { client, endpoint_id } = self;
+            let endpoint_id = endpoint_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/webhook-endpoints/{}/rotate-secret", client.baseurl, encode_path(&
+                endpoint_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "rotate_webhook_secret",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
 }
 /// Items consumers will typically use such as the Client.
 pub mod prelude {
@@ -19099,6 +22055,24 @@ pub struct UserPatch {
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub totp_secret_base64: crate::Patch<::std::string::String>,
 }
+/// Changes to a webhook endpoint: absent fields are unchanged; `{}` is a no-op.
+#[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookEndpointPatch {
+    /// What the endpoint is for; `null` clears it.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
+    pub description: crate::Patch<::std::string::String>,
+    /// `true` stops delivery; `false` resumes it at the event it stopped at, with its
+    /// failures forgotten.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<bool>,
+    /// The event types to deliver; empty: every type delivered by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_types: Option<::std::vec::Vec<::serde_json::Value>>,
+    /// A new URL, by the rules of creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<::std::string::String>,
+}
 /// A stable code to branch on, as `error.code` and as each field's `code` in `errors`.
 /// With exactly one invalid field the error's code is that field's code; with several,
 /// `VALIDATION_FAILED`. New codes may be added in later versions: treat a code you do
@@ -19173,6 +22147,8 @@ pub enum ErrorCode {
     InvalidPasswordHash,
     ///`INVALID_TOTP_SECRET`
     InvalidTotpSecret,
+    ///`INVALID_WEBHOOK_URL`
+    InvalidWebhookUrl,
     /// A code this client does not know yet: treat it by the response's HTTP status.
     Unknown(::std::string::String),
 }
@@ -19213,6 +22189,7 @@ impl ErrorCode {
             Self::WeakPassword => "WEAK_PASSWORD",
             Self::InvalidPasswordHash => "INVALID_PASSWORD_HASH",
             Self::InvalidTotpSecret => "INVALID_TOTP_SECRET",
+            Self::InvalidWebhookUrl => "INVALID_WEBHOOK_URL",
             Self::Unknown(code) => code,
         }
     }
@@ -19254,6 +22231,7 @@ impl ::std::convert::From<&str> for ErrorCode {
             "WEAK_PASSWORD" => Self::WeakPassword,
             "INVALID_PASSWORD_HASH" => Self::InvalidPasswordHash,
             "INVALID_TOTP_SECRET" => Self::InvalidTotpSecret,
+            "INVALID_WEBHOOK_URL" => Self::InvalidWebhookUrl,
             other => Self::Unknown(other.to_owned()),
         }
     }

@@ -183,5 +183,6 @@ fn typical(code: ErrorCode) -> Typical {
                 "does not match the new secret at the current time",
             )),
         ),
+        InvalidWebhookUrl => one_field("url", "169.254.169.254 is not a public address"),
     }
 }

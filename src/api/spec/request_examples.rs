@@ -12,7 +12,9 @@
 
 use serde_json::{Map, Value, json};
 
-use super::response_examples::{KEY_ID, SESSION_ID, TEAM_ID, USER_ID};
+use super::response_examples::{
+    ENDPOINT_ID, EVENT_ID, KEY_ID, SESSION_ID, TEAM_ID, USER_ID, WEBHOOK_URL,
+};
 use crate::{
     bootstrap::{DEMO_ADMIN_EMAIL, DEMO_ADMIN_ID, DEMO_ADMIN_PASSWORD, DEMO_ORG_ID},
     domain::Cursor,
@@ -49,6 +51,15 @@ pub fn body(operation_id: &str) -> Option<Value> {
         "createTeam" => json!({"name": "Platform"}),
         "patchTeam" => json!({"name": "Platform Engineering"}),
         "createApiKey" => json!({"name": "CI pipeline", "scopes": ["users:read", "teams:read"]}),
+        "createWebhookEndpoint" => json!({
+            "url": WEBHOOK_URL,
+            "event_types": ["user.created", "user.updated", "user.deleted"],
+            "description": "CRM sync"
+        }),
+        "patchWebhookEndpoint" => json!({
+            "event_types": ["user.created", "user.updated", "user.deleted", "user.suspended"],
+            "disabled": false
+        }),
         "signIn" => json!({
             "org_id": DEMO_ORG_ID,
             "email": DEMO_ADMIN_EMAIL,
@@ -65,6 +76,8 @@ pub fn parameter(name: &str) -> Option<Value> {
         "team_id" => json!(TEAM_ID),
         "key_id" => json!(KEY_ID),
         "session_id" => json!(SESSION_ID),
+        "endpoint_id" => json!(ENDPOINT_ID),
+        "event_id" => json!(EVENT_ID),
         "limit" => json!(20),
         "cursor" => json!(Cursor::after(USER_ID).encode()),
         "email" => json!("grace@example.com"),

@@ -21,6 +21,15 @@ pub const SESSION_ID: Uuid = uuid!("0193a5d2-1a4b-7c5d-8e6f-7a8b9c0d1e2f");
 /// The key of `createApiKey`'s example.
 pub const KEY_ID: Uuid = uuid!("0193a5d5-6c7d-7e8f-9a0b-1c2d3e4f5a6b");
 
+/// The endpoint of `createWebhookEndpoint`'s example.
+pub const ENDPOINT_ID: Uuid = uuid!("0193a5d6-7d8e-7f90-8a1b-2c3d4e5f6a7b");
+/// Where `createWebhookEndpoint`'s example delivers.
+pub const WEBHOOK_URL: &str = "https://example.com/webhooks/users-api";
+/// An event, as in `webhook-id`.
+pub const EVENT_ID: &str = "01JF8Z6Q3W5X7Y9A1B3C5D7E9G";
+/// A delivery attempt.
+const DELIVERY_ID: Uuid = uuid!("0193a5d7-8e9f-7a01-9b2c-3d4e5f6a7b8c");
+
 const CREATED: &str = "2026-11-30T09:41:07.123456Z";
 const UPDATED: &str = "2026-11-30T09:52:31.604210Z";
 const EXPIRES: &str = "2026-12-01T09:52:30.000000Z";
@@ -66,6 +75,33 @@ pub fn body(schema: &str) -> Option<Value> {
             key["secret"] = json!("uak_7mQKhwqqD3BH3RUNPXj4S-O2kw2u_g90VtscD6z1bjs");
             key
         }
+        "WebhookEndpointEnvelope" => endpoint(),
+        "WebhookEndpointWithSecretEnvelope" => {
+            let mut endpoint = endpoint();
+            endpoint["secret"] = json!("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwmIqQXk3ZkYs=");
+            endpoint
+        }
+        "WebhookEndpointListEnvelope" => {
+            return Some(json!({"success": true, "data": [endpoint()], "meta": {"limit": 50}}));
+        }
+        "WebhookDeliveryListEnvelope" => {
+            return Some(json!({"success": true, "data": [{
+                "id": DELIVERY_ID,
+                "event_id": EVENT_ID,
+                "event_type": "user.updated",
+                "event_sequence": 42,
+                "attempt": 1,
+                "redelivery": false,
+                "status": "succeeded",
+                "response_status": 204,
+                "latency_ms": 87,
+                "response_body": "",
+                "error": null,
+                "next_attempt_at": null,
+                "attempted_at": UPDATED
+            }], "meta": {"limit": 50}}));
+        }
+        "RedeliveryEnvelope" => json!({"endpoint_id": ENDPOINT_ID, "event_id": EVENT_ID}),
         "HealthEnvelope" => json!({"status": "ok"}),
         "EventListEnvelope" => {
             return Some(json!({
@@ -245,6 +281,21 @@ fn session() -> Value {
 
 fn team() -> Value {
     json!({"id": TEAM_ID, "org_id": DEMO_ORG_ID, "name": "Platform", "created_at": CREATED})
+}
+
+fn endpoint() -> Value {
+    json!({
+        "id": ENDPOINT_ID,
+        "url": WEBHOOK_URL,
+        "description": "CRM sync",
+        "event_types": ["user.created", "user.deleted", "user.updated"],
+        "disabled": false,
+        "failed_attempts": 0,
+        "next_attempt_at": null,
+        "previous_secret_expires_at": null,
+        "created_at": UPDATED,
+        "updated_at": UPDATED
+    })
 }
 
 fn key() -> Value {
