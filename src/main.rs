@@ -45,7 +45,7 @@ async fn run(cli: Cli) -> Result<()> {
             let (db, OpenedKeys { keys, .. }) = server::open_database(&database, &secrets).await?;
             let done = reseal::reseal(&db, &keys, Reseal::NotCurrent).await?;
             println!(
-                "re-encrypted {} TOTP secrets under key {}",
+                "re-encrypted {} secrets (TOTP and webhook signing secrets) under key {}",
                 done.changed,
                 keys.current_id()
             );

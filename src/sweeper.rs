@@ -1,7 +1,7 @@
 //! The retention sweeper: deletes sessions that ended (expired or were revoked) longer ago than
 //! `--session-retention`, `Idempotency-Key` records past their 24 hours, and the shared sign-in
 //! buckets that are full again (PostgreSQL's; SQLite's table stays empty), and change events
-//! older than `--event-retention`, every
+//! and webhook delivery attempts older than `--event-retention`, every
 //! `--sweep-interval`, randomised so that instances started together drift apart. Deletes go in
 //! bounded batches that several instances may run at once (`db::retention`). A failed sweep is
 //! logged and counted, and the next interval tries again: it never stops the server. Counts go
@@ -58,6 +58,7 @@ pub struct Swept {
     pub idempotency_records: u64,
     pub sign_in_limits: u64,
     pub events: u64,
+    pub webhook_deliveries: u64,
     /// Delete statements run.
     pub batches: u64,
 }
@@ -100,6 +101,15 @@ async fn sweep_all(db: &Db, retention: &Retention, now: NaiveDateTime) -> Result
     .await?;
     if let Some(cutoff) = cutoff_after(retention.events) {
         swept.events = drain(db, Expired::Events, cutoff, retention, &mut swept).await?;
+        // An attempt is kept as long as the event it delivered.
+        swept.webhook_deliveries = drain(
+            db,
+            Expired::WebhookDeliveries,
+            cutoff,
+            retention,
+            &mut swept,
+        )
+        .await?;
     }
     Ok(swept)
 }

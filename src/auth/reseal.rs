@@ -1,18 +1,22 @@
-//! The stored TOTP secrets and the keys that open them: `open_keys` loads the keys at start and
-//! refuses to run with keys that cannot open what is stored, or with a key other than the one
-//! the instances on the database seal with (`db::secrets_key`); `reseal` re-encrypts stored
-//! secrets under the current key in bounded batches (secrets still in plaintext at start; every
-//! secret not under the current key for `users-api admin rotate-secrets`).
+//! The secrets stored sealed (TOTP secrets, webhook signing secrets) and the keys that open
+//! them: `open_keys` loads the keys at start and refuses to run with keys that cannot open what
+//! is stored, or with a key other than the one the instances on the database seal with
+//! (`db::secrets_key`); `reseal` re-encrypts stored secrets under the current key in bounded
+//! batches (TOTP secrets still in plaintext at start; every secret not under the current key for
+//! `users-api admin rotate-secrets`).
 
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
 
 use super::secrets::{self, SecretKey, SecretKeys};
-use crate::db::{
-    Db,
-    secrets_key::{self, Claim},
-    totp_secrets::{self, Replacement},
+use crate::{
+    db::{
+        Db,
+        sealed_secrets::{self, Replacement, SealedColumn},
+        secrets_key::{self, Claim},
+    },
+    domain::{UserId, WebhookEndpointId},
 };
 
 /// Rows read and rewritten per transaction.
@@ -35,10 +39,15 @@ pub struct OpenedKeys {
 /// the fleet's key (`db::secrets_key`) is another, which `previous` holding it moves to the
 /// current key (a rotation).
 pub async fn open_keys(db: &Db, path: &Path, previous: Option<&Path>) -> Result<OpenedKeys> {
-    let heads = totp_secrets::distinct_heads(db, &secrets::sealed_prefix(None), HEAD_LEN)
-        .await
-        .map_err(|e| anyhow!(e.message))
-        .context("cannot read the stored TOTP secrets")?;
+    let mut heads = Vec::new();
+    for column in SealedColumn::ALL {
+        let sealed = secrets::sealed_prefix(None);
+        let found = sealed_secrets::distinct_heads(db, column, &sealed, HEAD_LEN)
+            .await
+            .map_err(|e| anyhow!(e.message))
+            .with_context(|| format!("cannot read the stored secrets ({column})"))?;
+        heads.extend(found);
+    }
     let mut in_use: Vec<&str> = heads
         .iter()
         .flatten()
@@ -48,7 +57,7 @@ pub async fn open_keys(db: &Db, path: &Path, previous: Option<&Path>) -> Result<
     in_use.dedup();
     let current = match (path.exists(), in_use.is_empty()) {
         (false, false) => bail!(
-            "secrets key {} does not exist, but stored TOTP secrets are sealed under key {}: \
+            "secrets key {} does not exist, but stored secrets are sealed under key {}: \
              restore that key file (--secrets-key-file)",
             path.display(),
             in_use.join(", ")
@@ -63,7 +72,7 @@ pub async fn open_keys(db: &Db, path: &Path, previous: Option<&Path>) -> Result<
     let unknown: Vec<&str> = in_use.into_iter().filter(|id| !keys.knows(id)).collect();
     if !unknown.is_empty() {
         bail!(
-            "stored TOTP secrets are sealed under key {}, which neither --secrets-key-file {} \
+            "stored secrets are sealed under key {}, which neither --secrets-key-file {} \
              (key {}) nor --previous-secrets-key-file holds: a wrong key file?",
             unknown.join(", "),
             path.display(),
@@ -108,41 +117,63 @@ pub struct Resealed {
 }
 
 /// Re-encrypts the stored secrets that `which` names under the current key, `BATCH` rows per
-/// transaction. Safe to run from several processes at once: a row is replaced only if it still
-/// holds the value that was read.
+/// transaction, column by column. Safe to run from several processes at once: a row is
+/// replaced only if it still holds the value that was read.
 pub async fn reseal(db: &Db, keys: &SecretKeys, which: Reseal) -> Result<Resealed> {
     let skip = match which {
         Reseal::Plaintext => secrets::sealed_prefix(None),
         Reseal::NotCurrent => secrets::sealed_prefix(Some(keys.current_id())),
     };
     let mut done = Resealed::default();
-    let mut after = None;
-    loop {
-        let page = totp_secrets::page_without_prefix(db, after, &skip, BATCH)
-            .await
-            .map_err(|e| anyhow!(e.message))
-            .context("cannot read the stored TOTP secrets")?;
-        let mut replacements = Vec::with_capacity(page.len());
-        for (user_id, old) in &page {
-            match keys.open(user_id, old) {
-                Ok(secret) => replacements.push(Replacement {
-                    new: keys.seal(user_id, &secret),
-                    user_id: *user_id,
-                    old: old.clone(),
-                }),
-                Err(reason) => {
-                    tracing::error!(%user_id, %reason, "a stored TOTP secret does not open: left as it is");
-                    done.failed += 1;
+    for column in SealedColumn::ALL {
+        let mut after: Option<String> = None;
+        loop {
+            let page =
+                sealed_secrets::page_without_prefix(db, column, after.as_deref(), &skip, BATCH)
+                    .await
+                    .map_err(|e| anyhow!(e.message))
+                    .with_context(|| format!("cannot read the stored secrets ({column})"))?;
+            let mut replacements = Vec::with_capacity(page.len());
+            for stored in &page {
+                match resealed(keys, column, &stored.id, &stored.value) {
+                    Ok(new) => replacements.push(Replacement {
+                        id: stored.id.clone(),
+                        old: stored.value.clone(),
+                        new,
+                    }),
+                    Err(reason) => {
+                        tracing::error!(%column, id = %stored.id, %reason, "a stored secret does not open: left as it is");
+                        done.failed += 1;
+                    }
                 }
             }
+            done.changed += sealed_secrets::replace(db, column, &replacements)
+                .await
+                .map_err(|e| anyhow!(e.message))
+                .with_context(|| format!("cannot re-encrypt the stored secrets ({column})"))?;
+            match page.last() {
+                Some(last) if page.len() as i64 == BATCH => after = Some(last.id.clone()),
+                _ => break,
+            }
         }
-        done.changed += totp_secrets::replace(db, &replacements)
-            .await
-            .map_err(|e| anyhow!(e.message))
-            .context("cannot re-encrypt the stored TOTP secrets")?;
-        match page.last() {
-            Some((last, _)) if page.len() as i64 == BATCH => after = Some(*last),
-            _ => return Ok(done),
+    }
+    Ok(done)
+}
+
+/// `stored`, the value of `column` in row `id`, opened and sealed again under the current key.
+fn resealed(keys: &SecretKeys, column: SealedColumn, id: &str, stored: &str) -> Result<String> {
+    match column {
+        SealedColumn::TotpSecret => {
+            let user_id: UserId = id.parse()?;
+            let secret = keys.open(&user_id, stored).map_err(|e| anyhow!("{e}"))?;
+            Ok(keys.seal(&user_id, &secret))
+        }
+        SealedColumn::WebhookSecret | SealedColumn::WebhookPreviousSecret => {
+            let endpoint_id: WebhookEndpointId = id.parse()?;
+            let secret = keys
+                .open_webhook_secret(&endpoint_id, stored)
+                .map_err(|e| anyhow!("{e}"))?;
+            Ok(keys.seal_webhook_secret(&endpoint_id, &secret))
         }
     }
 }

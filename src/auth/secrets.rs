@@ -144,89 +144,23 @@ impl SecretKeys {
 
     /// `secret` sealed under the current key for the row of `user_id`.
     pub fn seal(&self, user_id: &UserId, secret: &TotpSecret) -> String {
-        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
-        let aad = associated_data(user_id);
-        let ciphertext = self
-            .current
-            .cipher
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: secret.bytes(),
-                    aad: &aad,
-                },
-            )
-            .expect("XChaCha20-Poly1305 seals any message under 256 GiB");
-        format!(
-            "{FORMAT}.{}.{}.{}",
-            self.current.id,
-            URL_SAFE_NO_PAD.encode(nonce),
-            URL_SAFE_NO_PAD.encode(ciphertext)
-        )
+        self.seal_bytes(&associated_data(user_id), secret.bytes())
     }
 
     /// The secret stored in the row of `user_id`: sealed by `seal`, or in plaintext (as stored
     /// before encryption).
     pub fn open(&self, user_id: &UserId, stored: &str) -> Result<TotpSecret, OpenError> {
-        let Some(sealed) = stored
-            .strip_prefix(FORMAT)
-            .and_then(|s| s.strip_prefix('.'))
-        else {
+        let Some(sealed) = sealed_part(stored) else {
             return TotpSecret::parse(stored).map_err(|_| OpenError::Malformed);
         };
-        let mut parts = sealed.split('.');
-        let (Some(key_id), Some(nonce), Some(ciphertext), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(OpenError::Malformed);
-        };
-        let key = self
-            .key(key_id)
-            .ok_or_else(|| OpenError::UnknownKey(key_id.to_owned()))?;
-        let nonce: [u8; 24] = URL_SAFE_NO_PAD
-            .decode(nonce)
-            .ok()
-            .and_then(|n| n.try_into().ok())
-            .ok_or(OpenError::Malformed)?;
-        let ciphertext = URL_SAFE_NO_PAD
-            .decode(ciphertext)
-            .map_err(|_| OpenError::Malformed)?;
-        let aad = associated_data(user_id);
-        let bytes = key
-            .cipher
-            .decrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: &ciphertext,
-                    aad: &aad,
-                },
-            )
-            .map_err(|_| OpenError::Forged)?;
+        let bytes = self.open_bytes(&associated_data(user_id), sealed)?;
         TotpSecret::from_bytes(bytes).map_err(|_| OpenError::Malformed)
     }
 
     /// A webhook endpoint's signing secret (`whsec_…`) sealed under the current key for the
     /// endpoint's row.
     pub fn seal_webhook_secret(&self, endpoint_id: &WebhookEndpointId, secret: &str) -> String {
-        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
-        let aad = webhook_associated_data(endpoint_id);
-        let ciphertext = self
-            .current
-            .cipher
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: secret.as_bytes(),
-                    aad: &aad,
-                },
-            )
-            .expect("XChaCha20-Poly1305 seals any message under 256 GiB");
-        format!(
-            "{FORMAT}.{}.{}.{}",
-            self.current.id,
-            URL_SAFE_NO_PAD.encode(nonce),
-            URL_SAFE_NO_PAD.encode(ciphertext)
-        )
+        self.seal_bytes(&webhook_associated_data(endpoint_id), secret.as_bytes())
     }
 
     /// The signing secret stored (sealed by `seal_webhook_secret`) in the row of `endpoint_id`.
@@ -235,10 +169,29 @@ impl SecretKeys {
         endpoint_id: &WebhookEndpointId,
         stored: &str,
     ) -> Result<String, OpenError> {
-        let sealed = stored
-            .strip_prefix(FORMAT)
-            .and_then(|s| s.strip_prefix('.'))
-            .ok_or(OpenError::Malformed)?;
+        let sealed = sealed_part(stored).ok_or(OpenError::Malformed)?;
+        let bytes = self.open_bytes(&webhook_associated_data(endpoint_id), sealed)?;
+        String::from_utf8(bytes).map_err(|_| OpenError::Malformed)
+    }
+
+    /// `msg` sealed under the current key, bound to `aad`: `v1.<key id>.<nonce>.<ciphertext>`.
+    fn seal_bytes(&self, aad: &[u8], msg: &[u8]) -> String {
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let ciphertext = self
+            .current
+            .cipher
+            .encrypt(&nonce, Payload { msg, aad })
+            .expect("XChaCha20-Poly1305 seals any message under 256 GiB");
+        format!(
+            "{FORMAT}.{}.{}.{}",
+            self.current.id,
+            URL_SAFE_NO_PAD.encode(nonce),
+            URL_SAFE_NO_PAD.encode(ciphertext)
+        )
+    }
+
+    /// The bytes `seal_bytes` sealed with `aad`, from `sealed` (its value after `v1.`).
+    fn open_bytes(&self, aad: &[u8], sealed: &str) -> Result<Vec<u8>, OpenError> {
         let mut parts = sealed.split('.');
         let (Some(key_id), Some(nonce), Some(ciphertext), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -256,18 +209,15 @@ impl SecretKeys {
         let ciphertext = URL_SAFE_NO_PAD
             .decode(ciphertext)
             .map_err(|_| OpenError::Malformed)?;
-        let aad = webhook_associated_data(endpoint_id);
-        let bytes = key
-            .cipher
+        key.cipher
             .decrypt(
                 &XNonce::from(nonce),
                 Payload {
                     msg: &ciphertext,
-                    aad: &aad,
+                    aad,
                 },
             )
-            .map_err(|_| OpenError::Forged)?;
-        String::from_utf8(bytes).map_err(|_| OpenError::Malformed)
+            .map_err(|_| OpenError::Forged)
     }
 
     /// The step `code` is valid for at `unix_seconds` under the secret stored for `user_id`.
@@ -305,6 +255,13 @@ pub fn sealed_prefix(key_id: Option<&str>) -> String {
         Some(id) => format!("{FORMAT}.{id}."),
         None => format!("{FORMAT}."),
     }
+}
+
+/// The part of a stored value after `v1.`, if it is sealed.
+fn sealed_part(stored: &str) -> Option<&str> {
+    stored
+        .strip_prefix(FORMAT)
+        .and_then(|s| s.strip_prefix('.'))
 }
 
 /// A webhook secret's associated data: its endpoint's row, its column and this format.

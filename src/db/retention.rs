@@ -25,6 +25,8 @@ pub enum Expired {
     /// Change events that occurred before the cut-off (`events`). An organization's numbering
     /// goes on from its `event_sequences` row, which stays.
     Events,
+    /// Webhook delivery attempts made before the cut-off (`webhook_deliveries`).
+    WebhookDeliveries,
 }
 
 impl Expired {
@@ -35,6 +37,7 @@ impl Expired {
             Self::IdempotencyRecords => "idempotency",
             Self::SignInLimits => "sign_in_limits",
             Self::Events => "events",
+            Self::WebhookDeliveries => "webhook_deliveries",
         }
     }
 
@@ -53,6 +56,7 @@ impl Expired {
             ),
             Self::SignInLimits => ("sign_in_limits", "key", "tat < $cutoff"),
             Self::Events => ("events", "org_id, sequence", "occurred_at < $cutoff"),
+            Self::WebhookDeliveries => ("webhook_deliveries", "id", "attempted_at < $cutoff"),
         }
     }
 

@@ -51,3 +51,4 @@ mod webhooks_api;
 mod webhooks_delivery;
 mod webhooks_lifecycle;
 mod webhooks_receiver;
+mod webhooks_upkeep;

@@ -309,7 +309,7 @@ async fn rotating_the_secrets_key_keeps_codes_working_and_then_drops_the_old_key
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert_eq!(
         text(&output.stdout).trim(),
-        format!("re-encrypted 2 TOTP secrets under key {new_id}")
+        format!("re-encrypted 2 secrets (TOTP and webhook signing secrets) under key {new_id}")
     );
     for user in [&ada, &bob] {
         let stored = stored_secret(&app, user).await.unwrap();
@@ -344,10 +344,7 @@ async fn rotating_the_secrets_key_keeps_codes_working_and_then_drops_the_old_key
     let missing = dir.path().join("missing-key");
     for (key, says) in [
         (&old_path, "a wrong key file?"),
-        (
-            &missing,
-            "does not exist, but stored TOTP secrets are sealed",
-        ),
+        (&missing, "does not exist, but stored secrets are sealed"),
     ] {
         let output = binary(&app, dir.path(), key, &["serve", "--addr", "127.0.0.1:0"]);
         assert!(!output.status.success());

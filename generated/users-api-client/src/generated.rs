@@ -16395,9 +16395,10 @@ not at all; read it back before retrying one that is not idempotent.
 **PATCH.** Absent fields are unchanged, `null` clears, `{}` is a no-op; all or nothing, every
 invalid field reported at once; `ETag` + `If-Match` for optimistic concurrency (412).
 
-**Admin surface.** `/v1/users` and `/v1/teams` take an API key with the operation's scope
-(`users:read`, `users:write`, `teams:read`, `teams:write`) or a session of an `admin` user (every
-scope) or a `viewer` (the read scopes); a `member` has none, and no session but an admin's holds
+**Admin surface.** `/v1/users`, `/v1/teams`, `/v1/events` and `/v1/webhook-endpoints` take an
+API key with the operation's scope (`users:read`, `users:write`, `teams:read`, `teams:write`,
+`events:read`, `webhooks:write`) or a session of an `admin` user (every
+scope) or a `viewer` (`users:read`, `teams:read`); a `member` has none, and no session but an admin's holds
 a write scope. A missing scope is 403 `INSUFFICIENT_SCOPE` with `details.scope` naming it.
 `/v1/api-keys` is for `admin` users only (an API key, whatever its scopes, gets 403
 `FORBIDDEN`). Everything stays inside the caller's organization: an id of another organization
@@ -16410,7 +16411,8 @@ credentials (`password`, `password_hash`, `totp_secret_base64`) or sign-in addre
 (`primary_email`, `primary_email_verified`, `primary_email_auth_enabled`); deleting an admin.
 Otherwise a key with `users:write` could make itself an admin, or take over or lock out one.
 Without every scope these are 403 `INSUFFICIENT_SCOPE`, with `details.scope` listing the
-missing scopes, space-separated (`users:read teams:read teams:write`), and nothing changes.
+missing scopes, space-separated (`users:read teams:read teams:write events:read
+webhooks:write`), and nothing changes.
 Only what really changes counts (sending an admin's current `role` back is no change); an
 admin's names, profile, phone number, metadata and team stay `users:write` changes.
 
