@@ -100,6 +100,23 @@ pub fn run(options: &Options) -> Result<()> {
         let health = load.run("GET /healthz", "/healthz", None)?;
         let me = load.run("GET /v1/me", "/v1/me", None)?;
         let patch = load.run("PATCH /v1/me", "/v1/me", Some(&scripts.patch))?;
+        // What the outbox and delivery cost a write: the same PATCH with one subscribed endpoint
+        // (a receiver on loopback answering 204), against the PATCH without one.
+        let receiver = load::Receiver::start()?;
+        let body = serde_json::json!({"url": receiver.url, "event_types": ["user.updated"]});
+        let created = load::status(
+            &server.base,
+            "POST",
+            "/v1/webhook-endpoints",
+            &org.session_token,
+            &body.to_string(),
+        );
+        anyhow::ensure!(
+            created == Some(201),
+            "creating the endpoint answered {created:?}"
+        );
+        let hooked = load.run(WEBHOOK_CASE, "/v1/me", Some(&scripts.patch))?;
+        println!("   deliveries received: {}", receiver.received());
         let mut patch_ceilings = vec![("/healthz", health.requests_per_second)];
         if let Some(sql) = &patch_sql {
             let ceiling = postgres::pgbench(&database.url, sql, &work, options)?;
@@ -119,11 +136,18 @@ pub fn run(options: &Options) -> Result<()> {
             result: me,
             ceilings: vec![("/healthz", healthz_rps)],
         });
+        let patch_rps = patch.requests_per_second;
         rows.push(Row {
             backend,
             case: "PATCH /v1/me",
             result: patch,
             ceilings: patch_ceilings,
+        });
+        rows.push(Row {
+            backend,
+            case: WEBHOOK_CASE,
+            result: hooked,
+            ceilings: vec![("PATCH without an endpoint", patch_rps)],
         });
         // Keyset pagination: the first page and one deep in the list must cost the same.
         seed_users(
@@ -187,6 +211,9 @@ pub fn run(options: &Options) -> Result<()> {
     println!("wrote {}", path.display());
     Ok(())
 }
+
+/// PATCH with one endpoint subscribed to its events (target: at least 85% of PATCH without).
+const WEBHOOK_CASE: &str = "PATCH /v1/me, one webhook endpoint";
 
 /// Reported, not targeted: argon2id is slow on purpose, with these parameters.
 const SIGN_IN_CASE: &str = "POST /v1/sessions (argon2id m=19 MiB, t=2, p=1)";
@@ -329,6 +356,8 @@ impl Server {
                 "4000000000",
                 "--sign-in-limit-per-address",
                 "4000000000",
+                // The webhook case's receiver is on loopback, over plain HTTP.
+                "--webhooks-allow-private-urls",
             ])
             .current_dir(work)
             .stdout(log.try_clone()?)

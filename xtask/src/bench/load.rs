@@ -173,3 +173,76 @@ pub fn status(base: &str, method: &str, path: &str, token: &str, body: &str) -> 
     stream.read_exact(&mut head).ok()?;
     std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
 }
+
+/// A webhook receiver on loopback for the bench: answers every request `204` and counts them.
+pub struct Receiver {
+    pub url: String,
+    received: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Receiver {
+    pub fn start() -> Result<Self> {
+        use std::{
+            io::{BufRead, BufReader, Read},
+            sync::atomic::Ordering,
+        };
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let url = format!("http://{}/hooks", listener.local_addr()?);
+        let received = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = received.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let counter = counter.clone();
+                std::thread::spawn(move || {
+                    let mut writer = match stream.try_clone() {
+                        Ok(writer) => writer,
+                        Err(_) => return,
+                    };
+                    let mut reader = BufReader::new(stream);
+                    // Keep-alive: one request after another on the connection.
+                    loop {
+                        let mut length = 0usize;
+                        let mut line = String::new();
+                        let mut lines = 0;
+                        loop {
+                            line.clear();
+                            match reader.read_line(&mut line) {
+                                Ok(0) | Err(_) => return,
+                                Ok(_) => {}
+                            }
+                            lines += 1;
+                            if line == "\r\n" {
+                                break;
+                            }
+                            if let Some((name, value)) = line.split_once(':')
+                                && name.eq_ignore_ascii_case("content-length")
+                            {
+                                length = value.trim().parse().unwrap_or(0);
+                            }
+                        }
+                        if lines <= 1 {
+                            return;
+                        }
+                        let mut body = vec![0; length];
+                        if reader.read_exact(&mut body).is_err() {
+                            return;
+                        }
+                        counter.fetch_add(1, Ordering::Relaxed);
+                        if writer
+                            .write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Ok(Self { url, received })
+    }
+
+    /// Deliveries received so far.
+    pub fn received(&self) -> u64 {
+        self.received.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
