@@ -64,12 +64,10 @@ pub struct FieldChange {
     pub field: String,
     /// Whether the field is a secret (then both values are `null`).
     pub secret: bool,
-    /// The value before the change (`null` when it was not set).
-    #[oai(nullable)]
-    pub before: Option<Value>,
-    /// The value after the change (`null` when it is no longer set).
-    #[oai(nullable)]
-    pub after: Option<Value>,
+    /// The value before the change, of the field's type (`null` when it was not set).
+    pub before: Value,
+    /// The value after the change, of the field's type (`null` when it is no longer set).
+    pub after: Value,
 }
 
 /// A user after the change, and what changed (`[]` for `user.created`).

@@ -88,8 +88,12 @@ pub struct WebhookEndpointCreate {
     /// The event types to deliver; absent or empty: every type except the audit-only
     /// `session.sign_in_failed`. An unknown type is 422 `VALIDATION_FAILED`.
     pub event_types: Option<Vec<EventType>>,
-    /// What the endpoint is for: at most 500 characters, no control characters.
-    #[oai(validator(max_length = 500, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$"))]
+    /// What the endpoint is for: at most 500 characters, no control characters; absent or
+    /// `null` for none.
+    #[oai(
+        nullable,
+        validator(max_length = 500, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")
+    )]
     pub description: Option<String>,
 }
 

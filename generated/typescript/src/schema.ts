@@ -1162,9 +1162,9 @@ export interface components {
          *     `null` values: that it changed, never what it was or is.
          */
         FieldChange: {
-            /** @description The value after the change (`null` when it is no longer set). */
+            /** @description The value after the change, of the field's type (`null` when it is no longer set). */
             after: unknown;
-            /** @description The value before the change (`null` when it was not set). */
+            /** @description The value before the change, of the field's type (`null` when it was not set). */
             before: unknown;
             /** @description The field's name, as in `object`; `password` or `totp_secret` for a secret. */
             field: string;
@@ -2829,8 +2829,11 @@ export interface components {
          * @description A new webhook endpoint.
          */
         WebhookEndpointCreate: {
-            /** @description What the endpoint is for: at most 500 characters, no control characters. */
-            description?: string;
+            /**
+             * @description What the endpoint is for: at most 500 characters, no control characters; absent or
+             *     `null` for none.
+             */
+            description?: string | null;
             /**
              * @description The event types to deliver; absent or empty: every type except the audit-only
              *     `session.sign_in_failed`. An unknown type is 422 `VALIDATION_FAILED`.

@@ -2076,9 +2076,9 @@ event.*/
 `null` values: that it changed, never what it was or is.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct FieldChange {
-        ///The value after the change (`null` when it is no longer set).
+        ///The value after the change, of the field's type (`null` when it is no longer set).
         pub after: ::serde_json::Value,
-        ///The value before the change (`null` when it was not set).
+        ///The value before the change, of the field's type (`null` when it was not set).
         pub before: ::serde_json::Value,
         ///The field's name, as in `object`; `password` or `totp_secret` for a secret.
         pub field: ::std::string::String,
@@ -3642,7 +3642,8 @@ resumes at the event it stopped at.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(deny_unknown_fields)]
     pub struct WebhookEndpointCreate {
-        ///What the endpoint is for: at most 500 characters, no control characters.
+        /**What the endpoint is for: at most 500 characters, no control characters; absent or
+`null` for none.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub description: ::std::option::Option<::std::string::String>,
         /**The event types to deliver; absent or empty: every type except the audit-only
