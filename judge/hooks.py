@@ -3,21 +3,21 @@
 Some rules of the request bodies cannot be written in OpenAPI 3.0's JSON Schema: a time zone
 must be in the IANA database, a locale in the BCP 47 subtag registry, a phone number in a
 numbering plan, an e-mail address valid by RFC 5322, an image URL's bytes of the declared type,
-names made of letters, metadata keys from `[A-Za-z0-9_.-]`, a password hard to guess (zxcvbn),
-a password hash in Modular Crypt Format, a TOTP secret of 16-128 bytes in base64. The spec
-states them in its descriptions. Other values are valid only in the server's state: a
-`selected_team_id` must name a team the user belongs to, a `cursor` must be one the API issued,
-a `current_password` must be the user's password and a `totp_code` must be computed from the
-secret at the current time; and some fields only mean something together (`current_password`
+names made of letters, metadata keys from `[A-Za-z0-9_.-]`, a password hard to guess (zxcvbn), a
+password hash in Modular Crypt Format, a TOTP secret of 16-128 bytes in base64, a webhook URL
+absolute. The spec states them in its descriptions. Other values are valid only in the server's
+state: a `selected_team_id` must name a team the user belongs to, a `cursor` must be one the API
+issued, a `current_password` must be the user's password and a `totp_code` must be computed from
+the secret at the current time; and some fields only mean something together (`current_password`
 with `password`, `totp_code` with `totp_secret_base64`, `password` or `password_hash` but not
 both). So that `positive_data_acceptance` still means "valid data is accepted", positive cases
-of the bodies that create or change users, teams, API keys and sessions (POST and PATCH) get
-such fields replaced, when the generated value breaks one of those rules, by a valid value
-chosen from the generated one (deterministically); a proof sent without what it proves is
-dropped; positive list requests get a well-formed cursor; positive sign-ins carry the seeded
-admin's real organization, address and password (so they are 201s, not 401s). Negative cases
-are never touched, and neither is any value whose JSON type is wrong: the server must refuse
-those as generated.
+of the bodies that create or change users, teams, API keys, sessions and webhook endpoints (POST
+and PATCH) get such fields replaced, when the generated value breaks one of those rules, by a
+valid value chosen from the generated one (deterministically); a proof sent without what it
+proves is dropped; positive list requests get a well-formed cursor; positive sign-ins carry the
+seeded admin's real organization, address and password (so they are 201s, not 401s). Negative
+cases are never touched, and neither is any value whose JSON type is wrong: the server must
+refuse those as generated.
 
 Credentials. Schemathesis authenticates every call with one session token of the seeded admin
 (TOKEN; ORG_ID, EMAIL and PASSWORD are that admin's sign-in, API_KEY the organization's key).
@@ -192,11 +192,17 @@ VALID_AS_GENERATED = {
     # A team's or an API key's name: the rules of `display_name`.
     "name": lambda v: is_visible_text(v, 100, "", True),
 }
+# A webhook endpoint's `url` must be an absolute URL, and (unless the server runs with
+# --webhooks-allow-private-urls, as `cargo xtask judge` runs it) https:// to public addresses
+# only, which JSON Schema cannot state. Port 9 on loopback refuses connections: the fuzzed
+# endpoints' deliveries fail at once and never leave the machine.
+WEBHOOK_URLS = ["http://127.0.0.1:9/users-api", "http://[::1]:9/hooks?from=users-api"]
 ALWAYS_CHOSEN = {
     "timezone": TIMEZONES,
     "locale": LOCALES,
     "phone_number": PHONES,
     "profile_image_url": IMAGES,
+    "url": WEBHOOK_URLS,
 }
 REPLACEMENTS = {
     "first_name": NAMES,

@@ -4,9 +4,14 @@
 // spec or the package changed in a way that breaks TypeScript users; if it stops passing, the
 // server no longer does what the spec says.
 //
+// It also receives a webhook as a TypeScript backend would, verifying it with the npm
+// `standardwebhooks` package, unchanged (the judges' server allows http://127.0.0.1 receivers).
+//
 // Environment: BASE_URL, TOKEN (a user session token), API_KEY (an organization API key), and
 // ORG_ID, EMAIL, PASSWORD (the sign-in of TOKEN's user, an admin).
 
+import { createServer, type IncomingHttpHeaders } from "node:http";
+import { Webhook, WebhookVerificationError } from "standardwebhooks";
 import {
   createUsersApiClient,
   type ErrorEnvelope,
@@ -19,6 +24,7 @@ import {
 type Me = Schemas["Me"];
 type SignedIn = Schemas["SignedIn"];
 type SessionInfo = Schemas["SessionInfo"];
+type Event = Schemas["Event"];
 
 function env(name: string): string {
   const value = process.env[name];
@@ -217,4 +223,86 @@ check(
 const stillIn = await user.GET("/v1/me");
 check(stillIn.response.status === 200, "TOKEN still works after the sign-out", stillIn.error);
 
+// Webhooks: an endpoint subscribed to `user.updated` at a receiver of our own, one PATCH, and
+// its delivery verified with `standardwebhooks` as the library's README says: the raw body and
+// the headers, unchanged.
+interface Delivery {
+  headers: Record<string, string>;
+  body: Buffer;
+}
+const deliveries: Delivery[] = [];
+const receiver = createServer((request, response) => {
+  const chunks: Buffer[] = [];
+  request.on("data", (chunk: Buffer) => chunks.push(chunk));
+  request.on("end", () => {
+    deliveries.push({ headers: plainHeaders(request.headers), body: Buffer.concat(chunks) });
+    response.writeHead(204).end();
+  });
+});
+await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+const address = receiver.address();
+if (address === null || typeof address === "string") throw new Error("the receiver has no port");
+const endpoint = await user.POST("/v1/webhook-endpoints", {
+  body: {
+    url: `http://127.0.0.1:${address.port}/hooks`,
+    event_types: ["user.updated"],
+    description: "the TypeScript consumer",
+  },
+});
+check(endpoint.response.status === 201, "POST /v1/webhook-endpoints is 201", endpoint.error);
+check(endpoint.data?.data.secret.startsWith("whsec_") === true, "the secret is shown once");
+const webhook = new Webhook(endpoint.data.data.secret);
+try {
+  const hooked = await user.PATCH("/v1/me", { body: { display_name: "TypeScript Judge (hook)" } });
+  check(hooked.response.status === 200, "PATCH /v1/me for the webhook is 200", hooked.error);
+  const delivery = await firstDelivery(30_000);
+  let event: Event | undefined;
+  let refusal: string | undefined;
+  try {
+    event = webhook.verify(delivery.body, delivery.headers) as Event;
+  } catch (error) {
+    refusal = String(error);
+  }
+  check(event !== undefined, "standardwebhooks verifies the delivery", refusal);
+  check(
+    event.type === "user.updated" &&
+      event.request_id === hooked.response.headers.get("x-request-id"),
+    "the delivery is the PATCH's user.updated",
+    event,
+  );
+  check(delivery.headers["webhook-id"] === event.id, "webhook-id is the event's id", event.id);
+  let tampered: unknown;
+  try {
+    webhook.verify(Buffer.concat([delivery.body, Buffer.from(" ")]), delivery.headers);
+  } catch (error) {
+    tampered = error;
+  }
+  check(tampered instanceof WebhookVerificationError, "a tampered body is refused", tampered);
+} finally {
+  await user.DELETE("/v1/webhook-endpoints/{endpoint_id}", {
+    params: { path: { endpoint_id: endpoint.data.data.id } },
+  });
+  receiver.close();
+}
+
 console.log(`typescript consumer: ${checks} checks passed`);
+
+/// The first delivery the receiver got, waiting at most `limitMs`.
+async function firstDelivery(limitMs: number): Promise<Delivery> {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    const first = deliveries[0];
+    if (first !== undefined) return first;
+    if (Date.now() > deadline) throw new Error(`no webhook delivery within ${limitMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/// Node's request headers as the library takes them: one string per (lower-case) name.
+function plainHeaders(headers: IncomingHttpHeaders): Record<string, string> {
+  const plain: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined) plain[name] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  return plain;
+}

@@ -3,11 +3,13 @@
 //!
 //! For each database: a fresh database, `users-api admin create-org --json` three times (one
 //! organization for Schemathesis, one for its unhooked run, one for the judges that act as a
-//! person), the server on a free port with sign-in limits raised, then the five judges (spec
-//! lint, Schemathesis with and without hooks, a TypeScript SDK consumer, Swagger UI in headless
-//! Chromium), then the server is stopped and the database dropped. Each judge prints its own verdict; the run ends with one line `N passed, N failed`
-//! and exits non-zero on any failure. The tools live in `judge/` (pinned; installed by
-//! `judge/install.sh`, which this runs first). Artifacts go to `target/judge/`.
+//! person), the server on a free port with sign-in limits raised and private webhook URLs
+//! allowed, then the six judges (spec lint, Schemathesis with and without hooks, a TypeScript
+//! SDK consumer, a webhook receiver in Python, Swagger UI in headless Chromium), then the server
+//! is stopped and the database dropped. Each judge prints its own verdict; the run ends with one
+//! line `N passed, N failed` and exits non-zero on any failure. The tools live in `judge/`
+//! (pinned; installed by `judge/install.sh`, which this runs first). Artifacts go to
+//! `target/judge/`.
 //!
 //! This module never changes the committed spec or the judges' configuration: a judge that
 //! fails is reported, never retried or relaxed.

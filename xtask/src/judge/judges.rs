@@ -1,4 +1,4 @@
-//! The four judges. Each runs tools from `judge/` against one stage, prints what they say, and
+//! The six judges. Each runs tools from `judge/` against one stage, prints what they say, and
 //! ends with its own verdict line. Every tool run has an outer timeout, so a hung tool fails its
 //! judge instead of the whole run.
 
@@ -31,6 +31,10 @@ pub enum Judge {
     /// The `@users-api/client` package (generated/typescript) built, and a consumer of it
     /// checked by `tsc` and run against the server.
     TypeScript,
+    /// A webhook receiver in Python (`webhook_receiver.py`) that verifies every delivery with
+    /// the PyPI `standardwebhooks` package, and checks that each event the feed shows arrives,
+    /// in order, as the feed shows it.
+    WebhooksPython,
     /// Swagger UI at `/docs` driven in headless Chromium by `playwright-core`.
     SwaggerUi,
 }
@@ -40,6 +44,7 @@ pub const ALL: &[Judge] = &[
     Judge::Schemathesis,
     Judge::SchemathesisUnhooked,
     Judge::TypeScript,
+    Judge::WebhooksPython,
     Judge::SwaggerUi,
 ];
 
@@ -50,6 +55,7 @@ impl Judge {
             Judge::Schemathesis => "schemathesis",
             Judge::SchemathesisUnhooked => "schemathesis-unhooked",
             Judge::TypeScript => "typescript-sdk",
+            Judge::WebhooksPython => "webhooks-python",
             Judge::SwaggerUi => "swagger-ui",
         }
     }
@@ -65,6 +71,7 @@ pub fn run(judge: Judge, stage: &Stage, paths: &Paths) -> bool {
         Judge::Schemathesis => schemathesis(stage, paths),
         Judge::SchemathesisUnhooked => schemathesis_unhooked(stage, paths),
         Judge::TypeScript => typescript(stage, paths),
+        Judge::WebhooksPython => webhooks_python(stage, paths),
         Judge::SwaggerUi => swagger_ui(stage, paths),
     };
     let secs = started.elapsed().as_secs_f64();
@@ -214,6 +221,14 @@ fn typescript(stage: &Stage, paths: &Paths) -> Result<()> {
     let mut consumer = tool(paths, "node", &[".build/consumer.js"]);
     stage_env(&mut consumer, stage, &stage.person);
     run_bounded(&mut consumer, Duration::from_secs(60)).context("the consumer")
+}
+
+/// Acts as the person organization's admin, as a consumer's backend would; the stage's server
+/// lets webhook URLs be `http://127.0.0.1`.
+fn webhooks_python(stage: &Stage, paths: &Paths) -> Result<()> {
+    let mut receiver = tool(paths, ".venv/bin/python", &["webhook_receiver.py"]);
+    stage_env(&mut receiver, stage, &stage.person);
+    run_bounded(&mut receiver, Duration::from_secs(120))
 }
 
 fn swagger_ui(stage: &Stage, paths: &Paths) -> Result<()> {

@@ -1,6 +1,7 @@
 //! One stage for the judges: a fresh database, the server running on a free port (it creates
-//! the demo organization), and two seeded organizations. `stop` ends the server and drops the database; nothing outlives the run but
-//! logs under `target/judge/<database>/`.
+//! the demo organization; webhook URLs may be private, for the receivers the judges run), and
+//! three seeded organizations. `stop` ends the server and drops the database; nothing outlives
+//! the run but logs under `target/judge/<database>/`.
 
 use std::{
     fs::File,
@@ -106,6 +107,8 @@ impl Stage {
             // limits themselves are tested in tests/api/sign_in.rs.
             .args(["--sign-in-limit-per-account", SIGN_IN_LIMIT])
             .args(["--sign-in-limit-per-address", SIGN_IN_LIMIT])
+            // The webhook judges' receivers listen on 127.0.0.1 over plain HTTP.
+            .arg("--webhooks-allow-private-urls")
             .stdout(log.try_clone()?)
             .stderr(log);
         common(&mut serve);
