@@ -192,8 +192,7 @@ impl Page {
     }
 
     fn respond(&self, mut rows: Vec<StoredEvent>) -> EventListResponse {
-        let has_more = rows.len() as i64 > self.limit;
-        rows.truncate(self.limit as usize);
+        let has_more = super::pages::cut_to_page(&mut rows, self.limit);
         let next_after = rows.last().map_or(self.after, |last| last.sequence);
         EventListResponse::Ok(Json(EventListEnvelope {
             success: true,

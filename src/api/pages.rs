@@ -44,8 +44,7 @@ impl PageRequest {
 
     /// Cuts the fetched rows to the page and says where the next page starts.
     pub fn page<T>(&self, mut rows: Vec<T>, id: impl Fn(&T) -> Uuid) -> (Vec<T>, PageMeta) {
-        let more = rows.len() as i64 > self.limit;
-        rows.truncate(self.limit as usize);
+        let more = cut_to_page(&mut rows, self.limit);
         let next_cursor = more
             .then(|| rows.last())
             .flatten()
@@ -56,6 +55,13 @@ impl PageRequest {
         };
         (rows, meta)
     }
+}
+
+/// Cuts rows fetched with one to spare (`limit + 1`) to the page: true when more follow.
+pub fn cut_to_page<T>(rows: &mut Vec<T>, limit: i64) -> bool {
+    let more = rows.len() as i64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    more
 }
 
 #[cfg(test)]

@@ -212,7 +212,12 @@ impl TeamsApi {
             name: name.unwrap_or_default(),
             created_at: crate::db::now(),
         };
-        let created = team_event(&caller_origin(&caller), &row, EventType::TeamCreated, None);
+        let created = team_event(
+            &super::origin(caller.actor()),
+            &row,
+            EventType::TeamCreated,
+            None,
+        );
         teams::insert(&state.db, &row, &[created]).await?;
         let location = format!("/v1/teams/{}", row.id);
         Ok(CreatedTeamResponse::Created(
@@ -269,7 +274,7 @@ impl TeamsApi {
         r.finish()?;
         let row = match name {
             Some(name) => {
-                let origin = caller_origin(&caller);
+                let origin = super::origin(caller.actor());
                 let record = |before: &models::Team, after: &models::Team| {
                     let change = (before.name != after.name).then(|| {
                         crate::events::users::change(
@@ -308,7 +313,7 @@ impl TeamsApi {
         team_id: Path<TeamId>,
     ) -> Result<DeletedResponse, TeamByIdError> {
         let caller = state.caller(&auth, Scope::TeamsWrite).await?;
-        let origin = caller_origin(&caller);
+        let origin = super::origin(caller.actor());
         let deleted = origin.event(
             caller.org_id,
             EventType::TeamDeleted,
@@ -402,10 +407,6 @@ fn team(row: &models::Team) -> Team {
     }
 }
 
-fn caller_origin(caller: &crate::auth::Caller) -> Origin {
-    super::origin(caller.actor())
-}
-
 /// `team.created` or `team.updated`: the team after the change, and for an update its
 /// `changes`.
 fn team_event(
@@ -427,5 +428,5 @@ fn member_event(
     user_id: &UserId,
 ) -> NewEvent {
     let data = serde_json::json!({"object": {"team_id": team_id, "user_id": user_id}});
-    caller_origin(caller).event(caller.org_id, kind, Some(user_id.to_string()), &data)
+    super::origin(caller.actor()).event(caller.org_id, kind, Some(user_id.to_string()), &data)
 }

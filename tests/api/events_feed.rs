@@ -22,7 +22,12 @@ async fn feed(client: &Client, after: i64) -> Vec<Value> {
         .await
         .expect("events listed")
         .into_inner();
-    page.data
+    as_json(&page.data)
+}
+
+/// Events as JSON, each already parsed by its type's schema by the client.
+fn as_json(events: &[users_api_client::types::Event]) -> Vec<Value> {
+    events
         .iter()
         .map(|event| serde_json::to_value(event).unwrap())
         .collect()
@@ -323,11 +328,7 @@ async fn every_kind_of_change_is_recorded_in_commit_order_and_in_the_users_histo
         .await
         .unwrap()
         .into_inner();
-    let history: Vec<Value> = history
-        .data
-        .iter()
-        .map(|e| serde_json::to_value(e).unwrap())
-        .collect();
+    let history = as_json(&history.data);
     assert_eq!(
         types(&history),
         [
@@ -371,14 +372,9 @@ async fn the_feed_pages_filters_by_type_and_waits_for_the_next_event() {
         .unwrap()
         .into_inner();
     assert!(!rest.meta.has_more);
-    let seen: Vec<i64> = rest
-        .data
+    let seen: Vec<i64> = as_json(&rest.data)
         .iter()
-        .map(|e| {
-            serde_json::to_value(e).unwrap()["sequence"]
-                .as_i64()
-                .unwrap()
-        })
+        .map(|e| e["sequence"].as_i64().unwrap())
         .collect();
     assert_eq!(seen[0], next + 1);
     let last = rest.meta.next_after;
@@ -412,11 +408,7 @@ async fn the_feed_pages_filters_by_type_and_waits_for_the_next_event() {
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     create_user(&app, "late@acme.test", Role::Member).await;
     let woke = waiting.await.unwrap().unwrap().into_inner();
-    let woke: Vec<Value> = woke
-        .data
-        .iter()
-        .map(|e| serde_json::to_value(e).unwrap())
-        .collect();
+    let woke = as_json(&woke.data);
     assert_eq!(types(&woke), ["user.created"]);
     assert_eq!(woke[0]["data"]["object"]["primary_email"], "late@acme.test");
 }

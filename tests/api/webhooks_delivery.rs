@@ -6,7 +6,9 @@ use std::{sync::Arc, time::Duration};
 
 use users_api::domain::EventType;
 
-use crate::webhooks_receiver::{Receiver, Reply, app, append, dispatcher, endpoint, verifies};
+use crate::webhooks_receiver::{
+    Receiver, Reply, app, append, deliveries, dispatcher, endpoint, verifies, wait_for_deliveries,
+};
 
 #[tokio::test]
 async fn a_delivery_is_the_event_signed_per_standard_webhooks() {
@@ -38,15 +40,7 @@ async fn a_delivery_is_the_event_signed_per_standard_webhooks() {
         assert!(!verifies("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", got));
     }
 
-    let deliveries = app
-        .client()
-        .list_webhook_deliveries()
-        .endpoint_id(hook.id)
-        .send()
-        .await
-        .unwrap()
-        .into_inner()
-        .data;
+    let deliveries = deliveries(&app, hook.id).await;
     assert_eq!(deliveries.len(), 2);
     assert_eq!(deliveries[0].event_id, created.id, "newest first");
     assert!(deliveries.iter().all(|d| d.status == "succeeded"));
@@ -128,27 +122,4 @@ async fn a_failing_endpoint_holds_its_own_events_back_and_no_one_elses() {
         &[events[0].clone(), events[0].clone(), events[0].clone()]
     );
     assert_eq!(&ids[3..], &events[1..]);
-}
-
-pub async fn wait_for_deliveries(
-    app: &crate::helpers::TestApp,
-    endpoint_id: uuid::Uuid,
-    n: usize,
-) -> Vec<users_api_client::types::WebhookDelivery> {
-    for _ in 0..600 {
-        let deliveries = app
-            .client()
-            .list_webhook_deliveries()
-            .endpoint_id(endpoint_id)
-            .send()
-            .await
-            .unwrap()
-            .into_inner()
-            .data;
-        if deliveries.len() >= n {
-            return deliveries;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{n} deliveries expected");
 }

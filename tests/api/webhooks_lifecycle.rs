@@ -11,7 +11,7 @@ use users_api::{
 use users_api_client::WebhookEndpointPatch;
 
 use crate::{
-    webhooks_delivery::wait_for_deliveries,
+    webhooks_receiver::wait_for_deliveries,
     webhooks_receiver::{Receiver, Reply, app, append, dispatcher, endpoint, verifies},
 };
 

@@ -20,7 +20,7 @@ use users_api::{
     domain::{Actor, EventType, OrgId},
     webhooks::{self, RetrySchedule, WebhookSettings, dispatcher::DispatcherHandle},
 };
-use users_api_client::types::{WebhookEndpointCreate, WebhookEndpointWithSecret};
+use users_api_client::types::{WebhookDelivery, WebhookEndpointCreate, WebhookEndpointWithSecret};
 
 use crate::helpers::{TestApp, TestOptions, spawn_app_with};
 
@@ -213,4 +213,32 @@ pub fn verifies(secret: &str, received: &Received) -> bool {
     mac.update(format!("{}.{}.{}", received.id, received.timestamp, received.body).as_bytes());
     let expected = format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()));
     received.signature.split(' ').any(|s| s == expected)
+}
+
+/// The endpoint's delivery attempts, newest first.
+pub async fn deliveries(app: &TestApp, endpoint_id: uuid::Uuid) -> Vec<WebhookDelivery> {
+    app.client()
+        .list_webhook_deliveries()
+        .endpoint_id(endpoint_id)
+        .send()
+        .await
+        .unwrap()
+        .into_inner()
+        .data
+}
+
+/// Waits (up to 30 s) until the endpoint has at least `n` delivery attempts.
+pub async fn wait_for_deliveries(
+    app: &TestApp,
+    endpoint_id: uuid::Uuid,
+    n: usize,
+) -> Vec<WebhookDelivery> {
+    for _ in 0..600 {
+        let found = deliveries(app, endpoint_id).await;
+        if found.len() >= n {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{n} deliveries expected");
 }

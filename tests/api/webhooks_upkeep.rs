@@ -16,8 +16,9 @@ use users_api::{
 
 use crate::{
     fixtures::admin_sign_in,
-    webhooks_delivery::wait_for_deliveries,
-    webhooks_receiver::{Receiver, app, append, dispatcher, endpoint, verifies},
+    webhooks_receiver::{
+        Receiver, app, append, deliveries, dispatcher, endpoint, verifies, wait_for_deliveries,
+    },
 };
 
 #[tokio::test]
@@ -116,15 +117,7 @@ async fn the_sweeper_prunes_delivery_attempts_with_their_events() {
         .await
         .unwrap();
     assert_eq!(swept.webhook_deliveries, 1);
-    let left = app
-        .client()
-        .list_webhook_deliveries()
-        .endpoint_id(hook.id)
-        .send()
-        .await
-        .unwrap()
-        .into_inner()
-        .data;
+    let left = deliveries(&app, hook.id).await;
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].event_sequence, 2);
 }
