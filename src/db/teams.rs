@@ -110,6 +110,13 @@ pub async fn rename(
         let mine = teams::table
             .filter(teams::id.eq(team_id))
             .filter(teams::org_id.eq(org_id));
+        // Lock the row before reading it (a no-op update: PostgreSQL's row lock, SQLite's
+        // write lock), so a concurrent rename cannot slip between the read and the write and
+        // leave the event's `before` stale.
+        diesel::update(mine)
+            .set(teams::name.eq(teams::name))
+            .execute(conn)
+            .await?;
         let before: Team = mine.select(Team::as_select()).get_result(conn).await?;
         let after: Team = diesel::update(mine)
             .set(teams::name.eq(name))
