@@ -293,7 +293,10 @@ pub async fn update(
     })
 }
 
-/// Sets a user's status (`active` or `suspended`); suspended users' tokens answer 401.
+/// Sets a user's status and nothing else: no session is revoked and no event recorded. For
+/// tests of the request-time status check, which must hold even for a session a suspension's
+/// revocation missed; the API suspends through `update`, which does both.
+#[doc(hidden)]
 pub async fn set_status(db: &Db, user_id: &UserId, status: UserStatus) -> Result<(), ApiError> {
     write!(db, |conn| {
         diesel::update(users::table.find(user_id))

@@ -307,9 +307,38 @@ struct Claimed {
     id: String,
 }
 
-/// Leases up to `limit` endpoints with due work to `owner` until `until`: an enabled endpoint
-/// past its backoff with an event after its cursor, or any endpoint with a redelivery asked
-/// for. Endpoints leased by another instance are skipped; on PostgreSQL `SKIP LOCKED` makes
+/// `FROM … WHERE …` of the endpoints with due work at `now` (a placeholder) and no live lease:
+/// an enabled endpoint past its backoff with an event after its cursor, or any endpoint with
+/// a redelivery asked for.
+fn due_endpoints(now: &str) -> String {
+    format!(
+        "FROM webhook_endpoints w \
+         WHERE (w.lease_expires_at IS NULL OR w.lease_expires_at < {now}) \
+         AND ((w.disabled = FALSE \
+               AND (w.next_attempt_at IS NULL OR w.next_attempt_at <= {now}) \
+               AND EXISTS (SELECT 1 FROM events e \
+                           WHERE e.org_id = w.org_id AND e.sequence > w.cursor)) \
+           OR EXISTS (SELECT 1 FROM webhook_redeliveries r WHERE r.endpoint_id = w.id))"
+    )
+}
+
+/// Whether any endpoint has due work, read without a write lock: an idle dispatcher polls with
+/// this, so on SQLite (one writer) it does not take the write lock every poll interval.
+pub async fn any_due(db: &Db, now: NaiveDateTime) -> Result<bool, ApiError> {
+    let p = match db.pools() {
+        Pools::Postgres(_) => '$',
+        Pools::Sqlite { .. } => '?',
+    };
+    let sql = format!("SELECT w.id {} LIMIT 1", due_endpoints(&format!("{p}1")));
+    let found: Vec<Claimed> = read!(db, |conn| Ok(diesel::sql_query(&sql)
+        .bind::<Timestamp, _>(now)
+        .load(conn)
+        .await?))?;
+    Ok(!found.is_empty())
+}
+
+/// Leases up to `limit` endpoints with due work (`due_endpoints`) to `owner` until `until`.
+/// Endpoints leased by another instance are skipped; on PostgreSQL `SKIP LOCKED` makes
 /// instances claiming at once take disjoint endpoints (SQLite has one writer).
 pub async fn claim_due(
     db: &Db,
@@ -322,16 +351,10 @@ pub async fn claim_due(
         Pools::Postgres(_) => ('$', " FOR UPDATE OF w SKIP LOCKED"),
         Pools::Sqlite { .. } => ('?', ""),
     };
+    let due = due_endpoints(&format!("{p}3"));
     let sql = format!(
         "UPDATE webhook_endpoints SET lease_owner = {p}1, lease_expires_at = {p}2 \
-         WHERE id IN (SELECT w.id FROM webhook_endpoints w \
-           WHERE (w.lease_expires_at IS NULL OR w.lease_expires_at < {p}3) \
-           AND ((w.disabled = FALSE \
-                 AND (w.next_attempt_at IS NULL OR w.next_attempt_at <= {p}3) \
-                 AND EXISTS (SELECT 1 FROM events e \
-                             WHERE e.org_id = w.org_id AND e.sequence > w.cursor)) \
-             OR EXISTS (SELECT 1 FROM webhook_redeliveries r WHERE r.endpoint_id = w.id)) \
-           ORDER BY w.next_attempt_at LIMIT {p}4{lock}) \
+         WHERE id IN (SELECT w.id {due} ORDER BY w.next_attempt_at LIMIT {p}4{lock}) \
          RETURNING id"
     );
     let claimed: Vec<Claimed> = write!(db, |conn| Ok(diesel::sql_query(&sql)

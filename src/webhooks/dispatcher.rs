@@ -122,6 +122,9 @@ impl Dispatcher {
             return Ok(());
         }
         let now = crate::db::now();
+        if !webhooks::any_due(&self.db, now).await? {
+            return Ok(());
+        }
         let claimed =
             webhooks::claim_due(&self.db, &self.owner, now, self.lease_until(), free as i64)
                 .await?;

@@ -139,10 +139,16 @@ pub async fn check_host(url: &Url, allow_private: bool) -> Result<(), String> {
     Ok(())
 }
 
+/// How long a name may take to resolve: creating or changing an endpoint resolves its host
+/// in the request, which a slow resolver must not hold for long.
+const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// `name`'s addresses, all public, or why not.
 async fn resolve_public(name: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
-    let addresses: Vec<SocketAddr> = tokio::net::lookup_host((name, port))
+    let lookup = tokio::net::lookup_host((name, port));
+    let addresses: Vec<SocketAddr> = tokio::time::timeout(RESOLVE_TIMEOUT, lookup)
         .await
+        .map_err(|_| format!("{name} did not resolve within {RESOLVE_TIMEOUT:?}"))?
         .map_err(|e| format!("{name} does not resolve: {e}"))?
         .collect();
     if let Some(private) = addresses.iter().find(|a| !is_public(a.ip())) {
