@@ -188,7 +188,7 @@ fn patch_struct(name: &str, schema: &Schema) -> Result<String> {
     Ok(out)
 }
 
-fn rust_type(schema: &Schema) -> Result<&'static str> {
+fn rust_type(schema: &Schema) -> Result<String> {
     Ok(match &schema.schema_kind {
         SchemaKind::Type(Type::String(s)) => match &s.format {
             openapiv3::VariantOrUnknownOrEmpty::Unknown(f) if f == "uuid" => "::uuid::Uuid",
@@ -203,9 +203,21 @@ fn rust_type(schema: &Schema) -> Result<&'static str> {
         SchemaKind::Type(Type::Object(_)) => {
             "::serde_json::Map<::std::string::String, ::serde_json::Value>"
         }
-        SchemaKind::Type(Type::Array(_)) => "::std::vec::Vec<::serde_json::Value>",
+        // Items by their own type: a named schema (`EventType`) as progenitor's type.
+        SchemaKind::Type(Type::Array(array)) => {
+            let item = match &array.items {
+                Some(ReferenceOr::Reference { reference }) => reference
+                    .strip_prefix("#/components/schemas/")
+                    .map(|name| format!("crate::types::{name}")),
+                Some(ReferenceOr::Item(item)) => Some(rust_type(item)?),
+                None => None,
+            };
+            let item = item.unwrap_or_else(|| "::serde_json::Value".to_owned());
+            return Ok(format!("::std::vec::Vec<{item}>"));
+        }
         other => return Err(anyhow!("unsupported schema in a Patch body: {other:?}")),
-    })
+    }
+    .to_owned())
 }
 
 /// `ErrorCode`: the spec's codes as variants plus `Unknown(String)`, so that a code added by a

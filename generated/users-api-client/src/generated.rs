@@ -22071,7 +22071,7 @@ pub struct WebhookEndpointPatch {
     pub disabled: Option<bool>,
     /// The event types to deliver; empty: every type delivered by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub event_types: Option<::std::vec::Vec<::serde_json::Value>>,
+    pub event_types: Option<::std::vec::Vec<crate::types::EventType>>,
     /// A new URL, by the rules of creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<::std::string::String>,
