@@ -254,6 +254,7 @@ event_schemas! {
     TeamMemberRemovedEvent(MembershipData) = "team.member_removed": "A user left a team.",
     ApiKeyCreatedEvent(ApiKeyEventData) = "api_key.created": "An API key was created.",
     ApiKeyRevokedEvent(GoneData) = "api_key.revoked": "An API key was revoked.",
+    ApiKeyRolledEvent(ApiKeyEventData) = "api_key.rolled": "An API key got a new secret; the previous one works until `object.previous_secret_expires_at`.",
     WebhookEndpointDisabledEvent(EndpointEventData) = "webhook_endpoint.disabled": "A webhook endpoint was disabled after its retries ran out.",
 }
 

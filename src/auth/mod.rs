@@ -261,9 +261,7 @@ pub fn new_session(user_id: &UserId, lifetime: Duration) -> Session {
 
 /// A new API key secret and its row. The secret is returned once and only its hash is stored.
 pub fn new_api_key(org_id: &OrgId, name: &str, scopes: &[Scope]) -> (String, ApiKey) {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let secret = format!("{API_KEY_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
+    let secret = new_api_key_secret();
     let row = ApiKey {
         id: ApiKeyId::new(),
         org_id: *org_id,
@@ -273,8 +271,18 @@ pub fn new_api_key(org_id: &OrgId, name: &str, scopes: &[Scope]) -> (String, Api
         created_at: crate::db::now(),
         last_used_at: None,
         revoked_at: None,
+        expires_at: None,
+        previous_secret_hash: None,
+        previous_secret_expires_at: None,
     };
     (secret, row)
+}
+
+/// A fresh API key secret: `uak_` and 256 random bits.
+pub fn new_api_key_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("{API_KEY_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// API key secrets carry 256 random bits, so a fast hash is enough (no salt or KDF needed).
@@ -314,10 +322,12 @@ pub async fn authenticate_me(
 
 pub async fn authenticate(db: &Db, tokens: &Tokens, bearer: &str) -> Result<Principal, ApiError> {
     if bearer.starts_with(API_KEY_PREFIX) {
-        let key = api_keys::find_by_secret_hash(db, &hash_api_key(bearer)).await?;
-        return key
-            .map(Principal::ApiKey)
-            .ok_or_else(ApiError::unauthorized);
+        let now = Utc::now().naive_utc();
+        let mut key = api_keys::find_by_secret_hash(db, &hash_api_key(bearer), now)
+            .await?
+            .ok_or_else(ApiError::unauthorized)?;
+        api_keys::mark_used(db, &mut key, now).await?;
+        return Ok(Principal::ApiKey(key));
     }
     let claims = tokens
         .verify_in_fleet(db, bearer)

@@ -125,6 +125,9 @@ pub struct ApiKey {
     pub created_at: NaiveDateTime,
     pub last_used_at: Option<NaiveDateTime>,
     pub revoked_at: Option<NaiveDateTime>,
+    pub expires_at: Option<NaiveDateTime>,
+    pub previous_secret_hash: Option<String>,
+    pub previous_secret_expires_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]

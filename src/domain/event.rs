@@ -54,6 +54,7 @@ event_types! {
     TeamMemberRemoved = "team.member_removed",
     ApiKeyCreated = "api_key.created",
     ApiKeyRevoked = "api_key.revoked",
+    ApiKeyRolled = "api_key.rolled",
     WebhookEndpointDisabled = "webhook_endpoint.disabled",
 }
 

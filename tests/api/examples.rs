@@ -21,6 +21,7 @@ fn refused_by_state(id: &str) -> Option<(StatusCode, &'static str)> {
         | "addTeamMember"
         | "removeTeamMember"
         | "deleteApiKey"
+        | "rollApiKey"
         | "revokeMySession"
         | "getWebhookEndpoint"
         | "patchWebhookEndpoint"

@@ -4,6 +4,7 @@
 
 mod access;
 mod api_keys;
+mod api_keys_lifecycle;
 mod auth;
 mod cli;
 mod connections;

@@ -98,6 +98,7 @@ async fn team_and_key_names_with_a_control_character_anywhere_are_refused() {
             .body(ApiKeyCreate {
                 name: name.into(),
                 scopes: vec![ScopeName::UsersRead],
+                expires_at: None,
             })
             .send()
             .await;

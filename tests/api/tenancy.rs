@@ -70,6 +70,7 @@ async fn every_id_taking_route_answers_another_orgs_ids_like_missing_ones_for_ev
         .body(ApiKeyCreate {
             name: "A key".parse().unwrap(),
             scopes: vec![ScopeName::UsersRead],
+            expires_at: None,
         })
         .send()
         .await

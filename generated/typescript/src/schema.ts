@@ -136,6 +136,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/api-keys/{key_id}/roll": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Roll an API key
+         * @description Gives the key a new secret, returned this once, and keeps the secret it had working for
+         *     a grace period (24 hours unless `grace_period_seconds` says otherwise), time to deploy the
+         *     new one; both answer as the same key meanwhile. Rolling again within a grace period ends
+         *     the older secret at once: at most two secrets work at a time. The key's id, name, scopes
+         *     and expiry stay. Admin users only. A revoked or expired key is 404.
+         */
+        post: operations["rollApiKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/events": {
         parameters: {
             query?: never;
@@ -597,12 +621,30 @@ export interface components {
              */
             created_at: string;
             /**
+             * Format: date-time
+             * @description When the key stops working (401 from then on; it stays listed until revoked); `null`:
+             *     never.
+             */
+            expires_at: string | null;
+            /**
              * Format: uuid
              * @description The key's id (`DELETE /v1/api-keys/{id}` revokes it).
              */
             id: string;
+            /**
+             * Format: date-time
+             * @description When the key last authenticated a request, to the minute (written at most once a
+             *     minute); `null`: never used.
+             */
+            last_used_at: string | null;
             /** @description What the key is for. */
             name: string;
+            /**
+             * Format: date-time
+             * @description After a roll: until when the previous secret still works; `null` when only the current
+             *     secret does.
+             */
+            previous_secret_expires_at: string | null;
             /** @description What the key may do, one scope per operation family. */
             scopes: components["schemas"]["ScopeName"][];
         };
@@ -611,6 +653,12 @@ export interface components {
          * @description A new API key.
          */
         ApiKeyCreate: {
+            /**
+             * Format: date-time
+             * @description When the key stops working: a future time (else 422 `VALIDATION_FAILED`). Absent:
+             *     never.
+             */
+            expires_at?: string;
             /**
              * @description What calls with it: 1–100 characters after trimming, by the text rules of `display_name`
              *     (no control character anywhere, no invisible or spoofing characters; a visible letter or
@@ -697,8 +745,50 @@ export interface components {
             sequence: number;
         };
         /**
+         * ApiKeyRoll
+         * @description Rolling an API key's secret (`{}` for the defaults).
+         */
+        ApiKeyRoll: {
+            /**
+             * Format: uint32
+             * @description How long the secret being replaced keeps working, in seconds: 0 (it stops at once) to
+             *     604800 (7 days); 86400 (24 hours) when absent, time to deploy the new one (`null` is
+             *     not a duration: 400).
+             */
+            grace_period_seconds?: number;
+        };
+        /**
+         * ApiKeyRolledEvent
+         * @description An API key got a new secret; the previous one works until `object.previous_secret_expires_at`.
+         */
+        ApiKeyRolledEvent: {
+            /** @description Who made the change. */
+            actor: components["schemas"]["EventActor"];
+            /** @description What happened; its shape depends on `type`. */
+            data: components["schemas"]["ApiKeyEventData"];
+            /** @description The event's id (a ULID); a webhook delivery's `webhook-id`. */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the change was committed.
+             */
+            occurred_at: string;
+            /**
+             * Format: uuid
+             * @description The organization the change belongs to.
+             */
+            org_id: string;
+            /** @description The `X-Request-Id` of the request that made the change; `null` when none did. */
+            request_id: string | null;
+            /**
+             * Format: int64
+             * @description The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+             */
+            sequence: number;
+        };
+        /**
          * CreatedApiKey
-         * @description A new API key and its secret, shown this once.
+         * @description An API key and its secret, shown this once (at creation, or after a roll).
          */
         CreatedApiKey: {
             /**
@@ -707,12 +797,22 @@ export interface components {
              */
             created_at: string;
             /**
+             * Format: date-time
+             * @description When the key stops working; `null`: never.
+             */
+            expires_at: string | null;
+            /**
              * Format: uuid
              * @description The key's id.
              */
             id: string;
             /** @description The name it was given. */
             name: string;
+            /**
+             * Format: date-time
+             * @description After a roll: until when the previous secret still works; `null` otherwise.
+             */
+            previous_secret_expires_at: string | null;
             /** @description What the key may do. */
             scopes: components["schemas"]["ScopeName"][];
             /**
@@ -830,7 +930,7 @@ export interface components {
             success: boolean;
         };
         /** @description A change event: the common fields, a `type`, and that type's `data`. */
-        Event: components["schemas"]["Event_UserCreatedEvent"] | components["schemas"]["Event_UserUpdatedEvent"] | components["schemas"]["Event_UserDeletedEvent"] | components["schemas"]["Event_UserSuspendedEvent"] | components["schemas"]["Event_UserReactivatedEvent"] | components["schemas"]["Event_UserPasswordChangedEvent"] | components["schemas"]["Event_UserTotpEnabledEvent"] | components["schemas"]["Event_UserTotpDisabledEvent"] | components["schemas"]["Event_SessionCreatedEvent"] | components["schemas"]["Event_SessionRevokedEvent"] | components["schemas"]["Event_SessionSignInFailedEvent"] | components["schemas"]["Event_TeamCreatedEvent"] | components["schemas"]["Event_TeamUpdatedEvent"] | components["schemas"]["Event_TeamDeletedEvent"] | components["schemas"]["Event_TeamMemberAddedEvent"] | components["schemas"]["Event_TeamMemberRemovedEvent"] | components["schemas"]["Event_ApiKeyCreatedEvent"] | components["schemas"]["Event_ApiKeyRevokedEvent"] | components["schemas"]["Event_WebhookEndpointDisabledEvent"];
+        Event: components["schemas"]["Event_UserCreatedEvent"] | components["schemas"]["Event_UserUpdatedEvent"] | components["schemas"]["Event_UserDeletedEvent"] | components["schemas"]["Event_UserSuspendedEvent"] | components["schemas"]["Event_UserReactivatedEvent"] | components["schemas"]["Event_UserPasswordChangedEvent"] | components["schemas"]["Event_UserTotpEnabledEvent"] | components["schemas"]["Event_UserTotpDisabledEvent"] | components["schemas"]["Event_SessionCreatedEvent"] | components["schemas"]["Event_SessionRevokedEvent"] | components["schemas"]["Event_SessionSignInFailedEvent"] | components["schemas"]["Event_TeamCreatedEvent"] | components["schemas"]["Event_TeamUpdatedEvent"] | components["schemas"]["Event_TeamDeletedEvent"] | components["schemas"]["Event_TeamMemberAddedEvent"] | components["schemas"]["Event_TeamMemberRemovedEvent"] | components["schemas"]["Event_ApiKeyCreatedEvent"] | components["schemas"]["Event_ApiKeyRevokedEvent"] | components["schemas"]["Event_ApiKeyRolledEvent"] | components["schemas"]["Event_WebhookEndpointDisabledEvent"];
         /**
          * EventActor
          * @description Who caused the event: a user, an API key, or the service itself (`id` is then `null`).
@@ -874,7 +974,7 @@ export interface components {
             next_after: number;
         };
         /** @enum {string} */
-        EventType: "user.created" | "user.updated" | "user.deleted" | "user.suspended" | "user.reactivated" | "user.password_changed" | "user.totp_enabled" | "user.totp_disabled" | "session.created" | "session.revoked" | "session.sign_in_failed" | "team.created" | "team.updated" | "team.deleted" | "team.member_added" | "team.member_removed" | "api_key.created" | "api_key.revoked" | "webhook_endpoint.disabled";
+        EventType: "user.created" | "user.updated" | "user.deleted" | "user.suspended" | "user.reactivated" | "user.password_changed" | "user.totp_enabled" | "user.totp_disabled" | "session.created" | "session.revoked" | "session.sign_in_failed" | "team.created" | "team.updated" | "team.deleted" | "team.member_added" | "team.member_removed" | "api_key.created" | "api_key.revoked" | "api_key.rolled" | "webhook_endpoint.disabled";
         /** @description A change event: the common fields, a `type`, and that type's `data`. */
         Event_ApiKeyCreatedEvent: {
             /**
@@ -902,6 +1002,20 @@ export interface components {
              * @enum {string}
              */
             type: "api_key.revoked";
+        };
+        /** @description A change event: the common fields, a `type`, and that type's `data`. */
+        Event_ApiKeyRolledEvent: {
+            /**
+             * @example api_key.rolled
+             * @enum {string}
+             */
+            type: "api_key.rolled";
+        } & components["schemas"]["ApiKeyRolledEvent"] & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "api_key.rolled";
         };
         /** @description A change event: the common fields, a `type`, and that type's `data`. */
         Event_SessionCreatedEvent: {
@@ -3234,8 +3348,11 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "created_at": "2026-11-30T09:52:31.604210Z",
+                     *           "expires_at": null,
                      *           "id": "0193a5d5-6c7d-7e8f-9a0b-1c2d3e4f5a6b",
+                     *           "last_used_at": "2026-11-30T09:52:30.000000Z",
                      *           "name": "CI pipeline",
+                     *           "previous_secret_expires_at": null,
                      *           "scopes": [
                      *             "users:read",
                      *             "teams:read"
@@ -3336,8 +3453,10 @@ export interface operations {
                      * @example {
                      *       "data": {
                      *         "created_at": "2026-11-30T09:52:31.604210Z",
+                     *         "expires_at": null,
                      *         "id": "0193a5d5-6c7d-7e8f-9a0b-1c2d3e4f5a6b",
                      *         "name": "CI pipeline",
+                     *         "previous_secret_expires_at": null,
                      *         "scopes": [
                      *           "users:read",
                      *           "teams:read"
@@ -3413,7 +3532,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `INVALID_NAME` for an invalid name, `VALIDATION_FAILED` for an empty scope list or several invalid fields. */
+            /** @description `INVALID_NAME` for an invalid name, `VALIDATION_FAILED` for an empty scope list, an `expires_at` that is not in the future, or several invalid fields. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3508,6 +3627,154 @@ export interface operations {
             };
             /** @description `URI_TOO_LONG`: the path and query are longer than 8 KiB. */
             414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `HEADERS_TOO_LARGE`: more than 100 header lines, or more than 16 KiB of them. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unexpected failure; nothing internal is disclosed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    rollApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 0193a5d5-6c7d-7e8f-9a0b-1c2d3e4f5a6b */
+                key_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "grace_period_seconds": 3600
+                 *     }
+                 */
+                "application/json": components["schemas"]["ApiKeyRoll"];
+            };
+        };
+        responses: {
+            /** @description The key with its new secret. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "created_at": "2026-11-30T09:52:31.604210Z",
+                     *         "expires_at": null,
+                     *         "id": "0193a5d5-6c7d-7e8f-9a0b-1c2d3e4f5a6b",
+                     *         "name": "CI pipeline",
+                     *         "previous_secret_expires_at": null,
+                     *         "scopes": [
+                     *           "users:read",
+                     *           "teams:read"
+                     *         ],
+                     *         "secret": "uak_7mQKhwqqD3BH3RUNPXj4S-O2kw2u_g90VtscD6z1bjs"
+                     *       },
+                     *       "success": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CreatedApiKeyEnvelope"];
+                };
+            };
+            /** @description `MALFORMED_REQUEST`: `key_id` is not a UUID, the body is not JSON, has unknown fields, or `grace_period_seconds` is out of range. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: only admin users manage API keys. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such live (unrevoked, unexpired) key in the caller's organization. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `REQUEST_TIMEOUT`: the body did not all arrive within the body-read timeout; the connection is closed. */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The body is larger than 256 KiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `URI_TOO_LONG`: the path and query are longer than 8 KiB. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

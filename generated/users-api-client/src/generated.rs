@@ -71,10 +71,26 @@ pub mod types {
     pub struct ApiKey {
         ///When the key was created.
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        /**When the key stops working (401 from then on; it stays listed until revoked); `null`:
+never.*/
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub expires_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
         ///The key's id (`DELETE /v1/api-keys/{id}` revokes it).
         pub id: ::uuid::Uuid,
+        /**When the key last authenticated a request, to the minute (written at most once a
+minute); `null`: never used.*/
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub last_used_at: ::std::option::Option<
+            ::chrono::DateTime<::chrono::offset::Utc>,
+        >,
         ///What the key is for.
         pub name: ::std::string::String,
+        /**After a roll: until when the previous secret still works; `null` when only the current
+secret does.*/
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub previous_secret_expires_at: ::std::option::Option<
+            ::chrono::DateTime<::chrono::offset::Utc>,
+        >,
         ///What the key may do, one scope per operation family.
         pub scopes: ::std::vec::Vec<ScopeName>,
     }
@@ -87,6 +103,10 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(deny_unknown_fields)]
     pub struct ApiKeyCreate {
+        /**When the key stops working: a future time (else 422 `VALIDATION_FAILED`). Absent:
+never.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub expires_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
         /**What calls with it: 1–100 characters after trimming, by the text rules of `display_name`
 (no control character anywhere, no invisible or spoofing characters; a visible letter or
 digit): else 422 `INVALID_NAME`.*/
@@ -166,15 +186,60 @@ digit): else 422 `INVALID_NAME`.*/
             Default::default()
         }
     }
-    ///A new API key and its secret, shown this once.
+    ///Rolling an API key's secret (`{}` for the defaults).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct ApiKeyRoll {
+        /**How long the secret being replaced keeps working, in seconds: 0 (it stops at once) to
+604800 (7 days); 86400 (24 hours) when absent, time to deploy the new one (`null` is
+not a duration: 400).*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub grace_period_seconds: ::std::option::Option<u32>,
+    }
+    impl ApiKeyRoll {
+        pub fn builder() -> builder::ApiKeyRoll {
+            Default::default()
+        }
+    }
+    ///An API key got a new secret; the previous one works until `object.previous_secret_expires_at`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ApiKeyRolledEvent {
+        pub actor: EventActor,
+        pub data: ApiKeyEventData,
+        ///The event's id (a ULID); a webhook delivery's `webhook-id`.
+        pub id: ::std::string::String,
+        ///When the change was committed.
+        pub occurred_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The organization the change belongs to.
+        pub org_id: ::uuid::Uuid,
+        ///The `X-Request-Id` of the request that made the change; `null` when none did.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+        ///The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+        pub sequence: i64,
+    }
+    impl ApiKeyRolledEvent {
+        pub fn builder() -> builder::ApiKeyRolledEvent {
+            Default::default()
+        }
+    }
+    ///An API key and its secret, shown this once (at creation, or after a roll).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct CreatedApiKey {
         ///When the key was created.
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///When the key stops working; `null`: never.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub expires_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
         ///The key's id.
         pub id: ::uuid::Uuid,
         ///The name it was given.
         pub name: ::std::string::String,
+        ///After a roll: until when the previous secret still works; `null` otherwise.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub previous_secret_expires_at: ::std::option::Option<
+            ::chrono::DateTime<::chrono::offset::Utc>,
+        >,
         ///What the key may do.
         pub scopes: ::std::vec::Vec<ScopeName>,
         /**The bearer credential (`uak_…`). Store it now: only its hash is kept and it is never
@@ -356,6 +421,7 @@ list them all.*/
         TeamMemberRemovedEvent(EventTeamMemberRemovedEvent),
         ApiKeyCreatedEvent(EventApiKeyCreatedEvent),
         ApiKeyRevokedEvent(EventApiKeyRevokedEvent),
+        ApiKeyRolledEvent(EventApiKeyRolledEvent),
         WebhookEndpointDisabledEvent(EventWebhookEndpointDisabledEvent),
     }
     impl ::std::convert::From<EventUserCreatedEvent> for Event {
@@ -446,6 +512,11 @@ list them all.*/
     impl ::std::convert::From<EventApiKeyRevokedEvent> for Event {
         fn from(value: EventApiKeyRevokedEvent) -> Self {
             Self::ApiKeyRevokedEvent(value)
+        }
+    }
+    impl ::std::convert::From<EventApiKeyRolledEvent> for Event {
+        fn from(value: EventApiKeyRolledEvent) -> Self {
+            Self::ApiKeyRolledEvent(value)
         }
     }
     impl ::std::convert::From<EventWebhookEndpointDisabledEvent> for Event {
@@ -610,6 +681,81 @@ list them all.*/
         }
     }
     impl ::std::convert::TryFrom<::std::string::String> for EventApiKeyRevokedEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///A change event: the common fields, a `type`, and that type's `data`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct EventApiKeyRolledEvent {
+        pub actor: EventActor,
+        pub data: ApiKeyEventData,
+        ///The event's id (a ULID); a webhook delivery's `webhook-id`.
+        pub id: ::std::string::String,
+        ///When the change was committed.
+        pub occurred_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The organization the change belongs to.
+        pub org_id: ::uuid::Uuid,
+        ///The `X-Request-Id` of the request that made the change; `null` when none did.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+        ///The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+        pub sequence: i64,
+        #[serde(rename = "type")]
+        pub type_: EventApiKeyRolledEventType,
+    }
+    impl EventApiKeyRolledEvent {
+        pub fn builder() -> builder::EventApiKeyRolledEvent {
+            Default::default()
+        }
+    }
+    ///`EventApiKeyRolledEventType`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum EventApiKeyRolledEventType {
+        #[serde(rename = "api_key.rolled")]
+        ApiKeyRolled,
+    }
+    impl ::std::fmt::Display for EventApiKeyRolledEventType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::ApiKeyRolled => f.write_str("api_key.rolled"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for EventApiKeyRolledEventType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "api_key.rolled" => Ok(Self::ApiKeyRolled),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for EventApiKeyRolledEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for EventApiKeyRolledEventType {
         type Error = self::error::ConversionError;
         fn try_from(
             value: ::std::string::String,
@@ -1303,6 +1449,8 @@ event.*/
         ApiKeyCreated,
         #[serde(rename = "api_key.revoked")]
         ApiKeyRevoked,
+        #[serde(rename = "api_key.rolled")]
+        ApiKeyRolled,
         #[serde(rename = "webhook_endpoint.disabled")]
         WebhookEndpointDisabled,
     }
@@ -1327,6 +1475,7 @@ event.*/
                 Self::TeamMemberRemoved => f.write_str("team.member_removed"),
                 Self::ApiKeyCreated => f.write_str("api_key.created"),
                 Self::ApiKeyRevoked => f.write_str("api_key.revoked"),
+                Self::ApiKeyRolled => f.write_str("api_key.rolled"),
                 Self::WebhookEndpointDisabled => f.write_str("webhook_endpoint.disabled"),
             }
         }
@@ -1355,6 +1504,7 @@ event.*/
                 "team.member_removed" => Ok(Self::TeamMemberRemoved),
                 "api_key.created" => Ok(Self::ApiKeyCreated),
                 "api_key.revoked" => Ok(Self::ApiKeyRevoked),
+                "api_key.rolled" => Ok(Self::ApiKeyRolled),
                 "webhook_endpoint.disabled" => Ok(Self::WebhookEndpointDisabled),
                 _ => Err("invalid value".into()),
             }
@@ -3771,8 +3921,20 @@ it now: it is never shown again.*/
                 ::chrono::DateTime<::chrono::offset::Utc>,
                 ::std::string::String,
             >,
+            expires_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
             id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            last_used_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
             name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            previous_secret_expires_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
             scopes: ::std::result::Result<
                 ::std::vec::Vec<super::ScopeName>,
                 ::std::string::String,
@@ -3782,8 +3944,13 @@ it now: it is never shown again.*/
             fn default() -> Self {
                 Self {
                     created_at: Err("no value supplied for created_at".to_string()),
+                    expires_at: Err("no value supplied for expires_at".to_string()),
                     id: Err("no value supplied for id".to_string()),
+                    last_used_at: Err("no value supplied for last_used_at".to_string()),
                     name: Err("no value supplied for name".to_string()),
+                    previous_secret_expires_at: Err(
+                        "no value supplied for previous_secret_expires_at".to_string(),
+                    ),
                     scopes: Err("no value supplied for scopes".to_string()),
                 }
             }
@@ -3801,6 +3968,20 @@ it now: it is never shown again.*/
                     });
                 self
             }
+            pub fn expires_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.expires_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for expires_at: {e}")
+                    });
+                self
+            }
             pub fn id<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::uuid::Uuid>,
@@ -3809,6 +3990,20 @@ it now: it is never shown again.*/
                 self.id = value
                     .try_into()
                     .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn last_used_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.last_used_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for last_used_at: {e}")
+                    });
                 self
             }
             pub fn name<T>(mut self, value: T) -> Self
@@ -3820,6 +4015,22 @@ it now: it is never shown again.*/
                     .try_into()
                     .map_err(|e| {
                         format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn previous_secret_expires_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.previous_secret_expires_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for previous_secret_expires_at: {e}"
+                        )
                     });
                 self
             }
@@ -3843,8 +4054,11 @@ it now: it is never shown again.*/
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     created_at: value.created_at?,
+                    expires_at: value.expires_at?,
                     id: value.id?,
+                    last_used_at: value.last_used_at?,
                     name: value.name?,
+                    previous_secret_expires_at: value.previous_secret_expires_at?,
                     scopes: value.scopes?,
                 })
             }
@@ -3853,14 +4067,21 @@ it now: it is never shown again.*/
             fn from(value: super::ApiKey) -> Self {
                 Self {
                     created_at: Ok(value.created_at),
+                    expires_at: Ok(value.expires_at),
                     id: Ok(value.id),
+                    last_used_at: Ok(value.last_used_at),
                     name: Ok(value.name),
+                    previous_secret_expires_at: Ok(value.previous_secret_expires_at),
                     scopes: Ok(value.scopes),
                 }
             }
         }
         #[derive(Clone, Debug)]
         pub struct ApiKeyCreate {
+            expires_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
             name: ::std::result::Result<::std::string::String, ::std::string::String>,
             scopes: ::std::result::Result<
                 ::std::vec::Vec<super::ScopeName>,
@@ -3870,12 +4091,27 @@ it now: it is never shown again.*/
         impl ::std::default::Default for ApiKeyCreate {
             fn default() -> Self {
                 Self {
+                    expires_at: Ok(Default::default()),
                     name: Err("no value supplied for name".to_string()),
                     scopes: Err("no value supplied for scopes".to_string()),
                 }
             }
         }
         impl ApiKeyCreate {
+            pub fn expires_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.expires_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for expires_at: {e}")
+                    });
+                self
+            }
             pub fn name<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::string::String>,
@@ -3907,6 +4143,7 @@ it now: it is never shown again.*/
                 value: ApiKeyCreate,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
+                    expires_at: value.expires_at?,
                     name: value.name?,
                     scopes: value.scopes?,
                 })
@@ -3915,6 +4152,7 @@ it now: it is never shown again.*/
         impl ::std::convert::From<super::ApiKeyCreate> for ApiKeyCreate {
             fn from(value: super::ApiKeyCreate) -> Self {
                 Self {
+                    expires_at: Ok(value.expires_at),
                     name: Ok(value.name),
                     scopes: Ok(value.scopes),
                 }
@@ -4304,13 +4542,210 @@ it now: it is never shown again.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct ApiKeyRoll {
+            grace_period_seconds: ::std::result::Result<
+                ::std::option::Option<u32>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ApiKeyRoll {
+            fn default() -> Self {
+                Self {
+                    grace_period_seconds: Ok(Default::default()),
+                }
+            }
+        }
+        impl ApiKeyRoll {
+            pub fn grace_period_seconds<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<u32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.grace_period_seconds = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for grace_period_seconds: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ApiKeyRoll> for super::ApiKeyRoll {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ApiKeyRoll,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    grace_period_seconds: value.grace_period_seconds?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ApiKeyRoll> for ApiKeyRoll {
+            fn from(value: super::ApiKeyRoll) -> Self {
+                Self {
+                    grace_period_seconds: Ok(value.grace_period_seconds),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ApiKeyRolledEvent {
+            actor: ::std::result::Result<super::EventActor, ::std::string::String>,
+            data: ::std::result::Result<super::ApiKeyEventData, ::std::string::String>,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            occurred_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            org_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            sequence: ::std::result::Result<i64, ::std::string::String>,
+        }
+        impl ::std::default::Default for ApiKeyRolledEvent {
+            fn default() -> Self {
+                Self {
+                    actor: Err("no value supplied for actor".to_string()),
+                    data: Err("no value supplied for data".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    occurred_at: Err("no value supplied for occurred_at".to_string()),
+                    org_id: Err("no value supplied for org_id".to_string()),
+                    request_id: Err("no value supplied for request_id".to_string()),
+                    sequence: Err("no value supplied for sequence".to_string()),
+                }
+            }
+        }
+        impl ApiKeyRolledEvent {
+            pub fn actor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EventActor>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.actor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for actor: {e}")
+                    });
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::ApiKeyEventData>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn occurred_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.occurred_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for occurred_at: {e}")
+                    });
+                self
+            }
+            pub fn org_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.org_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for org_id: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+            pub fn sequence<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sequence = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sequence: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ApiKeyRolledEvent> for super::ApiKeyRolledEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ApiKeyRolledEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    actor: value.actor?,
+                    data: value.data?,
+                    id: value.id?,
+                    occurred_at: value.occurred_at?,
+                    org_id: value.org_id?,
+                    request_id: value.request_id?,
+                    sequence: value.sequence?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ApiKeyRolledEvent> for ApiKeyRolledEvent {
+            fn from(value: super::ApiKeyRolledEvent) -> Self {
+                Self {
+                    actor: Ok(value.actor),
+                    data: Ok(value.data),
+                    id: Ok(value.id),
+                    occurred_at: Ok(value.occurred_at),
+                    org_id: Ok(value.org_id),
+                    request_id: Ok(value.request_id),
+                    sequence: Ok(value.sequence),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct CreatedApiKey {
             created_at: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
                 ::std::string::String,
             >,
+            expires_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
             id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            previous_secret_expires_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
             scopes: ::std::result::Result<
                 ::std::vec::Vec<super::ScopeName>,
                 ::std::string::String,
@@ -4321,8 +4756,12 @@ it now: it is never shown again.*/
             fn default() -> Self {
                 Self {
                     created_at: Err("no value supplied for created_at".to_string()),
+                    expires_at: Err("no value supplied for expires_at".to_string()),
                     id: Err("no value supplied for id".to_string()),
                     name: Err("no value supplied for name".to_string()),
+                    previous_secret_expires_at: Err(
+                        "no value supplied for previous_secret_expires_at".to_string(),
+                    ),
                     scopes: Err("no value supplied for scopes".to_string()),
                     secret: Err("no value supplied for secret".to_string()),
                 }
@@ -4338,6 +4777,20 @@ it now: it is never shown again.*/
                     .try_into()
                     .map_err(|e| {
                         format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn expires_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.expires_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for expires_at: {e}")
                     });
                 self
             }
@@ -4360,6 +4813,22 @@ it now: it is never shown again.*/
                     .try_into()
                     .map_err(|e| {
                         format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn previous_secret_expires_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.previous_secret_expires_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for previous_secret_expires_at: {e}"
+                        )
                     });
                 self
             }
@@ -4395,8 +4864,10 @@ it now: it is never shown again.*/
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     created_at: value.created_at?,
+                    expires_at: value.expires_at?,
                     id: value.id?,
                     name: value.name?,
+                    previous_secret_expires_at: value.previous_secret_expires_at?,
                     scopes: value.scopes?,
                     secret: value.secret?,
                 })
@@ -4406,8 +4877,10 @@ it now: it is never shown again.*/
             fn from(value: super::CreatedApiKey) -> Self {
                 Self {
                     created_at: Ok(value.created_at),
+                    expires_at: Ok(value.expires_at),
                     id: Ok(value.id),
                     name: Ok(value.name),
+                    previous_secret_expires_at: Ok(value.previous_secret_expires_at),
                     scopes: Ok(value.scopes),
                     secret: Ok(value.secret),
                 }
@@ -5289,6 +5762,169 @@ it now: it is never shown again.*/
         impl ::std::convert::From<super::EventApiKeyRevokedEvent>
         for EventApiKeyRevokedEvent {
             fn from(value: super::EventApiKeyRevokedEvent) -> Self {
+                Self {
+                    actor: Ok(value.actor),
+                    data: Ok(value.data),
+                    id: Ok(value.id),
+                    occurred_at: Ok(value.occurred_at),
+                    org_id: Ok(value.org_id),
+                    request_id: Ok(value.request_id),
+                    sequence: Ok(value.sequence),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct EventApiKeyRolledEvent {
+            actor: ::std::result::Result<super::EventActor, ::std::string::String>,
+            data: ::std::result::Result<super::ApiKeyEventData, ::std::string::String>,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            occurred_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            org_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            sequence: ::std::result::Result<i64, ::std::string::String>,
+            type_: ::std::result::Result<
+                super::EventApiKeyRolledEventType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for EventApiKeyRolledEvent {
+            fn default() -> Self {
+                Self {
+                    actor: Err("no value supplied for actor".to_string()),
+                    data: Err("no value supplied for data".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    occurred_at: Err("no value supplied for occurred_at".to_string()),
+                    org_id: Err("no value supplied for org_id".to_string()),
+                    request_id: Err("no value supplied for request_id".to_string()),
+                    sequence: Err("no value supplied for sequence".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl EventApiKeyRolledEvent {
+            pub fn actor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EventActor>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.actor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for actor: {e}")
+                    });
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::ApiKeyEventData>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn occurred_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.occurred_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for occurred_at: {e}")
+                    });
+                self
+            }
+            pub fn org_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.org_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for org_id: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+            pub fn sequence<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sequence = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sequence: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EventApiKeyRolledEventType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<EventApiKeyRolledEvent>
+        for super::EventApiKeyRolledEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: EventApiKeyRolledEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    actor: value.actor?,
+                    data: value.data?,
+                    id: value.id?,
+                    occurred_at: value.occurred_at?,
+                    org_id: value.org_id?,
+                    request_id: value.request_id?,
+                    sequence: value.sequence?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::EventApiKeyRolledEvent>
+        for EventApiKeyRolledEvent {
+            fn from(value: super::EventApiKeyRolledEvent) -> Self {
                 Self {
                     actor: Ok(value.actor),
                     data: Ok(value.data),
@@ -16635,6 +17271,26 @@ let response = client.delete_api_key()
     pub fn delete_api_key(&self) -> builder::DeleteApiKey<'_> {
         builder::DeleteApiKey::new(self)
     }
+    /**Roll an API key
+
+Gives the key a new secret, returned this once, and keeps the secret it had working for
+a grace period (24 hours unless `grace_period_seconds` says otherwise), time to deploy the
+new one; both answer as the same key meanwhile. Rolling again within a grace period ends
+the older secret at once: at most two secrets work at a time. The key's id, name, scopes
+and expiry stay. Admin users only. A revoked or expired key is 404.
+
+Sends a `POST` request to `/v1/api-keys/{key_id}/roll`
+
+```ignore
+let response = client.roll_api_key()
+    .key_id(key_id)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn roll_api_key(&self) -> builder::RollApiKey<'_> {
+        builder::RollApiKey::new(self)
+    }
     /**List events
 
 The organization's change events after `after`, in sequence order: every committed
@@ -17811,6 +18467,181 @@ pub mod builder {
                     )
                 }
                 414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::roll_api_key`]
+
+[`Client::roll_api_key`]: super::Client::roll_api_key*/
+    #[derive(Debug, Clone)]
+    pub struct RollApiKey<'a> {
+        client: &'a super::Client,
+        key_id: Result<::uuid::Uuid, String>,
+        body: Result<types::builder::ApiKeyRoll, String>,
+    }
+    impl<'a> RollApiKey<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                key_id: Err("key_id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn key_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.key_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for key_id failed".to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ApiKeyRoll>,
+            <V as std::convert::TryInto<types::ApiKeyRoll>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `ApiKeyRoll` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::ApiKeyRoll,
+            ) -> types::builder::ApiKeyRoll,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/api-keys/{key_id}/roll`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::CreatedApiKeyEnvelope>,
+            Error<types::ErrorEnvelope>,
+        > {
+            let Self { client, key_id, body } = self;
+            let key_id = key_id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| types::ApiKeyRoll::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/api-keys/{}/roll", client.baseurl, encode_path(& key_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "roll_api_key",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

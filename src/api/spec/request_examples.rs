@@ -51,6 +51,7 @@ pub fn body(operation_id: &str) -> Option<Value> {
         "createTeam" => json!({"name": "Platform"}),
         "patchTeam" => json!({"name": "Platform Engineering"}),
         "createApiKey" => json!({"name": "CI pipeline", "scopes": ["users:read", "teams:read"]}),
+        "rollApiKey" => json!({"grace_period_seconds": 3600}),
         "createWebhookEndpoint" => json!({
             "url": WEBHOOK_URL,
             "event_types": ["user.created", "user.updated", "user.deleted"],

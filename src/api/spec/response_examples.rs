@@ -69,7 +69,11 @@ pub fn body(schema: &str) -> Option<Value> {
             "role": "member",
             "created_at": UPDATED
         }),
-        "ApiKeyListEnvelope" => json!([key()]),
+        "ApiKeyListEnvelope" => {
+            let mut key = key();
+            key["last_used_at"] = json!(SIGNED_IN);
+            json!([key])
+        }
         "CreatedApiKeyEnvelope" => {
             let mut key = key();
             key["secret"] = json!("uak_7mQKhwqqD3BH3RUNPXj4S-O2kw2u_g90VtscD6z1bjs");
@@ -303,6 +307,8 @@ fn key() -> Value {
         "id": KEY_ID,
         "name": "CI pipeline",
         "scopes": ["users:read", "teams:read"],
-        "created_at": UPDATED
+        "created_at": UPDATED,
+        "expires_at": null,
+        "previous_secret_expires_at": null
     })
 }
