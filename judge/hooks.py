@@ -367,9 +367,22 @@ def authenticate_as(case, token: str) -> None:
 def protect_the_run_session(case) -> None:
     """Calls that would end the run's own session end a throwaway one instead (in any mode:
     this is whose session the call ends, not the data under test)."""
+    operation = (case.method.upper(), case.path)
+    parameters = case.path_parameters or {}
+    if str(parameters.get("user_id", "")).lower() == ADMIN_ID:
+        if operation == ("DELETE", "/v1/users/{user_id}/sessions"):
+            # Every session of the run's admin would end, the run's own with them: a
+            # stand-in with a session of its own is signed out instead.
+            token, _ = user_of_its_own(None)
+            me = call("GET", "/v1/me", token)["data"]
+            case.path_parameters = {**parameters, "user_id": me["id"]}
+        elif operation == ("DELETE", "/v1/users/{user_id}/sessions/{session_id}") and str(
+            parameters.get("session_id", "")
+        ).lower() == SESSION_ID:
+            throwaway = throwaway_session()
+            case.path_parameters = {**parameters, "session_id": throwaway["session"]["id"]}
     if authorization(case) != f"Bearer {TOKEN}":
         return
-    operation = (case.method.upper(), case.path)
     if operation == ("DELETE", "/v1/sessions/current"):
         authenticate_as(case, throwaway_session()["token"])
     elif operation == ("DELETE", "/v1/me/sessions/{session_id}") and str(

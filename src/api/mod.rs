@@ -25,6 +25,7 @@ mod sessions;
 mod spec;
 mod teams;
 mod user_input;
+mod user_sessions;
 mod users;
 mod webhooks;
 
@@ -129,6 +130,7 @@ type Apis = (
     me::MeApi,
     sessions::SessionsApi,
     users::UsersApi,
+    user_sessions::UserSessionsApi,
     teams::TeamsApi,
     api_keys::ApiKeysApi,
     events::EventsApi,
@@ -142,6 +144,7 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
             me::MeApi,
             sessions::SessionsApi,
             users::UsersApi,
+            user_sessions::UserSessionsApi,
             teams::TeamsApi,
             api_keys::ApiKeysApi,
             events::EventsApi,

@@ -144,6 +144,54 @@ pub async fn list_live(
         .await?))
 }
 
+/// A page of `user_id`'s live sessions, oldest first, after session `after`.
+pub async fn page_live(
+    db: &Db,
+    user_id: &UserId,
+    now: NaiveDateTime,
+    after: Option<SessionId>,
+    limit: i64,
+) -> Result<Vec<Session>, ApiError> {
+    read!(db, |conn| {
+        let mut query = sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(live_at(now))
+            .order(sessions::id.asc())
+            .limit(limit)
+            .select(Session::as_select())
+            .into_boxed();
+        if let Some(after) = after {
+            query = query.filter(sessions::id.gt(after));
+        }
+        Ok(query.load(conn).await?)
+    })
+}
+
+/// Revokes every live session of `user_id`, with the events `record` makes of their ids, in one
+/// transaction; returns how many ended.
+pub async fn revoke_all(
+    db: &Db,
+    user_id: &UserId,
+    record: impl Fn(&[SessionId]) -> Vec<NewEvent> + Sync,
+) -> Result<usize, ApiError> {
+    let at = super::now();
+    write!(db, |conn| {
+        let ended: Vec<SessionId> = diesel::update(
+            sessions::table
+                .filter(sessions::user_id.eq(user_id))
+                .filter(live_at(at)),
+        )
+        .set(sessions::revoked_at.eq(Some(at)))
+        .returning(sessions::id)
+        .get_results(conn)
+        .await?;
+        for event in record(&ended) {
+            append_event!(conn, &event);
+        }
+        Ok(ended.len())
+    })
+}
+
 /// How stale `last_active_at` may get: authenticated use refreshes it at most this often per
 /// session, so the read path writes at most once a minute per session, not once per request.
 pub const ACTIVITY_RESOLUTION: chrono::TimeDelta = chrono::TimeDelta::seconds(60);

@@ -89,7 +89,10 @@ async fn listing_keys_shows_names_and_scopes_but_never_secrets() {
     let text = body.to_string();
     assert!(!text.contains(&created.secret));
     assert!(!text.contains(&app.admin.api_key));
-    assert!(!text.contains("\"secret\"") && !text.contains("hash"), "{text}");
+    assert!(
+        !text.contains("\"secret\"") && !text.contains("hash"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

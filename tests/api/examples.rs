@@ -23,6 +23,7 @@ fn refused_by_state(id: &str) -> Option<(StatusCode, &'static str)> {
         | "deleteApiKey"
         | "rollApiKey"
         | "revokeMySession"
+        | "revokeUserSession"
         | "getWebhookEndpoint"
         | "patchWebhookEndpoint"
         | "deleteWebhookEndpoint"
@@ -63,8 +64,10 @@ async fn every_pre_filled_operation_works_against_the_demo_organization() {
     let (status, signed_in) = send(prefilled(&app, method, path, op)).await;
     assert_eq!(status, StatusCode::CREATED, "signIn: {signed_in}");
     let token = signed_in["data"]["token"].as_str().unwrap().to_owned();
-    // Last: it ends the session the others use.
+    // Last: they end the session the others use (revoking all of the demo admin's sessions
+    // runs after the loop, with a session of its own).
     let sign_out = operation("signOut");
+    let revoke_all = operation("revokeUserSessions");
 
     // The bodies a person tries first, then every other operation (listUsers' filters find
     // the user createUser's example made).
@@ -91,6 +94,12 @@ async fn every_pre_filled_operation_works_against_the_demo_organization() {
         tried.push(id);
     }
     assert!(tried.len() > 20, "{tried:?}");
+    let (_, signed_in) = send(prefilled(&app, method, path, op)).await;
+    let token = signed_in["data"]["token"].as_str().unwrap();
+    let (_, method, path, op) = revoke_all;
+    let (status, body) = send(prefilled(&app, method, path, op).bearer_auth(token)).await;
+    assert_eq!(status, StatusCode::OK, "revokeUserSessions: {body}");
+    assert!(body["data"]["revoked"].as_u64().unwrap() >= 1, "{body}");
 }
 
 /// The request Swagger UI sends for `op` as pre-filled: every parameter's example in the

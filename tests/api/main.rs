@@ -44,6 +44,7 @@ mod startup;
 mod teams;
 mod tenancy;
 mod trusted_proxies;
+mod user_sessions;
 mod users_create;
 mod users_list;
 mod users_patch;

@@ -92,6 +92,8 @@ async fn every_id_taking_route_answers_another_orgs_ids_like_missing_ones_for_ev
         .data
         .id;
     let an_event = "01JF8Z6Q3W5X7Y9A1B3C5D7E9G";
+    let a_admin = app.admin.user_id;
+    let a_session = app.state.tokens.verify(&app.admin.session_token).unwrap().sid;
 
     // Organization B, with a team and a user of its own.
     let b = app.create_org("Globex", "admin@globex.test").await;
@@ -233,6 +235,38 @@ async fn every_id_taking_route_answers_another_orgs_ids_like_missing_ones_for_ev
             format!("/v1/users/{missing}/events"),
             Value::Null,
             &b.api_key,
+        ),
+        (
+            Method::GET,
+            "/v1/users/{user_id}/sessions",
+            format!("/v1/users/{a_user}/sessions"),
+            format!("/v1/users/{missing}/sessions"),
+            Value::Null,
+            &b.api_key,
+        ),
+        (
+            Method::DELETE,
+            "/v1/users/{user_id}/sessions",
+            format!("/v1/users/{a_user}/sessions"),
+            format!("/v1/users/{missing}/sessions"),
+            Value::Null,
+            &b.api_key,
+        ),
+        (
+            Method::DELETE,
+            "/v1/users/{user_id}/sessions/{session_id}",
+            format!("/v1/users/{a_admin}/sessions/{a_session}"),
+            format!("/v1/users/{missing}/sessions/{a_session}"),
+            Value::Null,
+            &b.api_key,
+        ),
+        (
+            Method::POST,
+            "/v1/api-keys/{key_id}/roll",
+            format!("/v1/api-keys/{}/roll", a_key.id),
+            format!("/v1/api-keys/{missing}/roll"),
+            json!({}),
+            &b.session_token,
         ),
         (
             Method::DELETE,

@@ -477,6 +477,55 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/users/{user_id}/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a user's sessions
+         * @description The user's live sessions (not revoked, not expired), oldest first, a page at a time.
+         *     `current` marks the session making this request, if it is one of them. Needs
+         *     `users:read`.
+         */
+        get: operations["listUserSessions"];
+        put?: never;
+        post?: never;
+        /**
+         * Revoke all of a user's sessions
+         * @description Signs the user out everywhere: every live session ends, and `data.revoked` says how many.
+         *     Their password and other credentials stay. Needs `users:write`, and every scope for an
+         *     admin.
+         */
+        delete: operations["revokeUserSessions"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/users/{user_id}/sessions/{session_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke one of a user's sessions
+         * @description Ends that session everywhere; its token answers 401 from the next request on. Needs
+         *     `users:write`, and every scope for an admin's session.
+         */
+        delete: operations["revokeUserSession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/webhook-endpoints": {
         parameters: {
             query?: never;
@@ -1818,6 +1867,24 @@ export interface components {
             sequence: number;
         };
         /**
+         * SessionsRevoked
+         * @description What revoking all of a user's sessions did.
+         */
+        SessionsRevoked: {
+            /**
+             * Format: uint64
+             * @description How many live sessions ended (0 when there were none).
+             */
+            revoked: number;
+        };
+        /** SessionsRevokedEnvelope */
+        SessionsRevokedEnvelope: {
+            /** @description The payload. */
+            data: components["schemas"]["SessionsRevoked"];
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /**
          * SignIn
          * @description E-mail and password (and a TOTP code when two-factor authentication is on) of a user of
          *     organization `org_id`.
@@ -2613,6 +2680,15 @@ export interface components {
              * @description The organization's event number: 1, 2, 3, … in commit order, with no gaps.
              */
             sequence: number;
+        };
+        /** UserSessionListEnvelope */
+        UserSessionListEnvelope: {
+            /** @description This page's items. */
+            data: components["schemas"]["SessionInfo"][];
+            /** @description Where the list stands: the cursor of the next page, if there is one. */
+            meta: components["schemas"]["PageMeta"];
+            /** @description Always `true`. */
+            success: boolean;
         };
         /**
          * UserSnapshot
@@ -6548,6 +6624,337 @@ export interface operations {
                 };
             };
             /** @description No such user, and no events about that id, in the caller's organization. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `URI_TOO_LONG`: the path and query are longer than 8 KiB. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `HEADERS_TOO_LARGE`: more than 100 header lines, or more than 16 KiB of them. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unexpected failure; nothing internal is disclosed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    listUserSessions: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Page size, 1–100 (default 50).
+                 * @example 20
+                 */
+                limit?: number;
+                /**
+                 * @description `meta.next_cursor` of the previous page; leave out, or send empty, for the first page.
+                 *     Anything this API did not issue is a 422 `INVALID_CURSOR`.
+                 * @example AQGTpdOLIH5EofI8TV5veoh8e1ht
+                 */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @example 0193a5d0-0000-7000-8000-000000000ada */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of the user's live sessions, oldest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "created_at": "2026-11-30T09:52:30.000000Z",
+                     *           "current": true,
+                     *           "expires_at": "2026-12-01T09:52:30.000000Z",
+                     *           "id": "0193a5d2-1a4b-7c5d-8e6f-7a8b9c0d1e2f",
+                     *           "last_active_at": "2026-11-30T09:52:31.604210Z"
+                     *         }
+                     *       ],
+                     *       "meta": {
+                     *         "limit": 50
+                     *       },
+                     *       "success": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["UserSessionListEnvelope"];
+                };
+            };
+            /** @description `MALFORMED_REQUEST`: `user_id` is not a UUID, or `limit` is out of range. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INSUFFICIENT_SCOPE`: the caller lacks `users:read`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such user in the caller's organization. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `URI_TOO_LONG`: the path and query are longer than 8 KiB. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INVALID_CURSOR`: the cursor was not issued by this API. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `HEADERS_TOO_LARGE`: more than 100 header lines, or more than 16 KiB of them. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unexpected failure; nothing internal is disclosed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    revokeUserSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 0193a5d0-0000-7000-8000-000000000ada */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every live session of the user ended; their tokens answer 401 from the next request on. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "revoked": 2
+                     *       },
+                     *       "success": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SessionsRevokedEnvelope"];
+                };
+            };
+            /** @description `MALFORMED_REQUEST`: `user_id` or `session_id` is not a UUID. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INSUFFICIENT_SCOPE`: the caller lacks `users:write`, or acts on an admin's sessions without holding every scope (`details.scope`: the missing scopes, space-separated). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such user in the caller's organization, or (one session) no such live session of theirs. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `URI_TOO_LONG`: the path and query are longer than 8 KiB. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `HEADERS_TOO_LARGE`: more than 100 header lines, or more than 16 KiB of them. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unexpected failure; nothing internal is disclosed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    revokeUserSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 0193a5d0-0000-7000-8000-000000000ada */
+                user_id: string;
+                /** @example 0193a5d2-1a4b-7c5d-8e6f-7a8b9c0d1e2f */
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `MALFORMED_REQUEST`: `user_id` or `session_id` is not a UUID. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INSUFFICIENT_SCOPE`: the caller lacks `users:write`, or acts on an admin's sessions without holding every scope (`details.scope`: the missing scopes, space-separated). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such user in the caller's organization, or (one session) no such live session of theirs. */
             404: {
                 headers: {
                     [name: string]: unknown;

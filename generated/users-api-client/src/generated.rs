@@ -2791,6 +2791,29 @@ was not issued by this API is 422 `INVALID_CURSOR`.*/
             Default::default()
         }
     }
+    ///What revoking all of a user's sessions did.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SessionsRevoked {
+        ///How many live sessions ended (0 when there were none).
+        pub revoked: u64,
+    }
+    impl SessionsRevoked {
+        pub fn builder() -> builder::SessionsRevoked {
+            Default::default()
+        }
+    }
+    ///`SessionsRevokedEnvelope`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SessionsRevokedEnvelope {
+        pub data: SessionsRevoked,
+        ///Always `true`.
+        pub success: bool,
+    }
+    impl SessionsRevokedEnvelope {
+        pub fn builder() -> builder::SessionsRevokedEnvelope {
+            Default::default()
+        }
+    }
     /**E-mail and password (and a TOTP code when two-factor authentication is on) of a user of
 organization `org_id`.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -3462,6 +3485,20 @@ authentication off. Never returned.*/
     }
     impl UserReactivatedEvent {
         pub fn builder() -> builder::UserReactivatedEvent {
+            Default::default()
+        }
+    }
+    ///`UserSessionListEnvelope`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct UserSessionListEnvelope {
+        ///This page's items.
+        pub data: ::std::vec::Vec<SessionInfo>,
+        pub meta: PageMeta,
+        ///Always `true`.
+        pub success: bool,
+    }
+    impl UserSessionListEnvelope {
+        pub fn builder() -> builder::UserSessionListEnvelope {
             Default::default()
         }
     }
@@ -11325,6 +11362,104 @@ it now: it is never shown again.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct SessionsRevoked {
+            revoked: ::std::result::Result<u64, ::std::string::String>,
+        }
+        impl ::std::default::Default for SessionsRevoked {
+            fn default() -> Self {
+                Self {
+                    revoked: Err("no value supplied for revoked".to_string()),
+                }
+            }
+        }
+        impl SessionsRevoked {
+            pub fn revoked<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<u64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.revoked = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for revoked: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SessionsRevoked> for super::SessionsRevoked {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SessionsRevoked,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { revoked: value.revoked? })
+            }
+        }
+        impl ::std::convert::From<super::SessionsRevoked> for SessionsRevoked {
+            fn from(value: super::SessionsRevoked) -> Self {
+                Self { revoked: Ok(value.revoked) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SessionsRevokedEnvelope {
+            data: ::std::result::Result<super::SessionsRevoked, ::std::string::String>,
+            success: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for SessionsRevokedEnvelope {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    success: Err("no value supplied for success".to_string()),
+                }
+            }
+        }
+        impl SessionsRevokedEnvelope {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::SessionsRevoked>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn success<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for success: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SessionsRevokedEnvelope>
+        for super::SessionsRevokedEnvelope {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SessionsRevokedEnvelope,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    success: value.success?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SessionsRevokedEnvelope>
+        for SessionsRevokedEnvelope {
+            fn from(value: super::SessionsRevokedEnvelope) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    success: Ok(value.success),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct SignIn {
             email: ::std::result::Result<::std::string::String, ::std::string::String>,
             org_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
@@ -14623,6 +14758,85 @@ it now: it is never shown again.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct UserSessionListEnvelope {
+            data: ::std::result::Result<
+                ::std::vec::Vec<super::SessionInfo>,
+                ::std::string::String,
+            >,
+            meta: ::std::result::Result<super::PageMeta, ::std::string::String>,
+            success: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for UserSessionListEnvelope {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    meta: Err("no value supplied for meta".to_string()),
+                    success: Err("no value supplied for success".to_string()),
+                }
+            }
+        }
+        impl UserSessionListEnvelope {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::SessionInfo>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn meta<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::PageMeta>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meta = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meta: {e}")
+                    });
+                self
+            }
+            pub fn success<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for success: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UserSessionListEnvelope>
+        for super::UserSessionListEnvelope {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UserSessionListEnvelope,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    meta: value.meta?,
+                    success: value.success?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::UserSessionListEnvelope>
+        for UserSessionListEnvelope {
+            fn from(value: super::UserSessionListEnvelope) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    meta: Ok(value.meta),
+                    success: Ok(value.success),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct UserSnapshot {
             bio: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -17684,6 +17898,64 @@ let response = client.list_user_events()
 ```*/
     pub fn list_user_events(&self) -> builder::ListUserEvents<'_> {
         builder::ListUserEvents::new(self)
+    }
+    /**List a user's sessions
+
+The user's live sessions (not revoked, not expired), oldest first, a page at a time.
+`current` marks the session making this request, if it is one of them. Needs
+`users:read`.
+
+Sends a `GET` request to `/v1/users/{user_id}/sessions`
+
+Arguments:
+- `user_id`
+- `cursor`: `meta.next_cursor` of the previous page; leave out, or send empty, for the first page.
+Anything this API did not issue is a 422 `INVALID_CURSOR`.
+- `limit`: Page size, 1–100 (default 50).
+```ignore
+let response = client.list_user_sessions()
+    .user_id(user_id)
+    .cursor(cursor)
+    .limit(limit)
+    .send()
+    .await;
+```*/
+    pub fn list_user_sessions(&self) -> builder::ListUserSessions<'_> {
+        builder::ListUserSessions::new(self)
+    }
+    /**Revoke all of a user's sessions
+
+Signs the user out everywhere: every live session ends, and `data.revoked` says how many.
+Their password and other credentials stay. Needs `users:write`, and every scope for an
+admin.
+
+Sends a `DELETE` request to `/v1/users/{user_id}/sessions`
+
+```ignore
+let response = client.revoke_user_sessions()
+    .user_id(user_id)
+    .send()
+    .await;
+```*/
+    pub fn revoke_user_sessions(&self) -> builder::RevokeUserSessions<'_> {
+        builder::RevokeUserSessions::new(self)
+    }
+    /**Revoke one of a user's sessions
+
+Ends that session everywhere; its token answers 401 from the next request on. Needs
+`users:write`, and every scope for an admin's session.
+
+Sends a `DELETE` request to `/v1/users/{user_id}/sessions/{session_id}`
+
+```ignore
+let response = client.revoke_user_session()
+    .user_id(user_id)
+    .session_id(session_id)
+    .send()
+    .await;
+```*/
+    pub fn revoke_user_session(&self) -> builder::RevokeUserSession<'_> {
+        builder::RevokeUserSession::new(self)
     }
     /**List webhook endpoints
 
@@ -21454,6 +21726,433 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_user_sessions`]
+
+[`Client::list_user_sessions`]: super::Client::list_user_sessions*/
+    #[derive(Debug, Clone)]
+    pub struct ListUserSessions<'a> {
+        client: &'a super::Client,
+        user_id: Result<::uuid::Uuid, String>,
+        cursor: Result<Option<::std::string::String>, String>,
+        limit: Result<Option<u32>, String>,
+    }
+    impl<'a> ListUserSessions<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                user_id: Err("user_id was not initialized".to_string()),
+                cursor: Ok(None),
+                limit: Ok(None),
+            }
+        }
+        pub fn user_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.user_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for user_id failed".to_string()
+                });
+            self
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.cursor = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for cursor failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<u32>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `u32` for limit failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/v1/users/{user_id}/sessions`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::UserSessionListEnvelope>,
+            Error<types::ErrorEnvelope>,
+        > {
+            let Self { client, user_id, cursor, limit } = self;
+            let user_id = user_id.map_err(Error::InvalidRequest)?;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/users/{}/sessions", client.baseurl, encode_path(& user_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_user_sessions",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::revoke_user_sessions`]
+
+[`Client::revoke_user_sessions`]: super::Client::revoke_user_sessions*/
+    #[derive(Debug, Clone)]
+    pub struct RevokeUserSessions<'a> {
+        client: &'a super::Client,
+        user_id: Result<::uuid::Uuid, String>,
+    }
+    impl<'a> RevokeUserSessions<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                user_id: Err("user_id was not initialized".to_string()),
+            }
+        }
+        pub fn user_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.user_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for user_id failed".to_string()
+                });
+            self
+        }
+        ///Sends a `DELETE` request to `/v1/users/{user_id}/sessions`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::SessionsRevokedEnvelope>,
+            Error<types::ErrorEnvelope>,
+        > {
+            let Self { client, user_id } = self;
+            let user_id = user_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/users/{}/sessions", client.baseurl, encode_path(& user_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "revoke_user_sessions",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::revoke_user_session`]
+
+[`Client::revoke_user_session`]: super::Client::revoke_user_session*/
+    #[derive(Debug, Clone)]
+    pub struct RevokeUserSession<'a> {
+        client: &'a super::Client,
+        user_id: Result<::uuid::Uuid, String>,
+        session_id: Result<::uuid::Uuid, String>,
+    }
+    impl<'a> RevokeUserSession<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                user_id: Err("user_id was not initialized".to_string()),
+                session_id: Err("session_id was not initialized".to_string()),
+            }
+        }
+        pub fn user_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.user_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for user_id failed".to_string()
+                });
+            self
+        }
+        pub fn session_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.session_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for session_id failed".to_string()
+                });
+            self
+        }
+        ///Sends a `DELETE` request to `/v1/users/{user_id}/sessions/{session_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<()>, Error<types::ErrorEnvelope>> {
+            let Self { client, user_id, session_id } = self;
+            let user_id = user_id.map_err(Error::InvalidRequest)?;
+            let session_id = session_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/users/{}/sessions/{}", client.baseurl, encode_path(& user_id
+                .to_string()), encode_path(& session_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "revoke_user_session",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                204u16 => Ok(ResponseValue::empty(response)),
                 400u16 => {
                     Err(
                         Error::ErrorResponse(

@@ -52,13 +52,11 @@ pub fn body(schema: &str) -> Option<Value> {
                       eyJpc3MiOiJ1c2Vycy1hcGkiLCJzdWIiOiIwMTkzYTVkMC0wMDAwIn0.c2lnbmF0dXJl",
             "session": session(),
         }),
-        "SessionListEnvelope" => json!([{
-            "id": SESSION_ID,
-            "current": true,
-            "created_at": SIGNED_IN,
-            "expires_at": EXPIRES,
-            "last_active_at": UPDATED
-        }]),
+        "SessionListEnvelope" => json!([session_info()]),
+        "UserSessionListEnvelope" => {
+            return Some(json!({"success": true, "data": [session_info()], "meta": {"limit": 50}}));
+        }
+        "SessionsRevokedEnvelope" => json!({"revoked": 2}),
         "TeamEnvelope" => team(),
         "TeamListEnvelope" => {
             return Some(json!({"success": true, "data": [team()], "meta": {"limit": 50}}));
@@ -299,6 +297,16 @@ fn endpoint() -> Value {
         "previous_secret_expires_at": null,
         "created_at": UPDATED,
         "updated_at": UPDATED
+    })
+}
+
+fn session_info() -> Value {
+    json!({
+        "id": SESSION_ID,
+        "current": true,
+        "created_at": SIGNED_IN,
+        "expires_at": EXPIRES,
+        "last_active_at": UPDATED
     })
 }
 
