@@ -122,6 +122,8 @@ pub struct Config {
     pub no_demo: bool,
     #[command(flatten)]
     pub webhooks: WebhookArgs,
+    #[command(flatten)]
+    pub mail: crate::mail::MailArgs,
 }
 
 /// How webhooks are delivered.

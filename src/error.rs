@@ -63,6 +63,8 @@ error_codes! {
     HeadersTooLarge = "HEADERS_TOO_LARGE" => REQUEST_HEADER_FIELDS_TOO_LARGE,
     Internal = "INTERNAL" => INTERNAL_SERVER_ERROR,
     ServiceUnavailable = "SERVICE_UNAVAILABLE" => SERVICE_UNAVAILABLE,
+    /// The operation sends mail and this server is started without a mailer.
+    MailerNotConfigured = "MAILER_NOT_CONFIGURED" => SERVICE_UNAVAILABLE,
     /// Several fields are invalid, or one is for a reason without a code of its own.
     ValidationFailed = "VALIDATION_FAILED" => UNPROCESSABLE_ENTITY,
     InvalidName = "INVALID_NAME" => UNPROCESSABLE_ENTITY,

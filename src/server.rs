@@ -1,12 +1,13 @@
 //! Start-up: connect and migrate, load the secrets and signing keys (encrypting TOTP secrets
-//! still stored in plaintext), start the retention sweeper and the webhook dispatcher, bind, serve until SIGTERM/Ctrl-C,
+//! still stored in plaintext), start the retention sweeper, the webhook dispatcher and the
+//! mail dispatcher (when a mailer is configured), bind, serve until SIGTERM/Ctrl-C,
 //! then drain in-flight requests. The server keeps no state outside the database. The
 //! connection handling itself (deadlines, the connection cap, shutdown) is in `http`.
 
 mod descriptors;
 mod http;
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, sync::Arc};
 
 use anyhow::{Context, Result, anyhow, bail};
 use tokio::net::TcpListener;
@@ -21,6 +22,7 @@ use crate::{
     bootstrap,
     config::{Config, DatabaseArgs, SecretsArgs, TokenArgs},
     db::{DatabaseUrl, Db, orgs, signing_keys::Publication},
+    mail::{self, MailSettings, Mailer, TransportSettings},
     state::AppState,
     sweeper, webhooks,
 };
@@ -139,6 +141,11 @@ pub async fn run(config: &Config) -> Result<()> {
         .await
         .map_err(|e| anyhow!(e.message))
         .context("cannot count the organizations")?;
+    let demo_run = !config.no_demo
+        && (orgs == 0
+            || orgs::find(&state.db, &bootstrap::DEMO_ORG_ID.into())
+                .await
+                .is_ok());
     match (orgs, config.no_demo) {
         (0, false) => {
             let password = bootstrap::DemoPassword::for_listener(local);
@@ -163,6 +170,25 @@ pub async fn run(config: &Config) -> Result<()> {
         state.secrets.clone(),
         config.webhooks.settings(),
     );
+    let _mail_dispatcher = match config
+        .mail
+        .resolve(demo_run, url::Url::parse(&format!("http://{local}/")).ok())?
+    {
+        Some(settings) => {
+            let settings = Arc::new(settings);
+            log_mailer(&settings);
+            state.mailer = Some(Mailer::new(settings.clone()));
+            Some(mail::spawn(
+                state.db.clone(),
+                state.secrets.clone(),
+                settings,
+            )?)
+        }
+        None => {
+            tracing::info!("no mailer: operations that send mail answer 503 MAILER_NOT_CONFIGURED");
+            None
+        }
+    };
     let shutdown = shutdown_signal();
     tracing::info!(
         addr = %local,
@@ -178,6 +204,33 @@ pub async fn run(config: &Config) -> Result<()> {
     serve(listener, api::app(state, edge), limits, shutdown)
         .await
         .with_context(|| format!("serving on {local}"))
+}
+
+/// Says at start where mail goes (never the SMTP password).
+fn log_mailer(settings: &MailSettings) {
+    let overridden: Vec<String> = settings
+        .templates
+        .overridden
+        .iter()
+        .map(|path| path.display().to_string())
+        .collect();
+    match &settings.transport {
+        TransportSettings::Console => tracing::info!(
+            from = %settings.from,
+            templates_overridden = ?overridden,
+            "mailer: console (messages are printed to stdout, not sent)"
+        ),
+        TransportSettings::Smtp(smtp) => {
+            let mut shown = smtp.url.clone();
+            let _ = shown.set_password(None);
+            tracing::info!(
+                smtp = %shown,
+                from = %settings.from,
+                templates_overridden = ?overridden,
+                "mailer: smtp"
+            );
+        }
+    }
 }
 
 fn print_demo_banner(

@@ -1,6 +1,6 @@
 //! The state every request shares: the database pools, the token keys, the keys that seal TOTP
-//! secrets at rest, and the sign-in throttle (in PostgreSQL or in memory, by backend). The HTTP
-//! edge holds it; use cases take what they need from it.
+//! secrets at rest, the mailer if any, and the sign-in throttle (in PostgreSQL or in memory, by
+//! backend). The HTTP edge holds it; use cases take what they need from it.
 
 use std::sync::Arc;
 
@@ -10,6 +10,8 @@ use crate::{
         throttle::{SignInLimits, SignInThrottle},
     },
     db::Db,
+    error::ApiError,
+    mail::Mailer,
 };
 
 /// Shared by every handler (cheap to clone: pools and an `Arc`).
@@ -22,6 +24,8 @@ pub struct AppState {
     pub sign_in_throttle: Arc<SignInThrottle>,
     /// `--webhooks-allow-private-urls`: webhook URLs may be `http://` and private.
     pub allow_private_webhook_urls: bool,
+    /// The mailer, when one is configured (`--mailer`, `--smtp-url`, the demo run).
+    pub mailer: Option<Mailer>,
 }
 
 impl AppState {
@@ -32,6 +36,12 @@ impl AppState {
             sign_in_throttle: Arc::new(SignInThrottle::for_database(&db, limits)),
             db,
             allow_private_webhook_urls: false,
+            mailer: None,
         }
+    }
+
+    /// The mailer, or 503 `MAILER_NOT_CONFIGURED` when there is none.
+    pub fn mailer(&self) -> Result<&Mailer, ApiError> {
+        self.mailer.as_ref().ok_or_else(Mailer::not_configured)
     }
 }

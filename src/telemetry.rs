@@ -138,6 +138,22 @@ pub fn record_sweep(ok: bool) {
     }
 }
 
+/// Counts one message sent (`mail_sent_total`) or given up (`mail_failed_total`), by kind.
+pub fn record_mail(kind: &'static str, sent: bool) {
+    metrics();
+    if sent {
+        metrics::counter!("mail_sent_total", "kind" => kind).increment(1);
+    } else {
+        metrics::counter!("mail_failed_total", "kind" => kind).increment(1);
+    }
+}
+
+/// Counts one failed attempt of a message that will be tried again (`mail_retries_total`).
+pub fn record_mail_retry(kind: &'static str) {
+    metrics();
+    metrics::counter!("mail_retries_total", "kind" => kind).increment(1);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

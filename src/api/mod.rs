@@ -13,6 +13,7 @@ mod event_schema;
 mod events;
 mod http;
 mod idempotency;
+mod mail;
 mod me;
 mod middleware;
 mod model;
@@ -102,13 +103,16 @@ enum ApiTags {
     /// Where the organization's change events are delivered, signed per Standard Webhooks
     /// (`webhooks:write`, admin users by default).
     Webhooks,
+    /// Mail users-api sends itself: an operator's test message (how the mailer is configured
+    /// is in the README, "Sending mail").
+    Mail,
     /// Liveness, readiness and token verification keys.
     Operations,
 }
 
 impl ApiTags {
     /// Every tag, in declaration order (a tag left out would be listed first).
-    const ALL: [ApiTags; 8] = [
+    const ALL: [ApiTags; 9] = [
         ApiTags::Me,
         ApiTags::Sessions,
         ApiTags::Users,
@@ -116,6 +120,7 @@ impl ApiTags {
         ApiTags::ApiKeys,
         ApiTags::Events,
         ApiTags::Webhooks,
+        ApiTags::Mail,
         ApiTags::Operations,
     ];
 }
@@ -135,6 +140,7 @@ type Apis = (
     api_keys::ApiKeysApi,
     events::EventsApi,
     webhooks::WebhooksApi,
+    mail::MailApi,
     ops::OpsApi,
 );
 
@@ -149,6 +155,7 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
             api_keys::ApiKeysApi,
             events::EventsApi,
             webhooks::WebhooksApi,
+            mail::MailApi,
             ops::OpsApi,
         ),
         "users-api",

@@ -1,5 +1,5 @@
-//! The secrets stored sealed (TOTP secrets, webhook signing secrets) and the keys that open
-//! them: `open_keys` loads the keys at start and refuses to run with keys that cannot open what
+//! The secrets stored sealed (TOTP secrets, webhook signing secrets, queued mail's links and
+//! codes) and the keys that open them: `open_keys` loads the keys at start and refuses to run with keys that cannot open what
 //! is stored, or with a key other than the one the instances on the database seal with
 //! (`db::secrets_key`); `reseal` re-encrypts stored secrets under the current key in bounded
 //! batches (TOTP secrets still in plaintext at start; every secret not under the current key for
@@ -16,7 +16,7 @@ use crate::{
         sealed_secrets::{self, Replacement, SealedColumn},
         secrets_key::{self, Claim},
     },
-    domain::{UserId, WebhookEndpointId},
+    domain::{MailId, UserId, WebhookEndpointId},
 };
 
 /// Rows read and rewritten per transaction.
@@ -174,6 +174,13 @@ fn resealed(keys: &SecretKeys, column: SealedColumn, id: &str, stored: &str) -> 
                 .open_webhook_secret(&endpoint_id, stored)
                 .map_err(|e| anyhow!("{e}"))?;
             Ok(keys.seal_webhook_secret(&endpoint_id, &secret))
+        }
+        SealedColumn::MailSecrets => {
+            let mail_id: MailId = id.parse()?;
+            let secrets = keys
+                .open_mail_secrets(&mail_id, stored)
+                .map_err(|e| anyhow!("{e}"))?;
+            Ok(keys.seal_mail_secrets(&mail_id, &secrets))
         }
     }
 }

@@ -26,7 +26,7 @@ use chacha20poly1305::{
 use sha2::{Digest, Sha256};
 
 use super::{keys::write_private, totp::TotpSecret};
-use crate::domain::{UserId, WebhookEndpointId};
+use crate::domain::{MailId, UserId, WebhookEndpointId};
 
 /// The version tag that starts every sealed value. Plain base64 never contains a `.`, so a
 /// value that starts with it is never mistaken for a secret stored in plaintext.
@@ -174,6 +174,19 @@ impl SecretKeys {
         String::from_utf8(bytes).map_err(|_| OpenError::Malformed)
     }
 
+    /// A queued message's secrets (its link and code, as JSON) sealed under the current key
+    /// for the outbox row of `mail_id`.
+    pub fn seal_mail_secrets(&self, mail_id: &MailId, secrets: &str) -> String {
+        self.seal_bytes(&mail_associated_data(mail_id), secrets.as_bytes())
+    }
+
+    /// The secrets stored (sealed by `seal_mail_secrets`) in the outbox row of `mail_id`.
+    pub fn open_mail_secrets(&self, mail_id: &MailId, stored: &str) -> Result<String, OpenError> {
+        let sealed = sealed_part(stored).ok_or(OpenError::Malformed)?;
+        let bytes = self.open_bytes(&mail_associated_data(mail_id), sealed)?;
+        String::from_utf8(bytes).map_err(|_| OpenError::Malformed)
+    }
+
     /// `msg` sealed under the current key, bound to `aad`: `v1.<key id>.<nonce>.<ciphertext>`.
     fn seal_bytes(&self, aad: &[u8], msg: &[u8]) -> String {
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
@@ -267,6 +280,11 @@ fn sealed_part(stored: &str) -> Option<&str> {
 /// A webhook secret's associated data: its endpoint's row, its column and this format.
 fn webhook_associated_data(endpoint_id: &WebhookEndpointId) -> Vec<u8> {
     format!("users-api webhook_endpoints.secret {FORMAT} {endpoint_id}").into_bytes()
+}
+
+/// A queued message's associated data: its outbox row, its column and this format.
+fn mail_associated_data(mail_id: &MailId) -> Vec<u8> {
+    format!("users-api mail_outbox.secrets {FORMAT} {mail_id}").into_bytes()
 }
 
 /// The associated data binds a value to its row, its column and this format.

@@ -195,6 +195,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    mail_outbox (id) {
+        id -> Text,
+        org_id -> Text,
+        kind -> Text,
+        recipient -> Text,
+        vars -> Text,
+        secrets -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        last_error -> Nullable<Text>,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> organizations (org_id));
 diesel::joinable!(teams -> organizations (org_id));
 diesel::joinable!(team_members -> teams (team_id));
@@ -203,6 +221,7 @@ diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_keys -> organizations (org_id));
 diesel::joinable!(webhook_endpoints -> organizations (org_id));
 diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
+diesel::joinable!(mail_outbox -> organizations (org_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
@@ -220,4 +239,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_endpoints,
     webhook_deliveries,
     webhook_redeliveries,
+    mail_outbox,
 );

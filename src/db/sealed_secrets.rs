@@ -20,13 +20,16 @@ pub enum SealedColumn {
     WebhookSecret,
     /// `webhook_endpoints.previous_secret`: the signing secret before a rotation, for 24 h.
     WebhookPreviousSecret,
+    /// `mail_outbox.secrets`: a queued message's link and code, until it is sent.
+    MailSecrets,
 }
 
 impl SealedColumn {
-    pub const ALL: [SealedColumn; 3] = [
+    pub const ALL: [SealedColumn; 4] = [
         Self::TotpSecret,
         Self::WebhookSecret,
         Self::WebhookPreviousSecret,
+        Self::MailSecrets,
     ];
 
     /// (table, column).
@@ -35,6 +38,7 @@ impl SealedColumn {
             Self::TotpSecret => ("users", "totp_secret"),
             Self::WebhookSecret => ("webhook_endpoints", "secret"),
             Self::WebhookPreviousSecret => ("webhook_endpoints", "previous_secret"),
+            Self::MailSecrets => ("mail_outbox", "secrets"),
         }
     }
 }

@@ -107,7 +107,8 @@ typed_ids!(
     SessionId,
     ApiKeyId,
     WebhookEndpointId,
-    WebhookDeliveryId
+    WebhookDeliveryId,
+    MailId
 );
 
 /// An id as stored: lowercase, hyphenated.

@@ -21,7 +21,9 @@ pub use access::{Role, Scope, UserStatus};
 pub use cursor::Cursor;
 pub use email::EmailAddress;
 pub use event::{Actor, EventType};
-pub use ids::{ApiKeyId, OrgId, SessionId, TeamId, UserId, WebhookDeliveryId, WebhookEndpointId};
+pub use ids::{
+    ApiKeyId, MailId, OrgId, SessionId, TeamId, UserId, WebhookDeliveryId, WebhookEndpointId,
+};
 pub use locale::Locale;
 pub use metadata::{Metadata, merge_patch};
 pub use names::{Bio, DisplayName, PersonName};

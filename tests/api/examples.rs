@@ -40,8 +40,12 @@ fn refused_by_state(id: &str) -> Option<(StatusCode, &'static str)> {
 async fn every_pre_filled_operation_works_against_the_demo_organization() {
     // The webhook example's host needs DNS, which test machines may lack; the rules
     // themselves are tested in `webhooks_ssrf`.
+    // As in the demo run, the console mailer takes `sendTestMail`'s message.
+    let console =
+        crate::mail_sink::settings_from(&["users-api".into(), "--mailer".into(), "console".into()]);
     let app = spawn_app_with(TestOptions {
         allow_private_webhook_urls: true,
+        mailer: Some(std::sync::Arc::new(console)),
         ..TestOptions::default()
     })
     .await;

@@ -19,6 +19,7 @@ use users_api::{
     },
     bootstrap::{self, Credentials},
     db::{DatabaseUrl, Db, Timeouts},
+    mail::{MailSettings, Mailer},
     server::ConnectionLimits,
     state::AppState,
 };
@@ -68,6 +69,8 @@ pub struct TestOptions {
     pub edge: EdgeOptions,
     /// `--webhooks-allow-private-urls`: webhook URLs may be `http://` and private.
     pub allow_private_webhook_urls: bool,
+    /// The mailer the API sees (its dispatcher is started by the test: `mail_sink`).
+    pub mailer: Option<Arc<MailSettings>>,
 }
 
 impl Default for TestOptions {
@@ -89,6 +92,7 @@ impl Default for TestOptions {
                 body_read_timeout: Duration::from_secs(30),
             },
             allow_private_webhook_urls: false,
+            mailer: None,
         }
     }
 }
@@ -157,6 +161,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     }
     let mut state = AppState::new(db, tokens, secrets, options.sign_in_limits);
     state.allow_private_webhook_urls = options.allow_private_webhook_urls;
+    state.mailer = options.mailer.map(Mailer::new);
     // As the server does at start: the key is the fleet's from now on.
     state
         .tokens

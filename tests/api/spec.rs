@@ -134,6 +134,7 @@ fn tags_are_listed_in_the_order_a_user_meets_them() {
             "API keys",
             "Events",
             "Webhooks",
+            "Mail",
             "Operations"
         ]
     );

@@ -184,6 +184,33 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/mail/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a test message
+         * @description Queues a `test` message to `to`, as an identity dashboard's "send a test e-mail"
+         *     does, to check the mailer's configuration end to end: it is rendered from the `test`
+         *     templates and sent by the mailer like every message users-api sends (verification,
+         *     password reset, change of address, invitations), after the response, retried on
+         *     temporary failures. With `--mailer console` (the demo run's default) it is printed to
+         *     the server's standard output instead. Needs every scope (an admin's session, or an API
+         *     key holding every scope): it makes the server write to any address. 503
+         *     `MAILER_NOT_CONFIGURED` when the server has no mailer.
+         */
+        post: operations["sendTestMail"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/me": {
         parameters: {
             query?: never;
@@ -967,7 +994,7 @@ export interface components {
          *     not know by the response's HTTP status.
          * @enum {string}
          */
-        ErrorCode: "UNAUTHORIZED" | "FORBIDDEN" | "INSUFFICIENT_SCOPE" | "FIELD_NOT_WRITABLE" | "NOT_FOUND" | "MALFORMED_REQUEST" | "IMMUTABLE_FIELD" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "EMAIL_TAKEN" | "LAST_ADMIN" | "IDEMPOTENCY_CONFLICT" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "URI_TOO_LONG" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "HEADERS_TOO_LARGE" | "INTERNAL" | "SERVICE_UNAVAILABLE" | "VALIDATION_FAILED" | "INVALID_NAME" | "INVALID_BIO" | "INVALID_EMAIL" | "INVALID_PHONE_NUMBER" | "INVALID_IMAGE" | "INVALID_TIMEZONE" | "INVALID_LOCALE" | "INVALID_METADATA" | "INVALID_CURSOR" | "NOT_A_TEAM_MEMBER" | "WEAK_PASSWORD" | "INVALID_PASSWORD_HASH" | "INVALID_TOTP_SECRET" | "INVALID_WEBHOOK_URL";
+        ErrorCode: "UNAUTHORIZED" | "FORBIDDEN" | "INSUFFICIENT_SCOPE" | "FIELD_NOT_WRITABLE" | "NOT_FOUND" | "MALFORMED_REQUEST" | "IMMUTABLE_FIELD" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "EMAIL_TAKEN" | "LAST_ADMIN" | "IDEMPOTENCY_CONFLICT" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "URI_TOO_LONG" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "HEADERS_TOO_LARGE" | "INTERNAL" | "SERVICE_UNAVAILABLE" | "MAILER_NOT_CONFIGURED" | "VALIDATION_FAILED" | "INVALID_NAME" | "INVALID_BIO" | "INVALID_EMAIL" | "INVALID_PHONE_NUMBER" | "INVALID_IMAGE" | "INVALID_TIMEZONE" | "INVALID_LOCALE" | "INVALID_METADATA" | "INVALID_CURSOR" | "NOT_A_TEAM_MEMBER" | "WEAK_PASSWORD" | "INVALID_PASSWORD_HASH" | "INVALID_TOTP_SECRET" | "INVALID_WEBHOOK_URL";
         /**
          * ErrorEnvelope
          * @description A failed response.
@@ -1678,6 +1705,28 @@ export interface components {
             next_cursor?: string;
         };
         /**
+         * QueuedMessage
+         * @description A queued message.
+         */
+        QueuedMessage: {
+            /**
+             * Format: uuid
+             * @description The message's id, also the local part of its `Message-ID` header.
+             */
+            id: string;
+            /** @description What it is: `test` here. */
+            kind: string;
+            /** @description Its recipient, as the address will be written. */
+            to: string;
+        };
+        /** QueuedMessageEnvelope */
+        QueuedMessageEnvelope: {
+            /** @description The payload. */
+            data: components["schemas"]["QueuedMessage"];
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /**
          * Redelivery
          * @description A redelivery, queued.
          */
@@ -2203,6 +2252,17 @@ export interface components {
              * @description The organization's event number: 1, 2, 3, … in commit order, with no gaps.
              */
             sequence: number;
+        };
+        /**
+         * TestMailRequest
+         * @description Where to send a test message.
+         */
+        TestMailRequest: {
+            /**
+             * @description The address to send it to (any address: an operator checks a mailbox of their own).
+             *     An invalid one is a 422 `INVALID_EMAIL`.
+             */
+            to: string;
         };
         /**
          * User
@@ -4051,6 +4111,147 @@ export interface operations {
                 };
             };
             /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    sendTestMail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "to": "admin@demo.example"
+                 *     }
+                 */
+                "application/json": components["schemas"]["TestMailRequest"];
+            };
+        };
+        responses: {
+            /**
+             * @description Queued: the mailer sends it shortly, with retries. Whether it arrived is seen in the
+             *     mailbox, the server's log and `/metrics` (`mail_sent_total`, `mail_failed_total`).
+             */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "0193a5d8-9fa0-7b12-8c3d-4e5f6a7b8c9d",
+                     *         "kind": "test",
+                     *         "to": "admin@demo.example"
+                     *       },
+                     *       "success": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["QueuedMessageEnvelope"];
+                };
+            };
+            /** @description `MALFORMED_REQUEST`: not JSON, wrong JSON types, an unknown field or no `to`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INSUFFICIENT_SCOPE`: the caller does not hold every scope (an admin's session, or an API key with every scope). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `REQUEST_TIMEOUT`: the body did not all arrive within the body-read timeout; the connection is closed. */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The body is larger than 256 KiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `URI_TOO_LONG`: the path and query are longer than 8 KiB. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INVALID_EMAIL`: `to` is not a valid address; nothing was queued. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `HEADERS_TOO_LARGE`: more than 100 header lines, or more than 16 KiB of them. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unexpected failure; nothing internal is disclosed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `MAILER_NOT_CONFIGURED`: this server is started without a mailer (see `--mailer`, `--smtp-url`); or `SERVICE_UNAVAILABLE`: the database is unavailable, retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -2505,6 +2505,33 @@ was not issued by this API is 422 `INVALID_CURSOR`.*/
             Default::default()
         }
     }
+    ///A queued message.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct QueuedMessage {
+        ///The message's id, also the local part of its `Message-ID` header.
+        pub id: ::uuid::Uuid,
+        ///What it is: `test` here.
+        pub kind: ::std::string::String,
+        ///Its recipient, as the address will be written.
+        pub to: ::std::string::String,
+    }
+    impl QueuedMessage {
+        pub fn builder() -> builder::QueuedMessage {
+            Default::default()
+        }
+    }
+    ///`QueuedMessageEnvelope`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct QueuedMessageEnvelope {
+        pub data: QueuedMessage,
+        ///Always `true`.
+        pub success: bool,
+    }
+    impl QueuedMessageEnvelope {
+        pub fn builder() -> builder::QueuedMessageEnvelope {
+            Default::default()
+        }
+    }
     ///A redelivery, queued.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct Redelivery {
@@ -3159,6 +3186,19 @@ else 422 `INVALID_NAME`.*/
     }
     impl TeamUpdatedEvent {
         pub fn builder() -> builder::TeamUpdatedEvent {
+            Default::default()
+        }
+    }
+    ///Where to send a test message.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct TestMailRequest {
+        /**The address to send it to (any address: an operator checks a mailbox of their own).
+An invalid one is a 422 `INVALID_EMAIL`.*/
+        pub to: ::std::string::String,
+    }
+    impl TestMailRequest {
+        pub fn builder() -> builder::TestMailRequest {
             Default::default()
         }
     }
@@ -10479,6 +10519,136 @@ it now: it is never shown again.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct QueuedMessage {
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            kind: ::std::result::Result<::std::string::String, ::std::string::String>,
+            to: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for QueuedMessage {
+            fn default() -> Self {
+                Self {
+                    id: Err("no value supplied for id".to_string()),
+                    kind: Err("no value supplied for kind".to_string()),
+                    to: Err("no value supplied for to".to_string()),
+                }
+            }
+        }
+        impl QueuedMessage {
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn kind<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.kind = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for kind: {e}")
+                    });
+                self
+            }
+            pub fn to<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.to = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for to: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<QueuedMessage> for super::QueuedMessage {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: QueuedMessage,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    id: value.id?,
+                    kind: value.kind?,
+                    to: value.to?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::QueuedMessage> for QueuedMessage {
+            fn from(value: super::QueuedMessage) -> Self {
+                Self {
+                    id: Ok(value.id),
+                    kind: Ok(value.kind),
+                    to: Ok(value.to),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct QueuedMessageEnvelope {
+            data: ::std::result::Result<super::QueuedMessage, ::std::string::String>,
+            success: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for QueuedMessageEnvelope {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    success: Err("no value supplied for success".to_string()),
+                }
+            }
+        }
+        impl QueuedMessageEnvelope {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::QueuedMessage>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn success<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for success: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<QueuedMessageEnvelope>
+        for super::QueuedMessageEnvelope {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: QueuedMessageEnvelope,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    success: value.success?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::QueuedMessageEnvelope>
+        for QueuedMessageEnvelope {
+            fn from(value: super::QueuedMessageEnvelope) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    success: Ok(value.success),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct Redelivery {
             endpoint_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             event_id: ::std::result::Result<
@@ -12975,6 +13145,42 @@ it now: it is never shown again.*/
                     request_id: Ok(value.request_id),
                     sequence: Ok(value.sequence),
                 }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct TestMailRequest {
+            to: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for TestMailRequest {
+            fn default() -> Self {
+                Self {
+                    to: Err("no value supplied for to".to_string()),
+                }
+            }
+        }
+        impl TestMailRequest {
+            pub fn to<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.to = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for to: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<TestMailRequest> for super::TestMailRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: TestMailRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { to: value.to? })
+            }
+        }
+        impl ::std::convert::From<super::TestMailRequest> for TestMailRequest {
+            fn from(value: super::TestMailRequest) -> Self {
+                Self { to: Ok(value.to) }
             }
         }
         #[derive(Clone, Debug)]
@@ -17532,6 +17738,28 @@ let response = client.list_events()
     pub fn list_events(&self) -> builder::ListEvents<'_> {
         builder::ListEvents::new(self)
     }
+    /**Send a test message
+
+Queues a `test` message to `to`, as an identity dashboard's "send a test e-mail"
+does, to check the mailer's configuration end to end: it is rendered from the `test`
+templates and sent by the mailer like every message users-api sends (verification,
+password reset, change of address, invitations), after the response, retried on
+temporary failures. With `--mailer console` (the demo run's default) it is printed to
+the server's standard output instead. Needs every scope (an admin's session, or an API
+key holding every scope): it makes the server write to any address. 503
+`MAILER_NOT_CONFIGURED` when the server has no mailer.
+
+Sends a `POST` request to `/v1/mail/test`
+
+```ignore
+let response = client.send_test_mail()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn send_test_mail(&self) -> builder::SendTestMail<'_> {
+        builder::SendTestMail::new(self)
+    }
     /**Get the current user
 
 The user behind the session token, with their organization, teams, the principal's
@@ -19075,6 +19303,168 @@ pub mod builder {
                     )
                 }
                 414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::send_test_mail`]
+
+[`Client::send_test_mail`]: super::Client::send_test_mail*/
+    #[derive(Debug, Clone)]
+    pub struct SendTestMail<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::TestMailRequest, String>,
+    }
+    impl<'a> SendTestMail<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::TestMailRequest>,
+            <V as std::convert::TryInto<
+                types::TestMailRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `TestMailRequest` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::TestMailRequest,
+            ) -> types::builder::TestMailRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/mail/test`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::QueuedMessageEnvelope>,
+            Error<types::ErrorEnvelope>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::TestMailRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/mail/test", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "send_test_mail",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                202u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -23652,6 +24042,8 @@ pub enum ErrorCode {
     Internal,
     ///`SERVICE_UNAVAILABLE`
     ServiceUnavailable,
+    ///`MAILER_NOT_CONFIGURED`
+    MailerNotConfigured,
     ///`VALIDATION_FAILED`
     ValidationFailed,
     ///`INVALID_NAME`
@@ -23708,6 +24100,7 @@ impl ErrorCode {
             Self::HeadersTooLarge => "HEADERS_TOO_LARGE",
             Self::Internal => "INTERNAL",
             Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
+            Self::MailerNotConfigured => "MAILER_NOT_CONFIGURED",
             Self::ValidationFailed => "VALIDATION_FAILED",
             Self::InvalidName => "INVALID_NAME",
             Self::InvalidBio => "INVALID_BIO",
@@ -23750,6 +24143,7 @@ impl ::std::convert::From<&str> for ErrorCode {
             "HEADERS_TOO_LARGE" => Self::HeadersTooLarge,
             "INTERNAL" => Self::Internal,
             "SERVICE_UNAVAILABLE" => Self::ServiceUnavailable,
+            "MAILER_NOT_CONFIGURED" => Self::MailerNotConfigured,
             "VALIDATION_FAILED" => Self::ValidationFailed,
             "INVALID_NAME" => Self::InvalidName,
             "INVALID_BIO" => Self::InvalidBio,

@@ -53,8 +53,15 @@ fn codes_of(status: u16, description: &str) -> Vec<ErrorCode> {
         .filter(|code| description.contains(&format!("`{}`", code.as_str())))
         .copied()
         .collect();
+    // `MAILER_NOT_CONFIGURED` is a 503 only of the operations that send mail, which name it.
+    let named_only = |code: &&ErrorCode| **code != ErrorCode::MailerNotConfigured;
     match named.is_empty() {
-        true => ErrorCode::ALL.iter().filter(of_status).copied().collect(),
+        true => ErrorCode::ALL
+            .iter()
+            .filter(of_status)
+            .filter(named_only)
+            .copied()
+            .collect(),
         false => named,
     }
 }
@@ -143,6 +150,10 @@ fn typical(code: ErrorCode) -> Typical {
         HeadersTooLarge => ("the request headers are too large", None),
         Internal => ("internal error", None),
         ServiceUnavailable => ("the database is unavailable; retry shortly", None),
+        MailerNotConfigured => (
+            "this server sends no mail: start it with --smtp-url and --mail-from, or --mailer console",
+            None,
+        ),
         ValidationFailed => ("several fields are invalid", None),
         InvalidName => (
             "must be 1–64 letters with single spaces, hyphens or apostrophes between them",

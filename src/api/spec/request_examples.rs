@@ -61,6 +61,8 @@ pub fn body(operation_id: &str) -> Option<Value> {
             "event_types": ["user.created", "user.updated", "user.deleted", "user.suspended"],
             "disabled": false
         }),
+        // The demo run prints it (console mailer); a server without a mailer answers 503.
+        "sendTestMail" => json!({"to": DEMO_ADMIN_EMAIL}),
         "signIn" => json!({
             "org_id": DEMO_ORG_ID,
             "email": DEMO_ADMIN_EMAIL,

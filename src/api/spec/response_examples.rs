@@ -27,6 +27,8 @@ pub const ENDPOINT_ID: Uuid = uuid!("0193a5d6-7d8e-7f90-8a1b-2c3d4e5f6a7b");
 pub const WEBHOOK_URL: &str = "https://example.com/webhooks/users-api";
 /// An event, as in `webhook-id`.
 pub const EVENT_ID: &str = "01JF8Z6Q3W5X7Y9A1B3C5D7E9G";
+/// A queued message (`sendTestMail`).
+const MAIL_ID: Uuid = uuid!("0193a5d8-9fa0-7b12-8c3d-4e5f6a7b8c9d");
 /// A delivery attempt.
 const DELIVERY_ID: Uuid = uuid!("0193a5d7-8e9f-7a01-9b2c-3d4e5f6a7b8c");
 
@@ -104,6 +106,11 @@ pub fn body(schema: &str) -> Option<Value> {
             }], "meta": {"limit": 50}}));
         }
         "RedeliveryEnvelope" => json!({"endpoint_id": ENDPOINT_ID, "event_id": EVENT_ID}),
+        "QueuedMessageEnvelope" => json!({
+            "id": MAIL_ID,
+            "kind": "test",
+            "to": DEMO_ADMIN_EMAIL,
+        }),
         "HealthEnvelope" => json!({"status": "ok"}),
         "EventListEnvelope" => {
             return Some(json!({
