@@ -22,6 +22,8 @@ pub struct AppState {
     pub sign_in_throttle: Arc<SignInThrottle>,
     /// `--webhooks-allow-private-urls`: webhook URLs may be `http://` and private.
     pub allow_private_webhook_urls: bool,
+    /// `--redirect-origins`: where a ticket's `redirect_url` may point.
+    pub redirect_origins: Vec<String>,
 }
 
 impl AppState {
@@ -32,6 +34,7 @@ impl AppState {
             sign_in_throttle: Arc::new(SignInThrottle::for_database(&db, limits)),
             db,
             allow_private_webhook_urls: false,
+            redirect_origins: Vec::new(),
         }
     }
 }

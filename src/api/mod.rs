@@ -24,6 +24,7 @@ mod routes;
 mod sessions;
 mod spec;
 mod teams;
+mod tickets;
 mod user_input;
 mod users;
 mod webhooks;
@@ -91,6 +92,10 @@ enum ApiTags {
     Sessions,
     /// User administration within the caller's organization (`users:read`, `users:write`).
     Users,
+    /// One-time tickets: verify an address, reset a password, change an address, accept an
+    /// invitation. Your app issues them (`users:write`) and sends them; anyone holding one
+    /// redeems it.
+    Tickets,
     /// Teams and their members (`teams:read`, `teams:write`).
     Teams,
     /// The organization's API keys (admin users only).
@@ -107,10 +112,11 @@ enum ApiTags {
 
 impl ApiTags {
     /// Every tag, in declaration order (a tag left out would be listed first).
-    const ALL: [ApiTags; 8] = [
+    const ALL: [ApiTags; 9] = [
         ApiTags::Me,
         ApiTags::Sessions,
         ApiTags::Users,
+        ApiTags::Tickets,
         ApiTags::Teams,
         ApiTags::ApiKeys,
         ApiTags::Events,
@@ -129,6 +135,7 @@ type Apis = (
     me::MeApi,
     sessions::SessionsApi,
     users::UsersApi,
+    tickets::TicketsApi,
     teams::TeamsApi,
     api_keys::ApiKeysApi,
     events::EventsApi,
@@ -142,6 +149,7 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
             me::MeApi,
             sessions::SessionsApi,
             users::UsersApi,
+            tickets::TicketsApi,
             teams::TeamsApi,
             api_keys::ApiKeysApi,
             events::EventsApi,

@@ -107,7 +107,8 @@ typed_ids!(
     SessionId,
     ApiKeyId,
     WebhookEndpointId,
-    WebhookDeliveryId
+    WebhookDeliveryId,
+    TicketId
 );
 
 /// An id as stored: lowercase, hyphenated.

@@ -14,6 +14,7 @@ mod phone_number;
 mod profile_image;
 mod search_key;
 mod text;
+mod ticket;
 mod timestamp;
 mod timezone;
 
@@ -21,13 +22,16 @@ pub use access::{Role, Scope, UserStatus};
 pub use cursor::Cursor;
 pub use email::EmailAddress;
 pub use event::{Actor, EventType};
-pub use ids::{ApiKeyId, OrgId, SessionId, TeamId, UserId, WebhookDeliveryId, WebhookEndpointId};
+pub use ids::{
+    ApiKeyId, OrgId, SessionId, TeamId, TicketId, UserId, WebhookDeliveryId, WebhookEndpointId,
+};
 pub use locale::Locale;
 pub use metadata::{Metadata, merge_patch};
 pub use names::{Bio, DisplayName, PersonName};
 pub use phone_number::PhoneNumber;
 pub use profile_image::ProfileImage;
 pub use search_key::{SearchKey, SearchPrefix};
+pub use ticket::{MIN_TICKET_TTL, TicketType};
 pub use timestamp::Timestamp;
 pub use timezone::Timezone;
 

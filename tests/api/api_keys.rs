@@ -2,7 +2,7 @@
 //! revoked keys answer 401 from the next request on.
 
 use serde_json::json;
-use users_api::auth::hash_api_key;
+use users_api::auth::hash_secret;
 use users_api_client::types::{ApiKeyCreate, Role, ScopeName};
 use uuid::Uuid;
 
@@ -36,7 +36,7 @@ async fn an_admin_creates_a_key_whose_secret_works_with_exactly_its_scopes() {
     assert_eq!(key.name, "reporting");
 
     let stored =
-        users_api::db::api_keys::find_by_secret_hash(&app.state.db, &hash_api_key(&key.secret))
+        users_api::db::api_keys::find_by_secret_hash(&app.state.db, &hash_secret(&key.secret))
             .await
             .unwrap()
             .expect("stored by its hash");

@@ -68,6 +68,8 @@ pub struct TestOptions {
     pub edge: EdgeOptions,
     /// `--webhooks-allow-private-urls`: webhook URLs may be `http://` and private.
     pub allow_private_webhook_urls: bool,
+    /// `--redirect-origins` (none by default, as the server's).
+    pub redirect_origins: Vec<String>,
 }
 
 impl Default for TestOptions {
@@ -89,6 +91,7 @@ impl Default for TestOptions {
                 body_read_timeout: Duration::from_secs(30),
             },
             allow_private_webhook_urls: false,
+            redirect_origins: Vec::new(),
         }
     }
 }
@@ -157,6 +160,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     }
     let mut state = AppState::new(db, tokens, secrets, options.sign_in_limits);
     state.allow_private_webhook_urls = options.allow_private_webhook_urls;
+    state.redirect_origins = options.redirect_origins;
     // As the server does at start: the key is the fleet's from now on.
     state
         .tokens

@@ -42,6 +42,8 @@ mod spec_patterns;
 mod startup;
 mod teams;
 mod tenancy;
+mod tickets;
+mod tickets_redeem;
 mod trusted_proxies;
 mod users_create;
 mod users_list;
