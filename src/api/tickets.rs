@@ -10,6 +10,7 @@ use super::{
     client_address::ClientAddress,
     envelope::{envelope, error_responses},
     http::CurrentSession,
+    patch::PatchBody,
     sessions::SignedIn,
 };
 use crate::{
@@ -151,7 +152,7 @@ impl TicketsApi {
         auth: BearerAuth,
         state: Data<&AppState>,
         user_id: Path<UserId>,
-        body: Json<TicketCreate>,
+        body: Json<PatchBody<TicketCreate>>,
     ) -> Result<IssuedTicketResponse, IssueTicketError> {
         let caller = state.caller(&auth, Scope::UsersWrite).await?;
         let TicketCreate {
@@ -159,7 +160,7 @@ impl TicketsApi {
             ttl_seconds,
             redirect_url,
             email,
-        } = body.0;
+        } = body.0.parse()?;
         let request = TicketRequest {
             kind,
             ttl_seconds,

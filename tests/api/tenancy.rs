@@ -226,6 +226,14 @@ async fn every_id_taking_route_answers_another_orgs_ids_like_missing_ones_for_ev
             &b.api_key,
         ),
         (
+            Method::POST,
+            "/v1/users/{user_id}/tickets",
+            format!("/v1/users/{a_user}/tickets"),
+            format!("/v1/users/{missing}/tickets"),
+            json!({"type": "reset_password"}),
+            &b.api_key,
+        ),
+        (
             Method::GET,
             "/v1/users/{user_id}/events",
             format!("/v1/users/{a_user}/events"),
