@@ -71,8 +71,9 @@ pub struct Config {
         default_value = "60"
     )]
     pub sign_in_limit_per_address: NonZeroU32,
-    /// How long expired or revoked sessions are kept (for audit) before the sweeper deletes
-    /// them: seconds, or a number with `s`, `m`, `h` or `d`.
+    /// How long expired or revoked sessions, and expired, redeemed or superseded one-time
+    /// tickets, are kept (for audit) before the sweeper deletes them: seconds, or a number
+    /// with `s`, `m`, `h` or `d`.
     #[arg(long, env = "USERS_API_SESSION_RETENTION", default_value = "30d", value_parser = parse_duration)]
     pub session_retention: Duration,
     /// How long change events are kept (the audit log's reach) before the sweeper deletes
@@ -110,6 +111,11 @@ pub struct Config {
     /// (`https://app.example.com`); none by default. Other origins get no CORS headers.
     #[arg(long, env = "USERS_API_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
     pub cors_origins: Vec<String>,
+    /// Origins a one-time ticket's `redirect_url` may point to, comma-separated exact origins
+    /// (`https://app.example.com`); none by default, and then any `redirect_url` is refused
+    /// (422 `REDIRECT_NOT_ALLOWED`): tickets are returned without a link.
+    #[arg(long, env = "USERS_API_REDIRECT_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
+    pub redirect_origins: Vec<String>,
     /// Load balancers in front of the server, comma-separated CIDRs or addresses
     /// (`10.0.0.0/8,127.0.0.1`); none by default. From these peers only, `X-Forwarded-For` is
     /// read from the right, past every trusted hop, and the first other address is the client
@@ -411,6 +417,30 @@ mod tests {
         assert_eq!(settings.retry_schedule.attempts(), 4);
         assert!(settings.allow_private_urls);
         assert!(Cli::try_parse_from(["users-api", "--webhook-retry-schedule", "soon"]).is_err());
+    }
+
+    #[test]
+    fn redirect_origins_are_exact_origins_checked_at_start() {
+        let cli = Cli::try_parse_from([
+            "users-api",
+            "--redirect-origins",
+            "https://App.example.com,http://localhost:3000",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.config.redirect_origins,
+            ["https://app.example.com", "http://localhost:3000"]
+        );
+        assert!(
+            Cli::try_parse_from(["users-api", "--redirect-origins", "https://a.test/x"]).is_err()
+        );
+        assert!(
+            Cli::try_parse_from(["users-api"])
+                .unwrap()
+                .config
+                .redirect_origins
+                .is_empty()
+        );
     }
 
     #[test]

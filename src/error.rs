@@ -53,6 +53,13 @@ error_codes! {
     MethodNotAllowed = "METHOD_NOT_ALLOWED" => METHOD_NOT_ALLOWED,
     RequestTimeout = "REQUEST_TIMEOUT" => REQUEST_TIMEOUT,
     EmailTaken = "EMAIL_TAKEN" => CONFLICT,
+    /// The ticket type does not apply to the user as they are (an invitation for a user who
+    /// is not `invited`, say).
+    TicketNotApplicable = "TICKET_NOT_APPLICABLE" => CONFLICT,
+    /// The ticket expired, was superseded by a newer one, or no longer applies.
+    TicketExpired = "TICKET_EXPIRED" => GONE,
+    /// The ticket was already redeemed.
+    TicketUsed = "TICKET_USED" => GONE,
     LastAdmin = "LAST_ADMIN" => CONFLICT,
     IdempotencyConflict = "IDEMPOTENCY_CONFLICT" => CONFLICT,
     PreconditionFailed = "PRECONDITION_FAILED" => PRECONDITION_FAILED,
@@ -80,6 +87,10 @@ error_codes! {
     WeakPassword = "WEAK_PASSWORD" => UNPROCESSABLE_ENTITY,
     InvalidPasswordHash = "INVALID_PASSWORD_HASH" => UNPROCESSABLE_ENTITY,
     InvalidTotpSecret = "INVALID_TOTP_SECRET" => UNPROCESSABLE_ENTITY,
+    /// The ticket is of another type than the one the redeeming page expects.
+    TicketTypeMismatch = "TICKET_TYPE_MISMATCH" => UNPROCESSABLE_ENTITY,
+    /// A `redirect_url` whose origin is not one of `--redirect-origins`.
+    RedirectNotAllowed = "REDIRECT_NOT_ALLOWED" => UNPROCESSABLE_ENTITY,
     /// A webhook URL that is not `https://` or does not resolve only to public addresses.
     InvalidWebhookUrl = "INVALID_WEBHOOK_URL" => UNPROCESSABLE_ENTITY,
 }

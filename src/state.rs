@@ -26,6 +26,8 @@ pub struct AppState {
     pub allow_private_webhook_urls: bool,
     /// The mailer, when one is configured (`--mailer`, `--smtp-url`, the demo run).
     pub mailer: Option<Mailer>,
+    /// `--redirect-origins`: where a ticket's `redirect_url` may point.
+    pub redirect_origins: Vec<String>,
 }
 
 impl AppState {
@@ -37,6 +39,7 @@ impl AppState {
             db,
             allow_private_webhook_urls: false,
             mailer: None,
+            redirect_origins: Vec::new(),
         }
     }
 

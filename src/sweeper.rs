@@ -1,5 +1,5 @@
-//! The retention sweeper: deletes sessions that ended (expired or were revoked) longer ago than
-//! `--session-retention`, `Idempotency-Key` records past their 24 hours, and the shared sign-in
+//! The retention sweeper: deletes sessions that ended (expired or were revoked), and one-time
+//! tickets that ended (expired, redeemed or superseded), longer ago than `--session-retention`, `Idempotency-Key` records past their 24 hours, and the shared sign-in
 //! buckets that are full again (PostgreSQL's; SQLite's table stays empty), and change events
 //! and webhook delivery attempts older than `--event-retention`, every
 //! `--sweep-interval`, randomised so that instances started together drift apart. Deletes go in
@@ -59,6 +59,7 @@ pub struct Swept {
     pub sign_in_limits: u64,
     pub events: u64,
     pub webhook_deliveries: u64,
+    pub tickets: u64,
     /// Delete statements run.
     pub batches: u64,
 }
@@ -81,6 +82,8 @@ async fn sweep_all(db: &Db, retention: &Retention, now: NaiveDateTime) -> Result
     };
     if let Some(cutoff) = cutoff_after(retention.sessions) {
         swept.sessions = drain(db, Expired::Sessions, cutoff, retention, &mut swept).await?;
+        // A ticket that ended is kept as long as an ended session, for audit.
+        swept.tickets = drain(db, Expired::Tickets, cutoff, retention, &mut swept).await?;
     }
     let cutoff = now - IDEMPOTENCY_TTL;
     swept.idempotency_records = drain(

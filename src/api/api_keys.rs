@@ -142,14 +142,14 @@ error_responses!(CreateApiKeyError {
     415 => UnsupportedMediaType: "The body is not `application/json`.",
     422 => Unprocessable: "`INVALID_NAME` for an invalid name, `VALIDATION_FAILED` for an empty scope list, an `expires_at` that is not in the future, or several invalid fields.",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
-    503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
+    503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds.",
 });
 
 error_responses!(ListApiKeysError {
     401 => Unauthorized: "Missing, malformed, expired or revoked credentials.",
     403 => Forbidden: "`FORBIDDEN`: only admin users manage API keys.",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
-    503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
+    503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds.",
 });
 
 error_responses!(RollApiKeyError {
@@ -160,7 +160,7 @@ error_responses!(RollApiKeyError {
     413 => PayloadTooLarge: "The body is larger than 256 KiB.",
     415 => UnsupportedMediaType: "The body is not `application/json`.",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
-    503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
+    503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds.",
 });
 
 error_responses!(DeleteApiKeyError {
@@ -169,7 +169,7 @@ error_responses!(DeleteApiKeyError {
     403 => Forbidden: "`FORBIDDEN`: only admin users manage API keys.",
     404 => NotFound: "No such live key in the caller's organization.",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
-    503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
+    503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds.",
 });
 
 static CREATE_FIELDS: LazyLock<FieldRules> =
@@ -292,13 +292,13 @@ impl ApiKeysApi {
         };
         let grace_until =
             (grace > 0).then(|| crate::db::now() + TimeDelta::seconds(i64::from(grace)));
-        let secret = auth::new_api_key_secret();
+        let secret = auth::random_secret(auth::API_KEY_PREFIX);
         let origin = super::origin(caller.actor());
         let row = api_keys::roll(
             &state.db,
             &caller.org_id,
             &key_id,
-            &auth::hash_api_key(&secret),
+            &auth::hash_secret(&secret),
             grace_until,
             |rolled| {
                 let data = serde_json::json!({"object": poem_openapi::types::ToJSON::to_json(&view(rolled))});

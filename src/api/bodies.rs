@@ -182,6 +182,11 @@ pub struct UserCreate {
     /// Stored as an argon2id hash; never returned.
     #[oai(nullable, validator(min_length = 8, max_length = 256))]
     pub password: Option<String>,
+    /// `true` creates the user as `invited`: they cannot sign in, and have no password
+    /// (sending `password` or `password_hash` too is a 422, as is `status`), until they
+    /// redeem an `invite` ticket (`POST /v1/users/{user_id}/tickets` with `type: invite`)
+    /// and choose one. Records `user.created` and `user.invited`.
+    pub invite: Option<bool>,
 }
 
 /// What a user may do through `/v1/me`: write `MePatch`'s fields; every other field of the

@@ -65,7 +65,7 @@ error_responses!(ListUserEventsError {
     403 => Forbidden: "`INSUFFICIENT_SCOPE`: the caller lacks `events:read`.",
     404 => NotFound: "No such user, and no events about that id, in the caller's organization.",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
-    503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
+    503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds.",
 });
 
 error_responses!(ListEventsError {
@@ -73,7 +73,7 @@ error_responses!(ListEventsError {
     401 => Unauthorized: "Missing, malformed, expired or revoked credentials.",
     403 => Forbidden: "`INSUFFICIENT_SCOPE`: the caller lacks `events:read`.",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
-    503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
+    503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds.",
 });
 
 pub struct EventsApi;

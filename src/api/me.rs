@@ -39,7 +39,7 @@ error_responses!(GetMeError {
     401 => Unauthorized: "Missing, malformed, expired or revoked credentials.",
     403 => Forbidden: "`FORBIDDEN`: an API key was used; `/v1/me` needs a user session token.",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
-    503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
+    503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds.",
 });
 
 error_responses!(PatchMeError {
@@ -53,7 +53,7 @@ error_responses!(PatchMeError {
     422 => Unprocessable: "One or more values are invalid; `errors` lists every one with its code (`INVALID_NAME`, `INVALID_BIO`, `INVALID_IMAGE`, `INVALID_LOCALE`, `INVALID_TIMEZONE`, `INVALID_PHONE_NUMBER`, `INVALID_EMAIL`, `INVALID_METADATA`, `NOT_A_TEAM_MEMBER`, `WEAK_PASSWORD`, `INVALID_TOTP_SECRET`, `VALIDATION_FAILED`) and nothing was changed. With one invalid field `error.code` is its code, with several `VALIDATION_FAILED`.",
     429 => TooManyRequests: "`RATE_LIMITED`: too many proofs of the current password or a TOTP code (counted with sign-in attempts); retry after `Retry-After` seconds.", header "Retry-After",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
-    503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
+    503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds.",
 });
 
 pub struct MeApi;

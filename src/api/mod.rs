@@ -25,6 +25,7 @@ mod routes;
 mod sessions;
 mod spec;
 mod teams;
+mod tickets;
 mod user_input;
 mod user_sessions;
 mod users;
@@ -93,6 +94,10 @@ enum ApiTags {
     Sessions,
     /// User administration within the caller's organization (`users:read`, `users:write`).
     Users,
+    /// One-time tickets: verify an address, reset a password, change an address, accept an
+    /// invitation. Your app issues them (`users:write`) and sends them; anyone holding one
+    /// redeems it.
+    Tickets,
     /// Teams and their members (`teams:read`, `teams:write`).
     Teams,
     /// The organization's API keys (admin users only).
@@ -112,10 +117,11 @@ enum ApiTags {
 
 impl ApiTags {
     /// Every tag, in declaration order (a tag left out would be listed first).
-    const ALL: [ApiTags; 9] = [
+    const ALL: [ApiTags; 10] = [
         ApiTags::Me,
         ApiTags::Sessions,
         ApiTags::Users,
+        ApiTags::Tickets,
         ApiTags::Teams,
         ApiTags::ApiKeys,
         ApiTags::Events,
@@ -136,6 +142,7 @@ type Apis = (
     sessions::SessionsApi,
     users::UsersApi,
     user_sessions::UserSessionsApi,
+    tickets::TicketsApi,
     teams::TeamsApi,
     api_keys::ApiKeysApi,
     events::EventsApi,
@@ -151,6 +158,7 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
             sessions::SessionsApi,
             users::UsersApi,
             user_sessions::UserSessionsApi,
+            tickets::TicketsApi,
             teams::TeamsApi,
             api_keys::ApiKeysApi,
             events::EventsApi,

@@ -35,7 +35,7 @@ error_responses!(HealthError {
 
 error_responses!(ReadyError {
     500 => Internal: "Unexpected failure.",
-    503 => Unavailable: "The database did not answer within 1.5 s.",
+    503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database did not answer within 1.5 s.",
 });
 
 #[derive(Debug, ApiResponse)]

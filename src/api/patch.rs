@@ -137,6 +137,16 @@ impl<T> Field<T> {
     }
 }
 
+impl<T: ParseFromJSON> PatchBody<T> {
+    /// The body read as `T` (400 `MALFORMED_REQUEST` when it is not one), for a body read
+    /// whole once the caller is authenticated: as sent, a body is read before any handler
+    /// runs, so a bad body would answer 400 where missing credentials must answer 401.
+    pub fn parse(self) -> Result<T, ApiError> {
+        T::parse_from_json(Some(Value::Object(self.fields)))
+            .map_err(|error| ApiError::malformed(error.into_message()))
+    }
+}
+
 impl<T> PatchBody<T> {
     /// Checks field names against `rules`, then hands out a reader for the values.
     pub fn reader(self, rules: &'static FieldRules) -> Result<Reader, ApiError> {

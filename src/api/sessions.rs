@@ -90,14 +90,14 @@ error_responses!(SignInError {
     415 => UnsupportedMediaType: "The body is not `application/json`.",
     429 => TooManyRequests: "`RATE_LIMITED`: too many attempts for this account or from this address; retry after `Retry-After` seconds.", header "Retry-After",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
-    503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
+    503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds.",
 });
 
 error_responses!(SignOutError {
     401 => Unauthorized: "Missing, malformed, expired or revoked credentials.",
     403 => Forbidden: "`FORBIDDEN`: an API key was used; sessions belong to users.",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
-    503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
+    503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds.",
 });
 
 error_responses!(RevokeSessionError {
@@ -106,7 +106,7 @@ error_responses!(RevokeSessionError {
     403 => Forbidden: "`FORBIDDEN`: an API key was used; sessions belong to users.",
     404 => NotFound: "No live session with this id belongs to the user.",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
-    503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
+    503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds.",
 });
 
 pub struct SessionsApi;

@@ -118,7 +118,7 @@ error_responses!(ListTeamsError {
     403 => Forbidden: "`INSUFFICIENT_SCOPE`: the caller lacks `teams:read`.",
     422 => Unprocessable: "`INVALID_CURSOR`: the cursor was not issued by this API.",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
-    503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
+    503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds.",
 });
 
 error_responses!(CreateTeamError {
@@ -129,7 +129,7 @@ error_responses!(CreateTeamError {
     415 => UnsupportedMediaType: "The body is not `application/json`.",
     422 => Unprocessable: "`INVALID_NAME`; nothing was created.",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
-    503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
+    503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds.",
 });
 
 error_responses!(PatchTeamError {
@@ -141,7 +141,7 @@ error_responses!(PatchTeamError {
     415 => UnsupportedMediaType: "The body is not `application/json`.",
     422 => Unprocessable: "`INVALID_NAME`; nothing was changed.",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
-    503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
+    503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds.",
 });
 
 error_responses!(TeamByIdError {
@@ -150,7 +150,7 @@ error_responses!(TeamByIdError {
     403 => Forbidden: "`INSUFFICIENT_SCOPE`: the caller lacks the scope.",
     404 => NotFound: "No such team (or user, or membership) in the caller's organization.",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
-    503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
+    503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds.",
 });
 
 static TEAM_CREATE_FIELDS: LazyLock<FieldRules> =

@@ -12,7 +12,7 @@ use crate::{
         Bio, DisplayName, EmailAddress, Locale, PersonName, PhoneNumber, ProfileImage, Role,
         Timezone, UserStatus,
     },
-    error::{ApiError, ErrorCode},
+    error::{ApiError, ErrorCode, FieldError},
     users::{CredentialInput, UserInput},
 };
 
@@ -44,6 +44,14 @@ fn read_fields(r: &mut Reader, surface: Surface) -> UserChanges {
     if surface != Surface::Me {
         changes.role = r.choice("role", "admin, member, viewer", Role::parse);
         changes.status = r.choice("status", "active, suspended", UserStatus::parse);
+        if changes.status == Some(UserStatus::Invited) {
+            changes.status = None;
+            r.invalid_field(FieldError::new(
+                "status",
+                ErrorCode::ValidationFailed,
+                "invited is set only by creating a user with invite: true",
+            ));
+        }
         changes.phone_number_verified = r.boolean("phone_number_verified");
         changes.primary_email_verified = r.boolean("primary_email_verified");
         changes.primary_email_auth_enabled = r.boolean("primary_email_auth_enabled");
@@ -101,7 +109,12 @@ fn read_admin(mut r: Reader, surface: Surface) -> Result<UserInput, ApiError> {
         totp_secret_base64: nullable_string(&mut r, "totp_secret_base64"),
         ..CredentialInput::default()
     };
+    let invite = surface == Surface::Create && r.boolean("invite") == Some(true);
+    if invite {
+        refuse_beside_invite(&mut r, &changes, &credentials);
+    }
     Ok(UserInput {
+        invite,
         changes,
         client_metadata,
         client_read_only_metadata,
@@ -109,6 +122,25 @@ fn read_admin(mut r: Reader, surface: Surface) -> Result<UserInput, ApiError> {
         credentials,
         invalid: r.into_invalid()?,
     })
+}
+
+/// An invited user has no password until they accept, and no status but `invited`.
+fn refuse_beside_invite(r: &mut Reader, changes: &UserChanges, credentials: &CredentialInput) {
+    let sent = [
+        ("password", matches!(credentials.password, Some(Some(_)))),
+        (
+            "password_hash",
+            matches!(credentials.password_hash, Some(Some(_))),
+        ),
+        ("status", changes.status.is_some()),
+    ];
+    for (field, _) in sent.into_iter().filter(|(_, sent)| *sent) {
+        r.invalid_field(FieldError::new(
+            field,
+            ErrorCode::ValidationFailed,
+            "not with invite: true; an invited user chooses a password when accepting",
+        ));
+    }
 }
 
 #[cfg(test)]

@@ -59,7 +59,7 @@ error_responses!(ListUserSessionsError {
     404 => NotFound: "No such user in the caller's organization.",
     422 => Unprocessable: "`INVALID_CURSOR`: the cursor was not issued by this API.",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
-    503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
+    503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds.",
 });
 
 error_responses!(RevokeUserSessionsError {
@@ -68,7 +68,7 @@ error_responses!(RevokeUserSessionsError {
     403 => Forbidden: "`INSUFFICIENT_SCOPE`: the caller lacks `users:write`, or acts on an admin's sessions without holding every scope (`details.scope`: the missing scopes, space-separated).",
     404 => NotFound: "No such user in the caller's organization, or (one session) no such live session of theirs.",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
-    503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
+    503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds.",
 });
 
 pub struct UserSessionsApi;

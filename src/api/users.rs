@@ -68,7 +68,7 @@ error_responses!(ListUsersError {
     403 => Forbidden: "`INSUFFICIENT_SCOPE`: the caller lacks `users:read`.",
     422 => Unprocessable: "`INVALID_CURSOR`: the cursor was not issued by this API.",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
-    503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
+    503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds.",
 });
 
 error_responses!(CreateUserError {
@@ -80,7 +80,7 @@ error_responses!(CreateUserError {
     415 => UnsupportedMediaType: "The body is not `application/json`.",
     422 => Unprocessable: "One or more values are invalid; `errors` lists every one with its code (`INVALID_NAME`, `INVALID_BIO`, `INVALID_IMAGE`, `INVALID_LOCALE`, `INVALID_TIMEZONE`, `INVALID_PHONE_NUMBER`, `INVALID_EMAIL`, `INVALID_METADATA`, `WEAK_PASSWORD`, `INVALID_PASSWORD_HASH`, `INVALID_TOTP_SECRET`, `VALIDATION_FAILED`) and nothing was created. With one invalid field `error.code` is its code, with several `VALIDATION_FAILED`.",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
-    503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
+    503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds.",
 });
 
 error_responses!(GetUserError {
@@ -89,7 +89,7 @@ error_responses!(GetUserError {
     403 => Forbidden: "`INSUFFICIENT_SCOPE`: the caller lacks the scope.",
     404 => NotFound: "No such user in the caller's organization.",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
-    503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
+    503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds.",
 });
 
 error_responses!(DeleteUserError {
@@ -99,7 +99,7 @@ error_responses!(DeleteUserError {
     404 => NotFound: "No such user in the caller's organization.",
     409 => Conflict: "`LAST_ADMIN`: the user is the organization's last active admin; nothing was deleted.",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
-    503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
+    503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds.",
 });
 
 error_responses!(PatchUserError {
@@ -113,7 +113,7 @@ error_responses!(PatchUserError {
     415 => UnsupportedMediaType: "The body is not `application/json`.",
     422 => Unprocessable: "One or more values are invalid; `errors` lists every one with its code (`INVALID_NAME`, `INVALID_BIO`, `INVALID_IMAGE`, `INVALID_LOCALE`, `INVALID_TIMEZONE`, `INVALID_PHONE_NUMBER`, `INVALID_EMAIL`, `INVALID_METADATA`, `NOT_A_TEAM_MEMBER`, `WEAK_PASSWORD`, `INVALID_PASSWORD_HASH`, `INVALID_TOTP_SECRET`, `VALIDATION_FAILED`) and nothing was changed. With one invalid field `error.code` is its code, with several `VALIDATION_FAILED`.",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
-    503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
+    503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds.",
 });
 
 pub struct UsersApi;

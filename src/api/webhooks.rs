@@ -230,7 +230,7 @@ error_responses!(CreateWebhookEndpointError {
     415 => UnsupportedMediaType: "The body is not `application/json`.",
     422 => Unprocessable: "`INVALID_WEBHOOK_URL` (not https, or not public), `VALIDATION_FAILED` (an unknown event type, a description with control characters); nothing was created.",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
-    503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
+    503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds.",
 });
 
 error_responses!(PatchWebhookEndpointError {
@@ -242,7 +242,7 @@ error_responses!(PatchWebhookEndpointError {
     415 => UnsupportedMediaType: "The body is not `application/json`.",
     422 => Unprocessable: "`INVALID_WEBHOOK_URL` or `VALIDATION_FAILED`; nothing was changed.",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
-    503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
+    503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds.",
 });
 
 error_responses!(ListWebhooksError {
@@ -252,7 +252,7 @@ error_responses!(ListWebhooksError {
     404 => NotFound: "No such endpoint in the caller's organization.",
     422 => Unprocessable: "`INVALID_CURSOR`: the cursor was not issued by this API.",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
-    503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
+    503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds.",
 });
 
 error_responses!(WebhookEndpointByIdError {
@@ -261,7 +261,7 @@ error_responses!(WebhookEndpointByIdError {
     403 => Forbidden: "`INSUFFICIENT_SCOPE`: the caller lacks `webhooks:write`.",
     404 => NotFound: "No such endpoint (or event) in the caller's organization.",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
-    503 => Unavailable: "The database is unavailable; retry after `Retry-After` seconds.",
+    503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds.",
 });
 
 static CREATE_FIELDS: LazyLock<FieldRules> =

@@ -13,7 +13,8 @@
 //! - changing an admin's `role`, `status`, sign-in credentials (`password`, `password_hash`,
 //!   `totp_secret_base64`) or how they sign in and prove their address (`primary_email`,
 //!   `primary_email_verified`, `primary_email_auth_enabled`);
-//! - deleting an admin.
+//! - deleting an admin;
+//! - issuing a one-time ticket for an admin (it can reset their password or move their address).
 //!
 //! Everything else about an admin (names, profile, phone, metadata, team) stays a `users:write`
 //! change. A change is judged by what really changes, against the row as locked by the write,
@@ -162,6 +163,15 @@ pub fn may_change(caller: &Caller, current: &User, changes: &UserChanges) -> Res
 pub fn may_delete(caller: &Caller, current: &User) -> Result<(), ApiError> {
     match current.role {
         Role::Admin => caller.require_every_scope("deleting an admin"),
+        _ => Ok(()),
+    }
+}
+
+/// `POST /v1/users/{id}/tickets` for `target`: a ticket for an admin can hand over their
+/// password or address, so it needs every scope.
+pub fn may_issue_ticket(caller: &Caller, target: &User) -> Result<(), ApiError> {
+    match target.role {
+        Role::Admin => caller.require_every_scope("a ticket for an admin"),
         _ => Ok(()),
     }
 }

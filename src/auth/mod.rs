@@ -41,6 +41,19 @@ pub use secrets::SecretKeys;
 /// API key secrets start with this, so they are recognisable in logs, configs and secret scanners.
 pub const API_KEY_PREFIX: &str = "uak_";
 
+/// One-time ticket tokens start with this (a `random_secret`, like API keys).
+pub const TICKET_PREFIX: &str = "tkt_";
+
+/// Whether `token` has the shape of a ticket token: `tkt_` and 43 base64url characters.
+pub fn is_ticket_token(token: &str) -> bool {
+    token.strip_prefix(TICKET_PREFIX).is_some_and(|rest| {
+        rest.len() == 43
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Claims {
     pub iss: String,
@@ -259,14 +272,22 @@ pub fn new_session(user_id: &UserId, lifetime: Duration) -> Session {
     }
 }
 
+/// A new bearer secret: `prefix` and 256 random bits, base64url (43 characters). Shown once;
+/// only its `hash_secret` is stored (API keys, one-time tickets).
+pub fn random_secret(prefix: &str) -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
 /// A new API key secret and its row. The secret is returned once and only its hash is stored.
 pub fn new_api_key(org_id: &OrgId, name: &str, scopes: &[Scope]) -> (String, ApiKey) {
-    let secret = new_api_key_secret();
+    let secret = random_secret(API_KEY_PREFIX);
     let row = ApiKey {
         id: ApiKeyId::new(),
         org_id: *org_id,
         name: name.to_owned(),
-        secret_hash: hash_api_key(&secret),
+        secret_hash: hash_secret(&secret),
         scopes: Scope::to_stored(scopes),
         created_at: crate::db::now(),
         last_used_at: None,
@@ -278,15 +299,8 @@ pub fn new_api_key(org_id: &OrgId, name: &str, scopes: &[Scope]) -> (String, Api
     (secret, row)
 }
 
-/// A fresh API key secret: `uak_` and 256 random bits.
-pub fn new_api_key_secret() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    format!("{API_KEY_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))
-}
-
-/// API key secrets carry 256 random bits, so a fast hash is enough (no salt or KDF needed).
-pub fn hash_api_key(secret: &str) -> String {
+/// `random_secret`s carry 256 random bits, so a fast hash is enough (no salt or KDF needed).
+pub fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
@@ -323,7 +337,7 @@ pub async fn authenticate_me(
 pub async fn authenticate(db: &Db, tokens: &Tokens, bearer: &str) -> Result<Principal, ApiError> {
     if bearer.starts_with(API_KEY_PREFIX) {
         let now = Utc::now().naive_utc();
-        let mut key = api_keys::find_by_secret_hash(db, &hash_api_key(bearer), now)
+        let mut key = api_keys::find_by_secret_hash(db, &hash_secret(bearer), now)
             .await?
             .ok_or_else(ApiError::unauthorized)?;
         api_keys::mark_used(db, &mut key, now).await?;

@@ -78,8 +78,10 @@ pub async fn sign_in(
             Some(user) => refuse(Some(user.id), SignInFailure::WrongPassword).await,
         });
     };
-    if user.status != UserStatus::Active {
-        return Err(refuse(Some(user.id), SignInFailure::Suspended).await);
+    match user.status {
+        UserStatus::Active => {}
+        UserStatus::Suspended => return Err(refuse(Some(user.id), SignInFailure::Suspended).await),
+        UserStatus::Invited => return Err(refuse(Some(user.id), SignInFailure::Invited).await),
     }
     if !user.primary_email_auth_enabled {
         return Err(refuse(Some(user.id), SignInFailure::EmailSignInDisabled).await);

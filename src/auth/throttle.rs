@@ -15,7 +15,7 @@
 //!
 //! Both follow one rule, `Gcra::take`; the tests hold `governor` and the SQL statement to it.
 
-use std::{net::IpAddr, num::NonZeroU32, time::Duration};
+use std::{collections::HashMap, net::IpAddr, num::NonZeroU32, sync::Mutex, time::Duration};
 
 use chrono::{NaiveDateTime, TimeDelta};
 use governor::{
@@ -125,6 +125,19 @@ impl SignInThrottle {
             Refusal::Failed(error) => error,
         })
     }
+
+    /// Fills `account`'s bucket again (a password reset redeemed: the owner is back in).
+    pub async fn forgive(&self, account: &str) -> Result<(), ApiError> {
+        match self {
+            Self::InMemory(limiter) => {
+                limiter.forgive(account);
+                Ok(())
+            }
+            Self::Shared(limiter) => {
+                sign_in_limits::forget(&limiter.db, &stored_account_key(account)).await
+            }
+        }
+    }
 }
 
 enum Refusal {
@@ -137,6 +150,9 @@ pub struct InMemory {
     per_account: DefaultKeyedRateLimiter<String>,
     per_address: DefaultKeyedRateLimiter<IpAddr>,
     clock: DefaultClock,
+    /// `governor` cannot drop one key's bucket, so a forgiven account counts on under a new
+    /// generation of its key (the old bucket goes with `retain_recent`).
+    generations: Mutex<HashMap<String, u64>>,
 }
 
 /// Buckets are dropped once full again; this many keys trigger the sweep.
@@ -148,6 +164,21 @@ impl InMemory {
             per_account: RateLimiter::keyed(Quota::per_minute(limits.per_account)),
             per_address: RateLimiter::keyed(Quota::per_minute(limits.per_address)),
             clock: DefaultClock::default(),
+            generations: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn forgive(&self, account: &str) {
+        let mut generations = self.generations.lock().unwrap_or_else(|e| e.into_inner());
+        *generations.entry(account.to_owned()).or_default() += 1;
+    }
+
+    /// The governor key of `account`'s current generation.
+    fn bucket_key(&self, account: &str) -> String {
+        let generations = self.generations.lock().unwrap_or_else(|e| e.into_inner());
+        match generations.get(account) {
+            Some(generation) => format!("{account}#{generation}"),
+            None => account.to_owned(),
         }
     }
 
@@ -163,7 +194,7 @@ impl InMemory {
             .check_key(&address)
             .map_err(|wait| Refusal::Wait(wait.wait_time_from(now)))?;
         self.per_account
-            .check_key(&account.to_owned())
+            .check_key(&self.bucket_key(account))
             .map_err(|wait| Refusal::Wait(wait.wait_time_from(now)))
     }
 }
@@ -210,12 +241,13 @@ fn bucket(key: &str, quota: Gcra) -> Bucket<'_> {
 /// of its key: the table holds no addresses (attempts name accounts that do not exist, and
 /// anything a client sends as an e-mail), and no key is longer than 72 characters.
 pub fn stored_keys(account: &str, address: IpAddr) -> (String, String) {
-    (
-        format!(
-            "account:{}",
-            hex::encode(Sha256::digest(account.as_bytes()))
-        ),
-        format!("address:{address}"),
+    (stored_account_key(account), format!("address:{address}"))
+}
+
+fn stored_account_key(account: &str) -> String {
+    format!(
+        "account:{}",
+        hex::encode(Sha256::digest(account.as_bytes()))
     )
 }
 
@@ -260,6 +292,24 @@ mod tests {
             assert!(throttle.attempt(&account, a).await.is_ok());
         }
         assert!(throttle.attempt("org/other@example.com", a).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_forgiven_account_has_its_whole_burst_again_but_its_address_does_not() {
+        let throttle = SignInThrottle::InMemory(InMemory::new(SignInLimits {
+            per_account: limit(2),
+            per_address: limit(5),
+        }));
+        let address = "10.0.0.1".parse().unwrap();
+        for _ in 0..2 {
+            assert!(throttle.attempt("org/ada", address).await.is_ok());
+        }
+        assert!(throttle.attempt("org/ada", address).await.is_err());
+        throttle.forgive("org/ada").await.unwrap();
+        for _ in 0..2 {
+            assert!(throttle.attempt("org/ada", address).await.is_ok());
+        }
+        assert!(throttle.attempt("org/ada", address).await.is_err());
     }
 
     #[test]

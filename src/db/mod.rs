@@ -105,6 +105,7 @@ pub mod sign_in_limits;
 pub mod signing_keys;
 mod sqlite;
 pub mod teams;
+pub mod tickets;
 pub mod user_create;
 pub mod users;
 pub mod webhooks;

@@ -27,6 +27,8 @@ pub enum Expired {
     Events,
     /// Webhook delivery attempts made before the cut-off (`webhook_deliveries`).
     WebhookDeliveries,
+    /// One-time tickets that expired, were redeemed or were superseded before the cut-off.
+    Tickets,
 }
 
 impl Expired {
@@ -38,6 +40,7 @@ impl Expired {
             Self::SignInLimits => "sign_in_limits",
             Self::Events => "events",
             Self::WebhookDeliveries => "webhook_deliveries",
+            Self::Tickets => "tickets",
         }
     }
 
@@ -57,6 +60,11 @@ impl Expired {
             Self::SignInLimits => ("sign_in_limits", "key", "tat < $cutoff"),
             Self::Events => ("events", "org_id, sequence", "occurred_at < $cutoff"),
             Self::WebhookDeliveries => ("webhook_deliveries", "id", "attempted_at < $cutoff"),
+            Self::Tickets => (
+                "tickets",
+                "id",
+                "expires_at < $cutoff OR used_at < $cutoff OR superseded_at < $cutoff",
+            ),
         }
     }
 

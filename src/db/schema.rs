@@ -213,6 +213,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    tickets (id) {
+        id -> Text,
+        org_id -> Text,
+        user_id -> Text,
+        kind -> Text,
+        token_hash -> Text,
+        target_email -> Nullable<Text>,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        superseded_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> organizations (org_id));
 diesel::joinable!(teams -> organizations (org_id));
 diesel::joinable!(team_members -> teams (team_id));
@@ -222,6 +237,7 @@ diesel::joinable!(api_keys -> organizations (org_id));
 diesel::joinable!(webhook_endpoints -> organizations (org_id));
 diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 diesel::joinable!(mail_outbox -> organizations (org_id));
+diesel::joinable!(tickets -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
@@ -240,4 +256,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_deliveries,
     webhook_redeliveries,
     mail_outbox,
+    tickets,
 );

@@ -154,6 +154,21 @@ pub async fn take(
     })
 }
 
+/// Deletes the bucket `key` (a full bucket again), on PostgreSQL; nothing to do on SQLite.
+pub async fn forget(db: &Db, key: &str) -> Result<(), ApiError> {
+    use super::schema::sign_in_limits;
+    use diesel::{ExpressionMethods, QueryDsl};
+    if let Pools::Postgres(_) = &db.pools {
+        write!(db, |conn| {
+            diesel::delete(sign_in_limits::table.filter(sign_in_limits::key.eq(key)))
+                .execute(conn)
+                .await?;
+            Ok(())
+        })?;
+    }
+    Ok(())
+}
+
 /// A duration in whole microseconds (the database's precision), saturating.
 fn micros(duration: Duration) -> i64 {
     i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)

@@ -182,6 +182,7 @@ macro_rules! locked_user {
         current
     }};
 }
+pub(crate) use locked_user;
 
 /// Deletes user `user_id` of `org_id` with everything personal: the row (names, addresses,
 /// metadata, credentials), by cascade their sessions (tokens answer 401 at once) and team

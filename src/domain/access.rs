@@ -124,8 +124,9 @@ impl Role {
     }
 }
 
-// Whether a user may sign in and use their sessions: `suspended` users cannot. (Not a doc
-// comment: the schema's description stays on the fields that use it.)
+// Whether a user may sign in and use their sessions: `suspended` users cannot, nor can
+// `invited` ones until they accept their invitation. (Not a doc comment: the schema's
+// description stays on the fields that use it.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename_all = "snake_case")]
 #[derive(AsExpression, FromSqlRow)]
@@ -133,6 +134,7 @@ impl Role {
 pub enum UserStatus {
     Active,
     Suspended,
+    Invited,
 }
 
 impl UserStatus {
@@ -140,6 +142,7 @@ impl UserStatus {
         match self {
             UserStatus::Active => "active",
             UserStatus::Suspended => "suspended",
+            UserStatus::Invited => "invited",
         }
     }
 
@@ -147,6 +150,7 @@ impl UserStatus {
         match name {
             "active" => Some(UserStatus::Active),
             "suspended" => Some(UserStatus::Suspended),
+            "invited" => Some(UserStatus::Invited),
             _ => None,
         }
     }

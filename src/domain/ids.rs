@@ -108,7 +108,8 @@ typed_ids!(
     ApiKeyId,
     WebhookEndpointId,
     WebhookDeliveryId,
-    MailId
+    MailId,
+    TicketId
 );
 
 /// An id as stored: lowercase, hyphenated.

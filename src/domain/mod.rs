@@ -14,6 +14,7 @@ mod phone_number;
 mod profile_image;
 mod search_key;
 mod text;
+mod ticket;
 mod timestamp;
 mod timezone;
 
@@ -22,7 +23,8 @@ pub use cursor::Cursor;
 pub use email::EmailAddress;
 pub use event::{Actor, EventType};
 pub use ids::{
-    ApiKeyId, MailId, OrgId, SessionId, TeamId, UserId, WebhookDeliveryId, WebhookEndpointId,
+    ApiKeyId, MailId, OrgId, SessionId, TeamId, TicketId, UserId, WebhookDeliveryId,
+    WebhookEndpointId,
 };
 pub use locale::Locale;
 pub use metadata::{Metadata, merge_patch};
@@ -30,6 +32,7 @@ pub use names::{Bio, DisplayName, PersonName};
 pub use phone_number::PhoneNumber;
 pub use profile_image::ProfileImage;
 pub use search_key::{SearchKey, SearchPrefix};
+pub use ticket::{MIN_TICKET_TTL, TicketType};
 pub use timestamp::Timestamp;
 pub use timezone::Timezone;
 

@@ -25,6 +25,8 @@ pub enum SignInFailure {
     EmailSignInDisabled,
     /// Two-factor authentication is on and the code was missing, wrong or already used.
     WrongTotpCode,
+    /// The user was invited and has not accepted the invitation yet.
+    Invited,
 }
 
 impl SignInFailure {
@@ -35,6 +37,7 @@ impl SignInFailure {
             Self::Suspended => "suspended",
             Self::EmailSignInDisabled => "email_sign_in_disabled",
             Self::WrongTotpCode => "wrong_totp_code",
+            Self::Invited => "invited",
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The events of a change to a user. Every write that changes the row records `user.updated`
 //! with the list of changed fields, then one event per notable change in the same write:
 //! `user.suspended`, `user.reactivated`, `user.password_changed`, `user.totp_enabled`,
-//! `user.totp_disabled`. Each carries the user as it is after the write (`UserSnapshot`) and the
+//! `user.totp_disabled`; a redeemed ticket names its flow too (`user.email_verified`,
+//! `user.email_changed`, `user.password_reset`), and a user created as invited adds
+//! `user.invited` to `user.created`. Each carries the user as it is after the write (`UserSnapshot`) and the
 //! same `changes`. Values come from the snapshot, which never holds a secret: a new password or
 //! TOTP secret is listed with `"secret": true` and `null` values.
 
@@ -31,7 +33,11 @@ impl UserEvents {
     /// `user.created`, with no `changes`.
     pub fn created(&self, user: &User) -> Result<Vec<NewEvent>, ApiError> {
         let data = json!({"object": (self.view)(user)?, "changes": []});
-        Ok(vec![self.event(user, EventType::UserCreated, &data)])
+        let mut events = vec![self.event(user, EventType::UserCreated, &data)];
+        if user.status == UserStatus::Invited {
+            events.push(self.event(user, EventType::UserInvited, &data));
+        }
+        Ok(events)
     }
 
     /// `user.deleted`: the id only, since the user's data is gone with them.
@@ -75,6 +81,23 @@ impl UserEvents {
             .into_iter()
             .map(|kind| self.event(after, kind, &data))
             .collect())
+    }
+
+    /// `updated`, plus `also` with the same data when the row changed: the flow that made the
+    /// change (a redeemed ticket), named.
+    pub fn updated_and(
+        &self,
+        before: &User,
+        after: &User,
+        also: EventType,
+    ) -> Result<Vec<NewEvent>, ApiError> {
+        let mut events = self.updated(before, after)?;
+        if let Some(first) = events.first() {
+            let mut named = first.clone();
+            named.kind = also;
+            events.push(named);
+        }
+        Ok(events)
     }
 
     fn event(&self, user: &User, kind: EventType, data: &Value) -> NewEvent {

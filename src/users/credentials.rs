@@ -44,7 +44,7 @@ pub struct Credentials {
 }
 
 /// What a password may not be made of: the user's own names and address.
-fn personal_words(user: Option<&User>) -> Vec<&str> {
+pub(super) fn personal_words(user: Option<&User>) -> Vec<&str> {
     let Some(user) = user else {
         return Vec::new();
     };

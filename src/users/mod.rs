@@ -6,6 +6,7 @@
 
 mod changes;
 mod credentials;
+pub mod tickets;
 
 use serde_json::Value;
 
@@ -38,6 +39,8 @@ pub struct UserInput {
     pub credentials: CredentialInput,
     /// Fields the edge already found invalid, reported together with the ones found here.
     pub invalid: Vec<FieldError>,
+    /// `POST /v1/users` with `invite: true`: the user starts `invited`, without a password.
+    pub invite: bool,
 }
 
 /// `PATCH /v1/me`: `user` changes their own profile, proving credentials as `prover`; the change
@@ -182,7 +185,10 @@ pub async fn create(
     let new = User {
         id,
         org_id: caller.org_id,
-        status: changes.status.unwrap_or(UserStatus::Active),
+        status: match input.invite {
+            true => UserStatus::Invited,
+            false => changes.status.unwrap_or(UserStatus::Active),
+        },
         role: changes.role.unwrap_or(Role::Member),
         display_name: changes.display_name.flatten(),
         first_name: changes.first_name.flatten(),

@@ -2,7 +2,7 @@
 //! revoked keys answer 401 from the next request on.
 
 use serde_json::json;
-use users_api::auth::hash_api_key;
+use users_api::auth::hash_secret;
 use users_api_client::types::{ApiKeyCreate, Role, ScopeName};
 use uuid::Uuid;
 
@@ -37,14 +37,11 @@ async fn an_admin_creates_a_key_whose_secret_works_with_exactly_its_scopes() {
     assert_eq!(key.name, "reporting");
 
     let now = chrono::Utc::now().naive_utc();
-    let stored = users_api::db::api_keys::find_by_secret_hash(
-        &app.state.db,
-        &hash_api_key(&key.secret),
-        now,
-    )
-    .await
-    .unwrap()
-    .expect("stored by its hash");
+    let stored =
+        users_api::db::api_keys::find_by_secret_hash(&app.state.db, &hash_secret(&key.secret), now)
+            .await
+            .unwrap()
+            .expect("stored by its hash");
     assert_ne!(stored.secret_hash, key.secret);
 
     let as_key = app.client_with(&key.secret);

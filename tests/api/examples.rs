@@ -29,7 +29,8 @@ fn refused_by_state(id: &str) -> Option<(StatusCode, &'static str)> {
         | "deleteWebhookEndpoint"
         | "rotateWebhookSecret"
         | "listWebhookDeliveries"
-        | "redeliverWebhookEvent" => Some((StatusCode::NOT_FOUND, "NOT_FOUND")),
+        | "redeliverWebhookEvent"
+        | "redeemTicket" => Some((StatusCode::NOT_FOUND, "NOT_FOUND")),
         // `user_id` is the demo admin, the organization's only admin.
         "deleteUser" => Some((StatusCode::CONFLICT, "LAST_ADMIN")),
         _ => None,

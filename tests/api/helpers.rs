@@ -71,6 +71,8 @@ pub struct TestOptions {
     pub allow_private_webhook_urls: bool,
     /// The mailer the API sees (its dispatcher is started by the test: `mail_sink`).
     pub mailer: Option<Arc<MailSettings>>,
+    /// `--redirect-origins` (none by default, as the server's).
+    pub redirect_origins: Vec<String>,
 }
 
 impl Default for TestOptions {
@@ -93,6 +95,7 @@ impl Default for TestOptions {
             },
             allow_private_webhook_urls: false,
             mailer: None,
+            redirect_origins: Vec::new(),
         }
     }
 }
@@ -162,6 +165,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     let mut state = AppState::new(db, tokens, secrets, options.sign_in_limits);
     state.allow_private_webhook_urls = options.allow_private_webhook_urls;
     state.mailer = options.mailer.map(Mailer::new);
+    state.redirect_origins = options.redirect_origins;
     // As the server does at start: the key is the fleet's from now on.
     state
         .tokens

@@ -1,5 +1,6 @@
 //! The server's own logs, at the most verbose level and in the JSON format operators ship,
-//! never contain a password, a password hash, a TOTP secret, a session token or an API key —
+//! never contain a password, a password hash, a TOTP secret, a session token, an API key or a
+//! one-time ticket's token —
 //! while they do contain a line per request, its duration rounded to hundredths of a
 //! millisecond in either format.
 
@@ -10,7 +11,10 @@ use std::{
     time::Duration,
 };
 
-use users_api_client::{MePatch, types::UserCreate};
+use users_api_client::{
+    MePatch,
+    types::{TicketCreate, TicketRedeem, TicketType, UserCreate},
+};
 
 use crate::cli::users_api;
 
@@ -123,7 +127,7 @@ async fn no_secret_reaches_the_logs() {
         .send()
         .await
         .unwrap();
-    users_api_client::with_bearer_token(&base, &api_key)
+    let imported = users_api_client::with_bearer_token(&base, &api_key)
         .unwrap()
         .create_user()
         .body(UserCreate {
@@ -133,7 +137,37 @@ async fn no_secret_reaches_the_logs() {
         })
         .send()
         .await
-        .unwrap();
+        .unwrap()
+        .into_inner()
+        .data;
+    // A one-time ticket, issued and redeemed (twice: the refusal is not logged with it either).
+    let ticket = users_api_client::with_bearer_token(&base, &api_key)
+        .unwrap()
+        .create_user_ticket()
+        .user_id(imported.id)
+        .body(TicketCreate {
+            type_: TicketType::VerifyEmail,
+            ttl_seconds: None,
+            redirect_url: None,
+            email: None,
+        })
+        .send()
+        .await
+        .unwrap()
+        .into_inner()
+        .data
+        .token;
+    for _ in 0..2 {
+        let _ = anonymous
+            .redeem_ticket()
+            .body(TicketRedeem {
+                token: ticket.clone(),
+                password: None,
+                type_: None,
+            })
+            .send()
+            .await;
+    }
     // A refused, tampered token is not logged either.
     let tampered = format!("{token}x");
     assert!(
@@ -185,6 +219,8 @@ async fn no_secret_reaches_the_logs() {
         ("the first session token", first_token.as_str()),
         ("a signed-in token", token.as_str()),
         ("an API key", api_key.as_str()),
+        ("a ticket token", ticket.as_str()),
+        ("a ticket token's body", &ticket[4..]),
         ("an argon2id hash", "$argon2id$"),
         ("a bcrypt hash", "$2b$"),
     ] {

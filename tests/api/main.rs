@@ -46,6 +46,8 @@ mod spec_patterns;
 mod startup;
 mod teams;
 mod tenancy;
+mod tickets;
+mod tickets_redeem;
 mod trusted_proxies;
 mod user_sessions;
 mod users_create;

@@ -143,9 +143,9 @@ async fn a_sweep_deletes_in_batches_until_a_batch_comes_back_short() {
         .await
         .unwrap();
     assert_eq!(swept.sessions, 25);
-    // Sessions: 10 + 10 + 5; idempotency records, sign-in buckets, events and webhook delivery
-    // attempts: one empty batch each.
-    assert_eq!(swept.batches, 7);
+    // Sessions: 10 + 10 + 5; tickets, idempotency records, sign-in buckets, events and webhook
+    // delivery attempts: one empty batch each.
+    assert_eq!(swept.batches, 8);
     assert!(
         session_ids(&app.state.db)
             .await

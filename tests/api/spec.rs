@@ -130,6 +130,7 @@ fn tags_are_listed_in_the_order_a_user_meets_them() {
             "Me",
             "Sessions",
             "Users",
+            "Tickets",
             "Teams",
             "API keys",
             "Events",

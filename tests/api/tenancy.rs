@@ -93,7 +93,12 @@ async fn every_id_taking_route_answers_another_orgs_ids_like_missing_ones_for_ev
         .id;
     let an_event = "01JF8Z6Q3W5X7Y9A1B3C5D7E9G";
     let a_admin = app.admin.user_id;
-    let a_session = app.state.tokens.verify(&app.admin.session_token).unwrap().sid;
+    let a_session = app
+        .state
+        .tokens
+        .verify(&app.admin.session_token)
+        .unwrap()
+        .sid;
 
     // Organization B, with a team and a user of its own.
     let b = app.create_org("Globex", "admin@globex.test").await;
@@ -226,6 +231,14 @@ async fn every_id_taking_route_answers_another_orgs_ids_like_missing_ones_for_ev
             format!("/v1/teams/{b_team}/members/{a_user}"),
             format!("/v1/teams/{b_team}/members/{missing}"),
             Value::Null,
+            &b.api_key,
+        ),
+        (
+            Method::POST,
+            "/v1/users/{user_id}/tickets",
+            format!("/v1/users/{a_user}/tickets"),
+            format!("/v1/users/{missing}/tickets"),
+            json!({"type": "reset_password"}),
             &b.api_key,
         ),
         (

@@ -409,6 +409,35 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tickets/redeem": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Redeem a ticket
+         * @description Public: the token is the credential. A ticket works once: redeeming it is one
+         *     transaction that marks it used only if it is still unused, unsuperseded and unexpired,
+         *     and applies its effect, so of two concurrent redemptions exactly one succeeds (the
+         *     other gets 410 `TICKET_USED`); a refused effect (409, 422) leaves it redeemable.
+         *     `verify_email` sets `primary_email_verified`; `reset_password` sets the password,
+         *     revokes every session and clears the account's sign-in limit; `change_email` makes the
+         *     ticket's address the primary one, verified; `invite` activates the invited user with
+         *     the password. The answer says only the ticket's type, and carries a session when the
+         *     ticket signs the user in. Each attempt counts against the client address's sign-in
+         *     limit (429 past it).
+         */
+        post: operations["redeemTicket"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/users": {
         parameters: {
             query?: never;
@@ -548,6 +577,30 @@ export interface paths {
          *     `users:write`, and every scope for an admin's session.
          */
         delete: operations["revokeUserSession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/users/{user_id}/tickets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Issue a ticket for a user
+         * @description A one-time ticket for your app to send to the user (by e-mail, say): its token is in
+         *     this response only, and only its SHA-256 is stored. Needs `users:write`; a ticket for an
+         *     admin needs every scope. Issuing a ticket supersedes the user's earlier live tickets of
+         *     that type: redeeming one of them is then 410 `TICKET_EXPIRED`. See `TicketCreate` for
+         *     what each type does and how long it lives; a user of another organization is 404.
+         */
+        post: operations["createUserTicket"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -994,7 +1047,7 @@ export interface components {
          *     not know by the response's HTTP status.
          * @enum {string}
          */
-        ErrorCode: "UNAUTHORIZED" | "FORBIDDEN" | "INSUFFICIENT_SCOPE" | "FIELD_NOT_WRITABLE" | "NOT_FOUND" | "MALFORMED_REQUEST" | "IMMUTABLE_FIELD" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "EMAIL_TAKEN" | "LAST_ADMIN" | "IDEMPOTENCY_CONFLICT" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "URI_TOO_LONG" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "HEADERS_TOO_LARGE" | "INTERNAL" | "SERVICE_UNAVAILABLE" | "MAILER_NOT_CONFIGURED" | "VALIDATION_FAILED" | "INVALID_NAME" | "INVALID_BIO" | "INVALID_EMAIL" | "INVALID_PHONE_NUMBER" | "INVALID_IMAGE" | "INVALID_TIMEZONE" | "INVALID_LOCALE" | "INVALID_METADATA" | "INVALID_CURSOR" | "NOT_A_TEAM_MEMBER" | "WEAK_PASSWORD" | "INVALID_PASSWORD_HASH" | "INVALID_TOTP_SECRET" | "INVALID_WEBHOOK_URL";
+        ErrorCode: "UNAUTHORIZED" | "FORBIDDEN" | "INSUFFICIENT_SCOPE" | "FIELD_NOT_WRITABLE" | "NOT_FOUND" | "MALFORMED_REQUEST" | "IMMUTABLE_FIELD" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "EMAIL_TAKEN" | "TICKET_NOT_APPLICABLE" | "TICKET_EXPIRED" | "TICKET_USED" | "LAST_ADMIN" | "IDEMPOTENCY_CONFLICT" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "URI_TOO_LONG" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "HEADERS_TOO_LARGE" | "INTERNAL" | "SERVICE_UNAVAILABLE" | "MAILER_NOT_CONFIGURED" | "VALIDATION_FAILED" | "INVALID_NAME" | "INVALID_BIO" | "INVALID_EMAIL" | "INVALID_PHONE_NUMBER" | "INVALID_IMAGE" | "INVALID_TIMEZONE" | "INVALID_LOCALE" | "INVALID_METADATA" | "INVALID_CURSOR" | "NOT_A_TEAM_MEMBER" | "WEAK_PASSWORD" | "INVALID_PASSWORD_HASH" | "INVALID_TOTP_SECRET" | "TICKET_TYPE_MISMATCH" | "REDIRECT_NOT_ALLOWED" | "INVALID_WEBHOOK_URL";
         /**
          * ErrorEnvelope
          * @description A failed response.
@@ -1006,7 +1059,7 @@ export interface components {
             success: boolean;
         };
         /** @description A change event: the common fields, a `type`, and that type's `data`. */
-        Event: components["schemas"]["Event_UserCreatedEvent"] | components["schemas"]["Event_UserUpdatedEvent"] | components["schemas"]["Event_UserDeletedEvent"] | components["schemas"]["Event_UserSuspendedEvent"] | components["schemas"]["Event_UserReactivatedEvent"] | components["schemas"]["Event_UserPasswordChangedEvent"] | components["schemas"]["Event_UserTotpEnabledEvent"] | components["schemas"]["Event_UserTotpDisabledEvent"] | components["schemas"]["Event_SessionCreatedEvent"] | components["schemas"]["Event_SessionRevokedEvent"] | components["schemas"]["Event_SessionSignInFailedEvent"] | components["schemas"]["Event_TeamCreatedEvent"] | components["schemas"]["Event_TeamUpdatedEvent"] | components["schemas"]["Event_TeamDeletedEvent"] | components["schemas"]["Event_TeamMemberAddedEvent"] | components["schemas"]["Event_TeamMemberRemovedEvent"] | components["schemas"]["Event_ApiKeyCreatedEvent"] | components["schemas"]["Event_ApiKeyRevokedEvent"] | components["schemas"]["Event_ApiKeyRolledEvent"] | components["schemas"]["Event_WebhookEndpointDisabledEvent"];
+        Event: components["schemas"]["Event_UserCreatedEvent"] | components["schemas"]["Event_UserUpdatedEvent"] | components["schemas"]["Event_UserDeletedEvent"] | components["schemas"]["Event_UserSuspendedEvent"] | components["schemas"]["Event_UserReactivatedEvent"] | components["schemas"]["Event_UserPasswordChangedEvent"] | components["schemas"]["Event_UserTotpEnabledEvent"] | components["schemas"]["Event_UserTotpDisabledEvent"] | components["schemas"]["Event_UserEmailVerifiedEvent"] | components["schemas"]["Event_UserEmailChangedEvent"] | components["schemas"]["Event_UserPasswordResetEvent"] | components["schemas"]["Event_UserInvitedEvent"] | components["schemas"]["Event_SessionCreatedEvent"] | components["schemas"]["Event_SessionRevokedEvent"] | components["schemas"]["Event_SessionSignInFailedEvent"] | components["schemas"]["Event_TeamCreatedEvent"] | components["schemas"]["Event_TeamUpdatedEvent"] | components["schemas"]["Event_TeamDeletedEvent"] | components["schemas"]["Event_TeamMemberAddedEvent"] | components["schemas"]["Event_TeamMemberRemovedEvent"] | components["schemas"]["Event_ApiKeyCreatedEvent"] | components["schemas"]["Event_ApiKeyRevokedEvent"] | components["schemas"]["Event_ApiKeyRolledEvent"] | components["schemas"]["Event_WebhookEndpointDisabledEvent"];
         /**
          * EventActor
          * @description Who caused the event: a user, an API key, or the service itself (`id` is then `null`).
@@ -1050,7 +1103,7 @@ export interface components {
             next_after: number;
         };
         /** @enum {string} */
-        EventType: "user.created" | "user.updated" | "user.deleted" | "user.suspended" | "user.reactivated" | "user.password_changed" | "user.totp_enabled" | "user.totp_disabled" | "session.created" | "session.revoked" | "session.sign_in_failed" | "team.created" | "team.updated" | "team.deleted" | "team.member_added" | "team.member_removed" | "api_key.created" | "api_key.revoked" | "api_key.rolled" | "webhook_endpoint.disabled";
+        EventType: "user.created" | "user.updated" | "user.deleted" | "user.suspended" | "user.reactivated" | "user.password_changed" | "user.totp_enabled" | "user.totp_disabled" | "user.email_verified" | "user.email_changed" | "user.password_reset" | "user.invited" | "session.created" | "session.revoked" | "session.sign_in_failed" | "team.created" | "team.updated" | "team.deleted" | "team.member_added" | "team.member_removed" | "api_key.created" | "api_key.revoked" | "api_key.rolled" | "webhook_endpoint.disabled";
         /** @description A change event: the common fields, a `type`, and that type's `data`. */
         Event_ApiKeyCreatedEvent: {
             /**
@@ -1234,6 +1287,48 @@ export interface components {
             type: "user.deleted";
         };
         /** @description A change event: the common fields, a `type`, and that type's `data`. */
+        Event_UserEmailChangedEvent: {
+            /**
+             * @example user.email_changed
+             * @enum {string}
+             */
+            type: "user.email_changed";
+        } & components["schemas"]["UserEmailChangedEvent"] & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "user.email_changed";
+        };
+        /** @description A change event: the common fields, a `type`, and that type's `data`. */
+        Event_UserEmailVerifiedEvent: {
+            /**
+             * @example user.email_verified
+             * @enum {string}
+             */
+            type: "user.email_verified";
+        } & components["schemas"]["UserEmailVerifiedEvent"] & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "user.email_verified";
+        };
+        /** @description A change event: the common fields, a `type`, and that type's `data`. */
+        Event_UserInvitedEvent: {
+            /**
+             * @example user.invited
+             * @enum {string}
+             */
+            type: "user.invited";
+        } & components["schemas"]["UserInvitedEvent"] & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "user.invited";
+        };
+        /** @description A change event: the common fields, a `type`, and that type's `data`. */
         Event_UserPasswordChangedEvent: {
             /**
              * @example user.password_changed
@@ -1246,6 +1341,20 @@ export interface components {
              * @enum {string}
              */
             type: "user.password_changed";
+        };
+        /** @description A change event: the common fields, a `type`, and that type's `data`. */
+        Event_UserPasswordResetEvent: {
+            /**
+             * @example user.password_reset
+             * @enum {string}
+             */
+            type: "user.password_reset";
+        } & components["schemas"]["UserPasswordResetEvent"] & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "user.password_reset";
         };
         /** @description A change event: the common fields, a `type`, and that type's `data`. */
         Event_UserReactivatedEvent: {
@@ -1405,6 +1514,33 @@ export interface components {
         HealthEnvelope: {
             /** @description The payload. */
             data: components["schemas"]["Health"];
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /**
+         * IssuedTicket
+         * @description A new ticket. The token is shown this once: only its hash is stored.
+         */
+        IssuedTicket: {
+            /**
+             * Format: date-time
+             * @description When it stops being redeemable.
+             */
+            expires_at: string;
+            /**
+             * @description The ticket's token (`tkt_` and 43 characters): send it to the user, who redeems it
+             *     with `POST /v1/tickets/redeem`.
+             */
+            token: string;
+            /** @description Its type. */
+            type: components["schemas"]["TicketType"];
+            /** @description `redirect_url` with `token=<token>` in its query; absent without `redirect_url`. */
+            url?: string;
+        };
+        /** IssuedTicketEnvelope */
+        IssuedTicketEnvelope: {
+            /** @description The payload. */
+            data: components["schemas"]["IssuedTicket"];
             /** @description Always `true`. */
             success: boolean;
         };
@@ -1727,6 +1863,27 @@ export interface components {
             success: boolean;
         };
         /**
+         * RedeemedTicket
+         * @description What the ticket did; nothing else about the user.
+         */
+        RedeemedTicket: {
+            /**
+             * @description A new session, for `reset_password` and `invite` tickets when the user can now sign
+             *     in with the password alone (active, e-mail sign-in on, no two-factor authentication).
+             *     Absent otherwise: with 2FA on, the user signs in with the password and a code.
+             */
+            session?: components["schemas"]["SignedIn"];
+            /** @description The ticket's type. */
+            type: components["schemas"]["TicketType"];
+        };
+        /** RedeemedTicketEnvelope */
+        RedeemedTicketEnvelope: {
+            /** @description The payload. */
+            data: components["schemas"]["RedeemedTicket"];
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /**
          * Redelivery
          * @description A redelivery, queued.
          */
@@ -1971,7 +2128,7 @@ export interface components {
             user_id: string | null;
         };
         /** @enum {string} */
-        SignInFailure: "unknown_account" | "wrong_password" | "suspended" | "email_sign_in_disabled" | "wrong_totp_code";
+        SignInFailure: "unknown_account" | "wrong_password" | "suspended" | "email_sign_in_disabled" | "wrong_totp_code" | "invited";
         /**
          * SignedIn
          * @description A new session and the token that carries it.
@@ -2265,6 +2422,59 @@ export interface components {
             to: string;
         };
         /**
+         * TicketCreate
+         * @description A ticket to issue.
+         */
+        TicketCreate: {
+            /**
+             * @description The address to move to: required for `change_email`, refused for the other types
+             *     (422). Another user of the organization holding it is 409 `EMAIL_TAKEN`.
+             */
+            email?: string;
+            /**
+             * @description Your page that redeems the ticket; the response's `url` is this with
+             *     `token=<token>` added to its query. Its origin must be one of the server's
+             *     `--redirect-origins` (422 `REDIRECT_NOT_ALLOWED` otherwise, and whenever none are
+             *     configured).
+             */
+            redirect_url?: string;
+            /**
+             * Format: uint64
+             * @description How long it stays redeemable, in seconds: at least 60 and at most 86400 (a day) for
+             *     `reset_password`, 604800 (a week) for `verify_email` and `change_email`, 2592000 (30
+             *     days) for `invite`; else 422 `VALIDATION_FAILED`. Default: 3600 for `reset_password`,
+             *     86400 for `verify_email` and `change_email`, 604800 for `invite`.
+             */
+            ttl_seconds?: number;
+            /**
+             * @description What redeeming it does: `verify_email` marks the user's current primary address
+             *     verified (only while it is still their address); `reset_password` sets a new password
+             *     and revokes every session; `change_email` moves the user to `email`, verified;
+             *     `invite` activates an `invited` user with the password they choose.
+             */
+            type: components["schemas"]["TicketType"];
+        };
+        /**
+         * TicketRedeem
+         * @description A ticket to redeem.
+         */
+        TicketRedeem: {
+            /**
+             * @description The new password, for `reset_password` and `invite` tickets (required there, refused
+             *     for the others: 422): 8–256 characters, not easily guessed (422 `WEAK_PASSWORD`).
+             */
+            password?: string;
+            /** @description The ticket's token, as issued. */
+            token: string;
+            /**
+             * @description The type your page expects: a ticket of another type is refused (422
+             *     `TICKET_TYPE_MISMATCH`) and stays redeemable. Leave out to accept any type.
+             */
+            type?: components["schemas"]["TicketType"];
+        };
+        /** @enum {string} */
+        TicketType: "verify_email" | "reset_password" | "change_email" | "invite";
+        /**
          * User
          * @description A user as the admin surface shows it: everything in `Me`'s user fields plus
          *     `server_metadata`. Never the password hash or the TOTP secret.
@@ -2396,6 +2606,13 @@ export interface components {
              *     emoji, digits or invisible characters (see Text fields).
              */
             first_name?: string | null;
+            /**
+             * @description `true` creates the user as `invited`: they cannot sign in, and have no password
+             *     (sending `password` or `password_hash` too is a 422, as is `status`), until they
+             *     redeem an `invite` ticket (`POST /v1/users/{user_id}/tickets` with `type: invite`)
+             *     and choose one. Records `user.created` and `user.invited`.
+             */
+            invite?: boolean;
             /** @description Same rules as `first_name`. */
             last_name?: string | null;
             /** @description A BCP 47 tag; stored canonicalised (`en-us` → `en-US`). Invalid: 422 `INVALID_LOCALE`. */
@@ -2532,6 +2749,64 @@ export interface components {
              */
             sequence: number;
         };
+        /**
+         * UserEmailChangedEvent
+         * @description A user moved to a new, verified address by redeeming a `change_email` ticket (with `user.updated`).
+         */
+        UserEmailChangedEvent: {
+            /** @description Who made the change. */
+            actor: components["schemas"]["EventActor"];
+            /** @description What happened; its shape depends on `type`. */
+            data: components["schemas"]["UserEventData"];
+            /** @description The event's id (a ULID); a webhook delivery's `webhook-id`. */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the change was committed.
+             */
+            occurred_at: string;
+            /**
+             * Format: uuid
+             * @description The organization the change belongs to.
+             */
+            org_id: string;
+            /** @description The `X-Request-Id` of the request that made the change; `null` when none did. */
+            request_id: string | null;
+            /**
+             * Format: int64
+             * @description The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+             */
+            sequence: number;
+        };
+        /**
+         * UserEmailVerifiedEvent
+         * @description A user proved their address by redeeming a `verify_email` ticket (with `user.updated`).
+         */
+        UserEmailVerifiedEvent: {
+            /** @description Who made the change. */
+            actor: components["schemas"]["EventActor"];
+            /** @description What happened; its shape depends on `type`. */
+            data: components["schemas"]["UserEventData"];
+            /** @description The event's id (a ULID); a webhook delivery's `webhook-id`. */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the change was committed.
+             */
+            occurred_at: string;
+            /**
+             * Format: uuid
+             * @description The organization the change belongs to.
+             */
+            org_id: string;
+            /** @description The `X-Request-Id` of the request that made the change; `null` when none did. */
+            request_id: string | null;
+            /**
+             * Format: int64
+             * @description The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+             */
+            sequence: number;
+        };
         /** UserEnvelope */
         UserEnvelope: {
             /** @description The payload. */
@@ -2549,6 +2824,35 @@ export interface components {
             /** @description The user right after the change. */
             object: components["schemas"]["UserSnapshot"];
         };
+        /**
+         * UserInvitedEvent
+         * @description A user was created as `invited` (with `user.created`); they become `active` by redeeming an `invite` ticket.
+         */
+        UserInvitedEvent: {
+            /** @description Who made the change. */
+            actor: components["schemas"]["EventActor"];
+            /** @description What happened; its shape depends on `type`. */
+            data: components["schemas"]["UserEventData"];
+            /** @description The event's id (a ULID); a webhook delivery's `webhook-id`. */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the change was committed.
+             */
+            occurred_at: string;
+            /**
+             * Format: uuid
+             * @description The organization the change belongs to.
+             */
+            org_id: string;
+            /** @description The `X-Request-Id` of the request that made the change; `null` when none did. */
+            request_id: string | null;
+            /**
+             * Format: int64
+             * @description The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+             */
+            sequence: number;
+        };
         /** UserListEnvelope */
         UserListEnvelope: {
             /** @description This page's items. */
@@ -2563,6 +2867,35 @@ export interface components {
          * @description A user's password was set, changed or removed.
          */
         UserPasswordChangedEvent: {
+            /** @description Who made the change. */
+            actor: components["schemas"]["EventActor"];
+            /** @description What happened; its shape depends on `type`. */
+            data: components["schemas"]["UserEventData"];
+            /** @description The event's id (a ULID); a webhook delivery's `webhook-id`. */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the change was committed.
+             */
+            occurred_at: string;
+            /**
+             * Format: uuid
+             * @description The organization the change belongs to.
+             */
+            org_id: string;
+            /** @description The `X-Request-Id` of the request that made the change; `null` when none did. */
+            request_id: string | null;
+            /**
+             * Format: int64
+             * @description The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+             */
+            sequence: number;
+        };
+        /**
+         * UserPasswordResetEvent
+         * @description A user set a new password by redeeming a `reset_password` ticket (with `user.updated` and `user.password_changed`); every session was revoked.
+         */
+        UserPasswordResetEvent: {
             /** @description Who made the change. */
             actor: components["schemas"]["EventActor"];
             /** @description What happened; its shape depends on `type`. */
@@ -2839,7 +3172,7 @@ export interface components {
             updated_at: string;
         };
         /** @enum {string} */
-        UserStatus: "active" | "suspended";
+        UserStatus: "active" | "suspended" | "invited";
         /**
          * UserSuspendedEvent
          * @description A user was suspended.
@@ -3453,7 +3786,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The database did not answer within 1.5 s. */
+            /** @description `SERVICE_UNAVAILABLE`: the database did not answer within 1.5 s. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3546,7 +3879,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3695,7 +4028,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3788,7 +4121,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3936,7 +4269,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4110,7 +4443,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4392,7 +4725,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4633,7 +4966,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4721,7 +5054,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4814,7 +5147,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4949,7 +5282,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5021,7 +5354,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5141,7 +5474,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5281,7 +5614,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5387,7 +5720,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5480,7 +5813,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5631,7 +5964,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5739,7 +6072,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5834,7 +6167,163 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    redeemTicket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "token": "tkt_x9Q2mZkR7vLb3NcT8wYp1HdF6sJe4GaU0oViKqWnXyE",
+                 *       "type": "verify_email"
+                 *     }
+                 */
+                "application/json": components["schemas"]["TicketRedeem"];
+            };
+        };
+        responses: {
+            /** @description Redeemed: the ticket is used up and its effect applied. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "type": "verify_email"
+                     *       },
+                     *       "success": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RedeemedTicketEnvelope"];
+                };
+            };
+            /** @description `MALFORMED_REQUEST`: not JSON, wrong JSON types, an unknown `type` or unknown fields. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `NOT_FOUND`: no ticket has this token. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `REQUEST_TIMEOUT`: the body did not all arrive within the body-read timeout; the connection is closed. */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `EMAIL_TAKEN`: another user took the `change_email` ticket's address meanwhile; the ticket stays redeemable. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `TICKET_USED`: already redeemed. `TICKET_EXPIRED`: past its expiry, superseded by a newer ticket of its type, or no longer applicable (the address to verify changed, the user is no longer invited); `details.token` says which. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The body is larger than 256 KiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `URI_TOO_LONG`: the path and query are longer than 8 KiB. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `VALIDATION_FAILED` (a `token` that is not a ticket token; `password` missing or not taken), `WEAK_PASSWORD`, or `TICKET_TYPE_MISMATCH` (not the `type` expected). Nothing was redeemed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: too many attempts from this address (the sign-in limit); retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `HEADERS_TOO_LARGE`: more than 100 header lines, or more than 16 KiB of them. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unexpected failure; nothing internal is disclosed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6036,7 +6525,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6235,7 +6724,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6370,7 +6859,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6472,7 +6961,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6679,7 +7168,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6860,7 +7349,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6993,7 +7482,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7096,7 +7585,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7191,7 +7680,167 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    createUserTicket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 0193a5d0-0000-7000-8000-000000000ada */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "ttl_seconds": 86400,
+                 *       "type": "verify_email"
+                 *     }
+                 */
+                "application/json": components["schemas"]["TicketCreate"];
+            };
+        };
+        responses: {
+            /** @description The ticket, with its token shown this once. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "expires_at": "2026-12-01T09:52:30.000000Z",
+                     *         "token": "tkt_x9Q2mZkR7vLb3NcT8wYp1HdF6sJe4GaU0oViKqWnXyE",
+                     *         "type": "verify_email"
+                     *       },
+                     *       "success": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["IssuedTicketEnvelope"];
+                };
+            };
+            /** @description `MALFORMED_REQUEST`: not JSON, wrong JSON types, an unknown `type`, unknown fields, or `user_id` not a UUID. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INSUFFICIENT_SCOPE`: the caller lacks `users:write` (`details.scope`: `users:write`), or the user is an admin and the caller does not hold every scope (`details.scope`: the missing scopes, space-separated). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such user in the caller's organization. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `REQUEST_TIMEOUT`: the body did not all arrive within the body-read timeout; the connection is closed. */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `TICKET_NOT_APPLICABLE`: an `invite` ticket for a user who is not `invited`, another type for one who is, or `verify_email` for a user without an address. `EMAIL_TAKEN`: another user of the organization has `email`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The body is larger than 256 KiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `URI_TOO_LONG`: the path and query are longer than 8 KiB. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `VALIDATION_FAILED` (`ttl_seconds` out of bounds, `email` missing or not allowed, `redirect_url` not an http(s) URL), `INVALID_EMAIL`, or `REDIRECT_NOT_ALLOWED` (`redirect_url`'s origin is not configured); `errors` lists every one. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `HEADERS_TOO_LARGE`: more than 100 header lines, or more than 16 KiB of them. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unexpected failure; nothing internal is disclosed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7330,7 +7979,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7487,7 +8136,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7603,7 +8252,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7696,7 +8345,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7863,7 +8512,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8004,7 +8653,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8114,7 +8763,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8231,7 +8880,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     [name: string]: unknown;

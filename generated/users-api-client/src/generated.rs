@@ -411,6 +411,10 @@ list them all.*/
         UserPasswordChangedEvent(EventUserPasswordChangedEvent),
         UserTotpEnabledEvent(EventUserTotpEnabledEvent),
         UserTotpDisabledEvent(EventUserTotpDisabledEvent),
+        UserEmailVerifiedEvent(EventUserEmailVerifiedEvent),
+        UserEmailChangedEvent(EventUserEmailChangedEvent),
+        UserPasswordResetEvent(EventUserPasswordResetEvent),
+        UserInvitedEvent(EventUserInvitedEvent),
         SessionCreatedEvent(EventSessionCreatedEvent),
         SessionRevokedEvent(EventSessionRevokedEvent),
         SessionSignInFailedEvent(EventSessionSignInFailedEvent),
@@ -462,6 +466,26 @@ list them all.*/
     impl ::std::convert::From<EventUserTotpDisabledEvent> for Event {
         fn from(value: EventUserTotpDisabledEvent) -> Self {
             Self::UserTotpDisabledEvent(value)
+        }
+    }
+    impl ::std::convert::From<EventUserEmailVerifiedEvent> for Event {
+        fn from(value: EventUserEmailVerifiedEvent) -> Self {
+            Self::UserEmailVerifiedEvent(value)
+        }
+    }
+    impl ::std::convert::From<EventUserEmailChangedEvent> for Event {
+        fn from(value: EventUserEmailChangedEvent) -> Self {
+            Self::UserEmailChangedEvent(value)
+        }
+    }
+    impl ::std::convert::From<EventUserPasswordResetEvent> for Event {
+        fn from(value: EventUserPasswordResetEvent) -> Self {
+            Self::UserPasswordResetEvent(value)
+        }
+    }
+    impl ::std::convert::From<EventUserInvitedEvent> for Event {
+        fn from(value: EventUserInvitedEvent) -> Self {
+            Self::UserInvitedEvent(value)
         }
     }
     impl ::std::convert::From<EventSessionCreatedEvent> for Event {
@@ -1429,6 +1453,14 @@ event.*/
         UserTotpEnabled,
         #[serde(rename = "user.totp_disabled")]
         UserTotpDisabled,
+        #[serde(rename = "user.email_verified")]
+        UserEmailVerified,
+        #[serde(rename = "user.email_changed")]
+        UserEmailChanged,
+        #[serde(rename = "user.password_reset")]
+        UserPasswordReset,
+        #[serde(rename = "user.invited")]
+        UserInvited,
         #[serde(rename = "session.created")]
         SessionCreated,
         #[serde(rename = "session.revoked")]
@@ -1465,6 +1497,10 @@ event.*/
                 Self::UserPasswordChanged => f.write_str("user.password_changed"),
                 Self::UserTotpEnabled => f.write_str("user.totp_enabled"),
                 Self::UserTotpDisabled => f.write_str("user.totp_disabled"),
+                Self::UserEmailVerified => f.write_str("user.email_verified"),
+                Self::UserEmailChanged => f.write_str("user.email_changed"),
+                Self::UserPasswordReset => f.write_str("user.password_reset"),
+                Self::UserInvited => f.write_str("user.invited"),
                 Self::SessionCreated => f.write_str("session.created"),
                 Self::SessionRevoked => f.write_str("session.revoked"),
                 Self::SessionSignInFailed => f.write_str("session.sign_in_failed"),
@@ -1494,6 +1530,10 @@ event.*/
                 "user.password_changed" => Ok(Self::UserPasswordChanged),
                 "user.totp_enabled" => Ok(Self::UserTotpEnabled),
                 "user.totp_disabled" => Ok(Self::UserTotpDisabled),
+                "user.email_verified" => Ok(Self::UserEmailVerified),
+                "user.email_changed" => Ok(Self::UserEmailChanged),
+                "user.password_reset" => Ok(Self::UserPasswordReset),
+                "user.invited" => Ok(Self::UserInvited),
                 "session.created" => Ok(Self::SessionCreated),
                 "session.revoked" => Ok(Self::SessionRevoked),
                 "session.sign_in_failed" => Ok(Self::SessionSignInFailed),
@@ -1678,6 +1718,233 @@ event.*/
     }
     ///A change event: the common fields, a `type`, and that type's `data`.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct EventUserEmailChangedEvent {
+        pub actor: EventActor,
+        pub data: UserEventData,
+        ///The event's id (a ULID); a webhook delivery's `webhook-id`.
+        pub id: ::std::string::String,
+        ///When the change was committed.
+        pub occurred_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The organization the change belongs to.
+        pub org_id: ::uuid::Uuid,
+        ///The `X-Request-Id` of the request that made the change; `null` when none did.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+        ///The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+        pub sequence: i64,
+        #[serde(rename = "type")]
+        pub type_: EventUserEmailChangedEventType,
+    }
+    impl EventUserEmailChangedEvent {
+        pub fn builder() -> builder::EventUserEmailChangedEvent {
+            Default::default()
+        }
+    }
+    ///`EventUserEmailChangedEventType`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum EventUserEmailChangedEventType {
+        #[serde(rename = "user.email_changed")]
+        UserEmailChanged,
+    }
+    impl ::std::fmt::Display for EventUserEmailChangedEventType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::UserEmailChanged => f.write_str("user.email_changed"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for EventUserEmailChangedEventType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "user.email_changed" => Ok(Self::UserEmailChanged),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for EventUserEmailChangedEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for EventUserEmailChangedEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///A change event: the common fields, a `type`, and that type's `data`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct EventUserEmailVerifiedEvent {
+        pub actor: EventActor,
+        pub data: UserEventData,
+        ///The event's id (a ULID); a webhook delivery's `webhook-id`.
+        pub id: ::std::string::String,
+        ///When the change was committed.
+        pub occurred_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The organization the change belongs to.
+        pub org_id: ::uuid::Uuid,
+        ///The `X-Request-Id` of the request that made the change; `null` when none did.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+        ///The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+        pub sequence: i64,
+        #[serde(rename = "type")]
+        pub type_: EventUserEmailVerifiedEventType,
+    }
+    impl EventUserEmailVerifiedEvent {
+        pub fn builder() -> builder::EventUserEmailVerifiedEvent {
+            Default::default()
+        }
+    }
+    ///`EventUserEmailVerifiedEventType`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum EventUserEmailVerifiedEventType {
+        #[serde(rename = "user.email_verified")]
+        UserEmailVerified,
+    }
+    impl ::std::fmt::Display for EventUserEmailVerifiedEventType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::UserEmailVerified => f.write_str("user.email_verified"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for EventUserEmailVerifiedEventType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "user.email_verified" => Ok(Self::UserEmailVerified),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for EventUserEmailVerifiedEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for EventUserEmailVerifiedEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///A change event: the common fields, a `type`, and that type's `data`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct EventUserInvitedEvent {
+        pub actor: EventActor,
+        pub data: UserEventData,
+        ///The event's id (a ULID); a webhook delivery's `webhook-id`.
+        pub id: ::std::string::String,
+        ///When the change was committed.
+        pub occurred_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The organization the change belongs to.
+        pub org_id: ::uuid::Uuid,
+        ///The `X-Request-Id` of the request that made the change; `null` when none did.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+        ///The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+        pub sequence: i64,
+        #[serde(rename = "type")]
+        pub type_: EventUserInvitedEventType,
+    }
+    impl EventUserInvitedEvent {
+        pub fn builder() -> builder::EventUserInvitedEvent {
+            Default::default()
+        }
+    }
+    ///`EventUserInvitedEventType`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum EventUserInvitedEventType {
+        #[serde(rename = "user.invited")]
+        UserInvited,
+    }
+    impl ::std::fmt::Display for EventUserInvitedEventType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::UserInvited => f.write_str("user.invited"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for EventUserInvitedEventType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "user.invited" => Ok(Self::UserInvited),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for EventUserInvitedEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for EventUserInvitedEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///A change event: the common fields, a `type`, and that type's `data`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct EventUserPasswordChangedEvent {
         pub actor: EventActor,
         pub data: UserEventData,
@@ -1745,6 +2012,82 @@ event.*/
     }
     impl ::std::convert::TryFrom<::std::string::String>
     for EventUserPasswordChangedEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///A change event: the common fields, a `type`, and that type's `data`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct EventUserPasswordResetEvent {
+        pub actor: EventActor,
+        pub data: UserEventData,
+        ///The event's id (a ULID); a webhook delivery's `webhook-id`.
+        pub id: ::std::string::String,
+        ///When the change was committed.
+        pub occurred_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The organization the change belongs to.
+        pub org_id: ::uuid::Uuid,
+        ///The `X-Request-Id` of the request that made the change; `null` when none did.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+        ///The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+        pub sequence: i64,
+        #[serde(rename = "type")]
+        pub type_: EventUserPasswordResetEventType,
+    }
+    impl EventUserPasswordResetEvent {
+        pub fn builder() -> builder::EventUserPasswordResetEvent {
+            Default::default()
+        }
+    }
+    ///`EventUserPasswordResetEventType`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum EventUserPasswordResetEventType {
+        #[serde(rename = "user.password_reset")]
+        UserPasswordReset,
+    }
+    impl ::std::fmt::Display for EventUserPasswordResetEventType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::UserPasswordReset => f.write_str("user.password_reset"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for EventUserPasswordResetEventType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "user.password_reset" => Ok(Self::UserPasswordReset),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for EventUserPasswordResetEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for EventUserPasswordResetEventType {
         type Error = self::error::ConversionError;
         fn try_from(
             value: ::std::string::String,
@@ -2304,6 +2647,37 @@ event.*/
             Default::default()
         }
     }
+    ///A new ticket. The token is shown this once: only its hash is stored.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct IssuedTicket {
+        ///When it stops being redeemable.
+        pub expires_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        /**The ticket's token (`tkt_` and 43 characters): send it to the user, who redeems it
+with `POST /v1/tickets/redeem`.*/
+        pub token: ::std::string::String,
+        #[serde(rename = "type")]
+        pub type_: TicketType,
+        ///`redirect_url` with `token=<token>` in its query; absent without `redirect_url`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub url: ::std::option::Option<::std::string::String>,
+    }
+    impl IssuedTicket {
+        pub fn builder() -> builder::IssuedTicket {
+            Default::default()
+        }
+    }
+    ///`IssuedTicketEnvelope`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct IssuedTicketEnvelope {
+        pub data: IssuedTicket,
+        ///Always `true`.
+        pub success: bool,
+    }
+    impl IssuedTicketEnvelope {
+        pub fn builder() -> builder::IssuedTicketEnvelope {
+            Default::default()
+        }
+    }
     ///One public key in JWK form (RFC 8037, OKP/Ed25519).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct Jwk {
@@ -2529,6 +2903,31 @@ was not issued by this API is 422 `INVALID_CURSOR`.*/
     }
     impl QueuedMessageEnvelope {
         pub fn builder() -> builder::QueuedMessageEnvelope {
+            Default::default()
+        }
+    }
+    ///What the ticket did; nothing else about the user.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct RedeemedTicket {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub session: ::std::option::Option<SignedIn>,
+        #[serde(rename = "type")]
+        pub type_: TicketType,
+    }
+    impl RedeemedTicket {
+        pub fn builder() -> builder::RedeemedTicket {
+            Default::default()
+        }
+    }
+    ///`RedeemedTicketEnvelope`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct RedeemedTicketEnvelope {
+        pub data: RedeemedTicket,
+        ///Always `true`.
+        pub success: bool,
+    }
+    impl RedeemedTicketEnvelope {
+        pub fn builder() -> builder::RedeemedTicketEnvelope {
             Default::default()
         }
     }
@@ -2900,6 +3299,8 @@ in once. Leave it out when 2FA is off (`null` is not a code: 400).*/
         EmailSignInDisabled,
         #[serde(rename = "wrong_totp_code")]
         WrongTotpCode,
+        #[serde(rename = "invited")]
+        Invited,
     }
     impl ::std::fmt::Display for SignInFailure {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -2909,6 +3310,7 @@ in once. Leave it out when 2FA is off (`null` is not a code: 400).*/
                 Self::Suspended => f.write_str("suspended"),
                 Self::EmailSignInDisabled => f.write_str("email_sign_in_disabled"),
                 Self::WrongTotpCode => f.write_str("wrong_totp_code"),
+                Self::Invited => f.write_str("invited"),
             }
         }
     }
@@ -2923,6 +3325,7 @@ in once. Leave it out when 2FA is off (`null` is not a code: 400).*/
                 "suspended" => Ok(Self::Suspended),
                 "email_sign_in_disabled" => Ok(Self::EmailSignInDisabled),
                 "wrong_totp_code" => Ok(Self::WrongTotpCode),
+                "invited" => Ok(Self::Invited),
                 _ => Err("invalid value".into()),
             }
         }
@@ -3202,6 +3605,115 @@ An invalid one is a 422 `INVALID_EMAIL`.*/
             Default::default()
         }
     }
+    ///A ticket to issue.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct TicketCreate {
+        /**The address to move to: required for `change_email`, refused for the other types
+(422). Another user of the organization holding it is 409 `EMAIL_TAKEN`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub email: ::std::option::Option<::std::string::String>,
+        /**Your page that redeems the ticket; the response's `url` is this with
+`token=<token>` added to its query. Its origin must be one of the server's
+`--redirect-origins` (422 `REDIRECT_NOT_ALLOWED` otherwise, and whenever none are
+configured).*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub redirect_url: ::std::option::Option<::std::string::String>,
+        /**How long it stays redeemable, in seconds: at least 60 and at most 86400 (a day) for
+`reset_password`, 604800 (a week) for `verify_email` and `change_email`, 2592000 (30
+days) for `invite`; else 422 `VALIDATION_FAILED`. Default: 3600 for `reset_password`,
+86400 for `verify_email` and `change_email`, 604800 for `invite`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub ttl_seconds: ::std::option::Option<u64>,
+        #[serde(rename = "type")]
+        pub type_: TicketType,
+    }
+    impl TicketCreate {
+        pub fn builder() -> builder::TicketCreate {
+            Default::default()
+        }
+    }
+    ///A ticket to redeem.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct TicketRedeem {
+        /**The new password, for `reset_password` and `invite` tickets (required there, refused
+for the others: 422): 8–256 characters, not easily guessed (422 `WEAK_PASSWORD`).*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub password: ::std::option::Option<::std::string::String>,
+        ///The ticket's token, as issued.
+        pub token: ::std::string::String,
+        #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+        pub type_: ::std::option::Option<TicketType>,
+    }
+    impl TicketRedeem {
+        pub fn builder() -> builder::TicketRedeem {
+            Default::default()
+        }
+    }
+    ///`TicketType`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum TicketType {
+        #[serde(rename = "verify_email")]
+        VerifyEmail,
+        #[serde(rename = "reset_password")]
+        ResetPassword,
+        #[serde(rename = "change_email")]
+        ChangeEmail,
+        #[serde(rename = "invite")]
+        Invite,
+    }
+    impl ::std::fmt::Display for TicketType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::VerifyEmail => f.write_str("verify_email"),
+                Self::ResetPassword => f.write_str("reset_password"),
+                Self::ChangeEmail => f.write_str("change_email"),
+                Self::Invite => f.write_str("invite"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for TicketType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "verify_email" => Ok(Self::VerifyEmail),
+                "reset_password" => Ok(Self::ResetPassword),
+                "change_email" => Ok(Self::ChangeEmail),
+                "invite" => Ok(Self::Invite),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for TicketType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for TicketType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     /**A user as the admin surface shows it: everything in `Me`'s user fields plus
 `server_metadata`. Never the password hash or the TOTP secret.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -3325,6 +3837,12 @@ allowed; no control or invisible characters (see Text fields); stored NFC-normal
 emoji, digits or invisible characters (see Text fields).*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub first_name: ::std::option::Option<::std::string::String>,
+        /**`true` creates the user as `invited`: they cannot sign in, and have no password
+(sending `password` or `password_hash` too is a 422, as is `status`), until they
+redeem an `invite` ticket (`POST /v1/users/{user_id}/tickets` with `type: invite`)
+and choose one. Records `user.created` and `user.invited`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub invite: ::std::option::Option<bool>,
         ///Same rules as `first_name`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub last_name: ::std::option::Option<::std::string::String>,
@@ -3446,6 +3964,50 @@ authentication off. Never returned.*/
             Default::default()
         }
     }
+    ///A user moved to a new, verified address by redeeming a `change_email` ticket (with `user.updated`).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct UserEmailChangedEvent {
+        pub actor: EventActor,
+        pub data: UserEventData,
+        ///The event's id (a ULID); a webhook delivery's `webhook-id`.
+        pub id: ::std::string::String,
+        ///When the change was committed.
+        pub occurred_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The organization the change belongs to.
+        pub org_id: ::uuid::Uuid,
+        ///The `X-Request-Id` of the request that made the change; `null` when none did.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+        ///The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+        pub sequence: i64,
+    }
+    impl UserEmailChangedEvent {
+        pub fn builder() -> builder::UserEmailChangedEvent {
+            Default::default()
+        }
+    }
+    ///A user proved their address by redeeming a `verify_email` ticket (with `user.updated`).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct UserEmailVerifiedEvent {
+        pub actor: EventActor,
+        pub data: UserEventData,
+        ///The event's id (a ULID); a webhook delivery's `webhook-id`.
+        pub id: ::std::string::String,
+        ///When the change was committed.
+        pub occurred_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The organization the change belongs to.
+        pub org_id: ::uuid::Uuid,
+        ///The `X-Request-Id` of the request that made the change; `null` when none did.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+        ///The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+        pub sequence: i64,
+    }
+    impl UserEmailVerifiedEvent {
+        pub fn builder() -> builder::UserEmailVerifiedEvent {
+            Default::default()
+        }
+    }
     ///`UserEnvelope`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct UserEnvelope {
@@ -3467,6 +4029,28 @@ authentication off. Never returned.*/
     }
     impl UserEventData {
         pub fn builder() -> builder::UserEventData {
+            Default::default()
+        }
+    }
+    ///A user was created as `invited` (with `user.created`); they become `active` by redeeming an `invite` ticket.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct UserInvitedEvent {
+        pub actor: EventActor,
+        pub data: UserEventData,
+        ///The event's id (a ULID); a webhook delivery's `webhook-id`.
+        pub id: ::std::string::String,
+        ///When the change was committed.
+        pub occurred_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The organization the change belongs to.
+        pub org_id: ::uuid::Uuid,
+        ///The `X-Request-Id` of the request that made the change; `null` when none did.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+        ///The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+        pub sequence: i64,
+    }
+    impl UserInvitedEvent {
+        pub fn builder() -> builder::UserInvitedEvent {
             Default::default()
         }
     }
@@ -3503,6 +4087,28 @@ authentication off. Never returned.*/
     }
     impl UserPasswordChangedEvent {
         pub fn builder() -> builder::UserPasswordChangedEvent {
+            Default::default()
+        }
+    }
+    ///A user set a new password by redeeming a `reset_password` ticket (with `user.updated` and `user.password_changed`); every session was revoked.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct UserPasswordResetEvent {
+        pub actor: EventActor,
+        pub data: UserEventData,
+        ///The event's id (a ULID); a webhook delivery's `webhook-id`.
+        pub id: ::std::string::String,
+        ///When the change was committed.
+        pub occurred_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The organization the change belongs to.
+        pub org_id: ::uuid::Uuid,
+        ///The `X-Request-Id` of the request that made the change; `null` when none did.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+        ///The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+        pub sequence: i64,
+    }
+    impl UserPasswordResetEvent {
+        pub fn builder() -> builder::UserPasswordResetEvent {
             Default::default()
         }
     }
@@ -3645,12 +4251,15 @@ looked up when a user is read). Never the password hash or the TOTP secret.*/
         Active,
         #[serde(rename = "suspended")]
         Suspended,
+        #[serde(rename = "invited")]
+        Invited,
     }
     impl ::std::fmt::Display for UserStatus {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
             match *self {
                 Self::Active => f.write_str("active"),
                 Self::Suspended => f.write_str("suspended"),
+                Self::Invited => f.write_str("invited"),
             }
         }
     }
@@ -3662,6 +4271,7 @@ looked up when a user is read). Never the password hash or the TOTP secret.*/
             match value {
                 "active" => Ok(Self::Active),
                 "suspended" => Ok(Self::Suspended),
+                "invited" => Ok(Self::Invited),
                 _ => Err("invalid value".into()),
             }
         }
@@ -7796,6 +8406,495 @@ it now: it is never shown again.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct EventUserEmailChangedEvent {
+            actor: ::std::result::Result<super::EventActor, ::std::string::String>,
+            data: ::std::result::Result<super::UserEventData, ::std::string::String>,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            occurred_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            org_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            sequence: ::std::result::Result<i64, ::std::string::String>,
+            type_: ::std::result::Result<
+                super::EventUserEmailChangedEventType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for EventUserEmailChangedEvent {
+            fn default() -> Self {
+                Self {
+                    actor: Err("no value supplied for actor".to_string()),
+                    data: Err("no value supplied for data".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    occurred_at: Err("no value supplied for occurred_at".to_string()),
+                    org_id: Err("no value supplied for org_id".to_string()),
+                    request_id: Err("no value supplied for request_id".to_string()),
+                    sequence: Err("no value supplied for sequence".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl EventUserEmailChangedEvent {
+            pub fn actor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EventActor>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.actor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for actor: {e}")
+                    });
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::UserEventData>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn occurred_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.occurred_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for occurred_at: {e}")
+                    });
+                self
+            }
+            pub fn org_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.org_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for org_id: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+            pub fn sequence<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sequence = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sequence: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EventUserEmailChangedEventType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<EventUserEmailChangedEvent>
+        for super::EventUserEmailChangedEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: EventUserEmailChangedEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    actor: value.actor?,
+                    data: value.data?,
+                    id: value.id?,
+                    occurred_at: value.occurred_at?,
+                    org_id: value.org_id?,
+                    request_id: value.request_id?,
+                    sequence: value.sequence?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::EventUserEmailChangedEvent>
+        for EventUserEmailChangedEvent {
+            fn from(value: super::EventUserEmailChangedEvent) -> Self {
+                Self {
+                    actor: Ok(value.actor),
+                    data: Ok(value.data),
+                    id: Ok(value.id),
+                    occurred_at: Ok(value.occurred_at),
+                    org_id: Ok(value.org_id),
+                    request_id: Ok(value.request_id),
+                    sequence: Ok(value.sequence),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct EventUserEmailVerifiedEvent {
+            actor: ::std::result::Result<super::EventActor, ::std::string::String>,
+            data: ::std::result::Result<super::UserEventData, ::std::string::String>,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            occurred_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            org_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            sequence: ::std::result::Result<i64, ::std::string::String>,
+            type_: ::std::result::Result<
+                super::EventUserEmailVerifiedEventType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for EventUserEmailVerifiedEvent {
+            fn default() -> Self {
+                Self {
+                    actor: Err("no value supplied for actor".to_string()),
+                    data: Err("no value supplied for data".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    occurred_at: Err("no value supplied for occurred_at".to_string()),
+                    org_id: Err("no value supplied for org_id".to_string()),
+                    request_id: Err("no value supplied for request_id".to_string()),
+                    sequence: Err("no value supplied for sequence".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl EventUserEmailVerifiedEvent {
+            pub fn actor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EventActor>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.actor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for actor: {e}")
+                    });
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::UserEventData>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn occurred_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.occurred_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for occurred_at: {e}")
+                    });
+                self
+            }
+            pub fn org_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.org_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for org_id: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+            pub fn sequence<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sequence = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sequence: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EventUserEmailVerifiedEventType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<EventUserEmailVerifiedEvent>
+        for super::EventUserEmailVerifiedEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: EventUserEmailVerifiedEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    actor: value.actor?,
+                    data: value.data?,
+                    id: value.id?,
+                    occurred_at: value.occurred_at?,
+                    org_id: value.org_id?,
+                    request_id: value.request_id?,
+                    sequence: value.sequence?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::EventUserEmailVerifiedEvent>
+        for EventUserEmailVerifiedEvent {
+            fn from(value: super::EventUserEmailVerifiedEvent) -> Self {
+                Self {
+                    actor: Ok(value.actor),
+                    data: Ok(value.data),
+                    id: Ok(value.id),
+                    occurred_at: Ok(value.occurred_at),
+                    org_id: Ok(value.org_id),
+                    request_id: Ok(value.request_id),
+                    sequence: Ok(value.sequence),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct EventUserInvitedEvent {
+            actor: ::std::result::Result<super::EventActor, ::std::string::String>,
+            data: ::std::result::Result<super::UserEventData, ::std::string::String>,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            occurred_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            org_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            sequence: ::std::result::Result<i64, ::std::string::String>,
+            type_: ::std::result::Result<
+                super::EventUserInvitedEventType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for EventUserInvitedEvent {
+            fn default() -> Self {
+                Self {
+                    actor: Err("no value supplied for actor".to_string()),
+                    data: Err("no value supplied for data".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    occurred_at: Err("no value supplied for occurred_at".to_string()),
+                    org_id: Err("no value supplied for org_id".to_string()),
+                    request_id: Err("no value supplied for request_id".to_string()),
+                    sequence: Err("no value supplied for sequence".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl EventUserInvitedEvent {
+            pub fn actor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EventActor>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.actor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for actor: {e}")
+                    });
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::UserEventData>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn occurred_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.occurred_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for occurred_at: {e}")
+                    });
+                self
+            }
+            pub fn org_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.org_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for org_id: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+            pub fn sequence<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sequence = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sequence: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EventUserInvitedEventType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<EventUserInvitedEvent>
+        for super::EventUserInvitedEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: EventUserInvitedEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    actor: value.actor?,
+                    data: value.data?,
+                    id: value.id?,
+                    occurred_at: value.occurred_at?,
+                    org_id: value.org_id?,
+                    request_id: value.request_id?,
+                    sequence: value.sequence?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::EventUserInvitedEvent>
+        for EventUserInvitedEvent {
+            fn from(value: super::EventUserInvitedEvent) -> Self {
+                Self {
+                    actor: Ok(value.actor),
+                    data: Ok(value.data),
+                    id: Ok(value.id),
+                    occurred_at: Ok(value.occurred_at),
+                    org_id: Ok(value.org_id),
+                    request_id: Ok(value.request_id),
+                    sequence: Ok(value.sequence),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct EventUserPasswordChangedEvent {
             actor: ::std::result::Result<super::EventActor, ::std::string::String>,
             data: ::std::result::Result<super::UserEventData, ::std::string::String>,
@@ -7946,6 +9045,169 @@ it now: it is never shown again.*/
         impl ::std::convert::From<super::EventUserPasswordChangedEvent>
         for EventUserPasswordChangedEvent {
             fn from(value: super::EventUserPasswordChangedEvent) -> Self {
+                Self {
+                    actor: Ok(value.actor),
+                    data: Ok(value.data),
+                    id: Ok(value.id),
+                    occurred_at: Ok(value.occurred_at),
+                    org_id: Ok(value.org_id),
+                    request_id: Ok(value.request_id),
+                    sequence: Ok(value.sequence),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct EventUserPasswordResetEvent {
+            actor: ::std::result::Result<super::EventActor, ::std::string::String>,
+            data: ::std::result::Result<super::UserEventData, ::std::string::String>,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            occurred_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            org_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            sequence: ::std::result::Result<i64, ::std::string::String>,
+            type_: ::std::result::Result<
+                super::EventUserPasswordResetEventType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for EventUserPasswordResetEvent {
+            fn default() -> Self {
+                Self {
+                    actor: Err("no value supplied for actor".to_string()),
+                    data: Err("no value supplied for data".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    occurred_at: Err("no value supplied for occurred_at".to_string()),
+                    org_id: Err("no value supplied for org_id".to_string()),
+                    request_id: Err("no value supplied for request_id".to_string()),
+                    sequence: Err("no value supplied for sequence".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl EventUserPasswordResetEvent {
+            pub fn actor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EventActor>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.actor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for actor: {e}")
+                    });
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::UserEventData>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn occurred_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.occurred_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for occurred_at: {e}")
+                    });
+                self
+            }
+            pub fn org_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.org_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for org_id: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+            pub fn sequence<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sequence = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sequence: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EventUserPasswordResetEventType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<EventUserPasswordResetEvent>
+        for super::EventUserPasswordResetEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: EventUserPasswordResetEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    actor: value.actor?,
+                    data: value.data?,
+                    id: value.id?,
+                    occurred_at: value.occurred_at?,
+                    org_id: value.org_id?,
+                    request_id: value.request_id?,
+                    sequence: value.sequence?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::EventUserPasswordResetEvent>
+        for EventUserPasswordResetEvent {
+            fn from(value: super::EventUserPasswordResetEvent) -> Self {
                 Self {
                     actor: Ok(value.actor),
                     data: Ok(value.data),
@@ -9385,6 +10647,161 @@ it now: it is never shown again.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct IssuedTicket {
+            expires_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            token: ::std::result::Result<::std::string::String, ::std::string::String>,
+            type_: ::std::result::Result<super::TicketType, ::std::string::String>,
+            url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for IssuedTicket {
+            fn default() -> Self {
+                Self {
+                    expires_at: Err("no value supplied for expires_at".to_string()),
+                    token: Err("no value supplied for token".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                    url: Ok(Default::default()),
+                }
+            }
+        }
+        impl IssuedTicket {
+            pub fn expires_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.expires_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for expires_at: {e}")
+                    });
+                self
+            }
+            pub fn token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for token: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::TicketType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+            pub fn url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for url: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<IssuedTicket> for super::IssuedTicket {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: IssuedTicket,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    expires_at: value.expires_at?,
+                    token: value.token?,
+                    type_: value.type_?,
+                    url: value.url?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::IssuedTicket> for IssuedTicket {
+            fn from(value: super::IssuedTicket) -> Self {
+                Self {
+                    expires_at: Ok(value.expires_at),
+                    token: Ok(value.token),
+                    type_: Ok(value.type_),
+                    url: Ok(value.url),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct IssuedTicketEnvelope {
+            data: ::std::result::Result<super::IssuedTicket, ::std::string::String>,
+            success: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for IssuedTicketEnvelope {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    success: Err("no value supplied for success".to_string()),
+                }
+            }
+        }
+        impl IssuedTicketEnvelope {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::IssuedTicket>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn success<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for success: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<IssuedTicketEnvelope>
+        for super::IssuedTicketEnvelope {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: IssuedTicketEnvelope,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    success: value.success?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::IssuedTicketEnvelope> for IssuedTicketEnvelope {
+            fn from(value: super::IssuedTicketEnvelope) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    success: Ok(value.success),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct Jwk {
             alg: ::std::result::Result<::std::string::String, ::std::string::String>,
             crv: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -10642,6 +12059,127 @@ it now: it is never shown again.*/
         impl ::std::convert::From<super::QueuedMessageEnvelope>
         for QueuedMessageEnvelope {
             fn from(value: super::QueuedMessageEnvelope) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    success: Ok(value.success),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RedeemedTicket {
+            session: ::std::result::Result<
+                ::std::option::Option<super::SignedIn>,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<super::TicketType, ::std::string::String>,
+        }
+        impl ::std::default::Default for RedeemedTicket {
+            fn default() -> Self {
+                Self {
+                    session: Ok(Default::default()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl RedeemedTicket {
+            pub fn session<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::SignedIn>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.session = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for session: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::TicketType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RedeemedTicket> for super::RedeemedTicket {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RedeemedTicket,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    session: value.session?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RedeemedTicket> for RedeemedTicket {
+            fn from(value: super::RedeemedTicket) -> Self {
+                Self {
+                    session: Ok(value.session),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RedeemedTicketEnvelope {
+            data: ::std::result::Result<super::RedeemedTicket, ::std::string::String>,
+            success: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for RedeemedTicketEnvelope {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    success: Err("no value supplied for success".to_string()),
+                }
+            }
+        }
+        impl RedeemedTicketEnvelope {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::RedeemedTicket>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn success<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for success: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RedeemedTicketEnvelope>
+        for super::RedeemedTicketEnvelope {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RedeemedTicketEnvelope,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    success: value.success?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RedeemedTicketEnvelope>
+        for RedeemedTicketEnvelope {
+            fn from(value: super::RedeemedTicketEnvelope) -> Self {
                 Self {
                     data: Ok(value.data),
                     success: Ok(value.success),
@@ -13184,6 +14722,185 @@ it now: it is never shown again.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct TicketCreate {
+            email: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            redirect_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            ttl_seconds: ::std::result::Result<
+                ::std::option::Option<u64>,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<super::TicketType, ::std::string::String>,
+        }
+        impl ::std::default::Default for TicketCreate {
+            fn default() -> Self {
+                Self {
+                    email: Ok(Default::default()),
+                    redirect_url: Ok(Default::default()),
+                    ttl_seconds: Ok(Default::default()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl TicketCreate {
+            pub fn email<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.email = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for email: {e}")
+                    });
+                self
+            }
+            pub fn redirect_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.redirect_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for redirect_url: {e}")
+                    });
+                self
+            }
+            pub fn ttl_seconds<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<u64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.ttl_seconds = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for ttl_seconds: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::TicketType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<TicketCreate> for super::TicketCreate {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: TicketCreate,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    email: value.email?,
+                    redirect_url: value.redirect_url?,
+                    ttl_seconds: value.ttl_seconds?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::TicketCreate> for TicketCreate {
+            fn from(value: super::TicketCreate) -> Self {
+                Self {
+                    email: Ok(value.email),
+                    redirect_url: Ok(value.redirect_url),
+                    ttl_seconds: Ok(value.ttl_seconds),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct TicketRedeem {
+            password: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            token: ::std::result::Result<::std::string::String, ::std::string::String>,
+            type_: ::std::result::Result<
+                ::std::option::Option<super::TicketType>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for TicketRedeem {
+            fn default() -> Self {
+                Self {
+                    password: Ok(Default::default()),
+                    token: Err("no value supplied for token".to_string()),
+                    type_: Ok(Default::default()),
+                }
+            }
+        }
+        impl TicketRedeem {
+            pub fn password<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.password = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for password: {e}")
+                    });
+                self
+            }
+            pub fn token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for token: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::TicketType>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<TicketRedeem> for super::TicketRedeem {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: TicketRedeem,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    password: value.password?,
+                    token: value.token?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::TicketRedeem> for TicketRedeem {
+            fn from(value: super::TicketRedeem) -> Self {
+                Self {
+                    password: Ok(value.password),
+                    token: Ok(value.token),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct User {
             active_sessions: ::std::result::Result<i64, ::std::string::String>,
             bio: ::std::result::Result<
@@ -13790,6 +15507,10 @@ it now: it is never shown again.*/
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
+            invite: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
             last_name: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -13859,6 +15580,7 @@ it now: it is never shown again.*/
                     client_read_only_metadata: Ok(Default::default()),
                     display_name: Ok(Default::default()),
                     first_name: Ok(Default::default()),
+                    invite: Ok(Default::default()),
                     last_name: Ok(Default::default()),
                     locale: Ok(Default::default()),
                     password: Ok(Default::default()),
@@ -13943,6 +15665,18 @@ it now: it is never shown again.*/
                     .try_into()
                     .map_err(|e| {
                         format!("error converting supplied value for first_name: {e}")
+                    });
+                self
+            }
+            pub fn invite<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.invite = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for invite: {e}")
                     });
                 self
             }
@@ -14152,6 +15886,7 @@ it now: it is never shown again.*/
                     client_read_only_metadata: value.client_read_only_metadata?,
                     display_name: value.display_name?,
                     first_name: value.first_name?,
+                    invite: value.invite?,
                     last_name: value.last_name?,
                     locale: value.locale?,
                     password: value.password?,
@@ -14178,6 +15913,7 @@ it now: it is never shown again.*/
                     client_read_only_metadata: Ok(value.client_read_only_metadata),
                     display_name: Ok(value.display_name),
                     first_name: Ok(value.first_name),
+                    invite: Ok(value.invite),
                     last_name: Ok(value.last_name),
                     locale: Ok(value.locale),
                     password: Ok(value.password),
@@ -14481,6 +16217,294 @@ it now: it is never shown again.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct UserEmailChangedEvent {
+            actor: ::std::result::Result<super::EventActor, ::std::string::String>,
+            data: ::std::result::Result<super::UserEventData, ::std::string::String>,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            occurred_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            org_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            sequence: ::std::result::Result<i64, ::std::string::String>,
+        }
+        impl ::std::default::Default for UserEmailChangedEvent {
+            fn default() -> Self {
+                Self {
+                    actor: Err("no value supplied for actor".to_string()),
+                    data: Err("no value supplied for data".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    occurred_at: Err("no value supplied for occurred_at".to_string()),
+                    org_id: Err("no value supplied for org_id".to_string()),
+                    request_id: Err("no value supplied for request_id".to_string()),
+                    sequence: Err("no value supplied for sequence".to_string()),
+                }
+            }
+        }
+        impl UserEmailChangedEvent {
+            pub fn actor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EventActor>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.actor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for actor: {e}")
+                    });
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::UserEventData>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn occurred_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.occurred_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for occurred_at: {e}")
+                    });
+                self
+            }
+            pub fn org_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.org_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for org_id: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+            pub fn sequence<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sequence = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sequence: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UserEmailChangedEvent>
+        for super::UserEmailChangedEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UserEmailChangedEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    actor: value.actor?,
+                    data: value.data?,
+                    id: value.id?,
+                    occurred_at: value.occurred_at?,
+                    org_id: value.org_id?,
+                    request_id: value.request_id?,
+                    sequence: value.sequence?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::UserEmailChangedEvent>
+        for UserEmailChangedEvent {
+            fn from(value: super::UserEmailChangedEvent) -> Self {
+                Self {
+                    actor: Ok(value.actor),
+                    data: Ok(value.data),
+                    id: Ok(value.id),
+                    occurred_at: Ok(value.occurred_at),
+                    org_id: Ok(value.org_id),
+                    request_id: Ok(value.request_id),
+                    sequence: Ok(value.sequence),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct UserEmailVerifiedEvent {
+            actor: ::std::result::Result<super::EventActor, ::std::string::String>,
+            data: ::std::result::Result<super::UserEventData, ::std::string::String>,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            occurred_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            org_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            sequence: ::std::result::Result<i64, ::std::string::String>,
+        }
+        impl ::std::default::Default for UserEmailVerifiedEvent {
+            fn default() -> Self {
+                Self {
+                    actor: Err("no value supplied for actor".to_string()),
+                    data: Err("no value supplied for data".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    occurred_at: Err("no value supplied for occurred_at".to_string()),
+                    org_id: Err("no value supplied for org_id".to_string()),
+                    request_id: Err("no value supplied for request_id".to_string()),
+                    sequence: Err("no value supplied for sequence".to_string()),
+                }
+            }
+        }
+        impl UserEmailVerifiedEvent {
+            pub fn actor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EventActor>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.actor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for actor: {e}")
+                    });
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::UserEventData>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn occurred_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.occurred_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for occurred_at: {e}")
+                    });
+                self
+            }
+            pub fn org_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.org_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for org_id: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+            pub fn sequence<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sequence = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sequence: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UserEmailVerifiedEvent>
+        for super::UserEmailVerifiedEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UserEmailVerifiedEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    actor: value.actor?,
+                    data: value.data?,
+                    id: value.id?,
+                    occurred_at: value.occurred_at?,
+                    org_id: value.org_id?,
+                    request_id: value.request_id?,
+                    sequence: value.sequence?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::UserEmailVerifiedEvent>
+        for UserEmailVerifiedEvent {
+            fn from(value: super::UserEmailVerifiedEvent) -> Self {
+                Self {
+                    actor: Ok(value.actor),
+                    data: Ok(value.data),
+                    id: Ok(value.id),
+                    occurred_at: Ok(value.occurred_at),
+                    org_id: Ok(value.org_id),
+                    request_id: Ok(value.request_id),
+                    sequence: Ok(value.sequence),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct UserEnvelope {
             data: ::std::result::Result<super::User, ::std::string::String>,
             success: ::std::result::Result<bool, ::std::string::String>,
@@ -14596,6 +16620,148 @@ it now: it is never shown again.*/
                 Self {
                     changes: Ok(value.changes),
                     object: Ok(value.object),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct UserInvitedEvent {
+            actor: ::std::result::Result<super::EventActor, ::std::string::String>,
+            data: ::std::result::Result<super::UserEventData, ::std::string::String>,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            occurred_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            org_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            sequence: ::std::result::Result<i64, ::std::string::String>,
+        }
+        impl ::std::default::Default for UserInvitedEvent {
+            fn default() -> Self {
+                Self {
+                    actor: Err("no value supplied for actor".to_string()),
+                    data: Err("no value supplied for data".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    occurred_at: Err("no value supplied for occurred_at".to_string()),
+                    org_id: Err("no value supplied for org_id".to_string()),
+                    request_id: Err("no value supplied for request_id".to_string()),
+                    sequence: Err("no value supplied for sequence".to_string()),
+                }
+            }
+        }
+        impl UserInvitedEvent {
+            pub fn actor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EventActor>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.actor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for actor: {e}")
+                    });
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::UserEventData>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn occurred_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.occurred_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for occurred_at: {e}")
+                    });
+                self
+            }
+            pub fn org_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.org_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for org_id: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+            pub fn sequence<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sequence = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sequence: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UserInvitedEvent> for super::UserInvitedEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UserInvitedEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    actor: value.actor?,
+                    data: value.data?,
+                    id: value.id?,
+                    occurred_at: value.occurred_at?,
+                    org_id: value.org_id?,
+                    request_id: value.request_id?,
+                    sequence: value.sequence?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::UserInvitedEvent> for UserInvitedEvent {
+            fn from(value: super::UserInvitedEvent) -> Self {
+                Self {
+                    actor: Ok(value.actor),
+                    data: Ok(value.data),
+                    id: Ok(value.id),
+                    occurred_at: Ok(value.occurred_at),
+                    org_id: Ok(value.org_id),
+                    request_id: Ok(value.request_id),
+                    sequence: Ok(value.sequence),
                 }
             }
         }
@@ -14809,6 +16975,150 @@ it now: it is never shown again.*/
         impl ::std::convert::From<super::UserPasswordChangedEvent>
         for UserPasswordChangedEvent {
             fn from(value: super::UserPasswordChangedEvent) -> Self {
+                Self {
+                    actor: Ok(value.actor),
+                    data: Ok(value.data),
+                    id: Ok(value.id),
+                    occurred_at: Ok(value.occurred_at),
+                    org_id: Ok(value.org_id),
+                    request_id: Ok(value.request_id),
+                    sequence: Ok(value.sequence),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct UserPasswordResetEvent {
+            actor: ::std::result::Result<super::EventActor, ::std::string::String>,
+            data: ::std::result::Result<super::UserEventData, ::std::string::String>,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            occurred_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            org_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            sequence: ::std::result::Result<i64, ::std::string::String>,
+        }
+        impl ::std::default::Default for UserPasswordResetEvent {
+            fn default() -> Self {
+                Self {
+                    actor: Err("no value supplied for actor".to_string()),
+                    data: Err("no value supplied for data".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    occurred_at: Err("no value supplied for occurred_at".to_string()),
+                    org_id: Err("no value supplied for org_id".to_string()),
+                    request_id: Err("no value supplied for request_id".to_string()),
+                    sequence: Err("no value supplied for sequence".to_string()),
+                }
+            }
+        }
+        impl UserPasswordResetEvent {
+            pub fn actor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EventActor>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.actor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for actor: {e}")
+                    });
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::UserEventData>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn occurred_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.occurred_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for occurred_at: {e}")
+                    });
+                self
+            }
+            pub fn org_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.org_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for org_id: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+            pub fn sequence<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sequence = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sequence: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UserPasswordResetEvent>
+        for super::UserPasswordResetEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UserPasswordResetEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    actor: value.actor?,
+                    data: value.data?,
+                    id: value.id?,
+                    occurred_at: value.occurred_at?,
+                    org_id: value.org_id?,
+                    request_id: value.request_id?,
+                    sequence: value.sequence?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::UserPasswordResetEvent>
+        for UserPasswordResetEvent {
+            fn from(value: super::UserPasswordResetEvent) -> Self {
                 Self {
                     actor: Ok(value.actor),
                     data: Ok(value.data),
@@ -17982,6 +20292,30 @@ let response = client.remove_team_member()
     pub fn remove_team_member(&self) -> builder::RemoveTeamMember<'_> {
         builder::RemoveTeamMember::new(self)
     }
+    /**Redeem a ticket
+
+Public: the token is the credential. A ticket works once: redeeming it is one
+transaction that marks it used only if it is still unused, unsuperseded and unexpired,
+and applies its effect, so of two concurrent redemptions exactly one succeeds (the
+other gets 410 `TICKET_USED`); a refused effect (409, 422) leaves it redeemable.
+`verify_email` sets `primary_email_verified`; `reset_password` sets the password,
+revokes every session and clears the account's sign-in limit; `change_email` makes the
+ticket's address the primary one, verified; `invite` activates the invited user with
+the password. The answer says only the ticket's type, and carries a session when the
+ticket signs the user in. Each attempt counts against the client address's sign-in
+limit (429 past it).
+
+Sends a `POST` request to `/v1/tickets/redeem`
+
+```ignore
+let response = client.redeem_ticket()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn redeem_ticket(&self) -> builder::RedeemTicket<'_> {
+        builder::RedeemTicket::new(self)
+    }
     /**List users
 
 The users of the caller's organization in creation order, one page at a time (keyset
@@ -18184,6 +20518,26 @@ let response = client.revoke_user_session()
 ```*/
     pub fn revoke_user_session(&self) -> builder::RevokeUserSession<'_> {
         builder::RevokeUserSession::new(self)
+    }
+    /**Issue a ticket for a user
+
+A one-time ticket for your app to send to the user (by e-mail, say): its token is in
+this response only, and only its SHA-256 is stored. Needs `users:write`; a ticket for an
+admin needs every scope. Issuing a ticket supersedes the user's earlier live tickets of
+that type: redeeming one of them is then 410 `TICKET_EXPIRED`. See `TicketCreate` for
+what each type does and how long it lives; a user of another organization is 404.
+
+Sends a `POST` request to `/v1/users/{user_id}/tickets`
+
+```ignore
+let response = client.create_user_ticket()
+    .user_id(user_id)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn create_user_ticket(&self) -> builder::CreateUserTicket<'_> {
+        builder::CreateUserTicket::new(self)
     }
     /**List webhook endpoints
 
@@ -21202,6 +23556,180 @@ pub mod builder {
             }
         }
     }
+    /**Builder for [`Client::redeem_ticket`]
+
+[`Client::redeem_ticket`]: super::Client::redeem_ticket*/
+    #[derive(Debug, Clone)]
+    pub struct RedeemTicket<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::TicketRedeem, String>,
+    }
+    impl<'a> RedeemTicket<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::TicketRedeem>,
+            <V as std::convert::TryInto<types::TicketRedeem>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `TicketRedeem` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::TicketRedeem,
+            ) -> types::builder::TicketRedeem,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/tickets/redeem`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::RedeemedTicketEnvelope>,
+            Error<types::ErrorEnvelope>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::TicketRedeem::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/tickets/redeem", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "redeem_ticket",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                410u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::list_users`]
 
 [`Client::list_users`]: super::Client::list_users*/
@@ -22572,6 +25100,197 @@ pub mod builder {
                     )
                 }
                 414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::create_user_ticket`]
+
+[`Client::create_user_ticket`]: super::Client::create_user_ticket*/
+    #[derive(Debug, Clone)]
+    pub struct CreateUserTicket<'a> {
+        client: &'a super::Client,
+        user_id: Result<::uuid::Uuid, String>,
+        body: Result<types::builder::TicketCreate, String>,
+    }
+    impl<'a> CreateUserTicket<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                user_id: Err("user_id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn user_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.user_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for user_id failed".to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::TicketCreate>,
+            <V as std::convert::TryInto<types::TicketCreate>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `TicketCreate` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::TicketCreate,
+            ) -> types::builder::TicketCreate,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/users/{user_id}/tickets`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::IssuedTicketEnvelope>,
+            Error<types::ErrorEnvelope>,
+        > {
+            let Self { client, user_id, body } = self;
+            let user_id = user_id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::TicketCreate::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/users/{}/tickets", client.baseurl, encode_path(& user_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "create_user_ticket",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -24022,6 +26741,12 @@ pub enum ErrorCode {
     RequestTimeout,
     ///`EMAIL_TAKEN`
     EmailTaken,
+    ///`TICKET_NOT_APPLICABLE`
+    TicketNotApplicable,
+    ///`TICKET_EXPIRED`
+    TicketExpired,
+    ///`TICKET_USED`
+    TicketUsed,
     ///`LAST_ADMIN`
     LastAdmin,
     ///`IDEMPOTENCY_CONFLICT`
@@ -24072,6 +26797,10 @@ pub enum ErrorCode {
     InvalidPasswordHash,
     ///`INVALID_TOTP_SECRET`
     InvalidTotpSecret,
+    ///`TICKET_TYPE_MISMATCH`
+    TicketTypeMismatch,
+    ///`REDIRECT_NOT_ALLOWED`
+    RedirectNotAllowed,
     ///`INVALID_WEBHOOK_URL`
     InvalidWebhookUrl,
     /// A code this client does not know yet: treat it by the response's HTTP status.
@@ -24090,6 +26819,9 @@ impl ErrorCode {
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::RequestTimeout => "REQUEST_TIMEOUT",
             Self::EmailTaken => "EMAIL_TAKEN",
+            Self::TicketNotApplicable => "TICKET_NOT_APPLICABLE",
+            Self::TicketExpired => "TICKET_EXPIRED",
+            Self::TicketUsed => "TICKET_USED",
             Self::LastAdmin => "LAST_ADMIN",
             Self::IdempotencyConflict => "IDEMPOTENCY_CONFLICT",
             Self::PreconditionFailed => "PRECONDITION_FAILED",
@@ -24115,6 +26847,8 @@ impl ErrorCode {
             Self::WeakPassword => "WEAK_PASSWORD",
             Self::InvalidPasswordHash => "INVALID_PASSWORD_HASH",
             Self::InvalidTotpSecret => "INVALID_TOTP_SECRET",
+            Self::TicketTypeMismatch => "TICKET_TYPE_MISMATCH",
+            Self::RedirectNotAllowed => "REDIRECT_NOT_ALLOWED",
             Self::InvalidWebhookUrl => "INVALID_WEBHOOK_URL",
             Self::Unknown(code) => code,
         }
@@ -24133,6 +26867,9 @@ impl ::std::convert::From<&str> for ErrorCode {
             "METHOD_NOT_ALLOWED" => Self::MethodNotAllowed,
             "REQUEST_TIMEOUT" => Self::RequestTimeout,
             "EMAIL_TAKEN" => Self::EmailTaken,
+            "TICKET_NOT_APPLICABLE" => Self::TicketNotApplicable,
+            "TICKET_EXPIRED" => Self::TicketExpired,
+            "TICKET_USED" => Self::TicketUsed,
             "LAST_ADMIN" => Self::LastAdmin,
             "IDEMPOTENCY_CONFLICT" => Self::IdempotencyConflict,
             "PRECONDITION_FAILED" => Self::PreconditionFailed,
@@ -24158,6 +26895,8 @@ impl ::std::convert::From<&str> for ErrorCode {
             "WEAK_PASSWORD" => Self::WeakPassword,
             "INVALID_PASSWORD_HASH" => Self::InvalidPasswordHash,
             "INVALID_TOTP_SECRET" => Self::InvalidTotpSecret,
+            "TICKET_TYPE_MISMATCH" => Self::TicketTypeMismatch,
+            "REDIRECT_NOT_ALLOWED" => Self::RedirectNotAllowed,
             "INVALID_WEBHOOK_URL" => Self::InvalidWebhookUrl,
             other => Self::Unknown(other.to_owned()),
         }

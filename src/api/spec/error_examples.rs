@@ -138,6 +138,15 @@ fn typical(code: ErrorCode) -> Typical {
             )),
         ),
         LastAdmin => ("this is the organization's last active admin", None),
+        TicketNotApplicable => ("an invite ticket is only for an invited user", None),
+        TicketExpired => (
+            "this ticket is no longer valid",
+            Some(("token", "superseded by a newer ticket of its type")),
+        ),
+        TicketUsed => (
+            "this ticket was already redeemed",
+            Some(("token", "already redeemed")),
+        ),
         IdempotencyConflict => (
             "this Idempotency-Key was used with a different request",
             None,
@@ -195,5 +204,12 @@ fn typical(code: ErrorCode) -> Typical {
             )),
         ),
         InvalidWebhookUrl => one_field("url", "169.254.169.254 is not a public address"),
+        TicketTypeMismatch => {
+            one_field("type", "not a reset_password ticket; nothing was redeemed")
+        }
+        RedirectNotAllowed => one_field(
+            "redirect_url",
+            "https://elsewhere.example is not one of the allowed redirect origins",
+        ),
     }
 }

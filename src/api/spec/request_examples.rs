@@ -13,7 +13,7 @@
 use serde_json::{Map, Value, json};
 
 use super::response_examples::{
-    ENDPOINT_ID, EVENT_ID, KEY_ID, SESSION_ID, TEAM_ID, USER_ID, WEBHOOK_URL,
+    ENDPOINT_ID, EVENT_ID, KEY_ID, SESSION_ID, TEAM_ID, TICKET_TOKEN, USER_ID, WEBHOOK_URL,
 };
 use crate::{
     bootstrap::{DEMO_ADMIN_EMAIL, DEMO_ADMIN_ID, DEMO_ADMIN_PASSWORD, DEMO_ORG_ID},
@@ -63,6 +63,10 @@ pub fn body(operation_id: &str) -> Option<Value> {
         }),
         // The demo run prints it (console mailer); a server without a mailer answers 503.
         "sendTestMail" => json!({"to": DEMO_ADMIN_EMAIL}),
+        // The demo admin's own address (a ticket to hand to them: 201).
+        "createUserTicket" => json!({"type": "verify_email", "ttl_seconds": 86400}),
+        // A token of the ticket's shape that no server issued: 404 until a real one is sent.
+        "redeemTicket" => json!({"token": TICKET_TOKEN, "type": "verify_email"}),
         "signIn" => json!({
             "org_id": DEMO_ORG_ID,
             "email": DEMO_ADMIN_EMAIL,

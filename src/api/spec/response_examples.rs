@@ -37,6 +37,10 @@ const UPDATED: &str = "2026-11-30T09:52:31.604210Z";
 const EXPIRES: &str = "2026-12-01T09:52:30.000000Z";
 const SIGNED_IN: &str = "2026-11-30T09:52:30.000000Z";
 
+/// A ticket token as issued (its shape: `tkt_` and 43 base64url characters); redeeming it on
+/// a new server answers 404.
+pub const TICKET_TOKEN: &str = "tkt_x9Q2mZkR7vLb3NcT8wYp1HdF6sJe4GaU0oViKqWnXyE";
+
 /// The example body of each success response schema, by schema name.
 pub fn body(schema: &str) -> Option<Value> {
     let data = match schema {
@@ -54,6 +58,12 @@ pub fn body(schema: &str) -> Option<Value> {
                       eyJpc3MiOiJ1c2Vycy1hcGkiLCJzdWIiOiIwMTkzYTVkMC0wMDAwIn0.c2lnbmF0dXJl",
             "session": session(),
         }),
+        "IssuedTicketEnvelope" => json!({
+            "token": TICKET_TOKEN,
+            "expires_at": EXPIRES,
+            "type": "verify_email"
+        }),
+        "RedeemedTicketEnvelope" => json!({"type": "verify_email"}),
         "SessionListEnvelope" => json!([session_info()]),
         "UserSessionListEnvelope" => {
             return Some(json!({"success": true, "data": [session_info()], "meta": {"limit": 50}}));
