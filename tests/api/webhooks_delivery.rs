@@ -7,7 +7,7 @@ use std::{sync::Arc, time::Duration};
 use users_api::domain::EventType;
 
 use crate::webhooks_receiver::{
-    Receiver, Reply, app, append, deliveries, dispatcher, endpoint, verifies, wait_for_deliveries,
+    Receiver, Reply, app, append, dispatcher, endpoint, verifies, wait_for_deliveries,
 };
 
 #[tokio::test]
@@ -40,7 +40,8 @@ async fn a_delivery_is_the_event_signed_per_standard_webhooks() {
         assert!(!verifies("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", got));
     }
 
-    let deliveries = deliveries(&app, hook.id).await;
+    // The receiver answers before the dispatcher records the attempt: wait for both records.
+    let deliveries = wait_for_deliveries(&app, hook.id, 2).await;
     assert_eq!(deliveries.len(), 2);
     assert_eq!(deliveries[0].event_id, created.id, "newest first");
     assert!(deliveries.iter().all(|d| d.status == "succeeded"));
