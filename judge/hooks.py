@@ -14,7 +14,11 @@ both). So that `positive_data_acceptance` still means "valid data is accepted", 
 of the bodies that create or change users, teams, API keys, sessions and webhook endpoints (POST
 and PATCH) get such fields replaced, when the generated value breaks one of those rules, by a
 valid value chosen from the generated one (deterministically); a proof sent without what it
-proves is dropped; positive list requests get a well-formed cursor; positive sign-ins carry the
+proves is dropped; a key's `expires_at` is put in the future; a ticket request keeps `email`
+only for `change_email`, never a `redirect_url` (the judges configure no redirect origin) and a
+`ttl_seconds` within its type's longest life; an invitation (`invite: true`) carries no
+password or status; a test mail goes to a valid address; positive list requests get a
+well-formed cursor; positive sign-ins carry the
 seeded admin's real organization, address and password (so they are 201s, not 401s). Negative
 cases are never touched, and neither is any value whose JSON type is wrong: the server must
 refuse those as generated.
@@ -36,6 +40,8 @@ Calls that would end that session, or change what the hooks sign in with, are ma
 - The admin surface imports secrets freely: positive `POST /v1/users` and `PATCH
   /v1/users/{id}` bodies get strong passwords, valid bcrypt/argon2 hashes and valid TOTP
   secrets; those users are Schemathesis' own, never the admin.
+- `POST /v1/api-keys/{id}/roll` and `DELETE /v1/api-keys/{id}` naming the organization's
+  key (API_KEY, which the hooks create users with) act on a throwaway key instead.
 - Positive `PATCH /v1/me` cases may change (or clear) the admin's `primary_email`; sign-ins use
   the address the admin has at that moment, and put the seeded one back first if it was
   cleared. Schemathesis has an organization of its own (`cargo xtask judge`), so what it does
@@ -269,6 +275,15 @@ def claims(token: str) -> dict[str, Any]:
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
+# The organization's own key(s), created with the organization: the hooks create users with
+# API_KEY, so Schemathesis' rolls and revocations of it go to a throwaway key instead.
+PROTECTED_KEYS = {
+    key["id"].lower()
+    for key in requests.get(
+        BASE_URL + "/v1/api-keys", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+    ).json()["data"]
+}
+
 # The session Schemathesis authenticates with, and its user.
 SESSION_ID = claims(TOKEN)["sid"].lower()
 ADMIN_ID = claims(TOKEN)["sub"].lower()
@@ -395,6 +410,22 @@ def protect_the_run_session(case) -> None:
         case.path_parameters = {**case.path_parameters, "session_id": throwaway["session"]["id"]}
 
 
+def protect_the_run_key(case) -> None:
+    """A roll or revocation of the organization's key acts on a throwaway key instead (in any
+    mode: this is which key the call changes, not the data under test)."""
+    if (case.method.upper(), case.path) not in (
+        ("POST", "/v1/api-keys/{key_id}/roll"),
+        ("DELETE", "/v1/api-keys/{key_id}"),
+    ):
+        return
+    parameters = case.path_parameters or {}
+    if str(parameters.get("key_id", "")).lower() not in PROTECTED_KEYS:
+        return
+    body = {"name": "stand-in", "scopes": ["users:read"]}
+    created = call("POST", "/v1/api-keys", TOKEN, body)["data"]
+    case.path_parameters = {**parameters, "key_id": created["id"]}
+
+
 def protect_the_run_admin(case) -> None:
     """Positive DELETE and PATCH /v1/users/{id} naming the run's own admin (Schemathesis infers
     links from `GET /v1/users` items to them) act on a user of their own instead: deleting,
@@ -462,9 +493,42 @@ def me_as_its_own_user(case, body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+# The longest life of each ticket type, in seconds (`domain::TicketType::max_ttl`).
+TICKET_MAX_TTL = {
+    "reset_password": 86_400,
+    "verify_email": 7 * 86_400,
+    "change_email": 7 * 86_400,
+    "invite": 30 * 86_400,
+}
+
+
+def request_body_rules(path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The rules between fields of one body that JSON Schema does not state."""
+    body = dict(body)
+    if path == "/v1/api-keys" and isinstance(body.get("expires_at"), str):
+        body["expires_at"] = "2099-01-01T00:00:00Z"
+    elif path == "/v1/users/{user_id}/tickets":
+        body.pop("redirect_url", None)
+        kind = body.get("type")
+        if kind != "change_email":
+            body.pop("email", None)
+        else:
+            body["email"] = address(str(body.get("email", "")))
+        ttl = body.get("ttl_seconds")
+        if isinstance(ttl, int) and kind in TICKET_MAX_TTL:
+            body["ttl_seconds"] = min(ttl, TICKET_MAX_TTL[kind])
+    elif path == "/v1/users" and body.get("invite") is True:
+        for field in ("password", "password_hash", "status"):
+            body.pop(field, None)
+    elif path == "/v1/mail/test" and isinstance(body.get("to"), str):
+        body["to"] = address(body["to"])
+    return body
+
+
 @schemathesis.hook
 def before_call(context, case, **kwargs):
     protect_the_run_session(case)
+    protect_the_run_key(case)
     if not positive(case):
         return
     protect_the_run_admin(case)
@@ -476,7 +540,7 @@ def before_call(context, case, **kwargs):
         case.body = sign_in_body(case.body)
         return
     me = case.path == "/v1/me"
-    body = credential_fields(case.body, me)
+    body = credential_fields(request_body_rules(case.path, case.body), me)
     for field, value in body.items():
         if not isinstance(value, str):
             continue

@@ -153,6 +153,8 @@ async fn create(
         updated_at: at,
         last_active_at: None,
         totp_last_step: None,
+        failed_sign_ins: 0,
+        locked_until: None,
     };
     let (api_key, key_row) = auth::new_api_key(&org.id, "bootstrap", &Scope::ALL);
     let session = auth::new_session(&admin.id, tokens.lifetime());

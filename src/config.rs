@@ -71,6 +71,14 @@ pub struct Config {
         default_value = "60"
     )]
     pub sign_in_limit_per_address: NonZeroU32,
+    /// Failed sign-ins in a row that lock an account for `--lockout-duration` (counted in the
+    /// database, across instances); 0, the default, turns lockout off. A success, a password
+    /// reset or `POST /v1/users/{id}/unlock` clears the count.
+    #[arg(long, env = "USERS_API_LOCKOUT_THRESHOLD", default_value = "0")]
+    pub lockout_threshold: u32,
+    /// How long a lockout lasts: seconds, or a number with `s`, `m`, `h` or `d`.
+    #[arg(long, env = "USERS_API_LOCKOUT_DURATION", default_value = "15m", value_parser = parse_duration)]
+    pub lockout_duration: Duration,
     /// How long expired or revoked sessions, and expired, redeemed or superseded one-time
     /// tickets, are kept (for audit) before the sweeper deletes them: seconds, or a number
     /// with `s`, `m`, `h` or `d`.

@@ -93,6 +93,13 @@ error_codes! {
     RedirectNotAllowed = "REDIRECT_NOT_ALLOWED" => UNPROCESSABLE_ENTITY,
     /// A webhook URL that is not `https://` or does not resolve only to public addresses.
     InvalidWebhookUrl = "INVALID_WEBHOOK_URL" => UNPROCESSABLE_ENTITY,
+    /// An expiry that is not in the future.
+    InvalidExpiry = "INVALID_EXPIRY" => UNPROCESSABLE_ENTITY,
+    /// A ticket request that does not fit its `type`: `email` is for, and required by,
+    /// `change_email`; `ttl_seconds` within the type's bounds.
+    InvalidTicketRequest = "INVALID_TICKET_REQUEST" => UNPROCESSABLE_ENTITY,
+    /// `invite: true` with a password, a password hash or a status: an invited user has none.
+    InviteConflict = "INVITE_CONFLICT" => UNPROCESSABLE_ENTITY,
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -135,6 +135,11 @@ pub async fn run(config: &Config) -> Result<()> {
     let mut state = app_state(config, db, secrets.keys)?;
     state.allow_private_webhook_urls = config.webhooks.webhooks_allow_private_urls;
     state.redirect_origins = config.redirect_origins.clone();
+    state.lockout = crate::db::lockout::Lockout {
+        threshold: config.lockout_threshold,
+        duration: chrono::TimeDelta::from_std(config.lockout_duration)
+            .unwrap_or(chrono::TimeDelta::MAX),
+    };
     publish_signing_key(&state.db, &state.tokens, &config.tokens).await?;
     fleet::spawn_refresh(state.db.clone(), state.tokens.clone());
     let (listener, local) = bind(&config.addr).await?;

@@ -9,7 +9,7 @@ use crate::{
         SecretKeys, Tokens,
         throttle::{SignInLimits, SignInThrottle},
     },
-    db::Db,
+    db::{Db, lockout::Lockout},
     error::ApiError,
     mail::Mailer,
 };
@@ -28,6 +28,8 @@ pub struct AppState {
     pub mailer: Option<Mailer>,
     /// `--redirect-origins`: where a ticket's `redirect_url` may point.
     pub redirect_origins: Vec<String>,
+    /// `--lockout-threshold` and `--lockout-duration` (off by default).
+    pub lockout: Lockout,
 }
 
 impl AppState {
@@ -40,6 +42,7 @@ impl AppState {
             allow_private_webhook_urls: false,
             mailer: None,
             redirect_origins: Vec::new(),
+            lockout: Lockout::default(),
         }
     }
 

@@ -97,7 +97,7 @@ pub struct ApiKeyCreate {
     /// At least one of `users:read`, `users:write`, `teams:read`, `teams:write`.
     #[oai(validator(min_items = 1))]
     pub scopes: Vec<Scope>,
-    /// When the key stops working: a future time (else 422 `VALIDATION_FAILED`). Absent:
+    /// When the key stops working: a future time (else 422 `INVALID_EXPIRY`). Absent:
     /// never.
     pub expires_at: Option<Timestamp>,
 }
@@ -140,7 +140,7 @@ error_responses!(CreateApiKeyError {
     403 => Forbidden: "`FORBIDDEN`: only admin users manage API keys (not API keys, viewers or members).",
     413 => PayloadTooLarge: "The body is larger than 256 KiB.",
     415 => UnsupportedMediaType: "The body is not `application/json`.",
-    422 => Unprocessable: "`INVALID_NAME` for an invalid name, `VALIDATION_FAILED` for an empty scope list, an `expires_at` that is not in the future, or several invalid fields.",
+    422 => Unprocessable: "`INVALID_NAME` for an invalid name, `INVALID_EXPIRY` for an `expires_at` that is not in the future, `VALIDATION_FAILED` for an empty scope list or several invalid fields.",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
     503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds.",
 });
@@ -222,7 +222,7 @@ impl ApiKeysApi {
                     let reason = "must be in the future";
                     r.invalid_field(FieldError::new(
                         "expires_at",
-                        ErrorCode::ValidationFailed,
+                        ErrorCode::InvalidExpiry,
                         reason,
                     ));
                     None

@@ -13,9 +13,17 @@ use super::{
     model::{AdminUser, Me},
     patch::{FieldRules, IMMUTABLE, properties},
 };
-use crate::domain::{
-    Bio, DisplayName, EmailAddress, PersonName, PhoneNumber, Role, TeamId, UserStatus,
-};
+use crate::domain::{Bio, DisplayName, EmailAddress, PersonName, PhoneNumber, Role, TeamId};
+
+// The statuses a body may set (`invited` is set only by creating a user with `invite: true`).
+// Documented for the spec only: bodies are read raw and parsed as `UserStatus`. (Not a doc
+// comment: the schema's description stays on the fields that use it.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum SettableStatus {
+    Active,
+    Suspended,
+}
 
 /// The profile a user may write about themselves, on every surface.
 #[derive(Debug, Clone, Object)]
@@ -83,7 +91,7 @@ pub struct AdminFields {
     pub role: Option<Role>,
     /// `active` for a new user unless set. `suspended` refuses the user's sessions and
     /// sign-ins from the next request on.
-    pub status: Option<UserStatus>,
+    pub status: Option<SettableStatus>,
     /// Merged as JSON Merge Patch, with `client_metadata`'s limits; the user reads it through
     /// `/v1/me` but cannot write it.
     #[oai(validator(max_properties = 16))]

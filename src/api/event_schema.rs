@@ -99,6 +99,25 @@ pub struct GoneData {
     pub object: GoneObject,
 }
 
+/// The account a lock is about.
+#[derive(Debug, Clone, Object)]
+pub struct LockObject {
+    /// The user's id.
+    pub id: UserId,
+    /// Until when every sign-in is refused; `null` once unlocked.
+    #[oai(nullable)]
+    pub locked_until: Option<Timestamp>,
+}
+
+/// An account locked by failed sign-ins, or unlocked by an administrator.
+#[derive(Debug, Clone, Object)]
+pub struct LockData {
+    /// The account.
+    pub object: LockObject,
+    /// The failed sign-ins in a row that locked it (0 on unlocking).
+    pub failed_sign_ins: i32,
+}
+
 /// A session as its events show it.
 #[derive(Debug, Clone, Object)]
 pub struct SessionObject {
@@ -248,6 +267,8 @@ event_schemas! {
     UserEmailChangedEvent(UserEventData) = "user.email_changed": "A user moved to a new, verified address by redeeming a `change_email` ticket (with `user.updated`).",
     UserPasswordResetEvent(UserEventData) = "user.password_reset": "A user set a new password by redeeming a `reset_password` ticket (with `user.updated` and `user.password_changed`); every session was revoked.",
     UserInvitedEvent(UserEventData) = "user.invited": "A user was created as `invited` (with `user.created`); they become `active` by redeeming an `invite` ticket.",
+    UserLockedEvent(LockData) = "user.locked": "Failed sign-ins in a row (`--lockout-threshold`) locked the account until `object.locked_until`; the system is the actor.",
+    UserUnlockedEvent(LockData) = "user.unlocked": "An administrator unlocked the account (`POST /v1/users/{user_id}/unlock`).",
     SessionCreatedEvent(SessionEventData) = "session.created": "A user signed in.",
     SessionRevokedEvent(SessionEventData) = "session.revoked": "A user signed out, or revoked one of their sessions.",
     SessionSignInFailedEvent(SignInFailedData) = "session.sign_in_failed": "A sign-in was refused (audit only: webhooks get it only when they name it).",

@@ -26,8 +26,8 @@ mod sessions;
 mod spec;
 mod teams;
 mod tickets;
+mod user_access;
 mod user_input;
-mod user_sessions;
 mod users;
 mod webhooks;
 
@@ -141,7 +141,7 @@ type Apis = (
     me::MeApi,
     sessions::SessionsApi,
     users::UsersApi,
-    user_sessions::UserSessionsApi,
+    user_access::UserAccessApi,
     tickets::TicketsApi,
     teams::TeamsApi,
     api_keys::ApiKeysApi,
@@ -157,7 +157,7 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
             me::MeApi,
             sessions::SessionsApi,
             users::UsersApi,
-            user_sessions::UserSessionsApi,
+            user_access::UserAccessApi,
             tickets::TicketsApi,
             teams::TeamsApi,
             api_keys::ApiKeysApi,

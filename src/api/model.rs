@@ -117,6 +117,11 @@ pub struct AdminUser {
     pub fields: UserFields,
     /// Data only the admin surface reads and writes; never shown through `/v1/me`.
     pub server_metadata: BTreeMap<String, Value>,
+    /// Until when failed sign-ins in a row lock the account (`--lockout-threshold`): every
+    /// sign-in is refused meanwhile. `null` when it is not locked;
+    /// `POST /v1/users/{user_id}/unlock` lifts it.
+    #[oai(nullable)]
+    pub locked_until: Option<Timestamp>,
 }
 
 /// A user as change events show it: the fields of `User` that are kept in the user's row, as
@@ -238,9 +243,14 @@ pub fn user_snapshot(user: &models::User) -> Result<Value, ApiError> {
 }
 
 pub fn admin_user(user: &models::User, extras: Extras) -> Result<AdminUser, ApiError> {
+    let now = crate::db::now();
     Ok(AdminUser {
         fields: user_fields(user, extras)?,
         server_metadata: metadata(&user.server_metadata)?,
+        locked_until: user
+            .locked_until
+            .filter(|until| *until > now)
+            .map(Timestamp::from),
     })
 }
 

@@ -31,8 +31,10 @@ pub struct TicketCreate {
     pub kind: TicketType,
     /// How long it stays redeemable, in seconds: at least 60 and at most 86400 (a day) for
     /// `reset_password`, 604800 (a week) for `verify_email` and `change_email`, 2592000 (30
-    /// days) for `invite`; else 422 `VALIDATION_FAILED`. Default: 3600 for `reset_password`,
-    /// 86400 for `verify_email` and `change_email`, 604800 for `invite`.
+    /// days) for `invite`. Outside 60..=2592000 is 400 `MALFORMED_REQUEST`; above the
+    /// type's own longest life, 422 `INVALID_TICKET_REQUEST`. Default: 3600 for
+    /// `reset_password`, 86400 for `verify_email` and `change_email`, 604800 for `invite`.
+    #[oai(validator(minimum(value = "60"), maximum(value = "2592000")))]
     pub ttl_seconds: Option<u64>,
     /// Your page that redeems the ticket; the response's `url` is this with
     /// `token=<token>` added to its query. Its origin must be one of the server's
@@ -40,7 +42,8 @@ pub struct TicketCreate {
     /// configured).
     pub redirect_url: Option<String>,
     /// The address to move to: required for `change_email`, refused for the other types
-    /// (422). Another user of the organization holding it is 409 `EMAIL_TAKEN`.
+    /// (422 `INVALID_TICKET_REQUEST`). Another user of the organization holding it is 409
+    /// `EMAIL_TAKEN`.
     pub email: Option<String>,
 }
 
@@ -64,10 +67,13 @@ pub struct IssuedTicket {
 #[derive(Debug, Clone, Object)]
 #[oai(deny_unknown_fields)]
 pub struct TicketRedeem {
-    /// The ticket's token, as issued.
+    /// The ticket's token, as issued: `tkt_` and 43 base64url characters (anything else is
+    /// 400).
+    #[oai(validator(pattern = r"^tkt_[A-Za-z0-9_-]{43}$"))]
     pub token: String,
     /// The new password, for `reset_password` and `invite` tickets (required there, refused
-    /// for the others: 422): 8–256 characters, not easily guessed (422 `WEAK_PASSWORD`).
+    /// for the others: 422 `INVALID_TICKET_REQUEST`): 8–256 characters, not easily guessed
+    /// (422 `WEAK_PASSWORD`).
     pub password: Option<String>,
     /// The type your page expects: a ticket of another type is refused (422
     /// `TICKET_TYPE_MISMATCH`) and stays redeemable. Leave out to accept any type.
@@ -106,26 +112,26 @@ pub enum RedeemedTicketResponse {
 }
 
 error_responses!(IssueTicketError {
-    400 => BadRequest: "`MALFORMED_REQUEST`: not JSON, wrong JSON types, an unknown `type`, unknown fields, or `user_id` not a UUID.",
+    400 => BadRequest: "`MALFORMED_REQUEST`: not JSON, wrong JSON types, an unknown `type`, unknown fields, `ttl_seconds` outside 60..=2592000, or `user_id` not a UUID.",
     401 => Unauthorized: "Missing, malformed, expired or revoked credentials.",
     403 => Forbidden: "`INSUFFICIENT_SCOPE`: the caller lacks `users:write` (`details.scope`: `users:write`), or the user is an admin and the caller does not hold every scope (`details.scope`: the missing scopes, space-separated).",
     404 => NotFound: "No such user in the caller's organization.",
     409 => Conflict: "`TICKET_NOT_APPLICABLE`: an `invite` ticket for a user who is not `invited`, another type for one who is, or `verify_email` for a user without an address. `EMAIL_TAKEN`: another user of the organization has `email`.",
     413 => PayloadTooLarge: "The body is larger than 256 KiB.",
     415 => UnsupportedMediaType: "The body is not `application/json`.",
-    422 => Unprocessable: "`VALIDATION_FAILED` (`ttl_seconds` out of bounds, `email` missing or not allowed, `redirect_url` not an http(s) URL), `INVALID_EMAIL`, or `REDIRECT_NOT_ALLOWED` (`redirect_url`'s origin is not configured); `errors` lists every one.",
+    422 => Unprocessable: "`INVALID_TICKET_REQUEST` (`ttl_seconds` above the type's longest life, `email` missing for `change_email` or sent for another type), `INVALID_EMAIL`, or `REDIRECT_NOT_ALLOWED` (`redirect_url` not an http(s) URL, or its origin is not configured); with several, `VALIDATION_FAILED` and `errors` lists every one. Nothing was issued.",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
     503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds.",
 });
 
 error_responses!(RedeemTicketError {
-    400 => BadRequest: "`MALFORMED_REQUEST`: not JSON, wrong JSON types, an unknown `type` or unknown fields.",
+    400 => BadRequest: "`MALFORMED_REQUEST`: not JSON, wrong JSON types, a `token` that is not shaped like a ticket token (`tkt_` and 43 URL-safe base64 characters), an unknown `type` or unknown fields.",
     404 => NotFound: "`NOT_FOUND`: no ticket has this token.",
     409 => Conflict: "`EMAIL_TAKEN`: another user took the `change_email` ticket's address meanwhile; the ticket stays redeemable.",
     410 => Gone: "`TICKET_USED`: already redeemed. `TICKET_EXPIRED`: past its expiry, superseded by a newer ticket of its type, or no longer applicable (the address to verify changed, the user is no longer invited); `details.token` says which.",
     413 => PayloadTooLarge: "The body is larger than 256 KiB.",
     415 => UnsupportedMediaType: "The body is not `application/json`.",
-    422 => Unprocessable: "`VALIDATION_FAILED` (a `token` that is not a ticket token; `password` missing or not taken), `WEAK_PASSWORD`, or `TICKET_TYPE_MISMATCH` (not the `type` expected). Nothing was redeemed.",
+    422 => Unprocessable: "`INVALID_TICKET_REQUEST` (`password` missing for a ticket that sets one, or sent to one that doesn't), `WEAK_PASSWORD`, or `TICKET_TYPE_MISMATCH` (not the `type` expected). Nothing was redeemed.",
     429 => TooManyRequests: "`RATE_LIMITED`: too many attempts from this address (the sign-in limit); retry after `Retry-After` seconds.", header "Retry-After",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
     503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds.",

@@ -43,15 +43,11 @@ fn read_fields(r: &mut Reader, surface: Surface) -> UserChanges {
     }
     if surface != Surface::Me {
         changes.role = r.choice("role", "admin, member, viewer", Role::parse);
-        changes.status = r.choice("status", "active, suspended", UserStatus::parse);
-        if changes.status == Some(UserStatus::Invited) {
-            changes.status = None;
-            r.invalid_field(FieldError::new(
-                "status",
-                ErrorCode::ValidationFailed,
-                "invited is set only by creating a user with invite: true",
-            ));
-        }
+        // `invited` is set only by creating a user with `invite: true`: outside the body's
+        // enum (`bodies::SettableStatus`), a 400 like any other value.
+        changes.status = r.choice("status", "active, suspended", |name| {
+            UserStatus::parse(name).filter(|status| *status != UserStatus::Invited)
+        });
         changes.phone_number_verified = r.boolean("phone_number_verified");
         changes.primary_email_verified = r.boolean("primary_email_verified");
         changes.primary_email_auth_enabled = r.boolean("primary_email_auth_enabled");
@@ -137,7 +133,7 @@ fn refuse_beside_invite(r: &mut Reader, changes: &UserChanges, credentials: &Cre
     for (field, _) in sent.into_iter().filter(|(_, sent)| *sent) {
         r.invalid_field(FieldError::new(
             field,
-            ErrorCode::ValidationFailed,
+            ErrorCode::InviteConflict,
             "not with invite: true; an invited user chooses a password when accepting",
         ));
     }

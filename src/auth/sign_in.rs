@@ -1,7 +1,8 @@
 //! Sign-in (PRODUCT §5): e-mail and password, plus a TOTP code when two-factor authentication is
 //! on. Every failure is the same 401 whatever was wrong, after the same password work, so neither
 //! the answer nor its timing tells whether an account exists. Attempts are limited per account
-//! and per client address before anything is read.
+//! and per client address before anything is read; with `--lockout-threshold`, failed attempts
+//! in a row lock the account (`db::lockout`), with the same 401.
 
 use std::net::IpAddr;
 
@@ -12,7 +13,11 @@ use super::{
     totp,
 };
 use crate::{
-    db::{events, models::Session, sessions, users},
+    db::{
+        events, lockout,
+        models::{Session, User},
+        sessions, users,
+    },
     domain::{EmailAddress, OrgId, UserId, UserStatus},
     error::ApiError,
     events::sessions::{self as session_events, SignInFailure},
@@ -72,12 +77,31 @@ pub async fn sign_in(
     };
     let stored = user.as_ref().and_then(|user| user.password_hash.clone());
     let verdict = password::verify(password, stored.as_deref()).await?;
+    let now = crate::db::now();
+    // A locked account refuses every attempt, the right password too, and counts none.
+    let locked = user
+        .as_ref()
+        .is_some_and(|user| user.locked_until.is_some_and(|until| until > now));
+    // A wrong password or code of an existing, unlocked account counts toward the lockout.
+    let failed = async |user: &User, failure: SignInFailure| {
+        let lock = |until, count| {
+            session_events::locked(user.org_id, &user.id, until, count, request_id.clone())
+        };
+        match lockout::record_failure(&state.db, &user.id, state.lockout, now, lock).await {
+            Ok(_) => refuse(Some(user.id), failure).await,
+            Err(error) => error,
+        }
+    };
     let (Verdict::Right { rehash }, Some(user), Some(stored)) = (verdict, &user, stored) else {
         return Err(match &user {
             None => refuse(None, SignInFailure::UnknownAccount).await,
-            Some(user) => refuse(Some(user.id), SignInFailure::WrongPassword).await,
+            Some(user) if locked => refuse(Some(user.id), SignInFailure::Locked).await,
+            Some(user) => failed(user, SignInFailure::WrongPassword).await,
         });
     };
+    if locked {
+        return Err(refuse(Some(user.id), SignInFailure::Locked).await);
+    }
     match user.status {
         UserStatus::Active => {}
         UserStatus::Suspended => return Err(refuse(Some(user.id), SignInFailure::Suspended).await),
@@ -97,7 +121,7 @@ pub async fn sign_in(
             None => false,
         };
         if !accepted {
-            return Err(refuse(Some(user.id), SignInFailure::WrongTotpCode).await);
+            return Err(failed(user, SignInFailure::WrongTotpCode).await);
         }
     }
     let upgraded = match rehash {

@@ -88,6 +88,7 @@ macro_rules! write {
 pub mod admins;
 pub mod api_keys;
 pub mod events;
+pub mod lockout;
 pub mod mail;
 pub mod me;
 pub mod models;

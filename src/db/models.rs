@@ -54,6 +54,10 @@ pub struct User {
     pub last_active_at: Option<NaiveDateTime>,
     /// The last TOTP time step whose code was accepted (replay guard).
     pub totp_last_step: Option<i64>,
+    /// Failed sign-ins in a row since the last success (`db::lockout`).
+    pub failed_sign_ins: i32,
+    /// Until when every sign-in is refused (`--lockout-threshold`); `None`: not locked.
+    pub locked_until: Option<NaiveDateTime>,
 }
 
 /// Columns a PATCH may change. `None` leaves a column alone; for nullable columns `Some(None)`

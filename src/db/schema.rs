@@ -42,6 +42,8 @@ diesel::table! {
         totp_last_step -> Nullable<BigInt>,
         search_key -> Nullable<Text>,
         search_key_version -> Nullable<BigInt>,
+        failed_sign_ins -> Integer,
+        locked_until -> Nullable<Timestamp>,
     }
 }
 

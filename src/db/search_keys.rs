@@ -241,6 +241,8 @@ mod tests {
             updated_at: at,
             last_active_at: None,
             totp_last_step: None,
+            failed_sign_ins: 0,
+            locked_until: None,
         }
     }
 

@@ -247,10 +247,12 @@ pub async fn consume_totp_step(db: &Db, user_id: &UserId, step: i64) -> Result<b
     })
 }
 
-/// Stores the session of a successful sign-in; marks the user active and, when the stored hash
-/// was imported or has old parameters, replaces it with `upgraded_hash` — only if it is still
-/// the hash the password was checked against: a password changed meanwhile is never undone,
-/// and the old one does not sign in (401, nothing stored).
+/// Stores the session of a successful sign-in; marks the user active, clears their count of
+/// failed sign-ins (`lockout`) and, when the stored hash was imported or has old parameters,
+/// replaces it with `upgraded_hash` — only if it is still the hash the password was checked
+/// against and the account is not locked: a password changed meanwhile is never undone, the
+/// old one does not sign in, and a lock set by a failure that raced this attempt holds (401,
+/// nothing stored).
 pub async fn start(
     db: &Db,
     session: &Session,
@@ -265,25 +267,27 @@ pub async fn start(
             .await?;
         let user = users::table
             .filter(users::id.eq(&session.user_id))
-            .filter(users::password_hash.eq(checked_hash));
+            .filter(users::password_hash.eq(checked_hash))
+            .filter(
+                users::locked_until
+                    .is_null()
+                    .or(users::locked_until.le(session.created_at)),
+            );
+        let active = (
+            users::last_active_at.eq(Some(session.created_at)),
+            users::failed_sign_ins.eq(0),
+        );
         let updated = match upgraded_hash {
             Some(hash) => {
                 diesel::update(user)
-                    .set((
-                        users::last_active_at.eq(Some(session.created_at)),
-                        users::password_hash.eq(hash),
-                    ))
+                    .set((active, users::password_hash.eq(hash)))
                     .execute(conn)
                     .await?
             }
-            None => {
-                diesel::update(user)
-                    .set(users::last_active_at.eq(Some(session.created_at)))
-                    .execute(conn)
-                    .await?
-            }
+            None => diesel::update(user).set(active).execute(conn).await?,
         };
-        // The password changed while it was being checked: the old one no longer signs in.
+        // The password changed while it was being checked, or a racing failure locked the
+        // account: the attempt does not sign in.
         if updated == 0 {
             return Err(ApiError::unauthorized());
         }

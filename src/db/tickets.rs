@@ -223,6 +223,16 @@ pub async fn redeem(
             }
         };
         revoke_sessions!(conn, &ticket.user_id, revoke);
+        if ticket.kind == TicketType::ResetPassword {
+            // A reset proves the address: it ends a lockout (`lockout`) and its count.
+            diesel::update(users::table.find(&ticket.user_id))
+                .set((
+                    users::locked_until.eq(None::<NaiveDateTime>),
+                    users::failed_sign_ins.eq(0),
+                ))
+                .execute(conn)
+                .await?;
+        }
         if let Some(session) = &session {
             diesel::insert_into(sessions::table)
                 .values(session)

@@ -44,6 +44,8 @@ event_types! {
     UserPasswordChanged = "user.password_changed",
     UserTotpEnabled = "user.totp_enabled",
     UserTotpDisabled = "user.totp_disabled",
+    UserLocked = "user.locked",
+    UserUnlocked = "user.unlocked",
     UserEmailVerified = "user.email_verified",
     UserEmailChanged = "user.email_changed",
     UserPasswordReset = "user.password_reset",

@@ -75,7 +75,7 @@ impl TicketType {
         let ttl = Duration::from_secs(seconds);
         if ttl < MIN_TICKET_TTL || ttl > self.max_ttl() {
             return Err(Invalid::new(
-                ErrorCode::ValidationFailed,
+                ErrorCode::InvalidTicketRequest,
                 format!(
                     "a {} ticket lives {} to {} seconds",
                     self.as_str(),
@@ -116,7 +116,7 @@ mod tests {
         assert!(reset.ttl(Some(86_401)).is_err());
         assert!(TicketType::Invite.ttl(Some(30 * 86_400)).is_ok());
         let refused = TicketType::Invite.ttl(Some(0)).unwrap_err();
-        assert_eq!(refused.code, ErrorCode::ValidationFailed);
+        assert_eq!(refused.code, ErrorCode::InvalidTicketRequest);
         assert!(
             refused.reason.contains("60 to 2592000"),
             "{}",

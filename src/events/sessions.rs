@@ -1,6 +1,7 @@
-//! The events of sessions: `session.created` at sign-in, `session.revoked` when a user signs
-//! out or revokes one of their sessions, and `session.sign_in_failed`, the audit trail of
-//! refused sign-ins (webhook endpoints get it only by naming it). Sessions that end because a
+//! The events of sessions: `session.created` at sign-in, `session.revoked` when a session is
+//! ended, and `session.sign_in_failed`, the audit trail of refused sign-ins (webhook endpoints
+//! get it only by naming it); and of the lockout they can cause, `user.locked` and
+//! `user.unlocked`. Sessions that end because a
 //! password changed or a user was suspended are covered by that user's event, not one each.
 
 use serde_json::json;
@@ -27,6 +28,8 @@ pub enum SignInFailure {
     WrongTotpCode,
     /// The user was invited and has not accepted the invitation yet.
     Invited,
+    /// Too many failed sign-ins in a row locked the account (`--lockout-threshold`).
+    Locked,
 }
 
 impl SignInFailure {
@@ -38,6 +41,7 @@ impl SignInFailure {
             Self::EmailSignInDisabled => "email_sign_in_disabled",
             Self::WrongTotpCode => "wrong_totp_code",
             Self::Invited => "invited",
+            Self::Locked => "locked",
         }
     }
 }
@@ -85,4 +89,38 @@ pub fn sign_in_failed(
     let data = json!({"user_id": user_id, "reason": failure.as_str()});
     let subject = user_id.map(|id| id.to_string());
     origin.event(org_id, EventType::SessionSignInFailed, subject, &data)
+}
+
+/// `user.locked`: `failed` sign-ins in a row locked the account until `until`. The system is the
+/// actor; the request is the attempt that crossed the threshold.
+pub fn locked(
+    org_id: OrgId,
+    user_id: &UserId,
+    until: chrono::NaiveDateTime,
+    failed: i32,
+    request_id: Option<String>,
+) -> NewEvent {
+    let origin = Origin {
+        actor: Actor::System,
+        request_id,
+    };
+    let until = Timestamp::from(until).to_string();
+    let data = json!({"object": {"id": user_id, "locked_until": until}, "failed_sign_ins": failed});
+    origin.event(
+        org_id,
+        EventType::UserLocked,
+        Some(user_id.to_string()),
+        &data,
+    )
+}
+
+/// `user.unlocked`: `origin` (an administrator) lifted the lock.
+pub fn unlocked(origin: &Origin, org_id: OrgId, user_id: &UserId) -> NewEvent {
+    let data = json!({"object": {"id": user_id, "locked_until": null}, "failed_sign_ins": 0});
+    origin.event(
+        org_id,
+        EventType::UserUnlocked,
+        Some(user_id.to_string()),
+        &data,
+    )
 }

@@ -216,6 +216,8 @@ pub async fn create(
         updated_at: at,
         last_active_at: None,
         totp_last_step: None,
+        failed_sign_ins: 0,
+        locked_until: None,
     };
     access::may_create(caller, &new)?;
     let events = events.created(&new)?;

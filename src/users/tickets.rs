@@ -61,7 +61,7 @@ pub async fn issue(
         (TicketType::ChangeEmail, None) => {
             invalid.push(FieldError::new(
                 "email",
-                ErrorCode::ValidationFailed,
+                ErrorCode::InvalidTicketRequest,
                 "required for a change_email ticket: the address to move to",
             ));
             None
@@ -69,7 +69,7 @@ pub async fn issue(
         (_, Some(_)) => {
             invalid.push(FieldError::new(
                 "email",
-                ErrorCode::ValidationFailed,
+                ErrorCode::InvalidTicketRequest,
                 "only a change_email ticket takes an address",
             ));
             None
@@ -144,7 +144,7 @@ fn allowed_redirect(origins: &[String], raw: &str) -> Result<url::Url, FieldErro
         .filter(|url| matches!(url.scheme(), "http" | "https"))
         .ok_or_else(|| {
             refuse(
-                ErrorCode::ValidationFailed,
+                ErrorCode::RedirectNotAllowed,
                 "must be an absolute http(s) URL".into(),
             )
         })?;
@@ -265,7 +265,7 @@ pub async fn redeem(
 fn password_refused(reason: &str) -> ApiError {
     ApiError::validation(vec![FieldError::new(
         "password",
-        ErrorCode::ValidationFailed,
+        ErrorCode::InvalidTicketRequest,
         reason,
     )])
 }

@@ -79,7 +79,7 @@ async fn an_expiry_must_be_a_future_rfc_3339_time() {
     let past = Utc::now() - chrono::TimeDelta::seconds(1);
     let client = app.client();
     let reply = client.create_api_key().body(reporting(Some(past)));
-    assert_eq!(code(reply.send().await), (422, "VALIDATION_FAILED".into()));
+    assert_eq!(code(reply.send().await), (422, "INVALID_EXPIRY".into()));
     for (bad, status) in [
         (json!("tomorrow"), 400),
         (json!(null), 400),

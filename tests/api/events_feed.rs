@@ -133,7 +133,7 @@ async fn credentials_are_named_as_changed_and_never_shown() {
     .unwrap();
     change(UserPatch {
         totp_secret_base64: Patch::Null,
-        status: Some(users_api_client::types::UserStatus::Suspended),
+        status: Some(users_api_client::types::SettableStatus::Suspended),
         ..Default::default()
     })
     .await

@@ -18,7 +18,7 @@ use users_api::{
         throttle::{SignInLimits, SignInThrottle},
     },
     bootstrap::{self, Credentials},
-    db::{DatabaseUrl, Db, Timeouts},
+    db::{DatabaseUrl, Db, Timeouts, lockout::Lockout},
     mail::{MailSettings, Mailer},
     server::ConnectionLimits,
     state::AppState,
@@ -73,6 +73,8 @@ pub struct TestOptions {
     pub mailer: Option<Arc<MailSettings>>,
     /// `--redirect-origins` (none by default, as the server's).
     pub redirect_origins: Vec<String>,
+    /// `--lockout-threshold` and `--lockout-duration` (off by default, as the server's).
+    pub lockout: Lockout,
 }
 
 impl Default for TestOptions {
@@ -96,6 +98,7 @@ impl Default for TestOptions {
             allow_private_webhook_urls: false,
             mailer: None,
             redirect_origins: Vec::new(),
+            lockout: Lockout::default(),
         }
     }
 }
@@ -166,6 +169,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     state.allow_private_webhook_urls = options.allow_private_webhook_urls;
     state.mailer = options.mailer.map(Mailer::new);
     state.redirect_origins = options.redirect_origins;
+    state.lockout = options.lockout;
     // As the server does at start: the key is the fleet's from now on.
     state
         .tokens

@@ -4,7 +4,7 @@
 
 use users_api_client::{
     Client, Patch, UserPatch,
-    types::{Role, User, UserEnvelope, UserStatus},
+    types::{Role, SettableStatus, User, UserEnvelope, UserStatus},
 };
 use uuid::Uuid;
 
@@ -31,7 +31,7 @@ fn demote() -> UserPatch {
 
 fn suspend() -> UserPatch {
     UserPatch {
-        status: Some(UserStatus::Suspended),
+        status: Some(SettableStatus::Suspended),
         ..Default::default()
     }
 }
@@ -120,7 +120,7 @@ async fn a_suspended_admin_does_not_count_and_can_be_made_active_again() {
     patch(&key, second.id, suspend()).await.unwrap();
     assert_last_admin(patch(&key, admin_id(&app), demote()).await);
     let body = UserPatch {
-        status: Some(UserStatus::Active),
+        status: Some(SettableStatus::Active),
         ..Default::default()
     };
     patch(&key, second.id, body).await.unwrap();

@@ -25,6 +25,7 @@ mod hardening_nul;
 mod hardening_text;
 mod helpers;
 mod last_admin;
+mod lockout;
 mod logs;
 mod mail_api;
 mod mail_delivery;

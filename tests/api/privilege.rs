@@ -5,7 +5,7 @@
 use base64::{Engine, engine::general_purpose::STANDARD};
 use users_api_client::{
     Client, Patch, UserPatch,
-    types::{Role, User, UserCreate, UserEnvelope, UserStatus},
+    types::{Role, SettableStatus, User, UserCreate, UserEnvelope, UserStatus},
 };
 
 use crate::{
@@ -211,7 +211,7 @@ async fn a_users_write_key_cannot_suspend_an_admin() {
     create_user(&app, "second-admin@acme.test", Role::Admin).await;
     let (writer, admin) = writer_and_admin(&app).await;
     let body = UserPatch {
-        status: Some(UserStatus::Suspended),
+        status: Some(SettableStatus::Suspended),
         ..Default::default()
     };
     assert_needs_every_scope(patch(&writer, &admin, body).await);
@@ -272,7 +272,7 @@ async fn a_users_write_key_still_manages_members_and_an_admins_profile() {
         .data;
     let body = UserPatch {
         role: Some(Role::Viewer),
-        status: Some(UserStatus::Suspended),
+        status: Some(SettableStatus::Suspended),
         password: Patch::Null,
         primary_email: Patch::Value("ada@elsewhere.test".into()),
         totp_secret_base64: Patch::Value(STANDARD.encode([7u8; 20])),
@@ -292,7 +292,7 @@ async fn a_users_write_key_still_manages_members_and_an_admins_profile() {
         display_name: Patch::Value("The Admin".into()),
         phone_number: Patch::Value("+14155550123".into()),
         role: Some(Role::Admin),
-        status: Some(UserStatus::Active),
+        status: Some(SettableStatus::Active),
         primary_email: Patch::Value("admin@acme.test".into()),
         ..Default::default()
     };
@@ -329,13 +329,13 @@ async fn a_full_scope_key_and_an_admin_session_make_and_manage_admins() {
             primary_email_verified: Some(true),
             primary_email_auth_enabled: Some(false),
             totp_secret_base64: Patch::Value(STANDARD.encode([7u8; 20])),
-            status: Some(UserStatus::Suspended),
+            status: Some(SettableStatus::Suspended),
             ..Default::default()
         };
         patch(client, &admin, body).await.unwrap();
         let body = UserPatch {
             role: Some(Role::Member),
-            status: Some(UserStatus::Active),
+            status: Some(SettableStatus::Active),
             ..Default::default()
         };
         patch(client, &admin, body).await.unwrap();

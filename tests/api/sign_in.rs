@@ -7,7 +7,7 @@ use users_api::{
 };
 use users_api_client::{
     Patch, UserPatch,
-    types::{Role, UserCreate, UserStatus},
+    types::{Role, SettableStatus, UserCreate},
 };
 
 use crate::{
@@ -133,7 +133,7 @@ async fn suspended_users_and_users_without_email_auth_are_refused() {
 
     // Suspension revokes the live session and refuses new ones ...
     set(UserPatch {
-        status: Some(UserStatus::Suspended),
+        status: Some(SettableStatus::Suspended),
         ..Default::default()
     })
     .await;
@@ -143,7 +143,7 @@ async fn suspended_users_and_users_without_email_auth_are_refused() {
     assert_eq!(code(reply), (401, "UNAUTHORIZED".into()));
     // ... and `active` restores sign-in (not the revoked session).
     set(UserPatch {
-        status: Some(UserStatus::Active),
+        status: Some(SettableStatus::Active),
         ..Default::default()
     })
     .await;

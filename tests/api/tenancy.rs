@@ -266,6 +266,14 @@ async fn every_id_taking_route_answers_another_orgs_ids_like_missing_ones_for_ev
             &b.api_key,
         ),
         (
+            Method::POST,
+            "/v1/users/{user_id}/unlock",
+            format!("/v1/users/{a_user}/unlock"),
+            format!("/v1/users/{missing}/unlock"),
+            Value::Null,
+            &b.api_key,
+        ),
+        (
             Method::DELETE,
             "/v1/users/{user_id}/sessions/{session_id}",
             format!("/v1/users/{a_admin}/sessions/{a_session}"),

@@ -213,7 +213,7 @@ async fn a_redirect_url_must_have_an_allowed_origin_and_gets_the_token_in_its_qu
         );
     }
     let reply = send(&app, &user, with_redirect("javascript:alert(1)")).await;
-    assert_eq!(code(reply), (422, "VALIDATION_FAILED".into()));
+    assert_eq!(code(reply), (422, "REDIRECT_NOT_ALLOWED".into()));
 }
 
 #[tokio::test]
@@ -293,32 +293,40 @@ async fn bad_ticket_requests_are_refused_in_the_envelope() {
                 .await
         }
     };
-    for ttl in [0, 59, 86_401] {
+    for (ttl, refused) in [
+        (0, (400, "MALFORMED_REQUEST")),
+        (59, (400, "MALFORMED_REQUEST")),
+        (2_592_001, (400, "MALFORMED_REQUEST")),
+        (86_401, (422, "INVALID_TICKET_REQUEST")),
+    ] {
         let body = TicketCreate {
             ttl_seconds: Some(ttl),
             ..ask(TicketType::ResetPassword)
         };
-        assert_eq!(
-            code(send(body).await),
-            (422, "VALIDATION_FAILED".into()),
-            "{ttl}"
-        );
+        let refused = (refused.0, refused.1.to_string());
+        assert_eq!(code(send(body).await), refused, "{ttl}");
     }
     let body = TicketCreate {
         ttl_seconds: Some(30 * 86_400),
         ..ask(TicketType::VerifyEmail)
     };
-    assert_eq!(code(send(body).await), (422, "VALIDATION_FAILED".into()));
+    assert_eq!(
+        code(send(body).await),
+        (422, "INVALID_TICKET_REQUEST".into())
+    );
     // `email` only, and always, with change_email.
     assert_eq!(
         code(send(ask(TicketType::ChangeEmail)).await),
-        (422, "VALIDATION_FAILED".into())
+        (422, "INVALID_TICKET_REQUEST".into())
     );
     let body = TicketCreate {
         email: Some("new@acme.test".into()),
         ..ask(TicketType::VerifyEmail)
     };
-    assert_eq!(code(send(body).await), (422, "VALIDATION_FAILED".into()));
+    assert_eq!(
+        code(send(body).await),
+        (422, "INVALID_TICKET_REQUEST".into())
+    );
     let body = TicketCreate {
         email: Some("not an address".into()),
         ..ask(TicketType::ChangeEmail)
@@ -352,16 +360,16 @@ async fn bad_ticket_requests_are_refused_in_the_envelope() {
     ] {
         assert_eq!(
             code(redeem(&app, token, None, None).await),
-            (422, "VALIDATION_FAILED".into())
+            (400, "MALFORMED_REQUEST".into())
         );
     }
     let token = issue(&app, &user, ask(TicketType::VerifyEmail)).await;
     let reply = redeem(&app, &token, Some("correct horse battery staple"), None).await;
-    assert_eq!(code(reply), (422, "VALIDATION_FAILED".into()));
+    assert_eq!(code(reply), (422, "INVALID_TICKET_REQUEST".into()));
     let reset = issue(&app, &user, ask(TicketType::ResetPassword)).await;
     assert_eq!(
         code(redeem(&app, &reset, None, None).await),
-        (422, "VALIDATION_FAILED".into())
+        (422, "INVALID_TICKET_REQUEST".into())
     );
     assert_eq!(
         code(redeem(&app, &reset, Some("password"), None).await),

@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::json;
 use users_api_client::{
     Patch, UserPatch,
-    types::{Role, UserStatus},
+    types::{Role, SettableStatus, UserStatus},
 };
 use uuid::Uuid;
 
@@ -59,7 +59,7 @@ async fn patch_user_writes_role_status_flags_and_every_metadata_tier() {
         .user_id(user.id)
         .body(UserPatch {
             server_metadata: Some(map(json!({"crm": {"tags": null, "owner": "bob"}}))),
-            status: Some(UserStatus::Suspended),
+            status: Some(SettableStatus::Suspended),
             ..Default::default()
         })
         .send()
@@ -266,7 +266,7 @@ async fn suspending_a_user_refuses_their_session_from_the_next_request_on() {
         .patch_user()
         .user_id(user.id)
         .body(UserPatch {
-            status: Some(UserStatus::Suspended),
+            status: Some(SettableStatus::Suspended),
             ..Default::default()
         })
         .send()

@@ -46,6 +46,9 @@ export const ERROR_CODES = [
   "TICKET_TYPE_MISMATCH",
   "REDIRECT_NOT_ALLOWED",
   "INVALID_WEBHOOK_URL",
+  "INVALID_EXPIRY",
+  "INVALID_TICKET_REQUEST",
+  "INVITE_CONFLICT",
 ] as const;
 
 /** One of `ERROR_CODES`; `errorCode()` narrows an envelope's code to it. */

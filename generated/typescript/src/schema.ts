@@ -606,6 +606,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/users/{user_id}/unlock": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Unlock a user
+         * @description Lifts a lockout (`--lockout-threshold` failed sign-ins in a row) at once and clears the
+         *     count; `data.was_locked` says whether there was one. Recorded as `user.unlocked` when
+         *     there was. Needs `users:write`, and every scope for an admin.
+         */
+        post: operations["unlockUser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/webhook-endpoints": {
         parameters: {
             query?: never;
@@ -784,7 +806,7 @@ export interface components {
         ApiKeyCreate: {
             /**
              * Format: date-time
-             * @description When the key stops working: a future time (else 422 `VALIDATION_FAILED`). Absent:
+             * @description When the key stops working: a future time (else 422 `INVALID_EXPIRY`). Absent:
              *     never.
              */
             expires_at?: string;
@@ -1047,7 +1069,7 @@ export interface components {
          *     not know by the response's HTTP status.
          * @enum {string}
          */
-        ErrorCode: "UNAUTHORIZED" | "FORBIDDEN" | "INSUFFICIENT_SCOPE" | "FIELD_NOT_WRITABLE" | "NOT_FOUND" | "MALFORMED_REQUEST" | "IMMUTABLE_FIELD" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "EMAIL_TAKEN" | "TICKET_NOT_APPLICABLE" | "TICKET_EXPIRED" | "TICKET_USED" | "LAST_ADMIN" | "IDEMPOTENCY_CONFLICT" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "URI_TOO_LONG" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "HEADERS_TOO_LARGE" | "INTERNAL" | "SERVICE_UNAVAILABLE" | "MAILER_NOT_CONFIGURED" | "VALIDATION_FAILED" | "INVALID_NAME" | "INVALID_BIO" | "INVALID_EMAIL" | "INVALID_PHONE_NUMBER" | "INVALID_IMAGE" | "INVALID_TIMEZONE" | "INVALID_LOCALE" | "INVALID_METADATA" | "INVALID_CURSOR" | "NOT_A_TEAM_MEMBER" | "WEAK_PASSWORD" | "INVALID_PASSWORD_HASH" | "INVALID_TOTP_SECRET" | "TICKET_TYPE_MISMATCH" | "REDIRECT_NOT_ALLOWED" | "INVALID_WEBHOOK_URL";
+        ErrorCode: "UNAUTHORIZED" | "FORBIDDEN" | "INSUFFICIENT_SCOPE" | "FIELD_NOT_WRITABLE" | "NOT_FOUND" | "MALFORMED_REQUEST" | "IMMUTABLE_FIELD" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "EMAIL_TAKEN" | "TICKET_NOT_APPLICABLE" | "TICKET_EXPIRED" | "TICKET_USED" | "LAST_ADMIN" | "IDEMPOTENCY_CONFLICT" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "URI_TOO_LONG" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "HEADERS_TOO_LARGE" | "INTERNAL" | "SERVICE_UNAVAILABLE" | "MAILER_NOT_CONFIGURED" | "VALIDATION_FAILED" | "INVALID_NAME" | "INVALID_BIO" | "INVALID_EMAIL" | "INVALID_PHONE_NUMBER" | "INVALID_IMAGE" | "INVALID_TIMEZONE" | "INVALID_LOCALE" | "INVALID_METADATA" | "INVALID_CURSOR" | "NOT_A_TEAM_MEMBER" | "WEAK_PASSWORD" | "INVALID_PASSWORD_HASH" | "INVALID_TOTP_SECRET" | "TICKET_TYPE_MISMATCH" | "REDIRECT_NOT_ALLOWED" | "INVALID_WEBHOOK_URL" | "INVALID_EXPIRY" | "INVALID_TICKET_REQUEST" | "INVITE_CONFLICT";
         /**
          * ErrorEnvelope
          * @description A failed response.
@@ -1059,7 +1081,7 @@ export interface components {
             success: boolean;
         };
         /** @description A change event: the common fields, a `type`, and that type's `data`. */
-        Event: components["schemas"]["Event_UserCreatedEvent"] | components["schemas"]["Event_UserUpdatedEvent"] | components["schemas"]["Event_UserDeletedEvent"] | components["schemas"]["Event_UserSuspendedEvent"] | components["schemas"]["Event_UserReactivatedEvent"] | components["schemas"]["Event_UserPasswordChangedEvent"] | components["schemas"]["Event_UserTotpEnabledEvent"] | components["schemas"]["Event_UserTotpDisabledEvent"] | components["schemas"]["Event_UserEmailVerifiedEvent"] | components["schemas"]["Event_UserEmailChangedEvent"] | components["schemas"]["Event_UserPasswordResetEvent"] | components["schemas"]["Event_UserInvitedEvent"] | components["schemas"]["Event_SessionCreatedEvent"] | components["schemas"]["Event_SessionRevokedEvent"] | components["schemas"]["Event_SessionSignInFailedEvent"] | components["schemas"]["Event_TeamCreatedEvent"] | components["schemas"]["Event_TeamUpdatedEvent"] | components["schemas"]["Event_TeamDeletedEvent"] | components["schemas"]["Event_TeamMemberAddedEvent"] | components["schemas"]["Event_TeamMemberRemovedEvent"] | components["schemas"]["Event_ApiKeyCreatedEvent"] | components["schemas"]["Event_ApiKeyRevokedEvent"] | components["schemas"]["Event_ApiKeyRolledEvent"] | components["schemas"]["Event_WebhookEndpointDisabledEvent"];
+        Event: components["schemas"]["Event_UserCreatedEvent"] | components["schemas"]["Event_UserUpdatedEvent"] | components["schemas"]["Event_UserDeletedEvent"] | components["schemas"]["Event_UserSuspendedEvent"] | components["schemas"]["Event_UserReactivatedEvent"] | components["schemas"]["Event_UserPasswordChangedEvent"] | components["schemas"]["Event_UserTotpEnabledEvent"] | components["schemas"]["Event_UserTotpDisabledEvent"] | components["schemas"]["Event_UserEmailVerifiedEvent"] | components["schemas"]["Event_UserEmailChangedEvent"] | components["schemas"]["Event_UserPasswordResetEvent"] | components["schemas"]["Event_UserInvitedEvent"] | components["schemas"]["Event_UserLockedEvent"] | components["schemas"]["Event_UserUnlockedEvent"] | components["schemas"]["Event_SessionCreatedEvent"] | components["schemas"]["Event_SessionRevokedEvent"] | components["schemas"]["Event_SessionSignInFailedEvent"] | components["schemas"]["Event_TeamCreatedEvent"] | components["schemas"]["Event_TeamUpdatedEvent"] | components["schemas"]["Event_TeamDeletedEvent"] | components["schemas"]["Event_TeamMemberAddedEvent"] | components["schemas"]["Event_TeamMemberRemovedEvent"] | components["schemas"]["Event_ApiKeyCreatedEvent"] | components["schemas"]["Event_ApiKeyRevokedEvent"] | components["schemas"]["Event_ApiKeyRolledEvent"] | components["schemas"]["Event_WebhookEndpointDisabledEvent"];
         /**
          * EventActor
          * @description Who caused the event: a user, an API key, or the service itself (`id` is then `null`).
@@ -1103,7 +1125,7 @@ export interface components {
             next_after: number;
         };
         /** @enum {string} */
-        EventType: "user.created" | "user.updated" | "user.deleted" | "user.suspended" | "user.reactivated" | "user.password_changed" | "user.totp_enabled" | "user.totp_disabled" | "user.email_verified" | "user.email_changed" | "user.password_reset" | "user.invited" | "session.created" | "session.revoked" | "session.sign_in_failed" | "team.created" | "team.updated" | "team.deleted" | "team.member_added" | "team.member_removed" | "api_key.created" | "api_key.revoked" | "api_key.rolled" | "webhook_endpoint.disabled";
+        EventType: "user.created" | "user.updated" | "user.deleted" | "user.suspended" | "user.reactivated" | "user.password_changed" | "user.totp_enabled" | "user.totp_disabled" | "user.locked" | "user.unlocked" | "user.email_verified" | "user.email_changed" | "user.password_reset" | "user.invited" | "session.created" | "session.revoked" | "session.sign_in_failed" | "team.created" | "team.updated" | "team.deleted" | "team.member_added" | "team.member_removed" | "api_key.created" | "api_key.revoked" | "api_key.rolled" | "webhook_endpoint.disabled";
         /** @description A change event: the common fields, a `type`, and that type's `data`. */
         Event_ApiKeyCreatedEvent: {
             /**
@@ -1329,6 +1351,20 @@ export interface components {
             type: "user.invited";
         };
         /** @description A change event: the common fields, a `type`, and that type's `data`. */
+        Event_UserLockedEvent: {
+            /**
+             * @example user.locked
+             * @enum {string}
+             */
+            type: "user.locked";
+        } & components["schemas"]["UserLockedEvent"] & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "user.locked";
+        };
+        /** @description A change event: the common fields, a `type`, and that type's `data`. */
         Event_UserPasswordChangedEvent: {
             /**
              * @example user.password_changed
@@ -1411,6 +1447,20 @@ export interface components {
              * @enum {string}
              */
             type: "user.totp_enabled";
+        };
+        /** @description A change event: the common fields, a `type`, and that type's `data`. */
+        Event_UserUnlockedEvent: {
+            /**
+             * @example user.unlocked
+             * @enum {string}
+             */
+            type: "user.unlocked";
+        } & components["schemas"]["UserUnlockedEvent"] & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "user.unlocked";
         };
         /** @description A change event: the common fields, a `type`, and that type's `data`. */
         Event_UserUpdatedEvent: {
@@ -1569,6 +1619,35 @@ export interface components {
         JwkSet: {
             /** @description Every key that verifies session tokens: the signing key first, then keys of earlier rotations. */
             keys: components["schemas"]["Jwk"][];
+        };
+        /**
+         * LockData
+         * @description An account locked by failed sign-ins, or unlocked by an administrator.
+         */
+        LockData: {
+            /**
+             * Format: int32
+             * @description The failed sign-ins in a row that locked it (0 on unlocking).
+             */
+            failed_sign_ins: number;
+            /** @description The account. */
+            object: components["schemas"]["LockObject"];
+        };
+        /**
+         * LockObject
+         * @description The account a lock is about.
+         */
+        LockObject: {
+            /**
+             * Format: uuid
+             * @description The user's id.
+             */
+            id: string;
+            /**
+             * Format: date-time
+             * @description Until when every sign-in is refused; `null` once unlocked.
+             */
+            locked_until: string | null;
         };
         /**
          * Me
@@ -2090,6 +2169,8 @@ export interface components {
             /** @description Always `true`. */
             success: boolean;
         };
+        /** @enum {string} */
+        SettableStatus: "active" | "suspended";
         /**
          * SignIn
          * @description E-mail and password (and a TOTP code when two-factor authentication is on) of a user of
@@ -2128,7 +2209,7 @@ export interface components {
             user_id: string | null;
         };
         /** @enum {string} */
-        SignInFailure: "unknown_account" | "wrong_password" | "suspended" | "email_sign_in_disabled" | "wrong_totp_code" | "invited";
+        SignInFailure: "unknown_account" | "wrong_password" | "suspended" | "email_sign_in_disabled" | "wrong_totp_code" | "invited" | "locked";
         /**
          * SignedIn
          * @description A new session and the token that carries it.
@@ -2428,7 +2509,8 @@ export interface components {
         TicketCreate: {
             /**
              * @description The address to move to: required for `change_email`, refused for the other types
-             *     (422). Another user of the organization holding it is 409 `EMAIL_TAKEN`.
+             *     (422 `INVALID_TICKET_REQUEST`). Another user of the organization holding it is 409
+             *     `EMAIL_TAKEN`.
              */
             email?: string;
             /**
@@ -2442,8 +2524,9 @@ export interface components {
              * Format: uint64
              * @description How long it stays redeemable, in seconds: at least 60 and at most 86400 (a day) for
              *     `reset_password`, 604800 (a week) for `verify_email` and `change_email`, 2592000 (30
-             *     days) for `invite`; else 422 `VALIDATION_FAILED`. Default: 3600 for `reset_password`,
-             *     86400 for `verify_email` and `change_email`, 604800 for `invite`.
+             *     days) for `invite`. Outside 60..=2592000 is 400 `MALFORMED_REQUEST`; above the
+             *     type's own longest life, 422 `INVALID_TICKET_REQUEST`. Default: 3600 for
+             *     `reset_password`, 86400 for `verify_email` and `change_email`, 604800 for `invite`.
              */
             ttl_seconds?: number;
             /**
@@ -2461,10 +2544,14 @@ export interface components {
         TicketRedeem: {
             /**
              * @description The new password, for `reset_password` and `invite` tickets (required there, refused
-             *     for the others: 422): 8–256 characters, not easily guessed (422 `WEAK_PASSWORD`).
+             *     for the others: 422 `INVALID_TICKET_REQUEST`): 8–256 characters, not easily guessed
+             *     (422 `WEAK_PASSWORD`).
              */
             password?: string;
-            /** @description The ticket's token, as issued. */
+            /**
+             * @description The ticket's token, as issued: `tkt_` and 43 base64url characters (anything else is
+             *     400).
+             */
             token: string;
             /**
              * @description The type your page expects: a ticket of another type is refused (422
@@ -2474,6 +2561,21 @@ export interface components {
         };
         /** @enum {string} */
         TicketType: "verify_email" | "reset_password" | "change_email" | "invite";
+        /**
+         * Unlocked
+         * @description What unlocking did.
+         */
+        Unlocked: {
+            /** @description Whether the account was locked (`false`: only the count of failed sign-ins was cleared). */
+            was_locked: boolean;
+        };
+        /** UnlockedEnvelope */
+        UnlockedEnvelope: {
+            /** @description The payload. */
+            data: components["schemas"]["Unlocked"];
+            /** @description Always `true`. */
+            success: boolean;
+        };
         /**
          * User
          * @description A user as the admin surface shows it: everything in `Me`'s user fields plus
@@ -2522,6 +2624,13 @@ export interface components {
             last_name: string | null;
             /** @description BCP 47, canonical casing. */
             locale: string | null;
+            /**
+             * Format: date-time
+             * @description Until when failed sign-ins in a row lock the account (`--lockout-threshold`): every
+             *     sign-in is refused meanwhile. `null` when it is not locked;
+             *     `POST /v1/users/{user_id}/unlock` lifts it.
+             */
+            locked_until: string | null;
             /**
              * Format: uuid
              * @description The organization the user belongs to; never changes.
@@ -2678,7 +2787,7 @@ export interface components {
              * @description `active` for a new user unless set. `suspended` refuses the user's sessions and
              *     sign-ins from the next request on.
              */
-            status?: components["schemas"]["UserStatus"];
+            status?: components["schemas"]["SettableStatus"];
             /**
              * @description An IANA time zone name (`America/New_York`, `UTC`), matched case-insensitively and
              *     stored in canonical spelling. Unknown: 422 `INVALID_TIMEZONE`.
@@ -2863,6 +2972,35 @@ export interface components {
             success: boolean;
         };
         /**
+         * UserLockedEvent
+         * @description Failed sign-ins in a row (`--lockout-threshold`) locked the account until `object.locked_until`; the system is the actor.
+         */
+        UserLockedEvent: {
+            /** @description Who made the change. */
+            actor: components["schemas"]["EventActor"];
+            /** @description What happened; its shape depends on `type`. */
+            data: components["schemas"]["LockData"];
+            /** @description The event's id (a ULID); a webhook delivery's `webhook-id`. */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the change was committed.
+             */
+            occurred_at: string;
+            /**
+             * Format: uuid
+             * @description The organization the change belongs to.
+             */
+            org_id: string;
+            /** @description The `X-Request-Id` of the request that made the change; `null` when none did. */
+            request_id: string | null;
+            /**
+             * Format: int64
+             * @description The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+             */
+            sequence: number;
+        };
+        /**
          * UserPasswordChangedEvent
          * @description A user's password was set, changed or removed.
          */
@@ -3032,7 +3170,7 @@ export interface components {
              * @description `active` for a new user unless set. `suspended` refuses the user's sessions and
              *     sign-ins from the next request on.
              */
-            status?: components["schemas"]["UserStatus"];
+            status?: components["schemas"]["SettableStatus"];
             /**
              * @description An IANA time zone name (`America/New_York`, `UTC`), matched case-insensitively and
              *     stored in canonical spelling. Unknown: 422 `INVALID_TIMEZONE`.
@@ -3240,6 +3378,35 @@ export interface components {
             actor: components["schemas"]["EventActor"];
             /** @description What happened; its shape depends on `type`. */
             data: components["schemas"]["UserEventData"];
+            /** @description The event's id (a ULID); a webhook delivery's `webhook-id`. */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the change was committed.
+             */
+            occurred_at: string;
+            /**
+             * Format: uuid
+             * @description The organization the change belongs to.
+             */
+            org_id: string;
+            /** @description The `X-Request-Id` of the request that made the change; `null` when none did. */
+            request_id: string | null;
+            /**
+             * Format: int64
+             * @description The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+             */
+            sequence: number;
+        };
+        /**
+         * UserUnlockedEvent
+         * @description An administrator unlocked the account (`POST /v1/users/{user_id}/unlock`).
+         */
+        UserUnlockedEvent: {
+            /** @description Who made the change. */
+            actor: components["schemas"]["EventActor"];
+            /** @description What happened; its shape depends on `type`. */
+            data: components["schemas"]["LockData"];
             /** @description The event's id (a ULID); a webhook delivery's `webhook-id`. */
             id: string;
             /**
@@ -4001,7 +4168,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `INVALID_NAME` for an invalid name, `VALIDATION_FAILED` for an empty scope list, an `expires_at` that is not in the future, or several invalid fields. */
+            /** @description `INVALID_NAME` for an invalid name, `INVALID_EXPIRY` for an `expires_at` that is not in the future, `VALIDATION_FAILED` for an empty scope list or several invalid fields. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6214,7 +6381,7 @@ export interface operations {
                     "application/json": components["schemas"]["RedeemedTicketEnvelope"];
                 };
             };
-            /** @description `MALFORMED_REQUEST`: not JSON, wrong JSON types, an unknown `type` or unknown fields. */
+            /** @description `MALFORMED_REQUEST`: not JSON, wrong JSON types, a `token` that is not shaped like a ticket token (`tkt_` and 43 URL-safe base64 characters), an unknown `type` or unknown fields. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6286,7 +6453,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `VALIDATION_FAILED` (a `token` that is not a ticket token; `password` missing or not taken), `WEAK_PASSWORD`, or `TICKET_TYPE_MISMATCH` (not the `type` expected). Nothing was redeemed. */
+            /** @description `INVALID_TICKET_REQUEST` (`password` missing for a ticket that sets one, or sent to one that doesn't), `WEAK_PASSWORD`, or `TICKET_TYPE_MISMATCH` (not the `type` expected). Nothing was redeemed. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6398,6 +6565,7 @@ export interface operations {
                      *           "last_active_at": "2026-11-30T09:52:31.604210Z",
                      *           "last_name": "Lovelace",
                      *           "locale": "en-GB",
+                     *           "locked_until": null,
                      *           "org_id": "0193a5d0-0000-7000-8000-00000000de30",
                      *           "otp_auth_enabled": false,
                      *           "phone_number": "+14155550123",
@@ -6433,6 +6601,7 @@ export interface operations {
                      *           "last_active_at": null,
                      *           "last_name": "Hopper",
                      *           "locale": "en-US",
+                     *           "locked_until": null,
                      *           "org_id": "0193a5d0-0000-7000-8000-00000000de30",
                      *           "otp_auth_enabled": false,
                      *           "phone_number": null,
@@ -6601,6 +6770,7 @@ export interface operations {
                      *         "last_active_at": null,
                      *         "last_name": "Hopper",
                      *         "locale": "en-US",
+                     *         "locked_until": null,
                      *         "org_id": "0193a5d0-0000-7000-8000-00000000de30",
                      *         "otp_auth_enabled": false,
                      *         "phone_number": null,
@@ -6697,7 +6867,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description One or more values are invalid; `errors` lists every one with its code (`INVALID_NAME`, `INVALID_BIO`, `INVALID_IMAGE`, `INVALID_LOCALE`, `INVALID_TIMEZONE`, `INVALID_PHONE_NUMBER`, `INVALID_EMAIL`, `INVALID_METADATA`, `WEAK_PASSWORD`, `INVALID_PASSWORD_HASH`, `INVALID_TOTP_SECRET`, `VALIDATION_FAILED`) and nothing was created. With one invalid field `error.code` is its code, with several `VALIDATION_FAILED`. */
+            /** @description One or more values are invalid; `errors` lists every one with its code (`INVALID_NAME`, `INVALID_BIO`, `INVALID_IMAGE`, `INVALID_LOCALE`, `INVALID_TIMEZONE`, `INVALID_PHONE_NUMBER`, `INVALID_EMAIL`, `INVALID_METADATA`, `WEAK_PASSWORD`, `INVALID_PASSWORD_HASH`, `INVALID_TOTP_SECRET`, `INVITE_CONFLICT` (`password`, `password_hash` or `status` sent with `invite: true`), `VALIDATION_FAILED`) and nothing was created. With one invalid field `error.code` is its code, with several `VALIDATION_FAILED`. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6772,6 +6942,7 @@ export interface operations {
                      *         "last_active_at": null,
                      *         "last_name": "Hopper",
                      *         "locale": "en-US",
+                     *         "locked_until": null,
                      *         "org_id": "0193a5d0-0000-7000-8000-00000000de30",
                      *         "otp_auth_enabled": false,
                      *         "phone_number": null,
@@ -7027,6 +7198,7 @@ export interface operations {
                      *         "last_active_at": null,
                      *         "last_name": "Hopper",
                      *         "locale": "en-US",
+                     *         "locked_until": null,
                      *         "org_id": "0193a5d0-0000-7000-8000-00000000de30",
                      *         "otp_auth_enabled": false,
                      *         "phone_number": null,
@@ -7540,7 +7712,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `INSUFFICIENT_SCOPE`: the caller lacks `users:write`, or acts on an admin's sessions without holding every scope (`details.scope`: the missing scopes, space-separated). */
+            /** @description `INSUFFICIENT_SCOPE`: the caller lacks `users:write`, or acts on an admin's sessions or lockout without holding every scope (`details.scope`: the missing scopes, space-separated). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7635,7 +7807,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `INSUFFICIENT_SCOPE`: the caller lacks `users:write`, or acts on an admin's sessions without holding every scope (`details.scope`: the missing scopes, space-separated). */
+            /** @description `INSUFFICIENT_SCOPE`: the caller lacks `users:write`, or acts on an admin's sessions or lockout without holding every scope (`details.scope`: the missing scopes, space-separated). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7732,7 +7904,7 @@ export interface operations {
                     "application/json": components["schemas"]["IssuedTicketEnvelope"];
                 };
             };
-            /** @description `MALFORMED_REQUEST`: not JSON, wrong JSON types, an unknown `type`, unknown fields, or `user_id` not a UUID. */
+            /** @description `MALFORMED_REQUEST`: not JSON, wrong JSON types, an unknown `type`, unknown fields, `ttl_seconds` outside 60..=2592000, or `user_id` not a UUID. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7813,8 +7985,111 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `VALIDATION_FAILED` (`ttl_seconds` out of bounds, `email` missing or not allowed, `redirect_url` not an http(s) URL), `INVALID_EMAIL`, or `REDIRECT_NOT_ALLOWED` (`redirect_url`'s origin is not configured); `errors` lists every one. */
+            /** @description `INVALID_TICKET_REQUEST` (`ttl_seconds` above the type's longest life, `email` missing for `change_email` or sent for another type), `INVALID_EMAIL`, or `REDIRECT_NOT_ALLOWED` (`redirect_url` not an http(s) URL, or its origin is not configured); with several, `VALIDATION_FAILED` and `errors` lists every one. Nothing was issued. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `HEADERS_TOO_LARGE`: more than 100 header lines, or more than 16 KiB of them. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unexpected failure; nothing internal is disclosed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    unlockUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 0193a5d0-0000-7000-8000-000000000ada */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The account signs in again; its count of failed sign-ins starts from 0. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "was_locked": true
+                     *       },
+                     *       "success": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["UnlockedEnvelope"];
+                };
+            };
+            /** @description `MALFORMED_REQUEST`: `user_id` or `session_id` is not a UUID. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INSUFFICIENT_SCOPE`: the caller lacks `users:write`, or acts on an admin's sessions or lockout without holding every scope (`details.scope`: the missing scopes, space-separated). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such user in the caller's organization, or (one session) no such live session of theirs. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `URI_TOO_LONG`: the path and query are longer than 8 KiB. */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };

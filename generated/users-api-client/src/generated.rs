@@ -103,7 +103,7 @@ secret does.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(deny_unknown_fields)]
     pub struct ApiKeyCreate {
-        /**When the key stops working: a future time (else 422 `VALIDATION_FAILED`). Absent:
+        /**When the key stops working: a future time (else 422 `INVALID_EXPIRY`). Absent:
 never.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub expires_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
@@ -415,6 +415,8 @@ list them all.*/
         UserEmailChangedEvent(EventUserEmailChangedEvent),
         UserPasswordResetEvent(EventUserPasswordResetEvent),
         UserInvitedEvent(EventUserInvitedEvent),
+        UserLockedEvent(EventUserLockedEvent),
+        UserUnlockedEvent(EventUserUnlockedEvent),
         SessionCreatedEvent(EventSessionCreatedEvent),
         SessionRevokedEvent(EventSessionRevokedEvent),
         SessionSignInFailedEvent(EventSessionSignInFailedEvent),
@@ -486,6 +488,16 @@ list them all.*/
     impl ::std::convert::From<EventUserInvitedEvent> for Event {
         fn from(value: EventUserInvitedEvent) -> Self {
             Self::UserInvitedEvent(value)
+        }
+    }
+    impl ::std::convert::From<EventUserLockedEvent> for Event {
+        fn from(value: EventUserLockedEvent) -> Self {
+            Self::UserLockedEvent(value)
+        }
+    }
+    impl ::std::convert::From<EventUserUnlockedEvent> for Event {
+        fn from(value: EventUserUnlockedEvent) -> Self {
+            Self::UserUnlockedEvent(value)
         }
     }
     impl ::std::convert::From<EventSessionCreatedEvent> for Event {
@@ -1453,6 +1465,10 @@ event.*/
         UserTotpEnabled,
         #[serde(rename = "user.totp_disabled")]
         UserTotpDisabled,
+        #[serde(rename = "user.locked")]
+        UserLocked,
+        #[serde(rename = "user.unlocked")]
+        UserUnlocked,
         #[serde(rename = "user.email_verified")]
         UserEmailVerified,
         #[serde(rename = "user.email_changed")]
@@ -1497,6 +1513,8 @@ event.*/
                 Self::UserPasswordChanged => f.write_str("user.password_changed"),
                 Self::UserTotpEnabled => f.write_str("user.totp_enabled"),
                 Self::UserTotpDisabled => f.write_str("user.totp_disabled"),
+                Self::UserLocked => f.write_str("user.locked"),
+                Self::UserUnlocked => f.write_str("user.unlocked"),
                 Self::UserEmailVerified => f.write_str("user.email_verified"),
                 Self::UserEmailChanged => f.write_str("user.email_changed"),
                 Self::UserPasswordReset => f.write_str("user.password_reset"),
@@ -1530,6 +1548,8 @@ event.*/
                 "user.password_changed" => Ok(Self::UserPasswordChanged),
                 "user.totp_enabled" => Ok(Self::UserTotpEnabled),
                 "user.totp_disabled" => Ok(Self::UserTotpDisabled),
+                "user.locked" => Ok(Self::UserLocked),
+                "user.unlocked" => Ok(Self::UserUnlocked),
                 "user.email_verified" => Ok(Self::UserEmailVerified),
                 "user.email_changed" => Ok(Self::UserEmailChanged),
                 "user.password_reset" => Ok(Self::UserPasswordReset),
@@ -1936,6 +1956,81 @@ event.*/
         }
     }
     impl ::std::convert::TryFrom<::std::string::String> for EventUserInvitedEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///A change event: the common fields, a `type`, and that type's `data`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct EventUserLockedEvent {
+        pub actor: EventActor,
+        pub data: LockData,
+        ///The event's id (a ULID); a webhook delivery's `webhook-id`.
+        pub id: ::std::string::String,
+        ///When the change was committed.
+        pub occurred_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The organization the change belongs to.
+        pub org_id: ::uuid::Uuid,
+        ///The `X-Request-Id` of the request that made the change; `null` when none did.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+        ///The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+        pub sequence: i64,
+        #[serde(rename = "type")]
+        pub type_: EventUserLockedEventType,
+    }
+    impl EventUserLockedEvent {
+        pub fn builder() -> builder::EventUserLockedEvent {
+            Default::default()
+        }
+    }
+    ///`EventUserLockedEventType`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum EventUserLockedEventType {
+        #[serde(rename = "user.locked")]
+        UserLocked,
+    }
+    impl ::std::fmt::Display for EventUserLockedEventType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::UserLocked => f.write_str("user.locked"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for EventUserLockedEventType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "user.locked" => Ok(Self::UserLocked),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for EventUserLockedEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for EventUserLockedEventType {
         type Error = self::error::ConversionError;
         fn try_from(
             value: ::std::string::String,
@@ -2400,6 +2495,81 @@ event.*/
     }
     ///A change event: the common fields, a `type`, and that type's `data`.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct EventUserUnlockedEvent {
+        pub actor: EventActor,
+        pub data: LockData,
+        ///The event's id (a ULID); a webhook delivery's `webhook-id`.
+        pub id: ::std::string::String,
+        ///When the change was committed.
+        pub occurred_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The organization the change belongs to.
+        pub org_id: ::uuid::Uuid,
+        ///The `X-Request-Id` of the request that made the change; `null` when none did.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+        ///The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+        pub sequence: i64,
+        #[serde(rename = "type")]
+        pub type_: EventUserUnlockedEventType,
+    }
+    impl EventUserUnlockedEvent {
+        pub fn builder() -> builder::EventUserUnlockedEvent {
+            Default::default()
+        }
+    }
+    ///`EventUserUnlockedEventType`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum EventUserUnlockedEventType {
+        #[serde(rename = "user.unlocked")]
+        UserUnlocked,
+    }
+    impl ::std::fmt::Display for EventUserUnlockedEventType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::UserUnlocked => f.write_str("user.unlocked"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for EventUserUnlockedEventType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "user.unlocked" => Ok(Self::UserUnlocked),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for EventUserUnlockedEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for EventUserUnlockedEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///A change event: the common fields, a `type`, and that type's `data`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct EventUserUpdatedEvent {
         pub actor: EventActor,
         pub data: UserEventData,
@@ -2708,6 +2878,34 @@ with `POST /v1/tickets/redeem`.*/
     }
     impl JwkSet {
         pub fn builder() -> builder::JwkSet {
+            Default::default()
+        }
+    }
+    ///An account locked by failed sign-ins, or unlocked by an administrator.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct LockData {
+        ///The failed sign-ins in a row that locked it (0 on unlocking).
+        pub failed_sign_ins: i32,
+        pub object: LockObject,
+    }
+    impl LockData {
+        pub fn builder() -> builder::LockData {
+            Default::default()
+        }
+    }
+    ///The account a lock is about.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct LockObject {
+        ///The user's id.
+        pub id: ::uuid::Uuid,
+        ///Until when every sign-in is refused; `null` once unlocked.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub locked_until: ::std::option::Option<
+            ::chrono::DateTime<::chrono::offset::Utc>,
+        >,
+    }
+    impl LockObject {
+        pub fn builder() -> builder::LockObject {
             Default::default()
         }
     }
@@ -3240,6 +3438,61 @@ was not issued by this API is 422 `INVALID_CURSOR`.*/
             Default::default()
         }
     }
+    ///`SettableStatus`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum SettableStatus {
+        #[serde(rename = "active")]
+        Active,
+        #[serde(rename = "suspended")]
+        Suspended,
+    }
+    impl ::std::fmt::Display for SettableStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Active => f.write_str("active"),
+                Self::Suspended => f.write_str("suspended"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for SettableStatus {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "active" => Ok(Self::Active),
+                "suspended" => Ok(Self::Suspended),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for SettableStatus {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for SettableStatus {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     /**E-mail and password (and a TOTP code when two-factor authentication is on) of a user of
 organization `org_id`.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -3301,6 +3554,8 @@ in once. Leave it out when 2FA is off (`null` is not a code: 400).*/
         WrongTotpCode,
         #[serde(rename = "invited")]
         Invited,
+        #[serde(rename = "locked")]
+        Locked,
     }
     impl ::std::fmt::Display for SignInFailure {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -3311,6 +3566,7 @@ in once. Leave it out when 2FA is off (`null` is not a code: 400).*/
                 Self::EmailSignInDisabled => f.write_str("email_sign_in_disabled"),
                 Self::WrongTotpCode => f.write_str("wrong_totp_code"),
                 Self::Invited => f.write_str("invited"),
+                Self::Locked => f.write_str("locked"),
             }
         }
     }
@@ -3326,6 +3582,7 @@ in once. Leave it out when 2FA is off (`null` is not a code: 400).*/
                 "email_sign_in_disabled" => Ok(Self::EmailSignInDisabled),
                 "wrong_totp_code" => Ok(Self::WrongTotpCode),
                 "invited" => Ok(Self::Invited),
+                "locked" => Ok(Self::Locked),
                 _ => Err("invalid value".into()),
             }
         }
@@ -3610,7 +3867,8 @@ An invalid one is a 422 `INVALID_EMAIL`.*/
     #[serde(deny_unknown_fields)]
     pub struct TicketCreate {
         /**The address to move to: required for `change_email`, refused for the other types
-(422). Another user of the organization holding it is 409 `EMAIL_TAKEN`.*/
+(422 `INVALID_TICKET_REQUEST`). Another user of the organization holding it is 409
+`EMAIL_TAKEN`.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub email: ::std::option::Option<::std::string::String>,
         /**Your page that redeems the ticket; the response's `url` is this with
@@ -3621,8 +3879,9 @@ configured).*/
         pub redirect_url: ::std::option::Option<::std::string::String>,
         /**How long it stays redeemable, in seconds: at least 60 and at most 86400 (a day) for
 `reset_password`, 604800 (a week) for `verify_email` and `change_email`, 2592000 (30
-days) for `invite`; else 422 `VALIDATION_FAILED`. Default: 3600 for `reset_password`,
-86400 for `verify_email` and `change_email`, 604800 for `invite`.*/
+days) for `invite`. Outside 60..=2592000 is 400 `MALFORMED_REQUEST`; above the
+type's own longest life, 422 `INVALID_TICKET_REQUEST`. Default: 3600 for
+`reset_password`, 86400 for `verify_email` and `change_email`, 604800 for `invite`.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub ttl_seconds: ::std::option::Option<u64>,
         #[serde(rename = "type")]
@@ -3638,10 +3897,12 @@ days) for `invite`; else 422 `VALIDATION_FAILED`. Default: 3600 for `reset_passw
     #[serde(deny_unknown_fields)]
     pub struct TicketRedeem {
         /**The new password, for `reset_password` and `invite` tickets (required there, refused
-for the others: 422): 8–256 characters, not easily guessed (422 `WEAK_PASSWORD`).*/
+for the others: 422 `INVALID_TICKET_REQUEST`): 8–256 characters, not easily guessed
+(422 `WEAK_PASSWORD`).*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub password: ::std::option::Option<::std::string::String>,
-        ///The ticket's token, as issued.
+        /**The ticket's token, as issued: `tkt_` and 43 base64url characters (anything else is
+400).*/
         pub token: ::std::string::String,
         #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
         pub type_: ::std::option::Option<TicketType>,
@@ -3714,6 +3975,29 @@ for the others: 422): 8–256 characters, not easily guessed (422 `WEAK_PASSWORD
             value.parse()
         }
     }
+    ///What unlocking did.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct Unlocked {
+        ///Whether the account was locked (`false`: only the count of failed sign-ins was cleared).
+        pub was_locked: bool,
+    }
+    impl Unlocked {
+        pub fn builder() -> builder::Unlocked {
+            Default::default()
+        }
+    }
+    ///`UnlockedEnvelope`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct UnlockedEnvelope {
+        pub data: Unlocked,
+        ///Always `true`.
+        pub success: bool,
+    }
+    impl UnlockedEnvelope {
+        pub fn builder() -> builder::UnlockedEnvelope {
+            Default::default()
+        }
+    }
     /**A user as the admin surface shows it: everything in `Me`'s user fields plus
 `server_metadata`. Never the password hash or the TOTP secret.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -3759,6 +4043,13 @@ for the others: 422): 8–256 characters, not easily guessed (422 `WEAK_PASSWORD
         ///BCP 47, canonical casing.
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub locale: ::std::option::Option<::std::string::String>,
+        /**Until when failed sign-ins in a row lock the account (`--lockout-threshold`): every
+sign-in is refused meanwhile. `null` when it is not locked;
+`POST /v1/users/{user_id}/unlock` lifts it.*/
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub locked_until: ::std::option::Option<
+            ::chrono::DateTime<::chrono::offset::Utc>,
+        >,
         ///The organization the user belongs to; never changes.
         pub org_id: ::uuid::Uuid,
         ///Whether two-factor authentication (TOTP) is on; sign-in then needs a code.
@@ -3904,7 +4195,7 @@ same change sets it (only the admin surface can).*/
             ::serde_json::Value,
         >,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub status: ::std::option::Option<UserStatus>,
+        pub status: ::std::option::Option<SettableStatus>,
         /**An IANA time zone name (`America/New_York`, `UTC`), matched case-insensitively and
 stored in canonical spelling. Unknown: 422 `INVALID_TIMEZONE`.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -4065,6 +4356,28 @@ authentication off. Never returned.*/
     }
     impl UserListEnvelope {
         pub fn builder() -> builder::UserListEnvelope {
+            Default::default()
+        }
+    }
+    ///Failed sign-ins in a row (`--lockout-threshold`) locked the account until `object.locked_until`; the system is the actor.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct UserLockedEvent {
+        pub actor: EventActor,
+        pub data: LockData,
+        ///The event's id (a ULID); a webhook delivery's `webhook-id`.
+        pub id: ::std::string::String,
+        ///When the change was committed.
+        pub occurred_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The organization the change belongs to.
+        pub org_id: ::uuid::Uuid,
+        ///The `X-Request-Id` of the request that made the change; `null` when none did.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+        ///The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+        pub sequence: i64,
+    }
+    impl UserLockedEvent {
+        pub fn builder() -> builder::UserLockedEvent {
             Default::default()
         }
     }
@@ -4355,6 +4668,28 @@ looked up when a user is read). Never the password hash or the TOTP secret.*/
     }
     impl UserTotpEnabledEvent {
         pub fn builder() -> builder::UserTotpEnabledEvent {
+            Default::default()
+        }
+    }
+    ///An administrator unlocked the account (`POST /v1/users/{user_id}/unlock`).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct UserUnlockedEvent {
+        pub actor: EventActor,
+        pub data: LockData,
+        ///The event's id (a ULID); a webhook delivery's `webhook-id`.
+        pub id: ::std::string::String,
+        ///When the change was committed.
+        pub occurred_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The organization the change belongs to.
+        pub org_id: ::uuid::Uuid,
+        ///The `X-Request-Id` of the request that made the change; `null` when none did.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+        ///The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+        pub sequence: i64,
+    }
+    impl UserUnlockedEvent {
+        pub fn builder() -> builder::UserUnlockedEvent {
             Default::default()
         }
     }
@@ -8895,6 +9230,168 @@ it now: it is never shown again.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct EventUserLockedEvent {
+            actor: ::std::result::Result<super::EventActor, ::std::string::String>,
+            data: ::std::result::Result<super::LockData, ::std::string::String>,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            occurred_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            org_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            sequence: ::std::result::Result<i64, ::std::string::String>,
+            type_: ::std::result::Result<
+                super::EventUserLockedEventType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for EventUserLockedEvent {
+            fn default() -> Self {
+                Self {
+                    actor: Err("no value supplied for actor".to_string()),
+                    data: Err("no value supplied for data".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    occurred_at: Err("no value supplied for occurred_at".to_string()),
+                    org_id: Err("no value supplied for org_id".to_string()),
+                    request_id: Err("no value supplied for request_id".to_string()),
+                    sequence: Err("no value supplied for sequence".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl EventUserLockedEvent {
+            pub fn actor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EventActor>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.actor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for actor: {e}")
+                    });
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::LockData>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn occurred_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.occurred_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for occurred_at: {e}")
+                    });
+                self
+            }
+            pub fn org_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.org_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for org_id: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+            pub fn sequence<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sequence = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sequence: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EventUserLockedEventType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<EventUserLockedEvent>
+        for super::EventUserLockedEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: EventUserLockedEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    actor: value.actor?,
+                    data: value.data?,
+                    id: value.id?,
+                    occurred_at: value.occurred_at?,
+                    org_id: value.org_id?,
+                    request_id: value.request_id?,
+                    sequence: value.sequence?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::EventUserLockedEvent> for EventUserLockedEvent {
+            fn from(value: super::EventUserLockedEvent) -> Self {
+                Self {
+                    actor: Ok(value.actor),
+                    data: Ok(value.data),
+                    id: Ok(value.id),
+                    occurred_at: Ok(value.occurred_at),
+                    org_id: Ok(value.org_id),
+                    request_id: Ok(value.request_id),
+                    sequence: Ok(value.sequence),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct EventUserPasswordChangedEvent {
             actor: ::std::result::Result<super::EventActor, ::std::string::String>,
             data: ::std::result::Result<super::UserEventData, ::std::string::String>,
@@ -9860,6 +10357,169 @@ it now: it is never shown again.*/
         impl ::std::convert::From<super::EventUserTotpEnabledEvent>
         for EventUserTotpEnabledEvent {
             fn from(value: super::EventUserTotpEnabledEvent) -> Self {
+                Self {
+                    actor: Ok(value.actor),
+                    data: Ok(value.data),
+                    id: Ok(value.id),
+                    occurred_at: Ok(value.occurred_at),
+                    org_id: Ok(value.org_id),
+                    request_id: Ok(value.request_id),
+                    sequence: Ok(value.sequence),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct EventUserUnlockedEvent {
+            actor: ::std::result::Result<super::EventActor, ::std::string::String>,
+            data: ::std::result::Result<super::LockData, ::std::string::String>,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            occurred_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            org_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            sequence: ::std::result::Result<i64, ::std::string::String>,
+            type_: ::std::result::Result<
+                super::EventUserUnlockedEventType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for EventUserUnlockedEvent {
+            fn default() -> Self {
+                Self {
+                    actor: Err("no value supplied for actor".to_string()),
+                    data: Err("no value supplied for data".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    occurred_at: Err("no value supplied for occurred_at".to_string()),
+                    org_id: Err("no value supplied for org_id".to_string()),
+                    request_id: Err("no value supplied for request_id".to_string()),
+                    sequence: Err("no value supplied for sequence".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl EventUserUnlockedEvent {
+            pub fn actor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EventActor>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.actor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for actor: {e}")
+                    });
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::LockData>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn occurred_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.occurred_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for occurred_at: {e}")
+                    });
+                self
+            }
+            pub fn org_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.org_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for org_id: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+            pub fn sequence<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sequence = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sequence: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EventUserUnlockedEventType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<EventUserUnlockedEvent>
+        for super::EventUserUnlockedEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: EventUserUnlockedEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    actor: value.actor?,
+                    data: value.data?,
+                    id: value.id?,
+                    occurred_at: value.occurred_at?,
+                    org_id: value.org_id?,
+                    request_id: value.request_id?,
+                    sequence: value.sequence?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::EventUserUnlockedEvent>
+        for EventUserUnlockedEvent {
+            fn from(value: super::EventUserUnlockedEvent) -> Self {
                 Self {
                     actor: Ok(value.actor),
                     data: Ok(value.data),
@@ -10960,6 +11620,129 @@ it now: it is never shown again.*/
         impl ::std::convert::From<super::JwkSet> for JwkSet {
             fn from(value: super::JwkSet) -> Self {
                 Self { keys: Ok(value.keys) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct LockData {
+            failed_sign_ins: ::std::result::Result<i32, ::std::string::String>,
+            object: ::std::result::Result<super::LockObject, ::std::string::String>,
+        }
+        impl ::std::default::Default for LockData {
+            fn default() -> Self {
+                Self {
+                    failed_sign_ins: Err(
+                        "no value supplied for failed_sign_ins".to_string(),
+                    ),
+                    object: Err("no value supplied for object".to_string()),
+                }
+            }
+        }
+        impl LockData {
+            pub fn failed_sign_ins<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i32>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.failed_sign_ins = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for failed_sign_ins: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn object<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::LockObject>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.object = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for object: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<LockData> for super::LockData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: LockData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    failed_sign_ins: value.failed_sign_ins?,
+                    object: value.object?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::LockData> for LockData {
+            fn from(value: super::LockData) -> Self {
+                Self {
+                    failed_sign_ins: Ok(value.failed_sign_ins),
+                    object: Ok(value.object),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct LockObject {
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            locked_until: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for LockObject {
+            fn default() -> Self {
+                Self {
+                    id: Err("no value supplied for id".to_string()),
+                    locked_until: Err("no value supplied for locked_until".to_string()),
+                }
+            }
+        }
+        impl LockObject {
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn locked_until<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.locked_until = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for locked_until: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<LockObject> for super::LockObject {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: LockObject,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    id: value.id?,
+                    locked_until: value.locked_until?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::LockObject> for LockObject {
+            fn from(value: super::LockObject) -> Self {
+                Self {
+                    id: Ok(value.id),
+                    locked_until: Ok(value.locked_until),
+                }
             }
         }
         #[derive(Clone, Debug)]
@@ -14901,6 +15684,106 @@ it now: it is never shown again.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct Unlocked {
+            was_locked: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for Unlocked {
+            fn default() -> Self {
+                Self {
+                    was_locked: Err("no value supplied for was_locked".to_string()),
+                }
+            }
+        }
+        impl Unlocked {
+            pub fn was_locked<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.was_locked = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for was_locked: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Unlocked> for super::Unlocked {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Unlocked,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    was_locked: value.was_locked?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Unlocked> for Unlocked {
+            fn from(value: super::Unlocked) -> Self {
+                Self {
+                    was_locked: Ok(value.was_locked),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct UnlockedEnvelope {
+            data: ::std::result::Result<super::Unlocked, ::std::string::String>,
+            success: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for UnlockedEnvelope {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    success: Err("no value supplied for success".to_string()),
+                }
+            }
+        }
+        impl UnlockedEnvelope {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Unlocked>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn success<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for success: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UnlockedEnvelope> for super::UnlockedEnvelope {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UnlockedEnvelope,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    success: value.success?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::UnlockedEnvelope> for UnlockedEnvelope {
+            fn from(value: super::UnlockedEnvelope) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    success: Ok(value.success),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct User {
             active_sessions: ::std::result::Result<i64, ::std::string::String>,
             bio: ::std::result::Result<
@@ -14943,6 +15826,10 @@ it now: it is never shown again.*/
             >,
             locale: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            locked_until: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
                 ::std::string::String,
             >,
             org_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
@@ -15012,6 +15899,7 @@ it now: it is never shown again.*/
                     ),
                     last_name: Err("no value supplied for last_name".to_string()),
                     locale: Err("no value supplied for locale".to_string()),
+                    locked_until: Err("no value supplied for locked_until".to_string()),
                     org_id: Err("no value supplied for org_id".to_string()),
                     otp_auth_enabled: Err(
                         "no value supplied for otp_auth_enabled".to_string(),
@@ -15214,6 +16102,20 @@ it now: it is never shown again.*/
                     .try_into()
                     .map_err(|e| {
                         format!("error converting supplied value for locale: {e}")
+                    });
+                self
+            }
+            pub fn locked_until<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.locked_until = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for locked_until: {e}")
                     });
                 self
             }
@@ -15433,6 +16335,7 @@ it now: it is never shown again.*/
                     last_active_at: value.last_active_at?,
                     last_name: value.last_name?,
                     locale: value.locale?,
+                    locked_until: value.locked_until?,
                     org_id: value.org_id?,
                     otp_auth_enabled: value.otp_auth_enabled?,
                     phone_number: value.phone_number?,
@@ -15467,6 +16370,7 @@ it now: it is never shown again.*/
                     last_active_at: Ok(value.last_active_at),
                     last_name: Ok(value.last_name),
                     locale: Ok(value.locale),
+                    locked_until: Ok(value.locked_until),
                     org_id: Ok(value.org_id),
                     otp_auth_enabled: Ok(value.otp_auth_enabled),
                     phone_number: Ok(value.phone_number),
@@ -15560,7 +16464,7 @@ it now: it is never shown again.*/
                 ::std::string::String,
             >,
             status: ::std::result::Result<
-                ::std::option::Option<super::UserStatus>,
+                ::std::option::Option<super::SettableStatus>,
                 ::std::string::String,
             >,
             timezone: ::std::result::Result<
@@ -15838,7 +16742,7 @@ it now: it is never shown again.*/
             }
             pub fn status<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::UserStatus>>,
+                T: ::std::convert::TryInto<::std::option::Option<super::SettableStatus>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.status = value
@@ -16839,6 +17743,148 @@ it now: it is never shown again.*/
                     data: Ok(value.data),
                     meta: Ok(value.meta),
                     success: Ok(value.success),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct UserLockedEvent {
+            actor: ::std::result::Result<super::EventActor, ::std::string::String>,
+            data: ::std::result::Result<super::LockData, ::std::string::String>,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            occurred_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            org_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            sequence: ::std::result::Result<i64, ::std::string::String>,
+        }
+        impl ::std::default::Default for UserLockedEvent {
+            fn default() -> Self {
+                Self {
+                    actor: Err("no value supplied for actor".to_string()),
+                    data: Err("no value supplied for data".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    occurred_at: Err("no value supplied for occurred_at".to_string()),
+                    org_id: Err("no value supplied for org_id".to_string()),
+                    request_id: Err("no value supplied for request_id".to_string()),
+                    sequence: Err("no value supplied for sequence".to_string()),
+                }
+            }
+        }
+        impl UserLockedEvent {
+            pub fn actor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EventActor>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.actor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for actor: {e}")
+                    });
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::LockData>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn occurred_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.occurred_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for occurred_at: {e}")
+                    });
+                self
+            }
+            pub fn org_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.org_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for org_id: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+            pub fn sequence<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sequence = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sequence: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UserLockedEvent> for super::UserLockedEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UserLockedEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    actor: value.actor?,
+                    data: value.data?,
+                    id: value.id?,
+                    occurred_at: value.occurred_at?,
+                    org_id: value.org_id?,
+                    request_id: value.request_id?,
+                    sequence: value.sequence?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::UserLockedEvent> for UserLockedEvent {
+            fn from(value: super::UserLockedEvent) -> Self {
+                Self {
+                    actor: Ok(value.actor),
+                    data: Ok(value.data),
+                    id: Ok(value.id),
+                    occurred_at: Ok(value.occurred_at),
+                    org_id: Ok(value.org_id),
+                    request_id: Ok(value.request_id),
+                    sequence: Ok(value.sequence),
                 }
             }
         }
@@ -18314,6 +19360,148 @@ it now: it is never shown again.*/
         }
         impl ::std::convert::From<super::UserTotpEnabledEvent> for UserTotpEnabledEvent {
             fn from(value: super::UserTotpEnabledEvent) -> Self {
+                Self {
+                    actor: Ok(value.actor),
+                    data: Ok(value.data),
+                    id: Ok(value.id),
+                    occurred_at: Ok(value.occurred_at),
+                    org_id: Ok(value.org_id),
+                    request_id: Ok(value.request_id),
+                    sequence: Ok(value.sequence),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct UserUnlockedEvent {
+            actor: ::std::result::Result<super::EventActor, ::std::string::String>,
+            data: ::std::result::Result<super::LockData, ::std::string::String>,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            occurred_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            org_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            sequence: ::std::result::Result<i64, ::std::string::String>,
+        }
+        impl ::std::default::Default for UserUnlockedEvent {
+            fn default() -> Self {
+                Self {
+                    actor: Err("no value supplied for actor".to_string()),
+                    data: Err("no value supplied for data".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    occurred_at: Err("no value supplied for occurred_at".to_string()),
+                    org_id: Err("no value supplied for org_id".to_string()),
+                    request_id: Err("no value supplied for request_id".to_string()),
+                    sequence: Err("no value supplied for sequence".to_string()),
+                }
+            }
+        }
+        impl UserUnlockedEvent {
+            pub fn actor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EventActor>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.actor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for actor: {e}")
+                    });
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::LockData>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn occurred_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.occurred_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for occurred_at: {e}")
+                    });
+                self
+            }
+            pub fn org_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.org_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for org_id: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+            pub fn sequence<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sequence = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sequence: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UserUnlockedEvent> for super::UserUnlockedEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UserUnlockedEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    actor: value.actor?,
+                    data: value.data?,
+                    id: value.id?,
+                    occurred_at: value.occurred_at?,
+                    org_id: value.org_id?,
+                    request_id: value.request_id?,
+                    sequence: value.sequence?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::UserUnlockedEvent> for UserUnlockedEvent {
+            fn from(value: super::UserUnlockedEvent) -> Self {
                 Self {
                     actor: Ok(value.actor),
                     data: Ok(value.data),
@@ -20538,6 +21726,23 @@ let response = client.create_user_ticket()
 ```*/
     pub fn create_user_ticket(&self) -> builder::CreateUserTicket<'_> {
         builder::CreateUserTicket::new(self)
+    }
+    /**Unlock a user
+
+Lifts a lockout (`--lockout-threshold` failed sign-ins in a row) at once and clears the
+count; `data.was_locked` says whether there was one. Recorded as `user.unlocked` when
+there was. Needs `users:write`, and every scope for an admin.
+
+Sends a `POST` request to `/v1/users/{user_id}/unlock`
+
+```ignore
+let response = client.unlock_user()
+    .user_id(user_id)
+    .send()
+    .await;
+```*/
+    pub fn unlock_user(&self) -> builder::UnlockUser<'_> {
+        builder::UnlockUser::new(self)
     }
     /**List webhook endpoints
 
@@ -25322,6 +26527,132 @@ pub mod builder {
             }
         }
     }
+    /**Builder for [`Client::unlock_user`]
+
+[`Client::unlock_user`]: super::Client::unlock_user*/
+    #[derive(Debug, Clone)]
+    pub struct UnlockUser<'a> {
+        client: &'a super::Client,
+        user_id: Result<::uuid::Uuid, String>,
+    }
+    impl<'a> UnlockUser<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                user_id: Err("user_id was not initialized".to_string()),
+            }
+        }
+        pub fn user_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.user_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for user_id failed".to_string()
+                });
+            self
+        }
+        ///Sends a `POST` request to `/v1/users/{user_id}/unlock`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::UnlockedEnvelope>,
+            Error<types::ErrorEnvelope>,
+        > {
+            let Self { client, user_id } = self;
+            let user_id = user_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/users/{}/unlock", client.baseurl, encode_path(& user_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "unlock_user",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::list_webhook_endpoints`]
 
 [`Client::list_webhook_endpoints`]: super::Client::list_webhook_endpoints*/
@@ -26686,7 +28017,7 @@ pub struct UserPatch {
     /// `active` for a new user unless set. `suspended` refuses the user's sessions and
     /// sign-ins from the next request on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<crate::types::UserStatus>,
+    pub status: Option<crate::types::SettableStatus>,
     /// An IANA time zone name (`America/New_York`, `UTC`), matched case-insensitively and
     /// stored in canonical spelling. Unknown: 422 `INVALID_TIMEZONE`.
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
@@ -26803,6 +28134,12 @@ pub enum ErrorCode {
     RedirectNotAllowed,
     ///`INVALID_WEBHOOK_URL`
     InvalidWebhookUrl,
+    ///`INVALID_EXPIRY`
+    InvalidExpiry,
+    ///`INVALID_TICKET_REQUEST`
+    InvalidTicketRequest,
+    ///`INVITE_CONFLICT`
+    InviteConflict,
     /// A code this client does not know yet: treat it by the response's HTTP status.
     Unknown(::std::string::String),
 }
@@ -26850,6 +28187,9 @@ impl ErrorCode {
             Self::TicketTypeMismatch => "TICKET_TYPE_MISMATCH",
             Self::RedirectNotAllowed => "REDIRECT_NOT_ALLOWED",
             Self::InvalidWebhookUrl => "INVALID_WEBHOOK_URL",
+            Self::InvalidExpiry => "INVALID_EXPIRY",
+            Self::InvalidTicketRequest => "INVALID_TICKET_REQUEST",
+            Self::InviteConflict => "INVITE_CONFLICT",
             Self::Unknown(code) => code,
         }
     }
@@ -26898,6 +28238,9 @@ impl ::std::convert::From<&str> for ErrorCode {
             "TICKET_TYPE_MISMATCH" => Self::TicketTypeMismatch,
             "REDIRECT_NOT_ALLOWED" => Self::RedirectNotAllowed,
             "INVALID_WEBHOOK_URL" => Self::InvalidWebhookUrl,
+            "INVALID_EXPIRY" => Self::InvalidExpiry,
+            "INVALID_TICKET_REQUEST" => Self::InvalidTicketRequest,
+            "INVITE_CONFLICT" => Self::InviteConflict,
             other => Self::Unknown(other.to_owned()),
         }
     }

@@ -211,5 +211,11 @@ fn typical(code: ErrorCode) -> Typical {
             "redirect_url",
             "https://elsewhere.example is not one of the allowed redirect origins",
         ),
+        InvalidExpiry => one_field("expires_at", "must be in the future"),
+        InvalidTicketRequest => one_field("email", "only a change_email ticket takes an address"),
+        InviteConflict => one_field(
+            "password",
+            "not with invite: true; an invited user chooses a password when accepting",
+        ),
     }
 }

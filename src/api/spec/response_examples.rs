@@ -69,6 +69,7 @@ pub fn body(schema: &str) -> Option<Value> {
             return Some(json!({"success": true, "data": [session_info()], "meta": {"limit": 50}}));
         }
         "SessionsRevokedEnvelope" => json!({"revoked": 2}),
+        "UnlockedEnvelope" => json!({"was_locked": true}),
         "TeamEnvelope" => team(),
         "TeamListEnvelope" => {
             return Some(json!({"success": true, "data": [team()], "meta": {"limit": 50}}));
@@ -187,6 +188,7 @@ fn me() -> Value {
     let mut me = admin_user();
     let fields = me.as_object_mut().expect("an object");
     fields.remove("server_metadata");
+    fields.remove("locked_until");
     fields.insert("org".into(), json!({"id": DEMO_ORG_ID, "name": "Demo"}));
     fields.insert("session".into(), session());
     fields.insert(
@@ -227,6 +229,7 @@ fn admin_user() -> Value {
         "client_metadata": {"theme": "dark", "onboarding": {"done": true}},
         "client_read_only_metadata": {},
         "server_metadata": {},
+        "locked_until": null,
         "active_sessions": 2,
         "created_at": CREATED,
         "updated_at": UPDATED,
@@ -261,6 +264,7 @@ fn grace() -> Value {
         "client_metadata": {},
         "client_read_only_metadata": {"plan": "pro"},
         "server_metadata": {"crm_id": "C-1042"},
+        "locked_until": null,
         "active_sessions": 0,
         "created_at": UPDATED,
         "updated_at": UPDATED,
@@ -274,6 +278,7 @@ fn event() -> Value {
     let fields = object.as_object_mut().expect("an object");
     fields.remove("selected_team");
     fields.remove("active_sessions");
+    fields.remove("locked_until");
     json!({
         "id": "01JEA7Q2X9M4T8V6K3N5P0R1SZ",
         "type": "user.updated",

@@ -1,8 +1,8 @@
-//! `/v1/users/{id}/sessions`: an administrator's view of a user's live sessions, and revoking
-//! one or all of them (a lost device, an account taken over). Reading needs `users:read`,
-//! revoking `users:write`, and revoking an admin's sessions every scope, as every other change
-//! to an admin's credentials does. Each revocation is a `session.revoked` event with the
-//! administrator (user or API key) as its actor.
+//! An administrator's control over a user's access: `/v1/users/{id}/sessions` lists a user's
+//! live sessions and revokes one or all of them (a lost device, an account taken over), and
+//! `/v1/users/{id}/unlock` lifts a lockout. Reading needs `users:read`, acting `users:write`, and
+//! acting on an admin every scope, as every other change to an admin's credentials does. Each
+//! change is an event (`session.revoked`, `user.unlocked`) with the administrator as its actor.
 
 use poem::web::Data;
 use poem_openapi::{
@@ -20,7 +20,7 @@ use super::{
 };
 use crate::{
     auth::{Caller, Principal},
-    db::{sessions, users},
+    db::{lockout, sessions, users},
     domain::{Role, Scope, SessionId, Timestamp, UserId},
     error::ApiError,
     events,
@@ -37,6 +37,22 @@ pub struct SessionsRevoked {
 }
 
 envelope!(SessionsRevokedEnvelope, SessionsRevoked);
+
+/// What unlocking did.
+#[derive(Debug, Clone, Object)]
+pub struct Unlocked {
+    /// Whether the account was locked (`false`: only the count of failed sign-ins was cleared).
+    pub was_locked: bool,
+}
+
+envelope!(UnlockedEnvelope, Unlocked);
+
+#[derive(Debug, ApiResponse)]
+pub enum UnlockResponse {
+    /// The account signs in again; its count of failed sign-ins starts from 0.
+    #[oai(status = 200)]
+    Ok(Json<UnlockedEnvelope>),
+}
 
 #[derive(Debug, ApiResponse)]
 pub enum UserSessionListResponse {
@@ -62,19 +78,19 @@ error_responses!(ListUserSessionsError {
     503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds.",
 });
 
-error_responses!(RevokeUserSessionsError {
+error_responses!(UserAccessError {
     400 => BadRequest: "`MALFORMED_REQUEST`: `user_id` or `session_id` is not a UUID.",
     401 => Unauthorized: "Missing, malformed, expired or revoked credentials.",
-    403 => Forbidden: "`INSUFFICIENT_SCOPE`: the caller lacks `users:write`, or acts on an admin's sessions without holding every scope (`details.scope`: the missing scopes, space-separated).",
+    403 => Forbidden: "`INSUFFICIENT_SCOPE`: the caller lacks `users:write`, or acts on an admin's sessions or lockout without holding every scope (`details.scope`: the missing scopes, space-separated).",
     404 => NotFound: "No such user in the caller's organization, or (one session) no such live session of theirs.",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
     503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds.",
 });
 
-pub struct UserSessionsApi;
+pub struct UserAccessApi;
 
 #[OpenApi(tag = "ApiTags::Users")]
-impl UserSessionsApi {
+impl UserAccessApi {
     /// List a user's sessions
     ///
     /// The user's live sessions (not revoked, not expired), oldest first, a page at a time.
@@ -142,8 +158,8 @@ impl UserSessionsApi {
         state: Data<&AppState>,
         user_id: Path<UserId>,
         session_id: Path<SessionId>,
-    ) -> Result<DeletedResponse, RevokeUserSessionsError> {
-        let caller = may_revoke(&state, &auth, &user_id).await?;
+    ) -> Result<DeletedResponse, UserAccessError> {
+        let caller = may_act_on(&state, &auth, &user_id).await?;
         let origin = super::origin(caller.actor());
         let revoked = events::sessions::revoked(&origin, caller.org_id, &user_id, &session_id);
         sessions::revoke_own(&state.db, &user_id, &session_id, &[revoked]).await?;
@@ -165,8 +181,8 @@ impl UserSessionsApi {
         auth: BearerAuth,
         state: Data<&AppState>,
         user_id: Path<UserId>,
-    ) -> Result<SessionsRevokedResponse, RevokeUserSessionsError> {
-        let caller = may_revoke(&state, &auth, &user_id).await?;
+    ) -> Result<SessionsRevokedResponse, UserAccessError> {
+        let caller = may_act_on(&state, &auth, &user_id).await?;
         let origin = super::origin(caller.actor());
         let revoked = sessions::revoke_all(&state.db, &user_id, |ended| {
             let revoked = |id| events::sessions::revoked(&origin, caller.org_id, &user_id, id);
@@ -180,11 +196,36 @@ impl UserSessionsApi {
             .into(),
         )))
     }
+
+    /// Unlock a user
+    ///
+    /// Lifts a lockout (`--lockout-threshold` failed sign-ins in a row) at once and clears the
+    /// count; `data.was_locked` says whether there was one. Recorded as `user.unlocked` when
+    /// there was. Needs `users:write`, and every scope for an admin.
+    #[oai(
+        path = "/v1/users/:user_id/unlock",
+        method = "post",
+        operation_id = "unlockUser"
+    )]
+    async fn unlock_user(
+        &self,
+        auth: BearerAuth,
+        state: Data<&AppState>,
+        user_id: Path<UserId>,
+    ) -> Result<UnlockResponse, UserAccessError> {
+        let caller = may_act_on(&state, &auth, &user_id).await?;
+        let origin = super::origin(caller.actor());
+        let unlocked = events::sessions::unlocked(&origin, caller.org_id, &user_id);
+        let now = crate::db::now();
+        let was_locked =
+            lockout::unlock(&state.db, &caller.org_id, &user_id, now, &[unlocked]).await?;
+        Ok(UnlockResponse::Ok(Json(Unlocked { was_locked }.into())))
+    }
 }
 
-/// The caller, when it may revoke `user_id`'s sessions: `users:write`, a user of its own
+/// The caller, when it may act on `user_id`'s access (sessions, lockout): `users:write`, a user of its own
 /// organization (else 404), and every scope when that user is an admin.
-async fn may_revoke(
+async fn may_act_on(
     state: &AppState,
     auth: &BearerAuth,
     user_id: &UserId,
@@ -192,7 +233,7 @@ async fn may_revoke(
     let caller = state.caller(auth, Scope::UsersWrite).await?;
     let target = users::find(&state.db, &caller.org_id, user_id).await?;
     if target.role == Role::Admin {
-        caller.require_every_scope("revoking an admin's sessions")?;
+        caller.require_every_scope("acting on an admin's sessions or lockout")?;
     }
     Ok(caller)
 }
