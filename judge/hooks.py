@@ -16,7 +16,8 @@ and PATCH) get such fields replaced, when the generated value breaks one of thos
 valid value chosen from the generated one (deterministically); a proof sent without what it
 proves is dropped; a key's `expires_at` is put in the future; a ticket request keeps `email`
 only for `change_email`, never a `redirect_url` (the judges configure no redirect origin) and a
-`ttl_seconds` within its type's longest life; an invitation (`invite: true`) carries no
+`ttl_seconds` within its type's longest life; suspension terms go with `status: suspended`,
+a future `until` and a readable reason; an invitation (`invite: true`) carries no
 password or status; a test mail goes to a valid address; positive list requests get a
 well-formed cursor; positive sign-ins carry the
 seeded admin's real organization, address and password (so they are 201s, not 401s). Negative
@@ -518,8 +519,18 @@ def request_body_rules(path: str, body: dict[str, Any]) -> dict[str, Any]:
         if isinstance(ttl, int) and kind in TICKET_MAX_TTL:
             body["ttl_seconds"] = min(ttl, TICKET_MAX_TTL[kind])
     elif path == "/v1/users" and body.get("invite") is True:
-        for field in ("password", "password_hash", "status"):
+        for field in ("password", "password_hash", "status", "suspension"):
             body.pop(field, None)
+    elif path in ("/v1/users", "/v1/users/{user_id}") and isinstance(body.get("suspension"), dict):
+        # Terms go with `status: suspended`, and end in the future.
+        body["status"] = "suspended"
+        terms = dict(body["suspension"])
+        if isinstance(terms.get("until"), str):
+            terms["until"] = "2099-01-01T00:00:00Z"
+        if isinstance(terms.get("reason"), str):
+            terms["reason"] = pick(TEXTS, terms["reason"])
+        body["suspension"] = terms
+        body.pop("invite", None)
     elif path == "/v1/mail/test" and isinstance(body.get("to"), str):
         body["to"] = address(body["to"])
     return body

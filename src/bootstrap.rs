@@ -155,6 +155,8 @@ async fn create(
         totp_last_step: None,
         failed_sign_ins: 0,
         locked_until: None,
+        suspension_reason: None,
+        suspended_until: None,
     };
     let (api_key, key_row) = auth::new_api_key(&org.id, "bootstrap", &Scope::ALL);
     let session = auth::new_session(&admin.id, tokens.lifetime());

@@ -100,6 +100,9 @@ error_codes! {
     InvalidTicketRequest = "INVALID_TICKET_REQUEST" => UNPROCESSABLE_ENTITY,
     /// `invite: true` with a password, a password hash or a status: an invited user has none.
     InviteConflict = "INVITE_CONFLICT" => UNPROCESSABLE_ENTITY,
+    /// A suspension's terms that cannot hold: `until` not in the future, a reason that is not
+    /// readable text, or terms without `status: suspended`.
+    InvalidSuspension = "INVALID_SUSPENSION" => UNPROCESSABLE_ENTITY,
 }
 
 impl std::fmt::Display for ErrorCode {

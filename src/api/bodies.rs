@@ -13,7 +13,10 @@ use super::{
     model::{AdminUser, Me},
     patch::{FieldRules, IMMUTABLE, properties},
 };
-use crate::domain::{Bio, DisplayName, EmailAddress, PersonName, PhoneNumber, Role, TeamId};
+use crate::domain::{
+    Bio, DisplayName, EmailAddress, PersonName, PhoneNumber, Role, SuspensionReason, TeamId,
+    Timestamp,
+};
 
 // The statuses a body may set (`invited` is set only by creating a user with `invite: true`).
 // Documented for the spec only: bodies are read raw and parsed as `UserStatus`. (Not a doc
@@ -23,6 +26,22 @@ use crate::domain::{Bio, DisplayName, EmailAddress, PersonName, PhoneNumber, Rol
 pub enum SettableStatus {
     Active,
     Suspended,
+}
+
+/// The terms of a suspension, sent beside `status: suspended` (else 422 `INVALID_SUSPENSION`).
+#[derive(Debug, Clone, Object)]
+#[oai(deny_unknown_fields)]
+pub struct SuspensionTerms {
+    /// Why, for the organization's admins (returned by `/v1/users`, in events, never to the
+    /// user): 1–500 characters after trimming, by the text rules of `bio`; else 422
+    /// `INVALID_SUSPENSION`. Absent: no reason.
+    #[oai(validator(min_length = 1, max_length = 500))]
+    pub reason: Option<SuspensionReason>,
+    /// When the suspension ends by itself: a future time (else 422 `INVALID_SUSPENSION`). From
+    /// then on the user is `active` and may sign in again with nothing written: status is
+    /// judged at each read and sign-in, so no job runs and no event is recorded at that
+    /// instant. Absent: until an admin sets `status: active`.
+    pub until: Option<Timestamp>,
 }
 
 /// The profile a user may write about themselves, on every surface.
@@ -90,8 +109,13 @@ pub struct AdminFields {
     /// `member` for a new user unless set. Granting `admin` needs every scope.
     pub role: Option<Role>,
     /// `active` for a new user unless set. `suspended` refuses the user's sessions and
-    /// sign-ins from the next request on.
+    /// sign-ins from the next request on (sign-in keeps its single 401), for as long as
+    /// `suspension.until` says. Setting a status replaces the terms: `active` clears them,
+    /// `suspended` without `suspension` is indefinite and gives no reason.
     pub status: Option<SettableStatus>,
+    /// The terms of `status: suspended`, only beside it: a reason and an end. Sending them for
+    /// a user who is suspended already replaces the terms.
+    pub suspension: Option<SuspensionTerms>,
     /// Merged as JSON Merge Patch, with `client_metadata`'s limits; the user reads it through
     /// `/v1/me` but cannot write it.
     #[oai(validator(max_properties = 16))]

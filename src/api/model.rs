@@ -13,7 +13,7 @@ use crate::{
     db::models,
     domain::{
         Bio, DisplayName, EmailAddress, Locale, OrgId, PersonName, PhoneNumber, ProfileImage, Role,
-        TeamId, Timestamp, Timezone, UserId, UserStatus,
+        SuspensionReason, TeamId, Timestamp, Timezone, UserId, UserStatus,
     },
     error::ApiError,
 };
@@ -122,6 +122,22 @@ pub struct AdminUser {
     /// `POST /v1/users/{user_id}/unlock` lifts it.
     #[oai(nullable)]
     pub locked_until: Option<Timestamp>,
+    /// The terms of the suspension while `status` is `suspended`; `null` otherwise. Shown to
+    /// admins only, never to the user.
+    #[oai(nullable)]
+    pub suspension: Option<Suspension>,
+}
+
+/// Why a user is suspended and until when.
+#[derive(Debug, Clone, Object)]
+pub struct Suspension {
+    /// Why, as the admin wrote it; `null` when no reason was given.
+    #[oai(nullable)]
+    pub reason: Option<SuspensionReason>,
+    /// When the suspension ends by itself: from then on the user is `active` and may sign in
+    /// again, with nothing written. `null`: until an admin sets `status: active`.
+    #[oai(nullable)]
+    pub until: Option<Timestamp>,
 }
 
 /// A user as change events show it: the fields of `User` that are kept in the user's row, as
@@ -133,6 +149,9 @@ pub struct UserSnapshot {
     pub stored: StoredUserFields,
     /// Data only the admin surface reads and writes.
     pub server_metadata: BTreeMap<String, Value>,
+    /// The terms of the suspension while `status` is `suspended`; absent otherwise.
+    #[oai(skip_serializing_if_is_none)]
+    pub suspension: Option<Suspension>,
 }
 
 /// The organization the user belongs to.
@@ -206,7 +225,7 @@ fn stored_user_fields(user: &models::User) -> Result<StoredUserFields, ApiError>
     Ok(StoredUserFields {
         id: user.id,
         org_id: user.org_id,
-        status: user.status,
+        status: user.status_now(),
         role: user.role,
         display_name: user.display_name.clone(),
         first_name: user.first_name.clone(),
@@ -238,6 +257,7 @@ pub fn user_snapshot(user: &models::User) -> Result<Value, ApiError> {
     let snapshot = UserSnapshot {
         stored: stored_user_fields(user)?,
         server_metadata: metadata(&user.server_metadata)?,
+        suspension: suspension(user),
     };
     Ok(snapshot.to_json().unwrap_or(Value::Null))
 }
@@ -251,6 +271,15 @@ pub fn admin_user(user: &models::User, extras: Extras) -> Result<AdminUser, ApiE
             .locked_until
             .filter(|until| *until > now)
             .map(Timestamp::from),
+        suspension: suspension(user),
+    })
+}
+
+/// The terms of `user`'s suspension, while it holds.
+fn suspension(user: &models::User) -> Option<Suspension> {
+    (user.status_now() == UserStatus::Suspended).then(|| Suspension {
+        reason: user.suspension_reason.clone(),
+        until: user.suspended_until.map(Timestamp::from),
     })
 }
 

@@ -5,12 +5,15 @@
 //! Each surface differs only in its `FieldRules` (`bodies`). The rules that need the stored user are the
 //! use case's (`crate::users`).
 
-use super::patch::Reader;
+use chrono::{DateTime, SubsecRound};
+use serde_json::Value;
+
+use super::patch::{Field, Reader};
 use crate::{
     db::models::UserChanges,
     domain::{
         Bio, DisplayName, EmailAddress, Locale, PersonName, PhoneNumber, ProfileImage, Role,
-        Timezone, UserStatus,
+        SuspensionReason, Timezone, UserStatus,
     },
     error::{ApiError, ErrorCode, FieldError},
     users::{CredentialInput, UserInput},
@@ -48,11 +51,78 @@ fn read_fields(r: &mut Reader, surface: Surface) -> UserChanges {
         changes.status = r.choice("status", "active, suspended", |name| {
             UserStatus::parse(name).filter(|status| *status != UserStatus::Invited)
         });
+        read_suspension(r, &mut changes);
         changes.phone_number_verified = r.boolean("phone_number_verified");
         changes.primary_email_verified = r.boolean("primary_email_verified");
         changes.primary_email_auth_enabled = r.boolean("primary_email_auth_enabled");
     }
     changes
+}
+
+/// `suspension`, the terms of `status: suspended` (timed bans): sent only beside it. A body that
+/// sets the status also sets the terms, so suspending without `suspension` is indefinite and
+/// with no reason, and reactivating clears them.
+fn read_suspension(r: &mut Reader, changes: &mut UserChanges) {
+    let suspending = changes.status == Some(UserStatus::Suspended);
+    if changes.status.is_some() {
+        changes.suspension_reason = Some(None);
+        changes.suspended_until = Some(None);
+    }
+    let terms = match r.object("suspension") {
+        Field::Absent => return,
+        Field::Null => {
+            let message = "must be an object; leave it out to suspend indefinitely".to_owned();
+            return r.wrong_type("suspension", message);
+        }
+        Field::Value(Value::Object(terms)) => terms,
+        Field::Value(_) => unreachable!("Reader::object hands out objects only"),
+    };
+    let mut fine = true;
+    for (name, value) in terms {
+        let field = format!("suspension.{name}");
+        match (name.as_str(), value) {
+            ("reason", Value::String(reason)) => match SuspensionReason::parse(&reason) {
+                Ok(reason) => changes.suspension_reason = Some(Some(reason)),
+                Err(invalid) => {
+                    r.invalid(&field, invalid);
+                    fine = false;
+                }
+            },
+            ("until", Value::String(until)) => match DateTime::parse_from_rfc3339(&until) {
+                Ok(until) => {
+                    let until = until.naive_utc().trunc_subsecs(6);
+                    if until <= crate::db::now() {
+                        r.invalid_field(FieldError::new(
+                            &field,
+                            ErrorCode::InvalidSuspension,
+                            "must be in the future; leave it out to suspend indefinitely",
+                        ));
+                        fine = false;
+                    }
+                    changes.suspended_until = Some(Some(until));
+                }
+                Err(_) => {
+                    r.wrong_type(&field, "must be an RFC 3339 date-time".to_owned());
+                    fine = false;
+                }
+            },
+            ("reason" | "until", _) => {
+                r.wrong_type(&field, "must be a string".to_owned());
+                fine = false;
+            }
+            _ => {
+                r.wrong_type(&field, "unknown field".to_owned());
+                fine = false;
+            }
+        }
+    }
+    if fine && !suspending {
+        r.invalid_field(FieldError::new(
+            "suspension",
+            ErrorCode::InvalidSuspension,
+            "only beside status: suspended",
+        ));
+    }
 }
 
 fn metadata(r: &mut Reader, name: &str) -> Option<serde_json::Value> {

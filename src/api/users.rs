@@ -78,7 +78,7 @@ error_responses!(CreateUserError {
     409 => Conflict: "`EMAIL_TAKEN`, or `IDEMPOTENCY_CONFLICT` when the `Idempotency-Key` was used with a different body.",
     413 => PayloadTooLarge: "The body is larger than 256 KiB.",
     415 => UnsupportedMediaType: "The body is not `application/json`.",
-    422 => Unprocessable: "One or more values are invalid; `errors` lists every one with its code (`INVALID_NAME`, `INVALID_BIO`, `INVALID_IMAGE`, `INVALID_LOCALE`, `INVALID_TIMEZONE`, `INVALID_PHONE_NUMBER`, `INVALID_EMAIL`, `INVALID_METADATA`, `WEAK_PASSWORD`, `INVALID_PASSWORD_HASH`, `INVALID_TOTP_SECRET`, `INVITE_CONFLICT` (`password`, `password_hash` or `status` sent with `invite: true`), `VALIDATION_FAILED`) and nothing was created. With one invalid field `error.code` is its code, with several `VALIDATION_FAILED`.",
+    422 => Unprocessable: "One or more values are invalid; `errors` lists every one with its code (`INVALID_NAME`, `INVALID_BIO`, `INVALID_IMAGE`, `INVALID_LOCALE`, `INVALID_TIMEZONE`, `INVALID_PHONE_NUMBER`, `INVALID_EMAIL`, `INVALID_METADATA`, `WEAK_PASSWORD`, `INVALID_PASSWORD_HASH`, `INVALID_TOTP_SECRET`, `INVITE_CONFLICT` (`password`, `password_hash` or `status` sent with `invite: true`), `INVALID_SUSPENSION`, `VALIDATION_FAILED`) and nothing was created. With one invalid field `error.code` is its code, with several `VALIDATION_FAILED`.",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
     503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds.",
 });
@@ -111,7 +111,7 @@ error_responses!(PatchUserError {
     412 => PreconditionFailed: "`If-Match` does not match the current `ETag`; nothing was changed.",
     413 => PayloadTooLarge: "The body is larger than 256 KiB.",
     415 => UnsupportedMediaType: "The body is not `application/json`.",
-    422 => Unprocessable: "One or more values are invalid; `errors` lists every one with its code (`INVALID_NAME`, `INVALID_BIO`, `INVALID_IMAGE`, `INVALID_LOCALE`, `INVALID_TIMEZONE`, `INVALID_PHONE_NUMBER`, `INVALID_EMAIL`, `INVALID_METADATA`, `NOT_A_TEAM_MEMBER`, `WEAK_PASSWORD`, `INVALID_PASSWORD_HASH`, `INVALID_TOTP_SECRET`, `VALIDATION_FAILED`) and nothing was changed. With one invalid field `error.code` is its code, with several `VALIDATION_FAILED`.",
+    422 => Unprocessable: "One or more values are invalid; `errors` lists every one with its code (`INVALID_NAME`, `INVALID_BIO`, `INVALID_IMAGE`, `INVALID_LOCALE`, `INVALID_TIMEZONE`, `INVALID_PHONE_NUMBER`, `INVALID_EMAIL`, `INVALID_METADATA`, `NOT_A_TEAM_MEMBER`, `WEAK_PASSWORD`, `INVALID_PASSWORD_HASH`, `INVALID_TOTP_SECRET`, `INVALID_SUSPENSION` (`suspension.until` not in the future, an unreadable `suspension.reason`, or `suspension` without `status: suspended`), `VALIDATION_FAILED`) and nothing was changed. With one invalid field `error.code` is its code, with several `VALIDATION_FAILED`.",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
     503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds.",
 });

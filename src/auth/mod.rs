@@ -327,7 +327,7 @@ pub async fn authenticate_me(
     let (mut session, mut user, rows) = me::load_with_session(db, &claims.sid, &claims.sub, now)
         .await?
         .ok_or_else(ApiError::unauthorized)?;
-    if user.status != UserStatus::Active || user.org_id != claims.org {
+    if user.status_at(now) != UserStatus::Active || user.org_id != claims.org {
         return Err(ApiError::unauthorized());
     }
     mark_active(db, &mut session, &mut user, now).await?;
@@ -351,7 +351,7 @@ pub async fn authenticate(db: &Db, tokens: &Tokens, bearer: &str) -> Result<Prin
     let (mut session, mut user) = sessions::find_live(db, &claims.sid, &claims.sub, now)
         .await?
         .ok_or_else(ApiError::unauthorized)?;
-    if user.status != UserStatus::Active || user.org_id != claims.org {
+    if user.status_at(now) != UserStatus::Active || user.org_id != claims.org {
         return Err(ApiError::unauthorized());
     }
     mark_active(db, &mut session, &mut user, now).await?;

@@ -102,7 +102,8 @@ pub async fn sign_in(
     if locked {
         return Err(refuse(Some(user.id), SignInFailure::Locked).await);
     }
-    match user.status {
+    // A timed ban whose `until` has passed no longer holds (`User::status_at`).
+    match user.status_at(now) {
         UserStatus::Active => {}
         UserStatus::Suspended => return Err(refuse(Some(user.id), SignInFailure::Suspended).await),
         UserStatus::Invited => return Err(refuse(Some(user.id), SignInFailure::Invited).await),

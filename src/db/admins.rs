@@ -14,9 +14,10 @@ use crate::{
     error::{ApiError, ErrorCode},
 };
 
-/// Whether `user` counts as one of the organization's admins: role `admin`, status `active`.
+/// Whether `user` counts as one of the organization's admins: role `admin`, status `active`
+/// (a timed ban that has lapsed counts as active).
 pub fn is_active_admin(user: &User) -> bool {
-    user.role == Role::Admin && user.status == UserStatus::Active
+    user.role == Role::Admin && user.status_now() == UserStatus::Active
 }
 
 /// Whether `changes` (what really changes against `current`) take an active admin away.
@@ -24,7 +25,8 @@ pub fn removes_active_admin(current: &User, changes: &UserChanges) -> bool {
     is_active_admin(current) && (changes.role.is_some() || changes.status.is_some())
 }
 
-/// How many active admins organization `$org_id` has besides `$user_id` (a macro, so that the
+/// How many active admins organization `$org_id` has besides `$user_id`, by stored status: an
+/// admin whose timed ban lapsed is not counted, which can only refuse more (a macro, so that the
 /// unit test below can ask SQLite for the plan of exactly this query).
 macro_rules! other_active_admins {
     ($org_id:expr, $user_id:expr) => {{

@@ -89,7 +89,7 @@ pub async fn load_with_session(
         let Some((session, user, org)) = found else {
             return Ok(None);
         };
-        if user.status != UserStatus::Active {
+        if user.status_at(now) != UserStatus::Active {
             // Refused by the caller; no need to read the rest.
             let rows = MeRows {
                 org,

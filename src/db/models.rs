@@ -7,7 +7,7 @@ use diesel::prelude::*;
 
 use crate::domain::{
     ApiKeyId, Bio, DisplayName, EmailAddress, Locale, OrgId, PersonName, PhoneNumber, ProfileImage,
-    Role, SessionId, TeamId, Timezone, UserId, UserStatus,
+    Role, SessionId, SuspensionReason, TeamId, Timezone, UserId, UserStatus,
 };
 
 use super::schema::{
@@ -58,6 +58,28 @@ pub struct User {
     pub failed_sign_ins: i32,
     /// Until when every sign-in is refused (`--lockout-threshold`); `None`: not locked.
     pub locked_until: Option<NaiveDateTime>,
+    /// Why the user is suspended (for admins only); `None` when no reason was given.
+    pub suspension_reason: Option<SuspensionReason>,
+    /// Until when a suspension holds; `None`: indefinitely (or not suspended).
+    pub suspended_until: Option<NaiveDateTime>,
+}
+
+impl User {
+    /// The status as it holds at `now`: a suspension whose `suspended_until` has passed is over,
+    /// so the user is active again without anything being written (issue 18, timed bans).
+    pub fn status_at(&self, now: NaiveDateTime) -> UserStatus {
+        match self.status {
+            UserStatus::Suspended if self.suspended_until.is_some_and(|until| until <= now) => {
+                UserStatus::Active
+            }
+            status => status,
+        }
+    }
+
+    /// `status_at` the current time.
+    pub fn status_now(&self) -> UserStatus {
+        self.status_at(super::now())
+    }
 }
 
 /// Columns a PATCH may change. `None` leaves a column alone; for nullable columns `Some(None)`
@@ -87,6 +109,8 @@ pub struct UserChanges {
     pub password_hash: Option<Option<String>>,
     pub totp_secret: Option<Option<String>>,
     pub totp_last_step: Option<Option<i64>>,
+    pub suspension_reason: Option<Option<SuspensionReason>>,
+    pub suspended_until: Option<Option<NaiveDateTime>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]

@@ -44,6 +44,8 @@ diesel::table! {
         search_key_version -> Nullable<BigInt>,
         failed_sign_ins -> Integer,
         locked_until -> Nullable<Timestamp>,
+        suspension_reason -> Nullable<Text>,
+        suspended_until -> Nullable<Timestamp>,
     }
 }
 

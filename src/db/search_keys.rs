@@ -243,6 +243,8 @@ mod tests {
             totp_last_step: None,
             failed_sign_ins: 0,
             locked_until: None,
+            suspension_reason: None,
+            suspended_until: None,
         }
     }
 

@@ -52,7 +52,13 @@ impl Metadata {
 
 fn check_level(value: &Value, depth: usize) -> Result<(), String> {
     let children: Box<dyn Iterator<Item = &Value>> = match value {
+        Value::String(text) if text.contains('\0') => {
+            return Err("strings must not contain NUL (U+0000)".into());
+        }
         Value::Object(map) => {
+            if map.keys().any(|k| k.contains('\0')) {
+                return Err("keys must not contain NUL (U+0000)".into());
+            }
             if let Some(key) = map.keys().find(|k| !is_valid_key(k)) {
                 return Err(format!(
                     "key {key:?} must be 1–64 characters of A-Z a-z 0-9 _ . -"

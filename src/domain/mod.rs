@@ -28,7 +28,7 @@ pub use ids::{
 };
 pub use locale::Locale;
 pub use metadata::{Metadata, merge_patch};
-pub use names::{Bio, DisplayName, PersonName};
+pub use names::{Bio, DisplayName, PersonName, SuspensionReason};
 pub use phone_number::PhoneNumber;
 pub use profile_image::ProfileImage;
 pub use search_key::{SearchKey, SearchPrefix};

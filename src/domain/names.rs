@@ -125,6 +125,29 @@ impl Bio {
     }
 }
 
+/// Why a user is suspended, for the organization's admins (never shown to the user): 1–500
+/// characters by the rules of `Bio`.
+#[derive(Debug, Clone, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = Text)]
+pub struct SuspensionReason(String);
+string_value!(SuspensionReason, text_schema(BIO));
+
+impl SuspensionReason {
+    pub fn parse(input: &str) -> Result<Self, Invalid> {
+        let invalid = |why: &str| Invalid::new(ErrorCode::InvalidSuspension, why);
+        text::check_controls(input, BIO).map_err(invalid)?;
+        let reason: String = input.trim().nfc().collect();
+        if reason.is_empty() {
+            return Err(invalid("must not be empty; leave reason out to give none"));
+        }
+        if reason.chars().count() > 500 {
+            return Err(invalid("must be at most 500 characters"));
+        }
+        text::check(&reason, BIO).map_err(invalid)?;
+        Ok(Self(reason))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -62,7 +62,9 @@ impl UserEvents {
         }
         let data = json!({"object": new, "changes": changes});
         let mut kinds = vec![EventType::UserUpdated];
-        match (before.status, after.status) {
+        // As the statuses hold at the write: a timed ban that had lapsed is active before.
+        let at = after.updated_at;
+        match (before.status_at(at), after.status_at(at)) {
             (UserStatus::Active, UserStatus::Suspended) => kinds.push(EventType::UserSuspended),
             (UserStatus::Suspended, UserStatus::Active) => kinds.push(EventType::UserReactivated),
             _ => {}
@@ -120,10 +122,14 @@ fn changed_fields(old: &Value, new: &Value) -> Vec<Value> {
     let empty = Map::new();
     let old = old.as_object().unwrap_or(&empty);
     let new = new.as_object().unwrap_or(&empty);
-    new.iter()
-        .filter(|(field, _)| !NOT_CHANGES.contains(&field.as_str()))
-        .filter_map(|(field, after)| {
+    // A field shown only while it applies (`suspension`) changes by appearing or going.
+    let gone = old.keys().filter(|field| !new.contains_key(*field));
+    new.keys()
+        .chain(gone)
+        .filter(|field| !NOT_CHANGES.contains(&field.as_str()))
+        .filter_map(|field| {
             let before = old.get(field).unwrap_or(&Value::Null);
+            let after = new.get(field).unwrap_or(&Value::Null);
             (before != after).then(|| change(field, before, after))
         })
         .collect()

@@ -44,7 +44,7 @@ impl UserUpdate {
             return Ok(Write::default());
         }
         authorize(current, &changes)?;
-        let revoke = if changes.status == Some(UserStatus::Suspended) {
+        let revoke = if suspends(current, &changes) {
             Revoke::All
         } else if changes.password_hash.is_some() {
             self.on_password_change.clone()
@@ -92,6 +92,8 @@ impl UserUpdate {
             password_hash: keep(&c.password_hash, &current.password_hash),
             totp_secret: keep(&c.totp_secret, &current.totp_secret),
             totp_last_step: keep(&c.totp_last_step, &current.totp_last_step),
+            suspension_reason: keep(&c.suspension_reason, &current.suspension_reason),
+            suspended_until: keep(&c.suspended_until, &current.suspended_until),
         };
         if let Some(step) = self.totp_step {
             if current.totp_last_step.is_some_and(|last| step <= last) {
@@ -156,6 +158,18 @@ impl UserUpdate {
         );
         Ok(changes)
     }
+}
+
+/// Whether writing `changes` suspends a user who is not suspended now: a new suspension, or
+/// new terms for one whose timed ban had lapsed. Either revokes every session.
+fn suspends(current: &User, changes: &UserChanges) -> bool {
+    let now = crate::db::now();
+    let after = User {
+        status: changes.status.unwrap_or(current.status),
+        suspended_until: changes.suspended_until.unwrap_or(current.suspended_until),
+        ..current.clone()
+    };
+    current.status_at(now) != UserStatus::Suspended && after.status_at(now) == UserStatus::Suspended
 }
 
 /// Merges `patch` into the stored JSON `stored` (RFC 7396) and checks the limits on the result.

@@ -218,6 +218,8 @@ pub async fn create(
         totp_last_step: None,
         failed_sign_ins: 0,
         locked_until: None,
+        suspension_reason: changes.suspension_reason.flatten(),
+        suspended_until: changes.suspended_until.flatten(),
     };
     access::may_create(caller, &new)?;
     let events = events.created(&new)?;

@@ -339,7 +339,7 @@ fn effect(
             changes.password_hash = Some(new_hash.map(str::to_owned));
         }
     }
-    let status = changes.status.unwrap_or(user.status);
+    let status = changes.status.unwrap_or(user.status_now());
     let signs_in = ticket.kind.sets_password()
         && status == UserStatus::Active
         && user.primary_email_auth_enabled

@@ -6,6 +6,7 @@ mod access;
 mod api_keys;
 mod api_keys_lifecycle;
 mod auth;
+mod bans;
 mod cli;
 mod connections;
 mod contract;

@@ -48,6 +48,11 @@ fn render() -> Result<String> {
         settings.with_replacement(name, format!("crate::{name}"), std::iter::empty());
     }
     settings.with_replacement("ErrorCode", "crate::ErrorCode", std::iter::empty());
+    // Objects that a Patch body holds: the body derives `PartialEq`, so they must too.
+    settings.with_patch(
+        "SuspensionTerms",
+        progenitor::TypePatch::default().with_derive("PartialEq"),
+    );
     let tokens = Generator::new(&settings)
         .generate_tokens(&spec)
         .map_err(|e| anyhow!("progenitor: {e}"))?;

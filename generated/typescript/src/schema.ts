@@ -1069,7 +1069,7 @@ export interface components {
          *     not know by the response's HTTP status.
          * @enum {string}
          */
-        ErrorCode: "UNAUTHORIZED" | "FORBIDDEN" | "INSUFFICIENT_SCOPE" | "FIELD_NOT_WRITABLE" | "NOT_FOUND" | "MALFORMED_REQUEST" | "IMMUTABLE_FIELD" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "EMAIL_TAKEN" | "TICKET_NOT_APPLICABLE" | "TICKET_EXPIRED" | "TICKET_USED" | "LAST_ADMIN" | "IDEMPOTENCY_CONFLICT" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "URI_TOO_LONG" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "HEADERS_TOO_LARGE" | "INTERNAL" | "SERVICE_UNAVAILABLE" | "MAILER_NOT_CONFIGURED" | "VALIDATION_FAILED" | "INVALID_NAME" | "INVALID_BIO" | "INVALID_EMAIL" | "INVALID_PHONE_NUMBER" | "INVALID_IMAGE" | "INVALID_TIMEZONE" | "INVALID_LOCALE" | "INVALID_METADATA" | "INVALID_CURSOR" | "NOT_A_TEAM_MEMBER" | "WEAK_PASSWORD" | "INVALID_PASSWORD_HASH" | "INVALID_TOTP_SECRET" | "TICKET_TYPE_MISMATCH" | "REDIRECT_NOT_ALLOWED" | "INVALID_WEBHOOK_URL" | "INVALID_EXPIRY" | "INVALID_TICKET_REQUEST" | "INVITE_CONFLICT";
+        ErrorCode: "UNAUTHORIZED" | "FORBIDDEN" | "INSUFFICIENT_SCOPE" | "FIELD_NOT_WRITABLE" | "NOT_FOUND" | "MALFORMED_REQUEST" | "IMMUTABLE_FIELD" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "EMAIL_TAKEN" | "TICKET_NOT_APPLICABLE" | "TICKET_EXPIRED" | "TICKET_USED" | "LAST_ADMIN" | "IDEMPOTENCY_CONFLICT" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "URI_TOO_LONG" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "HEADERS_TOO_LARGE" | "INTERNAL" | "SERVICE_UNAVAILABLE" | "MAILER_NOT_CONFIGURED" | "VALIDATION_FAILED" | "INVALID_NAME" | "INVALID_BIO" | "INVALID_EMAIL" | "INVALID_PHONE_NUMBER" | "INVALID_IMAGE" | "INVALID_TIMEZONE" | "INVALID_LOCALE" | "INVALID_METADATA" | "INVALID_CURSOR" | "NOT_A_TEAM_MEMBER" | "WEAK_PASSWORD" | "INVALID_PASSWORD_HASH" | "INVALID_TOTP_SECRET" | "TICKET_TYPE_MISMATCH" | "REDIRECT_NOT_ALLOWED" | "INVALID_WEBHOOK_URL" | "INVALID_EXPIRY" | "INVALID_TICKET_REQUEST" | "INVITE_CONFLICT" | "INVALID_SUSPENSION";
         /**
          * ErrorEnvelope
          * @description A failed response.
@@ -2231,6 +2231,40 @@ export interface components {
             success: boolean;
         };
         /**
+         * Suspension
+         * @description Why a user is suspended and until when.
+         */
+        Suspension: {
+            /** @description Why, as the admin wrote it; `null` when no reason was given. */
+            reason: string | null;
+            /**
+             * Format: date-time
+             * @description When the suspension ends by itself: from then on the user is `active` and may sign in
+             *     again, with nothing written. `null`: until an admin sets `status: active`.
+             */
+            until: string | null;
+        };
+        /**
+         * SuspensionTerms
+         * @description The terms of a suspension, sent beside `status: suspended` (else 422 `INVALID_SUSPENSION`).
+         */
+        SuspensionTerms: {
+            /**
+             * @description Why, for the organization's admins (returned by `/v1/users`, in events, never to the
+             *     user): 1–500 characters after trimming, by the text rules of `bio`; else 422
+             *     `INVALID_SUSPENSION`. Absent: no reason.
+             */
+            reason?: string;
+            /**
+             * Format: date-time
+             * @description When the suspension ends by itself: a future time (else 422 `INVALID_SUSPENSION`). From
+             *     then on the user is `active` and may sign in again with nothing written: status is
+             *     judged at each read and sign-in, so no job runs and no event is recorded at that
+             *     instant. Absent: until an admin sets `status: active`.
+             */
+            until?: string;
+        };
+        /**
          * Team
          * @description A team of the organization.
          */
@@ -2669,6 +2703,11 @@ export interface components {
             };
             /** @description `suspended` users cannot sign in or use their sessions. */
             status: components["schemas"]["UserStatus"];
+            /**
+             * @description The terms of the suspension while `status` is `suspended`; `null` otherwise. Shown to
+             *     admins only, never to the user.
+             */
+            suspension: components["schemas"]["Suspension"] | null;
             /** @description IANA time zone name, canonical spelling. */
             timezone: string | null;
             /**
@@ -2785,9 +2824,16 @@ export interface components {
             };
             /**
              * @description `active` for a new user unless set. `suspended` refuses the user's sessions and
-             *     sign-ins from the next request on.
+             *     sign-ins from the next request on (sign-in keeps its single 401), for as long as
+             *     `suspension.until` says. Setting a status replaces the terms: `active` clears them,
+             *     `suspended` without `suspension` is indefinite and gives no reason.
              */
             status?: components["schemas"]["SettableStatus"];
+            /**
+             * @description The terms of `status: suspended`, only beside it: a reason and an end. Sending them for
+             *     a user who is suspended already replaces the terms.
+             */
+            suspension?: components["schemas"]["SuspensionTerms"];
             /**
              * @description An IANA time zone name (`America/New_York`, `UTC`), matched case-insensitively and
              *     stored in canonical spelling. Unknown: 422 `INVALID_TIMEZONE`.
@@ -3168,9 +3214,16 @@ export interface components {
             };
             /**
              * @description `active` for a new user unless set. `suspended` refuses the user's sessions and
-             *     sign-ins from the next request on.
+             *     sign-ins from the next request on (sign-in keeps its single 401), for as long as
+             *     `suspension.until` says. Setting a status replaces the terms: `active` clears them,
+             *     `suspended` without `suspension` is indefinite and gives no reason.
              */
             status?: components["schemas"]["SettableStatus"];
+            /**
+             * @description The terms of `status: suspended`, only beside it: a reason and an end. Sending them for
+             *     a user who is suspended already replaces the terms.
+             */
+            suspension?: components["schemas"]["SuspensionTerms"];
             /**
              * @description An IANA time zone name (`America/New_York`, `UTC`), matched case-insensitively and
              *     stored in canonical spelling. Unknown: 422 `INVALID_TIMEZONE`.
@@ -3301,6 +3354,8 @@ export interface components {
             };
             /** @description `suspended` users cannot sign in or use their sessions. */
             status: components["schemas"]["UserStatus"];
+            /** @description The terms of the suspension while `status` is `suspended`; absent otherwise. */
+            suspension?: components["schemas"]["Suspension"];
             /** @description IANA time zone name, canonical spelling. */
             timezone: string | null;
             /**
@@ -6582,6 +6637,7 @@ export interface operations {
                      *           "selected_team_id": "0193a5d4-2f1c-7a10-9c3e-5b7d8e9f0a11",
                      *           "server_metadata": {},
                      *           "status": "active",
+                     *           "suspension": null,
                      *           "timezone": "Europe/London",
                      *           "updated_at": "2026-11-30T09:52:31.604210Z"
                      *         },
@@ -6617,6 +6673,7 @@ export interface operations {
                      *             "crm_id": "C-1042"
                      *           },
                      *           "status": "active",
+                     *           "suspension": null,
                      *           "timezone": "America/New_York",
                      *           "updated_at": "2026-11-30T09:52:31.604210Z"
                      *         }
@@ -6786,6 +6843,7 @@ export interface operations {
                      *           "crm_id": "C-1042"
                      *         },
                      *         "status": "active",
+                     *         "suspension": null,
                      *         "timezone": "America/New_York",
                      *         "updated_at": "2026-11-30T09:52:31.604210Z"
                      *       },
@@ -6867,7 +6925,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description One or more values are invalid; `errors` lists every one with its code (`INVALID_NAME`, `INVALID_BIO`, `INVALID_IMAGE`, `INVALID_LOCALE`, `INVALID_TIMEZONE`, `INVALID_PHONE_NUMBER`, `INVALID_EMAIL`, `INVALID_METADATA`, `WEAK_PASSWORD`, `INVALID_PASSWORD_HASH`, `INVALID_TOTP_SECRET`, `INVITE_CONFLICT` (`password`, `password_hash` or `status` sent with `invite: true`), `VALIDATION_FAILED`) and nothing was created. With one invalid field `error.code` is its code, with several `VALIDATION_FAILED`. */
+            /** @description One or more values are invalid; `errors` lists every one with its code (`INVALID_NAME`, `INVALID_BIO`, `INVALID_IMAGE`, `INVALID_LOCALE`, `INVALID_TIMEZONE`, `INVALID_PHONE_NUMBER`, `INVALID_EMAIL`, `INVALID_METADATA`, `WEAK_PASSWORD`, `INVALID_PASSWORD_HASH`, `INVALID_TOTP_SECRET`, `INVITE_CONFLICT` (`password`, `password_hash` or `status` sent with `invite: true`), `INVALID_SUSPENSION`, `VALIDATION_FAILED`) and nothing was created. With one invalid field `error.code` is its code, with several `VALIDATION_FAILED`. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6958,6 +7016,7 @@ export interface operations {
                      *           "crm_id": "C-1042"
                      *         },
                      *         "status": "active",
+                     *         "suspension": null,
                      *         "timezone": "America/New_York",
                      *         "updated_at": "2026-11-30T09:52:31.604210Z"
                      *       },
@@ -7214,6 +7273,7 @@ export interface operations {
                      *           "crm_id": "C-1042"
                      *         },
                      *         "status": "active",
+                     *         "suspension": null,
                      *         "timezone": "America/New_York",
                      *         "updated_at": "2026-11-30T09:52:31.604210Z"
                      *       },
@@ -7313,7 +7373,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description One or more values are invalid; `errors` lists every one with its code (`INVALID_NAME`, `INVALID_BIO`, `INVALID_IMAGE`, `INVALID_LOCALE`, `INVALID_TIMEZONE`, `INVALID_PHONE_NUMBER`, `INVALID_EMAIL`, `INVALID_METADATA`, `NOT_A_TEAM_MEMBER`, `WEAK_PASSWORD`, `INVALID_PASSWORD_HASH`, `INVALID_TOTP_SECRET`, `VALIDATION_FAILED`) and nothing was changed. With one invalid field `error.code` is its code, with several `VALIDATION_FAILED`. */
+            /** @description One or more values are invalid; `errors` lists every one with its code (`INVALID_NAME`, `INVALID_BIO`, `INVALID_IMAGE`, `INVALID_LOCALE`, `INVALID_TIMEZONE`, `INVALID_PHONE_NUMBER`, `INVALID_EMAIL`, `INVALID_METADATA`, `NOT_A_TEAM_MEMBER`, `WEAK_PASSWORD`, `INVALID_PASSWORD_HASH`, `INVALID_TOTP_SECRET`, `INVALID_SUSPENSION` (`suspension.until` not in the future, an unreadable `suspension.reason`, or `suspension` without `status: suspended`), `VALIDATION_FAILED`) and nothing was changed. With one invalid field `error.code` is its code, with several `VALIDATION_FAILED`. */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -3628,6 +3628,42 @@ unless the session is revoked first.*/
             Default::default()
         }
     }
+    ///Why a user is suspended and until when.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct Suspension {
+        ///Why, as the admin wrote it; `null` when no reason was given.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub reason: ::std::option::Option<::std::string::String>,
+        /**When the suspension ends by itself: from then on the user is `active` and may sign in
+again, with nothing written. `null`: until an admin sets `status: active`.*/
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub until: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+    }
+    impl Suspension {
+        pub fn builder() -> builder::Suspension {
+            Default::default()
+        }
+    }
+    ///The terms of a suspension, sent beside `status: suspended` (else 422 `INVALID_SUSPENSION`).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct SuspensionTerms {
+        /**Why, for the organization's admins (returned by `/v1/users`, in events, never to the
+user): 1–500 characters after trimming, by the text rules of `bio`; else 422
+`INVALID_SUSPENSION`. Absent: no reason.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub reason: ::std::option::Option<::std::string::String>,
+        /**When the suspension ends by itself: a future time (else 422 `INVALID_SUSPENSION`). From
+then on the user is `active` and may sign in again with nothing written: status is
+judged at each read and sign-in, so no job runs and no event is recorded at that
+instant. Absent: until an admin sets `status: active`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub until: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+    }
+    impl SuspensionTerms {
+        pub fn builder() -> builder::SuspensionTerms {
+            Default::default()
+        }
+    }
     ///A team of the organization.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct Team {
@@ -4083,6 +4119,10 @@ sign-in is refused meanwhile. `null` when it is not locked;
             ::serde_json::Value,
         >,
         pub status: UserStatus,
+        /**The terms of the suspension while `status` is `suspended`; `null` otherwise. Shown to
+admins only, never to the user.*/
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub suspension: ::std::option::Option<Suspension>,
         ///IANA time zone name, canonical spelling.
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub timezone: ::std::option::Option<::std::string::String>,
@@ -4196,6 +4236,8 @@ same change sets it (only the admin surface can).*/
         >,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub status: ::std::option::Option<SettableStatus>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub suspension: ::std::option::Option<SuspensionTerms>,
         /**An IANA time zone name (`America/New_York`, `UTC`), matched case-insensitively and
 stored in canonical spelling. Unknown: 422 `INVALID_TIMEZONE`.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -4535,6 +4577,8 @@ looked up when a user is read). Never the password hash or the TOTP secret.*/
             ::serde_json::Value,
         >,
         pub status: UserStatus,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub suspension: ::std::option::Option<Suspension>,
         ///IANA time zone name, canonical spelling.
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub timezone: ::std::option::Option<::std::string::String>,
@@ -14224,6 +14268,138 @@ it now: it is never shown again.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct Suspension {
+            reason: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            until: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for Suspension {
+            fn default() -> Self {
+                Self {
+                    reason: Err("no value supplied for reason".to_string()),
+                    until: Err("no value supplied for until".to_string()),
+                }
+            }
+        }
+        impl Suspension {
+            pub fn reason<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reason = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for reason: {e}")
+                    });
+                self
+            }
+            pub fn until<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.until = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for until: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Suspension> for super::Suspension {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Suspension,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    reason: value.reason?,
+                    until: value.until?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Suspension> for Suspension {
+            fn from(value: super::Suspension) -> Self {
+                Self {
+                    reason: Ok(value.reason),
+                    until: Ok(value.until),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SuspensionTerms {
+            reason: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            until: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for SuspensionTerms {
+            fn default() -> Self {
+                Self {
+                    reason: Ok(Default::default()),
+                    until: Ok(Default::default()),
+                }
+            }
+        }
+        impl SuspensionTerms {
+            pub fn reason<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reason = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for reason: {e}")
+                    });
+                self
+            }
+            pub fn until<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.until = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for until: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SuspensionTerms> for super::SuspensionTerms {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SuspensionTerms,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    reason: value.reason?,
+                    until: value.until?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SuspensionTerms> for SuspensionTerms {
+            fn from(value: super::SuspensionTerms) -> Self {
+                Self {
+                    reason: Ok(value.reason),
+                    until: Ok(value.until),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct Team {
             created_at: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
@@ -15866,6 +16042,10 @@ it now: it is never shown again.*/
                 ::std::string::String,
             >,
             status: ::std::result::Result<super::UserStatus, ::std::string::String>,
+            suspension: ::std::result::Result<
+                ::std::option::Option<super::Suspension>,
+                ::std::string::String,
+            >,
             timezone: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -15931,6 +16111,7 @@ it now: it is never shown again.*/
                         "no value supplied for server_metadata".to_string(),
                     ),
                     status: Err("no value supplied for status".to_string()),
+                    suspension: Err("no value supplied for suspension".to_string()),
                     timezone: Err("no value supplied for timezone".to_string()),
                     updated_at: Err("no value supplied for updated_at".to_string()),
                 }
@@ -16291,6 +16472,18 @@ it now: it is never shown again.*/
                     });
                 self
             }
+            pub fn suspension<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::Suspension>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.suspension = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for suspension: {e}")
+                    });
+                self
+            }
             pub fn timezone<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -16349,6 +16542,7 @@ it now: it is never shown again.*/
                     selected_team_id: value.selected_team_id?,
                     server_metadata: value.server_metadata?,
                     status: value.status?,
+                    suspension: value.suspension?,
                     timezone: value.timezone?,
                     updated_at: value.updated_at?,
                 })
@@ -16384,6 +16578,7 @@ it now: it is never shown again.*/
                     selected_team_id: Ok(value.selected_team_id),
                     server_metadata: Ok(value.server_metadata),
                     status: Ok(value.status),
+                    suspension: Ok(value.suspension),
                     timezone: Ok(value.timezone),
                     updated_at: Ok(value.updated_at),
                 }
@@ -16467,6 +16662,10 @@ it now: it is never shown again.*/
                 ::std::option::Option<super::SettableStatus>,
                 ::std::string::String,
             >,
+            suspension: ::std::result::Result<
+                ::std::option::Option<super::SuspensionTerms>,
+                ::std::string::String,
+            >,
             timezone: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -16498,6 +16697,7 @@ it now: it is never shown again.*/
                     role: Ok(Default::default()),
                     server_metadata: Ok(Default::default()),
                     status: Ok(Default::default()),
+                    suspension: Ok(Default::default()),
                     timezone: Ok(Default::default()),
                     totp_secret_base64: Ok(Default::default()),
                 }
@@ -16752,6 +16952,20 @@ it now: it is never shown again.*/
                     });
                 self
             }
+            pub fn suspension<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::SuspensionTerms>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.suspension = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for suspension: {e}")
+                    });
+                self
+            }
             pub fn timezone<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -16804,6 +17018,7 @@ it now: it is never shown again.*/
                     role: value.role?,
                     server_metadata: value.server_metadata?,
                     status: value.status?,
+                    suspension: value.suspension?,
                     timezone: value.timezone?,
                     totp_secret_base64: value.totp_secret_base64?,
                 })
@@ -16831,6 +17046,7 @@ it now: it is never shown again.*/
                     role: Ok(value.role),
                     server_metadata: Ok(value.server_metadata),
                     status: Ok(value.status),
+                    suspension: Ok(value.suspension),
                     timezone: Ok(value.timezone),
                     totp_secret_base64: Ok(value.totp_secret_base64),
                 }
@@ -18472,6 +18688,10 @@ it now: it is never shown again.*/
                 ::std::string::String,
             >,
             status: ::std::result::Result<super::UserStatus, ::std::string::String>,
+            suspension: ::std::result::Result<
+                ::std::option::Option<super::Suspension>,
+                ::std::string::String,
+            >,
             timezone: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -18530,6 +18750,7 @@ it now: it is never shown again.*/
                         "no value supplied for server_metadata".to_string(),
                     ),
                     status: Err("no value supplied for status".to_string()),
+                    suspension: Ok(Default::default()),
                     timezone: Err("no value supplied for timezone".to_string()),
                     updated_at: Err("no value supplied for updated_at".to_string()),
                 }
@@ -18850,6 +19071,18 @@ it now: it is never shown again.*/
                     });
                 self
             }
+            pub fn suspension<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::Suspension>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.suspension = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for suspension: {e}")
+                    });
+                self
+            }
             pub fn timezone<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -18905,6 +19138,7 @@ it now: it is never shown again.*/
                     selected_team_id: value.selected_team_id?,
                     server_metadata: value.server_metadata?,
                     status: value.status?,
+                    suspension: value.suspension?,
                     timezone: value.timezone?,
                     updated_at: value.updated_at?,
                 })
@@ -18937,6 +19171,7 @@ it now: it is never shown again.*/
                     selected_team_id: Ok(value.selected_team_id),
                     server_metadata: Ok(value.server_metadata),
                     status: Ok(value.status),
+                    suspension: Ok(value.suspension),
                     timezone: Ok(value.timezone),
                     updated_at: Ok(value.updated_at),
                 }
@@ -28015,9 +28250,15 @@ pub struct UserPatch {
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
     /// `active` for a new user unless set. `suspended` refuses the user's sessions and
-    /// sign-ins from the next request on.
+    /// sign-ins from the next request on (sign-in keeps its single 401), for as long as
+    /// `suspension.until` says. Setting a status replaces the terms: `active` clears them,
+    /// `suspended` without `suspension` is indefinite and gives no reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<crate::types::SettableStatus>,
+    /// The terms of `status: suspended`, only beside it: a reason and an end. Sending them for
+    /// a user who is suspended already replaces the terms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspension: Option<crate::types::SuspensionTerms>,
     /// An IANA time zone name (`America/New_York`, `UTC`), matched case-insensitively and
     /// stored in canonical spelling. Unknown: 422 `INVALID_TIMEZONE`.
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
@@ -28140,6 +28381,8 @@ pub enum ErrorCode {
     InvalidTicketRequest,
     ///`INVITE_CONFLICT`
     InviteConflict,
+    ///`INVALID_SUSPENSION`
+    InvalidSuspension,
     /// A code this client does not know yet: treat it by the response's HTTP status.
     Unknown(::std::string::String),
 }
@@ -28190,6 +28433,7 @@ impl ErrorCode {
             Self::InvalidExpiry => "INVALID_EXPIRY",
             Self::InvalidTicketRequest => "INVALID_TICKET_REQUEST",
             Self::InviteConflict => "INVITE_CONFLICT",
+            Self::InvalidSuspension => "INVALID_SUSPENSION",
             Self::Unknown(code) => code,
         }
     }
@@ -28241,6 +28485,7 @@ impl ::std::convert::From<&str> for ErrorCode {
             "INVALID_EXPIRY" => Self::InvalidExpiry,
             "INVALID_TICKET_REQUEST" => Self::InvalidTicketRequest,
             "INVITE_CONFLICT" => Self::InviteConflict,
+            "INVALID_SUSPENSION" => Self::InvalidSuspension,
             other => Self::Unknown(other.to_owned()),
         }
     }

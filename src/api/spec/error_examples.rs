@@ -217,5 +217,6 @@ fn typical(code: ErrorCode) -> Typical {
             "password",
             "not with invite: true; an invited user chooses a password when accepting",
         ),
+        InvalidSuspension => one_field("suspension.until", "must be in the future"),
     }
 }

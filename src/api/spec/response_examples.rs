@@ -189,6 +189,7 @@ fn me() -> Value {
     let fields = me.as_object_mut().expect("an object");
     fields.remove("server_metadata");
     fields.remove("locked_until");
+    fields.remove("suspension");
     fields.insert("org".into(), json!({"id": DEMO_ORG_ID, "name": "Demo"}));
     fields.insert("session".into(), session());
     fields.insert(
@@ -230,6 +231,7 @@ fn admin_user() -> Value {
         "client_read_only_metadata": {},
         "server_metadata": {},
         "locked_until": null,
+        "suspension": null,
         "active_sessions": 2,
         "created_at": CREATED,
         "updated_at": UPDATED,
@@ -265,6 +267,7 @@ fn grace() -> Value {
         "client_read_only_metadata": {"plan": "pro"},
         "server_metadata": {"crm_id": "C-1042"},
         "locked_until": null,
+        "suspension": null,
         "active_sessions": 0,
         "created_at": UPDATED,
         "updated_at": UPDATED,
@@ -279,6 +282,7 @@ fn event() -> Value {
     fields.remove("selected_team");
     fields.remove("active_sessions");
     fields.remove("locked_until");
+    fields.remove("suspension");
     json!({
         "id": "01JEA7Q2X9M4T8V6K3N5P0R1SZ",
         "type": "user.updated",
