@@ -6,7 +6,7 @@
 //!   cargo run -p users-api-client --example admin
 //! ```
 
-use users_api_client::{ApiError, UserPatch, types::UserStatus, uuid::Uuid, with_bearer_token};
+use users_api_client::{ApiError, UserPatch, types::SettableStatus, uuid::Uuid, with_bearer_token};
 
 #[tokio::main]
 async fn main() -> Result<(), ApiError> {
@@ -28,7 +28,7 @@ async fn main() -> Result<(), ApiError> {
     println!("created {} <{email}>", created.data.id);
 
     let suspend = UserPatch {
-        status: Some(UserStatus::Suspended),
+        status: Some(SettableStatus::Suspended),
         ..Default::default()
     };
     let user = admin
