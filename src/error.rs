@@ -100,6 +100,9 @@ error_codes! {
     InvalidTicketRequest = "INVALID_TICKET_REQUEST" => UNPROCESSABLE_ENTITY,
     /// `invite: true` with a password, a password hash or a status: an invited user has none.
     InviteConflict = "INVITE_CONFLICT" => UNPROCESSABLE_ENTITY,
+    /// A code typed by hand (address verification) that is not the one mailed; the fifth
+    /// wrong one ends it (410 `TICKET_EXPIRED`).
+    WrongCode = "WRONG_CODE" => UNPROCESSABLE_ENTITY,
 }
 
 impl std::fmt::Display for ErrorCode {

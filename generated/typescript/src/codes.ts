@@ -49,6 +49,7 @@ export const ERROR_CODES = [
   "INVALID_EXPIRY",
   "INVALID_TICKET_REQUEST",
   "INVITE_CONFLICT",
+  "WRONG_CODE",
 ] as const;
 
 /** One of `ERROR_CODES`; `errorCode()` narrows an envelope's code to it. */
