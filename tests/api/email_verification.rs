@@ -32,6 +32,19 @@ async fn confirm(
         .await
 }
 
+/// The stored code hashes.
+async fn stored_codes(app: &crate::helpers::TestApp) -> Vec<String> {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use users_api::db::schema::tickets;
+    crate::helpers::on_db!(app.state.db, |conn| tickets::table
+        .filter(tickets::code_hash.is_not_null())
+        .select(tickets::code_hash.assume_not_null())
+        .load::<String>(conn)
+        .await
+        .unwrap())
+}
+
 /// A code that is not `code`.
 fn other_than(code: &str) -> String {
     let n: u32 = code.parse().unwrap();
@@ -64,6 +77,14 @@ async fn the_mailed_code_verifies_the_address_once_and_no_event_holds_it() {
     let sent_code = code_in(&mail);
     assert!(mail.html().contains(&sent_code));
     assert!(!verified(&client).await);
+    // Stored hashed: no column of the ticket holds the code.
+    let stored = stored_codes(&m.app).await;
+    assert_eq!(stored.len(), 1);
+    assert!(
+        stored
+            .iter()
+            .all(|h| h.len() == 64 && !h.contains(&sent_code))
+    );
 
     let me = confirm(&client, &sent_code)
         .await
