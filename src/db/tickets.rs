@@ -106,10 +106,11 @@ macro_rules! issue_ticket {
 }
 pub(crate) use issue_ticket;
 
-/// Inside a `write!` body: 409 `EMAIL_TAKEN` when `$ticket` (a `&Ticket`) is a `change_email`
-/// ticket to an address another user of its organization has.
+/// Inside a `write!` body: 409 `EMAIL_TAKEN` (naming the request's field `$field`) when
+/// `$ticket` (a `&Ticket`) is a `change_email` ticket to an address another user of its
+/// organization has.
 macro_rules! refuse_taken_target {
-    ($conn:ident, $ticket:expr) => {{
+    ($conn:ident, $ticket:expr, $field:expr) => {{
         let ticket: &$crate::db::tickets::Ticket = $ticket;
         if ticket.kind == $crate::domain::TicketType::ChangeEmail
             && let Some(target) = &ticket.target_email
@@ -123,21 +124,21 @@ macro_rules! refuse_taken_target {
                 .get_result($conn)
                 .await?;
             if taken > 0 {
-                return Err($crate::db::tickets::target_taken());
+                return Err($crate::db::tickets::target_taken($field));
             }
         }
     }};
 }
 pub(crate) use refuse_taken_target;
 
-/// 409 `EMAIL_TAKEN` for a ticket's address.
-pub fn target_taken() -> ApiError {
+/// 409 `EMAIL_TAKEN` for a ticket's address, sent as `field`.
+pub fn target_taken(field: &str) -> ApiError {
     ApiError::new(
         ErrorCode::EmailTaken,
         "another user of this organization has this e-mail address",
     )
     .with_field(FieldError::new(
-        "email",
+        field,
         ErrorCode::EmailTaken,
         "already used by another user of this organization",
     ))
@@ -167,7 +168,7 @@ pub async fn issue_mailed(
     write!(db, |conn| {
         let current = locked_user!(conn, org_id, user_id);
         let (ticket, mails) = make(&current)?;
-        refuse_taken_target!(conn, &ticket);
+        refuse_taken_target!(conn, &ticket, "email");
         issue_ticket!(conn, &ticket);
         for mail in &mails {
             enqueue_mail!(conn, mail);

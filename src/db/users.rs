@@ -272,7 +272,7 @@ pub async fn update(
             events,
         } = decide(&current)?;
         if let Some(ticket) = &ticket {
-            refuse_taken_target!(conn, ticket);
+            refuse_taken_target!(conn, ticket, "primary_email");
             issue_ticket!(conn, ticket);
         }
         for mail in &mails {

@@ -11,7 +11,7 @@ use users_api_client::{
 };
 
 use crate::{
-    fixtures::{code, create_user, key_client, person},
+    fixtures::{code, create_user, failure, key_client, person},
     helpers::spawn_app,
     self_service::{count, events_without, mailing_app, token_in},
     tickets::{redeem, redeemed},
@@ -94,7 +94,10 @@ async fn an_address_taken_meanwhile_makes_the_link_409_and_it_stays_redeemable()
         })
         .send()
         .await;
-    assert_eq!(code(reply), (409, "EMAIL_TAKEN".into()));
+    let (status, body) = failure(reply);
+    assert_eq!((status, body.error.code.as_str()), (409, "EMAIL_TAKEN"));
+    let error = serde_json::to_string(&body.error).unwrap();
+    assert!(error.contains("\"primary_email\""), "{error}");
 
     move_to(&client, "lovelace@acme.test").await;
     let received = m.sink.wait_for(2).await;
