@@ -21824,6 +21824,14 @@ user's sessions. A password change revokes the user's other sessions (all of the
 makes it); suspension revokes all. Passwords are stored as argon2id; the password, its hash and
 the TOTP secret are never returned.
 
+**Recovery and verification.** One-time tickets (`tkt_…`) verify an address, reset a password,
+move a user to a new address or accept an invitation; anyone holding one redeems it with
+`POST /v1/tickets/redeem`. Either your app sends them (`POST /v1/users/{user_id}/tickets`), or
+users-api mails them itself when it has a mailer: `POST /v1/password-resets` (public, always
+202), `POST /v1/me/email-verification` (a link and a 6-digit code), and `PATCH /v1/me` with a
+new `primary_email` (pending until confirmed from the new address). Without a mailer these
+answer 503 `MAILER_NOT_CONFIGURED`, and `PATCH /v1/me` changes the address at once.
+
 **Envelope.** Every JSON response is `{"success": true, "data": …}` or
 `{"success": false, "error": {"code", "message", "request_id", "details", "errors"}}`.
 `error.code` is stable SCREAMING_SNAKE_CASE; `error.request_id` equals the `X-Request-Id`
