@@ -201,3 +201,62 @@ async fn a_reset_without_a_mailer_is_503_and_bad_input_is_refused() {
         .unwrap();
     assert_eq!(response.status(), 400);
 }
+
+#[tokio::test]
+async fn the_answer_does_not_wait_for_the_account_lookup_so_its_time_tells_nothing() {
+    use diesel_async::SimpleAsyncConnection;
+    use users_api::db::Pools;
+    let m = mailing_app().await;
+    let app = &m.app;
+    create_user(app, "ada@acme.test", Role::Member).await;
+    // Hold the users table (PostgreSQL) or the one writer (SQLite): any request that looked an
+    // account up, or issued its ticket, before answering would wait for it.
+    let held = match app.state.db.pools() {
+        Pools::Postgres(pool) => {
+            let mut conn = pool.get_owned().await.unwrap();
+            conn.batch_execute("BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+                .await
+                .unwrap();
+            Held::Postgres(Box::new(conn))
+        }
+        Pools::Sqlite { write, .. } => {
+            let mut conn = write.get_owned().await.unwrap();
+            conn.batch_execute("BEGIN IMMEDIATE").await.unwrap();
+            Held::Sqlite(conn)
+        }
+    };
+    let mut answers = Vec::new();
+    for email in ["ada@acme.test", "nobody@acme.test"] {
+        let started = std::time::Instant::now();
+        let answer = raw_reset(app, email).await;
+        answers.push(answer);
+        assert!(
+            started.elapsed() < std::time::Duration::from_millis(1000),
+            "{email}: {:?}",
+            started.elapsed()
+        );
+    }
+    assert_eq!(answers[0], answers[1]);
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert!(m.sink.received().is_empty());
+    held.release().await;
+    // Released: the known account's message goes out, and only it.
+    let received = m.sink.wait_for(1).await;
+    assert_eq!(received[0].envelope_to, ["ada@acme.test"]);
+    assert_eq!(m.settled().await, 1);
+}
+
+enum Held {
+    Postgres(Box<bb8::PooledConnection<'static, users_api::db::PgManager>>),
+    Sqlite(bb8::PooledConnection<'static, users_api::db::SqliteManager>),
+}
+
+impl Held {
+    async fn release(self) {
+        use diesel_async::SimpleAsyncConnection;
+        match self {
+            Held::Postgres(mut conn) => conn.batch_execute("ROLLBACK").await.unwrap(),
+            Held::Sqlite(mut conn) => conn.batch_execute("ROLLBACK").await.unwrap(),
+        }
+    }
+}
