@@ -103,6 +103,9 @@ error_codes! {
     /// A suspension's terms that cannot hold: `until` not in the future, a reason that is not
     /// readable text, or terms without `status: suspended`.
     InvalidSuspension = "INVALID_SUSPENSION" => UNPROCESSABLE_ENTITY,
+    /// A code typed by hand (address verification) that is not the one mailed; the fifth
+    /// wrong one ends it (410 `TICKET_EXPIRED`).
+    WrongCode = "WRONG_CODE" => UNPROCESSABLE_ENTITY,
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -84,8 +84,15 @@ pub struct ProfileFields {
     /// is accepted too, quoted local parts and look-alike mixes of scripts are not: 422
     /// `INVALID_EMAIL`), unique in the organization case-insensitively
     /// (409 `EMAIL_TAKEN`); stored and returned with its domain in ASCII (`xn--`) form (see
-    /// E-mail addresses). A new address resets `primary_email_verified` to false unless the
-    /// same change sets it (only the admin surface can).
+    /// E-mail addresses). Two modes, by server. Without a mailer, and always through
+    /// `PATCH /v1/users/{user_id}`, a new address replaces the old one at once and resets
+    /// `primary_email_verified` to false unless the same change sets it (only the admin
+    /// surface can). Through `PATCH /v1/me` on a server that sends mail (`--mailer`,
+    /// `--smtp-url`), the address and sign-in with it stay as they are: the new one becomes
+    /// `pending_email`, a `change_email` link goes to it and a notice without a link to the
+    /// old one (event `user.email_change_requested`); redeeming the link makes it the primary
+    /// address, verified (409 `EMAIL_TAKEN` if another user took it meanwhile). `null`
+    /// removes the address at once in both modes.
     #[oai(nullable)]
     pub primary_email: MaybeUndefined<EmailAddress>,
     /// Free-form data the user may write, merged as JSON Merge Patch (RFC 7396) into what is
@@ -217,7 +224,11 @@ pub struct UserCreate {
     /// `true` creates the user as `invited`: they cannot sign in, and have no password
     /// (sending `password` or `password_hash` too is a 422, as is `status`), until they
     /// redeem an `invite` ticket (`POST /v1/users/{user_id}/tickets` with `type: invite`)
-    /// and choose one. Records `user.created` and `user.invited`.
+    /// and choose one. Records `user.created` and `user.invited`. On a server that sends
+    /// mail (with `--public-url`), a user with a `primary_email` is also mailed an `invite`
+    /// ticket at once, linking to `--public-url`'s `accept-invite` page; the response does not
+    /// carry it (issue one with `POST /v1/users/{user_id}/tickets` to send it yourself, which
+    /// supersedes the mailed one).
     pub invite: Option<bool>,
 }
 

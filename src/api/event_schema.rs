@@ -265,6 +265,7 @@ event_schemas! {
     UserTotpDisabledEvent(UserEventData) = "user.totp_disabled": "Two-factor authentication was turned off.",
     UserEmailVerifiedEvent(UserEventData) = "user.email_verified": "A user proved their address by redeeming a `verify_email` ticket (with `user.updated`).",
     UserEmailChangedEvent(UserEventData) = "user.email_changed": "A user moved to a new, verified address by redeeming a `change_email` ticket (with `user.updated`).",
+    UserEmailChangeRequestedEvent(UserEventData) = "user.email_change_requested": "A user asked to move to a new address through `PATCH /v1/me` while users-api sends mail (with `user.updated`): it is `object.pending_email` until the `change_email` ticket mailed to it is redeemed (then `user.email_changed`).",
     UserPasswordResetEvent(UserEventData) = "user.password_reset": "A user set a new password by redeeming a `reset_password` ticket (with `user.updated` and `user.password_changed`); every session was revoked.",
     UserInvitedEvent(UserEventData) = "user.invited": "A user was created as `invited` (with `user.created`); they become `active` by redeeming an `invite` ticket.",
     UserLockedEvent(LockData) = "user.locked": "Failed sign-ins in a row (`--lockout-threshold`) locked the account until `object.locked_until`; the system is the actor.",

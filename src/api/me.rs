@@ -46,14 +46,14 @@ error_responses!(PatchMeError {
     400 => BadRequest: "`MALFORMED_REQUEST` (not JSON, wrong JSON types, unknown fields) or `IMMUTABLE_FIELD`.",
     401 => Unauthorized: "Missing, malformed, expired or revoked credentials.",
     403 => Forbidden: "`FORBIDDEN` for an API key, a missing or wrong `current_password`, or a missing, wrong or reused `totp_code` when turning 2FA off; `FIELD_NOT_WRITABLE` for fields the user may not write.",
-    409 => Conflict: "`EMAIL_TAKEN`: another user of the organization has this address.",
+    409 => Conflict: "`EMAIL_TAKEN`: another user of the organization has this address (the new `primary_email`, whether it is changed at once or waits for its confirmation).",
     412 => PreconditionFailed: "`If-Match` does not match the current `ETag`; nothing was changed.",
     413 => PayloadTooLarge: "The body is larger than 256 KiB.",
     415 => UnsupportedMediaType: "The body is not `application/json`.",
     422 => Unprocessable: "One or more values are invalid; `errors` lists every one with its code (`INVALID_NAME`, `INVALID_BIO`, `INVALID_IMAGE`, `INVALID_LOCALE`, `INVALID_TIMEZONE`, `INVALID_PHONE_NUMBER`, `INVALID_EMAIL`, `INVALID_METADATA`, `NOT_A_TEAM_MEMBER`, `WEAK_PASSWORD`, `INVALID_TOTP_SECRET`, `VALIDATION_FAILED`) and nothing was changed. With one invalid field `error.code` is its code, with several `VALIDATION_FAILED`.",
     429 => TooManyRequests: "`RATE_LIMITED`: too many proofs of the current password or a TOTP code (counted with sign-in attempts); retry after `Retry-After` seconds.", header "Retry-After",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
-    503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds.",
+    503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. `MAILER_NOT_CONFIGURED`: a new `primary_email` on a server that sends mail but has no `--public-url` to link to; nothing was changed.",
 });
 
 pub struct MeApi;
@@ -80,7 +80,9 @@ impl MeApi {
     /// Partial update with PATCH semantics: absent fields are unchanged, `null` clears a
     /// nullable field, `{}` is a no-op that returns the current state. All or nothing. Send
     /// `If-Match` with the `ETag` of a previous response to refuse the change (412) if the
-    /// user changed since. The response is the whole updated user.
+    /// user changed since. The response is the whole updated user. On a server that sends
+    /// mail, a new `primary_email` is not swapped in: it becomes `pending_email` until the
+    /// user confirms it from the message sent there (see `primary_email`).
     #[oai(path = "/v1/me", method = "patch", operation_id = "patchMe")]
     async fn patch_me(
         &self,
@@ -107,12 +109,17 @@ impl MeApi {
     }
 }
 
-fn me_response(user: User, session: Session, rows: MeRows) -> Result<MeResponse, ApiError> {
+pub(super) fn me_response(
+    user: User,
+    session: Session,
+    rows: MeRows,
+) -> Result<MeResponse, ApiError> {
     let MeRows {
         org,
         teams,
         selected_team,
         active_sessions,
+        pending_email,
     } = rows;
     let extras = Extras {
         selected_team,
@@ -140,6 +147,7 @@ fn me_response(user: User, session: Session, rows: MeRows) -> Result<MeResponse,
             .map(|s| s.as_str().to_owned())
             .collect(),
         session: CurrentSession::of(&session),
+        pending_email,
     };
     Ok(MeResponse::Ok(Json(me.into()), etag))
 }

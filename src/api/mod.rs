@@ -22,6 +22,7 @@ mod ops;
 mod pages;
 mod patch;
 mod routes;
+mod self_service;
 mod sessions;
 mod spec;
 mod teams;
@@ -139,7 +140,9 @@ pub struct BearerAuth(Bearer);
 
 type Apis = (
     me::MeApi,
+    self_service::EmailVerificationApi,
     sessions::SessionsApi,
+    self_service::PasswordResetsApi,
     users::UsersApi,
     user_access::UserAccessApi,
     tickets::TicketsApi,
@@ -155,7 +158,9 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
         (
             me::MeApi,
+            self_service::EmailVerificationApi,
             sessions::SessionsApi,
+            self_service::PasswordResetsApi,
             users::UsersApi,
             user_access::UserAccessApi,
             tickets::TicketsApi,

@@ -188,6 +188,13 @@ pub struct Me {
     pub scopes: Vec<String>,
     /// The session this request was made with.
     pub session: CurrentSession,
+    /// The address the user asked to move to through `PATCH /v1/me` on a server that sends
+    /// mail, until they confirm it from the message sent there (then it becomes
+    /// `primary_email`, verified) or the confirmation expires (a day); also an address an
+    /// admin's `change_email` ticket is waiting to move them to. `null` when no change is
+    /// waiting. The primary address, and sign-in with it, stay as they are meanwhile.
+    #[oai(nullable)]
+    pub pending_email: Option<EmailAddress>,
 }
 
 pub fn metadata(stored: &str) -> Result<BTreeMap<String, Value>, ApiError> {

@@ -299,6 +299,20 @@ pub fn new_api_key(org_id: &OrgId, name: &str, scopes: &[Scope]) -> (String, Api
     (secret, row)
 }
 
+/// A 6-digit code to type by hand (a mailed `verify_email` ticket's), uniformly drawn.
+pub fn new_code() -> String {
+    use rand::Rng;
+    format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000u32))
+}
+
+/// How a typed code is stored: bound to its ticket (`ticket_id` salts it), so a code matches
+/// only the ticket it was mailed with. Six digits are few: what protects them is that a ticket
+/// takes `db::tickets::MAX_CODE_ATTEMPTS` wrong codes and then ends, and that only its user,
+/// signed in, may try one.
+pub fn hash_code(ticket_id: &str, code: &str) -> String {
+    hex::encode(Sha256::digest(format!("{ticket_id}:{code}").as_bytes()))
+}
+
 /// `random_secret`s carry 256 random bits, so a fast hash is enough (no salt or KDF needed).
 pub fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))

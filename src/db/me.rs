@@ -10,10 +10,11 @@ use diesel_async::RunQueryDsl;
 use super::{
     Db,
     models::{Organization, Session, Team, User},
-    schema::{organizations, sessions, team_members, teams, users},
+    schema::{organizations, sessions, team_members, teams, tickets, users},
+    tickets::MAX_CODE_ATTEMPTS,
 };
 use crate::{
-    domain::{SessionId, UserId, UserStatus},
+    domain::{EmailAddress, SessionId, TicketType, UserId, UserStatus},
     error::ApiError,
 };
 
@@ -24,6 +25,9 @@ pub struct MeRows {
     pub teams: Vec<(Team, String)>,
     pub selected_team: Option<Team>,
     pub active_sessions: i64,
+    /// The address of the user's live `change_email` ticket, if any: the change of address
+    /// waiting to be confirmed.
+    pub pending_email: Option<EmailAddress>,
 }
 
 /// The queries after the user row: teams, selected team, live sessions. Expanded inside `read!`
@@ -58,8 +62,36 @@ macro_rules! rest_of_me {
             .count()
             .get_result($conn)
             .await?;
-        (teams, selected_team, active_sessions)
+        let pending_email = pending_email!($conn, &user.id, $now);
+        (teams, selected_team, active_sessions, pending_email)
     }};
+}
+
+/// Inside a `read!` body: the target of user `$user_id`'s live `change_email` ticket (unused,
+/// not superseded, not expired at `$now`), if any. Issuing one supersedes the others, so there
+/// is at most one.
+macro_rules! pending_email {
+    ($conn:ident, $user_id:expr, $now:expr) => {{
+        let pending: Option<Option<EmailAddress>> = tickets::table
+            .filter(tickets::user_id.eq($user_id))
+            .filter(tickets::kind.eq(TicketType::ChangeEmail))
+            .filter(tickets::used_at.is_null())
+            .filter(tickets::superseded_at.is_null())
+            .filter(tickets::code_attempts.lt(MAX_CODE_ATTEMPTS))
+            .filter(tickets::expires_at.gt($now))
+            .order(tickets::created_at.desc())
+            .select(tickets::target_email)
+            .first($conn)
+            .await
+            .optional()?;
+        pending.flatten()
+    }};
+}
+
+/// The address user `user_id` asked to move to, waiting to be confirmed (`pending_email!`).
+pub async fn pending_email(db: &Db, user_id: &UserId) -> Result<Option<EmailAddress>, ApiError> {
+    let at = super::now();
+    read!(db, |conn| Ok(pending_email!(conn, user_id, at)))
 }
 
 /// The session `session_id` of user `user_id` if it is live at `now`, with its user, the user's
@@ -96,10 +128,12 @@ pub async fn load_with_session(
                 teams: Vec::new(),
                 selected_team: None,
                 active_sessions: 0,
+                pending_email: None,
             };
             return Ok(Some((session, user, rows)));
         }
-        let (teams, selected_team, active_sessions) = rest_of_me!(conn, &user, counted_at);
+        let (teams, selected_team, active_sessions, pending_email) =
+            rest_of_me!(conn, &user, counted_at);
         Ok(Some((
             session,
             user,
@@ -108,6 +142,7 @@ pub async fn load_with_session(
                 teams,
                 selected_team,
                 active_sessions,
+                pending_email,
             },
         )))
     })
@@ -122,12 +157,14 @@ pub async fn load(db: &Db, user: &User) -> Result<MeRows, ApiError> {
             .select(Organization::as_select())
             .get_result(conn)
             .await?;
-        let (teams, selected_team, active_sessions) = rest_of_me!(conn, user, counted_at);
+        let (teams, selected_team, active_sessions, pending_email) =
+            rest_of_me!(conn, user, counted_at);
         Ok(MeRows {
             org,
             teams,
             selected_team,
             active_sessions,
+            pending_email,
         })
     })
 }

@@ -229,6 +229,8 @@ diesel::table! {
         used_at -> Nullable<Timestamp>,
         superseded_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
+        code_hash -> Nullable<Text>,
+        code_attempts -> Integer,
     }
 }
 

@@ -13,6 +13,7 @@ use diesel_async::RunQueryDsl;
 use super::{
     Db,
     events::{NewEvent, append_event},
+    mail::{QueuedMail, enqueue_mail},
     models::{Session, User, UserChanges},
     now,
     schema::{sessions, tickets, users},
@@ -41,6 +42,11 @@ pub struct Ticket {
     /// When a newer ticket of its type was issued to its user.
     pub superseded_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
+    /// The hash of the 6-digit code a mailed `verify_email` ticket also carries
+    /// (`auth::hash_code`); `None` for the others.
+    pub code_hash: Option<String>,
+    /// Wrong codes so far: the `MAX_CODE_ATTEMPTS`-th ends the ticket.
+    pub code_attempts: i32,
 }
 
 impl Ticket {
@@ -50,12 +56,18 @@ impl Ticket {
         if self.used_at.is_some() {
             return Some(gone(ErrorCode::TicketUsed, "already redeemed"));
         }
+        if self.code_attempts >= MAX_CODE_ATTEMPTS {
+            return Some(expired("too many wrong codes were typed"));
+        }
         if self.superseded_at.is_some() {
             return Some(expired("superseded by a newer ticket of its type"));
         }
         (self.expires_at <= at).then(|| expired("expired"))
     }
 }
+
+/// Wrong codes a ticket takes: the last one ends it, link and code alike.
+pub const MAX_CODE_ATTEMPTS: i32 = 5;
 
 /// 410 `TICKET_EXPIRED` with `details.token` = `reason`.
 pub fn expired(reason: &str) -> ApiError {
@@ -92,10 +104,45 @@ macro_rules! issue_ticket {
             .await?;
     }};
 }
-// For flows that issue a ticket within their own change (a mailed reset, a verified address
-// change); `issue` below is the first user.
-#[allow(unused_imports)]
 pub(crate) use issue_ticket;
+
+/// Inside a `write!` body: 409 `EMAIL_TAKEN` (naming the request's field `$field`) when
+/// `$ticket` (a `&Ticket`) is a `change_email` ticket to an address another user of its
+/// organization has.
+macro_rules! refuse_taken_target {
+    ($conn:ident, $ticket:expr, $field:expr) => {{
+        let ticket: &$crate::db::tickets::Ticket = $ticket;
+        if ticket.kind == $crate::domain::TicketType::ChangeEmail
+            && let Some(target) = &ticket.target_email
+        {
+            use $crate::db::schema::users;
+            let taken: i64 = users::table
+                .filter(users::org_id.eq(&ticket.org_id))
+                .filter(users::primary_email_key.eq(target.key()))
+                .filter(users::id.ne(&ticket.user_id))
+                .count()
+                .get_result($conn)
+                .await?;
+            if taken > 0 {
+                return Err($crate::db::tickets::target_taken($field));
+            }
+        }
+    }};
+}
+pub(crate) use refuse_taken_target;
+
+/// 409 `EMAIL_TAKEN` for a ticket's address, sent as `field`.
+pub fn target_taken(field: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::EmailTaken,
+        "another user of this organization has this e-mail address",
+    )
+    .with_field(FieldError::new(
+        field,
+        ErrorCode::EmailTaken,
+        "already used by another user of this organization",
+    ))
+}
 
 /// Issues the ticket `make` builds for user `user_id` of `org_id` as locked (404 when there
 /// is no such user there; `make` refuses a ticket that does not apply). A `change_email`
@@ -106,33 +153,86 @@ pub async fn issue(
     user_id: &UserId,
     make: impl Fn(&User) -> Result<Ticket, ApiError> + Sync,
 ) -> Result<Ticket, ApiError> {
+    let make = |user: &User| Ok((make(user)?, Vec::new()));
+    issue_mailed(db, org_id, user_id, make).await
+}
+
+/// `issue`, with the messages `make` prepares along with the ticket queued in the same
+/// transaction (`mail::Mailer::prepare`): sent once it commits, never if it does not.
+pub async fn issue_mailed(
+    db: &Db,
+    org_id: &OrgId,
+    user_id: &UserId,
+    make: impl Fn(&User) -> Result<(Ticket, Vec<QueuedMail>), ApiError> + Sync,
+) -> Result<Ticket, ApiError> {
     write!(db, |conn| {
         let current = locked_user!(conn, org_id, user_id);
-        let ticket = make(&current)?;
-        if ticket.kind == TicketType::ChangeEmail
-            && let Some(target) = &ticket.target_email
-        {
-            let taken: i64 = users::table
-                .filter(users::org_id.eq(org_id))
-                .filter(users::primary_email_key.eq(target.key()))
-                .filter(users::id.ne(user_id))
-                .count()
-                .get_result(conn)
-                .await?;
-            if taken > 0 {
-                return Err(ApiError::new(
-                    ErrorCode::EmailTaken,
-                    "another user of this organization has this e-mail address",
-                )
-                .with_field(FieldError::new(
-                    "email",
-                    ErrorCode::EmailTaken,
-                    "already used by another user of this organization",
-                )));
-            }
-        }
+        let (ticket, mails) = make(&current)?;
+        refuse_taken_target!(conn, &ticket, "email");
         issue_ticket!(conn, &ticket);
+        for mail in &mails {
+            enqueue_mail!(conn, mail);
+        }
         Ok(ticket)
+    })
+}
+
+/// For a password reset: the user of `org_id` whose address key is `email_key`, if any, is
+/// handed to `make`, which decides whether a ticket is mailed to them; the ticket and its
+/// message are stored in the same transaction. Whether anything was issued.
+pub async fn issue_to_address(
+    db: &Db,
+    org_id: &OrgId,
+    email_key: &str,
+    make: impl Fn(&User) -> Result<Option<(Ticket, QueuedMail)>, ApiError> + Sync,
+) -> Result<bool, ApiError> {
+    write!(db, |conn| {
+        let found: Option<User> = users::table
+            .filter(users::org_id.eq(org_id))
+            .filter(users::primary_email_key.eq(email_key))
+            .select(User::as_select())
+            .get_result(conn)
+            .await
+            .optional()?;
+        let Some((ticket, mail)) = found.as_ref().map(&make).transpose()?.flatten() else {
+            return Ok(false);
+        };
+        issue_ticket!(conn, &ticket);
+        enqueue_mail!(conn, &mail);
+        Ok(true)
+    })
+}
+
+/// The latest `verify_email` ticket of `user_id` that carries a code, as it is now.
+pub async fn latest_with_code(db: &Db, user_id: &UserId) -> Result<Option<Ticket>, ApiError> {
+    read!(db, |conn| Ok(tickets::table
+        .filter(tickets::user_id.eq(user_id))
+        .filter(tickets::kind.eq(TicketType::VerifyEmail))
+        .filter(tickets::code_hash.is_not_null())
+        .order((tickets::created_at.desc(), tickets::id.desc()))
+        .select(Ticket::as_select())
+        .first(conn)
+        .await
+        .optional()?))
+}
+
+/// Counts a wrong code against ticket `ticket_id` (never past `MAX_CODE_ATTEMPTS`); the wrong
+/// codes it has taken now.
+pub async fn count_wrong_code(db: &Db, ticket_id: &TicketId) -> Result<i32, ApiError> {
+    write!(db, |conn| {
+        diesel::update(
+            tickets::table
+                .filter(tickets::id.eq(ticket_id))
+                .filter(tickets::code_attempts.lt(MAX_CODE_ATTEMPTS)),
+        )
+        .set(tickets::code_attempts.eq(tickets::code_attempts + 1))
+        .execute(conn)
+        .await?;
+        Ok(tickets::table
+            .find(ticket_id)
+            .select(tickets::code_attempts)
+            .get_result(conn)
+            .await?)
     })
 }
 
@@ -187,6 +287,7 @@ pub async fn redeem(
                 .filter(tickets::id.eq(&ticket.id))
                 .filter(tickets::used_at.is_null())
                 .filter(tickets::superseded_at.is_null())
+                .filter(tickets::code_attempts.lt(MAX_CODE_ATTEMPTS))
                 .filter(tickets::expires_at.gt(at)),
         )
         .set(tickets::used_at.eq(Some(at)))

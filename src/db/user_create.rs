@@ -9,10 +9,12 @@ use diesel_async::RunQueryDsl;
 use super::{
     Db,
     events::{NewEvent, append_event},
+    mail::{QueuedMail, enqueue_mail},
     models::{IdempotencyRecord, User},
     now,
     schema::{idempotency_keys, users},
     search_keys,
+    tickets::{Ticket, issue_ticket},
     users::email_taken,
 };
 use crate::error::{ApiError, ErrorCode};
@@ -41,13 +43,15 @@ pub enum Created {
 /// idempotency `claim`, the key's row is claimed in the same transaction (its primary key makes
 /// a concurrent request with the same key wait for this one and then replay it), and `render`'s
 /// response data is stored with it. A failed create stores nothing: the key can be retried.
-/// `events` are appended with the user, in the same transaction; a replay appends none.
+/// `events` are appended with the user, in the same transaction, and an `invitation`'s ticket
+/// issued and its message queued; a replay does none of it.
 pub async fn create(
     db: &Db,
     user: &User,
     claim: Option<&IdempotencyClaim>,
     render: impl Fn(&User) -> Result<String, ApiError>,
     events: &[NewEvent],
+    invitation: Option<&(Ticket, QueuedMail)>,
 ) -> Result<Created, ApiError> {
     let at = now();
     write!(db, |conn| {
@@ -100,6 +104,10 @@ pub async fn create(
             ))
             .execute(conn)
             .await?;
+        }
+        if let Some((ticket, mail)) = invitation {
+            issue_ticket!(conn, ticket);
+            enqueue_mail!(conn, mail);
         }
         for event in events {
             append_event!(conn, event);

@@ -10,11 +10,13 @@ use super::{
     Db,
     admins::{is_active_admin, keep_an_active_admin, removes_active_admin},
     events::{NewEvent, append_event},
+    mail::{QueuedMail, enqueue_mail},
     models::{Team, User, UserChanges},
     now,
     schema::{idempotency_keys, team_members, teams, users},
     search_keys,
     sessions::{Revoke, revoke_sessions},
+    tickets::{Ticket, issue_ticket, refuse_taken_target},
 };
 use crate::{
     domain::{OrgId, SearchPrefix, TeamId, UserId, UserStatus},
@@ -224,6 +226,14 @@ pub struct Write {
     pub changes: UserChanges,
     /// Sessions revoked in the same transaction.
     pub revoke: Revoke,
+    /// A ticket issued in the same transaction (a verified change of address), superseding the
+    /// user's earlier ones of its type; a `change_email` ticket to an address another user has
+    /// is 409 `EMAIL_TAKEN`.
+    pub ticket: Option<Ticket>,
+    /// Messages queued in the same transaction (`mail::Mailer::prepare`).
+    pub mails: Vec<QueuedMail>,
+    /// Events appended whether or not the row changes (the ticket's flow, named).
+    pub events: Vec<NewEvent>,
 }
 
 /// The 422 for a `selected_team_id` that names no team the user belongs to.
@@ -254,8 +264,24 @@ pub async fn update(
         if expected_version.is_some_and(|version| version != current.version) {
             return Err(ApiError::precondition_failed());
         }
-        let Write { changes, revoke } = decide(&current)?;
+        let Write {
+            changes,
+            revoke,
+            ticket,
+            mails,
+            events,
+        } = decide(&current)?;
+        if let Some(ticket) = &ticket {
+            refuse_taken_target!(conn, ticket, "primary_email");
+            issue_ticket!(conn, ticket);
+        }
+        for mail in &mails {
+            enqueue_mail!(conn, mail);
+        }
         if changes == UserChanges::default() {
+            for event in &events {
+                append_event!(conn, event);
+            }
             return Ok(current);
         }
         if removes_active_admin(&current, &changes) {
@@ -287,8 +313,8 @@ pub async fn update(
             .await
             .map_err(email_taken)?;
         revoke_sessions!(conn, user_id, revoke);
-        for event in record(&current, &updated)? {
-            append_event!(conn, &event);
+        for event in record(&current, &updated)?.iter().chain(&events) {
+            append_event!(conn, event);
         }
         Ok(updated)
     })

@@ -48,6 +48,7 @@ event_types! {
     UserUnlocked = "user.unlocked",
     UserEmailVerified = "user.email_verified",
     UserEmailChanged = "user.email_changed",
+    UserEmailChangeRequested = "user.email_change_requested",
     UserPasswordReset = "user.password_reset",
     UserInvited = "user.invited",
     SessionCreated = "session.created",

@@ -2,7 +2,8 @@
 //! with the list of changed fields, then one event per notable change in the same write:
 //! `user.suspended`, `user.reactivated`, `user.password_changed`, `user.totp_enabled`,
 //! `user.totp_disabled`; a redeemed ticket names its flow too (`user.email_verified`,
-//! `user.email_changed`, `user.password_reset`), and a user created as invited adds
+//! `user.email_changed`, `user.password_reset`), a change of address waiting for its
+//! confirmation records `user.email_change_requested` alone, and a user created as invited adds
 //! `user.invited` to `user.created`. Each carries the user as it is after the write (`UserSnapshot`) and the
 //! same `changes`. Values come from the snapshot, which never holds a secret: a new password or
 //! TOTP secret is listed with `"secret": true` and `null` values.
@@ -12,7 +13,7 @@ use serde_json::{Map, Value, json};
 use super::Origin;
 use crate::{
     db::{events::NewEvent, models::User},
-    domain::{EventType, UserStatus},
+    domain::{EmailAddress, EventType, UserStatus},
     error::ApiError,
 };
 
@@ -100,6 +101,21 @@ impl UserEvents {
             events.push(named);
         }
         Ok(events)
+    }
+
+    /// `user.email_change_requested`: `user` (as it is, with its primary address unchanged)
+    /// asked to move to `to`; `changes` lists `pending_email` from `before` (the change that
+    /// was waiting, if any) to `to`. Never the ticket or its link.
+    pub fn email_change_requested(
+        &self,
+        user: &User,
+        before: Option<&EmailAddress>,
+        to: &EmailAddress,
+    ) -> Result<NewEvent, ApiError> {
+        let before = json!(before.map(ToString::to_string));
+        let change = change("pending_email", &before, &json!(to.to_string()));
+        let data = json!({"object": (self.view)(user)?, "changes": [change]});
+        Ok(self.event(user, EventType::UserEmailChangeRequested, &data))
     }
 
     fn event(&self, user: &User, kind: EventType, data: &Value) -> NewEvent {

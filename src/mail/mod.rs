@@ -155,6 +155,26 @@ impl Mailer {
         Some(url.into())
     }
 
+    /// The mailer of the flows users-api starts itself (password reset, address verification
+    /// and change, invitations), whose links go under `--public-url`: 503
+    /// `MAILER_NOT_CONFIGURED` when none is set (an SMTP mailer without `--public-url`).
+    pub fn with_links(&self) -> Result<&Self, ApiError> {
+        match self.settings.public_url {
+            Some(_) => Ok(self),
+            None => Err(ApiError::new(
+                ErrorCode::MailerNotConfigured,
+                "this server sends mail but has no --public-url to build links with",
+            )),
+        }
+    }
+
+    /// `link` under `--public-url` (503 as `with_links` without it).
+    pub fn public_link(&self, path: &str, token: &str) -> Result<String, ApiError> {
+        self.with_links()?;
+        self.link(None, path, token)
+            .ok_or_else(|| ApiError::internal(format!("no link to {path} under --public-url")))
+    }
+
     /// `message` as a row to queue for `org_id`, its link and code sealed. A message missing
     /// what its kind needs (or carrying what it must not) is a programming error: a 500.
     pub fn prepare(

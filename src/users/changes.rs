@@ -51,7 +51,11 @@ impl UserUpdate {
         } else {
             Revoke::None
         };
-        Ok(Write { changes, revoke })
+        Ok(Write {
+            changes,
+            revoke,
+            ..Write::default()
+        })
     }
 
     /// The columns that really change against `current`: unchanged values are dropped, a new

@@ -6,12 +6,14 @@
 
 mod changes;
 mod credentials;
+pub mod self_service;
 pub mod tickets;
 
 use serde_json::Value;
 
 pub use changes::{UserUpdate, merged_metadata};
 pub use credentials::{CredentialInput, Prover};
+use self_service::EmailChange;
 
 use crate::{
     auth::{Caller, access},
@@ -80,9 +82,17 @@ pub async fn update_me(
         .apply_me(user, prover, &state.secrets, &mut update)
         .await?;
     let expected_version = expected_version?;
+    // With a mailer, a new address waits for its confirmation (`self_service`).
+    let email_change = EmailChange::of(state, user, &update.changes).await?;
     // `role` and `status` are not the user's to write, so their own change can neither
     // escalate nor take an admin away: nothing to authorize.
-    let decide = |current: &User| update.decide(current, |_, _| Ok(()));
+    let decide = |current: &User| {
+        let mut write = update.decide(current, |_, _| Ok(()))?;
+        if let Some(change) = &email_change {
+            change.divert(current, events, &mut write)?;
+        }
+        Ok(write)
+    };
     let record = |before: &User, after: &User| events.updated(before, after);
     users::update(
         &state.db,
@@ -223,7 +233,12 @@ pub async fn create(
     };
     access::may_create(caller, &new)?;
     let events = events.created(&new)?;
-    user_create::create(&state.db, &new, claim, render, &events).await
+    // With a mailer, an invitation is mailed at once (else the app issues its ticket).
+    let invitation = match input.invite {
+        true => self_service::invitation(state, &new)?,
+        false => None,
+    };
+    user_create::create(&state.db, &new, claim, render, &events, invitation.as_ref()).await
 }
 
 /// `DELETE /v1/users/{id}`: `caller` deletes user `user_id` of their organization, judged as

@@ -109,6 +109,8 @@ pub async fn issue(
             used_at: None,
             superseded_at: None,
             created_at: at,
+            code_hash: None,
+            code_attempts: 0,
         })
     };
     let ticket = tickets::issue(&state.db, &caller.org_id, user_id, make).await?;
@@ -227,6 +229,21 @@ pub async fn redeem(
         }
         (false, None) => None,
     };
+    redeem_found(state, events_of, &found, expected, new_hash).await
+}
+
+/// Redeems `found` (as read, with no refusal then), expecting `expected`, with `new_hash`
+/// for the types that set a password: its consumption and effect commit together
+/// (`db::tickets::redeem`).
+pub(crate) async fn redeem_found(
+    state: &AppState,
+    events_of: impl Fn(Actor) -> UserEvents,
+    found: &Ticket,
+    expected: Option<TicketType>,
+    new_hash: Option<String>,
+) -> Result<Redeemed, ApiError> {
+    let check = |ticket: &Ticket| check_type(expected, ticket.kind);
+    let token_hash = &found.token_hash;
     let lifetime = state.tokens.lifetime();
     let decide = |ticket: &Ticket, user: &User| effect(ticket, user, new_hash.as_deref(), lifetime);
     let events = events_of(Actor::User(found.user_id));
@@ -242,7 +259,7 @@ pub async fn redeem(
         Ok(recorded)
     };
     let (ticket, user, session) =
-        tickets::redeem(&state.db, &token_hash, now(), check, decide, record).await?;
+        tickets::redeem(&state.db, token_hash, now(), check, decide, record).await?;
     if ticket.kind == TicketType::ResetPassword
         && let Some(email_key) = &user.primary_email_key
     {

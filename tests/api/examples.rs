@@ -33,6 +33,9 @@ fn refused_by_state(id: &str) -> Option<(StatusCode, &'static str)> {
         | "redeemTicket" => Some((StatusCode::NOT_FOUND, "NOT_FOUND")),
         // `user_id` is the demo admin, the organization's only admin.
         "deleteUser" => Some((StatusCode::CONFLICT, "LAST_ADMIN")),
+        // The demo admin's address is verified already, so no code was sent to confirm.
+        "sendEmailVerification" => Some((StatusCode::CONFLICT, "TICKET_NOT_APPLICABLE")),
+        "confirmEmailVerification" => Some((StatusCode::NOT_FOUND, "NOT_FOUND")),
         _ => None,
     }
 }
@@ -41,9 +44,15 @@ fn refused_by_state(id: &str) -> Option<(StatusCode, &'static str)> {
 async fn every_pre_filled_operation_works_against_the_demo_organization() {
     // The webhook example's host needs DNS, which test machines may lack; the rules
     // themselves are tested in `webhooks_ssrf`.
-    // As in the demo run, the console mailer takes `sendTestMail`'s message.
-    let console =
-        crate::mail_sink::settings_from(&["users-api".into(), "--mailer".into(), "console".into()]);
+    // As in the demo run, the console mailer takes `sendTestMail`'s message, with
+    // links under the demo run's public URL.
+    let console = crate::mail_sink::settings_from(&[
+        "users-api".into(),
+        "--mailer".into(),
+        "console".into(),
+        "--public-url".into(),
+        "http://127.0.0.1:8080/".into(),
+    ]);
     let app = spawn_app_with(TestOptions {
         allow_private_webhook_urls: true,
         mailer: Some(std::sync::Arc::new(console)),

@@ -50,6 +50,7 @@ export const ERROR_CODES = [
   "INVALID_TICKET_REQUEST",
   "INVITE_CONFLICT",
   "INVALID_SUSPENSION",
+  "WRONG_CODE",
 ] as const;
 
 /** One of `ERROR_CODES`; `errorCode()` narrows an envelope's code to it. */

@@ -234,9 +234,60 @@ export interface paths {
          * @description Partial update with PATCH semantics: absent fields are unchanged, `null` clears a
          *     nullable field, `{}` is a no-op that returns the current state. All or nothing. Send
          *     `If-Match` with the `ETag` of a previous response to refuse the change (412) if the
-         *     user changed since. The response is the whole updated user.
+         *     user changed since. The response is the whole updated user. On a server that sends
+         *     mail, a new `primary_email` is not swapped in: it becomes `pending_email` until the
+         *     user confirms it from the message sent there (see `primary_email`).
          */
         patch: operations["patchMe"];
+        trace?: never;
+    };
+    "/v1/me/email-verification": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send an address verification
+         * @description Mails the signed-in user's current primary address a link (to `--public-url`'s
+         *     `verify-email` page, with a `verify_email` ticket that `POST /v1/tickets/redeem`
+         *     redeems) and a 6-digit code to type into `POST /v1/me/email-verification/confirm`;
+         *     either proves the address (`primary_email_verified`, event `user.email_verified`). Both
+         *     work for a day, once, and only while the address is unchanged; a new message supersedes
+         *     the previous one. 409 `TICKET_NOT_APPLICABLE` when there is no address or it is
+         *     verified already. 503 `MAILER_NOT_CONFIGURED` when the server sends no mail.
+         */
+        post: operations["sendEmailVerification"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/email-verification/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm the address with its code
+         * @description The 6-digit code from the latest verification message proves the signed-in user's
+         *     primary address: `primary_email_verified` becomes true (event `user.email_verified`)
+         *     and the code and its link are used up. Five wrong codes end it (410 from then on; ask
+         *     for a new one). The response is the current user, as `GET /v1/me`.
+         */
+        post: operations["confirmEmailVerification"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/me/sessions": {
@@ -277,6 +328,35 @@ export interface paths {
          *     or no longer live.
          */
         delete: operations["revokeMySession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/password-resets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask for a password reset
+         * @description Public ("forgot your password?"). When an active user of `org_id` who signs in with
+         *     their address has `email`, users-api mails them a link to `--public-url`'s
+         *     `reset-password` page with a `reset_password` ticket (`?token=tkt_…`, valid an hour,
+         *     superseding earlier ones); the page redeems it with a new password through `POST
+         *     /v1/tickets/redeem`, which revokes every session. The answer is 202 with the same body
+         *     whether or not there is such an account, suspended, invited or unknown, and takes the
+         *     same time: the account is looked up after the response. Limited like sign-in: per
+         *     address asked for and per client address (429). 503 `MAILER_NOT_CONFIGURED` when the
+         *     server sends no mail: then your app issues the ticket itself (`POST
+         *     /v1/users/{user_id}/tickets`) and sends it.
+         */
+        post: operations["requestPasswordReset"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1006,6 +1086,37 @@ export interface components {
          */
         DisabledReason: "retries_exhausted";
         /**
+         * EmailVerificationConfirm
+         * @description The code from the verification message.
+         */
+        EmailVerificationConfirm: {
+            /** @description The six digits from the message (anything else is 400). */
+            code: string;
+        };
+        /**
+         * EmailVerificationSent
+         * @description Where the verification was sent.
+         */
+        EmailVerificationSent: {
+            /**
+             * Format: date-time
+             * @description When the link and the code stop working (a day).
+             */
+            expires_at: string;
+            /**
+             * Format: email
+             * @description The address the link and code were mailed to: the current primary address.
+             */
+            to: string;
+        };
+        /** EmailVerificationSentEnvelope */
+        EmailVerificationSentEnvelope: {
+            /** @description The payload. */
+            data: components["schemas"]["EmailVerificationSent"];
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /**
          * EndpointEventData
          * @description The endpoint disabled after its retries ran out, and the event it was stuck on (deliver
          *     again by setting `disabled: false`; delivery resumes at that event).
@@ -1069,7 +1180,7 @@ export interface components {
          *     not know by the response's HTTP status.
          * @enum {string}
          */
-        ErrorCode: "UNAUTHORIZED" | "FORBIDDEN" | "INSUFFICIENT_SCOPE" | "FIELD_NOT_WRITABLE" | "NOT_FOUND" | "MALFORMED_REQUEST" | "IMMUTABLE_FIELD" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "EMAIL_TAKEN" | "TICKET_NOT_APPLICABLE" | "TICKET_EXPIRED" | "TICKET_USED" | "LAST_ADMIN" | "IDEMPOTENCY_CONFLICT" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "URI_TOO_LONG" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "HEADERS_TOO_LARGE" | "INTERNAL" | "SERVICE_UNAVAILABLE" | "MAILER_NOT_CONFIGURED" | "VALIDATION_FAILED" | "INVALID_NAME" | "INVALID_BIO" | "INVALID_EMAIL" | "INVALID_PHONE_NUMBER" | "INVALID_IMAGE" | "INVALID_TIMEZONE" | "INVALID_LOCALE" | "INVALID_METADATA" | "INVALID_CURSOR" | "NOT_A_TEAM_MEMBER" | "WEAK_PASSWORD" | "INVALID_PASSWORD_HASH" | "INVALID_TOTP_SECRET" | "TICKET_TYPE_MISMATCH" | "REDIRECT_NOT_ALLOWED" | "INVALID_WEBHOOK_URL" | "INVALID_EXPIRY" | "INVALID_TICKET_REQUEST" | "INVITE_CONFLICT" | "INVALID_SUSPENSION";
+        ErrorCode: "UNAUTHORIZED" | "FORBIDDEN" | "INSUFFICIENT_SCOPE" | "FIELD_NOT_WRITABLE" | "NOT_FOUND" | "MALFORMED_REQUEST" | "IMMUTABLE_FIELD" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "EMAIL_TAKEN" | "TICKET_NOT_APPLICABLE" | "TICKET_EXPIRED" | "TICKET_USED" | "LAST_ADMIN" | "IDEMPOTENCY_CONFLICT" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "URI_TOO_LONG" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "HEADERS_TOO_LARGE" | "INTERNAL" | "SERVICE_UNAVAILABLE" | "MAILER_NOT_CONFIGURED" | "VALIDATION_FAILED" | "INVALID_NAME" | "INVALID_BIO" | "INVALID_EMAIL" | "INVALID_PHONE_NUMBER" | "INVALID_IMAGE" | "INVALID_TIMEZONE" | "INVALID_LOCALE" | "INVALID_METADATA" | "INVALID_CURSOR" | "NOT_A_TEAM_MEMBER" | "WEAK_PASSWORD" | "INVALID_PASSWORD_HASH" | "INVALID_TOTP_SECRET" | "TICKET_TYPE_MISMATCH" | "REDIRECT_NOT_ALLOWED" | "INVALID_WEBHOOK_URL" | "INVALID_EXPIRY" | "INVALID_TICKET_REQUEST" | "INVITE_CONFLICT" | "INVALID_SUSPENSION" | "WRONG_CODE";
         /**
          * ErrorEnvelope
          * @description A failed response.
@@ -1081,7 +1192,7 @@ export interface components {
             success: boolean;
         };
         /** @description A change event: the common fields, a `type`, and that type's `data`. */
-        Event: components["schemas"]["Event_UserCreatedEvent"] | components["schemas"]["Event_UserUpdatedEvent"] | components["schemas"]["Event_UserDeletedEvent"] | components["schemas"]["Event_UserSuspendedEvent"] | components["schemas"]["Event_UserReactivatedEvent"] | components["schemas"]["Event_UserPasswordChangedEvent"] | components["schemas"]["Event_UserTotpEnabledEvent"] | components["schemas"]["Event_UserTotpDisabledEvent"] | components["schemas"]["Event_UserEmailVerifiedEvent"] | components["schemas"]["Event_UserEmailChangedEvent"] | components["schemas"]["Event_UserPasswordResetEvent"] | components["schemas"]["Event_UserInvitedEvent"] | components["schemas"]["Event_UserLockedEvent"] | components["schemas"]["Event_UserUnlockedEvent"] | components["schemas"]["Event_SessionCreatedEvent"] | components["schemas"]["Event_SessionRevokedEvent"] | components["schemas"]["Event_SessionSignInFailedEvent"] | components["schemas"]["Event_TeamCreatedEvent"] | components["schemas"]["Event_TeamUpdatedEvent"] | components["schemas"]["Event_TeamDeletedEvent"] | components["schemas"]["Event_TeamMemberAddedEvent"] | components["schemas"]["Event_TeamMemberRemovedEvent"] | components["schemas"]["Event_ApiKeyCreatedEvent"] | components["schemas"]["Event_ApiKeyRevokedEvent"] | components["schemas"]["Event_ApiKeyRolledEvent"] | components["schemas"]["Event_WebhookEndpointDisabledEvent"];
+        Event: components["schemas"]["Event_UserCreatedEvent"] | components["schemas"]["Event_UserUpdatedEvent"] | components["schemas"]["Event_UserDeletedEvent"] | components["schemas"]["Event_UserSuspendedEvent"] | components["schemas"]["Event_UserReactivatedEvent"] | components["schemas"]["Event_UserPasswordChangedEvent"] | components["schemas"]["Event_UserTotpEnabledEvent"] | components["schemas"]["Event_UserTotpDisabledEvent"] | components["schemas"]["Event_UserEmailVerifiedEvent"] | components["schemas"]["Event_UserEmailChangedEvent"] | components["schemas"]["Event_UserEmailChangeRequestedEvent"] | components["schemas"]["Event_UserPasswordResetEvent"] | components["schemas"]["Event_UserInvitedEvent"] | components["schemas"]["Event_UserLockedEvent"] | components["schemas"]["Event_UserUnlockedEvent"] | components["schemas"]["Event_SessionCreatedEvent"] | components["schemas"]["Event_SessionRevokedEvent"] | components["schemas"]["Event_SessionSignInFailedEvent"] | components["schemas"]["Event_TeamCreatedEvent"] | components["schemas"]["Event_TeamUpdatedEvent"] | components["schemas"]["Event_TeamDeletedEvent"] | components["schemas"]["Event_TeamMemberAddedEvent"] | components["schemas"]["Event_TeamMemberRemovedEvent"] | components["schemas"]["Event_ApiKeyCreatedEvent"] | components["schemas"]["Event_ApiKeyRevokedEvent"] | components["schemas"]["Event_ApiKeyRolledEvent"] | components["schemas"]["Event_WebhookEndpointDisabledEvent"];
         /**
          * EventActor
          * @description Who caused the event: a user, an API key, or the service itself (`id` is then `null`).
@@ -1125,7 +1236,7 @@ export interface components {
             next_after: number;
         };
         /** @enum {string} */
-        EventType: "user.created" | "user.updated" | "user.deleted" | "user.suspended" | "user.reactivated" | "user.password_changed" | "user.totp_enabled" | "user.totp_disabled" | "user.locked" | "user.unlocked" | "user.email_verified" | "user.email_changed" | "user.password_reset" | "user.invited" | "session.created" | "session.revoked" | "session.sign_in_failed" | "team.created" | "team.updated" | "team.deleted" | "team.member_added" | "team.member_removed" | "api_key.created" | "api_key.revoked" | "api_key.rolled" | "webhook_endpoint.disabled";
+        EventType: "user.created" | "user.updated" | "user.deleted" | "user.suspended" | "user.reactivated" | "user.password_changed" | "user.totp_enabled" | "user.totp_disabled" | "user.locked" | "user.unlocked" | "user.email_verified" | "user.email_changed" | "user.email_change_requested" | "user.password_reset" | "user.invited" | "session.created" | "session.revoked" | "session.sign_in_failed" | "team.created" | "team.updated" | "team.deleted" | "team.member_added" | "team.member_removed" | "api_key.created" | "api_key.revoked" | "api_key.rolled" | "webhook_endpoint.disabled";
         /** @description A change event: the common fields, a `type`, and that type's `data`. */
         Event_ApiKeyCreatedEvent: {
             /**
@@ -1307,6 +1418,20 @@ export interface components {
              * @enum {string}
              */
             type: "user.deleted";
+        };
+        /** @description A change event: the common fields, a `type`, and that type's `data`. */
+        Event_UserEmailChangeRequestedEvent: {
+            /**
+             * @example user.email_change_requested
+             * @enum {string}
+             */
+            type: "user.email_change_requested";
+        } & components["schemas"]["UserEmailChangeRequestedEvent"] & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "user.email_change_requested";
         };
         /** @description A change event: the common fields, a `type`, and that type's `data`. */
         Event_UserEmailChangedEvent: {
@@ -1706,6 +1831,15 @@ export interface components {
             org_id: string;
             /** @description Whether two-factor authentication (TOTP) is on; sign-in then needs a code. */
             otp_auth_enabled: boolean;
+            /**
+             * Format: email
+             * @description The address the user asked to move to through `PATCH /v1/me` on a server that sends
+             *     mail, until they confirm it from the message sent there (then it becomes
+             *     `primary_email`, verified) or the confirmation expires (a day); also an address an
+             *     admin's `change_email` ticket is waiting to move them to. `null` when no change is
+             *     waiting. The primary address, and sign-in with it, stay as they are meanwhile.
+             */
+            pending_email: string | null;
             /** @description E.164. */
             phone_number: string | null;
             /** @description Whether the number is known to belong to the user; false again after a change of number. */
@@ -1816,8 +1950,15 @@ export interface components {
              *     is accepted too, quoted local parts and look-alike mixes of scripts are not: 422
              *     `INVALID_EMAIL`), unique in the organization case-insensitively
              *     (409 `EMAIL_TAKEN`); stored and returned with its domain in ASCII (`xn--`) form (see
-             *     E-mail addresses). A new address resets `primary_email_verified` to false unless the
-             *     same change sets it (only the admin surface can).
+             *     E-mail addresses). Two modes, by server. Without a mailer, and always through
+             *     `PATCH /v1/users/{user_id}`, a new address replaces the old one at once and resets
+             *     `primary_email_verified` to false unless the same change sets it (only the admin
+             *     surface can). Through `PATCH /v1/me` on a server that sends mail (`--mailer`,
+             *     `--smtp-url`), the address and sign-in with it stay as they are: the new one becomes
+             *     `pending_email`, a `change_email` link goes to it and a notice without a link to the
+             *     old one (event `user.email_change_requested`); redeeming the link makes it the primary
+             *     address, verified (409 `EMAIL_TAKEN` if another user took it meanwhile). `null`
+             *     removes the address at once in both modes.
              */
             primary_email?: string | null;
             /**
@@ -1918,6 +2059,42 @@ export interface components {
              *     was not issued by this API is 422 `INVALID_CURSOR`.
              */
             next_cursor?: string;
+        };
+        /**
+         * PasswordResetAccepted
+         * @description The same answer whether or not the account exists.
+         */
+        PasswordResetAccepted: {
+            /** @description Always `true`: the request was taken. It says nothing about the account. */
+            accepted: boolean;
+            /**
+             * Format: uint64
+             * @description How long the mailed link works, if one is mailed: 3600 seconds.
+             */
+            link_ttl_seconds: number;
+        };
+        /** PasswordResetAcceptedEnvelope */
+        PasswordResetAcceptedEnvelope: {
+            /** @description The payload. */
+            data: components["schemas"]["PasswordResetAccepted"];
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /**
+         * PasswordResetRequest
+         * @description The account to reset the password of.
+         */
+        PasswordResetRequest: {
+            /**
+             * @description The account's primary e-mail address, matched case-insensitively (422 `INVALID_EMAIL`
+             *     when it is not an address at all).
+             */
+            email: string;
+            /**
+             * Format: uuid
+             * @description The organization the account belongs to.
+             */
+            org_id: string;
         };
         /**
          * QueuedMessage
@@ -2758,7 +2935,11 @@ export interface components {
              * @description `true` creates the user as `invited`: they cannot sign in, and have no password
              *     (sending `password` or `password_hash` too is a 422, as is `status`), until they
              *     redeem an `invite` ticket (`POST /v1/users/{user_id}/tickets` with `type: invite`)
-             *     and choose one. Records `user.created` and `user.invited`.
+             *     and choose one. Records `user.created` and `user.invited`. On a server that sends
+             *     mail (with `--public-url`), a user with a `primary_email` is also mailed an `invite`
+             *     ticket at once, linking to `--public-url`'s `accept-invite` page; the response does not
+             *     carry it (issue one with `POST /v1/users/{user_id}/tickets` to send it yourself, which
+             *     supersedes the mailed one).
              */
             invite?: boolean;
             /** @description Same rules as `first_name`. */
@@ -2800,8 +2981,15 @@ export interface components {
              *     is accepted too, quoted local parts and look-alike mixes of scripts are not: 422
              *     `INVALID_EMAIL`), unique in the organization case-insensitively
              *     (409 `EMAIL_TAKEN`); stored and returned with its domain in ASCII (`xn--`) form (see
-             *     E-mail addresses). A new address resets `primary_email_verified` to false unless the
-             *     same change sets it (only the admin surface can).
+             *     E-mail addresses). Two modes, by server. Without a mailer, and always through
+             *     `PATCH /v1/users/{user_id}`, a new address replaces the old one at once and resets
+             *     `primary_email_verified` to false unless the same change sets it (only the admin
+             *     surface can). Through `PATCH /v1/me` on a server that sends mail (`--mailer`,
+             *     `--smtp-url`), the address and sign-in with it stay as they are: the new one becomes
+             *     `pending_email`, a `change_email` link goes to it and a notice without a link to the
+             *     old one (event `user.email_change_requested`); redeeming the link makes it the primary
+             *     address, verified (409 `EMAIL_TAKEN` if another user took it meanwhile). `null`
+             *     removes the address at once in both modes.
              */
             primary_email?: string | null;
             /** @description Whether the user may sign in with e-mail and password (true for a new user unless set). */
@@ -2884,6 +3072,35 @@ export interface components {
             actor: components["schemas"]["EventActor"];
             /** @description What happened; its shape depends on `type`. */
             data: components["schemas"]["GoneData"];
+            /** @description The event's id (a ULID); a webhook delivery's `webhook-id`. */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the change was committed.
+             */
+            occurred_at: string;
+            /**
+             * Format: uuid
+             * @description The organization the change belongs to.
+             */
+            org_id: string;
+            /** @description The `X-Request-Id` of the request that made the change; `null` when none did. */
+            request_id: string | null;
+            /**
+             * Format: int64
+             * @description The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+             */
+            sequence: number;
+        };
+        /**
+         * UserEmailChangeRequestedEvent
+         * @description A user asked to move to a new address through `PATCH /v1/me` while users-api sends mail (with `user.updated`): it is `object.pending_email` until the `change_email` ticket mailed to it is redeemed (then `user.email_changed`).
+         */
+        UserEmailChangeRequestedEvent: {
+            /** @description Who made the change. */
+            actor: components["schemas"]["EventActor"];
+            /** @description What happened; its shape depends on `type`. */
+            data: components["schemas"]["UserEventData"];
             /** @description The event's id (a ULID); a webhook delivery's `webhook-id`. */
             id: string;
             /**
@@ -3185,8 +3402,15 @@ export interface components {
              *     is accepted too, quoted local parts and look-alike mixes of scripts are not: 422
              *     `INVALID_EMAIL`), unique in the organization case-insensitively
              *     (409 `EMAIL_TAKEN`); stored and returned with its domain in ASCII (`xn--`) form (see
-             *     E-mail addresses). A new address resets `primary_email_verified` to false unless the
-             *     same change sets it (only the admin surface can).
+             *     E-mail addresses). Two modes, by server. Without a mailer, and always through
+             *     `PATCH /v1/users/{user_id}`, a new address replaces the old one at once and resets
+             *     `primary_email_verified` to false unless the same change sets it (only the admin
+             *     surface can). Through `PATCH /v1/me` on a server that sends mail (`--mailer`,
+             *     `--smtp-url`), the address and sign-in with it stay as they are: the new one becomes
+             *     `pending_email`, a `change_email` link goes to it and a notice without a link to the
+             *     old one (event `user.email_change_requested`); redeeming the link makes it the primary
+             *     address, verified (409 `EMAIL_TAKEN` if another user took it meanwhile). `null`
+             *     removes the address at once in both modes.
              */
             primary_email?: string | null;
             /** @description Whether the user may sign in with e-mail and password (true for a new user unless set). */
@@ -4860,6 +5084,7 @@ export interface operations {
                      *         },
                      *         "org_id": "0193a5d0-0000-7000-8000-00000000de30",
                      *         "otp_auth_enabled": false,
+                     *         "pending_email": null,
                      *         "phone_number": "+14155550123",
                      *         "phone_number_verified": false,
                      *         "primary_email": "admin@demo.example",
@@ -5028,6 +5253,7 @@ export interface operations {
                      *         },
                      *         "org_id": "0193a5d0-0000-7000-8000-00000000de30",
                      *         "otp_auth_enabled": false,
+                     *         "pending_email": null,
                      *         "phone_number": "+14155550123",
                      *         "phone_number_verified": false,
                      *         "primary_email": "admin@demo.example",
@@ -5106,7 +5332,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `EMAIL_TAKEN`: another user of the organization has this address. */
+            /** @description `EMAIL_TAKEN`: another user of the organization has this address (the new `primary_email`, whether it is changed at once or waits for its confirmation). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5164,6 +5390,322 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `HEADERS_TOO_LARGE`: more than 100 header lines, or more than 16 KiB of them. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unexpected failure; nothing internal is disclosed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. `MAILER_NOT_CONFIGURED`: a new `primary_email` on a server that sends mail but has no `--public-url` to link to; nothing was changed. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    sendEmailVerification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued: the message leaves shortly, with retries. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "expires_at": "2026-12-01T09:52:30.000000Z",
+                     *         "to": "admin@demo.example"
+                     *       },
+                     *       "success": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EmailVerificationSentEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: an API key was used; this needs a user session token. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `TICKET_NOT_APPLICABLE`: the user has no primary address, or it is verified already; nothing was sent. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `URI_TOO_LONG`: the path and query are longer than 8 KiB. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: too many verification messages asked for; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `HEADERS_TOO_LARGE`: more than 100 header lines, or more than 16 KiB of them. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unexpected failure; nothing internal is disclosed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `MAILER_NOT_CONFIGURED`: this server sends no mail, or has no `--public-url` to link to; or `SERVICE_UNAVAILABLE`: the database is unavailable, retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    confirmEmailVerification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "code": "482913"
+                 *     }
+                 */
+                "application/json": components["schemas"]["EmailVerificationConfirm"];
+            };
+        };
+        responses: {
+            /** @description The current user. `ETag` identifies this version of the user for `If-Match`. */
+            200: {
+                headers: {
+                    ETag: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "active_sessions": 2,
+                     *         "bio": "Mathematician; wrote the first published program.",
+                     *         "client_metadata": {
+                     *           "onboarding": {
+                     *             "done": true
+                     *           },
+                     *           "theme": "dark"
+                     *         },
+                     *         "client_read_only_metadata": {},
+                     *         "created_at": "2026-11-30T09:41:07.123456Z",
+                     *         "display_name": "Ada",
+                     *         "first_name": "Ada",
+                     *         "full_name": "Ada Lovelace",
+                     *         "has_password": true,
+                     *         "id": "0193a5d0-0000-7000-8000-000000000ada",
+                     *         "last_active_at": "2026-11-30T09:52:31.604210Z",
+                     *         "last_name": "Lovelace",
+                     *         "locale": "en-GB",
+                     *         "org": {
+                     *           "id": "0193a5d0-0000-7000-8000-00000000de30",
+                     *           "name": "Demo"
+                     *         },
+                     *         "org_id": "0193a5d0-0000-7000-8000-00000000de30",
+                     *         "otp_auth_enabled": false,
+                     *         "pending_email": null,
+                     *         "phone_number": "+14155550123",
+                     *         "phone_number_verified": false,
+                     *         "primary_email": "admin@demo.example",
+                     *         "primary_email_auth_enabled": true,
+                     *         "primary_email_verified": true,
+                     *         "profile_image_url": null,
+                     *         "role": "admin",
+                     *         "scopes": [
+                     *           "users:read",
+                     *           "users:write",
+                     *           "teams:read",
+                     *           "teams:write",
+                     *           "events:read",
+                     *           "webhooks:write"
+                     *         ],
+                     *         "selected_team": {
+                     *           "id": "0193a5d4-2f1c-7a10-9c3e-5b7d8e9f0a11",
+                     *           "name": "Platform"
+                     *         },
+                     *         "selected_team_id": "0193a5d4-2f1c-7a10-9c3e-5b7d8e9f0a11",
+                     *         "session": {
+                     *           "created_at": "2026-11-30T09:52:30.000000Z",
+                     *           "expires_at": "2026-12-01T09:52:30.000000Z",
+                     *           "id": "0193a5d2-1a4b-7c5d-8e6f-7a8b9c0d1e2f"
+                     *         },
+                     *         "status": "active",
+                     *         "teams": [
+                     *           {
+                     *             "id": "0193a5d4-2f1c-7a10-9c3e-5b7d8e9f0a11",
+                     *             "name": "Platform",
+                     *             "role": "member"
+                     *           }
+                     *         ],
+                     *         "timezone": "Europe/London",
+                     *         "updated_at": "2026-11-30T09:52:31.604210Z"
+                     *       },
+                     *       "success": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["MeEnvelope"];
+                };
+            };
+            /** @description `MALFORMED_REQUEST`: not JSON, wrong JSON types, unknown fields, or `code` not six digits. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: an API key was used; this needs a user session token. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `NOT_FOUND`: no verification code was sent to this user. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `REQUEST_TIMEOUT`: the body did not all arrive within the body-read timeout; the connection is closed. */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `TICKET_USED`: the code (or its link) was used already. `TICKET_EXPIRED`: it expired, a newer one was sent, the address changed since, or five wrong codes ended it; `details.token` says which. Ask for a new one. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The body is larger than 256 KiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `URI_TOO_LONG`: the path and query are longer than 8 KiB. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `WRONG_CODE`: not the code that was sent; `details.code` says how many tries are left (the fifth wrong code ends it: 410). */
+            422: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -5370,6 +5912,136 @@ export interface operations {
                 };
             };
             /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    requestPasswordReset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "email": "admin@demo.example",
+                 *       "org_id": "0193a5d0-0000-7000-8000-00000000de30"
+                 *     }
+                 */
+                "application/json": components["schemas"]["PasswordResetRequest"];
+            };
+        };
+        responses: {
+            /** @description Taken. This answer is the same for every address, account or not. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "accepted": true,
+                     *         "link_ttl_seconds": 3600
+                     *       },
+                     *       "success": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PasswordResetAcceptedEnvelope"];
+                };
+            };
+            /** @description `MALFORMED_REQUEST`: not JSON, wrong JSON types, unknown fields, `org_id` not a UUID, or `email` missing, empty or longer than 254 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `REQUEST_TIMEOUT`: the body did not all arrive within the body-read timeout; the connection is closed. */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The body is larger than 256 KiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `URI_TOO_LONG`: the path and query are longer than 8 KiB. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INVALID_EMAIL`: `email` is not an address; nothing was looked up. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: too many resets asked for this address, or too many attempts from this client address (counted with sign-ins); retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `HEADERS_TOO_LARGE`: more than 100 header lines, or more than 16 KiB of them. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unexpected failure; nothing internal is disclosed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `MAILER_NOT_CONFIGURED`: this server sends no mail, or has no `--public-url` to link to; or `SERVICE_UNAVAILABLE`: the database is unavailable, retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     [name: string]: unknown;

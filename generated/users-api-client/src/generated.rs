@@ -329,6 +329,43 @@ shown again.*/
             value.parse()
         }
     }
+    ///The code from the verification message.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct EmailVerificationConfirm {
+        ///The six digits from the message (anything else is 400).
+        pub code: ::std::string::String,
+    }
+    impl EmailVerificationConfirm {
+        pub fn builder() -> builder::EmailVerificationConfirm {
+            Default::default()
+        }
+    }
+    ///Where the verification was sent.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct EmailVerificationSent {
+        ///When the link and the code stop working (a day).
+        pub expires_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The address the link and code were mailed to: the current primary address.
+        pub to: ::std::string::String,
+    }
+    impl EmailVerificationSent {
+        pub fn builder() -> builder::EmailVerificationSent {
+            Default::default()
+        }
+    }
+    ///`EmailVerificationSentEnvelope`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct EmailVerificationSentEnvelope {
+        pub data: EmailVerificationSent,
+        ///Always `true`.
+        pub success: bool,
+    }
+    impl EmailVerificationSentEnvelope {
+        pub fn builder() -> builder::EmailVerificationSentEnvelope {
+            Default::default()
+        }
+    }
     /**The endpoint disabled after its retries ran out, and the event it was stuck on (deliver
 again by setting `disabled: false`; delivery resumes at that event).*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -413,6 +450,7 @@ list them all.*/
         UserTotpDisabledEvent(EventUserTotpDisabledEvent),
         UserEmailVerifiedEvent(EventUserEmailVerifiedEvent),
         UserEmailChangedEvent(EventUserEmailChangedEvent),
+        UserEmailChangeRequestedEvent(EventUserEmailChangeRequestedEvent),
         UserPasswordResetEvent(EventUserPasswordResetEvent),
         UserInvitedEvent(EventUserInvitedEvent),
         UserLockedEvent(EventUserLockedEvent),
@@ -478,6 +516,11 @@ list them all.*/
     impl ::std::convert::From<EventUserEmailChangedEvent> for Event {
         fn from(value: EventUserEmailChangedEvent) -> Self {
             Self::UserEmailChangedEvent(value)
+        }
+    }
+    impl ::std::convert::From<EventUserEmailChangeRequestedEvent> for Event {
+        fn from(value: EventUserEmailChangeRequestedEvent) -> Self {
+            Self::UserEmailChangeRequestedEvent(value)
         }
     }
     impl ::std::convert::From<EventUserPasswordResetEvent> for Event {
@@ -1473,6 +1516,8 @@ event.*/
         UserEmailVerified,
         #[serde(rename = "user.email_changed")]
         UserEmailChanged,
+        #[serde(rename = "user.email_change_requested")]
+        UserEmailChangeRequested,
         #[serde(rename = "user.password_reset")]
         UserPasswordReset,
         #[serde(rename = "user.invited")]
@@ -1517,6 +1562,9 @@ event.*/
                 Self::UserUnlocked => f.write_str("user.unlocked"),
                 Self::UserEmailVerified => f.write_str("user.email_verified"),
                 Self::UserEmailChanged => f.write_str("user.email_changed"),
+                Self::UserEmailChangeRequested => {
+                    f.write_str("user.email_change_requested")
+                }
                 Self::UserPasswordReset => f.write_str("user.password_reset"),
                 Self::UserInvited => f.write_str("user.invited"),
                 Self::SessionCreated => f.write_str("session.created"),
@@ -1552,6 +1600,7 @@ event.*/
                 "user.unlocked" => Ok(Self::UserUnlocked),
                 "user.email_verified" => Ok(Self::UserEmailVerified),
                 "user.email_changed" => Ok(Self::UserEmailChanged),
+                "user.email_change_requested" => Ok(Self::UserEmailChangeRequested),
                 "user.password_reset" => Ok(Self::UserPasswordReset),
                 "user.invited" => Ok(Self::UserInvited),
                 "session.created" => Ok(Self::SessionCreated),
@@ -1729,6 +1778,84 @@ event.*/
         }
     }
     impl ::std::convert::TryFrom<::std::string::String> for EventUserDeletedEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///A change event: the common fields, a `type`, and that type's `data`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct EventUserEmailChangeRequestedEvent {
+        pub actor: EventActor,
+        pub data: UserEventData,
+        ///The event's id (a ULID); a webhook delivery's `webhook-id`.
+        pub id: ::std::string::String,
+        ///When the change was committed.
+        pub occurred_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The organization the change belongs to.
+        pub org_id: ::uuid::Uuid,
+        ///The `X-Request-Id` of the request that made the change; `null` when none did.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+        ///The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+        pub sequence: i64,
+        #[serde(rename = "type")]
+        pub type_: EventUserEmailChangeRequestedEventType,
+    }
+    impl EventUserEmailChangeRequestedEvent {
+        pub fn builder() -> builder::EventUserEmailChangeRequestedEvent {
+            Default::default()
+        }
+    }
+    ///`EventUserEmailChangeRequestedEventType`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum EventUserEmailChangeRequestedEventType {
+        #[serde(rename = "user.email_change_requested")]
+        UserEmailChangeRequested,
+    }
+    impl ::std::fmt::Display for EventUserEmailChangeRequestedEventType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::UserEmailChangeRequested => {
+                    f.write_str("user.email_change_requested")
+                }
+            }
+        }
+    }
+    impl ::std::str::FromStr for EventUserEmailChangeRequestedEventType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "user.email_change_requested" => Ok(Self::UserEmailChangeRequested),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for EventUserEmailChangeRequestedEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for EventUserEmailChangeRequestedEventType {
         type Error = self::error::ConversionError;
         fn try_from(
             value: ::std::string::String,
@@ -2959,6 +3086,13 @@ scopes and session. `server_metadata`, the password hash and the TOTP secret nev
         pub org_id: ::uuid::Uuid,
         ///Whether two-factor authentication (TOTP) is on; sign-in then needs a code.
         pub otp_auth_enabled: bool,
+        /**The address the user asked to move to through `PATCH /v1/me` on a server that sends
+mail, until they confirm it from the message sent there (then it becomes
+`primary_email`, verified) or the confirmation expires (a day); also an address an
+admin's `change_email` ticket is waiting to move them to. `null` when no change is
+waiting. The primary address, and sign-in with it, stay as they are meanwhile.*/
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub pending_email: ::std::option::Option<::std::string::String>,
         ///E.164.
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub phone_number: ::std::option::Option<::std::string::String>,
@@ -3074,6 +3208,46 @@ was not issued by this API is 422 `INVALID_CURSOR`.*/
     }
     impl PageMeta {
         pub fn builder() -> builder::PageMeta {
+            Default::default()
+        }
+    }
+    ///The same answer whether or not the account exists.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct PasswordResetAccepted {
+        ///Always `true`: the request was taken. It says nothing about the account.
+        pub accepted: bool,
+        ///How long the mailed link works, if one is mailed: 3600 seconds.
+        pub link_ttl_seconds: u64,
+    }
+    impl PasswordResetAccepted {
+        pub fn builder() -> builder::PasswordResetAccepted {
+            Default::default()
+        }
+    }
+    ///`PasswordResetAcceptedEnvelope`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct PasswordResetAcceptedEnvelope {
+        pub data: PasswordResetAccepted,
+        ///Always `true`.
+        pub success: bool,
+    }
+    impl PasswordResetAcceptedEnvelope {
+        pub fn builder() -> builder::PasswordResetAcceptedEnvelope {
+            Default::default()
+        }
+    }
+    ///The account to reset the password of.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct PasswordResetRequest {
+        /**The account's primary e-mail address, matched case-insensitively (422 `INVALID_EMAIL`
+when it is not an address at all).*/
+        pub email: ::std::string::String,
+        ///The organization the account belongs to.
+        pub org_id: ::uuid::Uuid,
+    }
+    impl PasswordResetRequest {
+        pub fn builder() -> builder::PasswordResetRequest {
             Default::default()
         }
     }
@@ -4171,7 +4345,11 @@ emoji, digits or invisible characters (see Text fields).*/
         /**`true` creates the user as `invited`: they cannot sign in, and have no password
 (sending `password` or `password_hash` too is a 422, as is `status`), until they
 redeem an `invite` ticket (`POST /v1/users/{user_id}/tickets` with `type: invite`)
-and choose one. Records `user.created` and `user.invited`.*/
+and choose one. Records `user.created` and `user.invited`. On a server that sends
+mail (with `--public-url`), a user with a `primary_email` is also mailed an `invite`
+ticket at once, linking to `--public-url`'s `accept-invite` page; the response does not
+carry it (issue one with `POST /v1/users/{user_id}/tickets` to send it yourself, which
+supersedes the mailed one).*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub invite: ::std::option::Option<bool>,
         ///Same rules as `first_name`.
@@ -4211,8 +4389,15 @@ admin surface can).*/
 is accepted too, quoted local parts and look-alike mixes of scripts are not: 422
 `INVALID_EMAIL`), unique in the organization case-insensitively
 (409 `EMAIL_TAKEN`); stored and returned with its domain in ASCII (`xn--`) form (see
-E-mail addresses). A new address resets `primary_email_verified` to false unless the
-same change sets it (only the admin surface can).*/
+E-mail addresses). Two modes, by server. Without a mailer, and always through
+`PATCH /v1/users/{user_id}`, a new address replaces the old one at once and resets
+`primary_email_verified` to false unless the same change sets it (only the admin
+surface can). Through `PATCH /v1/me` on a server that sends mail (`--mailer`,
+`--smtp-url`), the address and sign-in with it stay as they are: the new one becomes
+`pending_email`, a `change_email` link goes to it and a notice without a link to the
+old one (event `user.email_change_requested`); redeeming the link makes it the primary
+address, verified (409 `EMAIL_TAKEN` if another user took it meanwhile). `null`
+removes the address at once in both modes.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub primary_email: ::std::option::Option<::std::string::String>,
         ///Whether the user may sign in with e-mail and password (true for a new user unless set).
@@ -4294,6 +4479,28 @@ authentication off. Never returned.*/
     }
     impl UserDeletedEvent {
         pub fn builder() -> builder::UserDeletedEvent {
+            Default::default()
+        }
+    }
+    ///A user asked to move to a new address through `PATCH /v1/me` while users-api sends mail (with `user.updated`): it is `object.pending_email` until the `change_email` ticket mailed to it is redeemed (then `user.email_changed`).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct UserEmailChangeRequestedEvent {
+        pub actor: EventActor,
+        pub data: UserEventData,
+        ///The event's id (a ULID); a webhook delivery's `webhook-id`.
+        pub id: ::std::string::String,
+        ///When the change was committed.
+        pub occurred_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The organization the change belongs to.
+        pub org_id: ::uuid::Uuid,
+        ///The `X-Request-Id` of the request that made the change; `null` when none did.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+        ///The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+        pub sequence: i64,
+    }
+    impl UserEmailChangeRequestedEvent {
+        pub fn builder() -> builder::UserEmailChangeRequestedEvent {
             Default::default()
         }
     }
@@ -6087,6 +6294,170 @@ it now: it is never shown again.*/
                     created_at: Ok(value.created_at),
                     expires_at: Ok(value.expires_at),
                     id: Ok(value.id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct EmailVerificationConfirm {
+            code: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for EmailVerificationConfirm {
+            fn default() -> Self {
+                Self {
+                    code: Err("no value supplied for code".to_string()),
+                }
+            }
+        }
+        impl EmailVerificationConfirm {
+            pub fn code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.code = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for code: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<EmailVerificationConfirm>
+        for super::EmailVerificationConfirm {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: EmailVerificationConfirm,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { code: value.code? })
+            }
+        }
+        impl ::std::convert::From<super::EmailVerificationConfirm>
+        for EmailVerificationConfirm {
+            fn from(value: super::EmailVerificationConfirm) -> Self {
+                Self { code: Ok(value.code) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct EmailVerificationSent {
+            expires_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            to: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for EmailVerificationSent {
+            fn default() -> Self {
+                Self {
+                    expires_at: Err("no value supplied for expires_at".to_string()),
+                    to: Err("no value supplied for to".to_string()),
+                }
+            }
+        }
+        impl EmailVerificationSent {
+            pub fn expires_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.expires_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for expires_at: {e}")
+                    });
+                self
+            }
+            pub fn to<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.to = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for to: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<EmailVerificationSent>
+        for super::EmailVerificationSent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: EmailVerificationSent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    expires_at: value.expires_at?,
+                    to: value.to?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::EmailVerificationSent>
+        for EmailVerificationSent {
+            fn from(value: super::EmailVerificationSent) -> Self {
+                Self {
+                    expires_at: Ok(value.expires_at),
+                    to: Ok(value.to),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct EmailVerificationSentEnvelope {
+            data: ::std::result::Result<
+                super::EmailVerificationSent,
+                ::std::string::String,
+            >,
+            success: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for EmailVerificationSentEnvelope {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    success: Err("no value supplied for success".to_string()),
+                }
+            }
+        }
+        impl EmailVerificationSentEnvelope {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EmailVerificationSent>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn success<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for success: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<EmailVerificationSentEnvelope>
+        for super::EmailVerificationSentEnvelope {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: EmailVerificationSentEnvelope,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    success: value.success?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::EmailVerificationSentEnvelope>
+        for EmailVerificationSentEnvelope {
+            fn from(value: super::EmailVerificationSentEnvelope) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    success: Ok(value.success),
                 }
             }
         }
@@ -8772,6 +9143,171 @@ it now: it is never shown again.*/
         impl ::std::convert::From<super::EventUserDeletedEvent>
         for EventUserDeletedEvent {
             fn from(value: super::EventUserDeletedEvent) -> Self {
+                Self {
+                    actor: Ok(value.actor),
+                    data: Ok(value.data),
+                    id: Ok(value.id),
+                    occurred_at: Ok(value.occurred_at),
+                    org_id: Ok(value.org_id),
+                    request_id: Ok(value.request_id),
+                    sequence: Ok(value.sequence),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct EventUserEmailChangeRequestedEvent {
+            actor: ::std::result::Result<super::EventActor, ::std::string::String>,
+            data: ::std::result::Result<super::UserEventData, ::std::string::String>,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            occurred_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            org_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            sequence: ::std::result::Result<i64, ::std::string::String>,
+            type_: ::std::result::Result<
+                super::EventUserEmailChangeRequestedEventType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for EventUserEmailChangeRequestedEvent {
+            fn default() -> Self {
+                Self {
+                    actor: Err("no value supplied for actor".to_string()),
+                    data: Err("no value supplied for data".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    occurred_at: Err("no value supplied for occurred_at".to_string()),
+                    org_id: Err("no value supplied for org_id".to_string()),
+                    request_id: Err("no value supplied for request_id".to_string()),
+                    sequence: Err("no value supplied for sequence".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl EventUserEmailChangeRequestedEvent {
+            pub fn actor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EventActor>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.actor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for actor: {e}")
+                    });
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::UserEventData>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn occurred_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.occurred_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for occurred_at: {e}")
+                    });
+                self
+            }
+            pub fn org_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.org_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for org_id: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+            pub fn sequence<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sequence = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sequence: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::EventUserEmailChangeRequestedEventType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<EventUserEmailChangeRequestedEvent>
+        for super::EventUserEmailChangeRequestedEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: EventUserEmailChangeRequestedEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    actor: value.actor?,
+                    data: value.data?,
+                    id: value.id?,
+                    occurred_at: value.occurred_at?,
+                    org_id: value.org_id?,
+                    request_id: value.request_id?,
+                    sequence: value.sequence?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::EventUserEmailChangeRequestedEvent>
+        for EventUserEmailChangeRequestedEvent {
+            fn from(value: super::EventUserEmailChangeRequestedEvent) -> Self {
                 Self {
                     actor: Ok(value.actor),
                     data: Ok(value.data),
@@ -11837,6 +12373,10 @@ it now: it is never shown again.*/
             org: ::std::result::Result<super::OrgRef, ::std::string::String>,
             org_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             otp_auth_enabled: ::std::result::Result<bool, ::std::string::String>,
+            pending_email: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
             phone_number: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -11911,6 +12451,9 @@ it now: it is never shown again.*/
                     org_id: Err("no value supplied for org_id".to_string()),
                     otp_auth_enabled: Err(
                         "no value supplied for otp_auth_enabled".to_string(),
+                    ),
+                    pending_email: Err(
+                        "no value supplied for pending_email".to_string(),
                     ),
                     phone_number: Err("no value supplied for phone_number".to_string()),
                     phone_number_verified: Err(
@@ -12151,6 +12694,18 @@ it now: it is never shown again.*/
                     });
                 self
             }
+            pub fn pending_email<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.pending_email = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for pending_email: {e}")
+                    });
+                self
+            }
             pub fn phone_number<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -12364,6 +12919,7 @@ it now: it is never shown again.*/
                     org: value.org?,
                     org_id: value.org_id?,
                     otp_auth_enabled: value.otp_auth_enabled?,
+                    pending_email: value.pending_email?,
                     phone_number: value.phone_number?,
                     phone_number_verified: value.phone_number_verified?,
                     primary_email: value.primary_email?,
@@ -12401,6 +12957,7 @@ it now: it is never shown again.*/
                     org: Ok(value.org),
                     org_id: Ok(value.org_id),
                     otp_auth_enabled: Ok(value.otp_auth_enabled),
+                    pending_email: Ok(value.pending_email),
                     phone_number: Ok(value.phone_number),
                     phone_number_verified: Ok(value.phone_number_verified),
                     primary_email: Ok(value.primary_email),
@@ -12759,6 +13316,192 @@ it now: it is never shown again.*/
                 Self {
                     limit: Ok(value.limit),
                     next_cursor: Ok(value.next_cursor),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct PasswordResetAccepted {
+            accepted: ::std::result::Result<bool, ::std::string::String>,
+            link_ttl_seconds: ::std::result::Result<u64, ::std::string::String>,
+        }
+        impl ::std::default::Default for PasswordResetAccepted {
+            fn default() -> Self {
+                Self {
+                    accepted: Err("no value supplied for accepted".to_string()),
+                    link_ttl_seconds: Err(
+                        "no value supplied for link_ttl_seconds".to_string(),
+                    ),
+                }
+            }
+        }
+        impl PasswordResetAccepted {
+            pub fn accepted<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.accepted = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for accepted: {e}")
+                    });
+                self
+            }
+            pub fn link_ttl_seconds<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<u64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.link_ttl_seconds = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for link_ttl_seconds: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PasswordResetAccepted>
+        for super::PasswordResetAccepted {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PasswordResetAccepted,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    accepted: value.accepted?,
+                    link_ttl_seconds: value.link_ttl_seconds?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PasswordResetAccepted>
+        for PasswordResetAccepted {
+            fn from(value: super::PasswordResetAccepted) -> Self {
+                Self {
+                    accepted: Ok(value.accepted),
+                    link_ttl_seconds: Ok(value.link_ttl_seconds),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct PasswordResetAcceptedEnvelope {
+            data: ::std::result::Result<
+                super::PasswordResetAccepted,
+                ::std::string::String,
+            >,
+            success: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for PasswordResetAcceptedEnvelope {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    success: Err("no value supplied for success".to_string()),
+                }
+            }
+        }
+        impl PasswordResetAcceptedEnvelope {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::PasswordResetAccepted>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn success<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for success: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PasswordResetAcceptedEnvelope>
+        for super::PasswordResetAcceptedEnvelope {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PasswordResetAcceptedEnvelope,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    success: value.success?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PasswordResetAcceptedEnvelope>
+        for PasswordResetAcceptedEnvelope {
+            fn from(value: super::PasswordResetAcceptedEnvelope) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    success: Ok(value.success),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct PasswordResetRequest {
+            email: ::std::result::Result<::std::string::String, ::std::string::String>,
+            org_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+        }
+        impl ::std::default::Default for PasswordResetRequest {
+            fn default() -> Self {
+                Self {
+                    email: Err("no value supplied for email".to_string()),
+                    org_id: Err("no value supplied for org_id".to_string()),
+                }
+            }
+        }
+        impl PasswordResetRequest {
+            pub fn email<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.email = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for email: {e}")
+                    });
+                self
+            }
+            pub fn org_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.org_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for org_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PasswordResetRequest>
+        for super::PasswordResetRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PasswordResetRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    email: value.email?,
+                    org_id: value.org_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PasswordResetRequest> for PasswordResetRequest {
+            fn from(value: super::PasswordResetRequest) -> Self {
+                Self {
+                    email: Ok(value.email),
+                    org_id: Ok(value.org_id),
                 }
             }
         }
@@ -17337,6 +18080,150 @@ it now: it is never shown again.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct UserEmailChangeRequestedEvent {
+            actor: ::std::result::Result<super::EventActor, ::std::string::String>,
+            data: ::std::result::Result<super::UserEventData, ::std::string::String>,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            occurred_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            org_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            sequence: ::std::result::Result<i64, ::std::string::String>,
+        }
+        impl ::std::default::Default for UserEmailChangeRequestedEvent {
+            fn default() -> Self {
+                Self {
+                    actor: Err("no value supplied for actor".to_string()),
+                    data: Err("no value supplied for data".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    occurred_at: Err("no value supplied for occurred_at".to_string()),
+                    org_id: Err("no value supplied for org_id".to_string()),
+                    request_id: Err("no value supplied for request_id".to_string()),
+                    sequence: Err("no value supplied for sequence".to_string()),
+                }
+            }
+        }
+        impl UserEmailChangeRequestedEvent {
+            pub fn actor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EventActor>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.actor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for actor: {e}")
+                    });
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::UserEventData>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn occurred_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.occurred_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for occurred_at: {e}")
+                    });
+                self
+            }
+            pub fn org_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.org_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for org_id: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+            pub fn sequence<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sequence = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sequence: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UserEmailChangeRequestedEvent>
+        for super::UserEmailChangeRequestedEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UserEmailChangeRequestedEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    actor: value.actor?,
+                    data: value.data?,
+                    id: value.id?,
+                    occurred_at: value.occurred_at?,
+                    org_id: value.org_id?,
+                    request_id: value.request_id?,
+                    sequence: value.sequence?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::UserEmailChangeRequestedEvent>
+        for UserEmailChangeRequestedEvent {
+            fn from(value: super::UserEmailChangeRequestedEvent) -> Self {
+                Self {
+                    actor: Ok(value.actor),
+                    data: Ok(value.data),
+                    id: Ok(value.id),
+                    occurred_at: Ok(value.occurred_at),
+                    org_id: Ok(value.org_id),
+                    request_id: Ok(value.request_id),
+                    sequence: Ok(value.sequence),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct UserEmailChangedEvent {
             actor: ::std::result::Result<super::EventActor, ::std::string::String>,
             data: ::std::result::Result<super::UserEventData, ::std::string::String>,
@@ -21172,6 +22059,14 @@ user's sessions. A password change revokes the user's other sessions (all of the
 makes it); suspension revokes all. Passwords are stored as argon2id; the password, its hash and
 the TOTP secret are never returned.
 
+**Recovery and verification.** One-time tickets (`tkt_…`) verify an address, reset a password,
+move a user to a new address or accept an invitation; anyone holding one redeems it with
+`POST /v1/tickets/redeem`. Either your app sends them (`POST /v1/users/{user_id}/tickets`), or
+users-api mails them itself when it has a mailer: `POST /v1/password-resets` (public, always
+202), `POST /v1/me/email-verification` (a link and a 6-digit code), and `PATCH /v1/me` with a
+new `primary_email` (pending until confirmed from the new address). Without a mailer these
+answer 503 `MAILER_NOT_CONFIGURED`, and `PATCH /v1/me` changes the address at once.
+
 **Envelope.** Every JSON response is `{"success": true, "data": …}` or
 `{"success": false, "error": {"code", "message", "request_id", "details", "errors"}}`.
 `error.code` is stable SCREAMING_SNAKE_CASE; `error.request_id` equals the `X-Request-Id`
@@ -21513,7 +22408,9 @@ let response = client.get_me()
 Partial update with PATCH semantics: absent fields are unchanged, `null` clears a
 nullable field, `{}` is a no-op that returns the current state. All or nothing. Send
 `If-Match` with the `ETag` of a previous response to refuse the change (412) if the
-user changed since. The response is the whole updated user.
+user changed since. The response is the whole updated user. On a server that sends
+mail, a new `primary_email` is not swapped in: it becomes `pending_email` until the
+user confirms it from the message sent there (see `primary_email`).
 
 Sends a `PATCH` request to `/v1/me`
 
@@ -21529,6 +22426,44 @@ let response = client.patch_me()
 ```*/
     pub fn patch_me(&self) -> builder::PatchMe<'_> {
         builder::PatchMe::new(self)
+    }
+    /**Send an address verification
+
+Mails the signed-in user's current primary address a link (to `--public-url`'s
+`verify-email` page, with a `verify_email` ticket that `POST /v1/tickets/redeem`
+redeems) and a 6-digit code to type into `POST /v1/me/email-verification/confirm`;
+either proves the address (`primary_email_verified`, event `user.email_verified`). Both
+work for a day, once, and only while the address is unchanged; a new message supersedes
+the previous one. 409 `TICKET_NOT_APPLICABLE` when there is no address or it is
+verified already. 503 `MAILER_NOT_CONFIGURED` when the server sends no mail.
+
+Sends a `POST` request to `/v1/me/email-verification`
+
+```ignore
+let response = client.send_email_verification()
+    .send()
+    .await;
+```*/
+    pub fn send_email_verification(&self) -> builder::SendEmailVerification<'_> {
+        builder::SendEmailVerification::new(self)
+    }
+    /**Confirm the address with its code
+
+The 6-digit code from the latest verification message proves the signed-in user's
+primary address: `primary_email_verified` becomes true (event `user.email_verified`)
+and the code and its link are used up. Five wrong codes end it (410 from then on; ask
+for a new one). The response is the current user, as `GET /v1/me`.
+
+Sends a `POST` request to `/v1/me/email-verification/confirm`
+
+```ignore
+let response = client.confirm_email_verification()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn confirm_email_verification(&self) -> builder::ConfirmEmailVerification<'_> {
+        builder::ConfirmEmailVerification::new(self)
     }
     /**List my sessions
 
@@ -21561,6 +22496,30 @@ let response = client.revoke_my_session()
 ```*/
     pub fn revoke_my_session(&self) -> builder::RevokeMySession<'_> {
         builder::RevokeMySession::new(self)
+    }
+    /**Ask for a password reset
+
+Public ("forgot your password?"). When an active user of `org_id` who signs in with
+their address has `email`, users-api mails them a link to `--public-url`'s
+`reset-password` page with a `reset_password` ticket (`?token=tkt_…`, valid an hour,
+superseding earlier ones); the page redeems it with a new password through `POST
+/v1/tickets/redeem`, which revokes every session. The answer is 202 with the same body
+whether or not there is such an account, suspended, invited or unknown, and takes the
+same time: the account is looked up after the response. Limited like sign-in: per
+address asked for and per client address (429). 503 `MAILER_NOT_CONFIGURED` when the
+server sends no mail: then your app issues the ticket itself (`POST
+/v1/users/{user_id}/tickets`) and sends it.
+
+Sends a `POST` request to `/v1/password-resets`
+
+```ignore
+let response = client.request_password_reset()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn request_password_reset(&self) -> builder::RequestPasswordReset<'_> {
+        builder::RequestPasswordReset::new(self)
     }
     /**Sign in
 
@@ -23562,6 +24521,289 @@ pub mod builder {
             }
         }
     }
+    /**Builder for [`Client::send_email_verification`]
+
+[`Client::send_email_verification`]: super::Client::send_email_verification*/
+    #[derive(Debug, Clone)]
+    pub struct SendEmailVerification<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> SendEmailVerification<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `POST` request to `/v1/me/email-verification`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::EmailVerificationSentEnvelope>,
+            Error<types::ErrorEnvelope>,
+        > {
+            let Self { client } = self;
+            let url = format!("{}/v1/me/email-verification", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "send_email_verification",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                202u16 => ResponseValue::from_response(response).await,
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::confirm_email_verification`]
+
+[`Client::confirm_email_verification`]: super::Client::confirm_email_verification*/
+    #[derive(Debug, Clone)]
+    pub struct ConfirmEmailVerification<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::EmailVerificationConfirm, String>,
+    }
+    impl<'a> ConfirmEmailVerification<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::EmailVerificationConfirm>,
+            <V as std::convert::TryInto<
+                types::EmailVerificationConfirm,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `EmailVerificationConfirm` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::EmailVerificationConfirm,
+            ) -> types::builder::EmailVerificationConfirm,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/me/email-verification/confirm`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::MeEnvelope>, Error<types::ErrorEnvelope>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::EmailVerificationConfirm::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/me/email-verification/confirm", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "confirm_email_verification",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                410u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::list_my_sessions`]
 
 [`Client::list_my_sessions`]: super::Client::list_my_sessions*/
@@ -23747,6 +24989,163 @@ pub mod builder {
                     )
                 }
                 414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::request_password_reset`]
+
+[`Client::request_password_reset`]: super::Client::request_password_reset*/
+    #[derive(Debug, Clone)]
+    pub struct RequestPasswordReset<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::PasswordResetRequest, String>,
+    }
+    impl<'a> RequestPasswordReset<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::PasswordResetRequest>,
+            <V as std::convert::TryInto<
+                types::PasswordResetRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `PasswordResetRequest` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::PasswordResetRequest,
+            ) -> types::builder::PasswordResetRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/password-resets`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::PasswordResetAcceptedEnvelope>,
+            Error<types::ErrorEnvelope>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::PasswordResetRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/password-resets", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "request_password_reset",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                202u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -28111,8 +29510,15 @@ pub struct MePatch {
     /// is accepted too, quoted local parts and look-alike mixes of scripts are not: 422
     /// `INVALID_EMAIL`), unique in the organization case-insensitively
     /// (409 `EMAIL_TAKEN`); stored and returned with its domain in ASCII (`xn--`) form (see
-    /// E-mail addresses). A new address resets `primary_email_verified` to false unless the
-    /// same change sets it (only the admin surface can).
+    /// E-mail addresses). Two modes, by server. Without a mailer, and always through
+    /// `PATCH /v1/users/{user_id}`, a new address replaces the old one at once and resets
+    /// `primary_email_verified` to false unless the same change sets it (only the admin
+    /// surface can). Through `PATCH /v1/me` on a server that sends mail (`--mailer`,
+    /// `--smtp-url`), the address and sign-in with it stay as they are: the new one becomes
+    /// `pending_email`, a `change_email` link goes to it and a notice without a link to the
+    /// old one (event `user.email_change_requested`); redeeming the link makes it the primary
+    /// address, verified (409 `EMAIL_TAKEN` if another user took it meanwhile). `null`
+    /// removes the address at once in both modes.
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub primary_email: crate::Patch<::std::string::String>,
     /// An absolute `https://` or `http://` URL (≤ 2,048 characters) or a
@@ -28223,8 +29629,15 @@ pub struct UserPatch {
     /// is accepted too, quoted local parts and look-alike mixes of scripts are not: 422
     /// `INVALID_EMAIL`), unique in the organization case-insensitively
     /// (409 `EMAIL_TAKEN`); stored and returned with its domain in ASCII (`xn--`) form (see
-    /// E-mail addresses). A new address resets `primary_email_verified` to false unless the
-    /// same change sets it (only the admin surface can).
+    /// E-mail addresses). Two modes, by server. Without a mailer, and always through
+    /// `PATCH /v1/users/{user_id}`, a new address replaces the old one at once and resets
+    /// `primary_email_verified` to false unless the same change sets it (only the admin
+    /// surface can). Through `PATCH /v1/me` on a server that sends mail (`--mailer`,
+    /// `--smtp-url`), the address and sign-in with it stay as they are: the new one becomes
+    /// `pending_email`, a `change_email` link goes to it and a notice without a link to the
+    /// old one (event `user.email_change_requested`); redeeming the link makes it the primary
+    /// address, verified (409 `EMAIL_TAKEN` if another user took it meanwhile). `null`
+    /// removes the address at once in both modes.
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub primary_email: crate::Patch<::std::string::String>,
     /// Whether the user may sign in with e-mail and password (true for a new user unless set).
@@ -28383,6 +29796,8 @@ pub enum ErrorCode {
     InviteConflict,
     ///`INVALID_SUSPENSION`
     InvalidSuspension,
+    ///`WRONG_CODE`
+    WrongCode,
     /// A code this client does not know yet: treat it by the response's HTTP status.
     Unknown(::std::string::String),
 }
@@ -28434,6 +29849,7 @@ impl ErrorCode {
             Self::InvalidTicketRequest => "INVALID_TICKET_REQUEST",
             Self::InviteConflict => "INVITE_CONFLICT",
             Self::InvalidSuspension => "INVALID_SUSPENSION",
+            Self::WrongCode => "WRONG_CODE",
             Self::Unknown(code) => code,
         }
     }
@@ -28486,6 +29902,7 @@ impl ::std::convert::From<&str> for ErrorCode {
             "INVALID_TICKET_REQUEST" => Self::InvalidTicketRequest,
             "INVITE_CONFLICT" => Self::InviteConflict,
             "INVALID_SUSPENSION" => Self::InvalidSuspension,
+            "WRONG_CODE" => Self::WrongCode,
             other => Self::Unknown(other.to_owned()),
         }
     }

@@ -204,6 +204,10 @@ fn typical(code: ErrorCode) -> Typical {
             )),
         ),
         InvalidWebhookUrl => one_field("url", "169.254.169.254 is not a public address"),
+        WrongCode => one_field(
+            "code",
+            "not the code that was sent; 4 more tries before it ends",
+        ),
         TicketTypeMismatch => {
             one_field("type", "not a reset_password ticket; nothing was redeemed")
         }

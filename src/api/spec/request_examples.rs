@@ -67,6 +67,10 @@ pub fn body(operation_id: &str) -> Option<Value> {
         "createUserTicket" => json!({"type": "verify_email", "ttl_seconds": 86400}),
         // A token of the ticket's shape that no server issued: 404 until a real one is sent.
         "redeemTicket" => json!({"token": TICKET_TOKEN, "type": "verify_email"}),
+        // Always 202; the demo run prints the message (console mailer) when the account exists.
+        "requestPasswordReset" => json!({"org_id": DEMO_ORG_ID, "email": DEMO_ADMIN_EMAIL}),
+        // A code of the right shape; the real one is in the verification message.
+        "confirmEmailVerification" => json!({"code": "482913"}),
         "signIn" => json!({
             "org_id": DEMO_ORG_ID,
             "email": DEMO_ADMIN_EMAIL,

@@ -64,6 +64,8 @@ pub fn body(schema: &str) -> Option<Value> {
             "type": "verify_email"
         }),
         "RedeemedTicketEnvelope" => json!({"type": "verify_email"}),
+        "PasswordResetAcceptedEnvelope" => json!({"accepted": true, "link_ttl_seconds": 3600}),
+        "EmailVerificationSentEnvelope" => json!({"to": DEMO_ADMIN_EMAIL, "expires_at": EXPIRES}),
         "SessionListEnvelope" => json!([session_info()]),
         "UserSessionListEnvelope" => {
             return Some(json!({"success": true, "data": [session_info()], "meta": {"limit": 50}}));
@@ -192,6 +194,7 @@ fn me() -> Value {
     fields.remove("suspension");
     fields.insert("org".into(), json!({"id": DEMO_ORG_ID, "name": "Demo"}));
     fields.insert("session".into(), session());
+    fields.insert("pending_email".into(), Value::Null);
     fields.insert(
         "scopes".into(),
         json!(crate::domain::Scope::ALL.map(|scope| scope.as_str())),

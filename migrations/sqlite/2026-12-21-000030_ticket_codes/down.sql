@@ -1,0 +1,2 @@
+ALTER TABLE tickets DROP COLUMN code_attempts;
+ALTER TABLE tickets DROP COLUMN code_hash;
