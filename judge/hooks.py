@@ -16,11 +16,11 @@ and PATCH) get such fields replaced, when the generated value breaks one of thos
 valid value chosen from the generated one (deterministically); a proof sent without what it
 proves is dropped; a key's `expires_at` is put in the future; a ticket request keeps `email`
 only for `change_email`, never a `redirect_url` (the judges configure no redirect origin) and a
-`ttl_seconds` within its type's longest life; suspension terms go with `status: suspended`,
-a future `until` and a readable reason; an invitation (`invite: true`) carries no
-password or status; a test mail goes to a valid address; positive list requests get a
-well-formed cursor; positive sign-ins carry the
-seeded admin's real organization, address and password (so they are 201s, not 401s). Negative
+`ttl_seconds` within its type's longest life; suspension terms go with `status: suspended`, a
+future `until` and a readable reason; an invitation (`invite: true`) carries no password or
+status; a test mail and a password reset go to a valid address; positive list requests get a
+well-formed cursor; positive sign-ins carry the seeded admin's real organization, address and
+password (so they are 201s, not 401s). Negative
 cases are never touched, and neither is any value whose JSON type is wrong: the server must
 refuse those as generated.
 
@@ -533,6 +533,8 @@ def request_body_rules(path: str, body: dict[str, Any]) -> dict[str, Any]:
         body.pop("invite", None)
     elif path == "/v1/mail/test" and isinstance(body.get("to"), str):
         body["to"] = address(body["to"])
+    elif path == "/v1/password-resets" and isinstance(body.get("email"), str):
+        body["email"] = address(body["email"])
     return body
 
 

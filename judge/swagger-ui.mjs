@@ -34,6 +34,7 @@ const screenshot = env("SCREENSHOT");
 const spec = JSON.parse(readFileSync(env("SPEC"), "utf8"));
 const TIMEZONE = "Pacific/Auckland";
 const signIn = { org_id: env("ORG_ID"), email: env("EMAIL"), password: env("PASSWORD") };
+const serverLog = env("SERVER_LOG");
 
 /**
  * RFC 6238 as authenticator apps compute it: HMAC-SHA1 of the 30-second step, 6 digits.
@@ -208,6 +209,56 @@ try {
         result,
       );
     }
+    await passwordReset();
+  }
+
+  /**
+   * A forgotten password, as the demo admin would recover it with the console mailer the demo
+   * run uses: ask for a reset, read the link the server printed, redeem its token with a new
+   * password, sign in with that password.
+   */
+  async function passwordReset() {
+    const example =
+      spec.paths["/v1/sessions"].post.requestBody.content["application/json"].example;
+    const printedBefore = readFileSync(serverLog, "utf8").length;
+    const asked = await tryItOut(
+      "requestPasswordReset",
+      "POST",
+      "/v1/password-resets",
+      JSON.stringify({ org_id: example.org_id, email: example.email }),
+    );
+    expect(asked.status === 202 && asked.shown === "202", "a password reset is 202", asked);
+    // The mail is sent after the answer, by the mail dispatcher: wait for it to be printed.
+    let token;
+    for (let tries = 0; tries < 50 && !token; tries++) {
+      const printed = readFileSync(serverLog, "utf8").slice(printedBefore);
+      const mail = printed.split("----- mail ").find((m) => m.includes(`To: ${example.email}`));
+      token = mail?.match(/reset-password\?token=(tkt_[A-Za-z0-9_-]{43})/)?.[1];
+      if (!token) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    check(typeof token === "string", "the console mailer prints the reset link");
+    if (!token) return;
+    const newPassword = "ocean violet lantern 1843 harbour";
+    const redeemed = await tryItOut(
+      "redeemTicket",
+      "POST",
+      "/v1/tickets/redeem",
+      JSON.stringify({ token, type: "reset_password", password: newPassword }),
+    );
+    expect(
+      redeemed.status === 200 && typeof redeemed.panel?.data?.session?.token === "string",
+      "redeeming the mailed token sets the password and signs in",
+      redeemed,
+    );
+    const withNew = await tryItOut(
+      "signIn",
+      "POST",
+      "/v1/sessions",
+      JSON.stringify({ ...example, password: newPassword }),
+    );
+    expect(withNew.status === 201, "sign in with the new password is 201", withNew);
+    const withOld = await tryItOut("signIn", "POST", "/v1/sessions", JSON.stringify(example));
+    expect(withOld.status === 401, "the old password is 401", withOld);
   }
 
   // The person's own organization from here on.

@@ -22158,9 +22158,10 @@ when they are of one script; a local part or domain label that mixes scripts bey
 `INVALID_EMAIL`, as are quoted local parts.
 
 **Strings.** No string may contain NUL (U+0000): not a JSON string or object key anywhere in a
-body (passwords and metadata included), not a query parameter an operation reads, not the path.
-Such a request is refused before it runs, with 400 `MALFORMED_REQUEST` naming where the NUL was
-(`email`, `client_metadata.a.b`, `scopes[1]`, `path`), and nothing is written.
+body (passwords included), not a query parameter an operation reads, not the path. Such a
+request is refused before it runs, with 400 `MALFORMED_REQUEST` naming where the NUL was
+(`email`, `scopes[1]`, `path`), and nothing is written. Inside the free-form metadata objects,
+whose schema cannot exclude it, NUL is one of their own rules: 422 `INVALID_METADATA`.
 
 
 Version: 0.1.0*/

@@ -236,6 +236,8 @@ fn swagger_ui(stage: &Stage, paths: &Paths) -> Result<()> {
     stage_env(&mut browser, stage, &stage.person);
     browser.env("SCREENSHOT", stage.out.join("swagger-ui.png"));
     browser.env("SPEC", paths.root.join("spec/openapi.json"));
+    // The server's output, where its console mailer prints the password-reset link.
+    browser.env("SERVER_LOG", stage.out.join("server.log"));
     run_bounded(&mut browser, Duration::from_secs(120))
 }
 
