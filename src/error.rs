@@ -42,6 +42,9 @@ macro_rules! error_codes {
 error_codes! {
     /// Missing, malformed, expired or revoked credentials.
     Unauthorized = "UNAUTHORIZED" => UNAUTHORIZED,
+    /// Sign-in only: the password was right and the account could sign in, but two-factor
+    /// authentication is on and neither `totp_code` nor `recovery_code` was sent.
+    MfaRequired = "MFA_REQUIRED" => UNAUTHORIZED,
     Forbidden = "FORBIDDEN" => FORBIDDEN,
     /// The credential lacks a scope the operation needs.
     InsufficientScope = "INSUFFICIENT_SCOPE" => FORBIDDEN,
@@ -162,6 +165,14 @@ impl ApiError {
     /// Missing, malformed, expired or revoked credentials; deliberately says no more than that.
     pub fn unauthorized() -> Self {
         Self::new(ErrorCode::Unauthorized, "missing or invalid credentials")
+    }
+
+    /// Sign-in with the right password of an account with 2FA on, without a code.
+    pub fn mfa_required() -> Self {
+        Self::new(
+            ErrorCode::MfaRequired,
+            "two-factor authentication is on: send totp_code or recovery_code",
+        )
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {

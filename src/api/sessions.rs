@@ -85,7 +85,7 @@ pub enum SessionListResponse {
 
 error_responses!(SignInError {
     400 => BadRequest: "`MALFORMED_REQUEST`: not JSON, wrong JSON types, unknown or missing fields.",
-    401 => Unauthorized: "Wrong organization, e-mail, password or TOTP code; a suspended user; or a user who cannot sign in with a password. One answer for all, by design.",
+    401 => Unauthorized: "`UNAUTHORIZED`: wrong organization, e-mail, password or TOTP code; a locked or suspended user; or a user who cannot sign in with a password. One answer for all, by design. `MFA_REQUIRED`: the password is right and the account could sign in, but two-factor authentication is on and no code was sent; send the request again with `totp_code`. Only the right password reaches it, so it reveals nothing a wrong one does not, and it does not count toward the lockout.",
     413 => PayloadTooLarge: "The body is larger than 256 KiB.",
     415 => UnsupportedMediaType: "The body is not `application/json`.",
     429 => TooManyRequests: "`RATE_LIMITED`: too many attempts for this account or from this address; retry after `Retry-After` seconds.", header "Retry-After",
@@ -117,9 +117,10 @@ impl SessionsApi {
     /// Sign in
     ///
     /// Starts a session for a user of `org_id` with their primary e-mail address and password,
-    /// plus `totp_code` when two-factor authentication is on. Refused (401, one message for
-    /// every reason) for wrong credentials, suspended users and users with
-    /// `primary_email_auth_enabled: false`. Attempts are limited per account and per client
+    /// plus `totp_code` when two-factor authentication is on. Refused (401 `UNAUTHORIZED`, one
+    /// message for every reason) for wrong credentials, locked or suspended users and users with
+    /// `primary_email_auth_enabled: false`. The right password of a user with 2FA on, sent
+    /// without a code, answers 401 `MFA_REQUIRED` instead, so a client knows to ask for one. Attempts are limited per account and per client
     /// address (429 with `Retry-After`). A password hash imported from another system is
     /// upgraded to argon2id here.
     #[oai(

@@ -2,7 +2,9 @@
 //! on. Every failure is the same 401 whatever was wrong, after the same password work, so neither
 //! the answer nor its timing tells whether an account exists. Attempts are limited per account
 //! and per client address before anything is read; with `--lockout-threshold`, failed attempts
-//! in a row lock the account (`db::lockout`), with the same 401.
+//! in a row lock the account (`db::lockout`), with the same 401. The one other answer is
+//! `MFA_REQUIRED` (401): the right password of an account that could sign in, with 2FA on and
+//! no code sent.
 
 use std::net::IpAddr;
 
@@ -111,6 +113,12 @@ pub async fn sign_in(
         return Err(refuse(Some(user.id), SignInFailure::EmailSignInDisabled).await);
     }
     if let Some(secret) = &user.totp_secret {
+        // Only the right password of an account that could otherwise sign in gets here, so
+        // this answer tells nothing a wrong password does not; it is no failure and does not
+        // count toward the lockout.
+        if totp_code.is_none() {
+            return Err(ApiError::mfa_required());
+        }
         let step = totp_code.and_then(|code| {
             state
                 .secrets

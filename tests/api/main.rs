@@ -33,6 +33,7 @@ mod mail_sink;
 mod me;
 mod me_patch;
 mod metadata;
+mod mfa;
 mod privilege;
 mod proxy;
 mod raw;

@@ -294,9 +294,10 @@ export interface paths {
         /**
          * Sign in
          * @description Starts a session for a user of `org_id` with their primary e-mail address and password,
-         *     plus `totp_code` when two-factor authentication is on. Refused (401, one message for
-         *     every reason) for wrong credentials, suspended users and users with
-         *     `primary_email_auth_enabled: false`. Attempts are limited per account and per client
+         *     plus `totp_code` when two-factor authentication is on. Refused (401 `UNAUTHORIZED`, one
+         *     message for every reason) for wrong credentials, locked or suspended users and users with
+         *     `primary_email_auth_enabled: false`. The right password of a user with 2FA on, sent
+         *     without a code, answers 401 `MFA_REQUIRED` instead, so a client knows to ask for one. Attempts are limited per account and per client
          *     address (429 with `Retry-After`). A password hash imported from another system is
          *     upgraded to argon2id here.
          */
@@ -1069,7 +1070,7 @@ export interface components {
          *     not know by the response's HTTP status.
          * @enum {string}
          */
-        ErrorCode: "UNAUTHORIZED" | "FORBIDDEN" | "INSUFFICIENT_SCOPE" | "FIELD_NOT_WRITABLE" | "NOT_FOUND" | "MALFORMED_REQUEST" | "IMMUTABLE_FIELD" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "EMAIL_TAKEN" | "TICKET_NOT_APPLICABLE" | "TICKET_EXPIRED" | "TICKET_USED" | "LAST_ADMIN" | "IDEMPOTENCY_CONFLICT" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "URI_TOO_LONG" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "HEADERS_TOO_LARGE" | "INTERNAL" | "SERVICE_UNAVAILABLE" | "MAILER_NOT_CONFIGURED" | "VALIDATION_FAILED" | "INVALID_NAME" | "INVALID_BIO" | "INVALID_EMAIL" | "INVALID_PHONE_NUMBER" | "INVALID_IMAGE" | "INVALID_TIMEZONE" | "INVALID_LOCALE" | "INVALID_METADATA" | "INVALID_CURSOR" | "NOT_A_TEAM_MEMBER" | "WEAK_PASSWORD" | "INVALID_PASSWORD_HASH" | "INVALID_TOTP_SECRET" | "TICKET_TYPE_MISMATCH" | "REDIRECT_NOT_ALLOWED" | "INVALID_WEBHOOK_URL" | "INVALID_EXPIRY" | "INVALID_TICKET_REQUEST" | "INVITE_CONFLICT";
+        ErrorCode: "UNAUTHORIZED" | "MFA_REQUIRED" | "FORBIDDEN" | "INSUFFICIENT_SCOPE" | "FIELD_NOT_WRITABLE" | "NOT_FOUND" | "MALFORMED_REQUEST" | "IMMUTABLE_FIELD" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "EMAIL_TAKEN" | "TICKET_NOT_APPLICABLE" | "TICKET_EXPIRED" | "TICKET_USED" | "LAST_ADMIN" | "IDEMPOTENCY_CONFLICT" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "URI_TOO_LONG" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "HEADERS_TOO_LARGE" | "INTERNAL" | "SERVICE_UNAVAILABLE" | "MAILER_NOT_CONFIGURED" | "VALIDATION_FAILED" | "INVALID_NAME" | "INVALID_BIO" | "INVALID_EMAIL" | "INVALID_PHONE_NUMBER" | "INVALID_IMAGE" | "INVALID_TIMEZONE" | "INVALID_LOCALE" | "INVALID_METADATA" | "INVALID_CURSOR" | "NOT_A_TEAM_MEMBER" | "WEAK_PASSWORD" | "INVALID_PASSWORD_HASH" | "INVALID_TOTP_SECRET" | "TICKET_TYPE_MISMATCH" | "REDIRECT_NOT_ALLOWED" | "INVALID_WEBHOOK_URL" | "INVALID_EXPIRY" | "INVALID_TICKET_REQUEST" | "INVITE_CONFLICT";
         /**
          * ErrorEnvelope
          * @description A failed response.
@@ -5376,7 +5377,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Wrong organization, e-mail, password or TOTP code; a suspended user; or a user who cannot sign in with a password. One answer for all, by design. */
+            /** @description `UNAUTHORIZED`: wrong organization, e-mail, password or TOTP code; a locked or suspended user; or a user who cannot sign in with a password. One answer for all, by design. `MFA_REQUIRED`: the password is right and the account could sign in, but two-factor authentication is on and no code was sent; send the request again with `totp_code`. Only the right password reaches it, so it reveals nothing a wrong one does not, and it does not count toward the lockout. */
             401: {
                 headers: {
                     [name: string]: unknown;

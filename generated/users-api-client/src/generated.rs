@@ -21330,9 +21330,10 @@ let response = client.revoke_my_session()
     /**Sign in
 
 Starts a session for a user of `org_id` with their primary e-mail address and password,
-plus `totp_code` when two-factor authentication is on. Refused (401, one message for
-every reason) for wrong credentials, suspended users and users with
-`primary_email_auth_enabled: false`. Attempts are limited per account and per client
+plus `totp_code` when two-factor authentication is on. Refused (401 `UNAUTHORIZED`, one
+message for every reason) for wrong credentials, locked or suspended users and users with
+`primary_email_auth_enabled: false`. The right password of a user with 2FA on, sent
+without a code, answers 401 `MFA_REQUIRED` instead, so a client knows to ask for one. Attempts are limited per account and per client
 address (429 with `Retry-After`). A password hash imported from another system is
 upgraded to argon2id here.
 
@@ -28054,6 +28055,8 @@ pub struct WebhookEndpointPatch {
 pub enum ErrorCode {
     ///`UNAUTHORIZED`
     Unauthorized,
+    ///`MFA_REQUIRED`
+    MfaRequired,
     ///`FORBIDDEN`
     Forbidden,
     ///`INSUFFICIENT_SCOPE`
@@ -28147,6 +28150,7 @@ impl ErrorCode {
     pub fn as_str(&self) -> &str {
         match self {
             Self::Unauthorized => "UNAUTHORIZED",
+            Self::MfaRequired => "MFA_REQUIRED",
             Self::Forbidden => "FORBIDDEN",
             Self::InsufficientScope => "INSUFFICIENT_SCOPE",
             Self::FieldNotWritable => "FIELD_NOT_WRITABLE",
@@ -28198,6 +28202,7 @@ impl ::std::convert::From<&str> for ErrorCode {
     fn from(code: &str) -> Self {
         match code {
             "UNAUTHORIZED" => Self::Unauthorized,
+            "MFA_REQUIRED" => Self::MfaRequired,
             "FORBIDDEN" => Self::Forbidden,
             "INSUFFICIENT_SCOPE" => Self::InsufficientScope,
             "FIELD_NOT_WRITABLE" => Self::FieldNotWritable,

@@ -53,8 +53,14 @@ fn codes_of(status: u16, description: &str) -> Vec<ErrorCode> {
         .filter(|code| description.contains(&format!("`{}`", code.as_str())))
         .copied()
         .collect();
-    // `MAILER_NOT_CONFIGURED` is a 503 only of the operations that send mail, which name it.
-    let named_only = |code: &&ErrorCode| **code != ErrorCode::MailerNotConfigured;
+    // `MAILER_NOT_CONFIGURED` is a 503 only of the operations that send mail, and
+    // `MFA_REQUIRED` a 401 only of sign-in; those operations name them.
+    let named_only = |code: &&ErrorCode| {
+        !matches!(
+            code,
+            ErrorCode::MailerNotConfigured | ErrorCode::MfaRequired
+        )
+    };
     match named.is_empty() {
         true => ErrorCode::ALL
             .iter()
@@ -110,6 +116,10 @@ fn typical(code: ErrorCode) -> Typical {
     use ErrorCode::*;
     match code {
         Unauthorized => ("missing or invalid credentials", None),
+        MfaRequired => (
+            "two-factor authentication is on: send totp_code or recovery_code",
+            None,
+        ),
         Forbidden => ("api keys are not user-scoped", None),
         InsufficientScope => (
             "this call needs the users:write scope",
