@@ -118,6 +118,22 @@ pub struct LockData {
     pub failed_sign_ins: i32,
 }
 
+/// The user whose recovery codes were replaced.
+#[derive(Debug, Clone, Object)]
+pub struct RecoveryCodesObject {
+    /// The user's id.
+    pub id: UserId,
+    /// Unused codes after the change (the codes themselves are never in an event).
+    pub recovery_codes_remaining: i64,
+}
+
+/// A new set of TOTP recovery codes.
+#[derive(Debug, Clone, Object)]
+pub struct RecoveryCodesData {
+    /// The user.
+    pub object: RecoveryCodesObject,
+}
+
 /// A session as its events show it.
 #[derive(Debug, Clone, Object)]
 pub struct SessionObject {
@@ -262,7 +278,8 @@ event_schemas! {
     UserReactivatedEvent(UserEventData) = "user.reactivated": "A suspended user was made active.",
     UserPasswordChangedEvent(UserEventData) = "user.password_changed": "A user's password was set, changed or removed.",
     UserTotpEnabledEvent(UserEventData) = "user.totp_enabled": "Two-factor authentication was turned on (or its secret replaced).",
-    UserTotpDisabledEvent(UserEventData) = "user.totp_disabled": "Two-factor authentication was turned off.",
+    UserTotpDisabledEvent(UserEventData) = "user.totp_disabled": "Two-factor authentication was turned off (its recovery codes with it).",
+    UserRecoveryCodesRegeneratedEvent(RecoveryCodesData) = "user.recovery_codes_regenerated": "The user replaced their TOTP recovery codes (`POST /v1/me/recovery-codes`); the old ones no longer work.",
     UserEmailVerifiedEvent(UserEventData) = "user.email_verified": "A user proved their address by redeeming a `verify_email` ticket (with `user.updated`).",
     UserEmailChangedEvent(UserEventData) = "user.email_changed": "A user moved to a new, verified address by redeeming a `change_email` ticket (with `user.updated`).",
     UserPasswordResetEvent(UserEventData) = "user.password_reset": "A user set a new password by redeeming a `reset_password` ticket (with `user.updated` and `user.password_changed`); every session was revoked.",

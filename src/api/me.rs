@@ -72,7 +72,7 @@ impl MeApi {
     ) -> Result<MeResponse, GetMeError> {
         let (user, session, rows) =
             crate::auth::authenticate_me(&state.db, &state.tokens, &auth.0.token).await?;
-        Ok(me_response(user, session, rows)?)
+        Ok(me_response(user, session, rows, None)?)
     }
 
     /// Update the current user
@@ -80,7 +80,8 @@ impl MeApi {
     /// Partial update with PATCH semantics: absent fields are unchanged, `null` clears a
     /// nullable field, `{}` is a no-op that returns the current state. All or nothing. Send
     /// `If-Match` with the `ETag` of a previous response to refuse the change (412) if the
-    /// user changed since. The response is the whole updated user.
+    /// user changed since. The response is the whole updated user; the one that turns
+    /// two-factor authentication on also carries the new `recovery_codes`, shown only there.
     #[oai(path = "/v1/me", method = "patch", operation_id = "patchMe")]
     async fn patch_me(
         &self,
@@ -101,18 +102,25 @@ impl MeApi {
             address: client.0.0,
         };
         let events = super::user_events(Actor::User(user.id));
-        let user = users::update_me(&state, &events, &user, &prover, input, expected).await?;
+        let (user, recovery_codes) =
+            users::update_me(&state, &events, &user, &prover, input, expected).await?;
         let rows = me::load(&state.db, &user).await?;
-        Ok(me_response(user, session, rows)?)
+        Ok(me_response(user, session, rows, recovery_codes)?)
     }
 }
 
-fn me_response(user: User, session: Session, rows: MeRows) -> Result<MeResponse, ApiError> {
+fn me_response(
+    user: User,
+    session: Session,
+    rows: MeRows,
+    recovery_codes: Option<Vec<String>>,
+) -> Result<MeResponse, ApiError> {
     let MeRows {
         org,
         teams,
         selected_team,
         active_sessions,
+        recovery_codes_remaining,
     } = rows;
     let extras = Extras {
         selected_team,
@@ -140,6 +148,8 @@ fn me_response(user: User, session: Session, rows: MeRows) -> Result<MeResponse,
             .map(|s| s.as_str().to_owned())
             .collect(),
         session: CurrentSession::of(&session),
+        recovery_codes_remaining,
+        recovery_codes,
     };
     Ok(MeResponse::Ok(Json(me.into()), etag))
 }

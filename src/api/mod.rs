@@ -24,6 +24,7 @@ mod patch;
 mod routes;
 mod sessions;
 mod spec;
+mod step_up;
 mod teams;
 mod tickets;
 mod user_access;
@@ -140,6 +141,7 @@ pub struct BearerAuth(Bearer);
 type Apis = (
     me::MeApi,
     sessions::SessionsApi,
+    step_up::StepUpApi,
     users::UsersApi,
     user_access::UserAccessApi,
     tickets::TicketsApi,
@@ -156,6 +158,7 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
         (
             me::MeApi,
             sessions::SessionsApi,
+            step_up::StepUpApi,
             users::UsersApi,
             user_access::UserAccessApi,
             tickets::TicketsApi,

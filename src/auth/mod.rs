@@ -8,6 +8,7 @@ pub mod access;
 pub mod fleet;
 pub mod keys;
 pub mod password;
+pub mod recovery;
 pub mod reseal;
 pub mod secrets;
 pub mod sign_in;

@@ -11,6 +11,7 @@ use std::net::IpAddr;
 use super::{
     new_session,
     password::{self, Verdict},
+    recovery,
     throttle::account_key,
     totp,
 };
@@ -18,7 +19,7 @@ use crate::{
     db::{
         events, lockout,
         models::{Session, User},
-        sessions, users,
+        recovery_codes, sessions, users,
     },
     domain::{EmailAddress, OrgId, UserId, UserStatus},
     error::ApiError,
@@ -32,6 +33,8 @@ pub struct Attempt<'a> {
     pub email: &'a str,
     pub password: &'a str,
     pub totp_code: Option<&'a str>,
+    /// A recovery code in place of `totp_code` (not both: the edge refuses that).
+    pub recovery_code: Option<&'a str>,
     /// Where the attempt comes from, for the per-address limit.
     pub address: IpAddr,
     /// The request's `X-Request-Id`, for the events it causes.
@@ -49,6 +52,7 @@ pub async fn sign_in(
         email,
         password,
         totp_code,
+        recovery_code,
         address,
         request_id,
     } = attempt;
@@ -116,20 +120,26 @@ pub async fn sign_in(
         // Only the right password of an account that could otherwise sign in gets here, so
         // this answer tells nothing a wrong password does not; it is no failure and does not
         // count toward the lockout.
-        if totp_code.is_none() {
-            return Err(ApiError::mfa_required());
-        }
-        let step = totp_code.and_then(|code| {
-            state
-                .secrets
-                .check_totp(&user.id, secret, code, totp::unix_now())
-        });
-        let accepted = match step {
-            Some(step) => sessions::consume_totp_step(&state.db, &user.id, step).await?,
-            None => false,
+        let (accepted, failure) = match (totp_code, recovery_code) {
+            (None, None) => return Err(ApiError::mfa_required()),
+            (Some(code), _) => {
+                let step = state
+                    .secrets
+                    .check_totp(&user.id, secret, code, totp::unix_now());
+                let accepted = match step {
+                    Some(step) => sessions::consume_totp_step(&state.db, &user.id, step).await?,
+                    None => false,
+                };
+                (accepted, SignInFailure::WrongTotpCode)
+            }
+            (None, Some(code)) => {
+                let spent =
+                    recovery_codes::spend(&state.db, &user.id, &recovery::hash(code), now).await?;
+                (spent, SignInFailure::WrongRecoveryCode)
+            }
         };
         if !accepted {
-            return Err(failed(user, SignInFailure::WrongTotpCode).await);
+            return Err(failed(user, failure).await);
         }
     }
     let upgraded = match rehash {

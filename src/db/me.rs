@@ -24,6 +24,8 @@ pub struct MeRows {
     pub teams: Vec<(Team, String)>,
     pub selected_team: Option<Team>,
     pub active_sessions: i64,
+    /// Unused TOTP recovery codes; `None` when 2FA is off.
+    pub recovery_codes_remaining: Option<i64>,
 }
 
 /// The queries after the user row: teams, selected team, live sessions. Expanded inside `read!`
@@ -58,7 +60,16 @@ macro_rules! rest_of_me {
             .count()
             .get_result($conn)
             .await?;
-        (teams, selected_team, active_sessions)
+        let recovery_codes_remaining = match &user.totp_secret {
+            Some(_) => Some(super::recovery_codes::count_remaining!($conn, &user.id)),
+            None => None,
+        };
+        (
+            teams,
+            selected_team,
+            active_sessions,
+            recovery_codes_remaining,
+        )
     }};
 }
 
@@ -96,10 +107,12 @@ pub async fn load_with_session(
                 teams: Vec::new(),
                 selected_team: None,
                 active_sessions: 0,
+                recovery_codes_remaining: None,
             };
             return Ok(Some((session, user, rows)));
         }
-        let (teams, selected_team, active_sessions) = rest_of_me!(conn, &user, counted_at);
+        let (teams, selected_team, active_sessions, recovery_codes_remaining) =
+            rest_of_me!(conn, &user, counted_at);
         Ok(Some((
             session,
             user,
@@ -108,6 +121,7 @@ pub async fn load_with_session(
                 teams,
                 selected_team,
                 active_sessions,
+                recovery_codes_remaining,
             },
         )))
     })
@@ -122,12 +136,14 @@ pub async fn load(db: &Db, user: &User) -> Result<MeRows, ApiError> {
             .select(Organization::as_select())
             .get_result(conn)
             .await?;
-        let (teams, selected_team, active_sessions) = rest_of_me!(conn, user, counted_at);
+        let (teams, selected_team, active_sessions, recovery_codes_remaining) =
+            rest_of_me!(conn, user, counted_at);
         Ok(MeRows {
             org,
             teams,
             selected_team,
             active_sessions,
+            recovery_codes_remaining,
         })
     })
 }

@@ -12,6 +12,7 @@ use super::{
     events::{NewEvent, append_event},
     models::{Team, User, UserChanges},
     now,
+    recovery_codes::change_recovery_codes,
     schema::{idempotency_keys, team_members, teams, users},
     search_keys,
     sessions::{Revoke, revoke_sessions},
@@ -224,6 +225,8 @@ pub struct Write {
     pub changes: UserChanges,
     /// Sessions revoked in the same transaction.
     pub revoke: Revoke,
+    /// What happens to the user's TOTP recovery codes in the same transaction.
+    pub recovery_codes: super::recovery_codes::CodesChange,
 }
 
 /// The 422 for a `selected_team_id` that names no team the user belongs to.
@@ -254,7 +257,11 @@ pub async fn update(
         if expected_version.is_some_and(|version| version != current.version) {
             return Err(ApiError::precondition_failed());
         }
-        let Write { changes, revoke } = decide(&current)?;
+        let Write {
+            changes,
+            revoke,
+            recovery_codes,
+        } = decide(&current)?;
         if changes == UserChanges::default() {
             return Ok(current);
         }
@@ -287,6 +294,7 @@ pub async fn update(
             .await
             .map_err(email_taken)?;
         revoke_sessions!(conn, user_id, revoke);
+        change_recovery_codes!(conn, user_id, &recovery_codes, updated.updated_at);
         for event in record(&current, &updated)? {
             append_event!(conn, &event);
         }

@@ -44,6 +44,7 @@ event_types! {
     UserPasswordChanged = "user.password_changed",
     UserTotpEnabled = "user.totp_enabled",
     UserTotpDisabled = "user.totp_disabled",
+    UserRecoveryCodesRegenerated = "user.recovery_codes_regenerated",
     UserLocked = "user.locked",
     UserUnlocked = "user.unlocked",
     UserEmailVerified = "user.email_verified",

@@ -24,8 +24,10 @@ pub enum SignInFailure {
     Suspended,
     /// The user's `primary_email_auth_enabled` is off.
     EmailSignInDisabled,
-    /// Two-factor authentication is on and the code was missing, wrong or already used.
+    /// Two-factor authentication is on and the code was wrong or already used.
     WrongTotpCode,
+    /// Two-factor authentication is on and the recovery code was wrong or already used.
+    WrongRecoveryCode,
     /// The user was invited and has not accepted the invitation yet.
     Invited,
     /// Too many failed sign-ins in a row locked the account (`--lockout-threshold`).
@@ -40,6 +42,7 @@ impl SignInFailure {
             Self::Suspended => "suspended",
             Self::EmailSignInDisabled => "email_sign_in_disabled",
             Self::WrongTotpCode => "wrong_totp_code",
+            Self::WrongRecoveryCode => "wrong_recovery_code",
             Self::Invited => "invited",
             Self::Locked => "locked",
         }

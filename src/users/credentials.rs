@@ -11,6 +11,7 @@ use crate::{
     auth::{
         SecretKeys,
         password::{self, ImportedHash, NewPassword, Verdict},
+        recovery,
         throttle::{SignInThrottle, account_key},
         totp::{self, TotpSecret},
     },
@@ -212,7 +213,8 @@ pub struct Prover<'a> {
 }
 
 impl Prover<'_> {
-    async fn attempt(&self, user: &User) -> Result<(), ApiError> {
+    /// Takes one attempt from `user`'s sign-in budgets (429 past them).
+    pub(crate) async fn attempt(&self, user: &User) -> Result<(), ApiError> {
         let user_id = user.id.to_string();
         let email_key = user.primary_email_key.as_deref().unwrap_or(&user_id);
         self.throttle
@@ -224,14 +226,17 @@ impl Prover<'_> {
 impl Credentials {
     /// Checks the proofs that `PATCH /v1/me` needs (403 when one fails, 429 when too many
     /// did), then hashes, seals a new TOTP secret with `secrets`, and fills `update`. A new
-    /// password revokes the user's other sessions, keeping the prover's.
+    /// password revokes the user's other sessions, keeping the prover's. A new TOTP secret
+    /// comes with a new set of recovery codes: returned here, to show once, and only their
+    /// hashes go into `update`.
     pub async fn apply_me(
         self,
         user: &User,
         prover: &Prover<'_>,
         secrets: &SecretKeys,
         update: &mut UserUpdate,
-    ) -> Result<(), ApiError> {
+    ) -> Result<Option<Vec<String>>, ApiError> {
+        let mut recovery_codes = None;
         if let Some(Some(new)) = &self.password {
             if let Some(stored) = &user.password_hash {
                 prover.attempt(user).await?;
@@ -250,6 +255,9 @@ impl Credentials {
             Some(Some(secret)) => {
                 update.changes.totp_secret = Some(Some(secrets.seal(&user.id, &secret)));
                 update.totp_step = self.enrolled_step;
+                let (codes, hashes) = recovery::generate();
+                update.recovery_code_hashes = hashes;
+                recovery_codes = Some(codes);
             }
             Some(None) => {
                 if let Some(stored) = &user.totp_secret {
@@ -267,7 +275,7 @@ impl Credentials {
                 }
             }
         }
-        Ok(())
+        Ok(recovery_codes)
     }
 
     /// Hashes, seals a TOTP secret for the row of `user_id` with `secrets`, and fills `update`

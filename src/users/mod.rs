@@ -6,6 +6,7 @@
 
 mod changes;
 mod credentials;
+pub mod recovery_codes;
 pub mod tickets;
 
 use serde_json::Value;
@@ -54,7 +55,7 @@ pub async fn update_me(
     prover: &Prover<'_>,
     input: UserInput,
     expected_version: Result<Option<i64>, ApiError>,
-) -> Result<User, ApiError> {
+) -> Result<(User, Option<Vec<String>>), ApiError> {
     let UserInput {
         changes,
         client_metadata,
@@ -76,7 +77,7 @@ pub async fn update_me(
         client_metadata_patch,
         ..UserUpdate::default()
     };
-    credentials
+    let recovery_codes = credentials
         .apply_me(user, prover, &state.secrets, &mut update)
         .await?;
     let expected_version = expected_version?;
@@ -84,7 +85,7 @@ pub async fn update_me(
     // escalate nor take an admin away: nothing to authorize.
     let decide = |current: &User| update.decide(current, |_, _| Ok(()));
     let record = |before: &User, after: &User| events.updated(before, after);
-    users::update(
+    let updated = users::update(
         &state.db,
         &user.org_id,
         &user.id,
@@ -92,7 +93,9 @@ pub async fn update_me(
         decide,
         record,
     )
-    .await
+    .await?;
+    // The codes were stored with the new secret (the write either happened or failed).
+    Ok((updated, recovery_codes))
 }
 
 /// `PATCH /v1/users/{id}`: `caller` changes `user` (as read before the body); `If-Match` and

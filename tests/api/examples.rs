@@ -33,6 +33,8 @@ fn refused_by_state(id: &str) -> Option<(StatusCode, &'static str)> {
         | "redeemTicket" => Some((StatusCode::NOT_FOUND, "NOT_FOUND")),
         // `user_id` is the demo admin, the organization's only admin.
         "deleteUser" => Some((StatusCode::CONFLICT, "LAST_ADMIN")),
+        // The demo admin has no 2FA, so no recovery codes to replace.
+        "regenerateRecoveryCodes" => Some((StatusCode::FORBIDDEN, "FORBIDDEN")),
         _ => None,
     }
 }

@@ -37,6 +37,7 @@ mod mfa;
 mod privilege;
 mod proxy;
 mod raw;
+mod recovery_codes;
 mod retention;
 mod schema;
 mod secrets_at_rest;

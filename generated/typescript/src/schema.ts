@@ -234,9 +234,33 @@ export interface paths {
          * @description Partial update with PATCH semantics: absent fields are unchanged, `null` clears a
          *     nullable field, `{}` is a no-op that returns the current state. All or nothing. Send
          *     `If-Match` with the `ETag` of a previous response to refuse the change (412) if the
-         *     user changed since. The response is the whole updated user.
+         *     user changed since. The response is the whole updated user; the one that turns
+         *     two-factor authentication on also carries the new `recovery_codes`, shown only there.
          */
         patch: operations["patchMe"];
+        trace?: never;
+    };
+    "/v1/me/recovery-codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replace my recovery codes
+         * @description Issues a new set of 10 TOTP recovery codes and ends the previous set (used or not), for
+         *     a user with two-factor authentication on, who proves it with a current `totp_code`. The
+         *     codes are in this response only. Turning 2FA on through `PATCH /v1/me` issues the first
+         *     set; turning it off deletes them. Records `user.recovery_codes_regenerated`.
+         */
+        post: operations["regenerateRecoveryCodes"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/me/sessions": {
@@ -1082,7 +1106,7 @@ export interface components {
             success: boolean;
         };
         /** @description A change event: the common fields, a `type`, and that type's `data`. */
-        Event: components["schemas"]["Event_UserCreatedEvent"] | components["schemas"]["Event_UserUpdatedEvent"] | components["schemas"]["Event_UserDeletedEvent"] | components["schemas"]["Event_UserSuspendedEvent"] | components["schemas"]["Event_UserReactivatedEvent"] | components["schemas"]["Event_UserPasswordChangedEvent"] | components["schemas"]["Event_UserTotpEnabledEvent"] | components["schemas"]["Event_UserTotpDisabledEvent"] | components["schemas"]["Event_UserEmailVerifiedEvent"] | components["schemas"]["Event_UserEmailChangedEvent"] | components["schemas"]["Event_UserPasswordResetEvent"] | components["schemas"]["Event_UserInvitedEvent"] | components["schemas"]["Event_UserLockedEvent"] | components["schemas"]["Event_UserUnlockedEvent"] | components["schemas"]["Event_SessionCreatedEvent"] | components["schemas"]["Event_SessionRevokedEvent"] | components["schemas"]["Event_SessionSignInFailedEvent"] | components["schemas"]["Event_TeamCreatedEvent"] | components["schemas"]["Event_TeamUpdatedEvent"] | components["schemas"]["Event_TeamDeletedEvent"] | components["schemas"]["Event_TeamMemberAddedEvent"] | components["schemas"]["Event_TeamMemberRemovedEvent"] | components["schemas"]["Event_ApiKeyCreatedEvent"] | components["schemas"]["Event_ApiKeyRevokedEvent"] | components["schemas"]["Event_ApiKeyRolledEvent"] | components["schemas"]["Event_WebhookEndpointDisabledEvent"];
+        Event: components["schemas"]["Event_UserCreatedEvent"] | components["schemas"]["Event_UserUpdatedEvent"] | components["schemas"]["Event_UserDeletedEvent"] | components["schemas"]["Event_UserSuspendedEvent"] | components["schemas"]["Event_UserReactivatedEvent"] | components["schemas"]["Event_UserPasswordChangedEvent"] | components["schemas"]["Event_UserTotpEnabledEvent"] | components["schemas"]["Event_UserTotpDisabledEvent"] | components["schemas"]["Event_UserRecoveryCodesRegeneratedEvent"] | components["schemas"]["Event_UserEmailVerifiedEvent"] | components["schemas"]["Event_UserEmailChangedEvent"] | components["schemas"]["Event_UserPasswordResetEvent"] | components["schemas"]["Event_UserInvitedEvent"] | components["schemas"]["Event_UserLockedEvent"] | components["schemas"]["Event_UserUnlockedEvent"] | components["schemas"]["Event_SessionCreatedEvent"] | components["schemas"]["Event_SessionRevokedEvent"] | components["schemas"]["Event_SessionSignInFailedEvent"] | components["schemas"]["Event_TeamCreatedEvent"] | components["schemas"]["Event_TeamUpdatedEvent"] | components["schemas"]["Event_TeamDeletedEvent"] | components["schemas"]["Event_TeamMemberAddedEvent"] | components["schemas"]["Event_TeamMemberRemovedEvent"] | components["schemas"]["Event_ApiKeyCreatedEvent"] | components["schemas"]["Event_ApiKeyRevokedEvent"] | components["schemas"]["Event_ApiKeyRolledEvent"] | components["schemas"]["Event_WebhookEndpointDisabledEvent"];
         /**
          * EventActor
          * @description Who caused the event: a user, an API key, or the service itself (`id` is then `null`).
@@ -1126,7 +1150,7 @@ export interface components {
             next_after: number;
         };
         /** @enum {string} */
-        EventType: "user.created" | "user.updated" | "user.deleted" | "user.suspended" | "user.reactivated" | "user.password_changed" | "user.totp_enabled" | "user.totp_disabled" | "user.locked" | "user.unlocked" | "user.email_verified" | "user.email_changed" | "user.password_reset" | "user.invited" | "session.created" | "session.revoked" | "session.sign_in_failed" | "team.created" | "team.updated" | "team.deleted" | "team.member_added" | "team.member_removed" | "api_key.created" | "api_key.revoked" | "api_key.rolled" | "webhook_endpoint.disabled";
+        EventType: "user.created" | "user.updated" | "user.deleted" | "user.suspended" | "user.reactivated" | "user.password_changed" | "user.totp_enabled" | "user.totp_disabled" | "user.recovery_codes_regenerated" | "user.locked" | "user.unlocked" | "user.email_verified" | "user.email_changed" | "user.password_reset" | "user.invited" | "session.created" | "session.revoked" | "session.sign_in_failed" | "team.created" | "team.updated" | "team.deleted" | "team.member_added" | "team.member_removed" | "api_key.created" | "api_key.revoked" | "api_key.rolled" | "webhook_endpoint.disabled";
         /** @description A change event: the common fields, a `type`, and that type's `data`. */
         Event_ApiKeyCreatedEvent: {
             /**
@@ -1406,6 +1430,20 @@ export interface components {
              * @enum {string}
              */
             type: "user.reactivated";
+        };
+        /** @description A change event: the common fields, a `type`, and that type's `data`. */
+        Event_UserRecoveryCodesRegeneratedEvent: {
+            /**
+             * @example user.recovery_codes_regenerated
+             * @enum {string}
+             */
+            type: "user.recovery_codes_regenerated";
+        } & components["schemas"]["UserRecoveryCodesRegeneratedEvent"] & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "user.recovery_codes_regenerated";
         };
         /** @description A change event: the common fields, a `type`, and that type's `data`. */
         Event_UserSuspendedEvent: {
@@ -1723,6 +1761,18 @@ export interface components {
             primary_email_verified: boolean;
             /** @description An `http(s)` URL or a `data:image/…` URL; `null` when not set. */
             profile_image_url: string | null;
+            /**
+             * @description Only in the response of the `PATCH /v1/me` that turned two-factor authentication on:
+             *     the 10 new recovery codes (`xxxx-xxxx-xx`), shown this once and stored only as hashes.
+             *     Absent from every other response.
+             */
+            recovery_codes?: string[];
+            /**
+             * Format: int64
+             * @description How many unused TOTP recovery codes the user has left (each works once, in place of
+             *     `totp_code` at sign-in); `null` when two-factor authentication is off.
+             */
+            recovery_codes_remaining: number | null;
             /** @description Set through the admin surface only. */
             role: components["schemas"]["Role"];
             /** @description The scopes this principal acts with on the admin surface. */
@@ -1848,7 +1898,9 @@ export interface components {
              *     stored. From an authenticator's base32 secret: `echo -n SECRET | base32 -d | base64`.
              *     `null` with a current `totp_code` turns it off (403 without a valid code). To replace a
              *     secret, turn 2FA off first. The secret is never returned; `otp_auth_enabled` says
-             *     whether 2FA is on.
+             *     whether 2FA is on. Turning it on returns, in this response only, 10 recovery codes
+             *     (`recovery_codes`), each good for one sign-in in place of a TOTP code; turning it off
+             *     deletes them.
              */
             totp_secret_base64?: string | null;
         };
@@ -1943,6 +1995,48 @@ export interface components {
             success: boolean;
         };
         /**
+         * RecoveryCodes
+         * @description A new set of recovery codes, shown this once.
+         */
+        RecoveryCodes: {
+            /**
+             * @description 10 codes (`xxxx-xxxx-xx`, 50 random bits each), each usable once as `recovery_code`
+             *     at sign-in. Stored only as hashes: they are never shown again.
+             */
+            recovery_codes: string[];
+        };
+        /**
+         * RecoveryCodesData
+         * @description A new set of TOTP recovery codes.
+         */
+        RecoveryCodesData: {
+            /** @description The user. */
+            object: components["schemas"]["RecoveryCodesObject"];
+        };
+        /** RecoveryCodesEnvelope */
+        RecoveryCodesEnvelope: {
+            /** @description The payload. */
+            data: components["schemas"]["RecoveryCodes"];
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /**
+         * RecoveryCodesObject
+         * @description The user whose recovery codes were replaced.
+         */
+        RecoveryCodesObject: {
+            /**
+             * Format: uuid
+             * @description The user's id.
+             */
+            id: string;
+            /**
+             * Format: int64
+             * @description Unused codes after the change (the codes themselves are never in an event).
+             */
+            recovery_codes_remaining: number;
+        };
+        /**
          * RedeemedTicket
          * @description What the ticket did; nothing else about the user.
          */
@@ -1982,6 +2076,14 @@ export interface components {
             data: components["schemas"]["Redelivery"];
             /** @description Always `true`. */
             success: boolean;
+        };
+        /**
+         * RegenerateRecoveryCodes
+         * @description A current code from the authenticator, proving the user holds it.
+         */
+        RegenerateRecoveryCodes: {
+            /** @description Six digits from the authenticator. Each code proves once. */
+            totp_code: string;
         };
         /**
          * @description `admin` acts on the admin surface with every scope, `viewer` with `users:read` and
@@ -2191,6 +2293,14 @@ export interface components {
             /** @description The user's password. */
             password: string;
             /**
+             * @description One of the user's TOTP recovery codes (`xxxx-xxxx-xx`, lower case, as issued when 2FA
+             *     was turned on), in place of `totp_code` when the authenticator is lost. Each works once;
+             *     a wrong or used one is the same 401 as a wrong password and counts toward the sign-in
+             *     limits and the lockout like a wrong TOTP code. Another shape is a 400; sending both
+             *     `totp_code` and `recovery_code` is a 400. Ignored, like `totp_code`, when 2FA is off.
+             */
+            recovery_code?: string;
+            /**
              * @description Six digits from the authenticator; required when the user has 2FA on. Each code signs
              *     in once. Leave it out when 2FA is off (`null` is not a code: 400).
              */
@@ -2210,7 +2320,7 @@ export interface components {
             user_id: string | null;
         };
         /** @enum {string} */
-        SignInFailure: "unknown_account" | "wrong_password" | "suspended" | "email_sign_in_disabled" | "wrong_totp_code" | "invited" | "locked";
+        SignInFailure: "unknown_account" | "wrong_password" | "suspended" | "email_sign_in_disabled" | "wrong_totp_code" | "wrong_recovery_code" | "invited" | "locked";
         /**
          * SignedIn
          * @description A new session and the token that carries it.
@@ -2797,7 +2907,9 @@ export interface components {
             /**
              * @description A TOTP secret (RFC 6238: HMAC-SHA1, 6 digits, 30 s) as standard base64 of 16–128
              *     bytes, imported without a code: sign-in then needs a code. `null` turns two-factor
-             *     authentication off. Never returned.
+             *     authentication off. Never returned. Any change deletes the user's recovery codes; an
+             *     imported secret comes with none (the user issues a set with
+             *     `POST /v1/me/recovery-codes`).
              */
             totp_secret_base64?: string | null;
         };
@@ -3180,7 +3292,9 @@ export interface components {
             /**
              * @description A TOTP secret (RFC 6238: HMAC-SHA1, 6 digits, 30 s) as standard base64 of 16–128
              *     bytes, imported without a code: sign-in then needs a code. `null` turns two-factor
-             *     authentication off. Never returned.
+             *     authentication off. Never returned. Any change deletes the user's recovery codes; an
+             *     imported secret comes with none (the user issues a set with
+             *     `POST /v1/me/recovery-codes`).
              */
             totp_secret_base64?: string | null;
         };
@@ -3193,6 +3307,35 @@ export interface components {
             actor: components["schemas"]["EventActor"];
             /** @description What happened; its shape depends on `type`. */
             data: components["schemas"]["UserEventData"];
+            /** @description The event's id (a ULID); a webhook delivery's `webhook-id`. */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the change was committed.
+             */
+            occurred_at: string;
+            /**
+             * Format: uuid
+             * @description The organization the change belongs to.
+             */
+            org_id: string;
+            /** @description The `X-Request-Id` of the request that made the change; `null` when none did. */
+            request_id: string | null;
+            /**
+             * Format: int64
+             * @description The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+             */
+            sequence: number;
+        };
+        /**
+         * UserRecoveryCodesRegeneratedEvent
+         * @description The user replaced their TOTP recovery codes (`POST /v1/me/recovery-codes`); the old ones no longer work.
+         */
+        UserRecoveryCodesRegeneratedEvent: {
+            /** @description Who made the change. */
+            actor: components["schemas"]["EventActor"];
+            /** @description What happened; its shape depends on `type`. */
+            data: components["schemas"]["RecoveryCodesData"];
             /** @description The event's id (a ULID); a webhook delivery's `webhook-id`. */
             id: string;
             /**
@@ -3343,7 +3486,7 @@ export interface components {
         };
         /**
          * UserTotpDisabledEvent
-         * @description Two-factor authentication was turned off.
+         * @description Two-factor authentication was turned off (its recovery codes with it).
          */
         UserTotpDisabledEvent: {
             /** @description Who made the change. */
@@ -4812,6 +4955,7 @@ export interface operations {
                      *         "primary_email_auth_enabled": true,
                      *         "primary_email_verified": true,
                      *         "profile_image_url": null,
+                     *         "recovery_codes_remaining": null,
                      *         "role": "admin",
                      *         "scopes": [
                      *           "users:read",
@@ -4980,6 +5124,7 @@ export interface operations {
                      *         "primary_email_auth_enabled": true,
                      *         "primary_email_verified": true,
                      *         "profile_image_url": null,
+                     *         "recovery_codes_remaining": null,
                      *         "role": "admin",
                      *         "scopes": [
                      *           "users:read",
@@ -5107,6 +5252,154 @@ export interface operations {
                 };
             };
             /** @description `RATE_LIMITED`: too many proofs of the current password or a TOTP code (counted with sign-in attempts); retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `HEADERS_TOO_LARGE`: more than 100 header lines, or more than 16 KiB of them. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unexpected failure; nothing internal is disclosed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    regenerateRecoveryCodes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "totp_code": "123456"
+                 *     }
+                 */
+                "application/json": components["schemas"]["RegenerateRecoveryCodes"];
+            };
+        };
+        responses: {
+            /** @description The new codes; the previous ones no longer work. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "recovery_codes": [
+                     *           "k7mq-2xdp-9h",
+                     *           "w3nf-b8rt-4c",
+                     *           "p6zs-e2vk-7y",
+                     *           "h9ca-m4uj-3q",
+                     *           "t2xw-r7gn-8b",
+                     *           "f5dk-q3ms-6v",
+                     *           "y8pe-c9hz-2n",
+                     *           "a4uv-j6wt-5k",
+                     *           "n3rb-x8fq-9d",
+                     *           "e7sm-g2kc-4w"
+                     *         ]
+                     *       },
+                     *       "success": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RecoveryCodesEnvelope"];
+                };
+            };
+            /** @description `MALFORMED_REQUEST`: not JSON, wrong JSON types, unknown or missing fields, a `totp_code` that is not six characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: an API key was used; two-factor authentication is off; or `totp_code` is wrong or was already used. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `REQUEST_TIMEOUT`: the body did not all arrive within the body-read timeout; the connection is closed. */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The body is larger than 256 KiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `URI_TOO_LONG`: the path and query are longer than 8 KiB. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: too many proofs of a TOTP code (counted with sign-in attempts); retry after `Retry-After` seconds. */
             429: {
                 headers: {
                     "Retry-After"?: number;
@@ -5368,7 +5661,7 @@ export interface operations {
                     "application/json": components["schemas"]["SignedInEnvelope"];
                 };
             };
-            /** @description `MALFORMED_REQUEST`: not JSON, wrong JSON types, unknown or missing fields. */
+            /** @description `MALFORMED_REQUEST`: not JSON, wrong JSON types, unknown or missing fields; a `recovery_code` of another shape, or both `totp_code` and `recovery_code`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5377,7 +5670,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNAUTHORIZED`: wrong organization, e-mail, password or TOTP code; a locked or suspended user; or a user who cannot sign in with a password. One answer for all, by design. `MFA_REQUIRED`: the password is right and the account could sign in, but two-factor authentication is on and no code was sent; send the request again with `totp_code`. Only the right password reaches it, so it reveals nothing a wrong one does not, and it does not count toward the lockout. */
+            /** @description `UNAUTHORIZED`: wrong organization, e-mail, password, TOTP code or recovery code; a locked or suspended user; or a user who cannot sign in with a password. One answer for all, by design. `MFA_REQUIRED`: the password is right and the account could sign in, but two-factor authentication is on and no code was sent; send the request again with `totp_code` (or `recovery_code`). Only the right password reaches it, so it reveals nothing a wrong one does not, and it does not count toward the lockout. */
             401: {
                 headers: {
                     [name: string]: unknown;

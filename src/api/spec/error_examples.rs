@@ -44,6 +44,16 @@ pub fn add(op: &mut Map<String, Value>) {
     }
 }
 
+/// Codes that only the operations naming them carry, never listed by default:
+/// `MAILER_NOT_CONFIGURED` (a 503 of the operations that send mail) and `MFA_REQUIRED` (a 401
+/// of sign-in).
+pub(super) fn only_where_named(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::MailerNotConfigured | ErrorCode::MfaRequired
+    )
+}
+
 /// The codes a response of `status` described by `description` can carry.
 fn codes_of(status: u16, description: &str) -> Vec<ErrorCode> {
     let of_status = |code: &&ErrorCode| code.status().as_u16() == status;
@@ -53,14 +63,7 @@ fn codes_of(status: u16, description: &str) -> Vec<ErrorCode> {
         .filter(|code| description.contains(&format!("`{}`", code.as_str())))
         .copied()
         .collect();
-    // `MAILER_NOT_CONFIGURED` is a 503 only of the operations that send mail, and
-    // `MFA_REQUIRED` a 401 only of sign-in; those operations name them.
-    let named_only = |code: &&ErrorCode| {
-        !matches!(
-            code,
-            ErrorCode::MailerNotConfigured | ErrorCode::MfaRequired
-        )
-    };
+    let named_only = |code: &&ErrorCode| !only_where_named(**code);
     match named.is_empty() {
         true => ErrorCode::ALL
             .iter()

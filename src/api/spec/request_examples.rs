@@ -67,6 +67,8 @@ pub fn body(operation_id: &str) -> Option<Value> {
         "createUserTicket" => json!({"type": "verify_email", "ttl_seconds": 86400}),
         // A token of the ticket's shape that no server issued: 404 until a real one is sent.
         "redeemTicket" => json!({"token": TICKET_TOKEN, "type": "verify_email"}),
+        // A code of the demo admin's authenticator, once 2FA is on: 403 until then.
+        "regenerateRecoveryCodes" => json!({"totp_code": "123456"}),
         "signIn" => json!({
             "org_id": DEMO_ORG_ID,
             "email": DEMO_ADMIN_EMAIL,

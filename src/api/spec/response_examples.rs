@@ -45,6 +45,10 @@ pub const TICKET_TOKEN: &str = "tkt_x9Q2mZkR7vLb3NcT8wYp1HdF6sJe4GaU0oViKqWnXyE"
 pub fn body(schema: &str) -> Option<Value> {
     let data = match schema {
         "MeEnvelope" => me(),
+        "RecoveryCodesEnvelope" => json!({"recovery_codes": [
+            "k7mq-2xdp-9h", "w3nf-b8rt-4c", "p6zs-e2vk-7y", "h9ca-m4uj-3q", "t2xw-r7gn-8b",
+            "f5dk-q3ms-6v", "y8pe-c9hz-2n", "a4uv-j6wt-5k", "n3rb-x8fq-9d", "e7sm-g2kc-4w",
+        ]}),
         "UserEnvelope" => grace(),
         "UserListEnvelope" => {
             return Some(json!({
@@ -191,6 +195,7 @@ fn me() -> Value {
     fields.remove("locked_until");
     fields.insert("org".into(), json!({"id": DEMO_ORG_ID, "name": "Demo"}));
     fields.insert("session".into(), session());
+    fields.insert("recovery_codes_remaining".into(), Value::Null);
     fields.insert(
         "scopes".into(),
         json!(crate::domain::Scope::ALL.map(|scope| scope.as_str())),
