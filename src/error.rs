@@ -49,6 +49,10 @@ error_codes! {
     /// The credential lacks a scope the operation needs.
     InsufficientScope = "INSUFFICIENT_SCOPE" => FORBIDDEN,
     FieldNotWritable = "FIELD_NOT_WRITABLE" => FORBIDDEN,
+    /// A sensitive change through `/v1/me` (`primary_email`, `password`, TOTP settings) from a
+    /// session not authenticated within `--reauth-window`, without a proof in the request;
+    /// `details.max_age` is the window in seconds.
+    ReauthenticationRequired = "REAUTHENTICATION_REQUIRED" => FORBIDDEN,
     NotFound = "NOT_FOUND" => NOT_FOUND,
     /// Bad JSON, a wrong JSON type, an unknown field or a value outside a documented enum.
     MalformedRequest = "MALFORMED_REQUEST" => BAD_REQUEST,
@@ -173,6 +177,20 @@ impl ApiError {
             ErrorCode::MfaRequired,
             "two-factor authentication is on: send totp_code or recovery_code",
         )
+    }
+
+    /// A sensitive change from a session authenticated longer than `max_age` ago.
+    pub fn reauthentication_required(max_age: chrono::TimeDelta) -> Self {
+        let seconds = max_age.num_seconds().to_string();
+        Self::new(
+            ErrorCode::ReauthenticationRequired,
+            "this change needs a recent sign-in: reauthenticate (POST /v1/sessions/current/reauthenticate) or send current_password (or totp_code when two-factor authentication is on)",
+        )
+        .with_field(FieldError::new(
+            "max_age",
+            ErrorCode::ReauthenticationRequired,
+            seconds,
+        ))
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {

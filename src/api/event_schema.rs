@@ -150,6 +150,12 @@ pub struct SessionObject {
     /// `true` (`session.revoked`).
     #[oai(skip_serializing_if_is_none)]
     pub revoked: Option<bool>,
+    /// When the user last proved who they are in it (`session.reauthenticated`).
+    #[oai(skip_serializing_if_is_none)]
+    pub authenticated_at: Option<Timestamp>,
+    /// How (`session.created`, `session.reauthenticated`): `pwd`, `otp`, `recovery`.
+    #[oai(skip_serializing_if_is_none)]
+    pub amr: Option<Vec<String>>,
 }
 
 /// The session.
@@ -288,6 +294,7 @@ event_schemas! {
     UserUnlockedEvent(LockData) = "user.unlocked": "An administrator unlocked the account (`POST /v1/users/{user_id}/unlock`).",
     SessionCreatedEvent(SessionEventData) = "session.created": "A user signed in.",
     SessionRevokedEvent(SessionEventData) = "session.revoked": "A user signed out, or revoked one of their sessions.",
+    SessionReauthenticatedEvent(SessionEventData) = "session.reauthenticated": "A user proved who they are again in a session (`POST /v1/sessions/current/reauthenticate`); `object.authenticated_at` moved.",
     SessionSignInFailedEvent(SignInFailedData) = "session.sign_in_failed": "A sign-in was refused (audit only: webhooks get it only when they name it).",
     TeamCreatedEvent(TeamEventData) = "team.created": "A team was created.",
     TeamUpdatedEvent(TeamEventData) = "team.updated": "A team was renamed.",

@@ -45,7 +45,7 @@ error_responses!(GetMeError {
 error_responses!(PatchMeError {
     400 => BadRequest: "`MALFORMED_REQUEST` (not JSON, wrong JSON types, unknown fields) or `IMMUTABLE_FIELD`.",
     401 => Unauthorized: "Missing, malformed, expired or revoked credentials.",
-    403 => Forbidden: "`FORBIDDEN` for an API key, a missing or wrong `current_password`, or a missing, wrong or reused `totp_code` when turning 2FA off; `FIELD_NOT_WRITABLE` for fields the user may not write.",
+    403 => Forbidden: "`FORBIDDEN` for an API key, a missing or wrong `current_password`, or a missing, wrong or reused `totp_code` when turning 2FA off; `FIELD_NOT_WRITABLE` for fields the user may not write; `REAUTHENTICATION_REQUIRED` for a change of `primary_email`, `password` or the TOTP settings from a session not authenticated within `--reauth-window` (`details.max_age`, in seconds) and without `current_password` (or, with 2FA on, `totp_code`) in the request.",
     409 => Conflict: "`EMAIL_TAKEN`: another user of the organization has this address.",
     412 => PreconditionFailed: "`If-Match` does not match the current `ETag`; nothing was changed.",
     413 => PayloadTooLarge: "The body is larger than 256 KiB.",
@@ -100,6 +100,8 @@ impl MeApi {
             session_id: session.id,
             throttle: &state.sign_in_throttle,
             address: client.0.0,
+            authenticated_at: session.authenticated_at,
+            reauth_window: state.reauth_window,
         };
         let events = super::user_events(Actor::User(user.id));
         let (user, recovery_codes) =

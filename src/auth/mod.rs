@@ -270,6 +270,8 @@ pub fn new_session(user_id: &UserId, lifetime: Duration) -> Session {
         expires_at: now + lifetime,
         revoked_at: None,
         last_active_at: now,
+        authenticated_at: now,
+        amr: "pwd".into(),
     }
 }
 

@@ -116,6 +116,8 @@ pub async fn sign_in(
     if !user.primary_email_auth_enabled {
         return Err(refuse(Some(user.id), SignInFailure::EmailSignInDisabled).await);
     }
+    // How the user proved who they are (the session's `amr`).
+    let mut amr = "pwd";
     if let Some(secret) = &user.totp_secret {
         // Only the right password of an account that could otherwise sign in gets here, so
         // this answer tells nothing a wrong password does not; it is no failure and does not
@@ -130,11 +132,13 @@ pub async fn sign_in(
                     Some(step) => sessions::consume_totp_step(&state.db, &user.id, step).await?,
                     None => false,
                 };
+                amr = "pwd otp";
                 (accepted, SignInFailure::WrongTotpCode)
             }
             (None, Some(code)) => {
                 let spent =
                     recovery_codes::spend(&state.db, &user.id, &recovery::hash(code), now).await?;
+                amr = "pwd recovery";
                 (spent, SignInFailure::WrongRecoveryCode)
             }
         };
@@ -146,7 +150,8 @@ pub async fn sign_in(
         true => Some(password::hash(password).await?),
         false => None,
     };
-    let session = new_session(&user.id, state.tokens.lifetime());
+    let mut session = new_session(&user.id, state.tokens.lifetime());
+    session.amr = amr.into();
     let created = session_events::created(user.org_id, &session, request_id.clone());
     sessions::start(
         &state.db,
@@ -158,4 +163,68 @@ pub async fn sign_in(
     .await?;
     let token = state.tokens.issue(&session, &user.org_id)?;
     Ok((session, token))
+}
+
+/// What a reauthentication proves with.
+#[derive(Debug, Clone, Copy)]
+pub enum Proof<'a> {
+    Password(&'a str),
+    TotpCode(&'a str),
+}
+
+/// `POST /v1/sessions/current/reauthenticate`: `user` proves who they are again in `session`,
+/// which moves its `authenticated_at` (no new token). The attempt is taken from the sign-in
+/// limits (429 past them) and a wrong proof counts toward the lockout as a failed sign-in
+/// does; it answers 403 (the session itself is fine). A locked account is refused without
+/// counting.
+pub async fn reauthenticate(
+    state: &AppState,
+    user: &User,
+    session: &Session,
+    proof: Proof<'_>,
+    address: IpAddr,
+    request_id: Option<String>,
+) -> Result<Session, ApiError> {
+    let user_id = user.id.to_string();
+    let email_key = user.primary_email_key.as_deref().unwrap_or(&user_id);
+    state
+        .sign_in_throttle
+        .attempt(&account_key(&user.org_id, email_key), address)
+        .await?;
+    let now = crate::db::now();
+    let wrong = || ApiError::forbidden("the password or code is wrong");
+    let locked = user.locked_until.is_some_and(|until| until > now);
+    let (right, amr) = match proof {
+        Proof::Password(password) => {
+            let stored = user.password_hash.as_deref();
+            let verdict = password::verify(password, stored).await?;
+            (stored.is_some() && verdict != Verdict::Wrong, "pwd")
+        }
+        Proof::TotpCode(code) => {
+            let step = user.totp_secret.as_ref().and_then(|secret| {
+                state
+                    .secrets
+                    .check_totp(&user.id, secret, code, totp::unix_now())
+            });
+            let accepted = match step {
+                Some(step) if !locked => {
+                    sessions::consume_totp_step(&state.db, &user.id, step).await?
+                }
+                _ => false,
+            };
+            (accepted, "otp")
+        }
+    };
+    if locked {
+        return Err(wrong());
+    }
+    if !right {
+        let lock = |until, count| {
+            session_events::locked(user.org_id, &user.id, until, count, request_id.clone())
+        };
+        lockout::record_failure(&state.db, &user.id, state.lockout, now, lock).await?;
+        return Err(wrong());
+    }
+    let event = session_events::reauthenticated(user.org_id, session, now, amr, request_id);
+    sessions::reauthenticate(&state.db, &session.id, &user.id, now, amr, &[event]).await
 }

@@ -73,6 +73,8 @@ diesel::table! {
         expires_at -> Timestamp,
         revoked_at -> Nullable<Timestamp>,
         last_active_at -> Timestamp,
+        authenticated_at -> Timestamp,
+        amr -> Text,
     }
 }
 

@@ -53,6 +53,7 @@ event_types! {
     UserInvited = "user.invited",
     SessionCreated = "session.created",
     SessionRevoked = "session.revoked",
+    SessionReauthenticated = "session.reauthenticated",
     SessionSignInFailed = "session.sign_in_failed",
     TeamCreated = "team.created",
     TeamUpdated = "team.updated",

@@ -60,6 +60,7 @@ pub fn created(org_id: OrgId, session: &Session, request_id: Option<String>) -> 
         "user_id": session.user_id,
         "created_at": Timestamp::from(session.created_at).to_string(),
         "expires_at": Timestamp::from(session.expires_at).to_string(),
+        "amr": session.amr.split_whitespace().collect::<Vec<_>>(),
     }});
     let subject = Some(session.user_id.to_string());
     origin.event(org_id, EventType::SessionCreated, subject, &data)
@@ -75,6 +76,29 @@ pub fn revoked(
     let data = json!({"object": {"id": session_id, "user_id": user_id, "revoked": true}});
     let subject = Some(user_id.to_string());
     origin.event(org_id, EventType::SessionRevoked, subject, &data)
+}
+
+/// `session.reauthenticated`: the user of `session` proved who they are again, by `amr`, at
+/// `at`.
+pub fn reauthenticated(
+    org_id: OrgId,
+    session: &Session,
+    at: chrono::NaiveDateTime,
+    amr: &str,
+    request_id: Option<String>,
+) -> NewEvent {
+    let origin = Origin {
+        actor: Actor::User(session.user_id),
+        request_id,
+    };
+    let data = json!({"object": {
+        "id": session.id,
+        "user_id": session.user_id,
+        "authenticated_at": Timestamp::from(at).to_string(),
+        "amr": amr.split_whitespace().collect::<Vec<_>>(),
+    }});
+    let subject = Some(session.user_id.to_string());
+    origin.event(org_id, EventType::SessionReauthenticated, subject, &data)
 }
 
 /// `session.sign_in_failed`, with the system as actor (nobody authenticated). The address

@@ -69,7 +69,12 @@ pub async fn update_me(
         &user.client_metadata,
         client_metadata,
     );
-    let credentials = credentials.check_me(&mut invalid, user);
+    // Step-up covers a change of the address (compared as sent: `against` drops no-ops later).
+    let email_change = changes
+        .primary_email
+        .as_ref()
+        .is_some_and(|address| *address != user.primary_email);
+    let credentials = credentials.check_me(&mut invalid, user, email_change);
     check_selected_team(&state.db, &mut invalid, &changes, &user.id).await?;
     refuse_invalid(invalid)?;
     let mut update = UserUpdate {
@@ -78,7 +83,7 @@ pub async fn update_me(
         ..UserUpdate::default()
     };
     let recovery_codes = credentials
-        .apply_me(user, prover, &state.secrets, &mut update)
+        .apply_me(user, prover, &state.secrets, &mut update, email_change)
         .await?;
     let expected_version = expected_version?;
     // `role` and `status` are not the user's to write, so their own change can neither

@@ -47,6 +47,7 @@ mod sign_in;
 mod spec;
 mod spec_patterns;
 mod startup;
+mod step_up;
 mod teams;
 mod tenancy;
 mod tickets;

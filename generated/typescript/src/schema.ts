@@ -353,6 +353,32 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/sessions/current/reauthenticate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reauthenticate
+         * @description Proves again, with the password or a current TOTP code, that the signed-in user is at
+         *     the keyboard: the session's `authenticated_at` becomes now (and `amr` says how), with
+         *     the same token. Changing `primary_email`, `password` or the TOTP settings through
+         *     `PATCH /v1/me` needs a session authenticated within `--reauth-window` (10 minutes by
+         *     default) or a proof in that request; this is how a client gets there first. Each
+         *     attempt counts toward the sign-in limits, and a wrong one toward the lockout. Records
+         *     `session.reauthenticated`.
+         */
+        post: operations["reauthenticate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/teams": {
         parameters: {
             query?: never;
@@ -1010,6 +1036,19 @@ export interface components {
          */
         CurrentSession: {
             /**
+             * @description How they proved it then (RFC 8176 names): `pwd` (password), `otp` (a TOTP code),
+             *     `recovery` (a recovery code). A sign-in with 2FA lists `pwd` and the second factor.
+             */
+            amr: string[];
+            /**
+             * Format: date-time
+             * @description When the user last proved who they are in this session: at sign-in, or with
+             *     `POST /v1/sessions/current/reauthenticate`. Changing `primary_email`, `password` or the
+             *     TOTP settings through `/v1/me` needs this within `--reauth-window` (10 minutes by
+             *     default), or a proof in the request itself.
+             */
+            authenticated_at: string;
+            /**
              * Format: date-time
              * @description When the session started (sign-in).
              */
@@ -1024,6 +1063,13 @@ export interface components {
              * @description The session's id (`DELETE /v1/me/sessions/{id}` revokes it).
              */
             id: string;
+        };
+        /** CurrentSessionEnvelope */
+        CurrentSessionEnvelope: {
+            /** @description The payload. */
+            data: components["schemas"]["CurrentSession"];
+            /** @description Always `true`. */
+            success: boolean;
         };
         /**
          * @description Why the endpoint was disabled: `retries_exhausted`.
@@ -1094,7 +1140,7 @@ export interface components {
          *     not know by the response's HTTP status.
          * @enum {string}
          */
-        ErrorCode: "UNAUTHORIZED" | "MFA_REQUIRED" | "FORBIDDEN" | "INSUFFICIENT_SCOPE" | "FIELD_NOT_WRITABLE" | "NOT_FOUND" | "MALFORMED_REQUEST" | "IMMUTABLE_FIELD" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "EMAIL_TAKEN" | "TICKET_NOT_APPLICABLE" | "TICKET_EXPIRED" | "TICKET_USED" | "LAST_ADMIN" | "IDEMPOTENCY_CONFLICT" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "URI_TOO_LONG" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "HEADERS_TOO_LARGE" | "INTERNAL" | "SERVICE_UNAVAILABLE" | "MAILER_NOT_CONFIGURED" | "VALIDATION_FAILED" | "INVALID_NAME" | "INVALID_BIO" | "INVALID_EMAIL" | "INVALID_PHONE_NUMBER" | "INVALID_IMAGE" | "INVALID_TIMEZONE" | "INVALID_LOCALE" | "INVALID_METADATA" | "INVALID_CURSOR" | "NOT_A_TEAM_MEMBER" | "WEAK_PASSWORD" | "INVALID_PASSWORD_HASH" | "INVALID_TOTP_SECRET" | "TICKET_TYPE_MISMATCH" | "REDIRECT_NOT_ALLOWED" | "INVALID_WEBHOOK_URL" | "INVALID_EXPIRY" | "INVALID_TICKET_REQUEST" | "INVITE_CONFLICT";
+        ErrorCode: "UNAUTHORIZED" | "MFA_REQUIRED" | "FORBIDDEN" | "INSUFFICIENT_SCOPE" | "FIELD_NOT_WRITABLE" | "REAUTHENTICATION_REQUIRED" | "NOT_FOUND" | "MALFORMED_REQUEST" | "IMMUTABLE_FIELD" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "EMAIL_TAKEN" | "TICKET_NOT_APPLICABLE" | "TICKET_EXPIRED" | "TICKET_USED" | "LAST_ADMIN" | "IDEMPOTENCY_CONFLICT" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "URI_TOO_LONG" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "HEADERS_TOO_LARGE" | "INTERNAL" | "SERVICE_UNAVAILABLE" | "MAILER_NOT_CONFIGURED" | "VALIDATION_FAILED" | "INVALID_NAME" | "INVALID_BIO" | "INVALID_EMAIL" | "INVALID_PHONE_NUMBER" | "INVALID_IMAGE" | "INVALID_TIMEZONE" | "INVALID_LOCALE" | "INVALID_METADATA" | "INVALID_CURSOR" | "NOT_A_TEAM_MEMBER" | "WEAK_PASSWORD" | "INVALID_PASSWORD_HASH" | "INVALID_TOTP_SECRET" | "TICKET_TYPE_MISMATCH" | "REDIRECT_NOT_ALLOWED" | "INVALID_WEBHOOK_URL" | "INVALID_EXPIRY" | "INVALID_TICKET_REQUEST" | "INVITE_CONFLICT";
         /**
          * ErrorEnvelope
          * @description A failed response.
@@ -1106,7 +1152,7 @@ export interface components {
             success: boolean;
         };
         /** @description A change event: the common fields, a `type`, and that type's `data`. */
-        Event: components["schemas"]["Event_UserCreatedEvent"] | components["schemas"]["Event_UserUpdatedEvent"] | components["schemas"]["Event_UserDeletedEvent"] | components["schemas"]["Event_UserSuspendedEvent"] | components["schemas"]["Event_UserReactivatedEvent"] | components["schemas"]["Event_UserPasswordChangedEvent"] | components["schemas"]["Event_UserTotpEnabledEvent"] | components["schemas"]["Event_UserTotpDisabledEvent"] | components["schemas"]["Event_UserRecoveryCodesRegeneratedEvent"] | components["schemas"]["Event_UserEmailVerifiedEvent"] | components["schemas"]["Event_UserEmailChangedEvent"] | components["schemas"]["Event_UserPasswordResetEvent"] | components["schemas"]["Event_UserInvitedEvent"] | components["schemas"]["Event_UserLockedEvent"] | components["schemas"]["Event_UserUnlockedEvent"] | components["schemas"]["Event_SessionCreatedEvent"] | components["schemas"]["Event_SessionRevokedEvent"] | components["schemas"]["Event_SessionSignInFailedEvent"] | components["schemas"]["Event_TeamCreatedEvent"] | components["schemas"]["Event_TeamUpdatedEvent"] | components["schemas"]["Event_TeamDeletedEvent"] | components["schemas"]["Event_TeamMemberAddedEvent"] | components["schemas"]["Event_TeamMemberRemovedEvent"] | components["schemas"]["Event_ApiKeyCreatedEvent"] | components["schemas"]["Event_ApiKeyRevokedEvent"] | components["schemas"]["Event_ApiKeyRolledEvent"] | components["schemas"]["Event_WebhookEndpointDisabledEvent"];
+        Event: components["schemas"]["Event_UserCreatedEvent"] | components["schemas"]["Event_UserUpdatedEvent"] | components["schemas"]["Event_UserDeletedEvent"] | components["schemas"]["Event_UserSuspendedEvent"] | components["schemas"]["Event_UserReactivatedEvent"] | components["schemas"]["Event_UserPasswordChangedEvent"] | components["schemas"]["Event_UserTotpEnabledEvent"] | components["schemas"]["Event_UserTotpDisabledEvent"] | components["schemas"]["Event_UserRecoveryCodesRegeneratedEvent"] | components["schemas"]["Event_UserEmailVerifiedEvent"] | components["schemas"]["Event_UserEmailChangedEvent"] | components["schemas"]["Event_UserPasswordResetEvent"] | components["schemas"]["Event_UserInvitedEvent"] | components["schemas"]["Event_UserLockedEvent"] | components["schemas"]["Event_UserUnlockedEvent"] | components["schemas"]["Event_SessionCreatedEvent"] | components["schemas"]["Event_SessionRevokedEvent"] | components["schemas"]["Event_SessionReauthenticatedEvent"] | components["schemas"]["Event_SessionSignInFailedEvent"] | components["schemas"]["Event_TeamCreatedEvent"] | components["schemas"]["Event_TeamUpdatedEvent"] | components["schemas"]["Event_TeamDeletedEvent"] | components["schemas"]["Event_TeamMemberAddedEvent"] | components["schemas"]["Event_TeamMemberRemovedEvent"] | components["schemas"]["Event_ApiKeyCreatedEvent"] | components["schemas"]["Event_ApiKeyRevokedEvent"] | components["schemas"]["Event_ApiKeyRolledEvent"] | components["schemas"]["Event_WebhookEndpointDisabledEvent"];
         /**
          * EventActor
          * @description Who caused the event: a user, an API key, or the service itself (`id` is then `null`).
@@ -1150,7 +1196,7 @@ export interface components {
             next_after: number;
         };
         /** @enum {string} */
-        EventType: "user.created" | "user.updated" | "user.deleted" | "user.suspended" | "user.reactivated" | "user.password_changed" | "user.totp_enabled" | "user.totp_disabled" | "user.recovery_codes_regenerated" | "user.locked" | "user.unlocked" | "user.email_verified" | "user.email_changed" | "user.password_reset" | "user.invited" | "session.created" | "session.revoked" | "session.sign_in_failed" | "team.created" | "team.updated" | "team.deleted" | "team.member_added" | "team.member_removed" | "api_key.created" | "api_key.revoked" | "api_key.rolled" | "webhook_endpoint.disabled";
+        EventType: "user.created" | "user.updated" | "user.deleted" | "user.suspended" | "user.reactivated" | "user.password_changed" | "user.totp_enabled" | "user.totp_disabled" | "user.recovery_codes_regenerated" | "user.locked" | "user.unlocked" | "user.email_verified" | "user.email_changed" | "user.password_reset" | "user.invited" | "session.created" | "session.revoked" | "session.reauthenticated" | "session.sign_in_failed" | "team.created" | "team.updated" | "team.deleted" | "team.member_added" | "team.member_removed" | "api_key.created" | "api_key.revoked" | "api_key.rolled" | "webhook_endpoint.disabled";
         /** @description A change event: the common fields, a `type`, and that type's `data`. */
         Event_ApiKeyCreatedEvent: {
             /**
@@ -1206,6 +1252,20 @@ export interface components {
              * @enum {string}
              */
             type: "session.created";
+        };
+        /** @description A change event: the common fields, a `type`, and that type's `data`. */
+        Event_SessionReauthenticatedEvent: {
+            /**
+             * @example session.reauthenticated
+             * @enum {string}
+             */
+            type: "session.reauthenticated";
+        } & components["schemas"]["SessionReauthenticatedEvent"] & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "session.reauthenticated";
         };
         /** @description A change event: the common fields, a `type`, and that type's `data`. */
         Event_SessionRevokedEvent: {
@@ -1995,6 +2055,16 @@ export interface components {
             success: boolean;
         };
         /**
+         * Reauthenticate
+         * @description The password, or a current TOTP code: exactly one of them.
+         */
+        Reauthenticate: {
+            /** @description The user's password. */
+            password?: string;
+            /** @description Six digits from the authenticator (2FA on); each code proves once. */
+            totp_code?: string;
+        };
+        /**
          * RecoveryCodes
          * @description A new set of recovery codes, shown this once.
          */
@@ -2173,6 +2243,13 @@ export interface components {
          * @description A session as its events show it.
          */
         SessionObject: {
+            /** @description How (`session.created`, `session.reauthenticated`): `pwd`, `otp`, `recovery`. */
+            amr?: string[];
+            /**
+             * Format: date-time
+             * @description When the user last proved who they are in it (`session.reauthenticated`).
+             */
+            authenticated_at?: string;
             /**
              * Format: date-time
              * @description When it was created (`session.created`).
@@ -2195,6 +2272,35 @@ export interface components {
              * @description The user it belongs to.
              */
             user_id: string;
+        };
+        /**
+         * SessionReauthenticatedEvent
+         * @description A user proved who they are again in a session (`POST /v1/sessions/current/reauthenticate`); `object.authenticated_at` moved.
+         */
+        SessionReauthenticatedEvent: {
+            /** @description Who made the change. */
+            actor: components["schemas"]["EventActor"];
+            /** @description What happened; its shape depends on `type`. */
+            data: components["schemas"]["SessionEventData"];
+            /** @description The event's id (a ULID); a webhook delivery's `webhook-id`. */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the change was committed.
+             */
+            occurred_at: string;
+            /**
+             * Format: uuid
+             * @description The organization the change belongs to.
+             */
+            org_id: string;
+            /** @description The `X-Request-Id` of the request that made the change; `null` when none did. */
+            request_id: string | null;
+            /**
+             * Format: int64
+             * @description The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+             */
+            sequence: number;
         };
         /**
          * SessionRevokedEvent
@@ -4971,6 +5077,10 @@ export interface operations {
                      *         },
                      *         "selected_team_id": "0193a5d4-2f1c-7a10-9c3e-5b7d8e9f0a11",
                      *         "session": {
+                     *           "amr": [
+                     *             "pwd"
+                     *           ],
+                     *           "authenticated_at": "2026-11-30T09:52:30.000000Z",
                      *           "created_at": "2026-11-30T09:52:30.000000Z",
                      *           "expires_at": "2026-12-01T09:52:30.000000Z",
                      *           "id": "0193a5d2-1a4b-7c5d-8e6f-7a8b9c0d1e2f"
@@ -5140,6 +5250,10 @@ export interface operations {
                      *         },
                      *         "selected_team_id": "0193a5d4-2f1c-7a10-9c3e-5b7d8e9f0a11",
                      *         "session": {
+                     *           "amr": [
+                     *             "pwd"
+                     *           ],
+                     *           "authenticated_at": "2026-11-30T09:52:30.000000Z",
                      *           "created_at": "2026-11-30T09:52:30.000000Z",
                      *           "expires_at": "2026-12-01T09:52:30.000000Z",
                      *           "id": "0193a5d2-1a4b-7c5d-8e6f-7a8b9c0d1e2f"
@@ -5179,7 +5293,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `FORBIDDEN` for an API key, a missing or wrong `current_password`, or a missing, wrong or reused `totp_code` when turning 2FA off; `FIELD_NOT_WRITABLE` for fields the user may not write. */
+            /** @description `FORBIDDEN` for an API key, a missing or wrong `current_password`, or a missing, wrong or reused `totp_code` when turning 2FA off; `FIELD_NOT_WRITABLE` for fields the user may not write; `REAUTHENTICATION_REQUIRED` for a change of `primary_email`, `password` or the TOTP settings from a session not authenticated within `--reauth-window` (`details.max_age`, in seconds) and without `current_password` (or, with 2FA on, `totp_code`) in the request. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5649,6 +5763,10 @@ export interface operations {
                      * @example {
                      *       "data": {
                      *         "session": {
+                     *           "amr": [
+                     *             "pwd"
+                     *           ],
+                     *           "authenticated_at": "2026-11-30T09:52:30.000000Z",
                      *           "created_at": "2026-11-30T09:52:30.000000Z",
                      *           "expires_at": "2026-12-01T09:52:30.000000Z",
                      *           "id": "0193a5d2-1a4b-7c5d-8e6f-7a8b9c0d1e2f"
@@ -5791,6 +5909,149 @@ export interface operations {
             /** @description `URI_TOO_LONG`: the path and query are longer than 8 KiB. */
             414: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `HEADERS_TOO_LARGE`: more than 100 header lines, or more than 16 KiB of them. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unexpected failure; nothing internal is disclosed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    reauthenticate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "password": "lovelace-analytical-engine-1843"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Reauthenticate"];
+            };
+        };
+        responses: {
+            /** @description Reauthenticated: the session with its new `authenticated_at`. The token is unchanged. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "amr": [
+                     *           "pwd"
+                     *         ],
+                     *         "authenticated_at": "2026-11-30T09:52:30.000000Z",
+                     *         "created_at": "2026-11-30T09:52:30.000000Z",
+                     *         "expires_at": "2026-12-01T09:52:30.000000Z",
+                     *         "id": "0193a5d2-1a4b-7c5d-8e6f-7a8b9c0d1e2f"
+                     *       },
+                     *       "success": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CurrentSessionEnvelope"];
+                };
+            };
+            /** @description `MALFORMED_REQUEST`: not JSON, wrong JSON types, unknown fields, or not exactly one of `password` and `totp_code`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: an API key was used; or the password or code is wrong, already used, or the account is locked. A wrong one counts toward the lockout like a failed sign-in. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `REQUEST_TIMEOUT`: the body did not all arrive within the body-read timeout; the connection is closed. */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The body is larger than 256 KiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `URI_TOO_LONG`: the path and query are longer than 8 KiB. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: too many attempts for this account or from this address (shared with sign-in); retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

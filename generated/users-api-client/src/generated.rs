@@ -266,6 +266,14 @@ shown again.*/
     ///The session the request was made with.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct CurrentSession {
+        /**How they proved it then (RFC 8176 names): `pwd` (password), `otp` (a TOTP code),
+`recovery` (a recovery code). A sign-in with 2FA lists `pwd` and the second factor.*/
+        pub amr: ::std::vec::Vec<::std::string::String>,
+        /**When the user last proved who they are in this session: at sign-in, or with
+`POST /v1/sessions/current/reauthenticate`. Changing `primary_email`, `password` or the
+TOTP settings through `/v1/me` needs this within `--reauth-window` (10 minutes by
+default), or a proof in the request itself.*/
+        pub authenticated_at: ::chrono::DateTime<::chrono::offset::Utc>,
         ///When the session started (sign-in).
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
         ///When its token stops working, unless revoked before.
@@ -275,6 +283,18 @@ shown again.*/
     }
     impl CurrentSession {
         pub fn builder() -> builder::CurrentSession {
+            Default::default()
+        }
+    }
+    ///`CurrentSessionEnvelope`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct CurrentSessionEnvelope {
+        pub data: CurrentSession,
+        ///Always `true`.
+        pub success: bool,
+    }
+    impl CurrentSessionEnvelope {
+        pub fn builder() -> builder::CurrentSessionEnvelope {
             Default::default()
         }
     }
@@ -420,6 +440,7 @@ list them all.*/
         UserUnlockedEvent(EventUserUnlockedEvent),
         SessionCreatedEvent(EventSessionCreatedEvent),
         SessionRevokedEvent(EventSessionRevokedEvent),
+        SessionReauthenticatedEvent(EventSessionReauthenticatedEvent),
         SessionSignInFailedEvent(EventSessionSignInFailedEvent),
         TeamCreatedEvent(EventTeamCreatedEvent),
         TeamUpdatedEvent(EventTeamUpdatedEvent),
@@ -514,6 +535,11 @@ list them all.*/
     impl ::std::convert::From<EventSessionRevokedEvent> for Event {
         fn from(value: EventSessionRevokedEvent) -> Self {
             Self::SessionRevokedEvent(value)
+        }
+    }
+    impl ::std::convert::From<EventSessionReauthenticatedEvent> for Event {
+        fn from(value: EventSessionReauthenticatedEvent) -> Self {
+            Self::SessionReauthenticatedEvent(value)
         }
     }
     impl ::std::convert::From<EventSessionSignInFailedEvent> for Event {
@@ -905,6 +931,82 @@ event.*/
     }
     impl ::std::convert::TryFrom<::std::string::String>
     for EventSessionCreatedEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///A change event: the common fields, a `type`, and that type's `data`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct EventSessionReauthenticatedEvent {
+        pub actor: EventActor,
+        pub data: SessionEventData,
+        ///The event's id (a ULID); a webhook delivery's `webhook-id`.
+        pub id: ::std::string::String,
+        ///When the change was committed.
+        pub occurred_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The organization the change belongs to.
+        pub org_id: ::uuid::Uuid,
+        ///The `X-Request-Id` of the request that made the change; `null` when none did.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+        ///The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+        pub sequence: i64,
+        #[serde(rename = "type")]
+        pub type_: EventSessionReauthenticatedEventType,
+    }
+    impl EventSessionReauthenticatedEvent {
+        pub fn builder() -> builder::EventSessionReauthenticatedEvent {
+            Default::default()
+        }
+    }
+    ///`EventSessionReauthenticatedEventType`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum EventSessionReauthenticatedEventType {
+        #[serde(rename = "session.reauthenticated")]
+        SessionReauthenticated,
+    }
+    impl ::std::fmt::Display for EventSessionReauthenticatedEventType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::SessionReauthenticated => f.write_str("session.reauthenticated"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for EventSessionReauthenticatedEventType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "session.reauthenticated" => Ok(Self::SessionReauthenticated),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for EventSessionReauthenticatedEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for EventSessionReauthenticatedEventType {
         type Error = self::error::ConversionError;
         fn try_from(
             value: ::std::string::String,
@@ -1489,6 +1591,8 @@ event.*/
         SessionCreated,
         #[serde(rename = "session.revoked")]
         SessionRevoked,
+        #[serde(rename = "session.reauthenticated")]
+        SessionReauthenticated,
         #[serde(rename = "session.sign_in_failed")]
         SessionSignInFailed,
         #[serde(rename = "team.created")]
@@ -1532,6 +1636,7 @@ event.*/
                 Self::UserInvited => f.write_str("user.invited"),
                 Self::SessionCreated => f.write_str("session.created"),
                 Self::SessionRevoked => f.write_str("session.revoked"),
+                Self::SessionReauthenticated => f.write_str("session.reauthenticated"),
                 Self::SessionSignInFailed => f.write_str("session.sign_in_failed"),
                 Self::TeamCreated => f.write_str("team.created"),
                 Self::TeamUpdated => f.write_str("team.updated"),
@@ -1570,6 +1675,7 @@ event.*/
                 "user.invited" => Ok(Self::UserInvited),
                 "session.created" => Ok(Self::SessionCreated),
                 "session.revoked" => Ok(Self::SessionRevoked),
+                "session.reauthenticated" => Ok(Self::SessionReauthenticated),
                 "session.sign_in_failed" => Ok(Self::SessionSignInFailed),
                 "team.created" => Ok(Self::TeamCreated),
                 "team.updated" => Ok(Self::TeamUpdated),
@@ -3207,6 +3313,22 @@ was not issued by this API is 422 `INVALID_CURSOR`.*/
             Default::default()
         }
     }
+    ///The password, or a current TOTP code: exactly one of them.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct Reauthenticate {
+        ///The user's password.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub password: ::std::option::Option<::std::string::String>,
+        ///Six digits from the authenticator (2FA on); each code proves once.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub totp_code: ::std::option::Option<::std::string::String>,
+    }
+    impl Reauthenticate {
+        pub fn builder() -> builder::Reauthenticate {
+            Default::default()
+        }
+    }
     ///A new set of recovery codes, shown this once.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct RecoveryCodes {
@@ -3514,6 +3636,14 @@ at sign-in. Stored only as hashes: they are never shown again.*/
     ///A session as its events show it.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct SessionObject {
+        ///How (`session.created`, `session.reauthenticated`): `pwd`, `otp`, `recovery`.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub amr: ::std::vec::Vec<::std::string::String>,
+        ///When the user last proved who they are in it (`session.reauthenticated`).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub authenticated_at: ::std::option::Option<
+            ::chrono::DateTime<::chrono::offset::Utc>,
+        >,
         ///When it was created (`session.created`).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
@@ -3530,6 +3660,28 @@ at sign-in. Stored only as hashes: they are never shown again.*/
     }
     impl SessionObject {
         pub fn builder() -> builder::SessionObject {
+            Default::default()
+        }
+    }
+    ///A user proved who they are again in a session (`POST /v1/sessions/current/reauthenticate`); `object.authenticated_at` moved.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SessionReauthenticatedEvent {
+        pub actor: EventActor,
+        pub data: SessionEventData,
+        ///The event's id (a ULID); a webhook delivery's `webhook-id`.
+        pub id: ::std::string::String,
+        ///When the change was committed.
+        pub occurred_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The organization the change belongs to.
+        pub org_id: ::uuid::Uuid,
+        ///The `X-Request-Id` of the request that made the change; `null` when none did.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+        ///The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+        pub sequence: i64,
+    }
+    impl SessionReauthenticatedEvent {
+        pub fn builder() -> builder::SessionReauthenticatedEvent {
             Default::default()
         }
     }
@@ -6167,6 +6319,14 @@ it now: it is never shown again.*/
         }
         #[derive(Clone, Debug)]
         pub struct CurrentSession {
+            amr: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            authenticated_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
             created_at: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
                 ::std::string::String,
@@ -6180,6 +6340,10 @@ it now: it is never shown again.*/
         impl ::std::default::Default for CurrentSession {
             fn default() -> Self {
                 Self {
+                    amr: Err("no value supplied for amr".to_string()),
+                    authenticated_at: Err(
+                        "no value supplied for authenticated_at".to_string(),
+                    ),
                     created_at: Err("no value supplied for created_at".to_string()),
                     expires_at: Err("no value supplied for expires_at".to_string()),
                     id: Err("no value supplied for id".to_string()),
@@ -6187,6 +6351,32 @@ it now: it is never shown again.*/
             }
         }
         impl CurrentSession {
+            pub fn amr<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.amr = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for amr: {e}")
+                    });
+                self
+            }
+            pub fn authenticated_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.authenticated_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for authenticated_at: {e}"
+                        )
+                    });
+                self
+            }
             pub fn created_at<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
@@ -6228,6 +6418,8 @@ it now: it is never shown again.*/
                 value: CurrentSession,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
+                    amr: value.amr?,
+                    authenticated_at: value.authenticated_at?,
                     created_at: value.created_at?,
                     expires_at: value.expires_at?,
                     id: value.id?,
@@ -6237,9 +6429,71 @@ it now: it is never shown again.*/
         impl ::std::convert::From<super::CurrentSession> for CurrentSession {
             fn from(value: super::CurrentSession) -> Self {
                 Self {
+                    amr: Ok(value.amr),
+                    authenticated_at: Ok(value.authenticated_at),
                     created_at: Ok(value.created_at),
                     expires_at: Ok(value.expires_at),
                     id: Ok(value.id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CurrentSessionEnvelope {
+            data: ::std::result::Result<super::CurrentSession, ::std::string::String>,
+            success: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for CurrentSessionEnvelope {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    success: Err("no value supplied for success".to_string()),
+                }
+            }
+        }
+        impl CurrentSessionEnvelope {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::CurrentSession>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn success<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for success: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CurrentSessionEnvelope>
+        for super::CurrentSessionEnvelope {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CurrentSessionEnvelope,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    success: value.success?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CurrentSessionEnvelope>
+        for CurrentSessionEnvelope {
+            fn from(value: super::CurrentSessionEnvelope) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    success: Ok(value.success),
                 }
             }
         }
@@ -7458,6 +7712,169 @@ it now: it is never shown again.*/
         impl ::std::convert::From<super::EventSessionCreatedEvent>
         for EventSessionCreatedEvent {
             fn from(value: super::EventSessionCreatedEvent) -> Self {
+                Self {
+                    actor: Ok(value.actor),
+                    data: Ok(value.data),
+                    id: Ok(value.id),
+                    occurred_at: Ok(value.occurred_at),
+                    org_id: Ok(value.org_id),
+                    request_id: Ok(value.request_id),
+                    sequence: Ok(value.sequence),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct EventSessionReauthenticatedEvent {
+            actor: ::std::result::Result<super::EventActor, ::std::string::String>,
+            data: ::std::result::Result<super::SessionEventData, ::std::string::String>,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            occurred_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            org_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            sequence: ::std::result::Result<i64, ::std::string::String>,
+            type_: ::std::result::Result<
+                super::EventSessionReauthenticatedEventType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for EventSessionReauthenticatedEvent {
+            fn default() -> Self {
+                Self {
+                    actor: Err("no value supplied for actor".to_string()),
+                    data: Err("no value supplied for data".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    occurred_at: Err("no value supplied for occurred_at".to_string()),
+                    org_id: Err("no value supplied for org_id".to_string()),
+                    request_id: Err("no value supplied for request_id".to_string()),
+                    sequence: Err("no value supplied for sequence".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl EventSessionReauthenticatedEvent {
+            pub fn actor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EventActor>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.actor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for actor: {e}")
+                    });
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::SessionEventData>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn occurred_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.occurred_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for occurred_at: {e}")
+                    });
+                self
+            }
+            pub fn org_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.org_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for org_id: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+            pub fn sequence<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sequence = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sequence: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EventSessionReauthenticatedEventType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<EventSessionReauthenticatedEvent>
+        for super::EventSessionReauthenticatedEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: EventSessionReauthenticatedEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    actor: value.actor?,
+                    data: value.data?,
+                    id: value.id?,
+                    occurred_at: value.occurred_at?,
+                    org_id: value.org_id?,
+                    request_id: value.request_id?,
+                    sequence: value.sequence?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::EventSessionReauthenticatedEvent>
+        for EventSessionReauthenticatedEvent {
+            fn from(value: super::EventSessionReauthenticatedEvent) -> Self {
                 Self {
                     actor: Ok(value.actor),
                     data: Ok(value.data),
@@ -13255,6 +13672,70 @@ it now: it is never shown again.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct Reauthenticate {
+            password: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            totp_code: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for Reauthenticate {
+            fn default() -> Self {
+                Self {
+                    password: Ok(Default::default()),
+                    totp_code: Ok(Default::default()),
+                }
+            }
+        }
+        impl Reauthenticate {
+            pub fn password<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.password = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for password: {e}")
+                    });
+                self
+            }
+            pub fn totp_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.totp_code = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for totp_code: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Reauthenticate> for super::Reauthenticate {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Reauthenticate,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    password: value.password?,
+                    totp_code: value.totp_code?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Reauthenticate> for Reauthenticate {
+            fn from(value: super::Reauthenticate) -> Self {
+                Self {
+                    password: Ok(value.password),
+                    totp_code: Ok(value.totp_code),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct RecoveryCodes {
             recovery_codes: ::std::result::Result<
                 ::std::vec::Vec<::std::string::String>,
@@ -14114,6 +14595,14 @@ it now: it is never shown again.*/
         }
         #[derive(Clone, Debug)]
         pub struct SessionObject {
+            amr: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            authenticated_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
             created_at: ::std::result::Result<
                 ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
                 ::std::string::String,
@@ -14132,6 +14621,8 @@ it now: it is never shown again.*/
         impl ::std::default::Default for SessionObject {
             fn default() -> Self {
                 Self {
+                    amr: Ok(Default::default()),
+                    authenticated_at: Ok(Default::default()),
                     created_at: Ok(Default::default()),
                     expires_at: Ok(Default::default()),
                     id: Err("no value supplied for id".to_string()),
@@ -14141,6 +14632,34 @@ it now: it is never shown again.*/
             }
         }
         impl SessionObject {
+            pub fn amr<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.amr = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for amr: {e}")
+                    });
+                self
+            }
+            pub fn authenticated_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.authenticated_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for authenticated_at: {e}"
+                        )
+                    });
+                self
+            }
             pub fn created_at<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
@@ -14210,6 +14729,8 @@ it now: it is never shown again.*/
                 value: SessionObject,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
+                    amr: value.amr?,
+                    authenticated_at: value.authenticated_at?,
                     created_at: value.created_at?,
                     expires_at: value.expires_at?,
                     id: value.id?,
@@ -14221,11 +14742,157 @@ it now: it is never shown again.*/
         impl ::std::convert::From<super::SessionObject> for SessionObject {
             fn from(value: super::SessionObject) -> Self {
                 Self {
+                    amr: Ok(value.amr),
+                    authenticated_at: Ok(value.authenticated_at),
                     created_at: Ok(value.created_at),
                     expires_at: Ok(value.expires_at),
                     id: Ok(value.id),
                     revoked: Ok(value.revoked),
                     user_id: Ok(value.user_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SessionReauthenticatedEvent {
+            actor: ::std::result::Result<super::EventActor, ::std::string::String>,
+            data: ::std::result::Result<super::SessionEventData, ::std::string::String>,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            occurred_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            org_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            sequence: ::std::result::Result<i64, ::std::string::String>,
+        }
+        impl ::std::default::Default for SessionReauthenticatedEvent {
+            fn default() -> Self {
+                Self {
+                    actor: Err("no value supplied for actor".to_string()),
+                    data: Err("no value supplied for data".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    occurred_at: Err("no value supplied for occurred_at".to_string()),
+                    org_id: Err("no value supplied for org_id".to_string()),
+                    request_id: Err("no value supplied for request_id".to_string()),
+                    sequence: Err("no value supplied for sequence".to_string()),
+                }
+            }
+        }
+        impl SessionReauthenticatedEvent {
+            pub fn actor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EventActor>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.actor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for actor: {e}")
+                    });
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::SessionEventData>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn occurred_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.occurred_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for occurred_at: {e}")
+                    });
+                self
+            }
+            pub fn org_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.org_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for org_id: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+            pub fn sequence<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sequence = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sequence: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SessionReauthenticatedEvent>
+        for super::SessionReauthenticatedEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SessionReauthenticatedEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    actor: value.actor?,
+                    data: value.data?,
+                    id: value.id?,
+                    occurred_at: value.occurred_at?,
+                    org_id: value.org_id?,
+                    request_id: value.request_id?,
+                    sequence: value.sequence?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SessionReauthenticatedEvent>
+        for SessionReauthenticatedEvent {
+            fn from(value: super::SessionReauthenticatedEvent) -> Self {
+                Self {
+                    actor: Ok(value.actor),
+                    data: Ok(value.data),
+                    id: Ok(value.id),
+                    occurred_at: Ok(value.occurred_at),
+                    org_id: Ok(value.org_id),
+                    request_id: Ok(value.request_id),
+                    sequence: Ok(value.sequence),
                 }
             }
         }
@@ -22209,6 +22876,27 @@ let response = client.sign_out()
     pub fn sign_out(&self) -> builder::SignOut<'_> {
         builder::SignOut::new(self)
     }
+    /**Reauthenticate
+
+Proves again, with the password or a current TOTP code, that the signed-in user is at
+the keyboard: the session's `authenticated_at` becomes now (and `amr` says how), with
+the same token. Changing `primary_email`, `password` or the TOTP settings through
+`PATCH /v1/me` needs a session authenticated within `--reauth-window` (10 minutes by
+default) or a proof in that request; this is how a client gets there first. Each
+attempt counts toward the sign-in limits, and a wrong one toward the lockout. Records
+`session.reauthenticated`.
+
+Sends a `POST` request to `/v1/sessions/current/reauthenticate`
+
+```ignore
+let response = client.reauthenticate()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn reauthenticate(&self) -> builder::Reauthenticate<'_> {
+        builder::Reauthenticate::new(self)
+    }
     /**List teams
 
 The teams of the caller's organization in creation order, one page at a time. Needs
@@ -24761,6 +25449,168 @@ pub mod builder {
                     )
                 }
                 414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::reauthenticate`]
+
+[`Client::reauthenticate`]: super::Client::reauthenticate*/
+    #[derive(Debug, Clone)]
+    pub struct Reauthenticate<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::Reauthenticate, String>,
+    }
+    impl<'a> Reauthenticate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::Reauthenticate>,
+            <V as std::convert::TryInto<
+                types::Reauthenticate,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `Reauthenticate` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::Reauthenticate,
+            ) -> types::builder::Reauthenticate,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/sessions/current/reauthenticate`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::CurrentSessionEnvelope>,
+            Error<types::ErrorEnvelope>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::Reauthenticate::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/sessions/current/reauthenticate", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "reauthenticate",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -29078,6 +29928,8 @@ pub enum ErrorCode {
     InsufficientScope,
     ///`FIELD_NOT_WRITABLE`
     FieldNotWritable,
+    ///`REAUTHENTICATION_REQUIRED`
+    ReauthenticationRequired,
     ///`NOT_FOUND`
     NotFound,
     ///`MALFORMED_REQUEST`
@@ -29169,6 +30021,7 @@ impl ErrorCode {
             Self::Forbidden => "FORBIDDEN",
             Self::InsufficientScope => "INSUFFICIENT_SCOPE",
             Self::FieldNotWritable => "FIELD_NOT_WRITABLE",
+            Self::ReauthenticationRequired => "REAUTHENTICATION_REQUIRED",
             Self::NotFound => "NOT_FOUND",
             Self::MalformedRequest => "MALFORMED_REQUEST",
             Self::ImmutableField => "IMMUTABLE_FIELD",
@@ -29221,6 +30074,7 @@ impl ::std::convert::From<&str> for ErrorCode {
             "FORBIDDEN" => Self::Forbidden,
             "INSUFFICIENT_SCOPE" => Self::InsufficientScope,
             "FIELD_NOT_WRITABLE" => Self::FieldNotWritable,
+            "REAUTHENTICATION_REQUIRED" => Self::ReauthenticationRequired,
             "NOT_FOUND" => Self::NotFound,
             "MALFORMED_REQUEST" => Self::MalformedRequest,
             "IMMUTABLE_FIELD" => Self::ImmutableField,

@@ -45,8 +45,8 @@ pub fn add(op: &mut Map<String, Value>) {
 }
 
 /// Codes that only the operations naming them carry, never listed by default:
-/// `MAILER_NOT_CONFIGURED` (a 503 of the operations that send mail) and `MFA_REQUIRED` (a 401
-/// of sign-in).
+/// `MAILER_NOT_CONFIGURED` (a 503 of the operations that send mail), `MFA_REQUIRED` (a 401
+/// of sign-in) and `REAUTHENTICATION_REQUIRED` (a 403 of `PATCH /v1/me`).
 pub(super) fn only_where_named(code: ErrorCode) -> bool {
     matches!(
         code,
@@ -127,6 +127,10 @@ fn typical(code: ErrorCode) -> Typical {
         InsufficientScope => (
             "this call needs the users:write scope",
             Some(("scope", "users:write")),
+        ),
+        ReauthenticationRequired => (
+            "this change needs a recent sign-in: reauthenticate (POST /v1/sessions/current/reauthenticate) or send current_password (or totp_code when two-factor authentication is on)",
+            Some(("max_age", "600")),
         ),
         FieldNotWritable => (
             "not writable by this principal: role",

@@ -69,6 +69,7 @@ pub fn body(operation_id: &str) -> Option<Value> {
         "redeemTicket" => json!({"token": TICKET_TOKEN, "type": "verify_email"}),
         // A code of the demo admin's authenticator, once 2FA is on: 403 until then.
         "regenerateRecoveryCodes" => json!({"totp_code": "123456"}),
+        "reauthenticate" => json!({"password": DEMO_ADMIN_PASSWORD}),
         "signIn" => json!({
             "org_id": DEMO_ORG_ID,
             "email": DEMO_ADMIN_EMAIL,
