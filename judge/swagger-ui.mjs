@@ -340,8 +340,10 @@ try {
   // Sign back in: the password alone is not enough any more; with a fresh code it is.
   const withoutCode = await tryItOut("signIn", "POST", "/v1/sessions", JSON.stringify(signIn));
   expect(
-    withoutCode.status === 401 && withoutCode.shown === "401",
-    "sign in without a TOTP code is 401",
+    withoutCode.status === 401 &&
+      withoutCode.shown === "401" &&
+      withoutCode.json?.error?.code === "MFA_REQUIRED",
+    "sign in without a TOTP code is 401 MFA_REQUIRED",
     withoutCode,
   );
   // The code of the step after the current one: later than the one enrolment used (each step

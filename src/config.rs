@@ -79,6 +79,12 @@ pub struct Config {
     /// How long a lockout lasts: seconds, or a number with `s`, `m`, `h` or `d`.
     #[arg(long, env = "USERS_API_LOCKOUT_DURATION", default_value = "15m", value_parser = parse_duration)]
     pub lockout_duration: Duration,
+    /// How recent a session's authentication must be to change `primary_email`, `password` or
+    /// the TOTP settings through `/v1/me` without proving it again in the request (sign-in, or
+    /// `POST /v1/sessions/current/reauthenticate`): seconds, or a number with `s`, `m`, `h` or
+    /// `d`.
+    #[arg(long, env = "USERS_API_REAUTH_WINDOW", default_value = "10m", value_parser = parse_duration)]
+    pub reauth_window: Duration,
     /// How long expired or revoked sessions, and expired, redeemed or superseded one-time
     /// tickets, are kept (for audit) before the sweeper deletes them: seconds, or a number
     /// with `s`, `m`, `h` or `d`.

@@ -42,10 +42,17 @@ macro_rules! error_codes {
 error_codes! {
     /// Missing, malformed, expired or revoked credentials.
     Unauthorized = "UNAUTHORIZED" => UNAUTHORIZED,
+    /// Sign-in only: the password was right and the account could sign in, but two-factor
+    /// authentication is on and neither `totp_code` nor `recovery_code` was sent.
+    MfaRequired = "MFA_REQUIRED" => UNAUTHORIZED,
     Forbidden = "FORBIDDEN" => FORBIDDEN,
     /// The credential lacks a scope the operation needs.
     InsufficientScope = "INSUFFICIENT_SCOPE" => FORBIDDEN,
     FieldNotWritable = "FIELD_NOT_WRITABLE" => FORBIDDEN,
+    /// A sensitive change through `/v1/me` (`primary_email`, `password`, TOTP settings) from a
+    /// session not authenticated within `--reauth-window`, without a proof in the request;
+    /// `details.max_age` is the window in seconds.
+    ReauthenticationRequired = "REAUTHENTICATION_REQUIRED" => FORBIDDEN,
     NotFound = "NOT_FOUND" => NOT_FOUND,
     /// Bad JSON, a wrong JSON type, an unknown field or a value outside a documented enum.
     MalformedRequest = "MALFORMED_REQUEST" => BAD_REQUEST,
@@ -168,6 +175,28 @@ impl ApiError {
     /// Missing, malformed, expired or revoked credentials; deliberately says no more than that.
     pub fn unauthorized() -> Self {
         Self::new(ErrorCode::Unauthorized, "missing or invalid credentials")
+    }
+
+    /// Sign-in with the right password of an account with 2FA on, without a code.
+    pub fn mfa_required() -> Self {
+        Self::new(
+            ErrorCode::MfaRequired,
+            "two-factor authentication is on: send totp_code or recovery_code",
+        )
+    }
+
+    /// A sensitive change from a session authenticated longer than `max_age` ago.
+    pub fn reauthentication_required(max_age: chrono::TimeDelta) -> Self {
+        let seconds = max_age.num_seconds().to_string();
+        Self::new(
+            ErrorCode::ReauthenticationRequired,
+            "this change needs a recent sign-in: reauthenticate (POST /v1/sessions/current/reauthenticate) or send current_password (or totp_code when two-factor authentication is on)",
+        )
+        .with_field(FieldError::new(
+            "max_age",
+            ErrorCode::ReauthenticationRequired,
+            seconds,
+        ))
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {

@@ -140,6 +140,8 @@ pub async fn run(config: &Config) -> Result<()> {
         duration: chrono::TimeDelta::from_std(config.lockout_duration)
             .unwrap_or(chrono::TimeDelta::MAX),
     };
+    state.reauth_window =
+        chrono::TimeDelta::from_std(config.reauth_window).unwrap_or(chrono::TimeDelta::MAX);
     publish_signing_key(&state.db, &state.tokens, &config.tokens).await?;
     fleet::spawn_refresh(state.db.clone(), state.tokens.clone());
     let (listener, local) = bind(&config.addr).await?;

@@ -30,7 +30,13 @@ pub struct AppState {
     pub redirect_origins: Vec<String>,
     /// `--lockout-threshold` and `--lockout-duration` (off by default).
     pub lockout: Lockout,
+    /// `--reauth-window`: how recent a session's authentication must be for sensitive changes
+    /// through `/v1/me` without a proof in the request.
+    pub reauth_window: chrono::TimeDelta,
 }
+
+/// The default `--reauth-window`.
+pub const REAUTH_WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
 
 impl AppState {
     pub fn new(db: Db, tokens: Tokens, secrets: SecretKeys, limits: SignInLimits) -> Self {
@@ -43,6 +49,7 @@ impl AppState {
             mailer: None,
             redirect_origins: Vec::new(),
             lockout: Lockout::default(),
+            reauth_window: REAUTH_WINDOW,
         }
     }
 

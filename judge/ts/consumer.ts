@@ -186,6 +186,18 @@ const wrong = await anonymousClient.POST("/v1/sessions", {
 });
 check(wrong.response.status === 401, "a wrong password is 401", wrong.response.status);
 check(wrong.error?.error.code === "UNAUTHORIZED", "code UNAUTHORIZED", wrong.error);
+// What a sign-in form does with a 401: `MFA_REQUIRED` means the password was right and the
+// account has 2FA on, so it asks for the authenticator's code (or a recovery code) and sends
+// the same request again with `totp_code` (or `recovery_code`); any other 401 is "wrong e-mail
+// or password", whatever was wrong.
+function signInNextStep(error: ErrorEnvelope | undefined): "ask_for_code" | "wrong_credentials" {
+  return error?.error.code === "MFA_REQUIRED" ? "ask_for_code" : "wrong_credentials";
+}
+check(
+  signInNextStep(wrong.error) === "wrong_credentials",
+  "a wrong password is not MFA_REQUIRED",
+  wrong.error,
+);
 
 // The new token works, and lists the user's sessions: this one is current, TOKEN's is there.
 const signedInUser = createUsersApiClient({ baseUrl, token: session.token });

@@ -145,7 +145,9 @@ pub struct AdminFields {
     pub password_hash: MaybeUndefined<String>,
     /// A TOTP secret (RFC 6238: HMAC-SHA1, 6 digits, 30 s) as standard base64 of 16–128
     /// bytes, imported without a code: sign-in then needs a code. `null` turns two-factor
-    /// authentication off. Never returned.
+    /// authentication off. Never returned. Any change deletes the user's recovery codes; an
+    /// imported secret comes with none (the user issues a set with
+    /// `POST /v1/me/recovery-codes`).
     #[oai(nullable)]
     pub totp_secret_base64: MaybeUndefined<String>,
 }
@@ -177,7 +179,9 @@ pub struct MePatch {
     /// stored. From an authenticator's base32 secret: `echo -n SECRET | base32 -d | base64`.
     /// `null` with a current `totp_code` turns it off (403 without a valid code). To replace a
     /// secret, turn 2FA off first. The secret is never returned; `otp_auth_enabled` says
-    /// whether 2FA is on.
+    /// whether 2FA is on. Turning it on returns, in this response only, 10 recovery codes
+    /// (`recovery_codes`), each good for one sign-in in place of a TOTP code; turning it off
+    /// deletes them.
     #[oai(nullable)]
     pub totp_secret_base64: MaybeUndefined<String>,
     /// Six digits from the authenticator, proving the secret being enrolled or removed. Each

@@ -118,6 +118,22 @@ pub struct LockData {
     pub failed_sign_ins: i32,
 }
 
+/// The user whose recovery codes were replaced.
+#[derive(Debug, Clone, Object)]
+pub struct RecoveryCodesObject {
+    /// The user's id.
+    pub id: UserId,
+    /// Unused codes after the change (the codes themselves are never in an event).
+    pub recovery_codes_remaining: i64,
+}
+
+/// A new set of TOTP recovery codes.
+#[derive(Debug, Clone, Object)]
+pub struct RecoveryCodesData {
+    /// The user.
+    pub object: RecoveryCodesObject,
+}
+
 /// A session as its events show it.
 #[derive(Debug, Clone, Object)]
 pub struct SessionObject {
@@ -134,6 +150,12 @@ pub struct SessionObject {
     /// `true` (`session.revoked`).
     #[oai(skip_serializing_if_is_none)]
     pub revoked: Option<bool>,
+    /// When the user last proved who they are in it (`session.reauthenticated`).
+    #[oai(skip_serializing_if_is_none)]
+    pub authenticated_at: Option<Timestamp>,
+    /// How (`session.created`, `session.reauthenticated`): `pwd`, `otp`, `recovery`.
+    #[oai(skip_serializing_if_is_none)]
+    pub amr: Option<Vec<String>>,
 }
 
 /// The session.
@@ -262,7 +284,8 @@ event_schemas! {
     UserReactivatedEvent(UserEventData) = "user.reactivated": "A suspended user was made active.",
     UserPasswordChangedEvent(UserEventData) = "user.password_changed": "A user's password was set, changed or removed.",
     UserTotpEnabledEvent(UserEventData) = "user.totp_enabled": "Two-factor authentication was turned on (or its secret replaced).",
-    UserTotpDisabledEvent(UserEventData) = "user.totp_disabled": "Two-factor authentication was turned off.",
+    UserTotpDisabledEvent(UserEventData) = "user.totp_disabled": "Two-factor authentication was turned off (its recovery codes with it).",
+    UserRecoveryCodesRegeneratedEvent(RecoveryCodesData) = "user.recovery_codes_regenerated": "The user replaced their TOTP recovery codes (`POST /v1/me/recovery-codes`); the old ones no longer work.",
     UserEmailVerifiedEvent(UserEventData) = "user.email_verified": "A user proved their address by redeeming a `verify_email` ticket (with `user.updated`).",
     UserEmailChangedEvent(UserEventData) = "user.email_changed": "A user moved to a new, verified address by redeeming a `change_email` ticket (with `user.updated`).",
     UserEmailChangeRequestedEvent(UserEventData) = "user.email_change_requested": "A user asked to move to a new address through `PATCH /v1/me` while users-api sends mail (with `user.updated`): it is `object.pending_email` until the `change_email` ticket mailed to it is redeemed (then `user.email_changed`).",
@@ -272,6 +295,7 @@ event_schemas! {
     UserUnlockedEvent(LockData) = "user.unlocked": "An administrator unlocked the account (`POST /v1/users/{user_id}/unlock`).",
     SessionCreatedEvent(SessionEventData) = "session.created": "A user signed in.",
     SessionRevokedEvent(SessionEventData) = "session.revoked": "A user signed out, or revoked one of their sessions.",
+    SessionReauthenticatedEvent(SessionEventData) = "session.reauthenticated": "A user proved who they are again in a session (`POST /v1/sessions/current/reauthenticate`); `object.authenticated_at` moved.",
     SessionSignInFailedEvent(SignInFailedData) = "session.sign_in_failed": "A sign-in was refused (audit only: webhooks get it only when they name it).",
     TeamCreatedEvent(TeamEventData) = "team.created": "A team was created.",
     TeamUpdatedEvent(TeamEventData) = "team.updated": "A team was renamed.",

@@ -41,6 +41,14 @@ pub struct CurrentSession {
     pub created_at: Timestamp,
     /// When its token stops working, unless revoked before.
     pub expires_at: Timestamp,
+    /// When the user last proved who they are in this session: at sign-in, or with
+    /// `POST /v1/sessions/current/reauthenticate`. Changing `primary_email`, `password` or the
+    /// TOTP settings through `/v1/me` needs this within `--reauth-window` (10 minutes by
+    /// default), or a proof in the request itself.
+    pub authenticated_at: Timestamp,
+    /// How they proved it then (RFC 8176 names): `pwd` (password), `otp` (a TOTP code),
+    /// `recovery` (a recovery code). A sign-in with 2FA lists `pwd` and the second factor.
+    pub amr: Vec<String>,
 }
 
 impl CurrentSession {
@@ -49,6 +57,8 @@ impl CurrentSession {
             id: session.id,
             created_at: Timestamp::from(session.created_at),
             expires_at: Timestamp::from(session.expires_at),
+            authenticated_at: Timestamp::from(session.authenticated_at),
+            amr: session.amr.split_whitespace().map(str::to_owned).collect(),
         }
     }
 }

@@ -45,7 +45,7 @@ error_responses!(GetMeError {
 error_responses!(PatchMeError {
     400 => BadRequest: "`MALFORMED_REQUEST` (not JSON, wrong JSON types, unknown fields) or `IMMUTABLE_FIELD`.",
     401 => Unauthorized: "Missing, malformed, expired or revoked credentials.",
-    403 => Forbidden: "`FORBIDDEN` for an API key, a missing or wrong `current_password`, or a missing, wrong or reused `totp_code` when turning 2FA off; `FIELD_NOT_WRITABLE` for fields the user may not write.",
+    403 => Forbidden: "`FORBIDDEN` for an API key, a missing or wrong `current_password`, or a missing, wrong or reused `totp_code` when turning 2FA off; `FIELD_NOT_WRITABLE` for fields the user may not write; `REAUTHENTICATION_REQUIRED` for a change of `primary_email`, `password` or the TOTP settings from a session not authenticated within `--reauth-window` (`details.max_age`, in seconds) and without `current_password` (or, with 2FA on, `totp_code`) in the request.",
     409 => Conflict: "`EMAIL_TAKEN`: another user of the organization has this address (the new `primary_email`, whether it is changed at once or waits for its confirmation).",
     412 => PreconditionFailed: "`If-Match` does not match the current `ETag`; nothing was changed.",
     413 => PayloadTooLarge: "The body is larger than 256 KiB.",
@@ -72,7 +72,7 @@ impl MeApi {
     ) -> Result<MeResponse, GetMeError> {
         let (user, session, rows) =
             crate::auth::authenticate_me(&state.db, &state.tokens, &auth.0.token).await?;
-        Ok(me_response(user, session, rows)?)
+        Ok(me_response(user, session, rows, None)?)
     }
 
     /// Update the current user
@@ -80,7 +80,8 @@ impl MeApi {
     /// Partial update with PATCH semantics: absent fields are unchanged, `null` clears a
     /// nullable field, `{}` is a no-op that returns the current state. All or nothing. Send
     /// `If-Match` with the `ETag` of a previous response to refuse the change (412) if the
-    /// user changed since. The response is the whole updated user. On a server that sends
+    /// user changed since. The response is the whole updated user; the one that turns
+    /// two-factor authentication on also carries the new `recovery_codes`, shown only there. On a server that sends
     /// mail, a new `primary_email` is not swapped in: it becomes `pending_email` until the
     /// user confirms it from the message sent there (see `primary_email`).
     #[oai(path = "/v1/me", method = "patch", operation_id = "patchMe")]
@@ -101,11 +102,14 @@ impl MeApi {
             session_id: session.id,
             throttle: &state.sign_in_throttle,
             address: client.0.0,
+            authenticated_at: session.authenticated_at,
+            reauth_window: state.reauth_window,
         };
         let events = super::user_events(Actor::User(user.id));
-        let user = users::update_me(&state, &events, &user, &prover, input, expected).await?;
+        let (user, recovery_codes) =
+            users::update_me(&state, &events, &user, &prover, input, expected).await?;
         let rows = me::load(&state.db, &user).await?;
-        Ok(me_response(user, session, rows)?)
+        Ok(me_response(user, session, rows, recovery_codes)?)
     }
 }
 
@@ -113,6 +117,7 @@ pub(super) fn me_response(
     user: User,
     session: Session,
     rows: MeRows,
+    recovery_codes: Option<Vec<String>>,
 ) -> Result<MeResponse, ApiError> {
     let MeRows {
         org,
@@ -120,6 +125,7 @@ pub(super) fn me_response(
         selected_team,
         active_sessions,
         pending_email,
+        recovery_codes_remaining,
     } = rows;
     let extras = Extras {
         selected_team,
@@ -148,6 +154,8 @@ pub(super) fn me_response(
             .collect(),
         session: CurrentSession::of(&session),
         pending_email,
+        recovery_codes_remaining,
+        recovery_codes,
     };
     Ok(MeResponse::Ok(Json(me.into()), etag))
 }

@@ -25,6 +25,7 @@ mod routes;
 mod self_service;
 mod sessions;
 mod spec;
+mod step_up;
 mod teams;
 mod tickets;
 mod user_access;
@@ -143,6 +144,7 @@ type Apis = (
     self_service::EmailVerificationApi,
     sessions::SessionsApi,
     self_service::PasswordResetsApi,
+    step_up::StepUpApi,
     users::UsersApi,
     user_access::UserAccessApi,
     tickets::TicketsApi,
@@ -161,6 +163,7 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
             self_service::EmailVerificationApi,
             sessions::SessionsApi,
             self_service::PasswordResetsApi,
+            step_up::StepUpApi,
             users::UsersApi,
             user_access::UserAccessApi,
             tickets::TicketsApi,

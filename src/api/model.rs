@@ -195,6 +195,15 @@ pub struct Me {
     /// waiting. The primary address, and sign-in with it, stay as they are meanwhile.
     #[oai(nullable)]
     pub pending_email: Option<EmailAddress>,
+    /// How many unused TOTP recovery codes the user has left (each works once, in place of
+    /// `totp_code` at sign-in); `null` when two-factor authentication is off.
+    #[oai(nullable)]
+    pub recovery_codes_remaining: Option<i64>,
+    /// Only in the response of the `PATCH /v1/me` that turned two-factor authentication on:
+    /// the 10 new recovery codes (`xxxx-xxxx-xx`), shown this once and stored only as hashes.
+    /// Absent from every other response.
+    #[oai(skip_serializing_if_is_none)]
+    pub recovery_codes: Option<Vec<String>>,
 }
 
 pub fn metadata(stored: &str) -> Result<BTreeMap<String, Value>, ApiError> {

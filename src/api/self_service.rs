@@ -206,6 +206,6 @@ impl EmailVerificationApi {
         self_service::confirm_verification(&state, super::user_events, &user, &code).await?;
         let user = users::find(&state.db, &user.org_id, &user.id).await?;
         let rows = me::load(&state.db, &user).await?;
-        Ok(me_response(user, session, rows)?)
+        Ok(me_response(user, session, rows, None)?)
     }
 }

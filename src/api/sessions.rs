@@ -39,6 +39,13 @@ pub struct SignIn {
     /// in once. Leave it out when 2FA is off (`null` is not a code: 400).
     #[oai(validator(min_length = 6, max_length = 6))]
     pub totp_code: MaybeUndefined<String>,
+    /// One of the user's TOTP recovery codes (`xxxx-xxxx-xx`, lower case, as issued when 2FA
+    /// was turned on), in place of `totp_code` when the authenticator is lost. Each works once;
+    /// a wrong or used one is the same 401 as a wrong password and counts toward the sign-in
+    /// limits and the lockout like a wrong TOTP code. Another shape is a 400; sending both
+    /// `totp_code` and `recovery_code` is a 400. Ignored, like `totp_code`, when 2FA is off.
+    #[oai(validator(pattern = "^[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{2}$"))]
+    pub recovery_code: MaybeUndefined<String>,
 }
 
 /// A new session and the token that carries it.
@@ -84,8 +91,8 @@ pub enum SessionListResponse {
 }
 
 error_responses!(SignInError {
-    400 => BadRequest: "`MALFORMED_REQUEST`: not JSON, wrong JSON types, unknown or missing fields.",
-    401 => Unauthorized: "Wrong organization, e-mail, password or TOTP code; a suspended user; or a user who cannot sign in with a password. One answer for all, by design.",
+    400 => BadRequest: "`MALFORMED_REQUEST`: not JSON, wrong JSON types, unknown or missing fields; a `recovery_code` of another shape, or both `totp_code` and `recovery_code`.",
+    401 => Unauthorized: "`UNAUTHORIZED`: wrong organization, e-mail, password, TOTP code or recovery code; a locked or suspended user; or a user who cannot sign in with a password. One answer for all, by design. `MFA_REQUIRED`: the password is right and the account could sign in, but two-factor authentication is on and no code was sent; send the request again with `totp_code` (or `recovery_code`). Only the right password reaches it, so it reveals nothing a wrong one does not, and it does not count toward the lockout.",
     413 => PayloadTooLarge: "The body is larger than 256 KiB.",
     415 => UnsupportedMediaType: "The body is not `application/json`.",
     429 => TooManyRequests: "`RATE_LIMITED`: too many attempts for this account or from this address; retry after `Retry-After` seconds.", header "Retry-After",
@@ -117,9 +124,10 @@ impl SessionsApi {
     /// Sign in
     ///
     /// Starts a session for a user of `org_id` with their primary e-mail address and password,
-    /// plus `totp_code` when two-factor authentication is on. Refused (401, one message for
-    /// every reason) for wrong credentials, suspended users and users with
-    /// `primary_email_auth_enabled: false`. Attempts are limited per account and per client
+    /// plus `totp_code` when two-factor authentication is on. Refused (401 `UNAUTHORIZED`, one
+    /// message for every reason) for wrong credentials, locked or suspended users and users with
+    /// `primary_email_auth_enabled: false`. The right password of a user with 2FA on, sent
+    /// without a code, answers 401 `MFA_REQUIRED` instead, so a client knows to ask for one. Attempts are limited per account and per client
     /// address (429 with `Retry-After`). A password hash imported from another system is
     /// upgraded to argon2id here.
     #[oai(
@@ -139,10 +147,16 @@ impl SessionsApi {
             email,
             password,
             totp_code,
+            recovery_code,
         } = body.0;
         if totp_code.is_null() {
             let reason = "must be six digits; leave it out when two-factor authentication is off";
             let field = FieldError::new("totp_code", ErrorCode::MalformedRequest, reason);
+            return Err(ApiError::malformed_fields(reason, vec![field]).into());
+        }
+        if recovery_code.is_null() || (recovery_code.is_value() && totp_code.is_value()) {
+            let reason = "a recovery code, in place of totp_code: send one of them, not both";
+            let field = FieldError::new("recovery_code", ErrorCode::MalformedRequest, reason);
             return Err(ApiError::malformed_fields(reason, vec![field]).into());
         }
         let attempt = sign_in::Attempt {
@@ -150,6 +164,7 @@ impl SessionsApi {
             email: &email,
             password: &password,
             totp_code: totp_code.as_opt_deref().flatten(),
+            recovery_code: recovery_code.as_opt_deref().flatten(),
             address: client.0.0,
             request_id: super::request_id(),
         };

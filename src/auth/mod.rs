@@ -8,6 +8,7 @@ pub mod access;
 pub mod fleet;
 pub mod keys;
 pub mod password;
+pub mod recovery;
 pub mod reseal;
 pub mod secrets;
 pub mod sign_in;
@@ -269,6 +270,8 @@ pub fn new_session(user_id: &UserId, lifetime: Duration) -> Session {
         expires_at: now + lifetime,
         revoked_at: None,
         last_active_at: now,
+        authenticated_at: now,
+        amr: "pwd".into(),
     }
 }
 

@@ -2,13 +2,16 @@
 //! on. Every failure is the same 401 whatever was wrong, after the same password work, so neither
 //! the answer nor its timing tells whether an account exists. Attempts are limited per account
 //! and per client address before anything is read; with `--lockout-threshold`, failed attempts
-//! in a row lock the account (`db::lockout`), with the same 401.
+//! in a row lock the account (`db::lockout`), with the same 401. The one other answer is
+//! `MFA_REQUIRED` (401): the right password of an account that could sign in, with 2FA on and
+//! no code sent.
 
 use std::net::IpAddr;
 
 use super::{
     new_session,
     password::{self, Verdict},
+    recovery,
     throttle::account_key,
     totp,
 };
@@ -16,7 +19,7 @@ use crate::{
     db::{
         events, lockout,
         models::{Session, User},
-        sessions, users,
+        recovery_codes, sessions, users,
     },
     domain::{EmailAddress, OrgId, UserId, UserStatus},
     error::ApiError,
@@ -30,6 +33,8 @@ pub struct Attempt<'a> {
     pub email: &'a str,
     pub password: &'a str,
     pub totp_code: Option<&'a str>,
+    /// A recovery code in place of `totp_code` (not both: the edge refuses that).
+    pub recovery_code: Option<&'a str>,
     /// Where the attempt comes from, for the per-address limit.
     pub address: IpAddr,
     /// The request's `X-Request-Id`, for the events it causes.
@@ -47,6 +52,7 @@ pub async fn sign_in(
         email,
         password,
         totp_code,
+        recovery_code,
         address,
         request_id,
     } = attempt;
@@ -111,25 +117,42 @@ pub async fn sign_in(
     if !user.primary_email_auth_enabled {
         return Err(refuse(Some(user.id), SignInFailure::EmailSignInDisabled).await);
     }
+    // How the user proved who they are (the session's `amr`).
+    let mut amr = "pwd";
     if let Some(secret) = &user.totp_secret {
-        let step = totp_code.and_then(|code| {
-            state
-                .secrets
-                .check_totp(&user.id, secret, code, totp::unix_now())
-        });
-        let accepted = match step {
-            Some(step) => sessions::consume_totp_step(&state.db, &user.id, step).await?,
-            None => false,
+        // Only the right password of an account that could otherwise sign in gets here, so
+        // this answer tells nothing a wrong password does not; it is no failure and does not
+        // count toward the lockout.
+        let (accepted, failure) = match (totp_code, recovery_code) {
+            (None, None) => return Err(ApiError::mfa_required()),
+            (Some(code), _) => {
+                let step = state
+                    .secrets
+                    .check_totp(&user.id, secret, code, totp::unix_now());
+                let accepted = match step {
+                    Some(step) => sessions::consume_totp_step(&state.db, &user.id, step).await?,
+                    None => false,
+                };
+                amr = "pwd otp";
+                (accepted, SignInFailure::WrongTotpCode)
+            }
+            (None, Some(code)) => {
+                let spent =
+                    recovery_codes::spend(&state.db, &user.id, &recovery::hash(code), now).await?;
+                amr = "pwd recovery";
+                (spent, SignInFailure::WrongRecoveryCode)
+            }
         };
         if !accepted {
-            return Err(failed(user, SignInFailure::WrongTotpCode).await);
+            return Err(failed(user, failure).await);
         }
     }
     let upgraded = match rehash {
         true => Some(password::hash(password).await?),
         false => None,
     };
-    let session = new_session(&user.id, state.tokens.lifetime());
+    let mut session = new_session(&user.id, state.tokens.lifetime());
+    session.amr = amr.into();
     let created = session_events::created(user.org_id, &session, request_id.clone());
     sessions::start(
         &state.db,
@@ -141,4 +164,68 @@ pub async fn sign_in(
     .await?;
     let token = state.tokens.issue(&session, &user.org_id)?;
     Ok((session, token))
+}
+
+/// What a reauthentication proves with.
+#[derive(Debug, Clone, Copy)]
+pub enum Proof<'a> {
+    Password(&'a str),
+    TotpCode(&'a str),
+}
+
+/// `POST /v1/sessions/current/reauthenticate`: `user` proves who they are again in `session`,
+/// which moves its `authenticated_at` (no new token). The attempt is taken from the sign-in
+/// limits (429 past them) and a wrong proof counts toward the lockout as a failed sign-in
+/// does; it answers 403 (the session itself is fine). A locked account is refused without
+/// counting.
+pub async fn reauthenticate(
+    state: &AppState,
+    user: &User,
+    session: &Session,
+    proof: Proof<'_>,
+    address: IpAddr,
+    request_id: Option<String>,
+) -> Result<Session, ApiError> {
+    let user_id = user.id.to_string();
+    let email_key = user.primary_email_key.as_deref().unwrap_or(&user_id);
+    state
+        .sign_in_throttle
+        .attempt(&account_key(&user.org_id, email_key), address)
+        .await?;
+    let now = crate::db::now();
+    let wrong = || ApiError::forbidden("the password or code is wrong");
+    let locked = user.locked_until.is_some_and(|until| until > now);
+    let (right, amr) = match proof {
+        Proof::Password(password) => {
+            let stored = user.password_hash.as_deref();
+            let verdict = password::verify(password, stored).await?;
+            (stored.is_some() && verdict != Verdict::Wrong, "pwd")
+        }
+        Proof::TotpCode(code) => {
+            let step = user.totp_secret.as_ref().and_then(|secret| {
+                state
+                    .secrets
+                    .check_totp(&user.id, secret, code, totp::unix_now())
+            });
+            let accepted = match step {
+                Some(step) if !locked => {
+                    sessions::consume_totp_step(&state.db, &user.id, step).await?
+                }
+                _ => false,
+            };
+            (accepted, "otp")
+        }
+    };
+    if locked {
+        return Err(wrong());
+    }
+    if !right {
+        let lock = |until, count| {
+            session_events::locked(user.org_id, &user.id, until, count, request_id.clone())
+        };
+        lockout::record_failure(&state.db, &user.id, state.lockout, now, lock).await?;
+        return Err(wrong());
+    }
+    let event = session_events::reauthenticated(user.org_id, session, now, amr, request_id);
+    sessions::reauthenticate(&state.db, &session.id, &user.id, now, amr, &[event]).await
 }

@@ -28,6 +28,8 @@ pub struct MeRows {
     /// The address of the user's live `change_email` ticket, if any: the change of address
     /// waiting to be confirmed.
     pub pending_email: Option<EmailAddress>,
+    /// Unused TOTP recovery codes; `None` when 2FA is off.
+    pub recovery_codes_remaining: Option<i64>,
 }
 
 /// The queries after the user row: teams, selected team, live sessions. Expanded inside `read!`
@@ -63,7 +65,17 @@ macro_rules! rest_of_me {
             .get_result($conn)
             .await?;
         let pending_email = pending_email!($conn, &user.id, $now);
-        (teams, selected_team, active_sessions, pending_email)
+        let recovery_codes_remaining = match &user.totp_secret {
+            Some(_) => Some(super::recovery_codes::count_remaining!($conn, &user.id)),
+            None => None,
+        };
+        (
+            teams,
+            selected_team,
+            active_sessions,
+            pending_email,
+            recovery_codes_remaining,
+        )
     }};
 }
 
@@ -129,10 +141,11 @@ pub async fn load_with_session(
                 selected_team: None,
                 active_sessions: 0,
                 pending_email: None,
+                recovery_codes_remaining: None,
             };
             return Ok(Some((session, user, rows)));
         }
-        let (teams, selected_team, active_sessions, pending_email) =
+        let (teams, selected_team, active_sessions, pending_email, recovery_codes_remaining) =
             rest_of_me!(conn, &user, counted_at);
         Ok(Some((
             session,
@@ -143,6 +156,7 @@ pub async fn load_with_session(
                 selected_team,
                 active_sessions,
                 pending_email,
+                recovery_codes_remaining,
             },
         )))
     })
@@ -157,7 +171,7 @@ pub async fn load(db: &Db, user: &User) -> Result<MeRows, ApiError> {
             .select(Organization::as_select())
             .get_result(conn)
             .await?;
-        let (teams, selected_team, active_sessions, pending_email) =
+        let (teams, selected_team, active_sessions, pending_email, recovery_codes_remaining) =
             rest_of_me!(conn, user, counted_at);
         Ok(MeRows {
             org,
@@ -165,6 +179,7 @@ pub async fn load(db: &Db, user: &User) -> Result<MeRows, ApiError> {
             selected_team,
             active_sessions,
             pending_email,
+            recovery_codes_remaining,
         })
     })
 }

@@ -96,6 +96,7 @@ pub mod orgs;
 pub mod password_reset;
 mod pool;
 mod postgres;
+pub mod recovery_codes;
 pub mod retention;
 pub mod schema;
 pub mod sealed_secrets;

@@ -140,6 +140,11 @@ pub struct Session {
     pub expires_at: NaiveDateTime,
     pub revoked_at: Option<NaiveDateTime>,
     pub last_active_at: NaiveDateTime,
+    /// When the user last proved who they are in this session: sign-in, or a
+    /// reauthentication (`--reauth-window`).
+    pub authenticated_at: NaiveDateTime,
+    /// How (`Amr`): space-separated `pwd`, `otp`, `recovery`.
+    pub amr: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]

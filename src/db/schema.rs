@@ -75,6 +75,8 @@ diesel::table! {
         expires_at -> Timestamp,
         revoked_at -> Nullable<Timestamp>,
         last_active_at -> Timestamp,
+        authenticated_at -> Timestamp,
+        amr -> Text,
     }
 }
 
@@ -234,6 +236,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    recovery_codes (user_id, code_hash) {
+        user_id -> Text,
+        code_hash -> Text,
+        created_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(users -> organizations (org_id));
 diesel::joinable!(teams -> organizations (org_id));
 diesel::joinable!(team_members -> teams (team_id));
@@ -244,6 +255,7 @@ diesel::joinable!(webhook_endpoints -> organizations (org_id));
 diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 diesel::joinable!(mail_outbox -> organizations (org_id));
 diesel::joinable!(tickets -> users (user_id));
+diesel::joinable!(recovery_codes -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
@@ -263,4 +275,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_redeliveries,
     mail_outbox,
     tickets,
+    recovery_codes,
 );

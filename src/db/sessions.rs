@@ -329,3 +329,40 @@ pub async fn insert(db: &Db, session: &Session) -> Result<(), ApiError> {
         Ok(())
     })
 }
+
+/// Records that the user of the live session `session_id` proved who they are again at `at`,
+/// by `amr`, with `events`; clears their count of failed sign-ins, as a successful sign-in
+/// does. Returns the session as updated; 401 when it is no longer live.
+pub async fn reauthenticate(
+    db: &Db,
+    session_id: &SessionId,
+    user_id: &UserId,
+    at: NaiveDateTime,
+    amr: &str,
+    events: &[NewEvent],
+) -> Result<Session, ApiError> {
+    write!(db, |conn| {
+        let session: Option<Session> = diesel::update(
+            sessions::table
+                .filter(sessions::id.eq(session_id))
+                .filter(sessions::user_id.eq(user_id))
+                .filter(live_at(at)),
+        )
+        .set((sessions::authenticated_at.eq(at), sessions::amr.eq(amr)))
+        .returning(Session::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?;
+        let Some(session) = session else {
+            return Err(ApiError::unauthorized());
+        };
+        diesel::update(users::table.find(user_id))
+            .set(users::failed_sign_ins.eq(0))
+            .execute(conn)
+            .await?;
+        for event in events {
+            append_event!(conn, event);
+        }
+        Ok(session)
+    })
+}

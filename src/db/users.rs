@@ -13,6 +13,7 @@ use super::{
     mail::{QueuedMail, enqueue_mail},
     models::{Team, User, UserChanges},
     now,
+    recovery_codes::change_recovery_codes,
     schema::{idempotency_keys, team_members, teams, users},
     search_keys,
     sessions::{Revoke, revoke_sessions},
@@ -234,6 +235,8 @@ pub struct Write {
     pub mails: Vec<QueuedMail>,
     /// Events appended whether or not the row changes (the ticket's flow, named).
     pub events: Vec<NewEvent>,
+    /// What happens to the user's TOTP recovery codes in the same transaction.
+    pub recovery_codes: super::recovery_codes::CodesChange,
 }
 
 /// The 422 for a `selected_team_id` that names no team the user belongs to.
@@ -270,6 +273,7 @@ pub async fn update(
             ticket,
             mails,
             events,
+            recovery_codes,
         } = decide(&current)?;
         if let Some(ticket) = &ticket {
             refuse_taken_target!(conn, ticket, "primary_email");
@@ -313,6 +317,7 @@ pub async fn update(
             .await
             .map_err(email_taken)?;
         revoke_sessions!(conn, user_id, revoke);
+        change_recovery_codes!(conn, user_id, &recovery_codes, updated.updated_at);
         for event in record(&current, &updated)?.iter().chain(&events) {
             append_event!(conn, event);
         }

@@ -24,8 +24,10 @@ pub enum SignInFailure {
     Suspended,
     /// The user's `primary_email_auth_enabled` is off.
     EmailSignInDisabled,
-    /// Two-factor authentication is on and the code was missing, wrong or already used.
+    /// Two-factor authentication is on and the code was wrong or already used.
     WrongTotpCode,
+    /// Two-factor authentication is on and the recovery code was wrong or already used.
+    WrongRecoveryCode,
     /// The user was invited and has not accepted the invitation yet.
     Invited,
     /// Too many failed sign-ins in a row locked the account (`--lockout-threshold`).
@@ -40,6 +42,7 @@ impl SignInFailure {
             Self::Suspended => "suspended",
             Self::EmailSignInDisabled => "email_sign_in_disabled",
             Self::WrongTotpCode => "wrong_totp_code",
+            Self::WrongRecoveryCode => "wrong_recovery_code",
             Self::Invited => "invited",
             Self::Locked => "locked",
         }
@@ -57,6 +60,7 @@ pub fn created(org_id: OrgId, session: &Session, request_id: Option<String>) -> 
         "user_id": session.user_id,
         "created_at": Timestamp::from(session.created_at).to_string(),
         "expires_at": Timestamp::from(session.expires_at).to_string(),
+        "amr": session.amr.split_whitespace().collect::<Vec<_>>(),
     }});
     let subject = Some(session.user_id.to_string());
     origin.event(org_id, EventType::SessionCreated, subject, &data)
@@ -72,6 +76,29 @@ pub fn revoked(
     let data = json!({"object": {"id": session_id, "user_id": user_id, "revoked": true}});
     let subject = Some(user_id.to_string());
     origin.event(org_id, EventType::SessionRevoked, subject, &data)
+}
+
+/// `session.reauthenticated`: the user of `session` proved who they are again, by `amr`, at
+/// `at`.
+pub fn reauthenticated(
+    org_id: OrgId,
+    session: &Session,
+    at: chrono::NaiveDateTime,
+    amr: &str,
+    request_id: Option<String>,
+) -> NewEvent {
+    let origin = Origin {
+        actor: Actor::User(session.user_id),
+        request_id,
+    };
+    let data = json!({"object": {
+        "id": session.id,
+        "user_id": session.user_id,
+        "authenticated_at": Timestamp::from(at).to_string(),
+        "amr": amr.split_whitespace().collect::<Vec<_>>(),
+    }});
+    let subject = Some(session.user_id.to_string());
+    origin.event(org_id, EventType::SessionReauthenticated, subject, &data)
 }
 
 /// `session.sign_in_failed`, with the system as actor (nobody authenticated). The address

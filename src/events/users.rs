@@ -151,6 +151,18 @@ fn changed_fields(old: &Value, new: &Value) -> Vec<Value> {
         .collect()
 }
 
+/// `user.recovery_codes_regenerated`: `origin` (the user) replaced their recovery codes with a
+/// set of `remaining`. The codes are never in the event.
+pub fn recovery_codes_regenerated(origin: &Origin, user: &User, remaining: usize) -> NewEvent {
+    let data = json!({"object": {"id": user.id, "recovery_codes_remaining": remaining}});
+    origin.event(
+        user.org_id,
+        EventType::UserRecoveryCodesRegenerated,
+        Some(user.id.to_string()),
+        &data,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::{
     db::{
         models::{User, UserChanges},
+        recovery_codes::CodesChange,
         sessions::Revoke,
         users::Write,
     },
@@ -28,6 +29,9 @@ pub struct UserUpdate {
     pub totp_step: Option<i64>,
     /// Which sessions a new (or removed) password revokes, in the same transaction.
     pub on_password_change: Revoke,
+    /// The hashes of the recovery codes that a new TOTP secret comes with (`/v1/me` only;
+    /// a secret an administrator imports comes with none).
+    pub recovery_code_hashes: Vec<String>,
 }
 
 impl UserUpdate {
@@ -51,9 +55,18 @@ impl UserUpdate {
         } else {
             Revoke::None
         };
+        // Any change of the secret ends the old codes; turning 2FA on through /v1/me brings a
+        // new set.
+        let recovery_codes = match &changes.totp_secret {
+            None => CodesChange::Keep,
+            Some(None) => CodesChange::Delete,
+            Some(Some(_)) if self.recovery_code_hashes.is_empty() => CodesChange::Delete,
+            Some(Some(_)) => CodesChange::Replace(self.recovery_code_hashes.clone()),
+        };
         Ok(Write {
             changes,
             revoke,
+            recovery_codes,
             ..Write::default()
         })
     }

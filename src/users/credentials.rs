@@ -6,11 +6,14 @@
 
 use std::net::IpAddr;
 
+use chrono::{NaiveDateTime, TimeDelta};
+
 use super::changes::UserUpdate;
 use crate::{
     auth::{
         SecretKeys,
         password::{self, ImportedHash, NewPassword, Verdict},
+        recovery,
         throttle::{SignInThrottle, account_key},
         totp::{self, TotpSecret},
     },
@@ -88,7 +91,9 @@ fn only_with(r: &mut Vec<FieldError>, field: &str, with: &str, present: bool) {
 
 impl CredentialInput {
     /// The rules of `PATCH /v1/me` for `user`; refusals are added to `r`.
-    pub fn check_me(self, r: &mut Vec<FieldError>, user: &User) -> Credentials {
+    /// `email_change`: the same body changes `primary_email`, which a `current_password` (or,
+    /// with 2FA on, a `totp_code`) may prove (step-up).
+    pub fn check_me(self, r: &mut Vec<FieldError>, user: &User, email_change: bool) -> Credentials {
         let mut input = Credentials::default();
         let password_sent = self.password.is_some();
         match self.password {
@@ -105,16 +110,19 @@ impl CredentialInput {
         only_with(
             r,
             "current_password",
-            "password",
-            input.current_password.is_some() && !password_sent,
+            "password, primary_email or totp_secret_base64",
+            input.current_password.is_some()
+                && !password_sent
+                && !email_change
+                && self.totp_secret_base64.is_none(),
         );
         input.totp_code = self.totp_code;
         match self.totp_secret_base64 {
             None => only_with(
                 r,
                 "totp_code",
-                "totp_secret_base64",
-                input.totp_code.is_some(),
+                "totp_secret_base64 (or primary_email, when two-factor authentication is on)",
+                input.totp_code.is_some() && !(email_change && user.totp_secret.is_some()),
             ),
             Some(None) => input.totp = Some(None),
             Some(Some(raw)) => {
@@ -209,10 +217,20 @@ pub struct Prover<'a> {
     pub session_id: SessionId,
     pub throttle: &'a SignInThrottle,
     pub address: IpAddr,
+    /// When the prover's session was last authenticated (`Session::authenticated_at`).
+    pub authenticated_at: NaiveDateTime,
+    /// `--reauth-window`.
+    pub reauth_window: TimeDelta,
 }
 
 impl Prover<'_> {
-    async fn attempt(&self, user: &User) -> Result<(), ApiError> {
+    /// Whether the session was authenticated within the window, now.
+    pub fn recently_authenticated(&self) -> bool {
+        crate::db::now() - self.authenticated_at <= self.reauth_window
+    }
+
+    /// Takes one attempt from `user`'s sign-in budgets (429 past them).
+    pub(crate) async fn attempt(&self, user: &User) -> Result<(), ApiError> {
         let user_id = user.id.to_string();
         let email_key = user.primary_email_key.as_deref().unwrap_or(&user_id);
         self.throttle
@@ -224,50 +242,89 @@ impl Prover<'_> {
 impl Credentials {
     /// Checks the proofs that `PATCH /v1/me` needs (403 when one fails, 429 when too many
     /// did), then hashes, seals a new TOTP secret with `secrets`, and fills `update`. A new
-    /// password revokes the user's other sessions, keeping the prover's.
+    /// password revokes the user's other sessions, keeping the prover's. A new TOTP secret
+    /// comes with a new set of recovery codes: returned here, to show once, and only their
+    /// hashes go into `update`.
+    ///
+    /// Step-up: a change of the password, the TOTP settings or (`email_change`) the primary
+    /// address needs the prover's session authenticated within its window, or a proof in the
+    /// request: the current password, or a current TOTP code when 2FA is on (turning 2FA off
+    /// always sends one). Otherwise 403 `REAUTHENTICATION_REQUIRED`.
     pub async fn apply_me(
         self,
         user: &User,
         prover: &Prover<'_>,
         secrets: &SecretKeys,
         update: &mut UserUpdate,
-    ) -> Result<(), ApiError> {
-        if let Some(Some(new)) = &self.password {
-            if let Some(stored) = &user.password_hash {
-                prover.attempt(user).await?;
-                let current = self.current_password.as_deref().ok_or_else(|| {
-                    ApiError::forbidden("current_password is required to change the password")
-                })?;
-                if password::verify(current, Some(stored)).await? == Verdict::Wrong {
-                    return Err(ApiError::forbidden("current_password is wrong"));
-                }
+        email_change: bool,
+    ) -> Result<Option<Vec<String>>, ApiError> {
+        // Turning off a 2FA that is off changes nothing, and needs nothing.
+        let totp_change = match &self.totp {
+            None => false,
+            Some(None) => user.totp_secret.is_some(),
+            Some(Some(_)) => true,
+        };
+        let sensitive = self.password.is_some() || totp_change || email_change;
+        // Proofs first, so nothing is hashed for a change that is refused.
+        let mut proved = false;
+        if let Some(Some(_)) = &self.password
+            && user.password_hash.is_some()
+            && self.current_password.is_none()
+        {
+            return Err(ApiError::forbidden(
+                "current_password is required to change the password",
+            ));
+        }
+        if let Some(current) = &self.current_password {
+            prover.attempt(user).await?;
+            let verdict = password::verify(current, user.password_hash.as_deref()).await?;
+            if verdict == Verdict::Wrong || user.password_hash.is_none() {
+                return Err(ApiError::forbidden("current_password is wrong"));
             }
+            proved = true;
+        }
+        // A code of the stored secret: turning 2FA off, or proving a change of the address.
+        let proves_stored = matches!(self.totp, Some(None)) || self.totp.is_none();
+        if let (true, Some(stored)) = (proves_stored, &user.totp_secret) {
+            match (&self.totp, &self.totp_code) {
+                (Some(None), None) => {
+                    prover.attempt(user).await?;
+                    return Err(ApiError::forbidden(
+                        "totp_code is required to turn two-factor authentication off",
+                    ));
+                }
+                (_, Some(code)) => {
+                    prover.attempt(user).await?;
+                    let step = secrets
+                        .check_totp(&user.id, stored, code, totp::unix_now())
+                        .ok_or_else(|| ApiError::forbidden("totp_code does not match"))?;
+                    update.totp_step = Some(step);
+                    proved = true;
+                }
+                _ => {}
+            }
+        }
+        if sensitive && !proved && !prover.recently_authenticated() {
+            return Err(ApiError::reauthentication_required(prover.reauth_window));
+        }
+        if let Some(Some(new)) = &self.password {
             update.changes.password_hash = Some(Some(password::hash(new.as_str()).await?));
             update.on_password_change = Revoke::AllExcept(prover.session_id);
         }
+        let mut recovery_codes = None;
         match self.totp {
             None => {}
             Some(Some(secret)) => {
                 update.changes.totp_secret = Some(Some(secrets.seal(&user.id, &secret)));
                 update.totp_step = self.enrolled_step;
+                let (codes, hashes) = recovery::generate();
+                update.recovery_code_hashes = hashes;
+                recovery_codes = Some(codes);
             }
-            Some(None) => {
-                if let Some(stored) = &user.totp_secret {
-                    prover.attempt(user).await?;
-                    let code = self.totp_code.as_deref().ok_or_else(|| {
-                        ApiError::forbidden(
-                            "totp_code is required to turn two-factor authentication off",
-                        )
-                    })?;
-                    let step = secrets
-                        .check_totp(&user.id, stored, code, totp::unix_now())
-                        .ok_or_else(|| ApiError::forbidden("totp_code does not match"))?;
-                    update.changes.totp_secret = Some(None);
-                    update.totp_step = Some(step);
-                }
-            }
+            Some(None) if user.totp_secret.is_some() => update.changes.totp_secret = Some(None),
+            Some(None) => {}
         }
-        Ok(())
+        Ok(recovery_codes)
     }
 
     /// Hashes, seals a TOTP secret for the row of `user_id` with `secrets`, and fills `update`

@@ -6,6 +6,7 @@
 
 mod changes;
 mod credentials;
+pub mod recovery_codes;
 pub mod self_service;
 pub mod tickets;
 
@@ -56,7 +57,7 @@ pub async fn update_me(
     prover: &Prover<'_>,
     input: UserInput,
     expected_version: Result<Option<i64>, ApiError>,
-) -> Result<User, ApiError> {
+) -> Result<(User, Option<Vec<String>>), ApiError> {
     let UserInput {
         changes,
         client_metadata,
@@ -70,7 +71,12 @@ pub async fn update_me(
         &user.client_metadata,
         client_metadata,
     );
-    let credentials = credentials.check_me(&mut invalid, user);
+    // Step-up covers a change of the address (compared as sent: `against` drops no-ops later).
+    let email_change = changes
+        .primary_email
+        .as_ref()
+        .is_some_and(|address| *address != user.primary_email);
+    let credentials = credentials.check_me(&mut invalid, user, email_change);
     check_selected_team(&state.db, &mut invalid, &changes, &user.id).await?;
     refuse_invalid(invalid)?;
     let mut update = UserUpdate {
@@ -78,8 +84,8 @@ pub async fn update_me(
         client_metadata_patch,
         ..UserUpdate::default()
     };
-    credentials
-        .apply_me(user, prover, &state.secrets, &mut update)
+    let recovery_codes = credentials
+        .apply_me(user, prover, &state.secrets, &mut update, email_change)
         .await?;
     let expected_version = expected_version?;
     // With a mailer, a new address waits for its confirmation (`self_service`).
@@ -94,7 +100,7 @@ pub async fn update_me(
         Ok(write)
     };
     let record = |before: &User, after: &User| events.updated(before, after);
-    users::update(
+    let updated = users::update(
         &state.db,
         &user.org_id,
         &user.id,
@@ -102,7 +108,9 @@ pub async fn update_me(
         decide,
         record,
     )
-    .await
+    .await?;
+    // The codes were stored with the new secret (the write either happened or failed).
+    Ok((updated, recovery_codes))
 }
 
 /// `PATCH /v1/users/{id}`: `caller` changes `user` (as read before the body); `If-Match` and

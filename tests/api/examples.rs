@@ -36,6 +36,8 @@ fn refused_by_state(id: &str) -> Option<(StatusCode, &'static str)> {
         // The demo admin's address is verified already, so no code was sent to confirm.
         "sendEmailVerification" => Some((StatusCode::CONFLICT, "TICKET_NOT_APPLICABLE")),
         "confirmEmailVerification" => Some((StatusCode::NOT_FOUND, "NOT_FOUND")),
+        // The demo admin has no 2FA, so no recovery codes to replace.
+        "regenerateRecoveryCodes" => Some((StatusCode::FORBIDDEN, "FORBIDDEN")),
         _ => None,
     }
 }

@@ -99,6 +99,7 @@ pub async fn sign_in(
         email: email.parse().expect("email fits the schema"),
         password: password.parse().expect("password fits the schema"),
         totp_code: totp_code.map(|code| code.parse().expect("code fits the schema")),
+        recovery_code: None,
     };
     app.anonymous().sign_in().body(body).send().await
 }

@@ -35,6 +35,7 @@ async fn a_token_of_one_instance_verifies_on_another_with_its_own_key() {
             email: admin.admin_email.parse().unwrap(),
             password: admin.admin_password.parse().unwrap(),
             totp_code: None,
+            recovery_code: None,
         })
         .send()
         .await

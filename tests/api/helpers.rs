@@ -75,6 +75,8 @@ pub struct TestOptions {
     pub redirect_origins: Vec<String>,
     /// `--lockout-threshold` and `--lockout-duration` (off by default, as the server's).
     pub lockout: Lockout,
+    /// `--reauth-window` (10 minutes by default, as the server's).
+    pub reauth_window: chrono::TimeDelta,
 }
 
 impl Default for TestOptions {
@@ -99,6 +101,7 @@ impl Default for TestOptions {
             mailer: None,
             redirect_origins: Vec::new(),
             lockout: Lockout::default(),
+            reauth_window: users_api::state::REAUTH_WINDOW,
         }
     }
 }
@@ -170,6 +173,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     state.mailer = options.mailer.map(Mailer::new);
     state.redirect_origins = options.redirect_origins;
     state.lockout = options.lockout;
+    state.reauth_window = options.reauth_window;
     // As the server does at start: the key is the fleet's from now on.
     state
         .tokens

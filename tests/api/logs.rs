@@ -84,6 +84,7 @@ async fn no_secret_reaches_the_logs() {
         email: email.parse().unwrap(),
         password: password.parse().unwrap(),
         totp_code: None,
+        recovery_code: None,
     };
     assert!(
         anonymous

@@ -69,6 +69,7 @@ async fn sign_in_status(address: &str, org_id: &OrgId, email: &str, code: &str) 
         email: email.parse().unwrap(),
         password: PASSWORD.parse().unwrap(),
         totp_code: Some(code.parse().unwrap()),
+        recovery_code: None,
     };
     match Client::new(address).sign_in().body(body).send().await {
         Ok(response) => response.status().as_u16(),

@@ -45,6 +45,7 @@ async fn attempt(base: &str, org: &OrgId, email: &str, password: &str) -> (u16, 
         email: email.parse().unwrap(),
         password: password.parse().unwrap(),
         totp_code: None,
+        recovery_code: None,
     };
     match users_api_client::Client::new(base)
         .sign_in()

@@ -234,7 +234,8 @@ export interface paths {
          * @description Partial update with PATCH semantics: absent fields are unchanged, `null` clears a
          *     nullable field, `{}` is a no-op that returns the current state. All or nothing. Send
          *     `If-Match` with the `ETag` of a previous response to refuse the change (412) if the
-         *     user changed since. The response is the whole updated user. On a server that sends
+         *     user changed since. The response is the whole updated user; the one that turns
+         *     two-factor authentication on also carries the new `recovery_codes`, shown only there. On a server that sends
          *     mail, a new `primary_email` is not swapped in: it becomes `pending_email` until the
          *     user confirms it from the message sent there (see `primary_email`).
          */
@@ -284,6 +285,29 @@ export interface paths {
          *     for a new one). The response is the current user, as `GET /v1/me`.
          */
         post: operations["confirmEmailVerification"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/recovery-codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replace my recovery codes
+         * @description Issues a new set of 10 TOTP recovery codes and ends the previous set (used or not), for
+         *     a user with two-factor authentication on, who proves it with a current `totp_code`. The
+         *     codes are in this response only. Turning 2FA on through `PATCH /v1/me` issues the first
+         *     set; turning it off deletes them. Records `user.recovery_codes_regenerated`.
+         */
+        post: operations["regenerateRecoveryCodes"];
         delete?: never;
         options?: never;
         head?: never;
@@ -374,9 +398,10 @@ export interface paths {
         /**
          * Sign in
          * @description Starts a session for a user of `org_id` with their primary e-mail address and password,
-         *     plus `totp_code` when two-factor authentication is on. Refused (401, one message for
-         *     every reason) for wrong credentials, suspended users and users with
-         *     `primary_email_auth_enabled: false`. Attempts are limited per account and per client
+         *     plus `totp_code` when two-factor authentication is on. Refused (401 `UNAUTHORIZED`, one
+         *     message for every reason) for wrong credentials, locked or suspended users and users with
+         *     `primary_email_auth_enabled: false`. The right password of a user with 2FA on, sent
+         *     without a code, answers 401 `MFA_REQUIRED` instead, so a client knows to ask for one. Attempts are limited per account and per client
          *     address (429 with `Retry-After`). A password hash imported from another system is
          *     upgraded to argon2id here.
          */
@@ -403,6 +428,32 @@ export interface paths {
          *     on. Session tokens only.
          */
         delete: operations["signOut"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/current/reauthenticate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reauthenticate
+         * @description Proves again, with the password or a current TOTP code, that the signed-in user is at
+         *     the keyboard: the session's `authenticated_at` becomes now (and `amr` says how), with
+         *     the same token. Changing `primary_email`, `password` or the TOTP settings through
+         *     `PATCH /v1/me` needs a session authenticated within `--reauth-window` (10 minutes by
+         *     default) or a proof in that request; this is how a client gets there first. Each
+         *     attempt counts toward the sign-in limits, and a wrong one toward the lockout. Records
+         *     `session.reauthenticated`.
+         */
+        post: operations["reauthenticate"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1065,6 +1116,19 @@ export interface components {
          */
         CurrentSession: {
             /**
+             * @description How they proved it then (RFC 8176 names): `pwd` (password), `otp` (a TOTP code),
+             *     `recovery` (a recovery code). A sign-in with 2FA lists `pwd` and the second factor.
+             */
+            amr: string[];
+            /**
+             * Format: date-time
+             * @description When the user last proved who they are in this session: at sign-in, or with
+             *     `POST /v1/sessions/current/reauthenticate`. Changing `primary_email`, `password` or the
+             *     TOTP settings through `/v1/me` needs this within `--reauth-window` (10 minutes by
+             *     default), or a proof in the request itself.
+             */
+            authenticated_at: string;
+            /**
              * Format: date-time
              * @description When the session started (sign-in).
              */
@@ -1079,6 +1143,13 @@ export interface components {
              * @description The session's id (`DELETE /v1/me/sessions/{id}` revokes it).
              */
             id: string;
+        };
+        /** CurrentSessionEnvelope */
+        CurrentSessionEnvelope: {
+            /** @description The payload. */
+            data: components["schemas"]["CurrentSession"];
+            /** @description Always `true`. */
+            success: boolean;
         };
         /**
          * @description Why the endpoint was disabled: `retries_exhausted`.
@@ -1180,7 +1251,7 @@ export interface components {
          *     not know by the response's HTTP status.
          * @enum {string}
          */
-        ErrorCode: "UNAUTHORIZED" | "FORBIDDEN" | "INSUFFICIENT_SCOPE" | "FIELD_NOT_WRITABLE" | "NOT_FOUND" | "MALFORMED_REQUEST" | "IMMUTABLE_FIELD" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "EMAIL_TAKEN" | "TICKET_NOT_APPLICABLE" | "TICKET_EXPIRED" | "TICKET_USED" | "LAST_ADMIN" | "IDEMPOTENCY_CONFLICT" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "URI_TOO_LONG" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "HEADERS_TOO_LARGE" | "INTERNAL" | "SERVICE_UNAVAILABLE" | "MAILER_NOT_CONFIGURED" | "VALIDATION_FAILED" | "INVALID_NAME" | "INVALID_BIO" | "INVALID_EMAIL" | "INVALID_PHONE_NUMBER" | "INVALID_IMAGE" | "INVALID_TIMEZONE" | "INVALID_LOCALE" | "INVALID_METADATA" | "INVALID_CURSOR" | "NOT_A_TEAM_MEMBER" | "WEAK_PASSWORD" | "INVALID_PASSWORD_HASH" | "INVALID_TOTP_SECRET" | "TICKET_TYPE_MISMATCH" | "REDIRECT_NOT_ALLOWED" | "INVALID_WEBHOOK_URL" | "INVALID_EXPIRY" | "INVALID_TICKET_REQUEST" | "INVITE_CONFLICT" | "INVALID_SUSPENSION" | "WRONG_CODE";
+        ErrorCode: "UNAUTHORIZED" | "MFA_REQUIRED" | "FORBIDDEN" | "INSUFFICIENT_SCOPE" | "FIELD_NOT_WRITABLE" | "REAUTHENTICATION_REQUIRED" | "NOT_FOUND" | "MALFORMED_REQUEST" | "IMMUTABLE_FIELD" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "EMAIL_TAKEN" | "TICKET_NOT_APPLICABLE" | "TICKET_EXPIRED" | "TICKET_USED" | "LAST_ADMIN" | "IDEMPOTENCY_CONFLICT" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "URI_TOO_LONG" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "HEADERS_TOO_LARGE" | "INTERNAL" | "SERVICE_UNAVAILABLE" | "MAILER_NOT_CONFIGURED" | "VALIDATION_FAILED" | "INVALID_NAME" | "INVALID_BIO" | "INVALID_EMAIL" | "INVALID_PHONE_NUMBER" | "INVALID_IMAGE" | "INVALID_TIMEZONE" | "INVALID_LOCALE" | "INVALID_METADATA" | "INVALID_CURSOR" | "NOT_A_TEAM_MEMBER" | "WEAK_PASSWORD" | "INVALID_PASSWORD_HASH" | "INVALID_TOTP_SECRET" | "TICKET_TYPE_MISMATCH" | "REDIRECT_NOT_ALLOWED" | "INVALID_WEBHOOK_URL" | "INVALID_EXPIRY" | "INVALID_TICKET_REQUEST" | "INVITE_CONFLICT" | "INVALID_SUSPENSION" | "WRONG_CODE";
         /**
          * ErrorEnvelope
          * @description A failed response.
@@ -1192,7 +1263,7 @@ export interface components {
             success: boolean;
         };
         /** @description A change event: the common fields, a `type`, and that type's `data`. */
-        Event: components["schemas"]["Event_UserCreatedEvent"] | components["schemas"]["Event_UserUpdatedEvent"] | components["schemas"]["Event_UserDeletedEvent"] | components["schemas"]["Event_UserSuspendedEvent"] | components["schemas"]["Event_UserReactivatedEvent"] | components["schemas"]["Event_UserPasswordChangedEvent"] | components["schemas"]["Event_UserTotpEnabledEvent"] | components["schemas"]["Event_UserTotpDisabledEvent"] | components["schemas"]["Event_UserEmailVerifiedEvent"] | components["schemas"]["Event_UserEmailChangedEvent"] | components["schemas"]["Event_UserEmailChangeRequestedEvent"] | components["schemas"]["Event_UserPasswordResetEvent"] | components["schemas"]["Event_UserInvitedEvent"] | components["schemas"]["Event_UserLockedEvent"] | components["schemas"]["Event_UserUnlockedEvent"] | components["schemas"]["Event_SessionCreatedEvent"] | components["schemas"]["Event_SessionRevokedEvent"] | components["schemas"]["Event_SessionSignInFailedEvent"] | components["schemas"]["Event_TeamCreatedEvent"] | components["schemas"]["Event_TeamUpdatedEvent"] | components["schemas"]["Event_TeamDeletedEvent"] | components["schemas"]["Event_TeamMemberAddedEvent"] | components["schemas"]["Event_TeamMemberRemovedEvent"] | components["schemas"]["Event_ApiKeyCreatedEvent"] | components["schemas"]["Event_ApiKeyRevokedEvent"] | components["schemas"]["Event_ApiKeyRolledEvent"] | components["schemas"]["Event_WebhookEndpointDisabledEvent"];
+        Event: components["schemas"]["Event_UserCreatedEvent"] | components["schemas"]["Event_UserUpdatedEvent"] | components["schemas"]["Event_UserDeletedEvent"] | components["schemas"]["Event_UserSuspendedEvent"] | components["schemas"]["Event_UserReactivatedEvent"] | components["schemas"]["Event_UserPasswordChangedEvent"] | components["schemas"]["Event_UserTotpEnabledEvent"] | components["schemas"]["Event_UserTotpDisabledEvent"] | components["schemas"]["Event_UserRecoveryCodesRegeneratedEvent"] | components["schemas"]["Event_UserEmailVerifiedEvent"] | components["schemas"]["Event_UserEmailChangedEvent"] | components["schemas"]["Event_UserEmailChangeRequestedEvent"] | components["schemas"]["Event_UserPasswordResetEvent"] | components["schemas"]["Event_UserInvitedEvent"] | components["schemas"]["Event_UserLockedEvent"] | components["schemas"]["Event_UserUnlockedEvent"] | components["schemas"]["Event_SessionCreatedEvent"] | components["schemas"]["Event_SessionRevokedEvent"] | components["schemas"]["Event_SessionReauthenticatedEvent"] | components["schemas"]["Event_SessionSignInFailedEvent"] | components["schemas"]["Event_TeamCreatedEvent"] | components["schemas"]["Event_TeamUpdatedEvent"] | components["schemas"]["Event_TeamDeletedEvent"] | components["schemas"]["Event_TeamMemberAddedEvent"] | components["schemas"]["Event_TeamMemberRemovedEvent"] | components["schemas"]["Event_ApiKeyCreatedEvent"] | components["schemas"]["Event_ApiKeyRevokedEvent"] | components["schemas"]["Event_ApiKeyRolledEvent"] | components["schemas"]["Event_WebhookEndpointDisabledEvent"];
         /**
          * EventActor
          * @description Who caused the event: a user, an API key, or the service itself (`id` is then `null`).
@@ -1236,7 +1307,7 @@ export interface components {
             next_after: number;
         };
         /** @enum {string} */
-        EventType: "user.created" | "user.updated" | "user.deleted" | "user.suspended" | "user.reactivated" | "user.password_changed" | "user.totp_enabled" | "user.totp_disabled" | "user.locked" | "user.unlocked" | "user.email_verified" | "user.email_changed" | "user.email_change_requested" | "user.password_reset" | "user.invited" | "session.created" | "session.revoked" | "session.sign_in_failed" | "team.created" | "team.updated" | "team.deleted" | "team.member_added" | "team.member_removed" | "api_key.created" | "api_key.revoked" | "api_key.rolled" | "webhook_endpoint.disabled";
+        EventType: "user.created" | "user.updated" | "user.deleted" | "user.suspended" | "user.reactivated" | "user.password_changed" | "user.totp_enabled" | "user.totp_disabled" | "user.recovery_codes_regenerated" | "user.locked" | "user.unlocked" | "user.email_verified" | "user.email_changed" | "user.email_change_requested" | "user.password_reset" | "user.invited" | "session.created" | "session.revoked" | "session.reauthenticated" | "session.sign_in_failed" | "team.created" | "team.updated" | "team.deleted" | "team.member_added" | "team.member_removed" | "api_key.created" | "api_key.revoked" | "api_key.rolled" | "webhook_endpoint.disabled";
         /** @description A change event: the common fields, a `type`, and that type's `data`. */
         Event_ApiKeyCreatedEvent: {
             /**
@@ -1292,6 +1363,20 @@ export interface components {
              * @enum {string}
              */
             type: "session.created";
+        };
+        /** @description A change event: the common fields, a `type`, and that type's `data`. */
+        Event_SessionReauthenticatedEvent: {
+            /**
+             * @example session.reauthenticated
+             * @enum {string}
+             */
+            type: "session.reauthenticated";
+        } & components["schemas"]["SessionReauthenticatedEvent"] & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "session.reauthenticated";
         };
         /** @description A change event: the common fields, a `type`, and that type's `data`. */
         Event_SessionRevokedEvent: {
@@ -1530,6 +1615,20 @@ export interface components {
              * @enum {string}
              */
             type: "user.reactivated";
+        };
+        /** @description A change event: the common fields, a `type`, and that type's `data`. */
+        Event_UserRecoveryCodesRegeneratedEvent: {
+            /**
+             * @example user.recovery_codes_regenerated
+             * @enum {string}
+             */
+            type: "user.recovery_codes_regenerated";
+        } & components["schemas"]["UserRecoveryCodesRegeneratedEvent"] & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "user.recovery_codes_regenerated";
         };
         /** @description A change event: the common fields, a `type`, and that type's `data`. */
         Event_UserSuspendedEvent: {
@@ -1856,6 +1955,18 @@ export interface components {
             primary_email_verified: boolean;
             /** @description An `http(s)` URL or a `data:image/…` URL; `null` when not set. */
             profile_image_url: string | null;
+            /**
+             * @description Only in the response of the `PATCH /v1/me` that turned two-factor authentication on:
+             *     the 10 new recovery codes (`xxxx-xxxx-xx`), shown this once and stored only as hashes.
+             *     Absent from every other response.
+             */
+            recovery_codes?: string[];
+            /**
+             * Format: int64
+             * @description How many unused TOTP recovery codes the user has left (each works once, in place of
+             *     `totp_code` at sign-in); `null` when two-factor authentication is off.
+             */
+            recovery_codes_remaining: number | null;
             /** @description Set through the admin surface only. */
             role: components["schemas"]["Role"];
             /** @description The scopes this principal acts with on the admin surface. */
@@ -1988,7 +2099,9 @@ export interface components {
              *     stored. From an authenticator's base32 secret: `echo -n SECRET | base32 -d | base64`.
              *     `null` with a current `totp_code` turns it off (403 without a valid code). To replace a
              *     secret, turn 2FA off first. The secret is never returned; `otp_auth_enabled` says
-             *     whether 2FA is on.
+             *     whether 2FA is on. Turning it on returns, in this response only, 10 recovery codes
+             *     (`recovery_codes`), each good for one sign-in in place of a TOTP code; turning it off
+             *     deletes them.
              */
             totp_secret_base64?: string | null;
         };
@@ -2119,6 +2232,58 @@ export interface components {
             success: boolean;
         };
         /**
+         * Reauthenticate
+         * @description The password, or a current TOTP code: exactly one of them.
+         */
+        Reauthenticate: {
+            /** @description The user's password. */
+            password?: string;
+            /** @description Six digits from the authenticator (2FA on); each code proves once. */
+            totp_code?: string;
+        };
+        /**
+         * RecoveryCodes
+         * @description A new set of recovery codes, shown this once.
+         */
+        RecoveryCodes: {
+            /**
+             * @description 10 codes (`xxxx-xxxx-xx`, 50 random bits each), each usable once as `recovery_code`
+             *     at sign-in. Stored only as hashes: they are never shown again.
+             */
+            recovery_codes: string[];
+        };
+        /**
+         * RecoveryCodesData
+         * @description A new set of TOTP recovery codes.
+         */
+        RecoveryCodesData: {
+            /** @description The user. */
+            object: components["schemas"]["RecoveryCodesObject"];
+        };
+        /** RecoveryCodesEnvelope */
+        RecoveryCodesEnvelope: {
+            /** @description The payload. */
+            data: components["schemas"]["RecoveryCodes"];
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        /**
+         * RecoveryCodesObject
+         * @description The user whose recovery codes were replaced.
+         */
+        RecoveryCodesObject: {
+            /**
+             * Format: uuid
+             * @description The user's id.
+             */
+            id: string;
+            /**
+             * Format: int64
+             * @description Unused codes after the change (the codes themselves are never in an event).
+             */
+            recovery_codes_remaining: number;
+        };
+        /**
          * RedeemedTicket
          * @description What the ticket did; nothing else about the user.
          */
@@ -2158,6 +2323,14 @@ export interface components {
             data: components["schemas"]["Redelivery"];
             /** @description Always `true`. */
             success: boolean;
+        };
+        /**
+         * RegenerateRecoveryCodes
+         * @description A current code from the authenticator, proving the user holds it.
+         */
+        RegenerateRecoveryCodes: {
+            /** @description Six digits from the authenticator. Each code proves once. */
+            totp_code: string;
         };
         /**
          * @description `admin` acts on the admin surface with every scope, `viewer` with `users:read` and
@@ -2247,6 +2420,13 @@ export interface components {
          * @description A session as its events show it.
          */
         SessionObject: {
+            /** @description How (`session.created`, `session.reauthenticated`): `pwd`, `otp`, `recovery`. */
+            amr?: string[];
+            /**
+             * Format: date-time
+             * @description When the user last proved who they are in it (`session.reauthenticated`).
+             */
+            authenticated_at?: string;
             /**
              * Format: date-time
              * @description When it was created (`session.created`).
@@ -2269,6 +2449,35 @@ export interface components {
              * @description The user it belongs to.
              */
             user_id: string;
+        };
+        /**
+         * SessionReauthenticatedEvent
+         * @description A user proved who they are again in a session (`POST /v1/sessions/current/reauthenticate`); `object.authenticated_at` moved.
+         */
+        SessionReauthenticatedEvent: {
+            /** @description Who made the change. */
+            actor: components["schemas"]["EventActor"];
+            /** @description What happened; its shape depends on `type`. */
+            data: components["schemas"]["SessionEventData"];
+            /** @description The event's id (a ULID); a webhook delivery's `webhook-id`. */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the change was committed.
+             */
+            occurred_at: string;
+            /**
+             * Format: uuid
+             * @description The organization the change belongs to.
+             */
+            org_id: string;
+            /** @description The `X-Request-Id` of the request that made the change; `null` when none did. */
+            request_id: string | null;
+            /**
+             * Format: int64
+             * @description The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+             */
+            sequence: number;
         };
         /**
          * SessionRevokedEvent
@@ -2367,6 +2576,14 @@ export interface components {
             /** @description The user's password. */
             password: string;
             /**
+             * @description One of the user's TOTP recovery codes (`xxxx-xxxx-xx`, lower case, as issued when 2FA
+             *     was turned on), in place of `totp_code` when the authenticator is lost. Each works once;
+             *     a wrong or used one is the same 401 as a wrong password and counts toward the sign-in
+             *     limits and the lockout like a wrong TOTP code. Another shape is a 400; sending both
+             *     `totp_code` and `recovery_code` is a 400. Ignored, like `totp_code`, when 2FA is off.
+             */
+            recovery_code?: string;
+            /**
              * @description Six digits from the authenticator; required when the user has 2FA on. Each code signs
              *     in once. Leave it out when 2FA is off (`null` is not a code: 400).
              */
@@ -2386,7 +2603,7 @@ export interface components {
             user_id: string | null;
         };
         /** @enum {string} */
-        SignInFailure: "unknown_account" | "wrong_password" | "suspended" | "email_sign_in_disabled" | "wrong_totp_code" | "invited" | "locked";
+        SignInFailure: "unknown_account" | "wrong_password" | "suspended" | "email_sign_in_disabled" | "wrong_totp_code" | "wrong_recovery_code" | "invited" | "locked";
         /**
          * SignedIn
          * @description A new session and the token that carries it.
@@ -3030,7 +3247,9 @@ export interface components {
             /**
              * @description A TOTP secret (RFC 6238: HMAC-SHA1, 6 digits, 30 s) as standard base64 of 16–128
              *     bytes, imported without a code: sign-in then needs a code. `null` turns two-factor
-             *     authentication off. Never returned.
+             *     authentication off. Never returned. Any change deletes the user's recovery codes; an
+             *     imported secret comes with none (the user issues a set with
+             *     `POST /v1/me/recovery-codes`).
              */
             totp_secret_base64?: string | null;
         };
@@ -3456,7 +3675,9 @@ export interface components {
             /**
              * @description A TOTP secret (RFC 6238: HMAC-SHA1, 6 digits, 30 s) as standard base64 of 16–128
              *     bytes, imported without a code: sign-in then needs a code. `null` turns two-factor
-             *     authentication off. Never returned.
+             *     authentication off. Never returned. Any change deletes the user's recovery codes; an
+             *     imported secret comes with none (the user issues a set with
+             *     `POST /v1/me/recovery-codes`).
              */
             totp_secret_base64?: string | null;
         };
@@ -3469,6 +3690,35 @@ export interface components {
             actor: components["schemas"]["EventActor"];
             /** @description What happened; its shape depends on `type`. */
             data: components["schemas"]["UserEventData"];
+            /** @description The event's id (a ULID); a webhook delivery's `webhook-id`. */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the change was committed.
+             */
+            occurred_at: string;
+            /**
+             * Format: uuid
+             * @description The organization the change belongs to.
+             */
+            org_id: string;
+            /** @description The `X-Request-Id` of the request that made the change; `null` when none did. */
+            request_id: string | null;
+            /**
+             * Format: int64
+             * @description The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+             */
+            sequence: number;
+        };
+        /**
+         * UserRecoveryCodesRegeneratedEvent
+         * @description The user replaced their TOTP recovery codes (`POST /v1/me/recovery-codes`); the old ones no longer work.
+         */
+        UserRecoveryCodesRegeneratedEvent: {
+            /** @description Who made the change. */
+            actor: components["schemas"]["EventActor"];
+            /** @description What happened; its shape depends on `type`. */
+            data: components["schemas"]["RecoveryCodesData"];
             /** @description The event's id (a ULID); a webhook delivery's `webhook-id`. */
             id: string;
             /**
@@ -3621,7 +3871,7 @@ export interface components {
         };
         /**
          * UserTotpDisabledEvent
-         * @description Two-factor authentication was turned off.
+         * @description Two-factor authentication was turned off (its recovery codes with it).
          */
         UserTotpDisabledEvent: {
             /** @description Who made the change. */
@@ -5091,6 +5341,7 @@ export interface operations {
                      *         "primary_email_auth_enabled": true,
                      *         "primary_email_verified": true,
                      *         "profile_image_url": null,
+                     *         "recovery_codes_remaining": null,
                      *         "role": "admin",
                      *         "scopes": [
                      *           "users:read",
@@ -5106,6 +5357,10 @@ export interface operations {
                      *         },
                      *         "selected_team_id": "0193a5d4-2f1c-7a10-9c3e-5b7d8e9f0a11",
                      *         "session": {
+                     *           "amr": [
+                     *             "pwd"
+                     *           ],
+                     *           "authenticated_at": "2026-11-30T09:52:30.000000Z",
                      *           "created_at": "2026-11-30T09:52:30.000000Z",
                      *           "expires_at": "2026-12-01T09:52:30.000000Z",
                      *           "id": "0193a5d2-1a4b-7c5d-8e6f-7a8b9c0d1e2f"
@@ -5260,6 +5515,7 @@ export interface operations {
                      *         "primary_email_auth_enabled": true,
                      *         "primary_email_verified": true,
                      *         "profile_image_url": null,
+                     *         "recovery_codes_remaining": null,
                      *         "role": "admin",
                      *         "scopes": [
                      *           "users:read",
@@ -5275,6 +5531,10 @@ export interface operations {
                      *         },
                      *         "selected_team_id": "0193a5d4-2f1c-7a10-9c3e-5b7d8e9f0a11",
                      *         "session": {
+                     *           "amr": [
+                     *             "pwd"
+                     *           ],
+                     *           "authenticated_at": "2026-11-30T09:52:30.000000Z",
                      *           "created_at": "2026-11-30T09:52:30.000000Z",
                      *           "expires_at": "2026-12-01T09:52:30.000000Z",
                      *           "id": "0193a5d2-1a4b-7c5d-8e6f-7a8b9c0d1e2f"
@@ -5314,7 +5574,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `FORBIDDEN` for an API key, a missing or wrong `current_password`, or a missing, wrong or reused `totp_code` when turning 2FA off; `FIELD_NOT_WRITABLE` for fields the user may not write. */
+            /** @description `FORBIDDEN` for an API key, a missing or wrong `current_password`, or a missing, wrong or reused `totp_code` when turning 2FA off; `FIELD_NOT_WRITABLE` for fields the user may not write; `REAUTHENTICATION_REQUIRED` for a change of `primary_email`, `password` or the TOTP settings from a session not authenticated within `--reauth-window` (`details.max_age`, in seconds) and without `current_password` (or, with 2FA on, `totp_code`) in the request. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5586,6 +5846,7 @@ export interface operations {
                      *         "primary_email_auth_enabled": true,
                      *         "primary_email_verified": true,
                      *         "profile_image_url": null,
+                     *         "recovery_codes_remaining": null,
                      *         "role": "admin",
                      *         "scopes": [
                      *           "users:read",
@@ -5601,6 +5862,10 @@ export interface operations {
                      *         },
                      *         "selected_team_id": "0193a5d4-2f1c-7a10-9c3e-5b7d8e9f0a11",
                      *         "session": {
+                     *           "amr": [
+                     *             "pwd"
+                     *           ],
+                     *           "authenticated_at": "2026-11-30T09:52:30.000000Z",
                      *           "created_at": "2026-11-30T09:52:30.000000Z",
                      *           "expires_at": "2026-12-01T09:52:30.000000Z",
                      *           "id": "0193a5d2-1a4b-7c5d-8e6f-7a8b9c0d1e2f"
@@ -5706,6 +5971,154 @@ export interface operations {
             /** @description `WRONG_CODE`: not the code that was sent; `details.code` says how many tries are left (the fifth wrong code ends it: 410). */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `HEADERS_TOO_LARGE`: more than 100 header lines, or more than 16 KiB of them. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unexpected failure; nothing internal is disclosed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    regenerateRecoveryCodes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "totp_code": "123456"
+                 *     }
+                 */
+                "application/json": components["schemas"]["RegenerateRecoveryCodes"];
+            };
+        };
+        responses: {
+            /** @description The new codes; the previous ones no longer work. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "recovery_codes": [
+                     *           "k7mq-2xdp-9h",
+                     *           "w3nf-b8rt-4c",
+                     *           "p6zs-e2vk-7y",
+                     *           "h9ca-m4uj-3q",
+                     *           "t2xw-r7gn-8b",
+                     *           "f5dk-q3ms-6v",
+                     *           "y8pe-c9hz-2n",
+                     *           "a4uv-j6wt-5k",
+                     *           "n3rb-x8fq-9d",
+                     *           "e7sm-g2kc-4w"
+                     *         ]
+                     *       },
+                     *       "success": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RecoveryCodesEnvelope"];
+                };
+            };
+            /** @description `MALFORMED_REQUEST`: not JSON, wrong JSON types, unknown or missing fields, a `totp_code` that is not six characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: an API key was used; two-factor authentication is off; or `totp_code` is wrong or was already used. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `REQUEST_TIMEOUT`: the body did not all arrive within the body-read timeout; the connection is closed. */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The body is larger than 256 KiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `URI_TOO_LONG`: the path and query are longer than 8 KiB. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: too many proofs of a TOTP code (counted with sign-in attempts); retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6082,6 +6495,10 @@ export interface operations {
                      * @example {
                      *       "data": {
                      *         "session": {
+                     *           "amr": [
+                     *             "pwd"
+                     *           ],
+                     *           "authenticated_at": "2026-11-30T09:52:30.000000Z",
                      *           "created_at": "2026-11-30T09:52:30.000000Z",
                      *           "expires_at": "2026-12-01T09:52:30.000000Z",
                      *           "id": "0193a5d2-1a4b-7c5d-8e6f-7a8b9c0d1e2f"
@@ -6094,7 +6511,7 @@ export interface operations {
                     "application/json": components["schemas"]["SignedInEnvelope"];
                 };
             };
-            /** @description `MALFORMED_REQUEST`: not JSON, wrong JSON types, unknown or missing fields. */
+            /** @description `MALFORMED_REQUEST`: not JSON, wrong JSON types, unknown or missing fields; a `recovery_code` of another shape, or both `totp_code` and `recovery_code`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6103,7 +6520,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Wrong organization, e-mail, password or TOTP code; a suspended user; or a user who cannot sign in with a password. One answer for all, by design. */
+            /** @description `UNAUTHORIZED`: wrong organization, e-mail, password, TOTP code or recovery code; a locked or suspended user; or a user who cannot sign in with a password. One answer for all, by design. `MFA_REQUIRED`: the password is right and the account could sign in, but two-factor authentication is on and no code was sent; send the request again with `totp_code` (or `recovery_code`). Only the right password reaches it, so it reveals nothing a wrong one does not, and it does not count toward the lockout. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6224,6 +6641,149 @@ export interface operations {
             /** @description `URI_TOO_LONG`: the path and query are longer than 8 KiB. */
             414: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `HEADERS_TOO_LARGE`: more than 100 header lines, or more than 16 KiB of them. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unexpected failure; nothing internal is disclosed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    reauthenticate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "password": "lovelace-analytical-engine-1843"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Reauthenticate"];
+            };
+        };
+        responses: {
+            /** @description Reauthenticated: the session with its new `authenticated_at`. The token is unchanged. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "amr": [
+                     *           "pwd"
+                     *         ],
+                     *         "authenticated_at": "2026-11-30T09:52:30.000000Z",
+                     *         "created_at": "2026-11-30T09:52:30.000000Z",
+                     *         "expires_at": "2026-12-01T09:52:30.000000Z",
+                     *         "id": "0193a5d2-1a4b-7c5d-8e6f-7a8b9c0d1e2f"
+                     *       },
+                     *       "success": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CurrentSessionEnvelope"];
+                };
+            };
+            /** @description `MALFORMED_REQUEST`: not JSON, wrong JSON types, unknown fields, or not exactly one of `password` and `totp_code`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: an API key was used; or the password or code is wrong, already used, or the account is locked. A wrong one counts toward the lockout like a failed sign-in. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `REQUEST_TIMEOUT`: the body did not all arrive within the body-read timeout; the connection is closed. */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The body is larger than 256 KiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `URI_TOO_LONG`: the path and query are longer than 8 KiB. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: too many attempts for this account or from this address (shared with sign-in); retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

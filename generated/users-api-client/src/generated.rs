@@ -266,6 +266,14 @@ shown again.*/
     ///The session the request was made with.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct CurrentSession {
+        /**How they proved it then (RFC 8176 names): `pwd` (password), `otp` (a TOTP code),
+`recovery` (a recovery code). A sign-in with 2FA lists `pwd` and the second factor.*/
+        pub amr: ::std::vec::Vec<::std::string::String>,
+        /**When the user last proved who they are in this session: at sign-in, or with
+`POST /v1/sessions/current/reauthenticate`. Changing `primary_email`, `password` or the
+TOTP settings through `/v1/me` needs this within `--reauth-window` (10 minutes by
+default), or a proof in the request itself.*/
+        pub authenticated_at: ::chrono::DateTime<::chrono::offset::Utc>,
         ///When the session started (sign-in).
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
         ///When its token stops working, unless revoked before.
@@ -275,6 +283,18 @@ shown again.*/
     }
     impl CurrentSession {
         pub fn builder() -> builder::CurrentSession {
+            Default::default()
+        }
+    }
+    ///`CurrentSessionEnvelope`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct CurrentSessionEnvelope {
+        pub data: CurrentSession,
+        ///Always `true`.
+        pub success: bool,
+    }
+    impl CurrentSessionEnvelope {
+        pub fn builder() -> builder::CurrentSessionEnvelope {
             Default::default()
         }
     }
@@ -448,6 +468,7 @@ list them all.*/
         UserPasswordChangedEvent(EventUserPasswordChangedEvent),
         UserTotpEnabledEvent(EventUserTotpEnabledEvent),
         UserTotpDisabledEvent(EventUserTotpDisabledEvent),
+        UserRecoveryCodesRegeneratedEvent(EventUserRecoveryCodesRegeneratedEvent),
         UserEmailVerifiedEvent(EventUserEmailVerifiedEvent),
         UserEmailChangedEvent(EventUserEmailChangedEvent),
         UserEmailChangeRequestedEvent(EventUserEmailChangeRequestedEvent),
@@ -457,6 +478,7 @@ list them all.*/
         UserUnlockedEvent(EventUserUnlockedEvent),
         SessionCreatedEvent(EventSessionCreatedEvent),
         SessionRevokedEvent(EventSessionRevokedEvent),
+        SessionReauthenticatedEvent(EventSessionReauthenticatedEvent),
         SessionSignInFailedEvent(EventSessionSignInFailedEvent),
         TeamCreatedEvent(EventTeamCreatedEvent),
         TeamUpdatedEvent(EventTeamUpdatedEvent),
@@ -508,6 +530,11 @@ list them all.*/
             Self::UserTotpDisabledEvent(value)
         }
     }
+    impl ::std::convert::From<EventUserRecoveryCodesRegeneratedEvent> for Event {
+        fn from(value: EventUserRecoveryCodesRegeneratedEvent) -> Self {
+            Self::UserRecoveryCodesRegeneratedEvent(value)
+        }
+    }
     impl ::std::convert::From<EventUserEmailVerifiedEvent> for Event {
         fn from(value: EventUserEmailVerifiedEvent) -> Self {
             Self::UserEmailVerifiedEvent(value)
@@ -551,6 +578,11 @@ list them all.*/
     impl ::std::convert::From<EventSessionRevokedEvent> for Event {
         fn from(value: EventSessionRevokedEvent) -> Self {
             Self::SessionRevokedEvent(value)
+        }
+    }
+    impl ::std::convert::From<EventSessionReauthenticatedEvent> for Event {
+        fn from(value: EventSessionReauthenticatedEvent) -> Self {
+            Self::SessionReauthenticatedEvent(value)
         }
     }
     impl ::std::convert::From<EventSessionSignInFailedEvent> for Event {
@@ -942,6 +974,82 @@ event.*/
     }
     impl ::std::convert::TryFrom<::std::string::String>
     for EventSessionCreatedEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///A change event: the common fields, a `type`, and that type's `data`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct EventSessionReauthenticatedEvent {
+        pub actor: EventActor,
+        pub data: SessionEventData,
+        ///The event's id (a ULID); a webhook delivery's `webhook-id`.
+        pub id: ::std::string::String,
+        ///When the change was committed.
+        pub occurred_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The organization the change belongs to.
+        pub org_id: ::uuid::Uuid,
+        ///The `X-Request-Id` of the request that made the change; `null` when none did.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+        ///The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+        pub sequence: i64,
+        #[serde(rename = "type")]
+        pub type_: EventSessionReauthenticatedEventType,
+    }
+    impl EventSessionReauthenticatedEvent {
+        pub fn builder() -> builder::EventSessionReauthenticatedEvent {
+            Default::default()
+        }
+    }
+    ///`EventSessionReauthenticatedEventType`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum EventSessionReauthenticatedEventType {
+        #[serde(rename = "session.reauthenticated")]
+        SessionReauthenticated,
+    }
+    impl ::std::fmt::Display for EventSessionReauthenticatedEventType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::SessionReauthenticated => f.write_str("session.reauthenticated"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for EventSessionReauthenticatedEventType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "session.reauthenticated" => Ok(Self::SessionReauthenticated),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for EventSessionReauthenticatedEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for EventSessionReauthenticatedEventType {
         type Error = self::error::ConversionError;
         fn try_from(
             value: ::std::string::String,
@@ -1508,6 +1616,8 @@ event.*/
         UserTotpEnabled,
         #[serde(rename = "user.totp_disabled")]
         UserTotpDisabled,
+        #[serde(rename = "user.recovery_codes_regenerated")]
+        UserRecoveryCodesRegenerated,
         #[serde(rename = "user.locked")]
         UserLocked,
         #[serde(rename = "user.unlocked")]
@@ -1526,6 +1636,8 @@ event.*/
         SessionCreated,
         #[serde(rename = "session.revoked")]
         SessionRevoked,
+        #[serde(rename = "session.reauthenticated")]
+        SessionReauthenticated,
         #[serde(rename = "session.sign_in_failed")]
         SessionSignInFailed,
         #[serde(rename = "team.created")]
@@ -1558,6 +1670,9 @@ event.*/
                 Self::UserPasswordChanged => f.write_str("user.password_changed"),
                 Self::UserTotpEnabled => f.write_str("user.totp_enabled"),
                 Self::UserTotpDisabled => f.write_str("user.totp_disabled"),
+                Self::UserRecoveryCodesRegenerated => {
+                    f.write_str("user.recovery_codes_regenerated")
+                }
                 Self::UserLocked => f.write_str("user.locked"),
                 Self::UserUnlocked => f.write_str("user.unlocked"),
                 Self::UserEmailVerified => f.write_str("user.email_verified"),
@@ -1569,6 +1684,7 @@ event.*/
                 Self::UserInvited => f.write_str("user.invited"),
                 Self::SessionCreated => f.write_str("session.created"),
                 Self::SessionRevoked => f.write_str("session.revoked"),
+                Self::SessionReauthenticated => f.write_str("session.reauthenticated"),
                 Self::SessionSignInFailed => f.write_str("session.sign_in_failed"),
                 Self::TeamCreated => f.write_str("team.created"),
                 Self::TeamUpdated => f.write_str("team.updated"),
@@ -1596,6 +1712,9 @@ event.*/
                 "user.password_changed" => Ok(Self::UserPasswordChanged),
                 "user.totp_enabled" => Ok(Self::UserTotpEnabled),
                 "user.totp_disabled" => Ok(Self::UserTotpDisabled),
+                "user.recovery_codes_regenerated" => {
+                    Ok(Self::UserRecoveryCodesRegenerated)
+                }
                 "user.locked" => Ok(Self::UserLocked),
                 "user.unlocked" => Ok(Self::UserUnlocked),
                 "user.email_verified" => Ok(Self::UserEmailVerified),
@@ -1605,6 +1724,7 @@ event.*/
                 "user.invited" => Ok(Self::UserInvited),
                 "session.created" => Ok(Self::SessionCreated),
                 "session.revoked" => Ok(Self::SessionRevoked),
+                "session.reauthenticated" => Ok(Self::SessionReauthenticated),
                 "session.sign_in_failed" => Ok(Self::SessionSignInFailed),
                 "team.created" => Ok(Self::TeamCreated),
                 "team.updated" => Ok(Self::TeamUpdated),
@@ -2395,6 +2515,86 @@ event.*/
     }
     ///A change event: the common fields, a `type`, and that type's `data`.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct EventUserRecoveryCodesRegeneratedEvent {
+        pub actor: EventActor,
+        pub data: RecoveryCodesData,
+        ///The event's id (a ULID); a webhook delivery's `webhook-id`.
+        pub id: ::std::string::String,
+        ///When the change was committed.
+        pub occurred_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The organization the change belongs to.
+        pub org_id: ::uuid::Uuid,
+        ///The `X-Request-Id` of the request that made the change; `null` when none did.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+        ///The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+        pub sequence: i64,
+        #[serde(rename = "type")]
+        pub type_: EventUserRecoveryCodesRegeneratedEventType,
+    }
+    impl EventUserRecoveryCodesRegeneratedEvent {
+        pub fn builder() -> builder::EventUserRecoveryCodesRegeneratedEvent {
+            Default::default()
+        }
+    }
+    ///`EventUserRecoveryCodesRegeneratedEventType`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum EventUserRecoveryCodesRegeneratedEventType {
+        #[serde(rename = "user.recovery_codes_regenerated")]
+        UserRecoveryCodesRegenerated,
+    }
+    impl ::std::fmt::Display for EventUserRecoveryCodesRegeneratedEventType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::UserRecoveryCodesRegenerated => {
+                    f.write_str("user.recovery_codes_regenerated")
+                }
+            }
+        }
+    }
+    impl ::std::str::FromStr for EventUserRecoveryCodesRegeneratedEventType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "user.recovery_codes_regenerated" => {
+                    Ok(Self::UserRecoveryCodesRegenerated)
+                }
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for EventUserRecoveryCodesRegeneratedEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for EventUserRecoveryCodesRegeneratedEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///A change event: the common fields, a `type`, and that type's `data`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct EventUserSuspendedEvent {
         pub actor: EventActor,
         pub data: UserEventData,
@@ -3109,6 +3309,15 @@ waiting. The primary address, and sign-in with it, stay as they are meanwhile.*/
         ///An `http(s)` URL or a `data:image/…` URL; `null` when not set.
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub profile_image_url: ::std::option::Option<::std::string::String>,
+        /**Only in the response of the `PATCH /v1/me` that turned two-factor authentication on:
+the 10 new recovery codes (`xxxx-xxxx-xx`), shown this once and stored only as hashes.
+Absent from every other response.*/
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub recovery_codes: ::std::vec::Vec<::std::string::String>,
+        /**How many unused TOTP recovery codes the user has left (each works once, in place of
+`totp_code` at sign-in); `null` when two-factor authentication is off.*/
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub recovery_codes_remaining: ::std::option::Option<i64>,
         pub role: Role,
         ///The scopes this principal acts with on the admin surface.
         pub scopes: ::std::vec::Vec<::std::string::String>,
@@ -3278,6 +3487,69 @@ when it is not an address at all).*/
             Default::default()
         }
     }
+    ///The password, or a current TOTP code: exactly one of them.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct Reauthenticate {
+        ///The user's password.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub password: ::std::option::Option<::std::string::String>,
+        ///Six digits from the authenticator (2FA on); each code proves once.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub totp_code: ::std::option::Option<::std::string::String>,
+    }
+    impl Reauthenticate {
+        pub fn builder() -> builder::Reauthenticate {
+            Default::default()
+        }
+    }
+    ///A new set of recovery codes, shown this once.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct RecoveryCodes {
+        /**10 codes (`xxxx-xxxx-xx`, 50 random bits each), each usable once as `recovery_code`
+at sign-in. Stored only as hashes: they are never shown again.*/
+        pub recovery_codes: ::std::vec::Vec<::std::string::String>,
+    }
+    impl RecoveryCodes {
+        pub fn builder() -> builder::RecoveryCodes {
+            Default::default()
+        }
+    }
+    ///A new set of TOTP recovery codes.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct RecoveryCodesData {
+        pub object: RecoveryCodesObject,
+    }
+    impl RecoveryCodesData {
+        pub fn builder() -> builder::RecoveryCodesData {
+            Default::default()
+        }
+    }
+    ///`RecoveryCodesEnvelope`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct RecoveryCodesEnvelope {
+        pub data: RecoveryCodes,
+        ///Always `true`.
+        pub success: bool,
+    }
+    impl RecoveryCodesEnvelope {
+        pub fn builder() -> builder::RecoveryCodesEnvelope {
+            Default::default()
+        }
+    }
+    ///The user whose recovery codes were replaced.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct RecoveryCodesObject {
+        ///The user's id.
+        pub id: ::uuid::Uuid,
+        ///Unused codes after the change (the codes themselves are never in an event).
+        pub recovery_codes_remaining: i64,
+    }
+    impl RecoveryCodesObject {
+        pub fn builder() -> builder::RecoveryCodesObject {
+            Default::default()
+        }
+    }
     ///What the ticket did; nothing else about the user.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct RedeemedTicket {
@@ -3325,6 +3597,18 @@ when it is not an address at all).*/
     }
     impl RedeliveryEnvelope {
         pub fn builder() -> builder::RedeliveryEnvelope {
+            Default::default()
+        }
+    }
+    ///A current code from the authenticator, proving the user holds it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct RegenerateRecoveryCodes {
+        ///Six digits from the authenticator. Each code proves once.
+        pub totp_code: ::std::string::String,
+    }
+    impl RegenerateRecoveryCodes {
+        pub fn builder() -> builder::RegenerateRecoveryCodes {
             Default::default()
         }
     }
@@ -3526,6 +3810,14 @@ when it is not an address at all).*/
     ///A session as its events show it.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct SessionObject {
+        ///How (`session.created`, `session.reauthenticated`): `pwd`, `otp`, `recovery`.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub amr: ::std::vec::Vec<::std::string::String>,
+        ///When the user last proved who they are in it (`session.reauthenticated`).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub authenticated_at: ::std::option::Option<
+            ::chrono::DateTime<::chrono::offset::Utc>,
+        >,
         ///When it was created (`session.created`).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
@@ -3542,6 +3834,28 @@ when it is not an address at all).*/
     }
     impl SessionObject {
         pub fn builder() -> builder::SessionObject {
+            Default::default()
+        }
+    }
+    ///A user proved who they are again in a session (`POST /v1/sessions/current/reauthenticate`); `object.authenticated_at` moved.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SessionReauthenticatedEvent {
+        pub actor: EventActor,
+        pub data: SessionEventData,
+        ///The event's id (a ULID); a webhook delivery's `webhook-id`.
+        pub id: ::std::string::String,
+        ///When the change was committed.
+        pub occurred_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The organization the change belongs to.
+        pub org_id: ::uuid::Uuid,
+        ///The `X-Request-Id` of the request that made the change; `null` when none did.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+        ///The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+        pub sequence: i64,
+    }
+    impl SessionReauthenticatedEvent {
+        pub fn builder() -> builder::SessionReauthenticatedEvent {
             Default::default()
         }
     }
@@ -3679,6 +3993,13 @@ either its Unicode or its ASCII (`xn--`) form.*/
         pub org_id: ::uuid::Uuid,
         ///The user's password.
         pub password: ::std::string::String,
+        /**One of the user's TOTP recovery codes (`xxxx-xxxx-xx`, lower case, as issued when 2FA
+was turned on), in place of `totp_code` when the authenticator is lost. Each works once;
+a wrong or used one is the same 401 as a wrong password and counts toward the sign-in
+limits and the lockout like a wrong TOTP code. Another shape is a 400; sending both
+`totp_code` and `recovery_code` is a 400. Ignored, like `totp_code`, when 2FA is off.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub recovery_code: ::std::option::Option<::std::string::String>,
         /**Six digits from the authenticator; required when the user has 2FA on. Each code signs
 in once. Leave it out when 2FA is off (`null` is not a code: 400).*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3726,6 +4047,8 @@ in once. Leave it out when 2FA is off (`null` is not a code: 400).*/
         EmailSignInDisabled,
         #[serde(rename = "wrong_totp_code")]
         WrongTotpCode,
+        #[serde(rename = "wrong_recovery_code")]
+        WrongRecoveryCode,
         #[serde(rename = "invited")]
         Invited,
         #[serde(rename = "locked")]
@@ -3739,6 +4062,7 @@ in once. Leave it out when 2FA is off (`null` is not a code: 400).*/
                 Self::Suspended => f.write_str("suspended"),
                 Self::EmailSignInDisabled => f.write_str("email_sign_in_disabled"),
                 Self::WrongTotpCode => f.write_str("wrong_totp_code"),
+                Self::WrongRecoveryCode => f.write_str("wrong_recovery_code"),
                 Self::Invited => f.write_str("invited"),
                 Self::Locked => f.write_str("locked"),
             }
@@ -3755,6 +4079,7 @@ in once. Leave it out when 2FA is off (`null` is not a code: 400).*/
                 "suspended" => Ok(Self::Suspended),
                 "email_sign_in_disabled" => Ok(Self::EmailSignInDisabled),
                 "wrong_totp_code" => Ok(Self::WrongTotpCode),
+                "wrong_recovery_code" => Ok(Self::WrongRecoveryCode),
                 "invited" => Ok(Self::Invited),
                 "locked" => Ok(Self::Locked),
                 _ => Err("invalid value".into()),
@@ -4429,7 +4754,9 @@ stored in canonical spelling. Unknown: 422 `INVALID_TIMEZONE`.*/
         pub timezone: ::std::option::Option<::std::string::String>,
         /**A TOTP secret (RFC 6238: HMAC-SHA1, 6 digits, 30 s) as standard base64 of 16–128
 bytes, imported without a code: sign-in then needs a code. `null` turns two-factor
-authentication off. Never returned.*/
+authentication off. Never returned. Any change deletes the user's recovery codes; an
+imported secret comes with none (the user issues a set with
+`POST /v1/me/recovery-codes`).*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub totp_secret_base64: ::std::option::Option<::std::string::String>,
     }
@@ -4696,6 +5023,28 @@ authentication off. Never returned.*/
             Default::default()
         }
     }
+    ///The user replaced their TOTP recovery codes (`POST /v1/me/recovery-codes`); the old ones no longer work.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct UserRecoveryCodesRegeneratedEvent {
+        pub actor: EventActor,
+        pub data: RecoveryCodesData,
+        ///The event's id (a ULID); a webhook delivery's `webhook-id`.
+        pub id: ::std::string::String,
+        ///When the change was committed.
+        pub occurred_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The organization the change belongs to.
+        pub org_id: ::uuid::Uuid,
+        ///The `X-Request-Id` of the request that made the change; `null` when none did.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+        ///The organization's event number: 1, 2, 3, … in commit order, with no gaps.
+        pub sequence: i64,
+    }
+    impl UserRecoveryCodesRegeneratedEvent {
+        pub fn builder() -> builder::UserRecoveryCodesRegeneratedEvent {
+            Default::default()
+        }
+    }
     ///`UserSessionListEnvelope`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct UserSessionListEnvelope {
@@ -4878,7 +5227,7 @@ looked up when a user is read). Never the password hash or the TOTP secret.*/
             Default::default()
         }
     }
-    ///Two-factor authentication was turned off.
+    ///Two-factor authentication was turned off (its recovery codes with it).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct UserTotpDisabledEvent {
         pub actor: EventActor,
@@ -6221,6 +6570,14 @@ it now: it is never shown again.*/
         }
         #[derive(Clone, Debug)]
         pub struct CurrentSession {
+            amr: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            authenticated_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
             created_at: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
                 ::std::string::String,
@@ -6234,6 +6591,10 @@ it now: it is never shown again.*/
         impl ::std::default::Default for CurrentSession {
             fn default() -> Self {
                 Self {
+                    amr: Err("no value supplied for amr".to_string()),
+                    authenticated_at: Err(
+                        "no value supplied for authenticated_at".to_string(),
+                    ),
                     created_at: Err("no value supplied for created_at".to_string()),
                     expires_at: Err("no value supplied for expires_at".to_string()),
                     id: Err("no value supplied for id".to_string()),
@@ -6241,6 +6602,32 @@ it now: it is never shown again.*/
             }
         }
         impl CurrentSession {
+            pub fn amr<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.amr = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for amr: {e}")
+                    });
+                self
+            }
+            pub fn authenticated_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.authenticated_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for authenticated_at: {e}"
+                        )
+                    });
+                self
+            }
             pub fn created_at<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
@@ -6282,6 +6669,8 @@ it now: it is never shown again.*/
                 value: CurrentSession,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
+                    amr: value.amr?,
+                    authenticated_at: value.authenticated_at?,
                     created_at: value.created_at?,
                     expires_at: value.expires_at?,
                     id: value.id?,
@@ -6291,9 +6680,71 @@ it now: it is never shown again.*/
         impl ::std::convert::From<super::CurrentSession> for CurrentSession {
             fn from(value: super::CurrentSession) -> Self {
                 Self {
+                    amr: Ok(value.amr),
+                    authenticated_at: Ok(value.authenticated_at),
                     created_at: Ok(value.created_at),
                     expires_at: Ok(value.expires_at),
                     id: Ok(value.id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CurrentSessionEnvelope {
+            data: ::std::result::Result<super::CurrentSession, ::std::string::String>,
+            success: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for CurrentSessionEnvelope {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    success: Err("no value supplied for success".to_string()),
+                }
+            }
+        }
+        impl CurrentSessionEnvelope {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::CurrentSession>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn success<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for success: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CurrentSessionEnvelope>
+        for super::CurrentSessionEnvelope {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CurrentSessionEnvelope,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    success: value.success?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CurrentSessionEnvelope>
+        for CurrentSessionEnvelope {
+            fn from(value: super::CurrentSessionEnvelope) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    success: Ok(value.success),
                 }
             }
         }
@@ -7676,6 +8127,169 @@ it now: it is never shown again.*/
         impl ::std::convert::From<super::EventSessionCreatedEvent>
         for EventSessionCreatedEvent {
             fn from(value: super::EventSessionCreatedEvent) -> Self {
+                Self {
+                    actor: Ok(value.actor),
+                    data: Ok(value.data),
+                    id: Ok(value.id),
+                    occurred_at: Ok(value.occurred_at),
+                    org_id: Ok(value.org_id),
+                    request_id: Ok(value.request_id),
+                    sequence: Ok(value.sequence),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct EventSessionReauthenticatedEvent {
+            actor: ::std::result::Result<super::EventActor, ::std::string::String>,
+            data: ::std::result::Result<super::SessionEventData, ::std::string::String>,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            occurred_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            org_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            sequence: ::std::result::Result<i64, ::std::string::String>,
+            type_: ::std::result::Result<
+                super::EventSessionReauthenticatedEventType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for EventSessionReauthenticatedEvent {
+            fn default() -> Self {
+                Self {
+                    actor: Err("no value supplied for actor".to_string()),
+                    data: Err("no value supplied for data".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    occurred_at: Err("no value supplied for occurred_at".to_string()),
+                    org_id: Err("no value supplied for org_id".to_string()),
+                    request_id: Err("no value supplied for request_id".to_string()),
+                    sequence: Err("no value supplied for sequence".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl EventSessionReauthenticatedEvent {
+            pub fn actor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EventActor>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.actor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for actor: {e}")
+                    });
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::SessionEventData>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn occurred_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.occurred_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for occurred_at: {e}")
+                    });
+                self
+            }
+            pub fn org_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.org_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for org_id: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+            pub fn sequence<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sequence = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sequence: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EventSessionReauthenticatedEventType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<EventSessionReauthenticatedEvent>
+        for super::EventSessionReauthenticatedEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: EventSessionReauthenticatedEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    actor: value.actor?,
+                    data: value.data?,
+                    id: value.id?,
+                    occurred_at: value.occurred_at?,
+                    org_id: value.org_id?,
+                    request_id: value.request_id?,
+                    sequence: value.sequence?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::EventSessionReauthenticatedEvent>
+        for EventSessionReauthenticatedEvent {
+            fn from(value: super::EventSessionReauthenticatedEvent) -> Self {
                 Self {
                     actor: Ok(value.actor),
                     data: Ok(value.data),
@@ -10461,6 +11075,171 @@ it now: it is never shown again.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct EventUserRecoveryCodesRegeneratedEvent {
+            actor: ::std::result::Result<super::EventActor, ::std::string::String>,
+            data: ::std::result::Result<super::RecoveryCodesData, ::std::string::String>,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            occurred_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            org_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            sequence: ::std::result::Result<i64, ::std::string::String>,
+            type_: ::std::result::Result<
+                super::EventUserRecoveryCodesRegeneratedEventType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for EventUserRecoveryCodesRegeneratedEvent {
+            fn default() -> Self {
+                Self {
+                    actor: Err("no value supplied for actor".to_string()),
+                    data: Err("no value supplied for data".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    occurred_at: Err("no value supplied for occurred_at".to_string()),
+                    org_id: Err("no value supplied for org_id".to_string()),
+                    request_id: Err("no value supplied for request_id".to_string()),
+                    sequence: Err("no value supplied for sequence".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl EventUserRecoveryCodesRegeneratedEvent {
+            pub fn actor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EventActor>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.actor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for actor: {e}")
+                    });
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::RecoveryCodesData>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn occurred_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.occurred_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for occurred_at: {e}")
+                    });
+                self
+            }
+            pub fn org_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.org_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for org_id: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+            pub fn sequence<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sequence = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sequence: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::EventUserRecoveryCodesRegeneratedEventType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<EventUserRecoveryCodesRegeneratedEvent>
+        for super::EventUserRecoveryCodesRegeneratedEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: EventUserRecoveryCodesRegeneratedEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    actor: value.actor?,
+                    data: value.data?,
+                    id: value.id?,
+                    occurred_at: value.occurred_at?,
+                    org_id: value.org_id?,
+                    request_id: value.request_id?,
+                    sequence: value.sequence?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::EventUserRecoveryCodesRegeneratedEvent>
+        for EventUserRecoveryCodesRegeneratedEvent {
+            fn from(value: super::EventUserRecoveryCodesRegeneratedEvent) -> Self {
+                Self {
+                    actor: Ok(value.actor),
+                    data: Ok(value.data),
+                    id: Ok(value.id),
+                    occurred_at: Ok(value.occurred_at),
+                    org_id: Ok(value.org_id),
+                    request_id: Ok(value.request_id),
+                    sequence: Ok(value.sequence),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct EventUserSuspendedEvent {
             actor: ::std::result::Result<super::EventActor, ::std::string::String>,
             data: ::std::result::Result<super::UserEventData, ::std::string::String>,
@@ -12395,6 +13174,14 @@ it now: it is never shown again.*/
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
+            recovery_codes: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            recovery_codes_remaining: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
             role: ::std::result::Result<super::Role, ::std::string::String>,
             scopes: ::std::result::Result<
                 ::std::vec::Vec<::std::string::String>,
@@ -12470,6 +13257,10 @@ it now: it is never shown again.*/
                     ),
                     profile_image_url: Err(
                         "no value supplied for profile_image_url".to_string(),
+                    ),
+                    recovery_codes: Ok(Default::default()),
+                    recovery_codes_remaining: Err(
+                        "no value supplied for recovery_codes_remaining".to_string(),
                     ),
                     role: Err("no value supplied for role".to_string()),
                     scopes: Err("no value supplied for scopes".to_string()),
@@ -12786,6 +13577,34 @@ it now: it is never shown again.*/
                     });
                 self
             }
+            pub fn recovery_codes<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.recovery_codes = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for recovery_codes: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn recovery_codes_remaining<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.recovery_codes_remaining = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for recovery_codes_remaining: {e}"
+                        )
+                    });
+                self
+            }
             pub fn role<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<super::Role>,
@@ -12926,6 +13745,8 @@ it now: it is never shown again.*/
                     primary_email_auth_enabled: value.primary_email_auth_enabled?,
                     primary_email_verified: value.primary_email_verified?,
                     profile_image_url: value.profile_image_url?,
+                    recovery_codes: value.recovery_codes?,
+                    recovery_codes_remaining: value.recovery_codes_remaining?,
                     role: value.role?,
                     scopes: value.scopes?,
                     selected_team: value.selected_team?,
@@ -12964,6 +13785,8 @@ it now: it is never shown again.*/
                     primary_email_auth_enabled: Ok(value.primary_email_auth_enabled),
                     primary_email_verified: Ok(value.primary_email_verified),
                     profile_image_url: Ok(value.profile_image_url),
+                    recovery_codes: Ok(value.recovery_codes),
+                    recovery_codes_remaining: Ok(value.recovery_codes_remaining),
                     role: Ok(value.role),
                     scopes: Ok(value.scopes),
                     selected_team: Ok(value.selected_team),
@@ -13636,6 +14459,281 @@ it now: it is never shown again.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct Reauthenticate {
+            password: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            totp_code: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for Reauthenticate {
+            fn default() -> Self {
+                Self {
+                    password: Ok(Default::default()),
+                    totp_code: Ok(Default::default()),
+                }
+            }
+        }
+        impl Reauthenticate {
+            pub fn password<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.password = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for password: {e}")
+                    });
+                self
+            }
+            pub fn totp_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.totp_code = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for totp_code: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Reauthenticate> for super::Reauthenticate {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Reauthenticate,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    password: value.password?,
+                    totp_code: value.totp_code?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Reauthenticate> for Reauthenticate {
+            fn from(value: super::Reauthenticate) -> Self {
+                Self {
+                    password: Ok(value.password),
+                    totp_code: Ok(value.totp_code),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RecoveryCodes {
+            recovery_codes: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RecoveryCodes {
+            fn default() -> Self {
+                Self {
+                    recovery_codes: Err(
+                        "no value supplied for recovery_codes".to_string(),
+                    ),
+                }
+            }
+        }
+        impl RecoveryCodes {
+            pub fn recovery_codes<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.recovery_codes = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for recovery_codes: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RecoveryCodes> for super::RecoveryCodes {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RecoveryCodes,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    recovery_codes: value.recovery_codes?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RecoveryCodes> for RecoveryCodes {
+            fn from(value: super::RecoveryCodes) -> Self {
+                Self {
+                    recovery_codes: Ok(value.recovery_codes),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RecoveryCodesData {
+            object: ::std::result::Result<
+                super::RecoveryCodesObject,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RecoveryCodesData {
+            fn default() -> Self {
+                Self {
+                    object: Err("no value supplied for object".to_string()),
+                }
+            }
+        }
+        impl RecoveryCodesData {
+            pub fn object<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::RecoveryCodesObject>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.object = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for object: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RecoveryCodesData> for super::RecoveryCodesData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RecoveryCodesData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { object: value.object? })
+            }
+        }
+        impl ::std::convert::From<super::RecoveryCodesData> for RecoveryCodesData {
+            fn from(value: super::RecoveryCodesData) -> Self {
+                Self { object: Ok(value.object) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RecoveryCodesEnvelope {
+            data: ::std::result::Result<super::RecoveryCodes, ::std::string::String>,
+            success: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for RecoveryCodesEnvelope {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    success: Err("no value supplied for success".to_string()),
+                }
+            }
+        }
+        impl RecoveryCodesEnvelope {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::RecoveryCodes>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn success<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for success: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RecoveryCodesEnvelope>
+        for super::RecoveryCodesEnvelope {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RecoveryCodesEnvelope,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    success: value.success?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RecoveryCodesEnvelope>
+        for RecoveryCodesEnvelope {
+            fn from(value: super::RecoveryCodesEnvelope) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    success: Ok(value.success),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RecoveryCodesObject {
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            recovery_codes_remaining: ::std::result::Result<i64, ::std::string::String>,
+        }
+        impl ::std::default::Default for RecoveryCodesObject {
+            fn default() -> Self {
+                Self {
+                    id: Err("no value supplied for id".to_string()),
+                    recovery_codes_remaining: Err(
+                        "no value supplied for recovery_codes_remaining".to_string(),
+                    ),
+                }
+            }
+        }
+        impl RecoveryCodesObject {
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn recovery_codes_remaining<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.recovery_codes_remaining = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for recovery_codes_remaining: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RecoveryCodesObject>
+        for super::RecoveryCodesObject {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RecoveryCodesObject,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    id: value.id?,
+                    recovery_codes_remaining: value.recovery_codes_remaining?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RecoveryCodesObject> for RecoveryCodesObject {
+            fn from(value: super::RecoveryCodesObject) -> Self {
+                Self {
+                    id: Ok(value.id),
+                    recovery_codes_remaining: Ok(value.recovery_codes_remaining),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct RedeemedTicket {
             session: ::std::result::Result<
                 ::std::option::Option<super::SignedIn>,
@@ -13872,6 +14970,53 @@ it now: it is never shown again.*/
                 Self {
                     data: Ok(value.data),
                     success: Ok(value.success),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RegenerateRecoveryCodes {
+            totp_code: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RegenerateRecoveryCodes {
+            fn default() -> Self {
+                Self {
+                    totp_code: Err("no value supplied for totp_code".to_string()),
+                }
+            }
+        }
+        impl RegenerateRecoveryCodes {
+            pub fn totp_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.totp_code = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for totp_code: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RegenerateRecoveryCodes>
+        for super::RegenerateRecoveryCodes {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RegenerateRecoveryCodes,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    totp_code: value.totp_code?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RegenerateRecoveryCodes>
+        for RegenerateRecoveryCodes {
+            fn from(value: super::RegenerateRecoveryCodes) -> Self {
+                Self {
+                    totp_code: Ok(value.totp_code),
                 }
             }
         }
@@ -14237,6 +15382,14 @@ it now: it is never shown again.*/
         }
         #[derive(Clone, Debug)]
         pub struct SessionObject {
+            amr: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            authenticated_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
             created_at: ::std::result::Result<
                 ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
                 ::std::string::String,
@@ -14255,6 +15408,8 @@ it now: it is never shown again.*/
         impl ::std::default::Default for SessionObject {
             fn default() -> Self {
                 Self {
+                    amr: Ok(Default::default()),
+                    authenticated_at: Ok(Default::default()),
                     created_at: Ok(Default::default()),
                     expires_at: Ok(Default::default()),
                     id: Err("no value supplied for id".to_string()),
@@ -14264,6 +15419,34 @@ it now: it is never shown again.*/
             }
         }
         impl SessionObject {
+            pub fn amr<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.amr = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for amr: {e}")
+                    });
+                self
+            }
+            pub fn authenticated_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.authenticated_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for authenticated_at: {e}"
+                        )
+                    });
+                self
+            }
             pub fn created_at<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
@@ -14333,6 +15516,8 @@ it now: it is never shown again.*/
                 value: SessionObject,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
+                    amr: value.amr?,
+                    authenticated_at: value.authenticated_at?,
                     created_at: value.created_at?,
                     expires_at: value.expires_at?,
                     id: value.id?,
@@ -14344,11 +15529,157 @@ it now: it is never shown again.*/
         impl ::std::convert::From<super::SessionObject> for SessionObject {
             fn from(value: super::SessionObject) -> Self {
                 Self {
+                    amr: Ok(value.amr),
+                    authenticated_at: Ok(value.authenticated_at),
                     created_at: Ok(value.created_at),
                     expires_at: Ok(value.expires_at),
                     id: Ok(value.id),
                     revoked: Ok(value.revoked),
                     user_id: Ok(value.user_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SessionReauthenticatedEvent {
+            actor: ::std::result::Result<super::EventActor, ::std::string::String>,
+            data: ::std::result::Result<super::SessionEventData, ::std::string::String>,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            occurred_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            org_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            sequence: ::std::result::Result<i64, ::std::string::String>,
+        }
+        impl ::std::default::Default for SessionReauthenticatedEvent {
+            fn default() -> Self {
+                Self {
+                    actor: Err("no value supplied for actor".to_string()),
+                    data: Err("no value supplied for data".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    occurred_at: Err("no value supplied for occurred_at".to_string()),
+                    org_id: Err("no value supplied for org_id".to_string()),
+                    request_id: Err("no value supplied for request_id".to_string()),
+                    sequence: Err("no value supplied for sequence".to_string()),
+                }
+            }
+        }
+        impl SessionReauthenticatedEvent {
+            pub fn actor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EventActor>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.actor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for actor: {e}")
+                    });
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::SessionEventData>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn occurred_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.occurred_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for occurred_at: {e}")
+                    });
+                self
+            }
+            pub fn org_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.org_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for org_id: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+            pub fn sequence<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sequence = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sequence: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SessionReauthenticatedEvent>
+        for super::SessionReauthenticatedEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SessionReauthenticatedEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    actor: value.actor?,
+                    data: value.data?,
+                    id: value.id?,
+                    occurred_at: value.occurred_at?,
+                    org_id: value.org_id?,
+                    request_id: value.request_id?,
+                    sequence: value.sequence?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SessionReauthenticatedEvent>
+        for SessionReauthenticatedEvent {
+            fn from(value: super::SessionReauthenticatedEvent) -> Self {
+                Self {
+                    actor: Ok(value.actor),
+                    data: Ok(value.data),
+                    id: Ok(value.id),
+                    occurred_at: Ok(value.occurred_at),
+                    org_id: Ok(value.org_id),
+                    request_id: Ok(value.request_id),
+                    sequence: Ok(value.sequence),
                 }
             }
         }
@@ -14745,6 +16076,10 @@ it now: it is never shown again.*/
                 ::std::string::String,
                 ::std::string::String,
             >,
+            recovery_code: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
             totp_code: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -14756,6 +16091,7 @@ it now: it is never shown again.*/
                     email: Err("no value supplied for email".to_string()),
                     org_id: Err("no value supplied for org_id".to_string()),
                     password: Err("no value supplied for password".to_string()),
+                    recovery_code: Ok(Default::default()),
                     totp_code: Ok(Default::default()),
                 }
             }
@@ -14797,6 +16133,18 @@ it now: it is never shown again.*/
                     });
                 self
             }
+            pub fn recovery_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.recovery_code = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for recovery_code: {e}")
+                    });
+                self
+            }
             pub fn totp_code<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -14819,6 +16167,7 @@ it now: it is never shown again.*/
                     email: value.email?,
                     org_id: value.org_id?,
                     password: value.password?,
+                    recovery_code: value.recovery_code?,
                     totp_code: value.totp_code?,
                 })
             }
@@ -14829,6 +16178,7 @@ it now: it is never shown again.*/
                     email: Ok(value.email),
                     org_id: Ok(value.org_id),
                     password: Ok(value.password),
+                    recovery_code: Ok(value.recovery_code),
                     totp_code: Ok(value.totp_code),
                 }
             }
@@ -19423,6 +20773,150 @@ it now: it is never shown again.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct UserRecoveryCodesRegeneratedEvent {
+            actor: ::std::result::Result<super::EventActor, ::std::string::String>,
+            data: ::std::result::Result<super::RecoveryCodesData, ::std::string::String>,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            occurred_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            org_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            sequence: ::std::result::Result<i64, ::std::string::String>,
+        }
+        impl ::std::default::Default for UserRecoveryCodesRegeneratedEvent {
+            fn default() -> Self {
+                Self {
+                    actor: Err("no value supplied for actor".to_string()),
+                    data: Err("no value supplied for data".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    occurred_at: Err("no value supplied for occurred_at".to_string()),
+                    org_id: Err("no value supplied for org_id".to_string()),
+                    request_id: Err("no value supplied for request_id".to_string()),
+                    sequence: Err("no value supplied for sequence".to_string()),
+                }
+            }
+        }
+        impl UserRecoveryCodesRegeneratedEvent {
+            pub fn actor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EventActor>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.actor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for actor: {e}")
+                    });
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::RecoveryCodesData>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn occurred_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.occurred_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for occurred_at: {e}")
+                    });
+                self
+            }
+            pub fn org_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.org_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for org_id: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
+            pub fn sequence<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sequence = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sequence: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UserRecoveryCodesRegeneratedEvent>
+        for super::UserRecoveryCodesRegeneratedEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UserRecoveryCodesRegeneratedEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    actor: value.actor?,
+                    data: value.data?,
+                    id: value.id?,
+                    occurred_at: value.occurred_at?,
+                    org_id: value.org_id?,
+                    request_id: value.request_id?,
+                    sequence: value.sequence?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::UserRecoveryCodesRegeneratedEvent>
+        for UserRecoveryCodesRegeneratedEvent {
+            fn from(value: super::UserRecoveryCodesRegeneratedEvent) -> Self {
+                Self {
+                    actor: Ok(value.actor),
+                    data: Ok(value.data),
+                    id: Ok(value.id),
+                    occurred_at: Ok(value.occurred_at),
+                    org_id: Ok(value.org_id),
+                    request_id: Ok(value.request_id),
+                    sequence: Ok(value.sequence),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct UserSessionListEnvelope {
             data: ::std::result::Result<
                 ::std::vec::Vec<super::SessionInfo>,
@@ -22409,7 +23903,8 @@ let response = client.get_me()
 Partial update with PATCH semantics: absent fields are unchanged, `null` clears a
 nullable field, `{}` is a no-op that returns the current state. All or nothing. Send
 `If-Match` with the `ETag` of a previous response to refuse the change (412) if the
-user changed since. The response is the whole updated user. On a server that sends
+user changed since. The response is the whole updated user; the one that turns
+two-factor authentication on also carries the new `recovery_codes`, shown only there. On a server that sends
 mail, a new `primary_email` is not swapped in: it becomes `pending_email` until the
 user confirms it from the message sent there (see `primary_email`).
 
@@ -22465,6 +23960,24 @@ let response = client.confirm_email_verification()
 ```*/
     pub fn confirm_email_verification(&self) -> builder::ConfirmEmailVerification<'_> {
         builder::ConfirmEmailVerification::new(self)
+    }
+    /**Replace my recovery codes
+
+Issues a new set of 10 TOTP recovery codes and ends the previous set (used or not), for
+a user with two-factor authentication on, who proves it with a current `totp_code`. The
+codes are in this response only. Turning 2FA on through `PATCH /v1/me` issues the first
+set; turning it off deletes them. Records `user.recovery_codes_regenerated`.
+
+Sends a `POST` request to `/v1/me/recovery-codes`
+
+```ignore
+let response = client.regenerate_recovery_codes()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn regenerate_recovery_codes(&self) -> builder::RegenerateRecoveryCodes<'_> {
+        builder::RegenerateRecoveryCodes::new(self)
     }
     /**List my sessions
 
@@ -22525,9 +24038,10 @@ let response = client.request_password_reset()
     /**Sign in
 
 Starts a session for a user of `org_id` with their primary e-mail address and password,
-plus `totp_code` when two-factor authentication is on. Refused (401, one message for
-every reason) for wrong credentials, suspended users and users with
-`primary_email_auth_enabled: false`. Attempts are limited per account and per client
+plus `totp_code` when two-factor authentication is on. Refused (401 `UNAUTHORIZED`, one
+message for every reason) for wrong credentials, locked or suspended users and users with
+`primary_email_auth_enabled: false`. The right password of a user with 2FA on, sent
+without a code, answers 401 `MFA_REQUIRED` instead, so a client knows to ask for one. Attempts are limited per account and per client
 address (429 with `Retry-After`). A password hash imported from another system is
 upgraded to argon2id here.
 
@@ -22556,6 +24070,27 @@ let response = client.sign_out()
 ```*/
     pub fn sign_out(&self) -> builder::SignOut<'_> {
         builder::SignOut::new(self)
+    }
+    /**Reauthenticate
+
+Proves again, with the password or a current TOTP code, that the signed-in user is at
+the keyboard: the session's `authenticated_at` becomes now (and `amr` says how), with
+the same token. Changing `primary_email`, `password` or the TOTP settings through
+`PATCH /v1/me` needs a session authenticated within `--reauth-window` (10 minutes by
+default) or a proof in that request; this is how a client gets there first. Each
+attempt counts toward the sign-in limits, and a wrong one toward the lockout. Records
+`session.reauthenticated`.
+
+Sends a `POST` request to `/v1/sessions/current/reauthenticate`
+
+```ignore
+let response = client.reauthenticate()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn reauthenticate(&self) -> builder::Reauthenticate<'_> {
+        builder::Reauthenticate::new(self)
     }
     /**List teams
 
@@ -24805,6 +26340,171 @@ pub mod builder {
             }
         }
     }
+    /**Builder for [`Client::regenerate_recovery_codes`]
+
+[`Client::regenerate_recovery_codes`]: super::Client::regenerate_recovery_codes*/
+    #[derive(Debug, Clone)]
+    pub struct RegenerateRecoveryCodes<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::RegenerateRecoveryCodes, String>,
+    }
+    impl<'a> RegenerateRecoveryCodes<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::RegenerateRecoveryCodes>,
+            <V as std::convert::TryInto<
+                types::RegenerateRecoveryCodes,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `RegenerateRecoveryCodes` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::RegenerateRecoveryCodes,
+            ) -> types::builder::RegenerateRecoveryCodes,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/me/recovery-codes`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::RecoveryCodesEnvelope>,
+            Error<types::ErrorEnvelope>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::RegenerateRecoveryCodes::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/me/recovery-codes", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "regenerate_recovery_codes",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::list_my_sessions`]
 
 [`Client::list_my_sessions`]: super::Client::list_my_sessions*/
@@ -25384,6 +27084,168 @@ pub mod builder {
                     )
                 }
                 414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                431u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::reauthenticate`]
+
+[`Client::reauthenticate`]: super::Client::reauthenticate*/
+    #[derive(Debug, Clone)]
+    pub struct Reauthenticate<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::Reauthenticate, String>,
+    }
+    impl<'a> Reauthenticate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::Reauthenticate>,
+            <V as std::convert::TryInto<
+                types::Reauthenticate,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `Reauthenticate` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::Reauthenticate,
+            ) -> types::builder::Reauthenticate,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/sessions/current/reauthenticate`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::CurrentSessionEnvelope>,
+            Error<types::ErrorEnvelope>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::Reauthenticate::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/sessions/current/reauthenticate", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "reauthenticate",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                408u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -29543,7 +31405,9 @@ pub struct MePatch {
     /// stored. From an authenticator's base32 secret: `echo -n SECRET | base32 -d | base64`.
     /// `null` with a current `totp_code` turns it off (403 without a valid code). To replace a
     /// secret, turn 2FA off first. The secret is never returned; `otp_auth_enabled` says
-    /// whether 2FA is on.
+    /// whether 2FA is on. Turning it on returns, in this response only, 10 recovery codes
+    /// (`recovery_codes`), each good for one sign-in in place of a TOTP code; turning it off
+    /// deletes them.
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub totp_secret_base64: crate::Patch<::std::string::String>,
 }
@@ -29679,7 +31543,9 @@ pub struct UserPatch {
     pub timezone: crate::Patch<::std::string::String>,
     /// A TOTP secret (RFC 6238: HMAC-SHA1, 6 digits, 30 s) as standard base64 of 16–128
     /// bytes, imported without a code: sign-in then needs a code. `null` turns two-factor
-    /// authentication off. Never returned.
+    /// authentication off. Never returned. Any change deletes the user's recovery codes; an
+    /// imported secret comes with none (the user issues a set with
+    /// `POST /v1/me/recovery-codes`).
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub totp_secret_base64: crate::Patch<::std::string::String>,
 }
@@ -29709,12 +31575,16 @@ pub struct WebhookEndpointPatch {
 pub enum ErrorCode {
     ///`UNAUTHORIZED`
     Unauthorized,
+    ///`MFA_REQUIRED`
+    MfaRequired,
     ///`FORBIDDEN`
     Forbidden,
     ///`INSUFFICIENT_SCOPE`
     InsufficientScope,
     ///`FIELD_NOT_WRITABLE`
     FieldNotWritable,
+    ///`REAUTHENTICATION_REQUIRED`
+    ReauthenticationRequired,
     ///`NOT_FOUND`
     NotFound,
     ///`MALFORMED_REQUEST`
@@ -29806,9 +31676,11 @@ impl ErrorCode {
     pub fn as_str(&self) -> &str {
         match self {
             Self::Unauthorized => "UNAUTHORIZED",
+            Self::MfaRequired => "MFA_REQUIRED",
             Self::Forbidden => "FORBIDDEN",
             Self::InsufficientScope => "INSUFFICIENT_SCOPE",
             Self::FieldNotWritable => "FIELD_NOT_WRITABLE",
+            Self::ReauthenticationRequired => "REAUTHENTICATION_REQUIRED",
             Self::NotFound => "NOT_FOUND",
             Self::MalformedRequest => "MALFORMED_REQUEST",
             Self::ImmutableField => "IMMUTABLE_FIELD",
@@ -29859,9 +31731,11 @@ impl ::std::convert::From<&str> for ErrorCode {
     fn from(code: &str) -> Self {
         match code {
             "UNAUTHORIZED" => Self::Unauthorized,
+            "MFA_REQUIRED" => Self::MfaRequired,
             "FORBIDDEN" => Self::Forbidden,
             "INSUFFICIENT_SCOPE" => Self::InsufficientScope,
             "FIELD_NOT_WRITABLE" => Self::FieldNotWritable,
+            "REAUTHENTICATION_REQUIRED" => Self::ReauthenticationRequired,
             "NOT_FOUND" => Self::NotFound,
             "MALFORMED_REQUEST" => Self::MalformedRequest,
             "IMMUTABLE_FIELD" => Self::ImmutableField,

@@ -44,6 +44,16 @@ pub fn add(op: &mut Map<String, Value>) {
     }
 }
 
+/// Codes that only the operations naming them carry, never listed by default:
+/// `MAILER_NOT_CONFIGURED` (a 503 of the operations that send mail), `MFA_REQUIRED` (a 401
+/// of sign-in) and `REAUTHENTICATION_REQUIRED` (a 403 of `PATCH /v1/me`).
+pub(super) fn only_where_named(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::MailerNotConfigured | ErrorCode::MfaRequired
+    )
+}
+
 /// The codes a response of `status` described by `description` can carry.
 fn codes_of(status: u16, description: &str) -> Vec<ErrorCode> {
     let of_status = |code: &&ErrorCode| code.status().as_u16() == status;
@@ -53,8 +63,7 @@ fn codes_of(status: u16, description: &str) -> Vec<ErrorCode> {
         .filter(|code| description.contains(&format!("`{}`", code.as_str())))
         .copied()
         .collect();
-    // `MAILER_NOT_CONFIGURED` is a 503 only of the operations that send mail, which name it.
-    let named_only = |code: &&ErrorCode| **code != ErrorCode::MailerNotConfigured;
+    let named_only = |code: &&ErrorCode| !only_where_named(**code);
     match named.is_empty() {
         true => ErrorCode::ALL
             .iter()
@@ -110,10 +119,18 @@ fn typical(code: ErrorCode) -> Typical {
     use ErrorCode::*;
     match code {
         Unauthorized => ("missing or invalid credentials", None),
+        MfaRequired => (
+            "two-factor authentication is on: send totp_code or recovery_code",
+            None,
+        ),
         Forbidden => ("api keys are not user-scoped", None),
         InsufficientScope => (
             "this call needs the users:write scope",
             Some(("scope", "users:write")),
+        ),
+        ReauthenticationRequired => (
+            "this change needs a recent sign-in: reauthenticate (POST /v1/sessions/current/reauthenticate) or send current_password (or totp_code when two-factor authentication is on)",
+            Some(("max_age", "600")),
         ),
         FieldNotWritable => (
             "not writable by this principal: role",

@@ -71,6 +71,9 @@ pub fn body(operation_id: &str) -> Option<Value> {
         "requestPasswordReset" => json!({"org_id": DEMO_ORG_ID, "email": DEMO_ADMIN_EMAIL}),
         // A code of the right shape; the real one is in the verification message.
         "confirmEmailVerification" => json!({"code": "482913"}),
+        // A code of the demo admin's authenticator, once 2FA is on: 403 until then.
+        "regenerateRecoveryCodes" => json!({"totp_code": "123456"}),
+        "reauthenticate" => json!({"password": DEMO_ADMIN_PASSWORD}),
         "signIn" => json!({
             "org_id": DEMO_ORG_ID,
             "email": DEMO_ADMIN_EMAIL,

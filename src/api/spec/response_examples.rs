@@ -45,6 +45,11 @@ pub const TICKET_TOKEN: &str = "tkt_x9Q2mZkR7vLb3NcT8wYp1HdF6sJe4GaU0oViKqWnXyE"
 pub fn body(schema: &str) -> Option<Value> {
     let data = match schema {
         "MeEnvelope" => me(),
+        "CurrentSessionEnvelope" => session(),
+        "RecoveryCodesEnvelope" => json!({"recovery_codes": [
+            "k7mq-2xdp-9h", "w3nf-b8rt-4c", "p6zs-e2vk-7y", "h9ca-m4uj-3q", "t2xw-r7gn-8b",
+            "f5dk-q3ms-6v", "y8pe-c9hz-2n", "a4uv-j6wt-5k", "n3rb-x8fq-9d", "e7sm-g2kc-4w",
+        ]}),
         "UserEnvelope" => grace(),
         "UserListEnvelope" => {
             return Some(json!({
@@ -195,6 +200,7 @@ fn me() -> Value {
     fields.insert("org".into(), json!({"id": DEMO_ORG_ID, "name": "Demo"}));
     fields.insert("session".into(), session());
     fields.insert("pending_email".into(), Value::Null);
+    fields.insert("recovery_codes_remaining".into(), Value::Null);
     fields.insert(
         "scopes".into(),
         json!(crate::domain::Scope::ALL.map(|scope| scope.as_str())),
@@ -307,7 +313,13 @@ fn event() -> Value {
 }
 
 fn session() -> Value {
-    json!({"id": SESSION_ID, "created_at": SIGNED_IN, "expires_at": EXPIRES})
+    json!({
+        "id": SESSION_ID,
+        "created_at": SIGNED_IN,
+        "expires_at": EXPIRES,
+        "authenticated_at": SIGNED_IN,
+        "amr": ["pwd"]
+    })
 }
 
 fn team() -> Value {

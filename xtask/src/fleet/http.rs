@@ -106,6 +106,7 @@ pub async fn sign_in_with(
         email: email.to_owned(),
         password: password.to_owned(),
         totp_code: None,
+        recovery_code: None,
     };
     Ok(client.sign_in().body(body).send().await)
 }
