@@ -273,7 +273,9 @@ export interface paths {
         /**
          * List my sessions
          * @description The signed-in user's live sessions (not revoked, not expired), newest first; `current`
-         *     marks the one making the request.
+         *     marks the one making the request. Each shows where it was signed in from (the client
+         *     address and `User-Agent`, with the browser and OS it names) and when it was last used,
+         *     so a session that is not the user's can be recognised and revoked.
          */
         get: operations["listMySessions"];
         put?: never;
@@ -2209,6 +2211,16 @@ export interface components {
          */
         SessionInfo: {
             /**
+             * @description The browser named by `user_agent` (`Chrome`, `Firefox`, `Safari`, …); `null` when it
+             *     names none that is known.
+             */
+            browser: string | null;
+            /**
+             * @description The client address the sign-in came from (behind `--trusted-proxies`, the address they
+             *     forwarded); `null` for sessions that did not start with a sign-in.
+             */
+            client_address: string | null;
+            /**
              * Format: date-time
              * @description When the session started (sign-in).
              */
@@ -2230,6 +2242,16 @@ export interface components {
              * @description Last authenticated use, refreshed at most once a minute.
              */
             last_active_at: string;
+            /**
+             * @description The operating system named by `user_agent` (`Windows 10`, `Mac OSX`, `iPhone`,
+             *     `Android`, `Linux`, …); `null` when it names none that is known.
+             */
+            os: string | null;
+            /**
+             * @description The sign-in's `User-Agent` header as sent (at most 512 characters); `null` when none
+             *     was sent.
+             */
+            user_agent: string | null;
         };
         /** SessionListEnvelope */
         SessionListEnvelope: {
@@ -5571,11 +5593,15 @@ export interface operations {
                      * @example {
                      *       "data": [
                      *         {
+                     *           "browser": "Chrome",
+                     *           "client_address": "203.0.113.7",
                      *           "created_at": "2026-11-30T09:52:30.000000Z",
                      *           "current": true,
                      *           "expires_at": "2026-12-01T09:52:30.000000Z",
                      *           "id": "0193a5d2-1a4b-7c5d-8e6f-7a8b9c0d1e2f",
-                     *           "last_active_at": "2026-11-30T09:52:31.604210Z"
+                     *           "last_active_at": "2026-11-30T09:52:31.604210Z",
+                     *           "os": "Windows 10",
+                     *           "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
                      *         }
                      *       ],
                      *       "success": true
@@ -8121,11 +8147,15 @@ export interface operations {
                      * @example {
                      *       "data": [
                      *         {
+                     *           "browser": "Chrome",
+                     *           "client_address": "203.0.113.7",
                      *           "created_at": "2026-11-30T09:52:30.000000Z",
                      *           "current": true,
                      *           "expires_at": "2026-12-01T09:52:30.000000Z",
                      *           "id": "0193a5d2-1a4b-7c5d-8e6f-7a8b9c0d1e2f",
-                     *           "last_active_at": "2026-11-30T09:52:31.604210Z"
+                     *           "last_active_at": "2026-11-30T09:52:31.604210Z",
+                     *           "os": "Windows 10",
+                     *           "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
                      *         }
                      *       ],
                      *       "meta": {

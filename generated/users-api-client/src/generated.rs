@@ -3604,6 +3604,14 @@ at sign-in. Stored only as hashes: they are never shown again.*/
     ///One of the user's live sessions.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct SessionInfo {
+        /**The browser named by `user_agent` (`Chrome`, `Firefox`, `Safari`, …); `null` when it
+names none that is known.*/
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub browser: ::std::option::Option<::std::string::String>,
+        /**The client address the sign-in came from (behind `--trusted-proxies`, the address they
+forwarded); `null` for sessions that did not start with a sign-in.*/
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub client_address: ::std::option::Option<::std::string::String>,
         ///When the session started (sign-in).
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
         ///Whether this is the session making the request.
@@ -3614,6 +3622,14 @@ at sign-in. Stored only as hashes: they are never shown again.*/
         pub id: ::uuid::Uuid,
         ///Last authenticated use, refreshed at most once a minute.
         pub last_active_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        /**The operating system named by `user_agent` (`Windows 10`, `Mac OSX`, `iPhone`,
+`Android`, `Linux`, …); `null` when it names none that is known.*/
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub os: ::std::option::Option<::std::string::String>,
+        /**The sign-in's `User-Agent` header as sent (at most 512 characters); `null` when none
+was sent.*/
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub user_agent: ::std::option::Option<::std::string::String>,
     }
     impl SessionInfo {
         pub fn builder() -> builder::SessionInfo {
@@ -14416,6 +14432,14 @@ it now: it is never shown again.*/
         }
         #[derive(Clone, Debug)]
         pub struct SessionInfo {
+            browser: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            client_address: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
             created_at: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
                 ::std::string::String,
@@ -14430,10 +14454,22 @@ it now: it is never shown again.*/
                 ::chrono::DateTime<::chrono::offset::Utc>,
                 ::std::string::String,
             >,
+            os: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            user_agent: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for SessionInfo {
             fn default() -> Self {
                 Self {
+                    browser: Err("no value supplied for browser".to_string()),
+                    client_address: Err(
+                        "no value supplied for client_address".to_string(),
+                    ),
                     created_at: Err("no value supplied for created_at".to_string()),
                     current: Err("no value supplied for current".to_string()),
                     expires_at: Err("no value supplied for expires_at".to_string()),
@@ -14441,10 +14477,38 @@ it now: it is never shown again.*/
                     last_active_at: Err(
                         "no value supplied for last_active_at".to_string(),
                     ),
+                    os: Err("no value supplied for os".to_string()),
+                    user_agent: Err("no value supplied for user_agent".to_string()),
                 }
             }
         }
         impl SessionInfo {
+            pub fn browser<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.browser = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for browser: {e}")
+                    });
+                self
+            }
+            pub fn client_address<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.client_address = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for client_address: {e}"
+                        )
+                    });
+                self
+            }
             pub fn created_at<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
@@ -14505,6 +14569,28 @@ it now: it is never shown again.*/
                     });
                 self
             }
+            pub fn os<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.os = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for os: {e}"));
+                self
+            }
+            pub fn user_agent<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_agent = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_agent: {e}")
+                    });
+                self
+            }
         }
         impl ::std::convert::TryFrom<SessionInfo> for super::SessionInfo {
             type Error = super::error::ConversionError;
@@ -14512,22 +14598,30 @@ it now: it is never shown again.*/
                 value: SessionInfo,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
+                    browser: value.browser?,
+                    client_address: value.client_address?,
                     created_at: value.created_at?,
                     current: value.current?,
                     expires_at: value.expires_at?,
                     id: value.id?,
                     last_active_at: value.last_active_at?,
+                    os: value.os?,
+                    user_agent: value.user_agent?,
                 })
             }
         }
         impl ::std::convert::From<super::SessionInfo> for SessionInfo {
             fn from(value: super::SessionInfo) -> Self {
                 Self {
+                    browser: Ok(value.browser),
+                    client_address: Ok(value.client_address),
                     created_at: Ok(value.created_at),
                     current: Ok(value.current),
                     expires_at: Ok(value.expires_at),
                     id: Ok(value.id),
                     last_active_at: Ok(value.last_active_at),
+                    os: Ok(value.os),
+                    user_agent: Ok(value.user_agent),
                 }
             }
         }
@@ -22811,7 +22905,9 @@ let response = client.regenerate_recovery_codes()
     /**List my sessions
 
 The signed-in user's live sessions (not revoked, not expired), newest first; `current`
-marks the one making the request.
+marks the one making the request. Each shows where it was signed in from (the client
+address and `User-Agent`, with the browser and OS it names) and when it was last used,
+so a session that is not the user's can be recognised and revoked.
 
 Sends a `GET` request to `/v1/me/sessions`
 
