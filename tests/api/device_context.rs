@@ -2,7 +2,9 @@
 //! sent, at most 512 characters), and `GET /v1/me/sessions` shows them with the browser and OS
 //! names parsed from it.
 
-use crate::helpers::spawn_app;
+use users_api::api::TrustedProxies;
+
+use crate::helpers::{TestOptions, spawn_app, spawn_app_with};
 
 const CHROME_ON_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 \
      (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
@@ -75,4 +77,41 @@ async fn my_sessions_show_where_and_on_what_they_were_signed_in() {
         .find(|s| s.user_agent.is_none())
         .expect("the bootstrap session");
     assert_eq!(bootstrap.client_address, None);
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_session_keeps_the_forwarded_client() {
+    let mut options = TestOptions::default();
+    let loopback = users_api::api::parse_network("127.0.0.1").unwrap();
+    options.edge.trusted_proxies = TrustedProxies::new(vec![loopback]);
+    let app = spawn_app_with(options).await;
+    let admin = &app.admin;
+    let reply = app
+        .http()
+        .post(app.url("/v1/sessions"))
+        .header("X-Forwarded-For", "6.6.6.6, 203.0.113.7")
+        .json(&serde_json::json!({
+            "org_id": admin.org_id,
+            "email": admin.admin_email,
+            "password": admin.admin_password,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 201);
+    let body: serde_json::Value = reply.json().await.unwrap();
+    let token = body["data"]["token"].as_str().unwrap();
+    let listed = app
+        .client_with(token)
+        .list_my_sessions()
+        .send()
+        .await
+        .unwrap();
+    let mine = listed
+        .into_inner()
+        .data
+        .into_iter()
+        .find(|s| s.current)
+        .unwrap();
+    assert_eq!(mine.client_address.as_deref(), Some("203.0.113.7"));
 }

@@ -22563,6 +22563,17 @@ admin's names, profile, phone number, metadata and team stay `users:write` chang
 active`): demoting, suspending or deleting its last one is 409 `LAST_ADMIN` and changes nothing,
 also when two admins demote each other at the same moment (one of the two changes wins).
 
+**Second factor and step-up.** With two-factor authentication on, the right password without a
+code answers 401 `MFA_REQUIRED` (only the right password of an account that could sign in gets
+it; it does not count toward the lockout); every other refusal is the one `UNAUTHORIZED`.
+Turning 2FA on through `PATCH /v1/me` returns, in that response only, 10 recovery codes; each
+signs in once as `recovery_code` in place of `totp_code`, and `POST /v1/me/recovery-codes`
+replaces the set. Changing `primary_email`, `password` or the TOTP settings through `/v1/me`
+needs a session authenticated within `--reauth-window` (10 minutes by default; Me's
+`session.authenticated_at`), or `current_password` (or, with 2FA on, a current `totp_code`) in
+the request; otherwise 403 `REAUTHENTICATION_REQUIRED` with `details.max_age` in seconds.
+`POST /v1/sessions/current/reauthenticate` refreshes it with the same token.
+
 **Lists** are keyset-paginated: `limit` 1–100 (default 50) and the opaque `cursor` from
 `meta.next_cursor`, which is absent on the last page. A cursor this API did not issue is 422
 `INVALID_CURSOR`. Values outside a documented enum (`role`, `status`, a scope name) are
