@@ -1892,7 +1892,12 @@ export interface components {
             client_metadata?: {
                 [key: string]: unknown;
             };
-            /** @description The password being replaced; only together with `password`. */
+            /**
+             * @description The user's current password: required with a new `password` (when one is set), and
+             *     accepted with `primary_email` or `totp_secret_base64` as the step-up proof when the
+             *     session was not authenticated within `--reauth-window` (403 when wrong). Refused (422)
+             *     beside none of them.
+             */
             current_password?: string;
             /**
              * @description 1–100 characters after trimming with at least one visible letter or digit; emoji
@@ -1949,8 +1954,9 @@ export interface components {
              */
             timezone?: string | null;
             /**
-             * @description Six digits from the authenticator, proving the secret being enrolled or removed. Each
-             *     code is accepted once.
+             * @description Six digits from the authenticator, proving the secret being enrolled or removed; with
+             *     2FA on, also accepted beside `primary_email` as the step-up proof (in place of
+             *     `current_password`). Each code is accepted once.
              */
             totp_code?: string;
             /**

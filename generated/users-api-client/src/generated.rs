@@ -29811,7 +29811,10 @@ pub struct MePatch {
     pub client_metadata: Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
-    /// The password being replaced; only together with `password`.
+    /// The user's current password: required with a new `password` (when one is set), and
+    /// accepted with `primary_email` or `totp_secret_base64` as the step-up proof when the
+    /// session was not authenticated within `--reauth-window` (403 when wrong). Refused (422)
+    /// beside none of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_password: Option<::std::string::String>,
     /// 1–100 characters after trimming with at least one visible letter or digit; emoji
@@ -29860,8 +29863,9 @@ pub struct MePatch {
     /// stored in canonical spelling. Unknown: 422 `INVALID_TIMEZONE`.
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub timezone: crate::Patch<::std::string::String>,
-    /// Six digits from the authenticator, proving the secret being enrolled or removed. Each
-    /// code is accepted once.
+    /// Six digits from the authenticator, proving the secret being enrolled or removed; with
+    /// 2FA on, also accepted beside `primary_email` as the step-up proof (in place of
+    /// `current_password`). Each code is accepted once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub totp_code: Option<::std::string::String>,
     /// Turns two-factor authentication on: a TOTP secret (RFC 6238: HMAC-SHA1, 6 digits,
