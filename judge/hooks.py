@@ -43,6 +43,9 @@ Calls that would end that session, or change what the hooks sign in with, are ma
   secrets; those users are Schemathesis' own, never the admin.
 - `POST /v1/api-keys/{id}/roll` and `DELETE /v1/api-keys/{id}` naming the organization's
   key (API_KEY, which the hooks create users with) act on a throwaway key instead.
+- Positive `POST /v1/sessions/current/reauthenticate` cases send the admin's password (exactly
+  one proof, and a right one); a positive `PATCH /v1/me` changing the admin's `primary_email`
+  carries `current_password`, so step-up (`--reauth-window`) holds however long the run lasts.
 - Positive `PATCH /v1/me` cases may change (or clear) the admin's `primary_email`; sign-ins use
   the address the admin has at that moment, and put the seeded one back first if it was
   cleared. Schemathesis has an organization of its own (`cargo xtask judge`), so what it does
@@ -443,8 +446,12 @@ def protect_the_run_admin(case) -> None:
 
 def sign_in_body(body: dict[str, Any]) -> dict[str, Any]:
     """A positive sign-in is the admin's: real organization, current address, password. A
-    `totp_code` stays as generated (the admin has no second factor, so it is not checked)."""
-    return {**body, "org_id": ORG_ID, "email": admin_email(), "password": PASSWORD}
+    `totp_code` or a `recovery_code` stays as generated (the admin has no second factor, so it
+    is not checked), but not both: one of them is all a sign-in takes (400 otherwise)."""
+    body = {**body, "org_id": ORG_ID, "email": admin_email(), "password": PASSWORD}
+    if "totp_code" in body and "recovery_code" in body:
+        del body["recovery_code"]
+    return body
 
 
 def credential_fields(body: dict[str, Any], me: bool) -> dict[str, Any]:
@@ -552,6 +559,10 @@ def before_call(context, case, **kwargs):
     if (case.method.upper(), case.path) == ("POST", "/v1/sessions"):
         case.body = sign_in_body(case.body)
         return
+    if (case.method.upper(), case.path) == ("POST", "/v1/sessions/current/reauthenticate"):
+        # Exactly one proof, and a right one: the admin's password (the admin has no 2FA).
+        case.body = {"password": PASSWORD}
+        return
     me = case.path == "/v1/me"
     body = credential_fields(request_body_rules(case.path, case.body), me)
     for field, value in body.items():
@@ -572,4 +583,8 @@ def before_call(context, case, **kwargs):
             body[field] = metadata(body[field])
     if me and changes_credentials(body) and authorization(case) == f"Bearer {TOKEN}":
         body = me_as_its_own_user(case, body)
+    elif me and "primary_email" in body and authorization(case) == f"Bearer {TOKEN}":
+        # Step-up: a new address needs a session signed in within --reauth-window (TOKEN's may
+        # be older in a long run) or the current password in the same request.
+        body["current_password"] = PASSWORD
     case.body = body

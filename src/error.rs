@@ -113,6 +113,8 @@ error_codes! {
     /// A code typed by hand (address verification) that is not the one mailed; the fifth
     /// wrong one ends it (410 `TICKET_EXPIRED`).
     WrongCode = "WRONG_CODE" => UNPROCESSABLE_ENTITY,
+    /// Fields that exclude each other: both sent, or neither where one of them is needed.
+    ExclusiveFields = "EXCLUSIVE_FIELDS" => UNPROCESSABLE_ENTITY,
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -171,7 +171,10 @@ pub struct MePatch {
     /// the user is revoked; the one making this request stays signed in.
     #[oai(validator(min_length = 8, max_length = 256))]
     pub password: Option<String>,
-    /// The password being replaced; only together with `password`.
+    /// The user's current password: required with a new `password` (when one is set), and
+    /// accepted with `primary_email` or `totp_secret_base64` as the step-up proof when the
+    /// session was not authenticated within `--reauth-window` (403 when wrong). Refused (422)
+    /// beside none of them.
     pub current_password: Option<String>,
     /// Turns two-factor authentication on: a TOTP secret (RFC 6238: HMAC-SHA1, 6 digits,
     /// 30-second steps) as standard base64 of 16–128 bytes, sent with a `totp_code` computed
@@ -184,8 +187,9 @@ pub struct MePatch {
     /// deletes them.
     #[oai(nullable)]
     pub totp_secret_base64: MaybeUndefined<String>,
-    /// Six digits from the authenticator, proving the secret being enrolled or removed. Each
-    /// code is accepted once.
+    /// Six digits from the authenticator, proving the secret being enrolled or removed; with
+    /// 2FA on, also accepted beside `primary_email` as the step-up proof (in place of
+    /// `current_password`). Each code is accepted once.
     #[oai(validator(min_length = 6, max_length = 6))]
     pub totp_code: Option<String>,
 }

@@ -71,6 +71,50 @@ pub struct SessionInfo {
     pub last_active_at: Timestamp,
     /// Whether this is the session making the request.
     pub current: bool,
+    /// The client address the sign-in came from (behind `--trusted-proxies`, the address they
+    /// forwarded); `null` for sessions that did not start with a sign-in.
+    #[oai(nullable)]
+    pub client_address: Option<String>,
+    /// The sign-in's `User-Agent` header as sent (at most 512 characters); `null` when none
+    /// was sent.
+    #[oai(nullable)]
+    pub user_agent: Option<String>,
+    /// The browser named by `user_agent` (`Chrome`, `Firefox`, `Safari`, …); `null` when it
+    /// names none that is known.
+    #[oai(nullable)]
+    pub browser: Option<String>,
+    /// The operating system named by `user_agent` (`Windows 10`, `Mac OSX`, `iPhone`,
+    /// `Android`, `Linux`, …); `null` when it names none that is known.
+    #[oai(nullable)]
+    pub os: Option<String>,
+}
+
+impl SessionInfo {
+    /// `session` as listed; `current` when it is the one making the request.
+    pub fn of(session: crate::db::models::Session, current: bool) -> Self {
+        let (browser, os) = device(session.user_agent.as_deref());
+        Self {
+            id: session.id,
+            created_at: Timestamp::from(session.created_at),
+            expires_at: Timestamp::from(session.expires_at),
+            last_active_at: Timestamp::from(session.last_active_at),
+            current,
+            client_address: session.client_address,
+            user_agent: session.user_agent,
+            browser,
+            os,
+        }
+    }
+}
+
+/// Browser and OS names parsed from a stored `User-Agent` (woothee), each `None` when unknown.
+fn device(user_agent: Option<&str>) -> (Option<String>, Option<String>) {
+    let Some(parsed) = user_agent.and_then(|agent| woothee::parser::Parser::new().parse(agent))
+    else {
+        return (None, None);
+    };
+    let known = |name: &str| (!name.is_empty() && name != "UNKNOWN").then(|| name.to_owned());
+    (known(parsed.name), known(parsed.os))
 }
 
 envelope!(SignedInEnvelope, SignedIn);
@@ -91,10 +135,11 @@ pub enum SessionListResponse {
 }
 
 error_responses!(SignInError {
-    400 => BadRequest: "`MALFORMED_REQUEST`: not JSON, wrong JSON types, unknown or missing fields; a `recovery_code` of another shape, or both `totp_code` and `recovery_code`.",
+    400 => BadRequest: "`MALFORMED_REQUEST`: not JSON, wrong JSON types, unknown or missing fields; a `recovery_code` of another shape.",
     401 => Unauthorized: "`UNAUTHORIZED`: wrong organization, e-mail, password, TOTP code or recovery code; a locked or suspended user; or a user who cannot sign in with a password. One answer for all, by design. `MFA_REQUIRED`: the password is right and the account could sign in, but two-factor authentication is on and no code was sent; send the request again with `totp_code` (or `recovery_code`). Only the right password reaches it, so it reveals nothing a wrong one does not, and it does not count toward the lockout.",
     413 => PayloadTooLarge: "The body is larger than 256 KiB.",
     415 => UnsupportedMediaType: "The body is not `application/json`.",
+    422 => Unprocessable: "`EXCLUSIVE_FIELDS`: both `totp_code` and `recovery_code` were sent; a recovery code stands in place of the TOTP code.",
     429 => TooManyRequests: "`RATE_LIMITED`: too many attempts for this account or from this address; retry after `Retry-After` seconds.", header "Retry-After",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
     503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds.",
@@ -140,8 +185,14 @@ impl SessionsApi {
         &self,
         state: Data<&AppState>,
         client: Data<&ClientAddress>,
+        request: &poem::Request,
         body: Json<SignIn>,
     ) -> Result<SignInResponse, SignInError> {
+        // As sent; bytes that are not UTF-8 (obsolete in headers) become U+FFFD.
+        let user_agent = request
+            .headers()
+            .get(poem::http::header::USER_AGENT)
+            .map(|value| String::from_utf8_lossy(value.as_bytes()));
         let SignIn {
             org_id,
             email,
@@ -154,10 +205,15 @@ impl SessionsApi {
             let field = FieldError::new("totp_code", ErrorCode::MalformedRequest, reason);
             return Err(ApiError::malformed_fields(reason, vec![field]).into());
         }
-        if recovery_code.is_null() || (recovery_code.is_value() && totp_code.is_value()) {
-            let reason = "a recovery code, in place of totp_code: send one of them, not both";
+        if recovery_code.is_null() {
+            let reason = "must be a recovery code; leave it out to send totp_code";
             let field = FieldError::new("recovery_code", ErrorCode::MalformedRequest, reason);
             return Err(ApiError::malformed_fields(reason, vec![field]).into());
+        }
+        if recovery_code.is_value() && totp_code.is_value() {
+            let reason = "a recovery code, in place of totp_code: send one of them, not both";
+            let field = FieldError::new("recovery_code", ErrorCode::ExclusiveFields, reason);
+            return Err(ApiError::validation(vec![field]).into());
         }
         let attempt = sign_in::Attempt {
             org_id,
@@ -165,6 +221,7 @@ impl SessionsApi {
             password: &password,
             totp_code: totp_code.as_opt_deref().flatten(),
             recovery_code: recovery_code.as_opt_deref().flatten(),
+            user_agent: user_agent.as_deref(),
             address: client.0.0,
             request_id: super::request_id(),
         };
@@ -202,7 +259,9 @@ impl SessionsApi {
     /// List my sessions
     ///
     /// The signed-in user's live sessions (not revoked, not expired), newest first; `current`
-    /// marks the one making the request.
+    /// marks the one making the request. Each shows where it was signed in from (the client
+    /// address and `User-Agent`, with the browser and OS it names) and when it was last used,
+    /// so a session that is not the user's can be recognised and revoked.
     #[oai(
         path = "/v1/me/sessions",
         method = "get",
@@ -218,12 +277,9 @@ impl SessionsApi {
         let live = sessions::list_live(&state.db, &user.id, crate::db::now()).await?;
         let sessions: Vec<_> = live
             .into_iter()
-            .map(|session| SessionInfo {
-                id: session.id,
-                created_at: Timestamp::from(session.created_at),
-                expires_at: Timestamp::from(session.expires_at),
-                last_active_at: Timestamp::from(session.last_active_at),
-                current: session.id == current.id,
+            .map(|session| {
+                let current = session.id == current.id;
+                SessionInfo::of(session, current)
             })
             .collect();
         Ok(SessionListResponse::Ok(Json(sessions.into())))

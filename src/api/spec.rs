@@ -202,15 +202,28 @@ fn request_body_schemas(spec: &Value) -> Vec<String> {
 }
 
 /// Request bodies refuse unknown fields (`deny_unknown_fields` in spirit), which poem-openapi
-/// cannot say: `additionalProperties: false`.
+/// cannot say: `additionalProperties: false`, on each body and on the objects its properties
+/// hold (`suspension`).
 fn close_request_schemas(spec: &mut Value) {
-    let bodies = request_body_schemas(spec);
-    if let Some(schemas) = spec
-        .pointer_mut("/components/schemas")
-        .and_then(Value::as_object_mut)
-    {
+    let mut closed = request_body_schemas(spec);
+    let schemas_at = "/components/schemas";
+    let nested: Vec<String> = closed
+        .iter()
+        .filter_map(|name| spec.pointer(&format!("{schemas_at}/{name}/properties")))
+        .filter_map(Value::as_object)
+        .flat_map(|properties| properties.values())
+        .flat_map(|property| {
+            let refs = property["allOf"].as_array().cloned().unwrap_or_default();
+            refs.into_iter().chain([property.clone()])
+        })
+        .filter_map(|schema| schema["$ref"].as_str().map(str::to_owned))
+        .filter_map(|r| r.strip_prefix("#/components/schemas/").map(str::to_owned))
+        .filter(|name| spec.pointer(&format!("{schemas_at}/{name}/type")) == Some(&json!("object")))
+        .collect();
+    closed.extend(nested);
+    if let Some(schemas) = spec.pointer_mut(schemas_at).and_then(Value::as_object_mut) {
         for (name, schema) in schemas.iter_mut() {
-            if bodies.contains(name) {
+            if closed.contains(name) {
                 schema["additionalProperties"] = Value::Bool(false);
             }
         }

@@ -44,11 +44,12 @@ pub enum ReauthenticatedResponse {
 }
 
 error_responses!(ReauthenticateError {
-    400 => BadRequest: "`MALFORMED_REQUEST`: not JSON, wrong JSON types, unknown fields, or not exactly one of `password` and `totp_code`.",
+    400 => BadRequest: "`MALFORMED_REQUEST`: not JSON, wrong JSON types, or unknown fields.",
     401 => Unauthorized: "Missing, malformed, expired or revoked credentials.",
     403 => Forbidden: "`FORBIDDEN`: an API key was used; or the password or code is wrong, already used, or the account is locked. A wrong one counts toward the lockout like a failed sign-in.",
     413 => PayloadTooLarge: "The body is larger than 256 KiB.",
     415 => UnsupportedMediaType: "The body is not `application/json`.",
+    422 => Unprocessable: "`EXCLUSIVE_FIELDS`: not exactly one of `password` and `totp_code`.",
     429 => TooManyRequests: "`RATE_LIMITED`: too many attempts for this account or from this address (shared with sign-in); retry after `Retry-After` seconds.", header "Retry-After",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
     503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds.",
@@ -124,8 +125,8 @@ impl StepUpApi {
             (None, Some(code)) => Proof::TotpCode(code),
             _ => {
                 let reason = "send exactly one of password and totp_code";
-                let field = FieldError::new("password", ErrorCode::MalformedRequest, reason);
-                return Err(ApiError::malformed_fields(reason, vec![field]).into());
+                let field = FieldError::new("password", ErrorCode::ExclusiveFields, reason);
+                return Err(ApiError::validation(vec![field]).into());
             }
         };
         let request_id = super::request_id();

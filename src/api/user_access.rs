@@ -21,7 +21,7 @@ use super::{
 use crate::{
     auth::{Caller, Principal},
     db::{lockout, sessions, users},
-    domain::{Role, Scope, SessionId, Timestamp, UserId},
+    domain::{Role, Scope, SessionId, UserId},
     error::ApiError,
     events,
     state::AppState,
@@ -128,12 +128,9 @@ impl UserAccessApi {
         };
         let data = rows
             .into_iter()
-            .map(|session| SessionInfo {
-                id: session.id,
-                created_at: Timestamp::from(session.created_at),
-                expires_at: Timestamp::from(session.expires_at),
-                last_active_at: Timestamp::from(session.last_active_at),
-                current: Some(session.id) == current,
+            .map(|session| {
+                let is_current = Some(session.id) == current;
+                SessionInfo::of(session, is_current)
             })
             .collect();
         Ok(UserSessionListResponse::Ok(Json(UserSessionListEnvelope {

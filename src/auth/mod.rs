@@ -272,7 +272,19 @@ pub fn new_session(user_id: &UserId, lifetime: Duration) -> Session {
         last_active_at: now,
         authenticated_at: now,
         amr: "pwd".into(),
+        client_address: None,
+        user_agent: None,
     }
+}
+
+/// How much of a `User-Agent` a session keeps, in characters.
+pub const USER_AGENT_MAX: usize = 512;
+
+/// `user_agent` as a session keeps it: as sent, cut to `USER_AGENT_MAX` characters; `None`
+/// when empty.
+pub fn kept_user_agent(user_agent: &str) -> Option<String> {
+    let kept: String = user_agent.chars().take(USER_AGENT_MAX).collect();
+    (!kept.is_empty()).then_some(kept)
 }
 
 /// A new bearer secret: `prefix` and 256 random bits, base64url (43 characters). Shown once;

@@ -35,6 +35,8 @@ pub struct Attempt<'a> {
     pub totp_code: Option<&'a str>,
     /// A recovery code in place of `totp_code` (not both: the edge refuses that).
     pub recovery_code: Option<&'a str>,
+    /// The request's `User-Agent`, if any, kept with the session.
+    pub user_agent: Option<&'a str>,
     /// Where the attempt comes from, for the per-address limit.
     pub address: IpAddr,
     /// The request's `X-Request-Id`, for the events it causes.
@@ -53,6 +55,7 @@ pub async fn sign_in(
         password,
         totp_code,
         recovery_code,
+        user_agent,
         address,
         request_id,
     } = attempt;
@@ -153,6 +156,8 @@ pub async fn sign_in(
     };
     let mut session = new_session(&user.id, state.tokens.lifetime());
     session.amr = amr.into();
+    session.client_address = Some(address.to_string());
+    session.user_agent = user_agent.and_then(super::kept_user_agent);
     let created = session_events::created(user.org_id, &session, request_id.clone());
     sessions::start(
         &state.db,

@@ -145,6 +145,10 @@ pub struct Session {
     pub authenticated_at: NaiveDateTime,
     /// How (`Amr`): space-separated `pwd`, `otp`, `recovery`.
     pub amr: String,
+    /// Where the sign-in came from (after the `--trusted-proxies` rule).
+    pub client_address: Option<String>,
+    /// The sign-in's `User-Agent` as sent, at most `USER_AGENT_MAX` characters.
+    pub user_agent: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]

@@ -77,6 +77,8 @@ diesel::table! {
         last_active_at -> Timestamp,
         authenticated_at -> Timestamp,
         amr -> Text,
+        client_address -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
     }
 }
 

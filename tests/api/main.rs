@@ -12,6 +12,7 @@ mod connections;
 mod contract;
 mod credentials;
 mod database_failures;
+mod device_context;
 mod docs_and_ops;
 mod edge;
 mod email_change;

@@ -3,6 +3,7 @@
 //! deleted when 2FA is turned off; a wrong one is the sign-in 401 and counts toward the lockout.
 
 use chrono::TimeDelta;
+use serde_json::json;
 use users_api::{auth::throttle::SignInLimits, db::lockout::Lockout};
 use users_api_client::{
     MePatch, Patch,
@@ -92,11 +93,20 @@ async fn turning_2fa_on_shows_ten_codes_once_and_each_signs_in_once() {
     assert_eq!(code(unknown), (401, "UNAUTHORIZED".into()));
 
     // A code of another shape is a 400, and so is sending both kinds of code.
-    for body in [
-        serde_json::json!({"recovery_code": "AAAA-BBBB-CC"}),
-        serde_json::json!({"recovery_code": "aaaabbbbcc"}),
-        serde_json::json!({"recovery_code": null}),
-        serde_json::json!({"recovery_code": codes[1], "totp_code": "123456"}),
+    for (body, refused) in [
+        (
+            json!({"recovery_code": "AAAA-BBBB-CC"}),
+            (400, "MALFORMED_REQUEST"),
+        ),
+        (
+            json!({"recovery_code": "aaaabbbbcc"}),
+            (400, "MALFORMED_REQUEST"),
+        ),
+        (json!({"recovery_code": null}), (400, "MALFORMED_REQUEST")),
+        (
+            json!({"recovery_code": codes[1], "totp_code": "123456"}),
+            (422, "EXCLUSIVE_FIELDS"),
+        ),
     ] {
         let mut sign_in = serde_json::json!({
             "org_id": app.admin.org_id, "email": "rc@acme.test", "password": PASSWORD,
@@ -112,9 +122,9 @@ async fn turning_2fa_on_shows_ten_codes_once_and_each_signs_in_once() {
             .send()
             .await
             .unwrap();
-        assert_eq!(reply.status(), 400, "{body}");
+        assert_eq!(reply.status(), refused.0, "{body}");
         let error: serde_json::Value = reply.json().await.unwrap();
-        assert_eq!(error["error"]["code"], "MALFORMED_REQUEST");
+        assert_eq!(error["error"]["code"], refused.1);
     }
     assert_eq!(
         remaining(&app, &token).await,

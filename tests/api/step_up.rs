@@ -160,7 +160,7 @@ async fn reauthenticating_moves_authenticated_at_and_keeps_the_token() {
         let (status, body) = failure(reauthenticate(password, totp).await);
         assert_eq!(
             (status, body.error.code.to_string()),
-            (400, "MALFORMED_REQUEST".into())
+            (422, "EXCLUSIVE_FIELDS".into())
         );
     }
     let wrong = reauthenticate(Some("wrong guess 1"), None).await;

@@ -53,6 +53,7 @@ export const ERROR_CODES = [
   "INVITE_CONFLICT",
   "INVALID_SUSPENSION",
   "WRONG_CODE",
+  "EXCLUSIVE_FIELDS",
 ] as const;
 
 /** One of `ERROR_CODES`; `errorCode()` narrows an envelope's code to it. */

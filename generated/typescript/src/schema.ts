@@ -324,7 +324,9 @@ export interface paths {
         /**
          * List my sessions
          * @description The signed-in user's live sessions (not revoked, not expired), newest first; `current`
-         *     marks the one making the request.
+         *     marks the one making the request. Each shows where it was signed in from (the client
+         *     address and `User-Agent`, with the browser and OS it names) and when it was last used,
+         *     so a session that is not the user's can be recognised and revoked.
          */
         get: operations["listMySessions"];
         put?: never;
@@ -1251,7 +1253,7 @@ export interface components {
          *     not know by the response's HTTP status.
          * @enum {string}
          */
-        ErrorCode: "UNAUTHORIZED" | "MFA_REQUIRED" | "FORBIDDEN" | "INSUFFICIENT_SCOPE" | "FIELD_NOT_WRITABLE" | "REAUTHENTICATION_REQUIRED" | "NOT_FOUND" | "MALFORMED_REQUEST" | "IMMUTABLE_FIELD" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "EMAIL_TAKEN" | "TICKET_NOT_APPLICABLE" | "TICKET_EXPIRED" | "TICKET_USED" | "LAST_ADMIN" | "IDEMPOTENCY_CONFLICT" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "URI_TOO_LONG" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "HEADERS_TOO_LARGE" | "INTERNAL" | "SERVICE_UNAVAILABLE" | "MAILER_NOT_CONFIGURED" | "VALIDATION_FAILED" | "INVALID_NAME" | "INVALID_BIO" | "INVALID_EMAIL" | "INVALID_PHONE_NUMBER" | "INVALID_IMAGE" | "INVALID_TIMEZONE" | "INVALID_LOCALE" | "INVALID_METADATA" | "INVALID_CURSOR" | "NOT_A_TEAM_MEMBER" | "WEAK_PASSWORD" | "INVALID_PASSWORD_HASH" | "INVALID_TOTP_SECRET" | "TICKET_TYPE_MISMATCH" | "REDIRECT_NOT_ALLOWED" | "INVALID_WEBHOOK_URL" | "INVALID_EXPIRY" | "INVALID_TICKET_REQUEST" | "INVITE_CONFLICT" | "INVALID_SUSPENSION" | "WRONG_CODE";
+        ErrorCode: "UNAUTHORIZED" | "MFA_REQUIRED" | "FORBIDDEN" | "INSUFFICIENT_SCOPE" | "FIELD_NOT_WRITABLE" | "REAUTHENTICATION_REQUIRED" | "NOT_FOUND" | "MALFORMED_REQUEST" | "IMMUTABLE_FIELD" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "EMAIL_TAKEN" | "TICKET_NOT_APPLICABLE" | "TICKET_EXPIRED" | "TICKET_USED" | "LAST_ADMIN" | "IDEMPOTENCY_CONFLICT" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "URI_TOO_LONG" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "HEADERS_TOO_LARGE" | "INTERNAL" | "SERVICE_UNAVAILABLE" | "MAILER_NOT_CONFIGURED" | "VALIDATION_FAILED" | "INVALID_NAME" | "INVALID_BIO" | "INVALID_EMAIL" | "INVALID_PHONE_NUMBER" | "INVALID_IMAGE" | "INVALID_TIMEZONE" | "INVALID_LOCALE" | "INVALID_METADATA" | "INVALID_CURSOR" | "NOT_A_TEAM_MEMBER" | "WEAK_PASSWORD" | "INVALID_PASSWORD_HASH" | "INVALID_TOTP_SECRET" | "TICKET_TYPE_MISMATCH" | "REDIRECT_NOT_ALLOWED" | "INVALID_WEBHOOK_URL" | "INVALID_EXPIRY" | "INVALID_TICKET_REQUEST" | "INVITE_CONFLICT" | "INVALID_SUSPENSION" | "WRONG_CODE" | "EXCLUSIVE_FIELDS";
         /**
          * ErrorEnvelope
          * @description A failed response.
@@ -2024,7 +2026,12 @@ export interface components {
             client_metadata?: {
                 [key: string]: unknown;
             };
-            /** @description The password being replaced; only together with `password`. */
+            /**
+             * @description The user's current password: required with a new `password` (when one is set), and
+             *     accepted with `primary_email` or `totp_secret_base64` as the step-up proof when the
+             *     session was not authenticated within `--reauth-window` (403 when wrong). Refused (422)
+             *     beside none of them.
+             */
             current_password?: string;
             /**
              * @description 1–100 characters after trimming with at least one visible letter or digit; emoji
@@ -2088,8 +2095,9 @@ export interface components {
              */
             timezone?: string | null;
             /**
-             * @description Six digits from the authenticator, proving the secret being enrolled or removed. Each
-             *     code is accepted once.
+             * @description Six digits from the authenticator, proving the secret being enrolled or removed; with
+             *     2FA on, also accepted beside `primary_email` as the step-up proof (in place of
+             *     `current_password`). Each code is accepted once.
              */
             totp_code?: string;
             /**
@@ -2386,6 +2394,16 @@ export interface components {
          */
         SessionInfo: {
             /**
+             * @description The browser named by `user_agent` (`Chrome`, `Firefox`, `Safari`, …); `null` when it
+             *     names none that is known.
+             */
+            browser: string | null;
+            /**
+             * @description The client address the sign-in came from (behind `--trusted-proxies`, the address they
+             *     forwarded); `null` for sessions that did not start with a sign-in.
+             */
+            client_address: string | null;
+            /**
              * Format: date-time
              * @description When the session started (sign-in).
              */
@@ -2407,6 +2425,16 @@ export interface components {
              * @description Last authenticated use, refreshed at most once a minute.
              */
             last_active_at: string;
+            /**
+             * @description The operating system named by `user_agent` (`Windows 10`, `Mac OSX`, `iPhone`,
+             *     `Android`, `Linux`, …); `null` when it names none that is known.
+             */
+            os: string | null;
+            /**
+             * @description The sign-in's `User-Agent` header as sent (at most 512 characters); `null` when none
+             *     was sent.
+             */
+            user_agent: string | null;
         };
         /** SessionListEnvelope */
         SessionListEnvelope: {
@@ -6173,11 +6201,15 @@ export interface operations {
                      * @example {
                      *       "data": [
                      *         {
+                     *           "browser": "Chrome",
+                     *           "client_address": "203.0.113.7",
                      *           "created_at": "2026-11-30T09:52:30.000000Z",
                      *           "current": true,
                      *           "expires_at": "2026-12-01T09:52:30.000000Z",
                      *           "id": "0193a5d2-1a4b-7c5d-8e6f-7a8b9c0d1e2f",
-                     *           "last_active_at": "2026-11-30T09:52:31.604210Z"
+                     *           "last_active_at": "2026-11-30T09:52:31.604210Z",
+                     *           "os": "Windows 10",
+                     *           "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
                      *         }
                      *       ],
                      *       "success": true
@@ -6511,7 +6543,7 @@ export interface operations {
                     "application/json": components["schemas"]["SignedInEnvelope"];
                 };
             };
-            /** @description `MALFORMED_REQUEST`: not JSON, wrong JSON types, unknown or missing fields; a `recovery_code` of another shape, or both `totp_code` and `recovery_code`. */
+            /** @description `MALFORMED_REQUEST`: not JSON, wrong JSON types, unknown or missing fields; a `recovery_code` of another shape. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6558,6 +6590,15 @@ export interface operations {
             };
             /** @description The body is not `application/json`. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `EXCLUSIVE_FIELDS`: both `totp_code` and `recovery_code` were sent; a recovery code stands in place of the TOTP code. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6717,7 +6758,7 @@ export interface operations {
                     "application/json": components["schemas"]["CurrentSessionEnvelope"];
                 };
             };
-            /** @description `MALFORMED_REQUEST`: not JSON, wrong JSON types, unknown fields, or not exactly one of `password` and `totp_code`. */
+            /** @description `MALFORMED_REQUEST`: not JSON, wrong JSON types, or unknown fields. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6773,6 +6814,15 @@ export interface operations {
             };
             /** @description The body is not `application/json`. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `EXCLUSIVE_FIELDS`: not exactly one of `password` and `totp_code`. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8858,11 +8908,15 @@ export interface operations {
                      * @example {
                      *       "data": [
                      *         {
+                     *           "browser": "Chrome",
+                     *           "client_address": "203.0.113.7",
                      *           "created_at": "2026-11-30T09:52:30.000000Z",
                      *           "current": true,
                      *           "expires_at": "2026-12-01T09:52:30.000000Z",
                      *           "id": "0193a5d2-1a4b-7c5d-8e6f-7a8b9c0d1e2f",
-                     *           "last_active_at": "2026-11-30T09:52:31.604210Z"
+                     *           "last_active_at": "2026-11-30T09:52:31.604210Z",
+                     *           "os": "Windows 10",
+                     *           "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
                      *         }
                      *       ],
                      *       "meta": {

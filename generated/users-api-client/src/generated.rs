@@ -3778,6 +3778,14 @@ at sign-in. Stored only as hashes: they are never shown again.*/
     ///One of the user's live sessions.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct SessionInfo {
+        /**The browser named by `user_agent` (`Chrome`, `Firefox`, `Safari`, …); `null` when it
+names none that is known.*/
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub browser: ::std::option::Option<::std::string::String>,
+        /**The client address the sign-in came from (behind `--trusted-proxies`, the address they
+forwarded); `null` for sessions that did not start with a sign-in.*/
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub client_address: ::std::option::Option<::std::string::String>,
         ///When the session started (sign-in).
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
         ///Whether this is the session making the request.
@@ -3788,6 +3796,14 @@ at sign-in. Stored only as hashes: they are never shown again.*/
         pub id: ::uuid::Uuid,
         ///Last authenticated use, refreshed at most once a minute.
         pub last_active_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        /**The operating system named by `user_agent` (`Windows 10`, `Mac OSX`, `iPhone`,
+`Android`, `Linux`, …); `null` when it names none that is known.*/
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub os: ::std::option::Option<::std::string::String>,
+        /**The sign-in's `User-Agent` header as sent (at most 512 characters); `null` when none
+was sent.*/
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub user_agent: ::std::option::Option<::std::string::String>,
     }
     impl SessionInfo {
         pub fn builder() -> builder::SessionInfo {
@@ -4145,6 +4161,7 @@ again, with nothing written. `null`: until an admin sets `status: active`.*/
     }
     ///The terms of a suspension, sent beside `status: suspended` (else 422 `INVALID_SUSPENSION`).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[serde(deny_unknown_fields)]
     pub struct SuspensionTerms {
         /**Why, for the organization's admins (returned by `/v1/users`, in events, never to the
 user): 1–500 characters after trimming, by the text rules of `bio`; else 422
@@ -15203,6 +15220,14 @@ it now: it is never shown again.*/
         }
         #[derive(Clone, Debug)]
         pub struct SessionInfo {
+            browser: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            client_address: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
             created_at: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
                 ::std::string::String,
@@ -15217,10 +15242,22 @@ it now: it is never shown again.*/
                 ::chrono::DateTime<::chrono::offset::Utc>,
                 ::std::string::String,
             >,
+            os: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            user_agent: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for SessionInfo {
             fn default() -> Self {
                 Self {
+                    browser: Err("no value supplied for browser".to_string()),
+                    client_address: Err(
+                        "no value supplied for client_address".to_string(),
+                    ),
                     created_at: Err("no value supplied for created_at".to_string()),
                     current: Err("no value supplied for current".to_string()),
                     expires_at: Err("no value supplied for expires_at".to_string()),
@@ -15228,10 +15265,38 @@ it now: it is never shown again.*/
                     last_active_at: Err(
                         "no value supplied for last_active_at".to_string(),
                     ),
+                    os: Err("no value supplied for os".to_string()),
+                    user_agent: Err("no value supplied for user_agent".to_string()),
                 }
             }
         }
         impl SessionInfo {
+            pub fn browser<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.browser = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for browser: {e}")
+                    });
+                self
+            }
+            pub fn client_address<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.client_address = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for client_address: {e}"
+                        )
+                    });
+                self
+            }
             pub fn created_at<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
@@ -15292,6 +15357,28 @@ it now: it is never shown again.*/
                     });
                 self
             }
+            pub fn os<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.os = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for os: {e}"));
+                self
+            }
+            pub fn user_agent<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_agent = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_agent: {e}")
+                    });
+                self
+            }
         }
         impl ::std::convert::TryFrom<SessionInfo> for super::SessionInfo {
             type Error = super::error::ConversionError;
@@ -15299,22 +15386,30 @@ it now: it is never shown again.*/
                 value: SessionInfo,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
+                    browser: value.browser?,
+                    client_address: value.client_address?,
                     created_at: value.created_at?,
                     current: value.current?,
                     expires_at: value.expires_at?,
                     id: value.id?,
                     last_active_at: value.last_active_at?,
+                    os: value.os?,
+                    user_agent: value.user_agent?,
                 })
             }
         }
         impl ::std::convert::From<super::SessionInfo> for SessionInfo {
             fn from(value: super::SessionInfo) -> Self {
                 Self {
+                    browser: Ok(value.browser),
+                    client_address: Ok(value.client_address),
                     created_at: Ok(value.created_at),
                     current: Ok(value.current),
                     expires_at: Ok(value.expires_at),
                     id: Ok(value.id),
                     last_active_at: Ok(value.last_active_at),
+                    os: Ok(value.os),
+                    user_agent: Ok(value.user_agent),
                 }
             }
         }
@@ -23599,6 +23694,17 @@ admin's names, profile, phone number, metadata and team stay `users:write` chang
 active`): demoting, suspending or deleting its last one is 409 `LAST_ADMIN` and changes nothing,
 also when two admins demote each other at the same moment (one of the two changes wins).
 
+**Second factor and step-up.** With two-factor authentication on, the right password without a
+code answers 401 `MFA_REQUIRED` (only the right password of an account that could sign in gets
+it; it does not count toward the lockout); every other refusal is the one `UNAUTHORIZED`.
+Turning 2FA on through `PATCH /v1/me` returns, in that response only, 10 recovery codes; each
+signs in once as `recovery_code` in place of `totp_code`, and `POST /v1/me/recovery-codes`
+replaces the set. Changing `primary_email`, `password` or the TOTP settings through `/v1/me`
+needs a session authenticated within `--reauth-window` (10 minutes by default; Me's
+`session.authenticated_at`), or `current_password` (or, with 2FA on, a current `totp_code`) in
+the request; otherwise 403 `REAUTHENTICATION_REQUIRED` with `details.max_age` in seconds.
+`POST /v1/sessions/current/reauthenticate` refreshes it with the same token.
+
 **Lists** are keyset-paginated: `limit` 1–100 (default 50) and the opaque `cursor` from
 `meta.next_cursor`, which is absent on the last page. A cursor this API did not issue is 422
 `INVALID_CURSOR`. Values outside a documented enum (`role`, `status`, a scope name) are
@@ -23982,7 +24088,9 @@ let response = client.regenerate_recovery_codes()
     /**List my sessions
 
 The signed-in user's live sessions (not revoked, not expired), newest first; `current`
-marks the one making the request.
+marks the one making the request. Each shows where it was signed in from (the client
+address and `User-Agent`, with the browser and OS it names) and when it was last used,
+so a session that is not the user's can be recognised and revoked.
 
 Sends a `GET` request to `/v1/me/sessions`
 
@@ -26993,6 +27101,13 @@ pub mod builder {
                         ),
                     )
                 }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 429u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -27239,6 +27354,13 @@ pub mod builder {
                     )
                 }
                 415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -31339,7 +31461,10 @@ pub struct MePatch {
     pub client_metadata: Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
-    /// The password being replaced; only together with `password`.
+    /// The user's current password: required with a new `password` (when one is set), and
+    /// accepted with `primary_email` or `totp_secret_base64` as the step-up proof when the
+    /// session was not authenticated within `--reauth-window` (403 when wrong). Refused (422)
+    /// beside none of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_password: Option<::std::string::String>,
     /// 1–100 characters after trimming with at least one visible letter or digit; emoji
@@ -31395,8 +31520,9 @@ pub struct MePatch {
     /// stored in canonical spelling. Unknown: 422 `INVALID_TIMEZONE`.
     #[serde(default, skip_serializing_if = "crate::Patch::is_absent")]
     pub timezone: crate::Patch<::std::string::String>,
-    /// Six digits from the authenticator, proving the secret being enrolled or removed. Each
-    /// code is accepted once.
+    /// Six digits from the authenticator, proving the secret being enrolled or removed; with
+    /// 2FA on, also accepted beside `primary_email` as the step-up proof (in place of
+    /// `current_password`). Each code is accepted once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub totp_code: Option<::std::string::String>,
     /// Turns two-factor authentication on: a TOTP secret (RFC 6238: HMAC-SHA1, 6 digits,
@@ -31669,6 +31795,8 @@ pub enum ErrorCode {
     InvalidSuspension,
     ///`WRONG_CODE`
     WrongCode,
+    ///`EXCLUSIVE_FIELDS`
+    ExclusiveFields,
     /// A code this client does not know yet: treat it by the response's HTTP status.
     Unknown(::std::string::String),
 }
@@ -31723,6 +31851,7 @@ impl ErrorCode {
             Self::InviteConflict => "INVITE_CONFLICT",
             Self::InvalidSuspension => "INVALID_SUSPENSION",
             Self::WrongCode => "WRONG_CODE",
+            Self::ExclusiveFields => "EXCLUSIVE_FIELDS",
             Self::Unknown(code) => code,
         }
     }
@@ -31778,6 +31907,7 @@ impl ::std::convert::From<&str> for ErrorCode {
             "INVITE_CONFLICT" => Self::InviteConflict,
             "INVALID_SUSPENSION" => Self::InvalidSuspension,
             "WRONG_CODE" => Self::WrongCode,
+            "EXCLUSIVE_FIELDS" => Self::ExclusiveFields,
             other => Self::Unknown(other.to_owned()),
         }
     }

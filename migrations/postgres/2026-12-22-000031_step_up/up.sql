@@ -16,3 +16,9 @@ CREATE TABLE recovery_codes (
 ALTER TABLE sessions ADD COLUMN authenticated_at TIMESTAMP NOT NULL DEFAULT '1970-01-01 00:00:00';
 UPDATE sessions SET authenticated_at = created_at;
 ALTER TABLE sessions ADD COLUMN amr TEXT NOT NULL DEFAULT 'pwd';
+
+-- Device context, so a user can recognise a session that is not theirs in GET /v1/me/sessions:
+-- the client address at sign-in (after the `--trusted-proxies` rule) and the `User-Agent` as
+-- sent (at most 512 characters); browser and OS names are parsed from it when shown.
+ALTER TABLE sessions ADD COLUMN client_address TEXT;
+ALTER TABLE sessions ADD COLUMN user_agent TEXT;

@@ -239,5 +239,6 @@ fn typical(code: ErrorCode) -> Typical {
             "not with invite: true; an invited user chooses a password when accepting",
         ),
         InvalidSuspension => one_field("suspension.until", "must be in the future"),
+        ExclusiveFields => one_field("password", "send exactly one of password and totp_code"),
     }
 }

@@ -347,7 +347,11 @@ fn session_info() -> Value {
         "current": true,
         "created_at": SIGNED_IN,
         "expires_at": EXPIRES,
-        "last_active_at": UPDATED
+        "last_active_at": UPDATED,
+        "client_address": "203.0.113.7",
+        "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+        "browser": "Chrome",
+        "os": "Windows 10"
     })
 }
 
