@@ -46,6 +46,8 @@ Calls that would end that session, or change what the hooks sign in with, are ma
 - Positive `POST /v1/sessions/current/reauthenticate` cases send the admin's password (exactly
   one proof, and a right one); a positive `PATCH /v1/me` changing the admin's `primary_email`
   carries `current_password`, so step-up (`--reauth-window`) holds however long the run lasts.
+- Positive `POST /v1/me/recovery-codes` cases run as a user of their own with 2FA on (the admin
+  has none, so has no codes to replace), proving with a code of that user's secret.
 - Positive `PATCH /v1/me` cases may change (or clear) the admin's `primary_email`; sign-ins use
   the address the admin has at that moment, and put the seeded one back first if it was
   cleared. Schemathesis has an organization of its own (`cargo xtask judge`), so what it does
@@ -562,6 +564,14 @@ def before_call(context, case, **kwargs):
     if (case.method.upper(), case.path) == ("POST", "/v1/sessions/current/reauthenticate"):
         # Exactly one proof, and a right one: the admin's password (the admin has no 2FA).
         case.body = {"password": PASSWORD}
+        return
+    if (case.method.upper(), case.path) == ("POST", "/v1/me/recovery-codes"):
+        # Only a user with 2FA has codes to replace, proved by a current code: a user of its
+        # own with a known secret, signed in, proving with the step after its sign-in's.
+        secret = totp_secret(f"codes{case.id}")
+        token, step = user_of_its_own(secret)
+        authenticate_as(case, token)
+        case.body = {**case.body, "totp_code": totp(secret, step + 1)}
         return
     me = case.path == "/v1/me"
     body = credential_fields(request_body_rules(case.path, case.body), me)
