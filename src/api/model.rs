@@ -279,14 +279,10 @@ pub fn user_snapshot(user: &models::User) -> Result<Value, ApiError> {
 }
 
 pub fn admin_user(user: &models::User, extras: Extras) -> Result<AdminUser, ApiError> {
-    let now = crate::db::now();
     Ok(AdminUser {
         fields: user_fields(user, extras)?,
         server_metadata: metadata(&user.server_metadata)?,
-        locked_until: user
-            .locked_until
-            .filter(|until| *until > now)
-            .map(Timestamp::from),
+        locked_until: user.locked_at(crate::db::now()).map(Timestamp::from),
         suspension: suspension(user),
     })
 }

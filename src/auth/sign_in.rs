@@ -90,7 +90,7 @@ pub async fn sign_in(
     // A locked account refuses every attempt, the right password too, and counts none.
     let locked = user
         .as_ref()
-        .is_some_and(|user| user.locked_until.is_some_and(|until| until > now));
+        .is_some_and(|user| user.locked_at(now).is_some());
     // A wrong password or code of an existing, unlocked account counts toward the lockout.
     let failed = async |user: &User, failure: SignInFailure| {
         let lock = |until, count| {
@@ -199,7 +199,7 @@ pub async fn reauthenticate(
         .await?;
     let now = crate::db::now();
     let wrong = || ApiError::forbidden("the password or code is wrong");
-    let locked = user.locked_until.is_some_and(|until| until > now);
+    let locked = user.locked_at(now).is_some();
     let (right, amr) = match proof {
         Proof::Password(password) => {
             let stored = user.password_hash.as_deref();

@@ -64,16 +64,30 @@ pub struct User {
     pub suspended_until: Option<NaiveDateTime>,
 }
 
-impl User {
-    /// The status as it holds at `now`: a suspension whose `suspended_until` has passed is over,
-    /// so the user is active again without anything being written (issue 18, timed bans).
-    pub fn status_at(&self, now: NaiveDateTime) -> UserStatus {
-        match self.status {
-            UserStatus::Suspended if self.suspended_until.is_some_and(|until| until <= now) => {
-                UserStatus::Active
-            }
-            status => status,
+/// A stored `status` as it holds at `now`: a suspension whose `suspended_until` has passed is
+/// over, so the user is active again without anything being written (issue 18, timed bans).
+pub fn status_at(
+    status: UserStatus,
+    suspended_until: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+) -> UserStatus {
+    match status {
+        UserStatus::Suspended if suspended_until.is_some_and(|until| until <= now) => {
+            UserStatus::Active
         }
+        status => status,
+    }
+}
+
+impl User {
+    /// The status as it holds at `now` (a lapsed timed ban is over: `status_at`).
+    pub fn status_at(&self, now: NaiveDateTime) -> UserStatus {
+        status_at(self.status, self.suspended_until, now)
+    }
+
+    /// Until when the account is locked (`db::lockout`), while the lock holds at `now`.
+    pub fn locked_at(&self, now: NaiveDateTime) -> Option<NaiveDateTime> {
+        self.locked_until.filter(|until| *until > now)
     }
 
     /// `status_at` the current time.

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::{
     db::{
-        models::{User, UserChanges},
+        models::{User, UserChanges, status_at},
         recovery_codes::CodesChange,
         sessions::Revoke,
         users::Write,
@@ -181,12 +181,12 @@ impl UserUpdate {
 /// new terms for one whose timed ban had lapsed. Either revokes every session.
 fn suspends(current: &User, changes: &UserChanges) -> bool {
     let now = crate::db::now();
-    let after = User {
-        status: changes.status.unwrap_or(current.status),
-        suspended_until: changes.suspended_until.unwrap_or(current.suspended_until),
-        ..current.clone()
-    };
-    current.status_at(now) != UserStatus::Suspended && after.status_at(now) == UserStatus::Suspended
+    let after = status_at(
+        changes.status.unwrap_or(current.status),
+        changes.suspended_until.unwrap_or(current.suspended_until),
+        now,
+    );
+    current.status_at(now) != UserStatus::Suspended && after == UserStatus::Suspended
 }
 
 /// Merges `patch` into the stored JSON `stored` (RFC 7396) and checks the limits on the result.
