@@ -95,8 +95,10 @@ impl MeApi {
         if_match: Header<Option<String>>,
         body: Json<PatchBody<MePatch>>,
     ) -> Result<MeResponse, PatchMeError> {
-        let (user, session) = state.authenticate(&auth).await?.into_user()?;
+        let (user, session, rows) =
+            crate::auth::authenticate_me(&state.db, &state.tokens, &auth.0.token).await?;
         let input = read_me(body.0.reader(&ME_FIELDS)?)?;
+        let asks_new_address = input.changes.primary_email.is_some();
         let expected = http::if_match(if_match.0.as_deref());
         let prover = Prover {
             session_id: session.id,
@@ -106,10 +108,21 @@ impl MeApi {
             reauth_window: state.reauth_window,
         };
         let events = super::user_events(Actor::User(user.id));
-        let (user, recovery_codes) =
+        let (updated, recovery_codes) =
             users::update_me(&state, &events, &user, &prover, input, expected).await?;
-        let rows = me::load(&state.db, &user).await?;
-        Ok(me_response(user, session, rows, recovery_codes)?)
+        // The rows read with the session still hold unless the write touched what they show:
+        // the session count (a new password revokes the others), the pending address, the
+        // recovery codes, the selected team.
+        let rows_hold = !asks_new_address
+            && recovery_codes.is_none()
+            && updated.password_hash == user.password_hash
+            && updated.totp_secret == user.totp_secret
+            && updated.selected_team_id == user.selected_team_id;
+        let rows = match rows_hold {
+            true => rows,
+            false => me::load(&state.db, &updated).await?,
+        };
+        Ok(me_response(updated, session, rows, recovery_codes)?)
     }
 }
 

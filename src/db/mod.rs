@@ -289,18 +289,18 @@ impl Db {
     }
 }
 
-/// `ping_on_checkout`: PostgreSQL connections can die with the server or the network, so each
-/// checkout is checked first (one round trip) and a request never fails on a stale connection;
-/// an embedded SQLite connection cannot go stale, so its pools skip the check. `build_unchecked`:
+/// `check_on_checkout`: PostgreSQL connections can die with the server or the network, so each
+/// checkout is checked first — without a round trip, by whether its socket closed (`pool`); an
+/// embedded SQLite connection cannot go stale, so its pools skip the check. `build_unchecked`:
 /// nothing connects until a request needs a connection (the migrations just proved the database
 /// answers).
-fn build_pool<M>(manager: M, size: u32, ping_on_checkout: bool, timeouts: Timeouts) -> bb8::Pool<M>
+fn build_pool<M>(manager: M, size: u32, check_on_checkout: bool, timeouts: Timeouts) -> bb8::Pool<M>
 where
     M: bb8::ManageConnection<Error = ConnectError>,
 {
     bb8::Pool::builder()
         .max_size(size)
-        .test_on_check_out(ping_on_checkout)
+        .test_on_check_out(check_on_checkout)
         .connection_timeout(timeouts.checkout)
         .error_sink(Box::new(pool::LogErrors))
         .build_unchecked(manager)
@@ -388,6 +388,23 @@ pub async fn begin<C: AsyncConnection>(conn: &mut C) -> Result<(), ApiError> {
     C::TransactionManager::begin_transaction(conn)
         .await
         .map_err(ApiError::from)
+}
+
+/// Which database a connection talks to, for the few statements each is given its own way.
+pub trait Backend {
+    const POSTGRES: bool;
+}
+
+impl Backend for AsyncPgConnection {
+    const POSTGRES: bool = true;
+}
+
+impl Backend for SqliteConn {
+    const POSTGRES: bool = false;
+}
+
+pub fn is_postgres<C: Backend>(_conn: &C) -> bool {
+    C::POSTGRES
 }
 
 /// Commits on `Ok`, rolls back on `Err`.

@@ -19,7 +19,7 @@ use super::{
 pub struct Conn<C> {
     conn: C,
     in_use: bool,
-    _driver: Option<Driver>,
+    driver: Option<Driver>,
 }
 
 impl<C: AsyncConnection> Conn<C> {
@@ -27,7 +27,7 @@ impl<C: AsyncConnection> Conn<C> {
         Self {
             conn,
             in_use: false,
-            _driver: driver,
+            driver,
         }
     }
 
@@ -41,10 +41,12 @@ impl<C: AsyncConnection> Conn<C> {
         self.in_use = false;
     }
 
-    /// In use (its operation was abandoned), in a transaction, or its transaction state broken.
+    /// In use (its operation was abandoned), in a transaction, its transaction state broken,
+    /// or its socket closed.
     fn is_broken(&mut self) -> bool {
         std::thread::panicking()
             || self.in_use
+            || self.driver.as_ref().is_some_and(Driver::is_finished)
             || C::TransactionManager::is_broken_transaction_manager(&mut self.conn)
     }
 }
@@ -91,15 +93,18 @@ impl bb8::ManageConnection for PgManager {
         Ok(Conn::new(conn, Some(driver)))
     }
 
-    /// One round trip; a ping cut short by the checkout timeout leaves the mark, so the
-    /// connection is discarded.
+    /// No round trip: a connection whose socket closed while it sat in the pool (the server
+    /// restarted, or ended its session) has a finished driver task and is replaced. A server
+    /// that stops answering without closing is caught by the operation's deadline, which
+    /// discards the connection. (A `SELECT 1` per checkout cost a round trip on every request.)
     async fn is_valid(&self, conn: &mut Self::Connection) -> Result<(), ConnectError> {
-        conn.begin_use()
-            .batch_execute("SELECT 1")
-            .await
-            .map_err(|e| ConnectError(format!("PostgreSQL at {}: {e}", self.server.address)))?;
-        conn.end_use();
-        Ok(())
+        match &conn.driver {
+            Some(driver) if driver.is_finished() => Err(ConnectError(format!(
+                "the connection to PostgreSQL at {} closed",
+                self.server.address
+            ))),
+            _ => Ok(()),
+        }
     }
 
     fn has_broken(&self, conn: &mut Self::Connection) -> bool {

@@ -174,6 +174,14 @@ impl Driver {
     }
 }
 
+impl Driver {
+    /// The socket closed (the server ended the session, restarted, or went away): the
+    /// connection is dead.
+    pub fn is_finished(&self) -> bool {
+        self.0.is_finished()
+    }
+}
+
 impl Drop for Driver {
     fn drop(&mut self) {
         self.0.abort();

@@ -66,7 +66,6 @@ macro_rules! count_remaining {
         remaining
     }};
 }
-pub(crate) use count_remaining;
 
 /// Spends the unused code of `user_id` whose hash is `code_hash`, at `now`: true for the one
 /// caller that spent it, false when there is no such unused code.

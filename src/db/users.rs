@@ -162,29 +162,59 @@ pub fn email_taken(error: diesel::result::Error) -> ApiError {
 }
 
 /// Inside a `write!` body: locks user `$user_id` of `$org_id` and reads it (404 when it does not
-/// exist there). A write that changes nothing takes the row lock first (PostgreSQL's row lock,
-/// SQLite's write lock), so the row read next cannot go stale before the transaction ends.
+/// exist there), so the row read cannot go stale before the transaction ends (`LockUser`).
 macro_rules! locked_user {
     ($conn:ident, $org_id:expr, $user_id:expr) => {{
-        let locked = diesel::update(
-            users::table
-                .filter(users::id.eq($user_id))
-                .filter(users::org_id.eq($org_id)),
-        )
-        .set(users::version.eq(users::version))
-        .execute($conn)
-        .await?;
-        if locked == 0 {
-            return Err(ApiError::not_found());
+        match $crate::db::users::LockUser::lock_user(&mut *$conn, $org_id, $user_id).await? {
+            Some(user) => user,
+            None => return Err(ApiError::not_found()),
         }
-        let current: User = users::table
-            .find($user_id)
-            .select(User::as_select())
-            .get_result($conn)
-            .await?;
-        current
     }};
 }
+
+/// Locking a user's row and reading it, each backend its own way.
+pub(crate) trait LockUser {
+    async fn lock_user(&mut self, org_id: &OrgId, user_id: &UserId) -> QueryResult<Option<User>>;
+}
+
+/// `SELECT … FOR UPDATE`: the row lock and the row in one round trip.
+impl LockUser for diesel_async::AsyncPgConnection {
+    async fn lock_user(&mut self, org_id: &OrgId, user_id: &UserId) -> QueryResult<Option<User>> {
+        users::table
+            .filter(users::id.eq(user_id))
+            .filter(users::org_id.eq(org_id))
+            .select(User::as_select())
+            .for_update()
+            .get_result(self)
+            .await
+            .optional()
+    }
+}
+
+/// SQLite has no row locks: a no-op update takes the database's write lock (even for a write
+/// that turns out to change nothing), then the row is read.
+impl LockUser for super::SqliteConn {
+    async fn lock_user(&mut self, org_id: &OrgId, user_id: &UserId) -> QueryResult<Option<User>> {
+        let locked = diesel::update(
+            users::table
+                .filter(users::id.eq(user_id))
+                .filter(users::org_id.eq(org_id)),
+        )
+        .set(users::version.eq(users::version))
+        .execute(self)
+        .await?;
+        if locked == 0 {
+            return Ok(None);
+        }
+        users::table
+            .find(user_id)
+            .select(User::as_select())
+            .get_result(self)
+            .await
+            .optional()
+    }
+}
+
 pub(crate) use locked_user;
 
 /// Deletes user `user_id` of `org_id` with everything personal: the row (names, addresses,

@@ -250,7 +250,7 @@ async fn a_bcrypt_import_signs_in_with_the_original_password_and_is_upgraded_to_
             .expect("the original password signs in");
         let upgraded = stored(&app).await;
         assert!(
-            upgraded.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            upgraded.starts_with("$argon2id$v=19$m=12288,t=3,p=1$"),
             "{upgraded}"
         );
         sign_in(&app, &app.admin.org_id, &email, PASSWORD, None)

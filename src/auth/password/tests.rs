@@ -34,7 +34,7 @@ async fn argon2id_hashes_verify_and_need_no_rehash() {
     let password = NewPassword::parse(STRONG, &[]).unwrap();
     let stored = hash(password.as_str()).await.unwrap();
     assert!(
-        stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        stored.starts_with("$argon2id$v=19$m=12288,t=3,p=1$"),
         "{stored}"
     );
     assert_eq!(
