@@ -6,6 +6,7 @@
 //! writes `target/bench/smoke.md`, so CI keeps the harness working without paying for a release build.
 
 mod load;
+mod peers;
 mod postgres;
 
 use std::{
@@ -32,6 +33,17 @@ pub struct Options {
     pub list_users: u64,
     /// A prebuilt server to measure instead of this checkout's.
     pub binary: Option<PathBuf>,
+    /// Whether better-auth and fastapi-users run too (`peers.rs`).
+    pub peers: Peers,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+pub enum Peers {
+    No,
+    /// After users-api's cases, with a peers table in the report.
+    Also,
+    /// The peers alone, written to `target/bench/peers.md` (for working on the peers).
+    Only,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -64,12 +76,15 @@ pub fn run(options: &Options) -> Result<()> {
             bail!("`{tool}` is not installed: apt-get install -y wrk postgresql-client");
         }
     }
+    let work = crate::workspace_root().join("target/bench");
+    std::fs::create_dir_all(&work)?;
+    if options.peers == Peers::Only {
+        return peers::run_alone(options, &work);
+    }
     let binary = match &options.binary {
         Some(binary) => std::path::absolute(binary)?,
         None => build(options.smoke)?,
     };
-    let work = crate::workspace_root().join("target/bench");
-    std::fs::create_dir_all(&work)?;
     let scripts = load::write_scripts(&work)?;
 
     let mut rows = Vec::new();
@@ -92,10 +107,11 @@ pub fn run(options: &Options) -> Result<()> {
         let server = Server::start(&binary, &database.url, &work)?;
         let load = Load {
             base: server.base.clone(),
-            token: org.session_token.clone(),
+            headers: vec![format!("Authorization: Bearer {}", org.session_token)],
             seconds: options.seconds,
             connections: options.connections,
             pid: server.pid(),
+            timeout_seconds: None,
         };
         let health = load.run("GET /healthz", "/healthz", None)?;
         let me = load.run("GET /v1/me", "/v1/me", None)?;
@@ -192,7 +208,10 @@ pub fn run(options: &Options) -> Result<()> {
         database.drop_quietly();
     }
 
-    let report = render(options, &rows)?;
+    let mut report = render(options, &rows)?;
+    if options.peers == Peers::Also {
+        report.push_str(&peers::run(options, &work, &rows)?);
+    }
     let path = if options.smoke {
         work.join("smoke.md")
     } else {

@@ -7,7 +7,8 @@
 //!   (both also build it).
 //! - `check`: all three checks (CI runs this).
 //! - `test`: the test suite on SQLite, then on PostgreSQL.
-//! - `bench`: throughput, latency and memory under `wrk`, written to `BENCHMARKS.md`.
+//! - `bench`: throughput, latency and memory under `wrk`, written to `BENCHMARKS.md`; with
+//!   `--peers`, better-auth and fastapi-users measured the same way beside it.
 //! - `judge`: the external judges (spec linters, Schemathesis, a TypeScript consumer, Swagger UI
 //!   in Chromium) against the running server on SQLite and PostgreSQL.
 //! - `fleet`: two instances on one PostgreSQL behind nginx (`deploy/nginx/`), checked end to end.
@@ -82,6 +83,13 @@ enum Command {
         /// release build, for a before/after comparison under the same harness).
         #[arg(long)]
         binary: Option<PathBuf>,
+        /// Then the same cases on better-auth and fastapi-users (bench/peers/), installed from
+        /// their lockfiles, with a peers table in the report.
+        #[arg(long)]
+        peers: bool,
+        /// The peers' cases alone (no users-api, no ratios), to target/bench/peers.md.
+        #[arg(long, conflicts_with = "peers")]
+        peers_only: bool,
     },
     /// Run the external judges against the real server on SQLite and PostgreSQL
     /// (`TEST_DATABASE_URL`); installs their tools first (`judge/install.sh`).
@@ -144,6 +152,8 @@ fn main() -> Result<()> {
             users,
             list_users,
             binary,
+            peers,
+            peers_only,
         } => {
             if list_users < users + 2_000 {
                 bail!("--list-users must exceed --users by at least 2,000 (one deep page)");
@@ -155,6 +165,11 @@ fn main() -> Result<()> {
                 users,
                 list_users,
                 binary,
+                peers: match (peers, peers_only) {
+                    (_, true) => bench::Peers::Only,
+                    (true, _) => bench::Peers::Also,
+                    _ => bench::Peers::No,
+                },
             })
         }
         Command::Judge { only, skip_install } => judge::run(only, skip_install),

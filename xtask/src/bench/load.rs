@@ -1,4 +1,6 @@
-//! Drives the server with `wrk` and samples the server's resident memory while it runs.
+//! Drives the server with `wrk` and samples the server's resident memory while it runs: the sum
+//! over its process tree (a server may fork workers), sampled, and each process's own high-water
+//! mark (`VmHWM`, reset when the run starts) summed at its end.
 
 use std::{
     io::{Read, Write},
@@ -32,12 +34,20 @@ pub struct Scripts {
 /// `POST /v1/sessions` with the admin's credentials: every request a full sign-in.
 pub fn sign_in_script(work: &Path, org_id: &str, email: &str, password: &str) -> Result<PathBuf> {
     let body = serde_json::json!({"org_id": org_id, "email": email, "password": password});
+    post_script(
+        &work.join("sign_in.lua"),
+        "application/json",
+        &body.to_string(),
+    )
+}
+
+/// A script that sends the same `POST` with `body` on every request.
+pub fn post_script(path: &Path, content_type: &str, body: &str) -> Result<PathBuf> {
     let script = format!(
-        "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.body = [[{body}]]\n"
+        "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"{content_type}\"\nwrk.body = [[{body}]]\n"
     );
-    let path = work.join("sign_in.lua");
-    std::fs::write(&path, script)?;
-    Ok(path)
+    std::fs::write(path, script)?;
+    Ok(path.to_owned())
 }
 
 pub fn write_scripts(work: &Path) -> Result<Scripts> {
@@ -48,17 +58,26 @@ pub fn write_scripts(work: &Path) -> Result<Scripts> {
 
 pub struct Load {
     pub base: String,
-    pub token: String,
+    /// Sent with every request, as `Name: value` (the credentials, for one).
+    pub headers: Vec<String>,
     pub seconds: u32,
     pub connections: u32,
     pub pid: u32,
+    /// How long a response may take before wrk counts it a timeout (an error); `None` keeps
+    /// wrk's 2 s.
+    pub timeout_seconds: Option<u32>,
 }
 
 pub struct Measurement {
     pub requests_per_second: f64,
     pub p50: String,
     pub p99: String,
+    /// The largest resident set of the whole process tree seen while sampling.
     pub peak_rss_kb: u64,
+    /// Each process's high-water mark during the run, summed: at least the sampled peak.
+    pub hwm_kb: u64,
+    /// What `wrk` printed (a script's `done` can report through it).
+    pub output: String,
 }
 
 impl Load {
@@ -69,13 +88,18 @@ impl Load {
         let mut command = Command::new("wrk");
         command
             .args(["-t", "2", "-c", &self.connections.to_string()])
-            .args(["-d", &format!("{}s", self.seconds), "--latency"])
-            .args(["-H", &format!("Authorization: Bearer {}", self.token)]);
+            .args(["-d", &format!("{}s", self.seconds), "--latency"]);
+        for header in &self.headers {
+            command.args(["-H", header]);
+        }
+        if let Some(timeout) = self.timeout_seconds {
+            command.args(["--timeout", &format!("{timeout}s")]);
+        }
         if let Some(script) = script {
             command.arg("-s").arg(script);
         }
         let output = command.arg(format!("{}{path}", self.base)).output()?;
-        let peak_rss_kb = sampler.stop();
+        let (peak_rss_kb, hwm_kb) = sampler.stop();
         let text = String::from_utf8_lossy(&output.stdout).into_owned();
         if !output.status.success() {
             bail!("wrk failed for {case}: {text}");
@@ -95,6 +119,8 @@ impl Load {
             p50: field(&text, "50%")?,
             p99: field(&text, "99%")?,
             peak_rss_kb,
+            hwm_kb,
+            output: text,
         };
         if measurement.requests_per_second <= 0.0 {
             bail!("{case}: no request completed in {} s", self.seconds);
@@ -120,38 +146,84 @@ fn field(text: &str, label: &str) -> Result<String> {
         .with_context(|| format!("no `{label}` in wrk's output:\n{text}"))
 }
 
-/// Polls `/proc/PID/status` every 20 ms and keeps the largest resident set seen.
+/// Polls `/proc/PID/status` of the process tree every 20 ms and keeps the largest summed resident
+/// set seen; the tree is walked once, at the start (the servers fork their workers before).
 struct RssSampler {
     stop: Arc<AtomicBool>,
     thread: std::thread::JoinHandle<u64>,
+    processes: Vec<u32>,
 }
 
 impl RssSampler {
     fn start(pid: u32) -> Self {
+        let processes = process_tree(pid);
+        for process in &processes {
+            // "5" resets the process's VmHWM to its current resident set (Linux ≥ 4.0).
+            let _ = std::fs::write(format!("/proc/{process}/clear_refs"), "5");
+        }
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
+        let sampled = processes.clone();
         let thread = std::thread::spawn(move || {
             let mut peak = 0;
             while !flag.load(Ordering::Relaxed) {
-                peak = peak.max(rss_kb(pid).unwrap_or(0));
+                let sum = sampled.iter().map(|&p| status_kb(p, "VmRSS:").unwrap_or(0));
+                peak = peak.max(sum.sum());
                 std::thread::sleep(Duration::from_millis(20));
             }
             peak
         });
-        Self { stop, thread }
+        Self {
+            stop,
+            thread,
+            processes,
+        }
     }
 
-    fn stop(self) -> u64 {
+    /// The sampled peak and the summed high-water marks, in KiB.
+    fn stop(self) -> (u64, u64) {
         self.stop.store(true, Ordering::Relaxed);
-        self.thread.join().unwrap_or(0)
+        let peak = self.thread.join().unwrap_or(0);
+        let hwm = self.processes.iter();
+        let hwm = hwm.map(|&p| status_kb(p, "VmHWM:").unwrap_or(0)).sum();
+        (peak, hwm)
     }
 }
 
-fn rss_kb(pid: u32) -> Option<u64> {
+/// `pid` and all its descendants, from each process's parent in `/proc/*/stat`.
+fn process_tree(pid: u32) -> Vec<u32> {
+    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| {
+            let child: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).ok()?;
+            // `pid (comm) state ppid …`, where comm may hold spaces and parentheses.
+            let after_comm = &stat[stat.rfind(')')? + 1..];
+            let parent = after_comm.split_whitespace().nth(1)?.parse().ok()?;
+            Some((child, parent))
+        })
+        .collect();
+    let mut tree = vec![pid];
+    let mut next = 0;
+    while next < tree.len() {
+        let parent = tree[next];
+        tree.extend(
+            parents
+                .iter()
+                .filter(|(_, p)| *p == parent)
+                .map(|(c, _)| *c),
+        );
+        next += 1;
+    }
+    tree
+}
+
+fn status_kb(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
 }
