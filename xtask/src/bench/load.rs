@@ -54,6 +54,7 @@ pub struct Load {
     pub pid: u32,
 }
 
+#[derive(Clone)]
 pub struct Measurement {
     pub requests_per_second: f64,
     pub p50: String,
