@@ -204,6 +204,11 @@ const signedInUser = createUsersApiClient({ baseUrl, token: session.token });
 const listed = await signedInUser.GET("/v1/me/sessions");
 check(listed.response.status === 200, "GET /v1/me/sessions is 200", listed.error);
 check(listed.data?.success === true, "the list is a success envelope", listed.data);
+check(
+  listed.data.meta.limit === 50,
+  "the sessions come a page at a time (50 by default)",
+  listed.data.meta,
+);
 const sessions: SessionInfo[] = listed.data.data;
 const current = sessions.filter((s) => s.current);
 check(

@@ -196,10 +196,14 @@ pub struct PageMeta {
     pub limit: i64,
 }
 
-/// Declares the envelope of one page of a list: `{"success": true, "data": [...], "meta": {...}}`.
+/// Declares the envelope of one page of a list: `{"success": true, "data": [...], "meta": {...}}`,
+/// its items oldest first unless an order is named.
 macro_rules! page_envelope {
     ($name:ident, $item:ty) => {
-        #[doc = concat!("One page of `", stringify!($item), "`s, oldest first.")]
+        $crate::api::envelope::page_envelope!($name, $item, "oldest first");
+    };
+    ($name:ident, $item:ty, $order:literal) => {
+        #[doc = concat!("One page of `", stringify!($item), "`s, ", $order, ".")]
         #[derive(Debug, Clone, poem_openapi::Object)]
         pub struct $name {
             /// Always `true`.

@@ -4,18 +4,22 @@
 
 use poem::web::Data;
 use poem_openapi::{
-    ApiResponse, Object, OpenApi, param::Path, payload::Json, types::MaybeUndefined,
+    ApiResponse, Object, OpenApi,
+    param::{Path, Query},
+    payload::Json,
+    types::MaybeUndefined,
 };
 
 use super::{
     ApiTags, BearerAuth,
     client_address::ClientAddress,
-    envelope::{envelope, error_responses},
+    envelope::{envelope, error_responses, page_envelope},
     http::{CurrentSession, DeletedResponse},
+    pages::PageRequest,
 };
 use crate::{
     auth::sign_in,
-    db::sessions,
+    db::sessions::{self, Order::NewestFirst},
     domain::{OrgId, SessionId, Timestamp},
     error::{ApiError, ErrorCode, FieldError},
     state::AppState,
@@ -118,7 +122,7 @@ fn device(user_agent: Option<&str>) -> (Option<String>, Option<String>) {
 }
 
 envelope!(SignedInEnvelope, SignedIn);
-envelope!(SessionListEnvelope, Vec<SessionInfo>);
+page_envelope!(SessionListEnvelope, SessionInfo, "newest first");
 
 #[derive(Debug, ApiResponse)]
 pub enum SignInResponse {
@@ -129,7 +133,7 @@ pub enum SignInResponse {
 
 #[derive(Debug, ApiResponse)]
 pub enum SessionListResponse {
-    /// The live sessions, newest first.
+    /// One page of the live sessions, newest first.
     #[oai(status = 200)]
     Ok(Json<SessionListEnvelope>),
 }
@@ -148,6 +152,15 @@ error_responses!(SignInError {
 error_responses!(SignOutError {
     401 => Unauthorized: "Missing, malformed, expired or revoked credentials.",
     403 => Forbidden: "`FORBIDDEN`: an API key was used; sessions belong to users.",
+    500 => Internal: "Unexpected failure; nothing internal is disclosed.",
+    503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds.",
+});
+
+error_responses!(ListMySessionsError {
+    400 => BadRequest: "`MALFORMED_REQUEST`: `limit` is out of range.",
+    401 => Unauthorized: "Missing, malformed, expired or revoked credentials.",
+    403 => Forbidden: "`FORBIDDEN`: an API key was used; sessions belong to users.",
+    422 => Unprocessable: "`INVALID_CURSOR`: the cursor was not issued by this API.",
     500 => Internal: "Unexpected failure; nothing internal is disclosed.",
     503 => Unavailable: "`SERVICE_UNAVAILABLE`: the database is unavailable; retry after `Retry-After` seconds.",
 });
@@ -258,10 +271,11 @@ impl SessionsApi {
 
     /// List my sessions
     ///
-    /// The signed-in user's live sessions (not revoked, not expired), newest first; `current`
-    /// marks the one making the request. Each shows where it was signed in from (the client
-    /// address and `User-Agent`, with the browser and OS it names) and when it was last used,
-    /// so a session that is not the user's can be recognised and revoked.
+    /// The signed-in user's live sessions (not revoked, not expired), newest first, a page at a
+    /// time (keyset pagination: every page costs what the first costs, however many sessions
+    /// there are); `current` marks the one making the request. Each shows where it was signed in
+    /// from (the client address and `User-Agent`, with the browser and OS it names) and when it
+    /// was last used, so a session that is not the user's can be recognised and revoked.
     #[oai(
         path = "/v1/me/sessions",
         method = "get",
@@ -272,17 +286,32 @@ impl SessionsApi {
         &self,
         auth: BearerAuth,
         state: Data<&AppState>,
-    ) -> Result<SessionListResponse, SignOutError> {
+        /// Page size, 1–100 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
+        limit: Query<Option<u32>>,
+        /// `meta.next_cursor` of the previous page; leave out, or send empty, for the first page.
+        /// Anything this API did not issue is a 422 `INVALID_CURSOR`.
+        cursor: Query<Option<String>>,
+    ) -> Result<SessionListResponse, ListMySessionsError> {
         let (user, current) = state.authenticate(&auth).await?.into_user()?;
-        let live = sessions::list_live(&state.db, &user.id, crate::db::now()).await?;
-        let sessions: Vec<_> = live
+        let page = PageRequest::parse(limit.0, cursor.0.as_deref())?;
+        let after = page.after.map(SessionId::from);
+        let now = crate::db::now();
+        let rows =
+            sessions::page_live(&state.db, &user.id, now, after, page.fetch(), NewestFirst).await?;
+        let (rows, meta) = page.page(rows, |s| s.id.into_uuid());
+        let data = rows
             .into_iter()
             .map(|session| {
-                let current = session.id == current.id;
-                SessionInfo::of(session, current)
+                let is_current = session.id == current.id;
+                SessionInfo::of(session, is_current)
             })
             .collect();
-        Ok(SessionListResponse::Ok(Json(sessions.into())))
+        Ok(SessionListResponse::Ok(Json(SessionListEnvelope {
+            success: true,
+            data,
+            meta,
+        })))
     }
 
     /// Revoke one of my sessions

@@ -20,7 +20,11 @@ use super::{
 };
 use crate::{
     auth::{Caller, Principal},
-    db::{lockout, sessions, users},
+    db::{
+        lockout,
+        sessions::{self, Order::OldestFirst},
+        users,
+    },
     domain::{Role, Scope, SessionId, UserId},
     error::ApiError,
     events,
@@ -119,8 +123,9 @@ impl UserAccessApi {
         let page = PageRequest::parse(limit.0, cursor.0.as_deref())?;
         users::find(&state.db, &caller.org_id, &user_id).await?;
         let after = page.after.map(SessionId::from);
+        let now = crate::db::now();
         let rows =
-            sessions::page_live(&state.db, &user_id, crate::db::now(), after, page.fetch()).await?;
+            sessions::page_live(&state.db, &user_id, now, after, page.fetch(), OldestFirst).await?;
         let (rows, meta) = page.page(rows, |s| s.id.into_uuid());
         let current = match &principal {
             Principal::User { session, .. } => Some(session.id),

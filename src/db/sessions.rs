@@ -129,43 +129,55 @@ macro_rules! revoke_sessions {
 }
 pub(crate) use revoke_sessions;
 
-/// The live sessions of `user_id`, newest first.
-pub async fn list_live(
-    db: &Db,
-    user_id: &UserId,
-    now: NaiveDateTime,
-) -> Result<Vec<Session>, ApiError> {
-    read!(db, |conn| Ok(sessions::table
-        .filter(sessions::user_id.eq(user_id))
-        .filter(live_at(now))
-        .order(sessions::created_at.desc())
-        .select(Session::as_select())
-        .load(conn)
-        .await?))
+/// Which end of a list of sessions comes first. Session ids are UUIDv7, so id order is
+/// creation order and one id is a complete keyset cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    OldestFirst,
+    NewestFirst,
 }
 
-/// A page of `user_id`'s live sessions, oldest first, after session `after`.
+/// A page of `user_id`'s live sessions in `order`, after session `after`. A range scan of the
+/// `(user_id, id)` index that stops after `limit` rows: every page costs what the first costs.
 pub async fn page_live(
     db: &Db,
     user_id: &UserId,
     now: NaiveDateTime,
     after: Option<SessionId>,
     limit: i64,
+    order: Order,
 ) -> Result<Vec<Session>, ApiError> {
-    read!(db, |conn| {
-        let mut query = sessions::table
-            .filter(sessions::user_id.eq(user_id))
-            .filter(live_at(now))
-            .order(sessions::id.asc())
-            .limit(limit)
-            .select(Session::as_select())
-            .into_boxed();
-        if let Some(after) = after {
-            query = query.filter(sessions::id.gt(after));
-        }
-        Ok(query.load(conn).await?)
-    })
+    read!(db, |conn| Ok(page_query!(
+        user_id, now, after, limit, order
+    )
+    .load(conn)
+    .await?))
 }
+
+/// The page query, boxed for whichever backend it is used with (a macro, so that the unit test
+/// below can ask SQLite for the plan of exactly this query).
+macro_rules! page_query {
+    ($user_id:expr, $now:expr, $after:expr, $limit:expr, $order:expr) => {{
+        let mut query = sessions::table
+            .filter(sessions::user_id.eq($user_id))
+            .filter(live_at($now))
+            .select(Session::as_select())
+            .limit($limit)
+            .into_boxed();
+        query = match ($order, $after) {
+            (Order::OldestFirst, None) => query.order(sessions::id.asc()),
+            (Order::OldestFirst, Some(after)) => query
+                .order(sessions::id.asc())
+                .filter(sessions::id.gt(after)),
+            (Order::NewestFirst, None) => query.order(sessions::id.desc()),
+            (Order::NewestFirst, Some(after)) => query
+                .order(sessions::id.desc())
+                .filter(sessions::id.lt(after)),
+        };
+        query
+    }};
+}
+use page_query;
 
 /// Revokes every live session of `user_id`, with the events `record` makes of their ids, in one
 /// transaction; returns how many ended.
@@ -365,4 +377,31 @@ pub async fn reauthenticate(
         }
         Ok(session)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A user with a thousand sessions pages them like one with a few: either direction is a
+    /// range scan of the `(user_id, id)` index that stops after `limit` rows, no sort.
+    #[tokio::test]
+    async fn a_page_of_sessions_is_an_index_range_scan_without_a_sort() {
+        use diesel::sqlite::Sqlite;
+
+        let (_dir, mut conn) = crate::db::sqlite::plan::migrated_database().await;
+        let after = Some(SessionId::new());
+        for order in [Order::OldestFirst, Order::NewestFirst] {
+            let now = super::super::now();
+            let query: sessions::BoxedQuery<'_, Sqlite, _> =
+                page_query!("user", now, after, 51, order);
+            let range = match order {
+                Order::OldestFirst => "id>?",
+                Order::NewestFirst => "id<?",
+            };
+            let expected =
+                format!("SEARCH sessions USING INDEX sessions_user_id_id (user_id=? AND {range})");
+            assert_eq!(crate::db::sqlite::plan::of(&mut conn, &query), [expected]);
+        }
+    }
 }

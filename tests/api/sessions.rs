@@ -1,5 +1,5 @@
-//! Sessions after sign-in: signing out, the user's list of live sessions, revoking one,
-//! expiry, `last_active_at` at most once a minute, and rotation of the signing key.
+//! Sessions after sign-in: signing out, the user's list of live sessions (a page at a time),
+//! revoking one, expiry, `last_active_at` at most once a minute, and rotation of the signing key.
 
 use std::time::Duration;
 
@@ -12,7 +12,7 @@ use users_api::{
 };
 
 use crate::{
-    fixtures::{admin_sign_in, code, key_client, me_status},
+    fixtures::{admin_sign_in, code, failure, key_client, me_status},
     helpers::{TestApp, TestOptions, spawn_app, spawn_app_with},
 };
 
@@ -116,6 +116,72 @@ async fn my_sessions_lists_the_live_ones_newest_first_and_marks_the_current() {
     assert_eq!(me.active_sessions, 2);
     let reply = key_client(&app).list_my_sessions().send().await;
     assert_eq!(code(reply), (403, "FORBIDDEN".into()));
+}
+
+/// Stores `count` more live sessions of the admin, and one expired one that no page lists.
+async fn more_admin_sessions(app: &TestApp, count: usize) {
+    for _ in 0..count {
+        let session = new_session(&app.admin.user_id, Duration::from_secs(600));
+        session_rows::insert(&app.state.db, &session).await.unwrap();
+    }
+    let mut expired = new_session(&app.admin.user_id, Duration::from_secs(600));
+    expired.expires_at = users_api::db::now() - chrono::TimeDelta::seconds(1);
+    session_rows::insert(&app.state.db, &expired).await.unwrap();
+}
+
+#[tokio::test]
+async fn my_sessions_page_newest_first_listing_each_live_session_once() {
+    let app = spawn_app().await;
+    more_admin_sessions(&app, 6).await;
+    let client = app.client_with(&app.admin.session_token);
+    let whole = client.list_my_sessions().send().await.unwrap().into_inner();
+    assert_eq!(whole.meta.limit, 50, "the default page size");
+    assert!(whole.meta.next_cursor.is_none());
+    assert_eq!(whole.data.len(), 7, "the bootstrap session and six more");
+
+    let mut paged = Vec::new();
+    let mut sizes = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut request = client.list_my_sessions().limit(3);
+        if let Some(cursor) = &cursor {
+            request = request.cursor(cursor.clone());
+        }
+        let page = request.send().await.unwrap().into_inner();
+        assert_eq!(page.meta.limit, 3);
+        sizes.push(page.data.len());
+        paged.extend(page.data.iter().map(|s| s.id));
+        match page.meta.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(sizes, [3, 3, 1]);
+    let listed: Vec<_> = whole.data.iter().map(|s| s.id).collect();
+    assert_eq!(paged, listed, "the pages, joined, are the whole list");
+    assert!(paged.windows(2).all(|w| w[0] > w[1]), "newest first");
+}
+
+#[tokio::test]
+async fn my_sessions_refuse_a_cursor_they_did_not_issue_as_the_users_list_does() {
+    let app = spawn_app().await;
+    more_admin_sessions(&app, 2).await;
+    let client = app.client_with(&app.admin.session_token);
+    let page = client.list_my_sessions().limit(1).send().await.unwrap();
+    let cursor = page.into_inner().meta.next_cursor.expect("a second page");
+    let mut tampered = cursor.into_bytes();
+    tampered[3] = if tampered[3] == b'A' { b'B' } else { b'A' };
+    for bad in [String::from_utf8(tampered).unwrap(), "garbage".into()] {
+        let mine = failure(client.list_my_sessions().cursor(&bad).send().await);
+        let users = failure(key_client(&app).list_users().cursor(&bad).send().await);
+        assert_eq!((mine.0, &mine.1.error.code), (422, &users.1.error.code));
+        assert_eq!(mine.1.error.code, "INVALID_CURSOR");
+        assert!(mine.1.error.details.contains_key("cursor"));
+    }
+    for limit in [0, 101] {
+        let reply = client.list_my_sessions().limit(limit).send().await;
+        assert_eq!(code(reply), (400, "MALFORMED_REQUEST".into()), "{limit}");
+    }
 }
 
 #[tokio::test]

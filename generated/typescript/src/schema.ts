@@ -323,10 +323,11 @@ export interface paths {
         };
         /**
          * List my sessions
-         * @description The signed-in user's live sessions (not revoked, not expired), newest first; `current`
-         *     marks the one making the request. Each shows where it was signed in from (the client
-         *     address and `User-Agent`, with the browser and OS it names) and when it was last used,
-         *     so a session that is not the user's can be recognised and revoked.
+         * @description The signed-in user's live sessions (not revoked, not expired), newest first, a page at a
+         *     time (keyset pagination: every page costs what the first costs, however many sessions
+         *     there are); `current` marks the one making the request. Each shows where it was signed in
+         *     from (the client address and `User-Agent`, with the browser and OS it names) and when it
+         *     was last used, so a session that is not the user's can be recognised and revoked.
          */
         get: operations["listMySessions"];
         put?: never;
@@ -2438,8 +2439,10 @@ export interface components {
         };
         /** SessionListEnvelope */
         SessionListEnvelope: {
-            /** @description The payload. */
+            /** @description This page's items. */
             data: components["schemas"]["SessionInfo"][];
+            /** @description Where the list stands: the cursor of the next page, if there is one. */
+            meta: components["schemas"]["PageMeta"];
             /** @description Always `true`. */
             success: boolean;
         };
@@ -6184,14 +6187,26 @@ export interface operations {
     };
     listMySessions: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description Page size, 1–100 (default 50).
+                 * @example 20
+                 */
+                limit?: number;
+                /**
+                 * @description `meta.next_cursor` of the previous page; leave out, or send empty, for the first page.
+                 *     Anything this API did not issue is a 422 `INVALID_CURSOR`.
+                 * @example AQGTpdOLIH5EofI8TV5veoh8e1ht
+                 */
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description The live sessions, newest first. */
+            /** @description One page of the live sessions, newest first. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6212,10 +6227,22 @@ export interface operations {
                      *           "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
                      *         }
                      *       ],
+                     *       "meta": {
+                     *         "limit": 50
+                     *       },
                      *       "success": true
                      *     }
                      */
                     "application/json": components["schemas"]["SessionListEnvelope"];
+                };
+            };
+            /** @description `MALFORMED_REQUEST`: `limit` is out of range. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description Missing, malformed, expired or revoked credentials. */
@@ -6238,6 +6265,15 @@ export interface operations {
             };
             /** @description `URI_TOO_LONG`: the path and query are longer than 8 KiB. */
             414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INVALID_CURSOR`: the cursor was not issued by this API. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -3813,8 +3813,9 @@ was sent.*/
     ///`SessionListEnvelope`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct SessionListEnvelope {
-        ///The payload.
+        ///This page's items.
         pub data: ::std::vec::Vec<SessionInfo>,
+        pub meta: PageMeta,
         ///Always `true`.
         pub success: bool,
     }
@@ -15419,12 +15420,14 @@ it now: it is never shown again.*/
                 ::std::vec::Vec<super::SessionInfo>,
                 ::std::string::String,
             >,
+            meta: ::std::result::Result<super::PageMeta, ::std::string::String>,
             success: ::std::result::Result<bool, ::std::string::String>,
         }
         impl ::std::default::Default for SessionListEnvelope {
             fn default() -> Self {
                 Self {
                     data: Err("no value supplied for data".to_string()),
+                    meta: Err("no value supplied for meta".to_string()),
                     success: Err("no value supplied for success".to_string()),
                 }
             }
@@ -15439,6 +15442,18 @@ it now: it is never shown again.*/
                     .try_into()
                     .map_err(|e| {
                         format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn meta<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::PageMeta>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meta = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meta: {e}")
                     });
                 self
             }
@@ -15463,6 +15478,7 @@ it now: it is never shown again.*/
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     data: value.data?,
+                    meta: value.meta?,
                     success: value.success?,
                 })
             }
@@ -15471,6 +15487,7 @@ it now: it is never shown again.*/
             fn from(value: super::SessionListEnvelope) -> Self {
                 Self {
                     data: Ok(value.data),
+                    meta: Ok(value.meta),
                     success: Ok(value.success),
                 }
             }
@@ -23643,10 +23660,10 @@ says which check failed.
 **Sessions.** `POST /v1/sessions` signs in with `org_id`, `email`, `password` (and `totp_code`
 when two-factor authentication is on) and returns a session token; every refusal is the same 401.
 Attempts are rate limited per account and per client address (429 `RATE_LIMITED` with
-`Retry-After`). `DELETE /v1/sessions/current` signs out; `/v1/me/sessions` lists and revokes the
-user's sessions. A password change revokes the user's other sessions (all of them when an admin
-makes it); suspension revokes all. Passwords are stored as argon2id; the password, its hash and
-the TOTP secret are never returned.
+`Retry-After`). `DELETE /v1/sessions/current` signs out; `/v1/me/sessions` lists (newest first, a
+page at a time) and revokes the user's sessions. A password change revokes the user's other
+sessions (all of them when an admin makes it); suspension revokes all. Passwords are stored as
+argon2id; the password, its hash and the TOTP secret are never returned.
 
 **Recovery and verification.** One-time tickets (`tkt_…`) verify an address, reset a password,
 move a user to a new address or accept an invitation; anyone holding one redeems it with
@@ -24087,15 +24104,22 @@ let response = client.regenerate_recovery_codes()
     }
     /**List my sessions
 
-The signed-in user's live sessions (not revoked, not expired), newest first; `current`
-marks the one making the request. Each shows where it was signed in from (the client
-address and `User-Agent`, with the browser and OS it names) and when it was last used,
-so a session that is not the user's can be recognised and revoked.
+The signed-in user's live sessions (not revoked, not expired), newest first, a page at a
+time (keyset pagination: every page costs what the first costs, however many sessions
+there are); `current` marks the one making the request. Each shows where it was signed in
+from (the client address and `User-Agent`, with the browser and OS it names) and when it
+was last used, so a session that is not the user's can be recognised and revoked.
 
 Sends a `GET` request to `/v1/me/sessions`
 
+Arguments:
+- `cursor`: `meta.next_cursor` of the previous page; leave out, or send empty, for the first page.
+Anything this API did not issue is a 422 `INVALID_CURSOR`.
+- `limit`: Page size, 1–100 (default 50).
 ```ignore
 let response = client.list_my_sessions()
+    .cursor(cursor)
+    .limit(limit)
     .send()
     .await;
 ```*/
@@ -26619,10 +26643,39 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct ListMySessions<'a> {
         client: &'a super::Client,
+        cursor: Result<Option<::std::string::String>, String>,
+        limit: Result<Option<u32>, String>,
     }
     impl<'a> ListMySessions<'a> {
         pub fn new(client: &'a super::Client) -> Self {
-            Self { client: client }
+            Self {
+                client: client,
+                cursor: Ok(None),
+                limit: Ok(None),
+            }
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.cursor = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for cursor failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<u32>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `u32` for limit failed".to_string());
+            self
         }
         ///Sends a `GET` request to `/v1/me/sessions`
         pub async fn send(
@@ -26631,7 +26684,9 @@ pub mod builder {
             ResponseValue<types::SessionListEnvelope>,
             Error<types::ErrorEnvelope>,
         > {
-            let Self { client } = self;
+            let Self { client, cursor, limit } = self;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/me/sessions", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -26649,6 +26704,8 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
                 .headers(header_map)
                 .build()?;
             let info = OperationInfo {
@@ -26660,6 +26717,13 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 401u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -26675,6 +26739,13 @@ pub mod builder {
                     )
                 }
                 414u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

@@ -71,8 +71,7 @@ pub fn body(schema: &str) -> Option<Value> {
         "RedeemedTicketEnvelope" => json!({"type": "verify_email"}),
         "PasswordResetAcceptedEnvelope" => json!({"accepted": true, "link_ttl_seconds": 3600}),
         "EmailVerificationSentEnvelope" => json!({"to": DEMO_ADMIN_EMAIL, "expires_at": EXPIRES}),
-        "SessionListEnvelope" => json!([session_info()]),
-        "UserSessionListEnvelope" => {
+        "SessionListEnvelope" | "UserSessionListEnvelope" => {
             return Some(json!({"success": true, "data": [session_info()], "meta": {"limit": 50}}));
         }
         "SessionsRevokedEnvelope" => json!({"revoked": 2}),

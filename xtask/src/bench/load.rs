@@ -68,6 +68,7 @@ pub struct Load {
     pub timeout_seconds: Option<u32>,
 }
 
+#[derive(Clone)]
 pub struct Measurement {
     pub requests_per_second: f64,
     pub p50: String,
