@@ -22,8 +22,16 @@ pub fn current_request_id() -> String {
 /// A named struct per payload (not a generic) so the spec and SDKs get readable type names.
 macro_rules! envelope {
     ($name:ident, $data:ty) => {
+        envelope!(
+            #[derive()]
+            $name,
+            $data
+        );
+    };
+    (#[$extra:meta] $name:ident, $data:ty) => {
         #[doc = concat!("A successful response carrying a `", stringify!($data), "`.")]
         #[derive(Debug, Clone, poem_openapi::Object)]
+        #[$extra]
         pub struct $name {
             /// Always `true`.
             pub success: bool,
@@ -217,3 +225,45 @@ macro_rules! page_envelope {
 }
 
 pub(crate) use page_envelope;
+
+/// A JSON body written straight from `T`'s `Serialize`, for the hottest responses. poem-openapi's
+/// `Json` first builds the whole body as a `serde_json::Value` tree and then writes that: for
+/// `GET /v1/me` the tree cost about a fifth of the request (measured with callgrind). The
+/// schema is `T`'s, as for `Json`; `T`'s `Serialize` must write what its `ToJSON` would, which
+/// a test of each such type checks.
+#[derive(Debug)]
+pub struct Rendered<T>(pub T);
+
+/// What `Json` answers with, too.
+const JSON: &str = "application/json; charset=utf-8";
+
+impl<T: poem_openapi::types::Type> poem_openapi::payload::Payload for Rendered<T> {
+    const CONTENT_TYPE: &'static str = JSON;
+
+    fn check_content_type(content_type: &str) -> bool {
+        <poem_openapi::payload::Json<T> as poem_openapi::payload::Payload>::check_content_type(
+            content_type,
+        )
+    }
+
+    fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut poem_openapi::registry::Registry) {
+        T::register(registry);
+    }
+}
+
+impl<T: serde::Serialize + Send> poem::IntoResponse for Rendered<T> {
+    fn into_response(self) -> poem::Response {
+        match serde_json::to_vec(&self.0) {
+            Ok(body) => poem::Response::builder().content_type(JSON).body(body),
+            Err(error) => {
+                let body = ErrorEnvelope::from(ApiError::internal(error));
+                let status = poem::http::StatusCode::INTERNAL_SERVER_ERROR;
+                poem::IntoResponse::into_response((status, poem_openapi::payload::Json(body)))
+            }
+        }
+    }
+}

@@ -33,7 +33,7 @@ pub fn if_match(header: Option<&str>) -> Result<Option<i64>, ApiError> {
 }
 
 /// The session the request was made with.
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, serde::Serialize)]
 pub struct CurrentSession {
     /// The session's id (`DELETE /v1/me/sessions/{id}` revokes it).
     pub id: SessionId,

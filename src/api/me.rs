@@ -9,7 +9,7 @@ use super::{
     ApiTags, BearerAuth,
     bodies::{ME_FIELDS, MePatch},
     client_address::ClientAddress,
-    envelope::{envelope, error_responses},
+    envelope::{Rendered, envelope, error_responses},
     http::{self, CurrentSession},
     model::{Extras, Me, MyTeam, OrgRef, user_fields},
     patch::PatchBody,
@@ -26,13 +26,17 @@ use crate::{
     users::{self, Prover},
 };
 
-envelope!(MeEnvelope, Me);
+envelope!(
+    #[derive(serde::Serialize)]
+    MeEnvelope,
+    Me
+);
 
 #[derive(Debug, ApiResponse)]
 pub enum MeResponse {
     /// The current user. `ETag` identifies this version of the user for `If-Match`.
     #[oai(status = 200)]
-    Ok(Json<MeEnvelope>, #[oai(header = "ETag")] String),
+    Ok(Rendered<MeEnvelope>, #[oai(header = "ETag")] String),
 }
 
 error_responses!(GetMeError {
@@ -170,5 +174,5 @@ pub(super) fn me_response(
         recovery_codes_remaining,
         recovery_codes,
     };
-    Ok(MeResponse::Ok(Json(me.into()), etag))
+    Ok(MeResponse::Ok(Rendered(me.into()), etag))
 }

@@ -19,7 +19,7 @@ use crate::{
 };
 
 /// A team, by id and name.
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, serde::Serialize)]
 pub struct TeamRef {
     /// The team's id.
     pub id: TeamId,
@@ -29,9 +29,10 @@ pub struct TeamRef {
 
 /// The user's fields as both surfaces show them: the stored ones, and what is looked up beside
 /// the row.
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, serde::Serialize)]
 pub struct UserFields {
     #[oai(flatten)]
+    #[serde(flatten)]
     pub stored: StoredUserFields,
     /// `selected_team_id` expanded.
     #[oai(nullable)]
@@ -41,7 +42,7 @@ pub struct UserFields {
 }
 
 /// The user's fields kept in its row, as both surfaces and change events show them.
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, serde::Serialize)]
 pub struct StoredUserFields {
     /// The user's id (a UUIDv7: ids sort by creation time).
     pub id: UserId,
@@ -155,7 +156,7 @@ pub struct UserSnapshot {
 }
 
 /// The organization the user belongs to.
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, serde::Serialize)]
 pub struct OrgRef {
     /// The organization's id.
     pub id: OrgId,
@@ -164,7 +165,7 @@ pub struct OrgRef {
 }
 
 /// A team the user belongs to, with the user's role in it.
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, serde::Serialize)]
 pub struct MyTeam {
     /// The team's id.
     pub id: TeamId,
@@ -176,9 +177,10 @@ pub struct MyTeam {
 
 /// The signed-in user as they see themselves: their user fields plus organization, teams,
 /// scopes and session. `server_metadata`, the password hash and the TOTP secret never appear here.
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, serde::Serialize)]
 pub struct Me {
     #[oai(flatten)]
+    #[serde(flatten)]
     pub user: UserFields,
     /// The organization the user belongs to.
     pub org: OrgRef,
@@ -203,6 +205,7 @@ pub struct Me {
     /// the 10 new recovery codes (`xxxx-xxxx-xx`), shown this once and stored only as hashes.
     /// Absent from every other response.
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_codes: Option<Vec<String>>,
 }
 

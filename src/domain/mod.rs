@@ -134,6 +134,13 @@ macro_rules! string_value {
             }
         }
 
+        /// As `ToJSON` writes it, without building a `serde_json::Value` (`api::Rendered`).
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
+
         impl poem_openapi::types::ToJSON for $name {
             fn to_json(&self) -> Option<serde_json::Value> {
                 Some(serde_json::Value::String(self.0.clone()))
@@ -161,6 +168,13 @@ pub(crate) use string_value;
 macro_rules! stored_as_text {
     ($name:ty, $parse:expr) => {
         $crate::domain::text_to_sql!($name);
+
+        /// Its stored name, which is also its name in the API (`api::Rendered`).
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
 
         impl<DB> diesel::deserialize::FromSql<diesel::sql_types::Text, DB> for $name
         where

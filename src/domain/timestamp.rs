@@ -52,6 +52,13 @@ impl Type for Timestamp {
     }
 }
 
+/// As `ToJSON` writes it, without building a `serde_json::Value` (`api::Rendered`).
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 impl ToJSON for Timestamp {
     fn to_json(&self) -> Option<Value> {
         Some(Value::String(self.to_string()))

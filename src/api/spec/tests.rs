@@ -145,3 +145,39 @@ fn names_of_teams_and_keys_have_the_pattern_of_a_display_name() {
         );
     }
 }
+
+/// `Rendered` writes `Me` through serde: it must write what poem-openapi's `ToJSON` writes,
+/// with every field filled in and with the optional ones absent or null.
+#[test]
+fn me_rendered_by_serde_is_what_the_schema_writes() {
+    use poem_openapi::types::{ParseFromJSON, ToJSON};
+
+    use crate::api::{me::MeEnvelope, model::Me};
+
+    let full = {
+        let mut data = response_examples::body("MeEnvelope").expect("an example")["data"].clone();
+        data["pending_email"] = json!("new@example.com");
+        data["recovery_codes_remaining"] = json!(7);
+        data["recovery_codes"] = json!(["k7mq-2xdp-9h"]);
+        data["client_metadata"] = json!({"nested": {"a": [1, "two", null, 3.5]}, "b": true});
+        data
+    };
+    let mut empty = full.clone();
+    for field in [
+        "display_name",
+        "bio",
+        "selected_team",
+        "recovery_codes_remaining",
+    ] {
+        empty[field] = Value::Null;
+    }
+    empty.as_object_mut().unwrap().remove("recovery_codes");
+    for data in [full, empty] {
+        let me = Me::parse_from_json(Some(data.clone())).expect("the example parses");
+        let envelope = MeEnvelope::from(me);
+        let by_schema = envelope.to_json().expect("JSON");
+        let by_serde = serde_json::to_value(&envelope).expect("serialises");
+        assert_eq!(by_serde, by_schema);
+        assert_eq!(by_serde["data"], data, "and both are the example");
+    }
+}

@@ -60,12 +60,22 @@ pub fn capture_patch_sql(
     psql(&format!("ALTER DATABASE {database} RESET log_statement"))?;
     let statements: Vec<String> = statements(&captured?, database)
         .into_iter()
-        .filter(|sql| !sql.contains("\"events\"") && !sql.contains("\"event_sequences\""))
+        .filter(|sql| !sql.contains("\"events\"") && !sql.contains("event_sequences"))
         .collect();
     if statements.is_empty() {
         bail!("no statements of {database} in {}", log.display());
     }
     Ok(statements)
+}
+
+/// The minimal durable write a `PATCH /v1/me` could be (issue 19's second database ceiling):
+/// one transaction holding only its `UPDATE "users" … RETURNING …`, with the same columns.
+pub fn minimal_write(statements: &[String]) -> Result<Vec<String>> {
+    let update = statements
+        .iter()
+        .find(|sql| sql.starts_with("UPDATE \"users\" SET") && sql.contains("RETURNING"))
+        .context("no UPDATE \"users\" … RETURNING among the PATCH's statements")?;
+    Ok(vec!["BEGIN".into(), update.clone(), "COMMIT".into()])
 }
 
 /// The statements of `database` in a PostgreSQL log excerpt, parameters inlined as literals.
@@ -130,7 +140,7 @@ fn inline(sql: &str, values: &[String]) -> String {
 
 /// Transactions per second of `pgbench` running `statements` as one transaction script.
 pub fn pgbench(url: &str, statements: &[String], work: &Path, options: &Options) -> Result<f64> {
-    let script = work.join("patch_me.sql");
+    let script = work.join("pgbench.sql");
     let text: String = statements.iter().map(|s| format!("{s};\n")).collect();
     std::fs::write(&script, text)?;
     let output = Command::new("pgbench")
@@ -167,6 +177,21 @@ mod tests {
             inline("SELECT $1, $2, $3", &values),
             "SELECT 'it''s', NULL, '2026-01-01 00:00:00'"
         );
+    }
+
+    #[test]
+    fn the_minimal_write_is_the_update_alone_in_a_transaction() {
+        let update = r#"UPDATE "users" SET "timezone" = 'x' WHERE "id" = 'y' RETURNING "id""#;
+        let captured = [
+            r#"SELECT "users"."id" FROM "users" FOR UPDATE"#.to_owned(),
+            update.to_owned(),
+            r#"UPDATE "sessions" SET "last_active_at" = 'z'"#.to_owned(),
+        ];
+        assert_eq!(
+            minimal_write(&captured).unwrap(),
+            ["BEGIN", update, "COMMIT"]
+        );
+        assert!(minimal_write(&captured[..1]).is_err());
     }
 
     #[test]
