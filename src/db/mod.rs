@@ -3,8 +3,10 @@
 //! `Db` holds a pool per backend; the `read!` and `write!` macros expand a query body once per
 //! backend, so each query is written once and type-checked against both. SQLite gets a read pool
 //! and a single-connection write pool: writes are serialised in-process (WAL lets reads go on),
-//! which avoids `SQLITE_BUSY` upgrade failures without a busy loop. Every `write!` body runs in a
-//! transaction; a body that returns `Err` rolls back, so a request never leaves a partial write.
+//! each transaction opened `BEGIN IMMEDIATE`, which avoids `SQLITE_BUSY` upgrade failures without
+//! a busy loop. Reads run on blocking threads; the writer's statements run in place
+//! (`sqlite::InPlace`). Every `write!` body runs in a transaction; a body that returns `Err`
+//! rolls back, so a request never leaves a partial write.
 //! Nothing here knows about HTTP beyond returning `ApiError`.
 //!
 //! Every operation has a deadline (`Timeouts::operation`): the checkout and the body together,
@@ -12,10 +14,10 @@
 //! its connection, still marked in use, is discarded by the pool rather than reused (`pool`), so
 //! an abandoned transaction is never committed. PostgreSQL connections also carry the deadline
 //! as `statement_timeout` and `idle_in_transaction_session_timeout`, so the server stops work the
-//! client gave up on. SQLite cannot interrupt a statement running on its blocking thread: there
-//! `busy_timeout` (the same deadline) bounds lock waits, which is how an embedded database
-//! hangs, and a request past its deadline answers 503 once its current statement returns, its
-//! transaction rolled back with the discarded connection.
+//! client gave up on. SQLite cannot interrupt a statement: there `busy_timeout` (the same
+//! deadline) bounds lock waits, which is how an embedded database hangs, and a read past its
+//! deadline answers 503 once its current statement returns; a write, whose statements run in
+//! place, is rolled back then and answers 503 too.
 //!
 //! Lookups of one row by a unique key use `get_result`, not `first`: `first` adds `LIMIT ?`,
 //! and SQLite (3.50) marks a statement whose LIMIT is a bound parameter as depending on that
@@ -59,6 +61,7 @@ macro_rules! read {
 macro_rules! write {
     ($db:expr, |$conn:ident| $body:expr) => {{
         let db: &$crate::db::Db = &$db;
+        let started = tokio::time::Instant::now();
         db.within_deadline(async {
             match &db.pools {
                 $crate::db::Pools::Postgres(pool) => with_connection!(pool, |conn| {
@@ -77,6 +80,9 @@ macro_rules! write {
                         $body
                     }
                     .await;
+                    // In place, nothing interrupts the body: one that ran past the deadline
+                    // is rolled back here instead.
+                    let result = db.by_deadline(started, result);
                     $crate::db::finish(conn, result).await
                 }),
             }
@@ -117,16 +123,20 @@ use std::time::Duration;
 use chrono::{NaiveDateTime, SubsecRound, Utc};
 use diesel::{Connection, SqliteConnection};
 use diesel_async::{
-    AsyncConnection, AsyncPgConnection, SimpleAsyncConnection, TransactionManager,
+    AnsiTransactionManager, AsyncConnection, AsyncPgConnection, SimpleAsyncConnection,
+    TransactionManager,
     async_connection_wrapper::AsyncConnectionWrapper,
-    sync_connection_wrapper::SyncConnectionWrapper,
+    sync_connection_wrapper::{SpawnBlocking, SyncConnectionWrapper},
 };
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::error::ApiError;
 pub use pool::{Conn, PgManager, SqliteManager};
 
+/// An SQLite connection whose statements run on a blocking thread (the read pool's).
 pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+/// An SQLite connection whose statements run in place (the writer's; see `sqlite::InPlace`).
+pub type SqliteWriter = SyncConnectionWrapper<SqliteConnection, sqlite::InPlace>;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -145,8 +155,8 @@ pub struct Db {
 pub enum Pools {
     Postgres(bb8::Pool<PgManager>),
     Sqlite {
-        read: bb8::Pool<SqliteManager>,
-        write: bb8::Pool<SqliteManager>,
+        read: bb8::Pool<SqliteManager<SqliteConn>>,
+        write: bb8::Pool<SqliteManager<SqliteWriter>>,
     },
 }
 
@@ -270,6 +280,19 @@ impl Db {
     /// leaves its connection marked in use, so the pool discards it. An internal error that
     /// arrives only at the deadline is the server's `statement_timeout` winning the race against
     /// the client's: a 503 too.
+    /// `result`, unless the operation that `started` then has run past its deadline.
+    fn by_deadline<T>(
+        &self,
+        started: tokio::time::Instant,
+        result: Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let deadline = self.timeouts.operation;
+        match started.elapsed() >= deadline {
+            true => Err(timed_out(deadline)),
+            false => result,
+        }
+    }
+
     async fn within_deadline<T>(
         &self,
         operation: impl Future<Output = Result<T, ApiError>>,
@@ -384,26 +407,43 @@ pub fn pool_error(error: impl std::fmt::Display) -> ApiError {
     ApiError::service_unavailable()
 }
 
-pub async fn begin<C: AsyncConnection>(conn: &mut C) -> Result<(), ApiError> {
-    C::TransactionManager::begin_transaction(conn)
-        .await
-        .map_err(ApiError::from)
+/// Opens a write transaction the backend's way.
+pub(crate) async fn begin<C: Backend>(conn: &mut C) -> Result<(), ApiError> {
+    conn.begin().await.map_err(ApiError::from)
 }
 
 /// Which database a connection talks to, for the few statements each is given its own way.
-pub trait Backend {
+pub(crate) trait Backend {
     const POSTGRES: bool;
+    /// Opens a write transaction.
+    async fn begin(&mut self) -> diesel::QueryResult<()>;
 }
 
+/// Row locks (`SELECT … FOR UPDATE`) serialise the writers of one row.
 impl Backend for AsyncPgConnection {
     const POSTGRES: bool = true;
+    async fn begin(&mut self) -> diesel::QueryResult<()> {
+        AnsiTransactionManager::begin_transaction(self).await
+    }
 }
 
-impl Backend for SqliteConn {
+/// SQLite has one writer: `BEGIN IMMEDIATE` takes the database's write lock at the start, so
+/// what a write transaction reads cannot change under it, even from another process, and no
+/// write fails half-way upgrading a read lock.
+impl<S: SpawnBlocking + Send> Backend for SyncConnectionWrapper<SqliteConnection, S> {
     const POSTGRES: bool = false;
+    async fn begin(&mut self) -> diesel::QueryResult<()> {
+        self.spawn_blocking(|conn| {
+            diesel::connection::AnsiTransactionManager::begin_transaction_sql(
+                conn,
+                "BEGIN IMMEDIATE",
+            )
+        })
+        .await
+    }
 }
 
-pub fn is_postgres<C: Backend>(_conn: &C) -> bool {
+pub(crate) fn is_postgres<C: Backend>(_conn: &C) -> bool {
     C::POSTGRES
 }
 

@@ -2,15 +2,22 @@
 //! it; if the operation never finishes — abandoned at its deadline, or dropped with its request —
 //! the mark stays and the pool discards the connection instead of handing out one that may be
 //! mid-statement or mid-transaction. Discarding closes it, and the database rolls back whatever
-//! transaction it had open. (An SQLite statement runs on a blocking thread and cannot be
-//! interrupted: diesel-async makes dropping it wait until it returns.)
+//! transaction it had open. (An SQLite statement cannot be interrupted: diesel-async makes
+//! dropping one that runs on a blocking thread wait until it returns.)
 
-use std::ops::{Deref, DerefMut};
+use std::{
+    marker::PhantomData,
+    ops::{Deref, DerefMut},
+};
 
-use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection, TransactionManager};
+use diesel::SqliteConnection;
+use diesel_async::{
+    AsyncConnection, AsyncPgConnection, SimpleAsyncConnection, TransactionManager,
+    sync_connection_wrapper::{SpawnBlocking, SyncConnectionWrapper},
+};
 
 use super::{
-    ConnectError, SqliteConn, Timeouts,
+    ConnectError, Timeouts,
     postgres::{Driver, Server},
     sqlite,
 };
@@ -112,27 +119,35 @@ impl bb8::ManageConnection for PgManager {
     }
 }
 
-pub struct SqliteManager {
+/// Opens SQLite connections of type `C` (`SqliteConn` or `SqliteWriter`).
+pub struct SqliteManager<C> {
     path: String,
     pragmas: String,
+    connection: PhantomData<fn() -> C>,
 }
 
-impl SqliteManager {
+impl<C> SqliteManager<C> {
     pub fn new(path: &str, timeouts: Timeouts) -> Self {
         Self {
             path: path.to_owned(),
             pragmas: sqlite::pragmas(timeouts.operation),
+            connection: PhantomData,
         }
     }
 }
 
-impl bb8::ManageConnection for SqliteManager {
-    type Connection = Conn<SqliteConn>;
+impl<S> bb8::ManageConnection for SqliteManager<SyncConnectionWrapper<SqliteConnection, S>>
+where
+    S: SpawnBlocking + Send + Sync + 'static,
+    SyncConnectionWrapper<SqliteConnection, S>: AsyncConnection,
+{
+    type Connection = Conn<SyncConnectionWrapper<SqliteConnection, S>>;
     type Error = ConnectError;
 
     async fn connect(&self) -> Result<Self::Connection, ConnectError> {
         let open = async {
-            let mut conn = SqliteConn::establish(&self.path).await?;
+            let mut conn =
+                SyncConnectionWrapper::<SqliteConnection, S>::establish(&self.path).await?;
             conn.batch_execute(&self.pragmas)
                 .await
                 .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;

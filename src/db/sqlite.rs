@@ -8,9 +8,37 @@
 //! directory is never changed — it may be shared, or the working directory — but a group- or
 //! world-accessible one gets a warning.
 
-use std::{path::Path, time::Duration};
+use std::{error::Error, path::Path, time::Duration};
+
+use diesel_async::sync_connection_wrapper::SpawnBlocking;
+use futures_util::future::BoxFuture;
 
 use super::ConnectError;
+
+/// Runs the writer's statements in place, on the task's own thread, instead of handing each to
+/// a blocking thread and back. SQLite has one writer, so every write transaction queues behind
+/// the one in flight; with a thread hand-off per statement (six for a `PATCH /v1/me`) the
+/// writer spent most of its turn waiting to be scheduled, not writing. A write statement takes
+/// microseconds, a lock wait at most `busy_timeout`, and the retention sweeps delete in bounded
+/// batches, so blocking the worker thread that long is the cheaper trade. Reads, which a
+/// search can make long, stay on blocking threads.
+pub struct InPlace;
+
+impl SpawnBlocking for InPlace {
+    fn spawn_blocking<'a, R>(
+        &mut self,
+        task: impl FnOnce() -> R + Send + 'static,
+    ) -> BoxFuture<'a, Result<R, Box<dyn Error + Send + Sync + 'static>>>
+    where
+        R: Send + 'static,
+    {
+        Box::pin(std::future::ready(Ok(task())))
+    }
+
+    fn get_runtime() -> Self {
+        Self
+    }
+}
 
 /// WAL so readers never block the writer; a busy timeout (the operation deadline) so a second
 /// process holding the lock is waited for, not failed on, but never longer than a request may

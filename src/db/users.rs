@@ -191,23 +191,17 @@ impl LockUser for diesel_async::AsyncPgConnection {
     }
 }
 
-/// SQLite has no row locks: a no-op update takes the database's write lock (even for a write
-/// that turns out to change nothing), then the row is read.
-impl LockUser for super::SqliteConn {
+/// SQLite has no row locks: the write transaction already holds the database's write lock
+/// (`BEGIN IMMEDIATE`), so the row is simply read.
+impl<S> LockUser
+    for diesel_async::sync_connection_wrapper::SyncConnectionWrapper<SqliteConnection, S>
+where
+    S: diesel_async::sync_connection_wrapper::SpawnBlocking + Send,
+{
     async fn lock_user(&mut self, org_id: &OrgId, user_id: &UserId) -> QueryResult<Option<User>> {
-        let locked = diesel::update(
-            users::table
-                .filter(users::id.eq(user_id))
-                .filter(users::org_id.eq(org_id)),
-        )
-        .set(users::version.eq(users::version))
-        .execute(self)
-        .await?;
-        if locked == 0 {
-            return Ok(None);
-        }
         users::table
-            .find(user_id)
+            .filter(users::id.eq(user_id))
+            .filter(users::org_id.eq(org_id))
             .select(User::as_select())
             .get_result(self)
             .await

@@ -26,8 +26,8 @@ const SHORT: Timeouts = Timeouts {
 /// Generous margin over a deadline for a loaded 2-core machine.
 const MARGIN: Duration = Duration::from_millis(1500);
 
-/// Multi-threaded: an SQLite statement cannot be interrupted, and dropping one in flight waits
-/// for it on the worker thread (`block_in_place`), as in the server's runtime.
+/// Multi-threaded, as in the server's runtime: an SQLite statement cannot be interrupted, so the
+/// writer's (which run in place) are judged against the deadline when they return.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operation_past_its_deadline_answers_503_rolls_back_and_the_pool_recovers() {
     let app = spawn_app().await;

@@ -68,8 +68,9 @@ async fn each_organization_numbers_its_events_from_one() {
 
 /// 20 writers append at once, each append a transaction of its own; a reader polls all the
 /// while. Every list the reader sees is 1..=n: a number it sees was never
-/// preceded by a gap, since a later commit cannot fill one.
-#[tokio::test]
+/// preceded by a gap, since a later commit cannot fill one. Multi-threaded, as the server runs:
+/// SQLite's writer runs in place, so on one thread the writers would never let the reader in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_writers_never_let_a_reader_see_a_gap_filled_later() {
     let app = spawn_app().await;
     let db = app.state.db.clone();

@@ -248,7 +248,9 @@ async fn the_answer_does_not_wait_for_the_account_lookup_so_its_time_tells_nothi
 
 enum Held {
     Postgres(Box<bb8::PooledConnection<'static, users_api::db::PgManager>>),
-    Sqlite(bb8::PooledConnection<'static, users_api::db::SqliteManager>),
+    Sqlite(
+        bb8::PooledConnection<'static, users_api::db::SqliteManager<users_api::db::SqliteWriter>>,
+    ),
 }
 
 impl Held {

@@ -198,6 +198,7 @@ async fn while_the_database_is_unavailable_every_secured_operation_answers_503_w
     // is what an unreachable database looks like from a handler.
     let mut held = Vec::new();
     let mut held_sqlite = Vec::new();
+    let mut held_writer = None;
     match app.state.db.pools() {
         users_api::db::Pools::Postgres(pool) => {
             while let Ok(conn) =
@@ -207,13 +208,12 @@ async fn while_the_database_is_unavailable_every_secured_operation_answers_503_w
             }
         }
         users_api::db::Pools::Sqlite { read, write } => {
-            for pool in [read, write] {
-                while let Ok(conn) =
-                    tokio::time::timeout(std::time::Duration::from_millis(500), pool.get()).await
-                {
-                    held_sqlite.push(conn.expect("a connection"));
-                }
+            while let Ok(conn) =
+                tokio::time::timeout(std::time::Duration::from_millis(500), read.get()).await
+            {
+                held_sqlite.push(conn.expect("a connection"));
             }
+            held_writer = Some(write.get().await.expect("the writer"));
         }
     }
     let secured: Vec<_> = operations().into_iter().filter(|op| op.2).collect();
@@ -236,4 +236,5 @@ async fn while_the_database_is_unavailable_every_secured_operation_answers_503_w
     }
     drop(held);
     drop(held_sqlite);
+    drop(held_writer);
 }
