@@ -339,17 +339,25 @@ fn seeded_id(n: u64) -> Uuid {
 /// run against a table of realistic size rather than a single row.
 fn seed_users(url: &str, org_id: &str, from: u64, to: u64) -> Result<()> {
     let count = to + 1 - from;
-    let (id, now) = if url.starts_with("postgres") {
-        ("lpad(n::text, 12, '0')", "now()")
+    let (id, now, line) = if url.starts_with("postgres") {
+        ("lpad(n::text, 12, '0')", "now()", "chr(10)")
     } else {
-        ("printf('%012d', n)", "strftime('%Y-%m-%d %H:%M:%f', 'now')")
+        (
+            "printf('%012d', n)",
+            "strftime('%Y-%m-%d %H:%M:%f', 'now')",
+            "char(10)",
+        )
     };
+    // The search key is the one the server derives (each value folded, after a line break),
+    // stored current, so that no `Db::connect` re-derives a million keys.
     let sql = format!(
         "INSERT INTO users (id, org_id, display_name, first_name, last_name, primary_email, \
-         primary_email_key, created_at, updated_at) \
+         primary_email_key, created_at, updated_at, search_key, search_key_version) \
          WITH RECURSIVE seq(n) AS (SELECT {from} UNION ALL SELECT n + 1 FROM seq WHERE n < {to}) \
          SELECT '00000000-0000-7000-8000-' || {id}, '{org_id}', 'Bench user ' || n, 'Bench', \
-         'User', 'user' || n || '@bench.example', 'user' || n || '@bench.example', {now}, {now} \
+         'User', 'user' || n || '@bench.example', 'user' || n || '@bench.example', {now}, {now}, \
+         {line} || 'bench user ' || n || {line} || 'bench' || {line} || 'user' || {line} || \
+         'user' || n || '@bench.example', 1 \
          FROM seq"
     );
     execute(url, &sql).with_context(|| format!("seeding {count} users"))?;

@@ -14,6 +14,8 @@ use super::{
 
 /// Sessions of the admin in the larger sessions case.
 const SESSIONS: u64 = 1_000;
+/// Sessions of the admin in the smaller one: a full first page (the API's default limit).
+const SESSIONS_PAGE: u64 = 50;
 /// Teams of the admin in the larger teams case.
 const TEAMS: u64 = 200;
 /// The feed's page in both events cases (the API's default).
@@ -44,7 +46,8 @@ pub struct Setup<'a> {
 }
 
 /// Runs the growth cases of one backend, after the pagination cases (the organization then
-/// holds `options.list_users` users) and before sign-in (the admin has one session).
+/// holds `options.list_users` users) and before sign-in (which then adds to the admin's 1,000
+/// sessions).
 pub fn run(setup: &Setup) -> Result<Vec<Pair>> {
     let Setup { url, org, load, .. } = *setup;
     let sql = Sql::of(url, org);
@@ -70,27 +73,37 @@ pub fn run(setup: &Setup) -> Result<Vec<Pair>> {
         ));
     }
 
-    let one_session = load.run("GET /v1/me/sessions (1 session)", "/v1/me/sessions", None)?;
-    super::execute(url, &sql.sessions(SESSIONS - 1))?;
+    super::execute(url, &sql.teams(TEAMS))?;
+    let teams = load.run("GET /v1/me (200 teams)", "/v1/me", None)?;
+    pairs.push(setup.pair(
+        "GET /v1/me",
+        ("0 teams".into(), me.clone()),
+        (format!("{} teams", count(TEAMS)), teams),
+        "`Me` lists every team of the user: the response grows with them (an unpaged list)",
+    ));
+    super::execute(url, &sql.remove_teams())?;
+
+    // A full first page against a thousand rows: the page, not the table, should set the cost.
+    super::execute(url, &sql.sessions(1, SESSIONS_PAGE - 1))?;
+    let page = load.run("GET /v1/me/sessions (50 sessions)", "/v1/me/sessions", None)?;
+    super::execute(url, &sql.sessions(SESSIONS_PAGE, SESSIONS - 1))?;
     let sessions = load.run(
         "GET /v1/me/sessions (1,000 sessions)",
         "/v1/me/sessions",
         None,
     )?;
     pairs.push(setup.pair(
-        "GET /v1/me/sessions (first page)",
-        ("1 session".into(), one_session),
+        "GET /v1/me/sessions (first page of 50)",
+        (format!("{} sessions", count(SESSIONS_PAGE)), page),
         (format!("{} sessions", count(SESSIONS)), sessions),
-        "the first page holds 50 sessions instead of 1: the cost follows the page, not the table",
+        "",
     ));
-
-    super::execute(url, &sql.teams(TEAMS))?;
-    let teams = load.run("GET /v1/me (200 teams)", "/v1/me", None)?;
+    let me_sessions = load.run("GET /v1/me (1,000 sessions)", "/v1/me", None)?;
     pairs.push(setup.pair(
         "GET /v1/me",
-        ("0 teams".into(), me),
-        (format!("{} teams", count(TEAMS)), teams),
-        "`Me` lists every team of the user: the response grows with them (an unpaged list)",
+        ("1 session".into(), me),
+        (format!("{} sessions", count(SESSIONS)), me_sessions),
+        "`Me` carries the live-session count, which reads one index entry per live session",
     ));
 
     // The feed holds `list_users` + a page of events, so that both reads return a full page.
@@ -181,15 +194,15 @@ impl Sql {
         )
     }
 
-    /// `count` more live sessions of the admin, signed in from Chrome (so that listing them
-    /// parses a real `User-Agent`).
-    fn sessions(&self, count: u64) -> String {
+    /// Live sessions `from..=to` of the admin (besides its own), signed in from Chrome (so that
+    /// listing them parses a real `User-Agent`).
+    fn sessions(&self, from: u64, to: u64) -> String {
         let (id, now, later) = (self.id('a'), self.now_plus(0), self.now_plus(30));
         let agent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 \
                      (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
         let rows = Self::numbered(
-            1,
-            count,
+            from,
+            to,
             &format!(
                 "SELECT {id}, {admin}, {now}, {later}, NULL, {now}, {now}, 'pwd', '127.0.0.1', \
                  '{agent}'",
@@ -221,6 +234,18 @@ impl Sql {
         format!(
             "INSERT INTO teams (id, org_id, name, created_at) {teams}; \
              INSERT INTO team_members (team_id, user_id, role, created_at) {members}"
+        )
+    }
+
+    /// The teams that `teams` seeded, and their memberships.
+    fn remove_teams(&self) -> String {
+        let seeded = format!(
+            "SELECT id FROM teams WHERE org_id = '{}' AND name LIKE 'Bench team %'",
+            self.org_id
+        );
+        format!(
+            "DELETE FROM team_members WHERE team_id IN ({seeded}); \
+             DELETE FROM teams WHERE id IN ({seeded})"
         )
     }
 
