@@ -276,10 +276,6 @@ impl Db {
         )
     }
 
-    /// `operation` within the operation deadline; past it, 503. Dropping `operation` there
-    /// leaves its connection marked in use, so the pool discards it. An internal error that
-    /// arrives only at the deadline is the server's `statement_timeout` winning the race against
-    /// the client's: a 503 too.
     /// `result`, unless the operation that `started` then has run past its deadline.
     fn by_deadline<T>(
         &self,
@@ -293,6 +289,10 @@ impl Db {
         }
     }
 
+    /// `operation` within the operation deadline; past it, 503. Dropping `operation` there
+    /// leaves its connection marked in use, so the pool discards it. An internal error that
+    /// arrives only at the deadline is the server's `statement_timeout` winning the race against
+    /// the client's: a 503 too.
     async fn within_deadline<T>(
         &self,
         operation: impl Future<Output = Result<T, ApiError>>,

@@ -105,6 +105,7 @@ pub async fn update_me(
         &user.org_id,
         &user.id,
         expected_version,
+        Some(user),
         decide,
         record,
     )
@@ -162,6 +163,7 @@ pub async fn update(
         &caller.org_id,
         &user.id,
         expected_version,
+        None,
         decide,
         record,
     )

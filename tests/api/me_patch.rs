@@ -257,3 +257,85 @@ async fn a_malformed_if_match_is_a_412_only_once_the_body_is_valid() {
         assert_eq!(body["error"]["code"], "PRECONDITION_FAILED");
     }
 }
+
+/// A plain write goes to the row as read at authentication, its version checked by the `UPDATE`
+/// itself. When another write moved the version in between, the change is decided again
+/// against the row as locked: the other write is kept, and the change is recorded against the
+/// row as it stood. When only columns outside the version moved (sign-in bookkeeping), the
+/// `UPDATE` holds, and the change is recorded against those as they stood, not as read.
+#[tokio::test]
+async fn a_write_decided_against_an_earlier_read_never_loses_or_misreports_a_change() {
+    use std::sync::Mutex;
+    use users_api::{
+        db::{
+            models::{User, UserChanges},
+            users::{self, Write},
+        },
+        domain::{DisplayName, PersonName},
+    };
+
+    let app = spawn_app().await;
+    let (db, org, id) = (&app.state.db, &app.admin.org_id, &app.admin.user_id);
+    let display = |name: &'static str| {
+        move |_: &User| {
+            Ok(Write {
+                changes: UserChanges {
+                    display_name: Some(Some(DisplayName::parse(name).unwrap())),
+                    ..Default::default()
+                },
+                ..Default::default()
+            })
+        }
+    };
+    let befores = Mutex::new(Vec::<User>::new());
+    let record = |before: &User, _: &User| {
+        befores.lock().unwrap().push(before.clone());
+        Ok(Vec::new())
+    };
+
+    // Stale: another write (the last name) lands after the read.
+    let read = users::find(db, org, id).await.unwrap();
+    let other = |_: &User| {
+        Ok(Write {
+            changes: UserChanges {
+                last_name: Some(Some(PersonName::parse("Lovelace").unwrap())),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+    };
+    users::update(db, org, id, None, None, other, record)
+        .await
+        .unwrap();
+    let updated = users::update(db, org, id, None, Some(&read), display("Ada"), record)
+        .await
+        .unwrap();
+    assert_eq!(updated.version, read.version + 2);
+    assert_eq!(updated.last_name.as_ref().unwrap().as_str(), "Lovelace");
+    assert_eq!(updated.display_name.as_ref().unwrap().as_str(), "Ada");
+    let before = befores.lock().unwrap().pop().unwrap();
+    assert_eq!(
+        before.version,
+        read.version + 1,
+        "recorded against the row as locked"
+    );
+    assert_eq!(before.last_name.as_ref().unwrap().as_str(), "Lovelace");
+
+    // Unversioned: a failed sign-in is counted after the read; the version holds.
+    let read = users::find(db, org, id).await.unwrap();
+    db.execute_script("UPDATE users SET failed_sign_ins = 3")
+        .await
+        .unwrap();
+    let updated = users::update(db, org, id, None, Some(&read), display("Countess"), record)
+        .await
+        .unwrap();
+    assert_eq!(updated.version, read.version + 1);
+    assert_eq!(updated.failed_sign_ins, 3);
+    let before = befores.lock().unwrap().pop().unwrap();
+    assert_eq!(before.version, read.version);
+    assert_eq!(
+        before.failed_sign_ins, 3,
+        "as it stood at the write, not as read"
+    );
+    assert_eq!(before.display_name.as_ref().unwrap().as_str(), "Ada");
+}
