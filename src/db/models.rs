@@ -80,21 +80,6 @@ pub fn status_at(
 }
 
 impl User {
-    /// This row, read earlier at the version `after` was written over, as it stood just before
-    /// that write: the columns that change without moving `version` (sign-in bookkeeping, and a
-    /// password hash upgraded at sign-in) are taken from `after`, which the write left as they
-    /// were.
-    pub fn with_unversioned_of(&self, after: &User) -> User {
-        User {
-            password_hash: after.password_hash.clone(),
-            last_active_at: after.last_active_at,
-            totp_last_step: after.totp_last_step,
-            failed_sign_ins: after.failed_sign_ins,
-            locked_until: after.locked_until,
-            ..self.clone()
-        }
-    }
-
     /// The status as it holds at `now` (a lapsed timed ban is over: `status_at`).
     pub fn status_at(&self, now: NaiveDateTime) -> UserStatus {
         status_at(self.status, self.suspended_until, now)

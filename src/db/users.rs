@@ -244,8 +244,7 @@ pub async fn delete(
     })
 }
 
-/// What a use case decided to write to one user, judged against the row as locked (or as read,
-/// for a plain change whose version still holds).
+/// What a use case decided to write to one user, judged against the row as locked.
 #[derive(Debug, Default)]
 pub struct Write {
     /// Only the columns that really change; empty when nothing does.
@@ -264,35 +263,6 @@ pub struct Write {
     pub recovery_codes: super::recovery_codes::CodesChange,
 }
 
-impl Write {
-    /// A change of profile fields or metadata alone: no credential, address, role, status or
-    /// team selection (each checked or guarded under the row lock), nothing but the row and its
-    /// events written.
-    fn is_plain(&self) -> bool {
-        let c = &self.changes;
-        *c != UserChanges::default()
-            && c.selected_team_id.is_none()
-            && c.primary_email.is_none()
-            && c.primary_email_key.is_none()
-            && c.primary_email_verified.is_none()
-            && c.primary_email_auth_enabled.is_none()
-            && c.role.is_none()
-            && c.status.is_none()
-            && c.suspension_reason.is_none()
-            && c.suspended_until.is_none()
-            && c.password_hash.is_none()
-            && c.totp_secret.is_none()
-            && c.totp_last_step.is_none()
-            && matches!(self.revoke, Revoke::None)
-            && self.ticket.is_none()
-            && self.mails.is_empty()
-            && matches!(
-                self.recovery_codes,
-                super::recovery_codes::CodesChange::Keep
-            )
-    }
-}
-
 /// The 422 for a `selected_team_id` that names no team the user belongs to.
 pub fn not_a_team_member() -> FieldError {
     FieldError::new(
@@ -307,57 +277,16 @@ pub fn not_a_team_member() -> FieldError {
 /// organization's last active admin is never demoted or suspended (409 `LAST_ADMIN`), and a
 /// selected team must still have the user as a member. When nothing really changes the row,
 /// `updated_at` and the version are left alone. The events `record` makes of the row before and
-/// after are appended in the same transaction. With `read`, the row as the caller read it, a
-/// plain change (`Write::is_plain`) is first tried against that without a row lock, which holds
-/// the row's lock one round trip less on PostgreSQL (issue 19).
+/// after are appended in the same transaction.
 pub async fn update(
     db: &Db,
     org_id: &OrgId,
     user_id: &UserId,
     expected_version: Option<i64>,
-    read: Option<&User>,
     decide: impl Fn(&User) -> Result<Write, ApiError> + Sync,
     record: impl Fn(&User, &User) -> Result<Vec<NewEvent>, ApiError> + Sync,
 ) -> Result<User, ApiError> {
     write!(db, |conn| {
-        // A plain change decided against the row as `read` needs no row lock: the `UPDATE`
-        // itself checks that the version still holds, and only if it does not is the row
-        // locked, read again and the change decided anew, below.
-        let plain = read
-            .filter(|read| expected_version.is_none_or(|version| version == read.version))
-            .and_then(|read| Some(read).zip(decide(read).ok().filter(Write::is_plain)));
-        if let Some((
-            read,
-            Write {
-                changes, events, ..
-            },
-        )) = plain
-        {
-            let version = read.version + 1;
-            let updated = diesel::update(
-                users::table
-                    .filter(users::id.eq(user_id))
-                    .filter(users::org_id.eq(org_id))
-                    .filter(users::version.eq(read.version)),
-            )
-            .set((
-                &changes,
-                search_keys::after(read, &changes, version),
-                users::version.eq(version),
-                users::updated_at.eq(now()),
-            ))
-            .returning(User::as_returning())
-            .get_result(conn)
-            .await
-            .optional()?;
-            if let Some(updated) = updated {
-                let before = read.with_unversioned_of(&updated);
-                for event in record(&before, &updated)?.iter().chain(&events) {
-                    append_event!(conn, event);
-                }
-                return Ok(updated);
-            }
-        }
         let current = locked_user!(conn, org_id, user_id);
         if expected_version.is_some_and(|version| version != current.version) {
             return Err(ApiError::precondition_failed());

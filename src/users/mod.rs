@@ -105,7 +105,6 @@ pub async fn update_me(
         &user.org_id,
         &user.id,
         expected_version,
-        Some(user),
         decide,
         record,
     )
@@ -163,7 +162,6 @@ pub async fn update(
         &caller.org_id,
         &user.id,
         expected_version,
-        None,
         decide,
         record,
     )
