@@ -239,14 +239,8 @@ impl Sql {
         )
     }
 
-    /// On PostgreSQL, `; ANALYZE table`: autovacuum would refresh the planner's statistics
-    /// after a bulk insert like the seeding's, but not before the next case starts (without it,
-    /// the sessions page read all 1,000 rows through two bitmap indexes and sorted them).
     fn analyze(&self, table: &str) -> String {
-        match self.postgres {
-            true => format!("; ANALYZE {table}"),
-            false => String::new(),
-        }
+        super::analyze_after_seeding(self.postgres, table)
     }
 
     /// The teams that `teams` seeded, and their memberships.
